@@ -1,0 +1,13 @@
+export type { RawTextDataset, SparseDataset } from './dataset.js';
+export { validateDataset } from './dataset.js';
+export { featureBucket, type HashTextOptions, hashText, tokenize } from './hash-features.js';
+export { type LoadDatasetOptions, loadDataset } from './load-dataset.js';
+export { loadImdb } from './load-imdb.js';
+export { type LibsvmOptions, loadLibsvm, parseLibsvm } from './load-libsvm.js';
+export {
+  type LoadSpamAssassinOptions,
+  loadSpamAssassin,
+  type SpamAssassinHeaders,
+} from './load-spam-assassin.js';
+export { accuracy, auc, LOG_LOSS_EPS, logLoss } from './metrics.js';
+export { type ShardMode, shard, type TrainTestSplitOptions, takeRows, trainTestSplit } from './split.js';

@@ -1,0 +1,72 @@
+import { PsError, PsErrorCode } from './errors.js';
+import type { Role } from './message.js';
+import type { PeerAddress } from './transport.js';
+
+/** Cluster settings of one process, as read from the environment by {@link configFromEnv}. */
+export interface EnvConfig {
+  /** `PS_ROLE`: scheduler, server or worker. */
+  role: Role;
+  /** `PS_SCHEDULER` as `host:port`: where the scheduler listens. */
+  scheduler: PeerAddress;
+  /** `PS_NUM_SERVERS`. */
+  numServers: number;
+  /** `PS_NUM_WORKERS`. */
+  numWorkers: number;
+  /** `PS_HOST`: the address this node listens on and announces. Default `127.0.0.1`. */
+  host: string;
+  /** `PS_PORT`: the port this node listens on (the scheduler: its own port). Default 0 (any). */
+  port: number;
+}
+
+/** The environment variables {@link configFromEnv} reads, with their ps-lite equivalents. */
+export const ENV_VARIABLES = {
+  PS_ROLE: 'DMLC_ROLE',
+  PS_SCHEDULER: 'DMLC_PS_ROOT_URI:DMLC_PS_ROOT_PORT',
+  PS_NUM_SERVERS: 'DMLC_NUM_SERVER',
+  PS_NUM_WORKERS: 'DMLC_NUM_WORKER',
+  PS_HOST: 'DMLC_NODE_HOST',
+  PS_PORT: 'DMLC_PORT',
+} as const;
+
+function positiveInt(name: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (raw === undefined || raw.trim() === '' || !Number.isInteger(n) || n < 1) {
+    throw new PsError(PsErrorCode.CONFIG, `${name} must be a positive integer, got ${raw === undefined ? 'nothing' : `'${raw}'`}`);
+  }
+  return n;
+}
+
+/** Parses `host:port` (IPv6 hosts in brackets: `[::1]:9000`). */
+export function parseHostPort(name: string, raw: string | undefined): PeerAddress {
+  const m = raw === undefined ? null : /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(raw.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new PsError(PsErrorCode.CONFIG, `${name} must be host:port (for example 127.0.0.1:9000), got ${raw === undefined ? 'nothing' : `'${raw}'`}`);
+  }
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+/**
+ * Reads a process's cluster settings from environment variables, for launching roles as
+ * separate processes (ps-lite's `DMLC_*` variables are the model; see {@link ENV_VARIABLES}).
+ * @throws PsError `PS_ERR_CONFIG` naming the variable that is missing or malformed.
+ */
+export function configFromEnv(env: Record<string, string | undefined> = process.env): EnvConfig {
+  const role = env.PS_ROLE;
+  if (role !== 'scheduler' && role !== 'server' && role !== 'worker') {
+    throw new PsError(PsErrorCode.CONFIG, `PS_ROLE must be scheduler, server or worker, got ${role === undefined ? 'nothing' : `'${role}'`}`);
+  }
+  const scheduler = parseHostPort('PS_SCHEDULER', env.PS_SCHEDULER);
+  const port = env.PS_PORT === undefined || env.PS_PORT === '' ? (role === 'scheduler' ? scheduler.port : 0) : Number(env.PS_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new PsError(PsErrorCode.CONFIG, `PS_PORT must be a port number (0 for any), got '${env.PS_PORT}'`);
+  }
+  return {
+    role,
+    scheduler,
+    numServers: positiveInt('PS_NUM_SERVERS', env.PS_NUM_SERVERS),
+    numWorkers: positiveInt('PS_NUM_WORKERS', env.PS_NUM_WORKERS),
+    host: env.PS_HOST || (role === 'scheduler' ? scheduler.host : '127.0.0.1'),
+    port,
+  };
+}

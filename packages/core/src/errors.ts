@@ -1,0 +1,104 @@
+/**
+ * Stable error codes of @ps. Every code is listed, with what to do about it, in `docs/errors.md`.
+ * Codes never change meaning once released; new ones are added at the end.
+ */
+export const PsErrorCode = {
+  /** KVPairs keys are not strictly increasing (an earlier key is larger than a later one). */
+  KEYS_UNSORTED: 'PS_ERR_KEYS_UNSORTED',
+  /** KVPairs keys contain the same key twice. */
+  KEYS_DUPLICATE: 'PS_ERR_KEYS_DUPLICATE',
+  /** `vals.length` is not a multiple of `keys.length` (without `lens`), or does not equal the sum of `lens`. */
+  VALS_LENGTH: 'PS_ERR_VALS_LENGTH',
+  /** `lens.length` differs from `keys.length`, or a length is negative. */
+  LENS_LENGTH: 'PS_ERR_LENS_LENGTH',
+  /** The sum of `lens` does not equal `vals.length`. */
+  LENS_SUM: 'PS_ERR_LENS_SUM',
+  /** A value array of an unsupported type (use Float32Array or Float64Array). */
+  DTYPE: 'PS_ERR_DTYPE',
+  /** A push gives a key a different number of values than the server already stores for it. */
+  LENS_CONFLICT: 'PS_ERR_LENS_CONFLICT',
+  /** A frame is larger than the configured maximum (`maxFrameBytes`). */
+  FRAME_TOO_LARGE: 'PS_ERR_FRAME_TOO_LARGE',
+  /** A frame ended before the length its header announced. */
+  FRAME_TRUNCATED: 'PS_ERR_FRAME_TRUNCATED',
+  /** A frame's header or meta could not be decoded, or its segments do not add up. */
+  FRAME_MALFORMED: 'PS_ERR_FRAME_MALFORMED',
+  /** A message decoded but its meta is not a valid @ps message (wrong field types, unknown command). */
+  MESSAGE_INVALID: 'PS_ERR_MESSAGE_INVALID',
+  /** The connection handshake failed (wrong protocol, bad hello, duplicate id). */
+  HANDSHAKE: 'PS_ERR_HANDSHAKE',
+  /** A message was addressed to, or came from, a node id this node does not know. */
+  UNKNOWN_PEER: 'PS_ERR_UNKNOWN_PEER',
+  /** A peer could not be reached within the reconnect window. */
+  PEER_UNREACHABLE: 'PS_ERR_PEER_UNREACHABLE',
+  /** The transport (or node) was closed; the operation cannot complete. */
+  CLOSED: 'PS_ERR_CLOSED',
+  /** Binding the listening address failed (port in use, permission). */
+  BIND: 'PS_ERR_BIND',
+  /** Configuration is missing or invalid (environment variables, options). */
+  CONFIG: 'PS_ERR_CONFIG',
+  /** A request named an app id (table) for which the server has no handler. */
+  UNKNOWN_APP: 'PS_ERR_UNKNOWN_APP',
+  /** `wait(ts)` was called with a timestamp that was never issued, or already waited for. */
+  UNKNOWN_TIMESTAMP: 'PS_ERR_UNKNOWN_TIMESTAMP',
+  /** The server's request handler threw; the message carries the handler's error. */
+  HANDLER: 'PS_ERR_HANDLER',
+  /** An operation did not complete within its time limit (registration, barrier, request). */
+  TIMEOUT: 'PS_ERR_TIMEOUT',
+  /** The cluster is shutting down; pending requests are rejected. */
+  SHUTDOWN: 'PS_ERR_SHUTDOWN',
+  /** The scheduler declared a node dead (missed heartbeats or lost connection). */
+  NODE_DEAD: 'PS_ERR_NODE_DEAD',
+  /** More nodes of a role tried to register than the cluster was configured for. */
+  CLUSTER_FULL: 'PS_ERR_CLUSTER_FULL',
+  /** A message arrived that is valid but unexpected in this role or state. */
+  PROTOCOL: 'PS_ERR_PROTOCOL',
+} as const;
+
+/** One of the stable `PS_ERR_*` codes. */
+export type PsErrorCode = (typeof PsErrorCode)[keyof typeof PsErrorCode];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(PsErrorCode));
+
+/** True when `code` is one of the stable `PS_ERR_*` codes. */
+export function isPsErrorCode(code: unknown): code is PsErrorCode {
+  return typeof code === 'string' && KNOWN_CODES.has(code);
+}
+
+/**
+ * The one error type of @ps. `code` is stable (see {@link PsErrorCode} and `docs/errors.md`);
+ * `message` says what happened and what to do. `details` carries structured context (offending
+ * index, peer id, sizes) for logs and tests.
+ */
+export class PsError extends Error {
+  override readonly name = 'PsError';
+  readonly code: PsErrorCode;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: PsErrorCode, message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
+    super(`${code}: ${message}`, options);
+    this.code = code;
+    this.details = details;
+  }
+
+  /** A plain object for the wire (the code and the message without the code prefix). */
+  toWire(): { code: PsErrorCode; message: string } {
+    return { code: this.code, message: this.message.slice(this.code.length + 2) };
+  }
+
+  /** Rebuilds an error received from a peer; unknown codes become `PS_ERR_PROTOCOL`. */
+  static fromWire(wire: unknown): PsError {
+    if (wire && typeof wire === 'object') {
+      const { code, message } = wire as { code?: unknown; message?: unknown };
+      const text = typeof message === 'string' ? message : 'remote error without message';
+      if (isPsErrorCode(code)) return new PsError(code, text, { remote: true });
+      return new PsError(PsErrorCode.PROTOCOL, `remote error with unknown code ${String(code)}: ${text}`);
+    }
+    return new PsError(PsErrorCode.PROTOCOL, 'remote error of unknown shape');
+  }
+}
+
+/** True when `err` is a {@link PsError}, optionally with the given code. */
+export function isPsError(err: unknown, code?: PsErrorCode): err is PsError {
+  return err instanceof PsError && (code === undefined || err.code === code);
+}

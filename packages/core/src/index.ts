@@ -1,0 +1,49 @@
+export { assignHandler } from './assign-handler.js';
+export { adagradHandler, type AdaGradOptions } from './adagrad-handler.js';
+export type { ClusterView, NodeInfo } from './cluster-view.js';
+export { configFromEnv, ENV_VARIABLES, type EnvConfig, parseHostPort } from './config.js';
+export { type CreateServerOptions, type CreateWorkerOptions, createServer, createWorker } from './create-node.js';
+export { isPsError, isPsErrorCode, PsError, PsErrorCode } from './errors.js';
+export {
+  concatParts,
+  DEFAULT_MAX_FRAME_BYTES,
+  decodeFrame,
+  encodeFrame,
+  FRAME_VERSION,
+  frameLength,
+} from './frame-codec.js';
+export { type FtrlOptions, ftrlHandler } from './ftrl-handler.js';
+export { decodeHello, encodeHello, HANDSHAKE_PROTOCOL, type Hello, MAX_NODE_ID_LENGTH } from './handshake.js';
+export type { TrafficStats } from './internal/endpoint.js';
+export { consoleLogger, type Logger, type LogLevel, logLevelFromEnv } from './internal/logger.js';
+export { evenKeyRanges, KEY_SPACE_END, type KeyRange, lowerBound, rangeContains } from './key-range.js';
+export {
+  allocVals,
+  dtypeOf,
+  type KVPairs,
+  keyWords,
+  type ValArray,
+  type ValDtype,
+  validateKeys,
+  validateKVPairs,
+  validateLens,
+} from './kv-pairs.js';
+export { type KVRequest, KVServer, type KVServerOptions, type RequestHandler } from './kv-server.js';
+export { KVTable } from './kv-table.js';
+export { KVWorker, type KVWorkerOptions, type Timestamp } from './kv-worker.js';
+export {
+  type Command,
+  type Message,
+  type Meta,
+  type NodeAddress,
+  type NodeId,
+  type Role,
+  SCHEDULER_ID,
+  type Segment,
+} from './message.js';
+export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
+export { type BarrierGroup, Scheduler, type SchedulerOptions } from './scheduler.js';
+export { type SgdOptions, sgdHandler } from './sgd-handler.js';
+export { sumHandler } from './sum-handler.js';
+export { type TableHandler, type TableHandlerOptions, tableHandler, type UpdateRule } from './table-handler.js';
+export type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';

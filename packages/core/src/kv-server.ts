@@ -1,0 +1,148 @@
+import { PsError, PsErrorCode } from './errors.js';
+import { dtypeOf, type KVPairs, validateKeys, validateKVPairs, validateLens, type ValArray } from './kv-pairs.js';
+import type { Message, NodeId, Segment } from './message.js';
+import type { PsNode } from './ps-node.js';
+
+/** A request as a server's handler sees it. */
+export interface KVRequest {
+  sender: NodeId;
+  app: number;
+  ts: number;
+  push: boolean;
+  pull: boolean;
+  /**
+   * The request's keys (sorted, validated) and, for a push, its values. For a pure pull `vals`
+   * is an empty Float32Array and `lens` is undefined.
+   */
+  kv: KVPairs;
+}
+
+/**
+ * The user-defined function on the server (the paper's user-defined functions on the server,
+ * section 3.3; ps-lite's request handle). It applies a push and answers a pull: for a request
+ * with `pull` it returns the values of `req.kv.keys` (same keys, same order); for a pure push
+ * it returns nothing. It may return a Promise. A thrown `PsError` is sent back to the worker
+ * with its code; anything else thrown becomes `PS_ERR_HANDLER`.
+ */
+export type RequestHandler = (
+  req: KVRequest,
+) => KVPairs | undefined | undefined | Promise<KVPairs | undefined>;
+
+/** Options of {@link KVServer}. */
+export interface KVServerOptions {
+  /** App id (table) this server serves. Default 0. */
+  app?: number;
+  /** What the server does with pushes and pulls, e.g. `sumHandler()` or `ftrlHandler({...})`. */
+  handler: RequestHandler;
+}
+
+const EMPTY_VALS = new Float32Array(0);
+
+/**
+ * The server side of one app id: receives push and pull requests sliced to this server's key
+ * range, runs the handler, and responds. Bad requests (unsorted keys, wrong lengths) are
+ * answered with their `PsError` and change nothing.
+ */
+export class KVServer {
+  readonly app: number;
+  /** Requests handled and failed, for logs and tests. */
+  readonly counters = { requests: 0, errors: 0 };
+  private readonly handler: RequestHandler;
+
+  constructor(
+    readonly node: PsNode,
+    opts: KVServerOptions,
+  ) {
+    this.app = opts.app ?? 0;
+    this.handler = opts.handler;
+    node.attach(this.app, 'server', (msg) => this.onRequest(msg));
+  }
+
+  private onRequest(msg: Message): void {
+    const { meta } = msg;
+    this.counters.requests++;
+    let result: ReturnType<RequestHandler>;
+    try {
+      const req = this.toRequest(msg);
+      result = this.handler(req);
+    } catch (err) {
+      this.respondError(msg, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.respond(msg, r),
+        (err: unknown) => this.respondError(msg, err),
+      );
+    } else this.respond(msg, result);
+    void meta;
+  }
+
+  private toRequest(msg: Message): KVRequest {
+    const { meta, data } = msg;
+    const [keys, vals, lens] = data as [Segment?, Segment?, Segment?];
+    if (!(keys instanceof BigUint64Array)) {
+      throw new PsError(PsErrorCode.MESSAGE_INVALID, 'a KV request carries its keys as a uint64 segment first');
+    }
+    let kv: KVPairs;
+    if (meta.push) {
+      if (!(vals instanceof Float32Array || vals instanceof Float64Array)) {
+        throw new PsError(PsErrorCode.DTYPE, 'a push carries float32 or float64 values as its second segment');
+      }
+      if (lens !== undefined && !(lens instanceof Int32Array)) {
+        throw new PsError(PsErrorCode.MESSAGE_INVALID, 'lens travel as an int32 segment');
+      }
+      kv = { keys, vals, lens };
+      validateKVPairs(kv);
+    } else {
+      validateKeys(keys);
+      kv = { keys, vals: EMPTY_VALS };
+    }
+    return { sender: meta.sender, app: meta.app, ts: meta.ts, push: meta.push, pull: meta.pull, kv };
+  }
+
+  private respond(msg: Message, result: KVPairs | undefined): void {
+    const { meta } = msg;
+    const data: Segment[] = [];
+    try {
+      if (meta.pull) {
+        if (!result) {
+          throw new PsError(PsErrorCode.HANDLER, `the handler returned nothing for a pull (app ${meta.app}); return the values`);
+        }
+        const keys = msg.data[0] as BigUint64Array;
+        dtypeOf(result.vals);
+        if (result.lens) validateLens(result.lens, keys.length, result.vals.length);
+        else if (keys.length > 0 && result.vals.length % keys.length !== 0) {
+          throw new PsError(
+            PsErrorCode.VALS_LENGTH,
+            `the handler answered ${keys.length} keys with ${result.vals.length} values; return a multiple, or lens`,
+          );
+        }
+        // Keys are not sent back: the worker knows what it asked for.
+        data.push(result.vals);
+        if (result.lens) data.push(result.lens);
+      }
+    } catch (err) {
+      this.respondError(msg, err);
+      return;
+    }
+    void this.node
+      .send(meta.sender, { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull }, data)
+      .catch((err: unknown) => this.node.log.warn(`could not answer ${meta.sender} ts ${meta.ts}: ${(err as Error).message}`));
+  }
+
+  private respondError(msg: Message, err: unknown): void {
+    this.counters.errors++;
+    const { meta } = msg;
+    const e =
+      err instanceof PsError
+        ? err
+        : new PsError(PsErrorCode.HANDLER, `handler for app ${meta.app} threw: ${(err as Error)?.message ?? String(err)}`);
+    this.node.log.warn(`request ts ${meta.ts} from ${meta.sender} failed: ${e.message}`);
+    void this.node
+      .send(meta.sender, { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull, error: e.toWire() }, [])
+      .catch(() => undefined);
+  }
+}
+
+export type { ValArray };

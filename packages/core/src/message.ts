@@ -1,0 +1,80 @@
+/**
+ * Identifies a node in a cluster. The scheduler's id is {@link SCHEDULER_ID}; servers and
+ * workers choose a unique id when they start (by default `server-<hex>` / `worker-<hex>`)
+ * and receive a rank from the scheduler.
+ */
+export type NodeId = string;
+
+/** The well-known id of the scheduler, so that nodes can reach it knowing only its address. */
+export const SCHEDULER_ID: NodeId = 'scheduler';
+
+/** Node roles, as in the paper and ps-lite. */
+export type Role = 'scheduler' | 'server' | 'worker';
+
+/** Where a node listens (or, for a pure client such as a worker, where it says it runs). */
+export interface NodeAddress {
+  id: NodeId;
+  host: string;
+  /** TCP/WS port; 0 asks the OS for a free one (bind resolves the real port). */
+  port: number;
+}
+
+/** Control commands exchanged between nodes and the scheduler. Data messages carry none. */
+export type Command =
+  | 'register'
+  | 'cluster'
+  | 'barrier'
+  | 'barrier-done'
+  | 'heartbeat'
+  | 'worker-done'
+  | 'terminate';
+
+/** All commands, for validation of incoming meta. */
+export const COMMANDS: ReadonlySet<string> = new Set<Command>([
+  'register',
+  'cluster',
+  'barrier',
+  'barrier-done',
+  'heartbeat',
+  'worker-done',
+  'terminate',
+]);
+
+/**
+ * The small plain header of every message, encoded with msgpack. Data messages (push, pull)
+ * carry `app`, `ts`, `request`, `push`, `pull`; control messages carry `cmd` and `body`.
+ */
+export interface Meta {
+  /** Sender node id (filled in by the node on send). */
+  sender: NodeId;
+  /** Recipient node id (filled in by the node on send). */
+  recipient: NodeId;
+  /** App id: the table (namespace) this message belongs to. 0 for control messages. */
+  app: number;
+  /** Timestamp of the request this message is or answers (per sender and app). */
+  ts: number;
+  /** True for a request, false for its response. */
+  request: boolean;
+  /** The request pushes values. */
+  push: boolean;
+  /** The request pulls values. */
+  pull: boolean;
+  /** Control command; absent on data messages. */
+  cmd?: Command;
+  /** Control payload (any msgpack-encodable value). */
+  body?: unknown;
+  /** Set on a response whose request failed: the remote `PsError` code and message. */
+  error?: { code: string; message: string };
+}
+
+/** A raw data segment: sent as its bytes, received as a typed view of the same dtype. */
+export type Segment = Uint8Array | Int32Array | Uint32Array | Float32Array | Float64Array | BigUint64Array;
+
+/**
+ * A message: `meta` plus raw data segments. Data messages carry `[keys, vals]` or
+ * `[keys, vals, lens]` (BigUint64Array, Float32Array|Float64Array, Int32Array).
+ */
+export interface Message {
+  meta: Meta;
+  data: Segment[];
+}

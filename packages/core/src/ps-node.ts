@@ -1,0 +1,320 @@
+import { BehaviorSubject, type Subscription } from 'rxjs';
+import { type ClusterView, type NodeInfo, viewFromWire, type WireClusterView } from './cluster-view.js';
+import { PsError, PsErrorCode } from './errors.js';
+import { Endpoint, type TrafficStats } from './internal/endpoint.js';
+import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
+import { type Message, type Meta, type NodeAddress, type NodeId, SCHEDULER_ID, type Segment } from './message.js';
+import type { BarrierGroup } from './scheduler.js';
+import type { PeerAddress, Transport } from './transport.js';
+
+/** Options of {@link PsNode.create}. */
+export interface NodeOptions {
+  role: 'server' | 'worker';
+  transport: Transport;
+  /** The scheduler's address. */
+  scheduler: PeerAddress;
+  /** Host this node listens on and announces (default `127.0.0.1`). */
+  host?: string;
+  /** Port to listen on (default 0: any free port). */
+  port?: number;
+  /** Listen for connections (default: true for servers, false for workers, which only connect out). */
+  listen?: boolean;
+  /** This node's id (default `<role>-<random hex>`). */
+  id?: NodeId;
+  /** Interval between heartbeats to the scheduler, in ms. Default 1,000. */
+  heartbeatIntervalMs?: number;
+  /** A scheduler silent for this long (ms) is taken as gone and the node terminates. Default 10,000. */
+  heartbeatTimeoutMs?: number;
+  /** How long `start()` waits for the whole cluster to register, in ms. Default 120,000. */
+  startTimeoutMs?: number;
+  logger?: Logger;
+  maxFrameBytes?: number;
+}
+
+/** A customer: the part of a node that serves one app id (a KVServer or a KVWorker). */
+export type CustomerHandler = (msg: Message) => void;
+
+/**
+ * A server or worker node: its transport and codec, registration with the scheduler, the
+ * cluster view, heartbeats, barriers and orderly termination. Data messages are routed by app
+ * id to the customers attached with {@link PsNode.attach} (one `KVServer` and/or one `KVWorker`
+ * per app id), so one node can serve several tables.
+ *
+ * Lifecycle: `create` (bind) → attach customers → `start` (register, wait for the cluster) →
+ * work → `finalize` (workers) → `terminated`.
+ */
+export class PsNode {
+  /** The current cluster view (undefined before `start` completes). */
+  readonly cluster$ = new BehaviorSubject<ClusterView | undefined>(undefined);
+  /** Resolves when the node has terminated (scheduler's order, scheduler lost, or `close()`). */
+  readonly terminated: Promise<void>;
+  /** Why the node terminated, when it was not an orderly shutdown. */
+  terminationError: PsError | undefined;
+
+  readonly log: Logger;
+  private readonly ep: Endpoint;
+  private readonly customers = new Map<string, CustomerHandler>();
+  private readonly barrierWaits = new Map<string, { resolve: () => void; reject: (e: PsError) => void }>();
+  private readonly barrierSeq = { servers: 0, workers: 0, all: 0 };
+  private readonly subs: Subscription[] = [];
+  private readonly terminateHooks: ((err: PsError) => void)[] = [];
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private lastFromScheduler = Date.now();
+  private started = false;
+  private closed = false;
+  private resolveTerminated!: () => void;
+  private startWait: { resolve: (v: ClusterView) => void; reject: (e: PsError) => void } | undefined;
+
+  private constructor(
+    readonly id: NodeId,
+    readonly role: 'server' | 'worker',
+    readonly address: NodeAddress,
+    ep: Endpoint,
+    private readonly opts: NodeOptions,
+    log: Logger,
+  ) {
+    this.ep = ep;
+    this.log = log;
+    this.terminated = new Promise((r) => {
+      this.resolveTerminated = r;
+    });
+    this.subs.push(ep.messages$.subscribe((m) => this.onMessage(m)));
+  }
+
+  /**
+   * Creates the node and binds its transport (a server listens; a worker only records its id).
+   * @throws PsError `PS_ERR_BIND` when the port is taken.
+   */
+  static async create(opts: NodeOptions): Promise<PsNode> {
+    const id = opts.id ?? `${opts.role}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
+    const log = opts.logger ?? consoleLogger(`ps-${opts.role} ${id}`, logLevelFromEnv());
+    const ep = new Endpoint(opts.transport, () => id, log, opts.maxFrameBytes);
+    const address = await opts.transport.bind(
+      { id, host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 },
+      { listen: opts.listen ?? opts.role === 'server' },
+    );
+    return new PsNode(id, opts.role, address, ep, opts, log);
+  }
+
+  /** Traffic sent and received by this node. */
+  get stats(): TrafficStats {
+    return this.ep.stats;
+  }
+
+  /** The transport's kind (`tcp`, `inproc`, ...). */
+  get transportKind(): string {
+    return this.ep.transport.kind;
+  }
+
+  /** The cluster view; throws `PS_ERR_PROTOCOL` before `start()` completed. */
+  get view(): ClusterView {
+    const v = this.cluster$.value;
+    if (!v) throw new PsError(PsErrorCode.PROTOCOL, 'the node has not joined a cluster yet; await node.start() first');
+    return v;
+  }
+
+  /** This node's rank within its role (0-based), once started. */
+  get rank(): number {
+    const list = this.role === 'server' ? this.view.servers : this.view.workers;
+    const me = list.find((n) => n.id === this.id);
+    if (!me) throw new PsError(PsErrorCode.PROTOCOL, `node ${this.id} is not in the cluster view`);
+    return me.rank;
+  }
+
+  /**
+   * Routes data messages of one app id to a customer. A server node attaches `kind: 'server'`
+   * (it receives requests), a worker `kind: 'worker'` (it receives responses).
+   */
+  attach(app: number, kind: 'server' | 'worker', handler: CustomerHandler): void {
+    const key = `${app}:${kind}`;
+    if (this.customers.has(key)) {
+      throw new PsError(PsErrorCode.CONFIG, `app ${app} already has a ${kind} on this node; use another app id`);
+    }
+    this.customers.set(key, handler);
+  }
+
+  /** Registers a callback run once when the node terminates (to reject pending requests). */
+  onTerminate(hook: (err: PsError) => void): void {
+    this.terminateHooks.push(hook);
+  }
+
+  /**
+   * Registers with the scheduler and resolves with the cluster view once every expected node
+   * has registered; workers then connect to every server.
+   * @throws PsError `PS_ERR_PEER_UNREACHABLE` (no scheduler), `PS_ERR_CLUSTER_FULL`,
+   *   `PS_ERR_TIMEOUT` (the cluster did not fill within `startTimeoutMs`).
+   */
+  async start(): Promise<ClusterView> {
+    if (this.started) return this.view;
+    this.started = true;
+    const sched = await this.ep.transport.connect(this.opts.scheduler);
+    if (sched !== SCHEDULER_ID) {
+      throw new PsError(PsErrorCode.HANDSHAKE, `the peer at ${this.opts.scheduler.host}:${this.opts.scheduler.port} is ${sched}, not the scheduler`);
+    }
+    const ready = new Promise<ClusterView>((resolve, reject) => {
+      this.startWait = { resolve, reject };
+    });
+    const timeoutMs = this.opts.startTimeoutMs ?? 120_000;
+    const timer = setTimeout(() => {
+      this.startWait?.reject(
+        new PsError(PsErrorCode.TIMEOUT, `the cluster did not fill within ${timeoutMs} ms; are all servers and workers started?`),
+      );
+    }, timeoutMs);
+    this.lastFromScheduler = Date.now();
+    await this.sendControl(SCHEDULER_ID, 'register', {
+      role: this.role,
+      host: this.address.host,
+      port: this.address.port,
+    } satisfies Partial<NodeInfo>);
+    this.startHeartbeat();
+    try {
+      const view = await ready;
+      if (this.role === 'worker') {
+        await Promise.all(view.servers.map((s) => this.ep.transport.connect({ host: s.host, port: s.port })));
+      }
+      this.log.info(`joined cluster view ${view.version} as ${this.role} rank ${this.rank}`);
+      return view;
+    } finally {
+      clearTimeout(timer);
+      this.startWait = undefined;
+    }
+  }
+
+  private startHeartbeat(): void {
+    const every = this.opts.heartbeatIntervalMs ?? 1000;
+    const timeout = this.opts.heartbeatTimeoutMs ?? 10_000;
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastFromScheduler > timeout) {
+        this.terminate(
+          new PsError(PsErrorCode.NODE_DEAD, `no word from the scheduler for ${timeout} ms; this node stops (is the scheduler alive?)`),
+        );
+        return;
+      }
+      void this.sendControl(SCHEDULER_ID, 'heartbeat').catch(() => undefined);
+    }, every);
+    this.heartbeat.unref?.();
+  }
+
+  /** Sends a data message (used by KVWorker and KVServer). */
+  send(to: NodeId, meta: Omit<Meta, 'sender' | 'recipient'>, data: Segment[]): Promise<void> {
+    if (this.closed) return Promise.reject(new PsError(PsErrorCode.CLOSED, `node ${this.id} is closed`));
+    return this.ep.send(to, meta, data);
+  }
+
+  private sendControl(to: NodeId, cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done', body?: unknown): Promise<void> {
+    return this.ep.send(to, { app: 0, ts: 0, request: true, push: false, pull: false, cmd, body });
+  }
+
+  /**
+   * Waits until every live member of `group` reached the same barrier.
+   * @throws PsError `PS_ERR_SHUTDOWN` when the node terminates first.
+   */
+  async barrier(group: BarrierGroup = 'all'): Promise<void> {
+    const seq = ++this.barrierSeq[group];
+    const key = `${group}:${seq}`;
+    const done = new Promise<void>((resolve, reject) => this.barrierWaits.set(key, { resolve, reject }));
+    await this.sendControl(SCHEDULER_ID, 'barrier', { group, seq });
+    return done;
+  }
+
+  /**
+   * Ends this node's part of the job. A worker tells the scheduler it is done (the scheduler
+   * terminates the cluster once every worker is); then it waits for termination and closes.
+   */
+  async finalize(): Promise<void> {
+    if (this.role === 'worker' && !this.closed) {
+      await this.sendControl(SCHEDULER_ID, 'worker-done').catch(() => undefined);
+    }
+    await this.terminated;
+  }
+
+  private onMessage(msg: Message): void {
+    const { meta } = msg;
+    if (meta.sender === SCHEDULER_ID) this.lastFromScheduler = Date.now();
+    if (meta.cmd !== undefined) return this.onControl(msg);
+    const kind = meta.request ? 'server' : 'worker';
+    const customer = this.customers.get(`${meta.app}:${kind}`);
+    if (customer) {
+      customer(msg);
+      return;
+    }
+    if (meta.request) {
+      const err = new PsError(
+        PsErrorCode.UNKNOWN_APP,
+        `node ${this.id} has no ${this.role === 'server' ? 'handler' : 'server'} for app ${meta.app}; create a KVServer for it`,
+      );
+      this.log.warn(err.message);
+      void this.ep
+        .send(meta.sender, { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull, error: err.toWire() })
+        .catch(() => undefined);
+    } else {
+      this.log.warn(`response for app ${meta.app} ts ${meta.ts} from ${meta.sender} has no worker here; dropped`);
+    }
+  }
+
+  private onControl(msg: Message): void {
+    const { meta } = msg;
+    if (meta.sender !== SCHEDULER_ID) {
+      this.log.warn(`control command ${meta.cmd} from ${meta.sender} ignored: only the scheduler sends commands`);
+      return;
+    }
+    switch (meta.cmd) {
+      case 'cluster': {
+        if (meta.error) {
+          const err = PsError.fromWire(meta.error);
+          this.startWait?.reject(err);
+          this.terminate(err);
+          return;
+        }
+        let view: ClusterView;
+        try {
+          view = viewFromWire(meta.body as WireClusterView);
+        } catch (e) {
+          this.log.error(`bad cluster view from the scheduler: ${(e as Error).message}`);
+          return;
+        }
+        this.cluster$.next(view);
+        this.startWait?.resolve(view);
+        return;
+      }
+      case 'barrier-done': {
+        const { group, seq } = (meta.body ?? {}) as { group?: string; seq?: number };
+        const key = `${group}:${seq}`;
+        this.barrierWaits.get(key)?.resolve();
+        this.barrierWaits.delete(key);
+        return;
+      }
+      case 'terminate':
+        this.terminate();
+        return;
+      case 'heartbeat':
+        return;
+      default:
+        this.log.warn(`unexpected command ${meta.cmd} from the scheduler`);
+    }
+  }
+
+  private terminate(err?: PsError): void {
+    if (this.closed) return;
+    this.terminationError = err;
+    if (err) this.log.error(err.message);
+    else this.log.info('terminated by the scheduler');
+    void this.close();
+  }
+
+  /** Closes the node: stops heartbeats, rejects waits, closes the transport. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return this.terminated;
+    this.closed = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const err = this.terminationError ?? new PsError(PsErrorCode.SHUTDOWN, `node ${this.id} is shutting down`);
+    for (const w of this.barrierWaits.values()) w.reject(err);
+    this.barrierWaits.clear();
+    this.startWait?.reject(err);
+    for (const hook of this.terminateHooks) hook(err);
+    for (const s of this.subs) s.unsubscribe();
+    await this.ep.close().catch(() => undefined);
+    this.cluster$.complete();
+    this.resolveTerminated();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Test helpers exported for transport packages: the transport conformance suite. Import from
+ * `@ps/core/testing` in tests only.
+ */
+import { firstValueFrom, filter, take, toArray, timeout } from 'rxjs';
+import { isPsError, PsErrorCode } from './errors.js';
+import { decodeFrame, encodeFrame } from './frame-codec.js';
+import type { Message } from './message.js';
+import type { InboundFrame, Transport } from './transport.js';
+
+/** The parts of a test framework the suite needs (vitest's or jest's `describe`, `it`, `expect`). */
+export interface TestApi {
+  describe: (name: string, fn: () => void) => void;
+  it: (name: string, fn: () => Promise<void>, timeoutMs?: number) => void;
+  // biome-ignore lint/suspicious/noExplicitAny: matchers are the framework's own
+  expect: (value: unknown) => any;
+  afterEach: (fn: () => Promise<void>) => void;
+}
+
+/** What the suite needs to know about a transport. */
+export interface ConformanceOptions {
+  /** Name shown in the test titles. */
+  name: string;
+  /** Makes a fresh, unbound transport. Every transport made is closed after each test. */
+  create: () => Transport;
+  /** Host to bind (default `127.0.0.1`). */
+  host?: string;
+}
+
+function message(i: number, floats = 4): Message {
+  const keys = new BigUint64Array(floats);
+  const vals = new Float32Array(floats);
+  for (let k = 0; k < floats; k++) {
+    keys[k] = BigInt(k * 7 + 1);
+    vals[k] = i + k / 8;
+  }
+  return {
+    meta: { sender: 'a', recipient: 'b', app: 0, ts: i, request: true, push: true, pull: false },
+    data: [keys, vals],
+  };
+}
+
+/**
+ * The transport conformance suite (DESIGN.md, "Transports"): the same scenarios against every
+ * transport: bind resolves a real port; a handshake names both ends; frames go both ways over
+ * one connection, in order, unchanged, attributed to the right sender; large multi-part frames
+ * arrive whole; unknown peers and closed transports reject with `PsError`s; a closed peer is
+ * reported as disconnected.
+ */
+export function runTransportConformance(t: TestApi, opts: ConformanceOptions): void {
+  const host = opts.host ?? '127.0.0.1';
+  const made: Transport[] = [];
+  const make = () => {
+    const tr = opts.create();
+    made.push(tr);
+    return tr;
+  };
+  const pair = async () => {
+    const server = make();
+    const client = make();
+    const addr = await server.bind({ id: 'srv', host, port: 0 });
+    await client.bind({ id: 'cli', host, port: 0 }, { listen: false });
+    const peer = await client.connect({ host: addr.host, port: addr.port });
+    return { server, client, addr, peer };
+  };
+  const next = (tr: Transport, n = 1) =>
+    firstValueFrom(tr.frames$.pipe(take(n), toArray(), timeout(10_000)));
+
+  t.describe(`transport conformance: ${opts.name}`, () => {
+    t.afterEach(async () => {
+      await Promise.all(made.splice(0).map((tr) => tr.close()));
+    });
+
+    t.it('bind resolves a real port and connect resolves the peer id', async () => {
+      const { addr, peer } = await pair();
+      t.expect(addr.port).toBeGreaterThan(0);
+      t.expect(addr.id).toBe('srv');
+      t.expect(peer).toBe('srv');
+    });
+
+    t.it('carries frames both ways over one connection, attributed to the sender', async () => {
+      const { server, client } = await pair();
+      const atServer = next(server);
+      await client.send('srv', encodeFrame(message(1)));
+      const [fromClient] = (await atServer) as InboundFrame[];
+      t.expect(fromClient!.from).toBe('cli');
+      t.expect(decodeFrame(fromClient!.frame).meta.ts).toBe(1);
+      const atClient = next(client);
+      await server.send('cli', encodeFrame(message(2)));
+      const [fromServer] = (await atClient) as InboundFrame[];
+      t.expect(fromServer!.from).toBe('srv');
+      const back = decodeFrame(fromServer!.frame);
+      t.expect(back.meta.ts).toBe(2);
+      t.expect(Array.from(back.data[1] as Float32Array)).toEqual(Array.from(message(2).data[1] as Float32Array));
+    });
+
+    t.it('delivers 2,000 frames in order', async () => {
+      const { server, client } = await pair();
+      const got = next(server, 2000);
+      await Promise.all(Array.from({ length: 2000 }, (_, i) => client.send('srv', encodeFrame(message(i, 1)))));
+      const frames = (await got) as InboundFrame[];
+      t.expect(frames.map((f) => decodeFrame(f.frame).meta.ts)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    });
+
+    t.it('delivers an 8 MiB multi-part frame unchanged', async () => {
+      const { server, client } = await pair();
+      const big = message(7, 700_000);
+      const got = next(server);
+      await client.send('srv', encodeFrame(big));
+      const [f] = (await got) as InboundFrame[];
+      const back = decodeFrame(f!.frame);
+      t.expect((back.data[0] as BigUint64Array).length).toBe(700_000);
+      t.expect(Buffer.compare(Buffer.from((back.data[1] as Float32Array).buffer, (back.data[1] as Float32Array).byteOffset, 2_800_000),
+        Buffer.from((big.data[1] as Float32Array).buffer))).toBe(0);
+      t.expect((back.data[0] as BigUint64Array)[699_999]).toBe((big.data[0] as BigUint64Array)[699_999]);
+    });
+
+    t.it('attributes frames from two clients to each', async () => {
+      const { server, addr } = await pair();
+      const other = make();
+      await other.bind({ id: 'cli2', host, port: 0 }, { listen: false });
+      await other.connect({ host: addr.host, port: addr.port });
+      const got = next(server, 1);
+      await other.send('srv', encodeFrame(message(9)));
+      const [f] = (await got) as InboundFrame[];
+      t.expect(f!.from).toBe('cli2');
+      const reply = next(other, 1);
+      await server.send('cli2', encodeFrame(message(10)));
+      t.expect(decodeFrame(((await reply) as InboundFrame[])[0]!.frame).meta.ts).toBe(10);
+    });
+
+    t.it('rejects a send to an unknown peer with PS_ERR_UNKNOWN_PEER', async () => {
+      const { client } = await pair();
+      const err = await client.send('nobody', encodeFrame(message(1))).catch((e: unknown) => e);
+      t.expect(isPsError(err, PsErrorCode.UNKNOWN_PEER)).toBe(true);
+    });
+
+    t.it('reports a peer that closes as disconnected', async () => {
+      const { server, client } = await pair();
+      const lost = firstValueFrom(
+        server.events$.pipe(
+          filter((e) => e.type === 'disconnected' && e.peer === 'cli'),
+          timeout(10_000),
+        ),
+      );
+      await client.close();
+      t.expect((await lost).type).toBe('disconnected');
+    });
+
+    t.it('after close: sends reject with PS_ERR_CLOSED, frames$ completes, close is idempotent', async () => {
+      const { client } = await pair();
+      let completed = false;
+      client.frames$.subscribe({ complete: () => (completed = true) });
+      await client.close();
+      await client.close();
+      const err = await client.send('srv', encodeFrame(message(1))).catch((e: unknown) => e);
+      t.expect(isPsError(err, PsErrorCode.CLOSED)).toBe(true);
+      t.expect(completed).toBe(true);
+    });
+  });
+}

@@ -1,0 +1,2 @@
+export { FrameReader } from './frame-reader.js';
+export { TcpTransport, type TcpTransportOptions, tcp } from './tcp-transport.js';

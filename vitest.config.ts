@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // In-process tests run against the sources; spawned processes run the built dist/.
+    alias: [
+      { find: /^@ps\/core\/testing$/, replacement: fileURLToPath(new URL('./packages/core/src/testing.ts', import.meta.url)) },
+      { find: /^@ps\/core$/, replacement: src('core') },
+      { find: /^@ps\/transport-inproc$/, replacement: src('transport-inproc') },
+      { find: /^@ps\/transport-tcp$/, replacement: src('transport-tcp') },
+      { find: /^@ps\/filters$/, replacement: src('filters') },
+      { find: /^@ps\/apps$/, replacement: src('apps') },
+    ],
+  },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
