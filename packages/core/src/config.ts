@@ -37,10 +37,10 @@ function positiveInt(name: string, raw: string | undefined): number {
 }
 
 /** Parses `host:port` (IPv6 hosts in brackets: `[::1]:9000`). */
-export function parseHostPort(name: string, raw: string | undefined): PeerAddress {
+export function parseHostPort(name: string, raw: string | undefined, allowPortZero = false): PeerAddress {
   const m = raw === undefined ? null : /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(raw.trim());
   const port = m ? Number(m[3]) : Number.NaN;
-  if (!m || port < 1 || port > 65535) {
+  if (!m || port < (allowPortZero ? 0 : 1) || port > 65535) {
     throw new PsError(PsErrorCode.CONFIG, `${name} must be host:port (for example 127.0.0.1:9000), got ${raw === undefined ? 'nothing' : `'${raw}'`}`);
   }
   return { host: (m[1] ?? m[2])!, port };
@@ -56,7 +56,8 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
   if (role !== 'scheduler' && role !== 'server' && role !== 'worker') {
     throw new PsError(PsErrorCode.CONFIG, `PS_ROLE must be scheduler, server or worker, got ${role === undefined ? 'nothing' : `'${role}'`}`);
   }
-  const scheduler = parseHostPort('PS_SCHEDULER', env.PS_SCHEDULER);
+  // The scheduler itself may be told port 0 (any free port; it then reports the real one).
+  const scheduler = parseHostPort('PS_SCHEDULER', env.PS_SCHEDULER, role === 'scheduler');
   const port = env.PS_PORT === undefined || env.PS_PORT === '' ? (role === 'scheduler' ? scheduler.port : 0) : Number(env.PS_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new PsError(PsErrorCode.CONFIG, `PS_PORT must be a port number (0 for any), got '${env.PS_PORT}'`);

@@ -195,7 +195,10 @@ function sliceSegment(parts: readonly Uint8Array[], ctor: SegmentCtor, off: numb
     if (off >= base && off + len <= base + p.byteLength) {
       const at = p.byteOffset + (off - base);
       if (at % ctor.BYTES_PER_ELEMENT === 0) return new ctor(p.buffer as ArrayBuffer, at, count);
-      return new ctor(p.slice(off - base, off - base + len).buffer, 0, count);
+      // Unaligned: copy into a fresh buffer (not p.slice(): on a Node Buffer that is a view).
+      const copy = new Uint8Array(len);
+      copy.set(p.subarray(off - base, off - base + len));
+      return new ctor(copy.buffer, 0, count);
     }
     base += p.byteLength;
   }

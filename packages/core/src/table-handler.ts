@@ -51,7 +51,8 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     }
     if (!req.pull) return undefined;
     const entries = table.lookup(keys, false);
-    const fixed = table.width !== undefined && table.width >= 0 ? table.width || 1 : -1;
+    // A table that has seen no push yet reads one zero per key.
+    const fixed = table.width === undefined ? 1 : table.width >= 0 ? table.width || 1 : -1;
     const slabs = table.slabs;
     if (fixed > 0) {
       const out = allocLike(table.dtype, n * fixed);

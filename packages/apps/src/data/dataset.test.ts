@@ -20,8 +20,12 @@ describe('validateDataset', () => {
   });
 
   it('rejects unsorted or repeated indices within a row', () => {
-    expect(() => validateDataset({ ...tiny(), indices: Uint32Array.of(3, 0, 1) })).toThrow(/strictly increasing/);
-    expect(() => validateDataset({ ...tiny(), indices: Uint32Array.of(3, 3, 1) })).toThrow(/strictly increasing/);
+    expect(() => validateDataset({ ...tiny(), indices: Uint32Array.of(3, 0, 1) })).toThrow(
+      /strictly increasing/,
+    );
+    expect(() => validateDataset({ ...tiny(), indices: Uint32Array.of(3, 3, 1) })).toThrow(
+      /strictly increasing/,
+    );
   });
 
   it('accepts a decrease across a row boundary', () => {

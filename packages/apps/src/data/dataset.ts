@@ -52,10 +52,12 @@ export function validateDataset(ds: SparseDataset): SparseDataset {
     throw new Error(`invalid SparseDataset '${name}': ${msg}`);
   };
   if (!Number.isInteger(rows) || rows < 0) fail(`rows must be a non-negative integer, got ${rows}`);
-  if (!Number.isInteger(features) || features < 0) fail(`features must be a non-negative integer, got ${features}`);
+  if (!Number.isInteger(features) || features < 0)
+    fail(`features must be a non-negative integer, got ${features}`);
   if (indptr.length !== rows + 1) fail(`indptr.length ${indptr.length} !== rows + 1 (${rows + 1})`);
   if (labels.length !== rows) fail(`labels.length ${labels.length} !== rows (${rows})`);
-  if (indices.length !== values.length) fail(`indices.length ${indices.length} !== values.length ${values.length}`);
+  if (indices.length !== values.length)
+    fail(`indices.length ${indices.length} !== values.length ${values.length}`);
   if (indptr[0] !== 0) fail(`indptr[0] must be 0, got ${indptr[0]}`);
   if (indptr[rows] !== indices.length) fail(`indptr[rows] ${indptr[rows]} !== nnz ${indices.length}`);
   for (let r = 0; r < rows; r++) {
@@ -67,7 +69,8 @@ export function validateDataset(ds: SparseDataset): SparseDataset {
     for (let k = begin; k < end; k++) {
       const j = indices[k]!;
       if (j >= features) fail(`row ${r} has index ${j} >= features ${features}`);
-      if (k > begin && j <= indices[k - 1]!) fail(`row ${r} indices are not strictly increasing at entry ${k}`);
+      if (k > begin && j <= indices[k - 1]!)
+        fail(`row ${r} indices are not strictly increasing at entry ${k}`);
     }
   }
   return ds;

@@ -28,7 +28,14 @@ describe('tokenize', () => {
   });
 
   it('keeps non-ASCII letters and maps a typographic apostrophe to an ASCII one', () => {
-    expect(tokenize('Café naïve — l’été 日本語 x😀y')).toEqual(['café', 'naïve', "l'été", '日本語', 'x', 'y']);
+    expect(tokenize('Café naïve — l’été 日本語 x😀y')).toEqual([
+      'café',
+      'naïve',
+      "l'été",
+      '日本語',
+      'x',
+      'y',
+    ]);
   });
 
   it('treats a "<" that does not open a tag as a separator', () => {
@@ -52,7 +59,9 @@ describe('featureBucket', () => {
 describe('hashText', () => {
   it('hashes unigrams and bigrams to the buckets featureBucket gives, binary then L2-normalised', () => {
     const ds = hashText(['Hello world, hello!'], Uint8Array.of(1), { bits: 18 });
-    const expected = [...new Set(['hello', 'world', 'hello world', 'world hello'].map((f) => featureBucket(f, 18)))];
+    const expected = [
+      ...new Set(['hello', 'world', 'hello world', 'world hello'].map((f) => featureBucket(f, 18))),
+    ];
     expected.sort((a, b) => a - b);
     expect(rowIndices(ds, 0)).toEqual(expected);
     expect(Array.from(ds.values)).toEqual(expected.map(() => Math.fround(1 / Math.sqrt(expected.length))));
@@ -64,7 +73,9 @@ describe('hashText', () => {
     const ds = hashText(['a b a'], Uint8Array.of(0), { bits: 20, bigrams: false });
     expect(rowIndices(ds, 0)).toEqual([featureBucket('a'), featureBucket('b')].sort((x, y) => x - y));
     const seeded = hashText(['a b a'], Uint8Array.of(0), { bits: 20, bigrams: false, seed: 7 });
-    expect(rowIndices(seeded, 0)).toEqual([featureBucket('a', 20, 7), featureBucket('b', 20, 7)].sort((x, y) => x - y));
+    expect(rowIndices(seeded, 0)).toEqual(
+      [featureBucket('a', 20, 7), featureBucket('b', 20, 7)].sort((x, y) => x - y),
+    );
     expect(rowIndices(seeded, 0)).not.toEqual(rowIndices(ds, 0));
   });
 
@@ -85,23 +96,44 @@ describe('hashText', () => {
   it('property: every row of any text has sorted unique in-range indices and unit norm', () => {
     const text = fc.array(
       fc.oneof(
-        fc.constantFrom('the', 'The', 'film', "don't", '<br />', '<b>', ' ', '  ', '...', '10', 'é', '日本', '😀'),
+        fc.constantFrom(
+          'the',
+          'The',
+          'film',
+          "don't",
+          '<br />',
+          '<b>',
+          ' ',
+          '  ',
+          '...',
+          '10',
+          'é',
+          '日本',
+          '😀',
+        ),
         fc.string({ maxLength: 6 }),
         fc.string({ unit: 'grapheme', maxLength: 4 }),
       ),
       { maxLength: 40 },
     );
     fc.assert(
-      fc.property(fc.array(text.map((parts) => parts.join(' ')), { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 24 }), (texts, bits) => {
-        const ds = hashText(texts, new Uint8Array(texts.length), { bits });
-        validateDataset(ds);
-        for (let r = 0; r < ds.rows; r++) {
-          const nnz = ds.indptr[r + 1]! - ds.indptr[r]!;
-          const tokens = tokenize(texts[r]!);
-          expect(nnz > 0).toBe(tokens.length > 0);
-          if (nnz > 0) expect(rowNormSq(ds, r)).toBeCloseTo(1, 5);
-        }
-      }),
+      fc.property(
+        fc.array(
+          text.map((parts) => parts.join(' ')),
+          { minLength: 1, maxLength: 8 },
+        ),
+        fc.integer({ min: 1, max: 24 }),
+        (texts, bits) => {
+          const ds = hashText(texts, new Uint8Array(texts.length), { bits });
+          validateDataset(ds);
+          for (let r = 0; r < ds.rows; r++) {
+            const nnz = ds.indptr[r + 1]! - ds.indptr[r]!;
+            const tokens = tokenize(texts[r]!);
+            expect(nnz > 0).toBe(tokens.length > 0);
+            if (nnz > 0) expect(rowNormSq(ds, r)).toBeCloseTo(1, 5);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

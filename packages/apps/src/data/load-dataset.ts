@@ -28,7 +28,10 @@ export interface LoadDatasetOptions {
  *
  * Node.js only. Text corpora have binary, L2-normalised rows (float32 values, uint32 bucket ids).
  */
-export async function loadDataset(name: 'imdb' | 'spam' | (string & {}), opts: LoadDatasetOptions = {}): Promise<SparseDataset> {
+export async function loadDataset(
+  name: 'imdb' | 'spam' | (string & {}),
+  opts: LoadDatasetOptions = {},
+): Promise<SparseDataset> {
   const hashOpts = { bits: opts.bits ?? 20, bigrams: opts.bigrams ?? true, name };
   switch (name) {
     case 'imdb': {

@@ -53,7 +53,12 @@ describe('auc', () => {
     const labels = Uint8Array.of(0, 0, 1, 1, 0, 1);
     const perfect = Float64Array.of(0.1, 0.2, 0.8, 0.9, 0.3, 0.7);
     expect(auc(labels, perfect)).toBe(1);
-    expect(auc(labels, perfect.map((s) => -s))).toBe(0);
+    expect(
+      auc(
+        labels,
+        perfect.map((s) => -s),
+      ),
+    ).toBe(0);
     expect(auc(labels, new Float64Array(6).fill(0.3))).toBe(0.5);
   });
 
@@ -72,7 +77,10 @@ describe('auc', () => {
 
   it('property: equals the pairwise definition, lies in [0, 1], and flips under negated scores', () => {
     const sample = fc
-      .array(fc.tuple(fc.constantFrom(0, 1), fc.integer({ min: -5, max: 5 })), { minLength: 2, maxLength: 60 })
+      .array(fc.tuple(fc.constantFrom(0, 1), fc.integer({ min: -5, max: 5 })), {
+        minLength: 2,
+        maxLength: 60,
+      })
       .filter((xs) => xs.some(([y]) => y === 1) && xs.some(([y]) => y === 0));
     fc.assert(
       fc.property(sample, (xs) => {
@@ -82,7 +90,12 @@ describe('auc', () => {
         expect(a).toBeGreaterThanOrEqual(0);
         expect(a).toBeLessThanOrEqual(1);
         expect(a).toBeCloseTo(pairwiseAuc(labels, scores), 12);
-        expect(auc(labels, scores.map((s) => -s))).toBeCloseTo(1 - a, 12);
+        expect(
+          auc(
+            labels,
+            scores.map((s) => -s),
+          ),
+        ).toBeCloseTo(1 - a, 12);
       }),
       { numRuns: 300 },
     );

@@ -122,7 +122,9 @@ export function shard(
   count: number,
   mode: ShardMode = 'contiguous',
 ): SparseDataset {
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`count must be a positive integer, got ${count}`);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new RangeError(`count must be a positive integer, got ${count}`);
+  }
   if (!Number.isInteger(rank) || rank < 0 || rank >= count) {
     throw new RangeError(`rank must be an integer in [0, ${count}), got ${rank}`);
   }

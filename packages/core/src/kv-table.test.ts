@@ -1,0 +1,63 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isPsError, PsErrorCode } from './errors.js';
+import { KVTable } from './kv-table.js';
+import { sumHandler } from './sum-handler.js';
+
+const sorted = (xs: bigint[]) => BigUint64Array.from([...new Set(xs)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+
+describe('KVTable and sumHandler', () => {
+  it('sums pushes exactly like a Map<bigint, number> (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.tuple(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: -1000, max: 1000 })), { maxLength: 30 }), {
+          maxLength: 12,
+        }),
+        (pushes) => {
+          const h = sumHandler({ dtype: 'float64', initialCapacity: 4 });
+          const ref = new Map<bigint, number>();
+          for (const push of pushes) {
+            const keys = sorted(push.map(([k]) => k));
+            const vals = new Float64Array(keys.length);
+            keys.forEach((k, i) => {
+              const v = push.find(([pk]) => pk === k)![1];
+              vals[i] = v;
+              ref.set(k, (ref.get(k) ?? 0) + v);
+            });
+            h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys, vals } });
+          }
+          const all = sorted([...ref.keys(), 12345n]);
+          const out = h({ sender: 'w', app: 0, ts: 0, push: false, pull: true, kv: { keys: all, vals: new Float32Array(0) } });
+          expect(Array.from(out!.vals)).toEqual(Array.from(all, (k) => ref.get(k) ?? 0));
+          expect(h.table.size).toBe(ref.size);
+        },
+      ),
+    );
+  });
+
+  it('stores variable-length values and refuses to change a key length (PS_ERR_LENS_CONFLICT) without side effects', () => {
+    const h = sumHandler();
+    const keys = new BigUint64Array([1n, 2n]);
+    h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys, vals: Float32Array.from([1, 2, 3]), lens: Int32Array.from([1, 2]) } });
+    let err: unknown;
+    try {
+      h({ sender: 'w', app: 0, ts: 1, push: true, pull: false, kv: { keys: new BigUint64Array([0n, 2n]), vals: Float32Array.from([5, 5]), lens: Int32Array.from([1, 1]) } });
+    } catch (e) {
+      err = e;
+    }
+    expect(isPsError(err, PsErrorCode.LENS_CONFLICT)).toBe(true);
+    const out = h({ sender: 'w', app: 0, ts: 2, push: false, pull: true, kv: { keys: new BigUint64Array([0n, 1n, 2n]), vals: new Float32Array(0) } })!;
+    expect(Array.from(out.lens!)).toEqual([0, 1, 2]);
+    expect(Array.from(out.vals)).toEqual([1, 2, 3]);
+  });
+
+  it('grows past its initial capacity and keeps every key', () => {
+    const t = new KVTable('float32', 1, 2);
+    const keys = BigUint64Array.from({ length: 5000 }, (_, i) => BigInt(i) * 0x9e3779b97f4a7c15n % 2n ** 64n).sort();
+    t.lookup(keys, true);
+    expect(t.size).toBe(5000);
+    const e = t.lookup(keys, false);
+    expect(new Set(e.subarray(0, 5000)).size).toBe(5000);
+    expect(Math.min(...e.subarray(0, 5000))).toBe(0);
+  });
+});

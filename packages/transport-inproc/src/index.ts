@@ -1,0 +1,4 @@
+export { defaultInprocHub, InprocHub } from './inproc-hub.js';
+export { InprocTransport, type InprocTransportOptions, inproc } from './inproc-transport.js';
+export { ThreadHub } from './thread-hub.js';
+export { ThreadTransport, type ThreadTransportOptions, threads } from './thread-transport.js';

@@ -1,0 +1,35 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { PsErrorCode } from '@ps/core';
+
+/**
+ * The messages between a {@link ThreadTransport} and its {@link ThreadHub} (over the hub port)
+ * and between two linked transports (over the link port the hub handed each). Plain objects,
+ * structured-cloned; frame bytes travel as a transferred `ArrayBuffer`.
+ */
+
+/** A transport asks its hub. `req` pairs the answer with the question. */
+export type ToHub =
+  /** Listen at `host:port` (0: a fresh port). Answered by `bound` or `fail`. */
+  | { t: 'bind'; req: number; host: string; port: number }
+  /** Link to whoever listens at `host:port`, waiting up to `waitMs`. Answered by `linked` or `fail`. */
+  | { t: 'connect'; req: number; host: string; port: number; waitMs: number };
+
+/** The hub answers (or, with `accept`, tells a listener that someone linked to it). */
+export type FromHub =
+  | { t: 'bound'; req: number; port: number }
+  | { t: 'linked'; req: number; link: MessagePort }
+  | { t: 'fail'; req: number; code: PsErrorCode; message: string }
+  | { t: 'accept'; link: MessagePort };
+
+/** What flows over a link port, both ways. */
+export type OnLink =
+  /** Core's hello (`encodeHello`); the dialer says it first, the listener answers with its own. */
+  | { t: 'hello'; hello: Uint8Array }
+  /** The listener refuses the link (bad hello); the port closes after it. */
+  | { t: 'refuse'; code: PsErrorCode; message: string }
+  /** A newer link from the same node id replaced this one; the port closes after it. */
+  | { t: 'kick' }
+  /** One frame, its parts copied into this one (transferred) buffer. */
+  | { t: 'frame'; bytes: ArrayBuffer }
+  /** The receiver consumed this many more frame bytes (flow control). */
+  | { t: 'ack'; bytes: number };
