@@ -170,6 +170,14 @@ export class KVWorker {
       sends.push({ server, data });
     }
     p.remaining = p.slices.length;
+    const dead = view.dead.length > 0 ? p.slices.find((sl) => view.dead.includes(sl.server)) : undefined;
+    if (dead) {
+      this.finished.set(ts, {
+        ok: false,
+        error: new PsError(PsErrorCode.NODE_DEAD, `server ${dead.server} owning part of request ${ts} is dead`),
+      });
+      return ts;
+    }
     if (p.remaining === 0) {
       this.finished.set(ts, { ok: true, value: pull ? { keys, vals: new Float32Array(0) } : undefined });
       if (!pull) this.finished.delete(ts);
