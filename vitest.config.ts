@@ -7,7 +7,10 @@ export default defineConfig({
   resolve: {
     // In-process tests run against the sources; spawned processes run the built dist/.
     alias: [
-      { find: /^@ps\/core\/testing$/, replacement: fileURLToPath(new URL('./packages/core/src/testing.ts', import.meta.url)) },
+      {
+        find: /^@ps\/core\/testing$/,
+        replacement: fileURLToPath(new URL('./packages/core/src/testing.ts', import.meta.url)),
+      },
       { find: /^@ps\/core$/, replacement: src('core') },
       { find: /^@ps\/transport-inproc$/, replacement: src('transport-inproc') },
       { find: /^@ps\/transport-tcp$/, replacement: src('transport-tcp') },

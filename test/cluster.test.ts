@@ -21,7 +21,13 @@ afterEach(async () => {
 });
 
 async function cluster(numServers: number, numWorkers: number, opts: { heartbeatTimeoutMs?: number } = {}) {
-  const scheduler = await Scheduler.start({ transport: tcp(), numServers, numWorkers, logger: quiet, ...opts });
+  const scheduler = await Scheduler.start({
+    transport: tcp(),
+    numServers,
+    numWorkers,
+    logger: quiet,
+    ...opts,
+  });
   closers.push(() => scheduler.shutdown());
   const at = { host: '127.0.0.1', port: scheduler.address.port };
   const node = { transport: tcp(), scheduler: at, logger: quiet, heartbeatIntervalMs: 100 };
@@ -29,7 +35,9 @@ async function cluster(numServers: number, numWorkers: number, opts: { heartbeat
   const servers = handlers.map((h) =>
     createServer({ ...node, transport: tcp(), handler: { 0: h, 1: sumHandler({ dtype: 'float64' }) } }),
   );
-  const workers = Array.from({ length: numWorkers }, () => createWorker({ ...node, transport: tcp(), apps: [0, 1] }));
+  const workers = Array.from({ length: numWorkers }, () =>
+    createWorker({ ...node, transport: tcp(), apps: [0, 1] }),
+  );
   const s = await Promise.all(servers);
   const w = await Promise.all(workers);
   for (const x of [...s, ...w]) closers.push(() => x.node.close());
@@ -85,7 +93,9 @@ describe('a cluster in one process over TCP', () => {
   it('throws invalid input synchronously and passes server errors to wait()', async () => {
     const { workers } = await cluster(1, 1);
     const w = workers[0]!.worker;
-    expect(() => w.push({ keys: new BigUint64Array([2n, 1n]), vals: new Float32Array(2) })).toThrow(/PS_ERR_KEYS_UNSORTED/);
+    expect(() => w.push({ keys: new BigUint64Array([2n, 1n]), vals: new Float32Array(2) })).toThrow(
+      /PS_ERR_KEYS_UNSORTED/,
+    );
     expect(() => w.pull(new BigUint64Array([1n, 1n]))).toThrow(/PS_ERR_KEYS_DUPLICATE/);
     const keys = new BigUint64Array([1n, 2n]);
     await w.wait(w.push({ keys, vals: new Float32Array(2) }));
@@ -95,14 +105,22 @@ describe('a cluster in one process over TCP', () => {
   });
 
   it('answers a request for an app without a handler with PS_ERR_UNKNOWN_APP', async () => {
-    const scheduler = await Scheduler.start({ transport: tcp(), numServers: 1, numWorkers: 1, logger: quiet });
+    const scheduler = await Scheduler.start({
+      transport: tcp(),
+      numServers: 1,
+      numWorkers: 1,
+      logger: quiet,
+    });
     closers.push(() => scheduler.shutdown());
     const at = { host: '127.0.0.1', port: scheduler.address.port };
     const [s, w] = await Promise.all([
       createServer({ transport: tcp(), scheduler: at, logger: quiet, handler: sumHandler() }),
       createWorker({ transport: tcp(), scheduler: at, logger: quiet, apps: [7] }),
     ]);
-    closers.push(() => s.node.close(), () => w.node.close());
+    closers.push(
+      () => s.node.close(),
+      () => w.node.close(),
+    );
     const err = await w.worker.wait(w.worker.pull(new BigUint64Array([1n]))).catch((e: unknown) => e);
     expect(isPsError(err, PsErrorCode.UNKNOWN_APP)).toBe(true);
   });
@@ -136,7 +154,9 @@ describe('a cluster in one process over TCP', () => {
 
   it('refuses a node beyond the configured count with PS_ERR_CLUSTER_FULL', async () => {
     const { at } = await cluster(1, 1);
-    const err = await createWorker({ transport: tcp(), scheduler: at, logger: quiet }).catch((e: unknown) => e);
+    const err = await createWorker({ transport: tcp(), scheduler: at, logger: quiet }).catch(
+      (e: unknown) => e,
+    );
     expect(isPsError(err, PsErrorCode.CLUSTER_FULL)).toBe(true);
   });
 

@@ -24,7 +24,9 @@ async function startCluster(extra: Record<string, string>, servers = 2, workers 
 type Result = { event: string; rank: number; values: number; mismatches: number; lensOk: boolean };
 
 async function expectExactSums(workers: Proc[], values: number, all: Proc[]) {
-  const results = await Promise.all(workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 60_000)));
+  const results = await Promise.all(
+    workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 60_000)),
+  );
   for (const r of results) {
     expect(r.values).toBe(values);
     expect(r.mismatches).toBe(0);
@@ -49,7 +51,9 @@ describe('test_kv_app across processes over TCP', () => {
 
   it('garbage, truncated and oversized frames sent to a live server do not stop it serving the workers', async () => {
     const c = await startCluster({ KV_REPEAT: '40', KV_KEYS: '2000', KV_DELAY_MS: '15' });
-    const { port } = await c.servers[0]!.waitFor<{ event: string; port: number }>((o) => o.event === 'listening');
+    const { port } = await c.servers[0]!.waitFor<{ event: string; port: number }>(
+      (o) => o.event === 'listening',
+    );
     const frame = (bytes: Uint8Array) => {
       const prefix = Buffer.alloc(4);
       prefix.writeUInt32LE(bytes.byteLength);
@@ -62,7 +66,8 @@ describe('test_kv_app across processes over TCP', () => {
         s.on('error', reject);
       });
     // A socket nobody reads from never sees the peer's FIN: keep them flowing.
-    const closed = (s: net.Socket) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())));
+    const closed = (s: net.Socket) =>
+      new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())));
 
     // 1. Bytes of another protocol, then a frame that is no hello: refused, connection closed.
     const a = await open();
@@ -93,7 +98,8 @@ describe('test_kv_app across processes over TCP', () => {
     d.write(frame(Buffer.concat(pull)));
     const deadline = Date.now() + 10_000;
     // hello back (small) + the pull's answer carrying 2 float32 values
-    while (Buffer.concat(replies).byteLength < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (Buffer.concat(replies).byteLength < 40 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     expect(Buffer.concat(replies).byteLength).toBeGreaterThanOrEqual(40);
 
     // 4. A frame cut short by the connection closing.

@@ -51,7 +51,12 @@ export function spawnNode(script: string, env: Record<string, string>, args: str
           return false;
         };
         const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for a line; stdout: ${lines.join('\n')}\nstderr: ${stderr.join('\n')}`)),
+          () =>
+            reject(
+              new Error(
+                `timed out waiting for a line; stdout: ${lines.join('\n')}\nstderr: ${stderr.join('\n')}`,
+              ),
+            ),
           timeoutMs,
         );
         if (lines.some(test)) return;
@@ -85,7 +90,11 @@ export async function killAll(): Promise<void> {
 export async function exitCode(p: Proc, ms = 60_000): Promise<number | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`process ${p.pid} did not exit within ${ms} ms; stderr: ${p.stderr.join('\n')}`)), ms);
+    timer = setTimeout(
+      () =>
+        reject(new Error(`process ${p.pid} did not exit within ${ms} ms; stderr: ${p.stderr.join('\n')}`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([p.exit, t]);

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { configFromEnv, parseHostPort } from './config.js';
 
 describe('configFromEnv', () => {
-  const base = { PS_ROLE: 'worker', PS_SCHEDULER: '127.0.0.1:9100', PS_NUM_SERVERS: '2', PS_NUM_WORKERS: '3' };
+  const base = {
+    PS_ROLE: 'worker',
+    PS_SCHEDULER: '127.0.0.1:9100',
+    PS_NUM_SERVERS: '2',
+    PS_NUM_WORKERS: '3',
+  };
   it('reads a complete environment', () => {
     expect(configFromEnv(base)).toEqual({
       role: 'worker',
@@ -17,7 +22,9 @@ describe('configFromEnv', () => {
   });
   it('names the variable that is wrong', () => {
     expect(() => configFromEnv({ ...base, PS_ROLE: 'boss' })).toThrow(/PS_ERR_CONFIG: PS_ROLE/);
-    expect(() => configFromEnv({ ...base, PS_SCHEDULER: 'localhost' })).toThrow(/PS_SCHEDULER must be host:port/);
+    expect(() => configFromEnv({ ...base, PS_SCHEDULER: 'localhost' })).toThrow(
+      /PS_SCHEDULER must be host:port/,
+    );
     expect(() => configFromEnv({ ...base, PS_NUM_SERVERS: '0' })).toThrow(/PS_NUM_SERVERS/);
     expect(() => configFromEnv({ ...base, PS_NUM_WORKERS: undefined })).toThrow(/PS_NUM_WORKERS/);
     expect(() => configFromEnv({ ...base, PS_PORT: '70000' })).toThrow(/PS_PORT/);

@@ -31,7 +31,10 @@ export const ENV_VARIABLES = {
 function positiveInt(name: string, raw: string | undefined): number {
   const n = Number(raw);
   if (raw === undefined || raw.trim() === '' || !Number.isInteger(n) || n < 1) {
-    throw new PsError(PsErrorCode.CONFIG, `${name} must be a positive integer, got ${raw === undefined ? 'nothing' : `'${raw}'`}`);
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `${name} must be a positive integer, got ${raw === undefined ? 'nothing' : `'${raw}'`}`,
+    );
   }
   return n;
 }
@@ -41,7 +44,10 @@ export function parseHostPort(name: string, raw: string | undefined, allowPortZe
   const m = raw === undefined ? null : /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(raw.trim());
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || port < (allowPortZero ? 0 : 1) || port > 65535) {
-    throw new PsError(PsErrorCode.CONFIG, `${name} must be host:port (for example 127.0.0.1:9000), got ${raw === undefined ? 'nothing' : `'${raw}'`}`);
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `${name} must be host:port (for example 127.0.0.1:9000), got ${raw === undefined ? 'nothing' : `'${raw}'`}`,
+    );
   }
   return { host: (m[1] ?? m[2])!, port };
 }
@@ -54,11 +60,19 @@ export function parseHostPort(name: string, raw: string | undefined, allowPortZe
 export function configFromEnv(env: Record<string, string | undefined> = process.env): EnvConfig {
   const role = env.PS_ROLE;
   if (role !== 'scheduler' && role !== 'server' && role !== 'worker') {
-    throw new PsError(PsErrorCode.CONFIG, `PS_ROLE must be scheduler, server or worker, got ${role === undefined ? 'nothing' : `'${role}'`}`);
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `PS_ROLE must be scheduler, server or worker, got ${role === undefined ? 'nothing' : `'${role}'`}`,
+    );
   }
   // The scheduler itself may be told port 0 (any free port; it then reports the real one).
   const scheduler = parseHostPort('PS_SCHEDULER', env.PS_SCHEDULER, role === 'scheduler');
-  const port = env.PS_PORT === undefined || env.PS_PORT === '' ? (role === 'scheduler' ? scheduler.port : 0) : Number(env.PS_PORT);
+  const port =
+    env.PS_PORT === undefined || env.PS_PORT === ''
+      ? role === 'scheduler'
+        ? scheduler.port
+        : 0
+      : Number(env.PS_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new PsError(PsErrorCode.CONFIG, `PS_PORT must be a port number (0 for any), got '${env.PS_PORT}'`);
   }

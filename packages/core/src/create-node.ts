@@ -13,11 +13,15 @@ export interface CreateServerOptions extends Omit<NodeOptions, 'role'> {
  * and resolves once the cluster is complete. `await server.node.terminated` to serve until
  * the scheduler shuts the cluster down.
  */
-export async function createServer(opts: CreateServerOptions): Promise<{ node: PsNode; servers: KVServer[] }> {
+export async function createServer(
+  opts: CreateServerOptions,
+): Promise<{ node: PsNode; servers: KVServer[] }> {
   const node = await PsNode.create({ ...opts, role: 'server' });
   const handlers: Record<number, RequestHandler> =
     typeof opts.handler === 'function' ? { 0: opts.handler } : opts.handler;
-  const servers = Object.entries(handlers).map(([app, handler]) => new KVServer(node, { app: Number(app), handler }));
+  const servers = Object.entries(handlers).map(
+    ([app, handler]) => new KVServer(node, { app: Number(app), handler }),
+  );
   try {
     await node.start();
   } catch (err) {

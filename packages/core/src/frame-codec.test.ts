@@ -46,7 +46,9 @@ describe('frame codec', () => {
   });
 
   it('rejects every truncation of a frame with PS_ERR_FRAME_TRUNCATED or _MALFORMED, never another error', () => {
-    const frame = concatParts(encodeFrame({ meta, data: [new BigUint64Array([1n, 9n]), new Float32Array([1, 2])] }));
+    const frame = concatParts(
+      encodeFrame({ meta, data: [new BigUint64Array([1n, 9n]), new Float32Array([1, 2])] }),
+    );
     for (let cut = 0; cut < frame.byteLength; cut++) {
       let err: unknown;
       try {
@@ -54,12 +56,16 @@ describe('frame codec', () => {
       } catch (e) {
         err = e;
       }
-      expect(isPsError(err, PsErrorCode.FRAME_TRUNCATED) || isPsError(err, PsErrorCode.FRAME_MALFORMED)).toBe(true);
+      expect(isPsError(err, PsErrorCode.FRAME_TRUNCATED) || isPsError(err, PsErrorCode.FRAME_MALFORMED)).toBe(
+        true,
+      );
     }
   });
 
   it('never throws anything but a PsError on random or corrupted bytes (property)', () => {
-    const good = concatParts(encodeFrame({ meta, data: [new BigUint64Array([1n, 9n]), new Float32Array([1, 2])] }));
+    const good = concatParts(
+      encodeFrame({ meta, data: [new BigUint64Array([1n, 9n]), new Float32Array([1, 2])] }),
+    );
     fc.assert(
       fc.property(
         fc.oneof(
@@ -90,7 +96,9 @@ describe('frame codec', () => {
 
 describe('frame codec on Node Buffers', () => {
   it('decodes an unaligned frame inside a larger Buffer pool (Buffer.slice is a view)', () => {
-    const frame = concatParts(encodeFrame({ meta, data: [new BigUint64Array([7n, 9n]), new Float32Array([1, 2])] }));
+    const frame = concatParts(
+      encodeFrame({ meta, data: [new BigUint64Array([7n, 9n]), new Float32Array([1, 2])] }),
+    );
     const pool = Buffer.alloc(frame.byteLength + 13, 0xee);
     pool.set(frame, 5);
     const out = decodeFrame(pool.subarray(5, 5 + frame.byteLength));

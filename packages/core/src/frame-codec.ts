@@ -55,7 +55,10 @@ function asBytes(seg: Segment): Uint8Array {
 export function encodeFrame(msg: Message, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): Uint8Array[] {
   const n = msg.data.length;
   if (n > MAX_SEGMENTS) {
-    throw new PsError(PsErrorCode.FRAME_TOO_LARGE, `a message carries at most ${MAX_SEGMENTS} segments, got ${n}`);
+    throw new PsError(
+      PsErrorCode.FRAME_TOO_LARGE,
+      `a message carries at most ${MAX_SEGMENTS} segments, got ${n}`,
+    );
   }
   const metaBytes = encoder.encode(msg.meta);
   const headerLen = 8 + 8 * n + pad8(metaBytes.length);
@@ -123,16 +126,25 @@ export function decodeFrame(
   const first = parts[0];
   const total = frameLength(parts);
   if (total > maxFrameBytes) {
-    throw new PsError(PsErrorCode.FRAME_TOO_LARGE, `frame of ${total} bytes exceeds maxFrameBytes (${maxFrameBytes})`);
+    throw new PsError(
+      PsErrorCode.FRAME_TOO_LARGE,
+      `frame of ${total} bytes exceeds maxFrameBytes (${maxFrameBytes})`,
+    );
   }
   if (first === undefined || total < 8) {
-    throw new PsError(PsErrorCode.FRAME_TRUNCATED, `frame of ${total} bytes is shorter than the 8-byte header`);
+    throw new PsError(
+      PsErrorCode.FRAME_TRUNCATED,
+      `frame of ${total} bytes is shorter than the 8-byte header`,
+    );
   }
   // The fixed header and segment table must sit in the first part (encodeFrame puts them there);
   // otherwise fall back to one contiguous copy.
   const head = first.byteLength >= 8 ? first : concatParts(parts);
   if (head[0] !== MAGIC0 || head[1] !== MAGIC1) {
-    throw new PsError(PsErrorCode.FRAME_MALFORMED, 'not a @ps frame (bad magic); is the peer speaking another protocol?');
+    throw new PsError(
+      PsErrorCode.FRAME_MALFORMED,
+      'not a @ps frame (bad magic); is the peer speaking another protocol?',
+    );
   }
   if (head[2] !== FRAME_VERSION) {
     throw new PsError(
@@ -145,7 +157,10 @@ export function decodeFrame(
   const metaLen = dv.getUint32(4, true);
   const headerLen = 8 + 8 * n + pad8(metaLen);
   if (headerLen > total) {
-    throw new PsError(PsErrorCode.FRAME_TRUNCATED, `frame of ${total} bytes is shorter than its ${headerLen}-byte header`);
+    throw new PsError(
+      PsErrorCode.FRAME_TRUNCATED,
+      `frame of ${total} bytes is shorter than its ${headerLen}-byte header`,
+    );
   }
   const hdr = head.byteLength >= headerLen ? head : concatParts(parts);
   const hdv = hdr === head ? dv : new DataView(hdr.buffer, hdr.byteOffset, hdr.byteLength);
@@ -168,7 +183,10 @@ export function decodeFrame(
     off += pad8(len);
   }
   if (off > total) {
-    throw new PsError(PsErrorCode.FRAME_TRUNCATED, `frame of ${total} bytes is shorter than the ${off} bytes its header announces`);
+    throw new PsError(
+      PsErrorCode.FRAME_TRUNCATED,
+      `frame of ${total} bytes is shorter than the ${off} bytes its header announces`,
+    );
   }
   if (off < total) {
     throw new PsError(PsErrorCode.FRAME_MALFORMED, `frame has ${total - off} bytes after its last segment`);
@@ -177,9 +195,14 @@ export function decodeFrame(
   try {
     meta = decoder.decode(hdr.subarray(8 + 8 * n, 8 + 8 * n + metaLen));
   } catch (cause) {
-    throw new PsError(PsErrorCode.FRAME_MALFORMED, `frame meta is not valid msgpack: ${(cause as Error).message}`, undefined, {
-      cause,
-    });
+    throw new PsError(
+      PsErrorCode.FRAME_MALFORMED,
+      `frame meta is not valid msgpack: ${(cause as Error).message}`,
+      undefined,
+      {
+        cause,
+      },
+    );
   }
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
     throw new PsError(PsErrorCode.FRAME_MALFORMED, 'frame meta is not a map');

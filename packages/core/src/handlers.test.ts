@@ -11,7 +11,16 @@ const key = new BigUint64Array([42n]);
 const push = (h: RequestHandler, g: number) =>
   h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys: key, vals: Float64Array.of(g) } });
 const weight = (h: RequestHandler) =>
-  (h({ sender: 'w', app: 0, ts: 0, push: false, pull: true, kv: { keys: key, vals: new Float64Array(0) } }) as KVPairs).vals[0]!;
+  (
+    h({
+      sender: 'w',
+      app: 0,
+      ts: 0,
+      push: false,
+      pull: true,
+      kv: { keys: key, vals: new Float64Array(0) },
+    }) as KVPairs
+  ).vals[0]!;
 const grads = [0.5, -1.25, 2, 0.1, -0.3, 0, 1];
 
 describe('built-in update rules follow their formulas', () => {
@@ -64,7 +73,11 @@ describe('built-in update rules follow their formulas', () => {
   });
 
   it('refuses nonsense options with PS_ERR_CONFIG', () => {
-    for (const make of [() => sgdHandler({ lr: 0 }), () => adagradHandler({ l1: -1 }), () => ftrlHandler({ alpha: Number.NaN })]) {
+    for (const make of [
+      () => sgdHandler({ lr: 0 }),
+      () => adagradHandler({ l1: -1 }),
+      () => ftrlHandler({ alpha: Number.NaN }),
+    ]) {
       let err: unknown;
       try {
         make();

@@ -45,7 +45,10 @@ export function decodeHello(frame: Uint8Array): Hello {
     );
   }
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_NODE_ID_LENGTH) {
-    throw new PsError(PsErrorCode.HANDSHAKE, `peer sent an invalid node id (a string of 1 to ${MAX_NODE_ID_LENGTH} characters is needed)`);
+    throw new PsError(
+      PsErrorCode.HANDSHAKE,
+      `peer sent an invalid node id (a string of 1 to ${MAX_NODE_ID_LENGTH} characters is needed)`,
+    );
   }
   return { protocol, id };
 }

@@ -1,8 +1,13 @@
+export { type AdaGradOptions, adagradHandler } from './adagrad-handler.js';
 export { assignHandler } from './assign-handler.js';
-export { adagradHandler, type AdaGradOptions } from './adagrad-handler.js';
 export type { ClusterView, NodeInfo } from './cluster-view.js';
 export { configFromEnv, ENV_VARIABLES, type EnvConfig, parseHostPort } from './config.js';
-export { type CreateServerOptions, type CreateWorkerOptions, createServer, createWorker } from './create-node.js';
+export {
+  type CreateServerOptions,
+  type CreateWorkerOptions,
+  createServer,
+  createWorker,
+} from './create-node.js';
 export { isPsError, isPsErrorCode, PsError, PsErrorCode } from './errors.js';
 export {
   concatParts,
@@ -45,5 +50,10 @@ export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
 export { type BarrierGroup, Scheduler, type SchedulerOptions } from './scheduler.js';
 export { type SgdOptions, sgdHandler } from './sgd-handler.js';
 export { sumHandler } from './sum-handler.js';
-export { type TableHandler, type TableHandlerOptions, tableHandler, type UpdateRule } from './table-handler.js';
+export {
+  type TableHandler,
+  type TableHandlerOptions,
+  tableHandler,
+  type UpdateRule,
+} from './table-handler.js';
 export type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';

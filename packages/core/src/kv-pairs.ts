@@ -123,11 +123,10 @@ export function validateLens(lens: Int32Array, numKeys: number, numVals: number)
     sum += l;
   }
   if (sum !== numVals) {
-    throw new PsError(
-      PsErrorCode.LENS_SUM,
-      `the sum of lens (${sum}) must equal vals.length (${numVals})`,
-      { sum, vals: numVals },
-    );
+    throw new PsError(PsErrorCode.LENS_SUM, `the sum of lens (${sum}) must equal vals.length (${numVals})`, {
+      sum,
+      vals: numVals,
+    });
   }
 }
 

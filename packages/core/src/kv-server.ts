@@ -1,5 +1,12 @@
 import { PsError, PsErrorCode } from './errors.js';
-import { dtypeOf, type KVPairs, validateKeys, validateKVPairs, validateLens, type ValArray } from './kv-pairs.js';
+import {
+  dtypeOf,
+  type KVPairs,
+  type ValArray,
+  validateKeys,
+  validateKVPairs,
+  validateLens,
+} from './kv-pairs.js';
 import type { Message, NodeId, Segment } from './message.js';
 import type { PsNode } from './ps-node.js';
 
@@ -82,12 +89,18 @@ export class KVServer {
     const { meta, data } = msg;
     const [keys, vals, lens] = data as [Segment?, Segment?, Segment?];
     if (!(keys instanceof BigUint64Array)) {
-      throw new PsError(PsErrorCode.MESSAGE_INVALID, 'a KV request carries its keys as a uint64 segment first');
+      throw new PsError(
+        PsErrorCode.MESSAGE_INVALID,
+        'a KV request carries its keys as a uint64 segment first',
+      );
     }
     let kv: KVPairs;
     if (meta.push) {
       if (!(vals instanceof Float32Array || vals instanceof Float64Array)) {
-        throw new PsError(PsErrorCode.DTYPE, 'a push carries float32 or float64 values as its second segment');
+        throw new PsError(
+          PsErrorCode.DTYPE,
+          'a push carries float32 or float64 values as its second segment',
+        );
       }
       if (lens !== undefined && !(lens instanceof Int32Array)) {
         throw new PsError(PsErrorCode.MESSAGE_INVALID, 'lens travel as an int32 segment');
@@ -107,7 +120,10 @@ export class KVServer {
     try {
       if (meta.pull) {
         if (!result) {
-          throw new PsError(PsErrorCode.HANDLER, `the handler returned nothing for a pull (app ${meta.app}); return the values`);
+          throw new PsError(
+            PsErrorCode.HANDLER,
+            `the handler returned nothing for a pull (app ${meta.app}); return the values`,
+          );
         }
         const keys = msg.data[0] as BigUint64Array;
         dtypeOf(result.vals);
@@ -127,8 +143,14 @@ export class KVServer {
       return;
     }
     void this.node
-      .send(meta.sender, { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull }, data)
-      .catch((err: unknown) => this.node.log.warn(`could not answer ${meta.sender} ts ${meta.ts}: ${(err as Error).message}`));
+      .send(
+        meta.sender,
+        { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull },
+        data,
+      )
+      .catch((err: unknown) =>
+        this.node.log.warn(`could not answer ${meta.sender} ts ${meta.ts}: ${(err as Error).message}`),
+      );
   }
 
   private respondError(msg: Message, err: unknown): void {
@@ -137,10 +159,17 @@ export class KVServer {
     const e =
       err instanceof PsError
         ? err
-        : new PsError(PsErrorCode.HANDLER, `handler for app ${meta.app} threw: ${(err as Error)?.message ?? String(err)}`);
+        : new PsError(
+            PsErrorCode.HANDLER,
+            `handler for app ${meta.app} threw: ${(err as Error)?.message ?? String(err)}`,
+          );
     this.node.log.warn(`request ts ${meta.ts} from ${meta.sender} failed: ${e.message}`);
     void this.node
-      .send(meta.sender, { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull, error: e.toWire() }, [])
+      .send(
+        meta.sender,
+        { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull, error: e.toWire() },
+        [],
+      )
       .catch(() => undefined);
   }
 }

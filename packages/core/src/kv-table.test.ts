@@ -4,15 +4,22 @@ import { isPsError, PsErrorCode } from './errors.js';
 import { KVTable } from './kv-table.js';
 import { sumHandler } from './sum-handler.js';
 
-const sorted = (xs: bigint[]) => BigUint64Array.from([...new Set(xs)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+const sorted = (xs: bigint[]) =>
+  BigUint64Array.from([...new Set(xs)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
 
 describe('KVTable and sumHandler', () => {
   it('sums pushes exactly like a Map<bigint, number> (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.array(fc.tuple(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: -1000, max: 1000 })), { maxLength: 30 }), {
-          maxLength: 12,
-        }),
+        fc.array(
+          fc.array(
+            fc.tuple(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.integer({ min: -1000, max: 1000 })),
+            { maxLength: 30 },
+          ),
+          {
+            maxLength: 12,
+          },
+        ),
         (pushes) => {
           const h = sumHandler({ dtype: 'float64', initialCapacity: 4 });
           const ref = new Map<bigint, number>();
@@ -27,7 +34,14 @@ describe('KVTable and sumHandler', () => {
             h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys, vals } });
           }
           const all = sorted([...ref.keys(), 12345n]);
-          const out = h({ sender: 'w', app: 0, ts: 0, push: false, pull: true, kv: { keys: all, vals: new Float32Array(0) } });
+          const out = h({
+            sender: 'w',
+            app: 0,
+            ts: 0,
+            push: false,
+            pull: true,
+            kv: { keys: all, vals: new Float32Array(0) },
+          });
           expect(Array.from(out!.vals)).toEqual(Array.from(all, (k) => ref.get(k) ?? 0));
           expect(h.table.size).toBe(ref.size);
         },
@@ -38,22 +52,50 @@ describe('KVTable and sumHandler', () => {
   it('stores variable-length values and refuses to change a key length (PS_ERR_LENS_CONFLICT) without side effects', () => {
     const h = sumHandler();
     const keys = new BigUint64Array([1n, 2n]);
-    h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys, vals: Float32Array.from([1, 2, 3]), lens: Int32Array.from([1, 2]) } });
+    h({
+      sender: 'w',
+      app: 0,
+      ts: 0,
+      push: true,
+      pull: false,
+      kv: { keys, vals: Float32Array.from([1, 2, 3]), lens: Int32Array.from([1, 2]) },
+    });
     let err: unknown;
     try {
-      h({ sender: 'w', app: 0, ts: 1, push: true, pull: false, kv: { keys: new BigUint64Array([0n, 2n]), vals: Float32Array.from([5, 5]), lens: Int32Array.from([1, 1]) } });
+      h({
+        sender: 'w',
+        app: 0,
+        ts: 1,
+        push: true,
+        pull: false,
+        kv: {
+          keys: new BigUint64Array([0n, 2n]),
+          vals: Float32Array.from([5, 5]),
+          lens: Int32Array.from([1, 1]),
+        },
+      });
     } catch (e) {
       err = e;
     }
     expect(isPsError(err, PsErrorCode.LENS_CONFLICT)).toBe(true);
-    const out = h({ sender: 'w', app: 0, ts: 2, push: false, pull: true, kv: { keys: new BigUint64Array([0n, 1n, 2n]), vals: new Float32Array(0) } })!;
+    const out = h({
+      sender: 'w',
+      app: 0,
+      ts: 2,
+      push: false,
+      pull: true,
+      kv: { keys: new BigUint64Array([0n, 1n, 2n]), vals: new Float32Array(0) },
+    })!;
     expect(Array.from(out.lens!)).toEqual([0, 1, 2]);
     expect(Array.from(out.vals)).toEqual([1, 2, 3]);
   });
 
   it('grows past its initial capacity and keeps every key', () => {
     const t = new KVTable('float32', 1, 2);
-    const keys = BigUint64Array.from({ length: 5000 }, (_, i) => BigInt(i) * 0x9e3779b97f4a7c15n % 2n ** 64n).sort();
+    const keys = BigUint64Array.from(
+      { length: 5000 },
+      (_, i) => (BigInt(i) * 0x9e3779b97f4a7c15n) % 2n ** 64n,
+    ).sort();
     t.lookup(keys, true);
     expect(t.size).toBe(5000);
     const e = t.lookup(keys, false);

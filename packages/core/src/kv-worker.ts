@@ -64,7 +64,10 @@ export class KVWorker {
       for (const [ts, p] of this.pending) {
         const lost = p.slices.find((s) => !s.done && dead.has(s.server));
         if (lost) {
-          this.fail(ts, new PsError(PsErrorCode.NODE_DEAD, `server ${lost.server} died before answering request ${ts}`));
+          this.fail(
+            ts,
+            new PsError(PsErrorCode.NODE_DEAD, `server ${lost.server} died before answering request ${ts}`),
+          );
         }
       }
     });
@@ -113,7 +116,9 @@ export class KVWorker {
   wait<T>(ts: Timestamp<T> | number): Promise<T> {
     const p = this.pending.get(ts);
     if (p) {
-      return new Promise<KVPairs | undefined>((resolve, reject) => p.waiters.push({ resolve, reject })) as Promise<T>;
+      return new Promise<KVPairs | undefined>((resolve, reject) =>
+        p.waiters.push({ resolve, reject }),
+      ) as Promise<T>;
     }
     const outcome = this.finished.get(ts);
     if (outcome) {
@@ -121,7 +126,9 @@ export class KVWorker {
       return (outcome.ok ? Promise.resolve(outcome.value) : Promise.reject(outcome.error)) as Promise<T>;
     }
     if (!Number.isInteger(ts) || ts < 0 || ts >= this.nextTs) {
-      return Promise.reject(new PsError(PsErrorCode.UNKNOWN_TIMESTAMP, `timestamp ${ts} was never issued by this worker`));
+      return Promise.reject(
+        new PsError(PsErrorCode.UNKNOWN_TIMESTAMP, `timestamp ${ts} was never issued by this worker`),
+      );
     }
     return Promise.resolve(undefined as T);
   }
@@ -174,7 +181,10 @@ export class KVWorker {
     if (dead) {
       this.finished.set(ts, {
         ok: false,
-        error: new PsError(PsErrorCode.NODE_DEAD, `server ${dead.server} owning part of request ${ts} is dead`),
+        error: new PsError(
+          PsErrorCode.NODE_DEAD,
+          `server ${dead.server} owning part of request ${ts} is dead`,
+        ),
       });
       return ts;
     }
@@ -188,7 +198,10 @@ export class KVWorker {
       this.node
         .send(server, { app: this.app, ts, request: true, push, pull }, data)
         .catch((err: unknown) =>
-          this.fail(ts, err instanceof PsError ? err : new PsError(PsErrorCode.PEER_UNREACHABLE, String(err))),
+          this.fail(
+            ts,
+            err instanceof PsError ? err : new PsError(PsErrorCode.PEER_UNREACHABLE, String(err)),
+          ),
         );
     }
     return ts;
@@ -216,7 +229,10 @@ export class KVWorker {
       if (!okVals || !okLens || !okWidth) {
         this.fail(
           meta.ts,
-          new PsError(PsErrorCode.MESSAGE_INVALID, `server ${meta.sender} answered pull ${meta.ts} with values of the wrong shape`),
+          new PsError(
+            PsErrorCode.MESSAGE_INVALID,
+            `server ${meta.sender} answered pull ${meta.ts} with values of the wrong shape`,
+          ),
         );
         return;
       }
@@ -281,7 +297,10 @@ function assemble(p: Pending): KVPairs {
   let o = 0;
   slices.forEach((s, i) => {
     if (dtypeOf(s.vals) !== dtype) {
-      throw new PsError(PsErrorCode.DTYPE, 'servers answered one pull with different value dtypes; give every server the same handler');
+      throw new PsError(
+        PsErrorCode.DTYPE,
+        'servers answered one pull with different value dtypes; give every server the same handler',
+      );
     }
     vals.set(s.vals!, o);
     o += s.vals!.length;

@@ -3,7 +3,14 @@ import { type ClusterView, type NodeInfo, viewFromWire, type WireClusterView } f
 import { PsError, PsErrorCode } from './errors.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
-import { type Message, type Meta, type NodeAddress, type NodeId, SCHEDULER_ID, type Segment } from './message.js';
+import {
+  type Message,
+  type Meta,
+  type NodeAddress,
+  type NodeId,
+  SCHEDULER_ID,
+  type Segment,
+} from './message.js';
 import type { BarrierGroup } from './scheduler.js';
 import type { PeerAddress, Transport } from './transport.js';
 
@@ -109,7 +116,11 @@ export class PsNode {
   /** The cluster view; throws `PS_ERR_PROTOCOL` before `start()` completed. */
   get view(): ClusterView {
     const v = this.cluster$.value;
-    if (!v) throw new PsError(PsErrorCode.PROTOCOL, 'the node has not joined a cluster yet; await node.start() first');
+    if (!v)
+      throw new PsError(
+        PsErrorCode.PROTOCOL,
+        'the node has not joined a cluster yet; await node.start() first',
+      );
     return v;
   }
 
@@ -128,7 +139,10 @@ export class PsNode {
   attach(app: number, kind: 'server' | 'worker', handler: CustomerHandler): void {
     const key = `${app}:${kind}`;
     if (this.customers.has(key)) {
-      throw new PsError(PsErrorCode.CONFIG, `app ${app} already has a ${kind} on this node; use another app id`);
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `app ${app} already has a ${kind} on this node; use another app id`,
+      );
     }
     this.customers.set(key, handler);
   }
@@ -149,7 +163,10 @@ export class PsNode {
     this.started = true;
     const sched = await this.ep.transport.connect(this.opts.scheduler);
     if (sched !== SCHEDULER_ID) {
-      throw new PsError(PsErrorCode.HANDSHAKE, `the peer at ${this.opts.scheduler.host}:${this.opts.scheduler.port} is ${sched}, not the scheduler`);
+      throw new PsError(
+        PsErrorCode.HANDSHAKE,
+        `the peer at ${this.opts.scheduler.host}:${this.opts.scheduler.port} is ${sched}, not the scheduler`,
+      );
     }
     const ready = new Promise<ClusterView>((resolve, reject) => {
       this.startWait = { resolve, reject };
@@ -157,7 +174,10 @@ export class PsNode {
     const timeoutMs = this.opts.startTimeoutMs ?? 120_000;
     const timer = setTimeout(() => {
       this.startWait?.reject(
-        new PsError(PsErrorCode.TIMEOUT, `the cluster did not fill within ${timeoutMs} ms; are all servers and workers started?`),
+        new PsError(
+          PsErrorCode.TIMEOUT,
+          `the cluster did not fill within ${timeoutMs} ms; are all servers and workers started?`,
+        ),
       );
     }, timeoutMs);
     this.lastFromScheduler = Date.now();
@@ -186,7 +206,10 @@ export class PsNode {
     this.heartbeat = setInterval(() => {
       if (Date.now() - this.lastFromScheduler > timeout) {
         this.terminate(
-          new PsError(PsErrorCode.NODE_DEAD, `no word from the scheduler for ${timeout} ms; this node stops (is the scheduler alive?)`),
+          new PsError(
+            PsErrorCode.NODE_DEAD,
+            `no word from the scheduler for ${timeout} ms; this node stops (is the scheduler alive?)`,
+          ),
         );
         return;
       }
@@ -201,7 +224,11 @@ export class PsNode {
     return this.ep.send(to, meta, data);
   }
 
-  private sendControl(to: NodeId, cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done', body?: unknown): Promise<void> {
+  private sendControl(
+    to: NodeId,
+    cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done',
+    body?: unknown,
+  ): Promise<void> {
     return this.ep.send(to, { app: 0, ts: 0, request: true, push: false, pull: false, cmd, body });
   }
 
@@ -231,7 +258,10 @@ export class PsNode {
   private onMessage(msg: Message): void {
     const { meta } = msg;
     if (meta.sender === SCHEDULER_ID) this.lastFromScheduler = Date.now();
-    if (meta.cmd !== undefined) return this.onControl(msg);
+    if (meta.cmd !== undefined) {
+      this.onControl(msg);
+      return;
+    }
     const kind = meta.request ? 'server' : 'worker';
     const customer = this.customers.get(`${meta.app}:${kind}`);
     if (customer) {
@@ -245,17 +275,28 @@ export class PsNode {
       );
       this.log.warn(err.message);
       void this.ep
-        .send(meta.sender, { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull, error: err.toWire() })
+        .send(meta.sender, {
+          app: meta.app,
+          ts: meta.ts,
+          request: false,
+          push: meta.push,
+          pull: meta.pull,
+          error: err.toWire(),
+        })
         .catch(() => undefined);
     } else {
-      this.log.warn(`response for app ${meta.app} ts ${meta.ts} from ${meta.sender} has no worker here; dropped`);
+      this.log.warn(
+        `response for app ${meta.app} ts ${meta.ts} from ${meta.sender} has no worker here; dropped`,
+      );
     }
   }
 
   private onControl(msg: Message): void {
     const { meta } = msg;
     if (meta.sender !== SCHEDULER_ID) {
-      this.log.warn(`control command ${meta.cmd} from ${meta.sender} ignored: only the scheduler sends commands`);
+      this.log.warn(
+        `control command ${meta.cmd} from ${meta.sender} ignored: only the scheduler sends commands`,
+      );
       return;
     }
     switch (meta.cmd) {
@@ -307,7 +348,8 @@ export class PsNode {
     if (this.closed) return this.terminated;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    const err = this.terminationError ?? new PsError(PsErrorCode.SHUTDOWN, `node ${this.id} is shutting down`);
+    const err =
+      this.terminationError ?? new PsError(PsErrorCode.SHUTDOWN, `node ${this.id} is shutting down`);
     for (const w of this.barrierWaits.values()) w.reject(err);
     this.barrierWaits.clear();
     this.startWait?.reject(err);

@@ -86,7 +86,9 @@ export class Scheduler {
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
     });
-    log.info(`listening on ${address.host}:${address.port}, waiting for ${opts.numServers} servers and ${opts.numWorkers} workers`);
+    log.info(
+      `listening on ${address.host}:${address.port}, waiting for ${opts.numServers} servers and ${opts.numWorkers} workers`,
+    );
     return new Scheduler(ep, address, opts, log);
   }
 
@@ -103,9 +105,14 @@ export class Scheduler {
     const { sender, cmd } = msg.meta;
     const member = this.members.get(sender);
     if (member) member.lastSeen = Date.now();
-    if (cmd === 'register') return this.onRegister(msg);
+    if (cmd === 'register') {
+      this.onRegister(msg);
+      return;
+    }
     if (!member) {
-      this.log.warn(new PsError(PsErrorCode.UNKNOWN_PEER, `message from unregistered node ${sender} ignored`).message);
+      this.log.warn(
+        new PsError(PsErrorCode.UNKNOWN_PEER, `message from unregistered node ${sender} ignored`).message,
+      );
       return;
     }
     switch (cmd) {
@@ -113,14 +120,19 @@ export class Scheduler {
         this.sendTo(sender, 'heartbeat');
         return;
       case 'barrier':
-        return this.onBarrier(sender, msg.meta.body);
+        this.onBarrier(sender, msg.meta.body);
+        return;
       case 'worker-done':
         this.done.add(sender);
         this.log.info(`worker ${sender} done (${this.done.size}/${this.opts.numWorkers})`);
-        return this.maybeFinish();
+        this.maybeFinish();
+        return;
       default:
         if (msg.meta.request) {
-          const err = new PsError(PsErrorCode.PROTOCOL, `the scheduler holds no parameters; send ${cmd ?? 'data'} requests to servers`);
+          const err = new PsError(
+            PsErrorCode.PROTOCOL,
+            `the scheduler holds no parameters; send ${cmd ?? 'data'} requests to servers`,
+          );
           void this.ep
             .send(sender, { ...msg.meta, request: false, error: err.toWire() })
             .catch(() => undefined);
@@ -133,7 +145,13 @@ export class Scheduler {
     const body = (msg.meta.body ?? {}) as Partial<NodeInfo>;
     const role = body.role;
     if (role !== 'server' && role !== 'worker') {
-      this.replyError(sender, new PsError(PsErrorCode.MESSAGE_INVALID, `register: role must be server or worker, got ${String(role)}`));
+      this.replyError(
+        sender,
+        new PsError(
+          PsErrorCode.MESSAGE_INVALID,
+          `register: role must be server or worker, got ${String(role)}`,
+        ),
+      );
       return;
     }
     const existing = this.members.get(sender);
@@ -149,7 +167,10 @@ export class Scheduler {
     if (have >= want) {
       this.replyError(
         sender,
-        new PsError(PsErrorCode.CLUSTER_FULL, `the cluster already has its ${want} ${role}s; check PS_NUM_SERVERS / PS_NUM_WORKERS`),
+        new PsError(
+          PsErrorCode.CLUSTER_FULL,
+          `the cluster already has its ${want} ${role}s; check PS_NUM_SERVERS / PS_NUM_WORKERS`,
+        ),
       );
       return;
     }
@@ -176,18 +197,26 @@ export class Scheduler {
     this.cluster$.next(view);
     const wire = viewToWire(view);
     for (const m of this.live()) this.sendTo(m.id, 'cluster', wire);
-    this.log.info(`cluster view ${view.version}: ${servers.length} servers, ${workers.length} workers, ${view.dead.length} dead`);
+    this.log.info(
+      `cluster view ${view.version}: ${servers.length} servers, ${workers.length} workers, ${view.dead.length} dead`,
+    );
   }
 
   private onBarrier(sender: NodeId, body: unknown): void {
     const { group, seq } = (body ?? {}) as { group?: BarrierGroup; seq?: number };
     if (group !== 'servers' && group !== 'workers' && group !== 'all') {
-      this.replyError(sender, new PsError(PsErrorCode.MESSAGE_INVALID, `barrier: unknown group ${String(group)}`));
+      this.replyError(
+        sender,
+        new PsError(PsErrorCode.MESSAGE_INVALID, `barrier: unknown group ${String(group)}`),
+      );
       return;
     }
     const key = `${group}:${seq}`;
     let arrived = this.barriers.get(key);
-    if (!arrived) this.barriers.set(key, (arrived = new Set()));
+    if (!arrived) {
+      arrived = new Set();
+      this.barriers.set(key, arrived);
+    }
     arrived.add(sender);
     this.releaseBarriers();
   }
@@ -217,7 +246,9 @@ export class Scheduler {
       if (!m.dead && now - m.lastSeen > this.heartbeatTimeoutMs) {
         m.dead = true;
         changed = true;
-        this.log.warn(`${m.role} ${m.id} (rank ${m.rank}) missed heartbeats for ${now - m.lastSeen} ms: declared dead`);
+        this.log.warn(
+          `${m.role} ${m.id} (rank ${m.rank}) missed heartbeats for ${now - m.lastSeen} ms: declared dead`,
+        );
       }
     }
     if (changed && this.cluster$.value) {
@@ -233,7 +264,11 @@ export class Scheduler {
     if (workers.length === 0 || workers.every((w) => this.done.has(w.id))) void this.shutdown();
   }
 
-  private sendTo(to: NodeId, cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate', body?: unknown): Promise<void> {
+  private sendTo(
+    to: NodeId,
+    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate',
+    body?: unknown,
+  ): Promise<void> {
     return this.ep
       .send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd, body })
       .catch((err: unknown) => this.log.warn(`could not send ${cmd} to ${to}: ${(err as Error).message}`));
@@ -242,7 +277,15 @@ export class Scheduler {
   private replyError(to: NodeId, err: PsError): void {
     this.log.warn(err.message);
     void this.ep
-      .send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd: 'cluster', error: err.toWire() })
+      .send(to, {
+        app: 0,
+        ts: 0,
+        request: false,
+        push: false,
+        pull: false,
+        cmd: 'cluster',
+        error: err.toWire(),
+      })
       .catch(() => undefined);
   }
 

@@ -15,7 +15,10 @@ export interface SgdOptions extends TableHandlerOptions {
 /** Checks that an optimizer option is a finite number within bounds. */
 export function checkOption(name: string, v: number, min: number, strict = false): number {
   if (!Number.isFinite(v) || v < min || (strict && v === min)) {
-    throw new PsError(PsErrorCode.CONFIG, `${name} must be a finite number ${strict ? '>' : '>='} ${min}, got ${v}`);
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `${name} must be a finite number ${strict ? '>' : '>='} ${min}, got ${v}`,
+    );
   }
   return v;
 }

@@ -2,7 +2,7 @@
  * Test helpers exported for transport packages: the transport conformance suite. Import from
  * `@ps/core/testing` in tests only.
  */
-import { firstValueFrom, filter, take, toArray, timeout } from 'rxjs';
+import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { isPsError, PsErrorCode } from './errors.js';
 import { decodeFrame, encodeFrame } from './frame-codec.js';
 import type { Message } from './message.js';
@@ -63,8 +63,7 @@ export function runTransportConformance(t: TestApi, opts: ConformanceOptions): v
     const peer = await client.connect({ host: addr.host, port: addr.port });
     return { server, client, addr, peer };
   };
-  const next = (tr: Transport, n = 1) =>
-    firstValueFrom(tr.frames$.pipe(take(n), toArray(), timeout(10_000)));
+  const next = (tr: Transport, n = 1) => firstValueFrom(tr.frames$.pipe(take(n), toArray(), timeout(10_000)));
 
   t.describe(`transport conformance: ${opts.name}`, () => {
     t.afterEach(async () => {
@@ -91,15 +90,21 @@ export function runTransportConformance(t: TestApi, opts: ConformanceOptions): v
       t.expect(fromServer!.from).toBe('srv');
       const back = decodeFrame(fromServer!.frame);
       t.expect(back.meta.ts).toBe(2);
-      t.expect(Array.from(back.data[1] as Float32Array)).toEqual(Array.from(message(2).data[1] as Float32Array));
+      t.expect(Array.from(back.data[1] as Float32Array)).toEqual(
+        Array.from(message(2).data[1] as Float32Array),
+      );
     });
 
     t.it('delivers 2,000 frames in order', async () => {
       const { server, client } = await pair();
       const got = next(server, 2000);
-      await Promise.all(Array.from({ length: 2000 }, (_, i) => client.send('srv', encodeFrame(message(i, 1)))));
+      await Promise.all(
+        Array.from({ length: 2000 }, (_, i) => client.send('srv', encodeFrame(message(i, 1)))),
+      );
       const frames = (await got) as InboundFrame[];
-      t.expect(frames.map((f) => decodeFrame(f.frame).meta.ts)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+      t.expect(frames.map((f) => decodeFrame(f.frame).meta.ts)).toEqual(
+        Array.from({ length: 2000 }, (_, i) => i),
+      );
     });
 
     t.it('delivers an 8 MiB multi-part frame unchanged', async () => {
@@ -110,8 +115,16 @@ export function runTransportConformance(t: TestApi, opts: ConformanceOptions): v
       const [f] = (await got) as InboundFrame[];
       const back = decodeFrame(f!.frame);
       t.expect((back.data[0] as BigUint64Array).length).toBe(700_000);
-      t.expect(Buffer.compare(Buffer.from((back.data[1] as Float32Array).buffer, (back.data[1] as Float32Array).byteOffset, 2_800_000),
-        Buffer.from((big.data[1] as Float32Array).buffer))).toBe(0);
+      t.expect(
+        Buffer.compare(
+          Buffer.from(
+            (back.data[1] as Float32Array).buffer,
+            (back.data[1] as Float32Array).byteOffset,
+            2_800_000,
+          ),
+          Buffer.from((big.data[1] as Float32Array).buffer),
+        ),
+      ).toBe(0);
       t.expect((back.data[0] as BigUint64Array)[699_999]).toBe((big.data[0] as BigUint64Array)[699_999]);
     });
 

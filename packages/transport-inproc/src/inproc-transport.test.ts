@@ -1,4 +1,11 @@
-import { encodeFrame, isPsError, type Message, PsErrorCode, type Transport, type TransportEvent } from '@ps/core';
+import {
+  encodeFrame,
+  isPsError,
+  type Message,
+  PsErrorCode,
+  type Transport,
+  type TransportEvent,
+} from '@ps/core';
 import { runTransportConformance } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,10 +15,16 @@ import { InprocTransport, inproc } from './inproc-transport.js';
 // One hub for the suite: the transports of a test must find each other, and this file's tests
 // must not see transports of other files.
 const suiteHub = new InprocHub();
-runTransportConformance({ describe, it, expect, afterEach }, { name: 'inproc', create: () => inproc({ hub: suiteHub }) });
+runTransportConformance(
+  { describe, it, expect, afterEach },
+  { name: 'inproc', create: () => inproc({ hub: suiteHub }) },
+);
 
 function msg(ts: number): Message {
-  return { meta: { sender: 'a', recipient: 'b', app: 0, ts, request: true, push: true, pull: false }, data: [] };
+  return {
+    meta: { sender: 'a', recipient: 'b', app: 0, ts, request: true, push: true, pull: false },
+    data: [],
+  };
 }
 
 describe('InprocTransport', () => {

@@ -72,6 +72,9 @@ export class ThreadHub {
       } catch (err) {
         this.fail(client, msg.req, err);
       }
+    } else if (msg.t === 'release') {
+      this.book.unlistenAll(client);
+      this.reply(client, { t: 'released', req: msg.req });
     } else if (msg.t === 'connect') {
       void this.connect(client, msg);
     }

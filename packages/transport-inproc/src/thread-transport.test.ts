@@ -14,7 +14,10 @@ runTransportConformance(
 );
 
 function msg(ts: number): Message {
-  return { meta: { sender: 'a', recipient: 'b', app: 0, ts, request: true, push: true, pull: false }, data: [] };
+  return {
+    meta: { sender: 'a', recipient: 'b', app: 0, ts, request: true, push: true, pull: false },
+    data: [],
+  };
 }
 
 describe('ThreadTransport (ends in one thread)', () => {
@@ -30,7 +33,12 @@ describe('ThreadTransport (ends in one thread)', () => {
     made.push(t);
     return t;
   };
-  const pair = async (opts: { server?: Omit<ThreadTransportOptions, 'port'>; client?: Omit<ThreadTransportOptions, 'port'> } = {}) => {
+  const pair = async (
+    opts: {
+      server?: Omit<ThreadTransportOptions, 'port'>;
+      client?: Omit<ThreadTransportOptions, 'port'>;
+    } = {},
+  ) => {
     const hub = newHub();
     const server = make(hub, opts.server);
     const client = make(hub, opts.client);
@@ -134,7 +142,12 @@ describe('ThreadTransport (ends in one thread)', () => {
     const { server, client } = await pair();
     const seen: string[] = [];
     server.frames$.subscribe(() => seen.push('frame'));
-    const lost = firstValueFrom(server.events$.pipe(filter((e) => e.type === 'disconnected'), timeout(5_000)));
+    const lost = firstValueFrom(
+      server.events$.pipe(
+        filter((e) => e.type === 'disconnected'),
+        timeout(5_000),
+      ),
+    );
     await client.send('s', encodeFrame(msg(1)));
     await client.send('s', encodeFrame(msg(2)));
     await client.close();
@@ -163,7 +176,12 @@ describe('ThreadTransport (ends in one thread)', () => {
 
   it('fails sends with PS_ERR_PEER_UNREACHABLE when the listener does not come back in the window', async () => {
     const { server, client } = await pair({ client: { reconnectWindowMs: 50 } });
-    const lost = firstValueFrom(client.events$.pipe(filter((e) => e.type === 'disconnected'), timeout(5_000)));
+    const lost = firstValueFrom(
+      client.events$.pipe(
+        filter((e) => e.type === 'disconnected'),
+        timeout(5_000),
+      ),
+    );
     await server.close();
     await lost;
     const err = await client.send('s', encodeFrame(msg(1))).catch((e: unknown) => e);
@@ -181,7 +199,12 @@ describe('ThreadTransport (ends in one thread)', () => {
     await oldOne.bind({ id: 'dup', host: 'h', port: 0 }, { listen: false });
     await newOne.bind({ id: 'dup', host: 'h', port: 0 }, { listen: false });
     await oldOne.connect(addr);
-    const told = firstValueFrom(oldOne.events$.pipe(filter((e) => e.type === 'error'), timeout(5_000)));
+    const told = firstValueFrom(
+      oldOne.events$.pipe(
+        filter((e) => e.type === 'error'),
+        timeout(5_000),
+      ),
+    );
     await newOne.connect(addr);
     const ev = (await told) as Extract<TransportEvent, { type: 'error' }>;
     expect(ev.error.code).toBe(PsErrorCode.HANDSHAKE);
@@ -198,9 +221,16 @@ describe('ThreadTransport (ends in one thread)', () => {
     expect(isPsError(await unbound.connect(addr).catch((e: unknown) => e), PsErrorCode.CONFIG)).toBe(true);
     const bad = make(hub);
     await bad.bind({ id: 'x'.repeat(500), host: 'h', port: 0 }, { listen: false });
-    const refused = firstValueFrom(server.events$.pipe(filter((e) => e.type === 'error'), timeout(5_000)));
+    const refused = firstValueFrom(
+      server.events$.pipe(
+        filter((e) => e.type === 'error'),
+        timeout(5_000),
+      ),
+    );
     expect(isPsError(await bad.connect(addr).catch((e: unknown) => e), PsErrorCode.HANDSHAKE)).toBe(true);
-    expect(((await refused) as Extract<TransportEvent, { type: 'error' }>).error.code).toBe(PsErrorCode.HANDSHAKE);
+    expect(((await refused) as Extract<TransportEvent, { type: 'error' }>).error.code).toBe(
+      PsErrorCode.HANDSHAKE,
+    );
   });
 
   it('after the hub closes: links made keep working, new binds fail with PS_ERR_BIND', async () => {

@@ -91,6 +91,9 @@ interface PendingRequest {
   reject: (err: PsError) => void;
 }
 
+/** How long `close()` waits for the hub to release this transport's address, in ms. */
+const RELEASE_WAIT_MS = 1_000;
+
 /** Copies a frame's parts into one new buffer (the one copy a frame takes between threads). */
 function gather(parts: readonly Uint8Array[], bytes: number): ArrayBuffer {
   const buf = new ArrayBuffer(bytes);
@@ -145,6 +148,7 @@ export class ThreadTransport implements Transport {
   private readonly accepted = new Map<NodeId, Link>();
   private readonly connecting = new Map<string, Promise<NodeId>>();
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   constructor(opts: ThreadTransportOptions) {
     this.hubPort = opts.port;
@@ -526,16 +530,32 @@ export class ThreadTransport implements Transport {
 
   /**
    * Closes every link (peers emit `disconnected` after the frames already posted) and the hub
-   * port (the hub releases this transport's address); `frames$` and `events$` complete. Sends
+   * port; resolves once the hub released this transport's address (so it can be bound again at
+   * once), waiting at most 1 s for the hub. `frames$` and `events$` complete. Sends
    * still waiting (for the window or a re-link) reject `PS_ERR_CLOSED`. Idempotent.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     const err = new PsError(PsErrorCode.CLOSED, 'the thread transport was closed');
     for (const r of [...this.requests.values()]) r.reject(err);
     this.requests.clear();
     for (const link of [...this.links]) this.closeLink(link, err);
+    if (this.listening && this.hubOpen) {
+      // Wait (briefly) for the hub to release the address, so that it can be bound again at once.
+      let timer: NodeJS.Timeout | undefined;
+      const released = this.ask({ t: 'release', req: this.nextReq++ }).catch(() => undefined);
+      const gaveUp = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, RELEASE_WAIT_MS);
+      });
+      await Promise.race([released, gaveUp]);
+      clearTimeout(timer);
+    }
+    this.requests.clear();
     this.hubPort.close();
     this.listening = undefined;
     this.dialed.clear();
@@ -586,8 +606,7 @@ export class ThreadTransport implements Transport {
 
   /** Keeps the thread alive through the hub port only while listening or waiting for the hub. */
   private refreshHubRef(): void {
-    if (!this.closed && this.hubOpen && (this.listening !== undefined || this.requests.size > 0))
-      this.hubPort.ref();
+    if (this.hubOpen && (this.listening !== undefined || this.requests.size > 0)) this.hubPort.ref();
     else this.hubPort.unref();
   }
 

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { encodeFrame, isPsError, type Message, PsErrorCode } from '@ps/core';
 import { runTransportConformance } from '@ps/core/testing';
-import { firstValueFrom, filter, take, timeout } from 'rxjs';
+import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TcpTransport, tcp } from './tcp-transport.js';
 
@@ -29,7 +29,12 @@ describe('TcpTransport specifics', () => {
     const c = make({ reconnectWindowMs: 10_000 });
     await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
     await c.connect(addr);
-    const lost = firstValueFrom(c.events$.pipe(filter((e) => e.type === 'disconnected'), timeout(5000)));
+    const lost = firstValueFrom(
+      c.events$.pipe(
+        filter((e) => e.type === 'disconnected'),
+        timeout(5000),
+      ),
+    );
     await a.close();
     await lost;
     const pending = c.send('srv', encodeFrame(msg(5)));
@@ -66,7 +71,12 @@ describe('TcpTransport specifics', () => {
     const good = make();
     await good.bind({ id: 'good', host: '127.0.0.1', port: 0 }, { listen: false });
     await good.connect(addr);
-    const errors = firstValueFrom(s.events$.pipe(filter((e) => e.type === 'error'), timeout(5000)));
+    const errors = firstValueFrom(
+      s.events$.pipe(
+        filter((e) => e.type === 'error'),
+        timeout(5000),
+      ),
+    );
     const raw = net.connect(addr.port, '127.0.0.1');
     const closed = new Promise((r) => raw.on('close', r));
     raw.on('error', () => undefined);
@@ -82,7 +92,12 @@ describe('TcpTransport specifics', () => {
   it('refuses a connection whose first frame is not a hello, with PS_ERR_HANDSHAKE', async () => {
     const s = make();
     const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
-    const errors = firstValueFrom(s.events$.pipe(filter((e) => e.type === 'error'), timeout(5000)));
+    const errors = firstValueFrom(
+      s.events$.pipe(
+        filter((e) => e.type === 'error'),
+        timeout(5000),
+      ),
+    );
     const raw = net.connect(addr.port, '127.0.0.1');
     raw.on('error', () => undefined);
     const closed = new Promise((r) => raw.on('close', r));

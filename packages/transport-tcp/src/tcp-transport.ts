@@ -87,11 +87,20 @@ export class TcpTransport implements Transport {
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
-        reject(new PsError(PsErrorCode.BIND, `cannot listen on ${self.host}:${self.port}: ${err.message}`, undefined, { cause: err })),
+        reject(
+          new PsError(
+            PsErrorCode.BIND,
+            `cannot listen on ${self.host}:${self.port}: ${err.message}`,
+            undefined,
+            { cause: err },
+          ),
+        ),
       );
       server.listen(self.port, self.host, () => resolve());
     });
-    server.on('error', (err) => this.emitError(new PsError(PsErrorCode.BIND, `listener error: ${err.message}`)));
+    server.on('error', (err) =>
+      this.emitError(new PsError(PsErrorCode.BIND, `listener error: ${err.message}`)),
+    );
     const addr = server.address() as net.AddressInfo;
     return { id: self.id, host: self.host, port: addr.port };
   }
@@ -101,7 +110,8 @@ export class TcpTransport implements Transport {
   }
 
   private emitError(error: PsError, peer?: NodeId): void {
-    if (!this.closed) this.eventsSubject.next(peer === undefined ? { type: 'error', error } : { type: 'error', error, peer });
+    if (!this.closed)
+      this.eventsSubject.next(peer === undefined ? { type: 'error', error } : { type: 'error', error, peer });
   }
 
   private hello(): Uint8Array {
@@ -149,7 +159,10 @@ export class TcpTransport implements Transport {
     const conn = this.track(socket, false);
     const timer = setTimeout(() => {
       this.emitError(
-        new PsError(PsErrorCode.HANDSHAKE, `connection from ${socket.remoteAddress}:${socket.remotePort} sent no hello within ${this.helloTimeoutMs} ms; closed`),
+        new PsError(
+          PsErrorCode.HANDSHAKE,
+          `connection from ${socket.remoteAddress}:${socket.remotePort} sent no hello within ${this.helloTimeoutMs} ms; closed`,
+        ),
       );
       socket.destroy();
     }, this.helloTimeoutMs);
@@ -166,7 +179,13 @@ export class TcpTransport implements Transport {
       clearTimeout(timer);
       const partial = conn.reader.partialBytes;
       if (partial > 0 && !this.closed) {
-        this.emitError(new PsError(PsErrorCode.FRAME_TRUNCATED, `connection closed ${partial} bytes into a frame; the partial frame was dropped`), conn.peer);
+        this.emitError(
+          new PsError(
+            PsErrorCode.FRAME_TRUNCATED,
+            `connection closed ${partial} bytes into a frame; the partial frame was dropped`,
+          ),
+          conn.peer,
+        );
       }
       if (conn.peer !== undefined && this.accepted.get(conn.peer) === conn) {
         this.accepted.delete(conn.peer);
@@ -188,7 +207,13 @@ export class TcpTransport implements Transport {
         reject(err);
       };
       const timer = setTimeout(
-        () => fail(new PsError(PsErrorCode.HANDSHAKE, `${address.host}:${address.port} sent no hello within ${this.helloTimeoutMs} ms`)),
+        () =>
+          fail(
+            new PsError(
+              PsErrorCode.HANDSHAKE,
+              `${address.host}:${address.port} sent no hello within ${this.helloTimeoutMs} ms`,
+            ),
+          ),
         this.helloTimeoutMs,
       );
       timer.unref();
@@ -197,11 +222,21 @@ export class TcpTransport implements Transport {
       });
       socket.once('close', () => {
         clearTimeout(timer);
-        fail(new PsError(PsErrorCode.PEER_UNREACHABLE, `connection to ${address.host}:${address.port} closed before its hello`));
+        fail(
+          new PsError(
+            PsErrorCode.PEER_UNREACHABLE,
+            `connection to ${address.host}:${address.port} closed before its hello`,
+          ),
+        );
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
-        fail(new PsError(PsErrorCode.PEER_UNREACHABLE, `cannot connect to ${address.host}:${address.port}: ${err.message}`));
+        fail(
+          new PsError(
+            PsErrorCode.PEER_UNREACHABLE,
+            `cannot connect to ${address.host}:${address.port}: ${err.message}`,
+          ),
+        );
       });
       this.read(conn, () => {
         clearTimeout(timer);
@@ -275,7 +310,10 @@ export class TcpTransport implements Transport {
       this.eventsSubject.next({ type: 'connected', peer: id });
       for (const w of d.waiters.splice(0)) w.resolve(conn);
     } catch (err) {
-      const e = new PsError(PsErrorCode.PEER_UNREACHABLE, `lost connection to ${id} and could not reconnect: ${(err as Error).message}`);
+      const e = new PsError(
+        PsErrorCode.PEER_UNREACHABLE,
+        `lost connection to ${id} and could not reconnect: ${(err as Error).message}`,
+      );
       for (const w of d.waiters.splice(0)) w.reject(e);
       if (this.dialed.get(id) === d) this.dialed.delete(id);
       this.emitError(e, id);
@@ -290,7 +328,11 @@ export class TcpTransport implements Transport {
     const a = this.accepted.get(peer);
     if (a && !a.socket.destroyed) return a;
     if (d) return new Promise<Conn>((resolve, reject) => d.waiters.push({ resolve, reject }));
-    throw new PsError(PsErrorCode.UNKNOWN_PEER, `no connection to ${peer}; connect() to it first or wait for it to connect`, { peer });
+    throw new PsError(
+      PsErrorCode.UNKNOWN_PEER,
+      `no connection to ${peer}; connect() to it first or wait for it to connect`,
+      { peer },
+    );
   }
 
   async send(peer: NodeId, frame: readonly Uint8Array[]): Promise<void> {
@@ -298,7 +340,10 @@ export class TcpTransport implements Transport {
     let total = 0;
     for (const p of frame) total += p.byteLength;
     if (total > this.maxFrameBytes) {
-      throw new PsError(PsErrorCode.FRAME_TOO_LARGE, `frame of ${total} bytes exceeds maxFrameBytes (${this.maxFrameBytes})`);
+      throw new PsError(
+        PsErrorCode.FRAME_TOO_LARGE,
+        `frame of ${total} bytes exceeds maxFrameBytes (${this.maxFrameBytes})`,
+      );
     }
     const c = this.connFor(peer);
     const conn = c instanceof Promise ? await c : c;
@@ -309,7 +354,9 @@ export class TcpTransport implements Transport {
   private writeFrame(conn: Conn, parts: readonly Uint8Array[], total?: number): Promise<void> {
     const { socket } = conn;
     if (socket.destroyed || !socket.writable) {
-      return Promise.reject(new PsError(PsErrorCode.PEER_UNREACHABLE, `connection to ${conn.peer ?? 'peer'} is closed`));
+      return Promise.reject(
+        new PsError(PsErrorCode.PEER_UNREACHABLE, `connection to ${conn.peer ?? 'peer'} is closed`),
+      );
     }
     let len = total ?? 0;
     if (total === undefined) for (const p of parts) len += p.byteLength;
@@ -326,7 +373,13 @@ export class TcpTransport implements Transport {
         if (i < last) socket.write(buf);
         else
           socket.write(buf, (err) => {
-            if (err) reject(new PsError(PsErrorCode.PEER_UNREACHABLE, `write to ${conn.peer ?? 'peer'} failed: ${err.message}`));
+            if (err)
+              reject(
+                new PsError(
+                  PsErrorCode.PEER_UNREACHABLE,
+                  `write to ${conn.peer ?? 'peer'} failed: ${err.message}`,
+                ),
+              );
             else resolve();
           });
       }

@@ -25,7 +25,8 @@ export function validateMeta(meta: Meta): void {
   if (typeof meta.request !== 'boolean') bad('request must be a boolean');
   if (typeof meta.push !== 'boolean' || typeof meta.pull !== 'boolean') bad('push and pull must be booleans');
   if (meta.cmd !== undefined && !COMMANDS.has(meta.cmd)) bad(`unknown command ${String(meta.cmd)}`);
-  if (meta.error !== undefined && (typeof meta.error !== 'object' || meta.error === null)) bad('error must be a map');
+  if (meta.error !== undefined && (typeof meta.error !== 'object' || meta.error === null))
+    bad('error must be a map');
 }
 
 /**
@@ -79,10 +80,7 @@ export class Endpoint {
       msg = decodeFrame(frame, this.maxFrameBytes);
       validateMeta(msg.meta);
     } catch (err) {
-      this.reject(
-        err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err)),
-        from,
-      );
+      this.reject(err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err)), from);
       return;
     }
     msg.meta.sender = from;

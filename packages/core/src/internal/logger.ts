@@ -21,7 +21,9 @@ export function consoleLogger(prefix: string, level: LogLevel = 'warn'): Logger 
 }
 
 /** Reads PS_LOG_LEVEL (debug, info, warn, error, silent); default warn. */
-export function logLevelFromEnv(env: Record<string, string | undefined> = globalThis.process?.env ?? {}): LogLevel {
+export function logLevelFromEnv(
+  env: Record<string, string | undefined> = globalThis.process?.env ?? {},
+): LogLevel {
   const v = env.PS_LOG_LEVEL;
   return v !== undefined && v in LEVELS ? (v as LogLevel) : 'warn';
 }

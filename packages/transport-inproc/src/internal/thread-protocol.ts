@@ -12,11 +12,14 @@ export type ToHub =
   /** Listen at `host:port` (0: a fresh port). Answered by `bound` or `fail`. */
   | { t: 'bind'; req: number; host: string; port: number }
   /** Link to whoever listens at `host:port`, waiting up to `waitMs`. Answered by `linked` or `fail`. */
-  | { t: 'connect'; req: number; host: string; port: number; waitMs: number };
+  | { t: 'connect'; req: number; host: string; port: number; waitMs: number }
+  /** Stop listening (the transport is closing). Answered by `released`. */
+  | { t: 'release'; req: number };
 
 /** The hub answers (or, with `accept`, tells a listener that someone linked to it). */
 export type FromHub =
   | { t: 'bound'; req: number; port: number }
+  | { t: 'released'; req: number }
   | { t: 'linked'; req: number; link: MessagePort }
   | { t: 'fail'; req: number; code: PsErrorCode; message: string }
   | { t: 'accept'; link: MessagePort };
