@@ -91,6 +91,9 @@ interface PendingRequest {
   reject: (err: PsError) => void;
 }
 
+/** Pause before retrying a link that closed during its handshake, in ms. */
+const RETRY_DELAY_MS = 10;
+
 /** How long `close()` waits for the hub to release this transport's address, in ms. */
 const RELEASE_WAIT_MS = 1_000;
 
@@ -245,8 +248,25 @@ export class ThreadTransport implements Transport {
     return id;
   }
 
-  /** Gets a link to `address` from the hub (waiting up to `waitMs`) and runs the handshake. */
+  /**
+   * Gets a link to `address` from the hub (waiting up to `waitMs` for a listener) and runs the
+   * handshake. A link that closes before the hello (the listener was closing as the hub matched
+   * it) is retried while the window lasts.
+   */
   private async dial(address: PeerAddress, waitMs: number): Promise<Link> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        return await this.dialOnce(address, Math.max(0, deadline - Date.now()));
+      } catch (err) {
+        const e = err as PsError;
+        if (!e.details?.linkLost || this.closed || Date.now() + RETRY_DELAY_MS >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS));
+      }
+    }
+  }
+
+  private async dialOnce(address: PeerAddress, waitMs: number): Promise<Link> {
     const hello = this.hello();
     const reply = await this.ask({
       t: 'connect',
@@ -433,7 +453,9 @@ export class ThreadTransport implements Transport {
     link.handshake = undefined;
     hs?.reject(
       err.code === PsErrorCode.PEER_UNREACHABLE
-        ? new PsError(err.code, `${err.message} before its hello`)
+        ? new PsError(err.code, `${err.message.slice(err.code.length + 2)} before its hello`, {
+            linkLost: true,
+          })
         : err,
     );
     link.port.close();

@@ -1,0 +1,36 @@
+import type { TrafficStats } from '@ps/core';
+import type { SlrEvaluation, SlrProgress } from '../slr/train-slr-worker.js';
+
+/** What a role process tells the launcher (over the IPC channel) while the job runs. */
+export type JobEvent =
+  | { type: 'listening'; role: 'scheduler' | 'server'; port: number }
+  | { type: 'data'; rank: number; rowsTrain: number; rowsTest: number; features: number; loadSeconds: number }
+  | SlrProgress
+  | { type: 'evaluation'; evaluation: SlrEvaluation }
+  | { type: 'stats'; role: string; stats: TrafficStats }
+  | { type: 'failed'; role: string; message: string };
+
+/** The summary of a run: the JSON object `ps slr --json` prints as its last line. */
+export interface JobSummary {
+  dataset: string;
+  rows_train: number;
+  rows_test: number;
+  features: number;
+  servers: number;
+  workers: number;
+  transport: string;
+  epochs: number;
+  batch_size: number;
+  optimizer: string;
+  /** Wall-clock seconds from launch to the last role's exit. */
+  seconds: number;
+  /** Seconds spent training and evaluating (after every worker loaded its data). */
+  train_seconds: number;
+  accuracy: number;
+  logloss: number;
+  auc: number;
+  /** Bytes all nodes handed to their transports (frames, including headers). */
+  bytes_sent: number;
+  /** Bytes all nodes received from their transports. */
+  bytes_received: number;
+}

@@ -1,0 +1,125 @@
+import {
+  configFromEnv,
+  createServer,
+  createWorker,
+  type EnvConfig,
+  PsError,
+  PsErrorCode,
+  Scheduler,
+  type Transport,
+} from '@ps/core';
+import { tcp } from '@ps/transport-tcp';
+import type { SparseDataset } from '../data/dataset.js';
+import { loadDataset } from '../data/load-dataset.js';
+import { trainTestSplit } from '../data/split.js';
+import type { SlrConfig } from '../slr/slr-config.js';
+import { slrHandler } from '../slr/slr-handler.js';
+import { trainSlrWorker } from '../slr/train-slr-worker.js';
+import type { JobEvent } from './job-events.js';
+
+/** Loads the job's data set and splits it as every worker does (deterministic from the seed). */
+export async function loadSlrData(cfg: SlrConfig): Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> {
+  const t0 = performance.now();
+  const ds = await loadDataset(cfg.dataset, { bits: cfg.bits, bigrams: cfg.bigrams });
+  const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
+  return { train, test, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Where one role of a job runs: its cluster settings, its transport, and where it reports. */
+export interface RoleContext {
+  env: EnvConfig;
+  cfg: SlrConfig;
+  report: (e: JobEvent) => void;
+  transport?: () => Transport;
+  /** Data already loaded (one process running every role shares one copy). */
+  data?: { train: SparseDataset; test: SparseDataset; seconds: number };
+}
+
+/**
+ * Runs one role of the sparse logistic regression job in this process until the cluster shuts
+ * down: the scheduler, a server (with the job's handler), or a worker (loads its data, trains,
+ * and, as rank 0, evaluates). Sets `process.title` to `ps-<role>` (`-<rank>` once known).
+ */
+export async function runSlrRole(ctx: RoleContext): Promise<void> {
+  const { env, cfg, report } = ctx;
+  const transport = ctx.transport ?? (() => tcp());
+  const at = env.scheduler;
+  const setTitle = (t: string) => {
+    if (!ctx.data) process.title = t;
+  };
+  if (env.role === 'scheduler') {
+    setTitle('ps-scheduler');
+    const s = await Scheduler.start({
+      transport: transport(),
+      host: env.host,
+      port: env.port,
+      numServers: env.numServers,
+      numWorkers: env.numWorkers,
+    });
+    report({ type: 'listening', role: 'scheduler', port: s.address.port });
+    await s.terminated;
+    report({ type: 'stats', role: 'scheduler', stats: s.stats });
+    return;
+  }
+  if (env.role === 'server') {
+    setTitle('ps-server');
+    const { node } = await createServer({ transport: transport(), scheduler: at, host: env.host, port: env.port, handler: slrHandler(cfg) });
+    setTitle(`ps-server-${node.rank}`);
+    report({ type: 'listening', role: 'server', port: node.address.port });
+    await node.terminated;
+    report({ type: 'stats', role: `server-${node.rank}`, stats: node.stats });
+    if (node.terminationError) throw node.terminationError;
+    return;
+  }
+  setTitle('ps-worker');
+  const data = ctx.data ?? (await loadSlrData(cfg));
+  const { node, worker } = await createWorker({ transport: transport(), scheduler: at, host: env.host });
+  const rank = node.rank;
+  setTitle(`ps-worker-${rank}`);
+  report({
+    type: 'data',
+    rank,
+    rowsTrain: data.train.rows,
+    rowsTest: data.test.rows,
+    features: data.train.features,
+    loadSeconds: data.seconds,
+  });
+  try {
+    const evaluation = await trainSlrWorker({ node, worker, cfg, train: data.train, test: data.test, onProgress: report });
+    if (evaluation) report({ type: 'evaluation', evaluation });
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  await node.finalize();
+  report({ type: 'stats', role: `worker-${rank}`, stats: node.stats });
+  if (node.terminationError) throw node.terminationError;
+}
+
+/**
+ * The entry of a role process (`ps start`): cluster settings from `PS_*` variables, the job from
+ * `PS_JOB` (JSON) merged under the given config. Reports over the IPC channel when the launcher
+ * opened one, else as JSON lines on stdout. Exits when the launcher goes away, so that no role
+ * outlives it.
+ */
+export async function roleMain(cfg: SlrConfig): Promise<void> {
+  const env = configFromEnv();
+  const send = process.send?.bind(process);
+  const report = send
+    ? (e: JobEvent) => {
+        send(e);
+      }
+    : (e: JobEvent) => {
+        process.stdout.write(`${JSON.stringify(e)}\n`);
+      };
+  if (send) process.on('disconnect', () => process.exit(1));
+  try {
+    await runSlrRole({ env, cfg, report });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    report({ type: 'failed', role: env.role, message });
+    process.stderr.write(`ps-${env.role}: ${message}\n`);
+    process.exitCode = err instanceof PsError && err.code === PsErrorCode.SHUTDOWN ? 0 : 1;
+  }
+  if (send) process.disconnect?.();
+}
