@@ -112,7 +112,9 @@ export async function roleMain(cfg: SlrConfig): Promise<void> {
     : (e: JobEvent) => {
         process.stdout.write(`${JSON.stringify(e)}\n`);
       };
-  if (send) process.on('disconnect', () => process.exit(1));
+  let finished = false;
+  // The launcher went away (crashed, killed): stop rather than outlive it.
+  if (send) process.on('disconnect', () => finished || process.exit(1));
   try {
     await runSlrRole({ env, cfg, report });
   } catch (err) {
@@ -121,5 +123,6 @@ export async function roleMain(cfg: SlrConfig): Promise<void> {
     process.stderr.write(`ps-${env.role}: ${message}\n`);
     process.exitCode = err instanceof PsError && err.code === PsErrorCode.SHUTDOWN ? 0 : 1;
   }
+  finished = true;
   if (send) process.disconnect?.();
 }

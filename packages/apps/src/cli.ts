@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
+import { isPsError, PsErrorCode } from '@ps/core';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { JobSummary } from './job/job-events.js';
+import { runLocalCluster } from './job/local-cluster.js';
+import { createProgressDisplay } from './job/progress-display.js';
+import { roleMain } from './job/run-role.js';
+import { resolveSlrConfig, SLR_DEFAULTS, type SlrConfig } from './slr/slr-config.js';
+
+// The `ps` command line (commander: the well-kept standard for Node CLIs; v14 is the last that
+// runs on Node 20).
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
+  return n;
+};
+const num = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('not a number');
+  return n;
+};
+
+/** The job options shared by `ps slr` and `ps start` (no commander defaults: SLR_DEFAULTS fill in). */
+function jobOptions(cmd: Command): Command {
+  const d = SLR_DEFAULTS;
+  return cmd
+    .option('--dataset <name>', `imdb, spam, or a path to a LIBSVM file (default ${d.dataset})`)
+    .option('--servers <n>', `server processes (default ${d.servers})`, int)
+    .option('--workers <n>', `worker processes (default ${d.workers})`, int)
+    .addOption(new Option('--transport <kind>', `tcp: one process per role; inproc: all in this process (default ${d.transport})`).choices(['tcp', 'inproc']))
+    .option('--epochs <n>', `passes over each worker's shard (default ${d.epochs})`, int)
+    .option('--batch-size <n>', `rows per minibatch (default ${d.batchSize})`, int)
+    .addOption(new Option('--optimizer <rule>', `server update rule (default ${d.optimizer})`).choices(['adagrad', 'ftrl', 'sgd']))
+    .option('--lr <x>', `learning rate; FTRL's alpha (default ${d.lr}; try 2 with ftrl)`, num)
+    .option('--beta <x>', `FTRL beta (default ${d.beta})`, num)
+    .option('--l1 <x>', `L1 penalty (default ${d.l1})`, num)
+    .option('--l2 <x>', `L2 penalty (default ${d.l2})`, num)
+    .option('--bits <n>', `hash features into 2^bits buckets (default ${d.bits})`, int)
+    .option('--no-bigrams', 'hash unigrams only')
+    .option('--seed <n>', `seed of the train/test split (default ${d.seed})`, int)
+    .option('--test-fraction <x>', `share of rows held out (default ${d.testFraction})`, num);
+}
+
+function configFrom(o: Record<string, unknown>, base: Partial<SlrConfig> = {}): SlrConfig {
+  const pick: Partial<SlrConfig> = { ...base };
+  for (const k of Object.keys(SLR_DEFAULTS) as (keyof SlrConfig)[]) {
+    if (o[k] !== undefined && !(k === 'bigrams' && o[k] === true && base.bigrams !== undefined)) {
+      (pick as Record<string, unknown>)[k] = o[k];
+    }
+  }
+  return resolveSlrConfig(pick);
+}
+
+function printHuman(s: JobSummary, out: NodeJS.WriteStream): void {
+  const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+  out.write(
+    [
+      `dataset ${s.dataset}: ${s.rows_train} training rows, ${s.rows_test} test rows, ${s.features} features`,
+      `cluster: ${s.servers} servers, ${s.workers} workers over ${s.transport}; ${s.epochs} epochs of batch ${s.batch_size}, ${s.optimizer}`,
+      `test accuracy ${s.accuracy.toFixed(4)}   log-loss ${s.logloss.toFixed(4)}   AUC ${s.auc.toFixed(4)}`,
+      `time ${s.seconds.toFixed(1)} s (training ${s.train_seconds.toFixed(1)} s); traffic ${mb(s.bytes_sent)} sent, ${mb(s.bytes_received)} received`,
+      '',
+    ].join('\n'),
+  );
+}
+
+const program = new Command();
+program.name('ps').description('@ps: a parameter server for TypeScript').showHelpAfterError();
+
+jobOptions(
+  program
+    .command('slr')
+    .description('train sparse logistic regression on a local cluster (scheduler, servers, workers on 127.0.0.1)')
+    .option('--json', 'print the summary as one JSON object on the last line of stdout')
+    .option('--timeout <s>', 'tear the cluster down after this many seconds (default 3600)', int),
+).action(async (o: Record<string, unknown>) => {
+  const cfg = configFrom(o);
+  const json = Boolean(o.json);
+  const log = process.stderr;
+  log.write(
+    `ps slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers over ${cfg.transport}, ${cfg.epochs} epochs\n`,
+  );
+  const progress = createProgressDisplay({ workers: cfg.workers });
+  let announced = false;
+  const summary = await runLocalCluster({
+    cfg,
+    roleScript: fileURLToPath(import.meta.url),
+    timeoutSeconds: (o.timeout as number | undefined) ?? 3600,
+    onEvent: (e) => {
+      if (e.type === 'progress') progress.update(e);
+      else if (e.type === 'data' && !announced) {
+        announced = true;
+        log.write(`data: ${e.rowsTrain} training rows, ${e.rowsTest} test rows, loaded in ${e.loadSeconds.toFixed(1)} s\n`);
+      }
+    },
+  }).finally(() => progress.stop());
+  if (json) {
+    printHuman(summary, log);
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else printHuman(summary, process.stdout);
+});
+
+jobOptions(
+  program
+    .command('start')
+    .description(
+      'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT; job options from flags, over PS_JOB (JSON)',
+    ),
+).action(async (o: Record<string, unknown>) => {
+  const base = process.env.PS_JOB ? (JSON.parse(process.env.PS_JOB) as Partial<SlrConfig>) : {};
+  await roleMain(configFrom(o, base));
+});
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (isPsError(err, PsErrorCode.CONFIG)) {
+    process.stderr.write(`ps: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`ps: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

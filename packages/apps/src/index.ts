@@ -1,0 +1,17 @@
+export * from './data/index.js';
+export type { JobEvent, JobSummary } from './job/job-events.js';
+export { type LocalClusterOptions, runLocalCluster } from './job/local-cluster.js';
+export { createProgressDisplay, type ProgressDisplay } from './job/progress-display.js';
+export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-role.js';
+export { bucketsToKeys, keyToBucket } from './slr/feature-keys.js';
+export { type BatchStats, logisticGradient, predictRows, sigmoid } from './slr/logistic-gradient.js';
+export { MinibatchIndexer, type MinibatchKeys } from './slr/minibatch.js';
+export { resolveSlrConfig, SLR_DEFAULTS, type SlrConfig, type SlrOptimizer } from './slr/slr-config.js';
+export { slrHandler } from './slr/slr-handler.js';
+export {
+  evaluate,
+  type SlrEvaluation,
+  type SlrProgress,
+  type TrainSlrWorkerArgs,
+  trainSlrWorker,
+} from './slr/train-slr-worker.js';

@@ -1,0 +1,198 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { InprocHub, inproc } from '@ps/transport-inproc';
+import type { EnvConfig, TrafficStats } from '@ps/core';
+import type { SlrConfig } from '../slr/slr-config.js';
+import type { SlrEvaluation } from '../slr/train-slr-worker.js';
+import type { JobEvent, JobSummary } from './job-events.js';
+import { loadSlrData, runSlrRole } from './run-role.js';
+
+/** Options of {@link runLocalCluster}. */
+export interface LocalClusterOptions {
+  cfg: SlrConfig;
+  /** The script that runs one role when called with `start` (the `ps` CLI's own file). */
+  roleScript: string;
+  /** Every event from every role, as it arrives (progress, data, evaluation...). */
+  onEvent?: (e: JobEvent) => void;
+  /** Tear the cluster down and fail after this many seconds. Default 3,600. */
+  timeoutSeconds?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs the sparse logistic regression job on this machine and resolves with its summary.
+ *
+ * With `transport: 'tcp'` every role is a separate OS process on 127.0.0.1 (a scheduler, S
+ * servers, W workers), each running `roleScript start` and reporting over an IPC channel. The
+ * cluster is torn down, by pid, when the job ends, when a role crashes, on SIGINT/SIGTERM, and
+ * at the time limit: no process outlives the launcher. With `transport: 'inproc'` every role
+ * runs inside this process over the in-process transport.
+ */
+export async function runLocalCluster(opts: LocalClusterOptions): Promise<JobSummary> {
+  const { cfg } = opts;
+  const t0 = performance.now();
+  const collected = collector(opts.onEvent);
+  if (cfg.transport === 'inproc') {
+    await runInProcess(cfg, collected.on);
+  } else {
+    await runProcesses(opts, collected.on);
+  }
+  return collected.summary(cfg, (performance.now() - t0) / 1000);
+}
+
+function collector(onEvent?: (e: JobEvent) => void) {
+  let evaluation: SlrEvaluation | undefined;
+  let data: Extract<JobEvent, { type: 'data' }> | undefined;
+  let trainStart = 0;
+  let trainEnd = 0;
+  const dataSeen = new Set<number>();
+  const stats: TrafficStats[] = [];
+  const on = (e: JobEvent) => {
+    if (e.type === 'data') {
+      data = e;
+      dataSeen.add(e.rank);
+      trainStart = performance.now();
+    } else if (e.type === 'evaluation') {
+      evaluation = e.evaluation;
+      trainEnd = performance.now();
+    } else if (e.type === 'stats') stats.push(e.stats);
+    onEvent?.(e);
+  };
+  const summary = (cfg: SlrConfig, seconds: number): JobSummary => {
+    if (!evaluation || !data) throw new Error('the job ended without an evaluation from worker 0');
+    return {
+      dataset: cfg.dataset,
+      rows_train: data.rowsTrain,
+      rows_test: data.rowsTest,
+      features: data.features,
+      servers: cfg.servers,
+      workers: cfg.workers,
+      transport: cfg.transport,
+      epochs: cfg.epochs,
+      batch_size: cfg.batchSize,
+      optimizer: cfg.optimizer,
+      seconds: round(seconds, 3),
+      train_seconds: round((trainEnd - trainStart) / 1000, 3),
+      accuracy: round(evaluation.accuracy, 5),
+      logloss: round(evaluation.logloss, 5),
+      auc: round(evaluation.auc, 5),
+      bytes_sent: stats.reduce((a, s) => a + s.bytesSent, 0),
+      bytes_received: stats.reduce((a, s) => a + s.bytesReceived, 0),
+    };
+  };
+  return { on, summary };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+async function runInProcess(cfg: SlrConfig, on: (e: JobEvent) => void): Promise<void> {
+  const hub = new InprocHub();
+  const transport = () => inproc({ hub });
+  const base = { numServers: cfg.servers, numWorkers: cfg.workers, host: '127.0.0.1', port: 0 };
+  let listening!: (port: number) => void;
+  const port = new Promise<number>((resolve) => {
+    listening = resolve;
+  });
+  const report = (e: JobEvent) => {
+    if (e.type === 'listening' && e.role === 'scheduler') listening(e.port);
+    on(e);
+  };
+  const env: EnvConfig = { ...base, role: 'scheduler', scheduler: { host: '127.0.0.1', port: 0 } };
+  const schedulerDone = runSlrRole({ env, cfg, report, transport });
+  const scheduler = { host: '127.0.0.1', port: await Promise.race([port, schedulerDone.then(() => 0)]) };
+  const data = await loadSlrData(cfg);
+  const roles: Promise<void>[] = [schedulerDone];
+  for (let i = 0; i < cfg.servers; i++) {
+    roles.push(runSlrRole({ env: { ...base, role: 'server', scheduler }, cfg, report: on, transport, data }));
+  }
+  for (let i = 0; i < cfg.workers; i++) {
+    roles.push(runSlrRole({ env: { ...base, role: 'worker', scheduler }, cfg, report: on, transport, data }));
+  }
+  await Promise.all(roles);
+}
+
+interface Role {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void): Promise<void> {
+  const { cfg, roleScript } = opts;
+  const roles: Role[] = [];
+  let failure: Error | undefined;
+  let failed!: (e: Error) => void;
+  const failedPromise = new Promise<never>((_, reject) => {
+    failed = (e: Error) => {
+      failure ??= e;
+      reject(failure);
+    };
+  });
+  failedPromise.catch(() => undefined);
+
+  const common = {
+    PS_NUM_SERVERS: String(cfg.servers),
+    PS_NUM_WORKERS: String(cfg.workers),
+    PS_HOST: '127.0.0.1',
+    PS_JOB: JSON.stringify(cfg),
+  };
+  const launch = (name: string, env: Record<string, string>): Role => {
+    const child = spawn(process.execPath, [roleScript, 'start'], {
+      env: { ...process.env, ...common, ...env },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    child.on('message', (m) => on(m as JobEvent));
+    child.once('error', (err) => failed(new Error(`could not start ${name}: ${err.message}`)));
+    const role: Role = { name, child, exited };
+    roles.push(role);
+    void exited.then(({ code, signal }) => {
+      if (code !== 0) failed(new Error(`${name} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; the cluster was torn down`));
+    });
+    return role;
+  };
+  const teardown = async () => {
+    const alive = roles.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+    for (const r of alive) r.child.kill('SIGTERM');
+    const all = Promise.all(alive.map((r) => r.exited));
+    const grace = sleep(3000).then(() => 'timeout' as const);
+    if ((await Promise.race([all, grace])) === 'timeout') {
+      for (const r of alive) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+      await all;
+    }
+  };
+  const onSignal = (sig: NodeJS.Signals) => failed(new Error(`interrupted by ${sig}; the cluster was torn down`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const limit = setTimeout(
+    () => failed(new Error(`the job did not finish within ${opts.timeoutSeconds ?? 3600} s; the cluster was torn down`)),
+    (opts.timeoutSeconds ?? 3600) * 1000,
+  );
+  try {
+    const port = await Promise.race([
+      new Promise<number>((resolve) => {
+        const scheduler = launch('ps-scheduler', { PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });
+        scheduler.child.on('message', (m) => {
+          const e = m as JobEvent;
+          if (e.type === 'listening' && e.role === 'scheduler') resolve(e.port);
+        });
+      }),
+      failedPromise,
+    ]);
+    const env = { PS_SCHEDULER: `127.0.0.1:${port}` };
+    for (let i = 0; i < cfg.servers; i++) launch(`ps-server (${i + 1} of ${cfg.servers})`, { ...env, PS_ROLE: 'server' });
+    for (let i = 0; i < cfg.workers; i++) launch(`ps-worker (${i + 1} of ${cfg.workers})`, { ...env, PS_ROLE: 'worker' });
+    await Promise.race([Promise.all(roles.map((r) => r.exited)), failedPromise]);
+  } finally {
+    clearTimeout(limit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await teardown();
+  }
+  if (failure) throw failure;
+}
