@@ -84,12 +84,17 @@ jobOptions(
   );
   const progress = createProgressDisplay({ workers: cfg.workers });
   let announced = false;
+  const spawned: string[] = [];
   const summary = await runLocalCluster({
     cfg,
     roleScript: fileURLToPath(import.meta.url),
     timeoutSeconds: (o.timeout as number | undefined) ?? 3600,
     onEvent: (e) => {
       if (e.type === 'progress') progress.update(e);
+      else if (e.type === 'spawned') {
+        spawned.push(`${e.role} ${e.pid}`);
+        if (spawned.length === cfg.servers + cfg.workers + 1) log.write(`processes: ${spawned.join(', ')}\n`);
+      }
       else if (e.type === 'data' && !announced) {
         announced = true;
         log.write(`data: ${e.rowsTrain} training rows, ${e.rowsTest} test rows, loaded in ${e.loadSeconds.toFixed(1)} s\n`);

@@ -4,6 +4,7 @@ import type { SlrEvaluation, SlrProgress } from '../slr/train-slr-worker.js';
 /** What a role process tells the launcher (over the IPC channel) while the job runs. */
 export type JobEvent =
   | { type: 'listening'; role: 'scheduler' | 'server'; port: number }
+  | { type: 'spawned'; role: string; pid: number }
   | { type: 'data'; rank: number; rowsTrain: number; rowsTest: number; features: number; loadSeconds: number }
   | SlrProgress
   | { type: 'evaluation'; evaluation: SlrEvaluation }

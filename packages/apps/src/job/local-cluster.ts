@@ -150,9 +150,12 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     child.on('message', (m) => on(m as JobEvent));
     child.once('error', (err) => failed(new Error(`could not start ${name}: ${err.message}`)));
     const role: Role = { name, child, exited };
+    if (child.pid !== undefined) on({ type: 'spawned', role: name, pid: child.pid });
     roles.push(role);
     void exited.then(({ code, signal }) => {
-      if (code !== 0) failed(new Error(`${name} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; the cluster was torn down`));
+      if (code !== 0) {
+        failed(new Error(`${name} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; the cluster was torn down`));
+      }
     });
     return role;
   };
@@ -185,8 +188,8 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
       failedPromise,
     ]);
     const env = { PS_SCHEDULER: `127.0.0.1:${port}` };
-    for (let i = 0; i < cfg.servers; i++) launch(`ps-server (${i + 1} of ${cfg.servers})`, { ...env, PS_ROLE: 'server' });
-    for (let i = 0; i < cfg.workers; i++) launch(`ps-worker (${i + 1} of ${cfg.workers})`, { ...env, PS_ROLE: 'worker' });
+    for (let i = 0; i < cfg.servers; i++) launch(`ps-server (${i + 1}/${cfg.servers})`, { ...env, PS_ROLE: 'server' });
+    for (let i = 0; i < cfg.workers; i++) launch(`ps-worker (${i + 1}/${cfg.workers})`, { ...env, PS_ROLE: 'worker' });
     await Promise.race([Promise.all(roles.map((r) => r.exited)), failedPromise]);
   } finally {
     clearTimeout(limit);

@@ -1,0 +1,140 @@
+// The sparse logistic regression job end to end: the `ps` CLI launches a scheduler, servers and
+// workers as OS processes over TCP on 127.0.0.1; teardown leaves no process behind.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { exitCode, killAll, spawnNode } from './helpers/processes.js';
+
+const cli = fileURLToPath(new URL('../packages/apps/dist/cli.js', import.meta.url));
+afterEach(killAll);
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const title = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+  } catch {
+    return undefined;
+  }
+};
+
+/** Waits for the launcher's `processes:` line and returns the role pids. */
+async function rolePids(stderr: string[], ms = 60_000): Promise<Map<string, number>> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const line = stderr.find((l) => l.startsWith('processes: '));
+    if (line) {
+      return new Map(
+        line
+          .slice('processes: '.length)
+          .split(', ')
+          .map((part) => {
+            const i = part.lastIndexOf(' ');
+            return [part.slice(0, i), Number(part.slice(i + 1))] as [string, number];
+          }),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no processes line; stderr:\n${stderr.join('\n')}`);
+}
+
+async function waitUntil(pred: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return pred();
+}
+
+describe('ps slr', () => {
+  it('trains on SpamAssassin with 2 servers and 2 workers over TCP to accuracy >= 0.95', async () => {
+    const p = spawnNode(cli, {}, ['slr', '--dataset', 'spam', '--servers', '2', '--workers', '2', '--transport', 'tcp', '--json']);
+    const pids = await rolePids(p.stderr);
+    expect([...pids.keys()].sort()).toEqual([
+      'ps-scheduler',
+      'ps-server (1/2)',
+      'ps-server (2/2)',
+      'ps-worker (1/2)',
+      'ps-worker (2/2)',
+    ]);
+    // Each role names itself: ps-scheduler, ps-server-<rank>, ps-worker-<rank>.
+    await waitUntil(() => [...pids.values()].every((pid) => /^ps-(scheduler|server-\d|worker-\d)$/.test(title(pid) ?? '')), 20_000);
+    expect([...pids.values()].map((pid) => title(pid)).sort()).toEqual([
+      'ps-scheduler',
+      'ps-server-0',
+      'ps-server-1',
+      'ps-worker-0',
+      'ps-worker-1',
+    ]);
+    expect(await exitCode(p, 120_000)).toBe(0);
+    const summary = JSON.parse(p.lines.at(-1)!) as Record<string, unknown>;
+    for (const k of [
+      'dataset',
+      'rows_train',
+      'rows_test',
+      'features',
+      'servers',
+      'workers',
+      'transport',
+      'epochs',
+      'seconds',
+      'accuracy',
+      'logloss',
+      'auc',
+      'bytes_sent',
+      'bytes_received',
+    ]) {
+      expect(summary).toHaveProperty(k);
+    }
+    expect(summary.rows_train).toBe(4837);
+    expect(summary.rows_test).toBe(1209);
+    expect(summary.accuracy as number).toBeGreaterThanOrEqual(0.95);
+    expect(summary.auc as number).toBeGreaterThanOrEqual(0.98);
+    expect(summary.bytes_sent as number).toBeGreaterThan(0);
+    for (const pid of pids.values()) expect(alive(pid)).toBe(false);
+  });
+
+  it('tears the whole cluster down on Ctrl-C (SIGINT), leaving no process behind', async () => {
+    const p = spawnNode(cli, {}, ['slr', '--dataset', 'spam', '--epochs', '50']);
+    const pids = await rolePids(p.stderr);
+    await waitUntil(() => p.stderr.some((l) => l.startsWith('training:')), 60_000);
+    process.kill(p.pid, 'SIGINT');
+    expect(await exitCode(p, 15_000)).not.toBe(0);
+    expect(p.stderr.join('\n')).toMatch(/interrupted by SIGINT/);
+    for (const pid of pids.values()) expect(alive(pid)).toBe(false);
+  });
+
+  it('tears the cluster down when a worker crashes, and says which one', async () => {
+    const p = spawnNode(cli, {}, ['slr', '--dataset', 'spam', '--epochs', '50']);
+    const pids = await rolePids(p.stderr);
+    await waitUntil(() => p.stderr.some((l) => l.startsWith('training:')), 60_000);
+    process.kill(pids.get('ps-worker (2/2)')!, 'SIGKILL');
+    expect(await exitCode(p, 20_000)).toBe(1);
+    expect(p.stderr.join('\n')).toMatch(/ps-worker \(2\/2\) \(pid \d+\) exited with SIGKILL/);
+    for (const pid of pids.values()) expect(alive(pid)).toBe(false);
+  });
+
+  it('leaves no role behind when the launcher itself is killed with SIGKILL', async () => {
+    const p = spawnNode(cli, {}, ['slr', '--dataset', 'spam', '--epochs', '50']);
+    const pids = await rolePids(p.stderr);
+    await waitUntil(() => p.stderr.some((l) => l.startsWith('training:')), 60_000);
+    process.kill(p.pid, 'SIGKILL');
+    await exitCode(p, 10_000);
+    // Each role sees its IPC channel close and exits.
+    expect(await waitUntil(() => [...pids.values()].every((pid) => !alive(pid)), 15_000)).toBe(true);
+  });
+
+  it('refuses bad options with exit code 2 and a message naming the option', async () => {
+    const p = spawnNode(cli, {}, ['slr', '--workers', '0']);
+    expect(await exitCode(p, 20_000)).toBe(2);
+    expect(p.stderr.join('\n')).toMatch(/--workers must be an integer from 1 to 64/);
+  });
+});
