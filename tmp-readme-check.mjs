@@ -27,7 +27,7 @@ console.log('pushPull', Array.from(both.vals)); // [1.5, 3, 4.5, 6, 7.5, 9]
 
 // The Observable form emits the pulled KVPairs once and completes.
 const again = await firstValueFrom(worker.pull$(new BigUint64Array([5n, 7n])));
-console.log('pull$', Array.from(again.vals)); // [3, 6, 0, 0]: key 7 was never pushed
+console.log('pull$', Array.from(again.vals)); // [4.5, 6, 0, 0]: key 7 was never pushed
 
 // 4. The worker says it is done; the scheduler then shuts every node down.
 await node.finalize();
