@@ -56,7 +56,18 @@ async function waitUntil(pred: () => boolean, ms: number): Promise<boolean> {
 
 describe('ps slr', () => {
   it('trains on SpamAssassin with 2 servers and 2 workers over TCP to accuracy >= 0.95', async () => {
-    const p = spawnNode(cli, {}, ['slr', '--dataset', 'spam', '--servers', '2', '--workers', '2', '--transport', 'tcp', '--json']);
+    const p = spawnNode(cli, {}, [
+      'slr',
+      '--dataset',
+      'spam',
+      '--servers',
+      '2',
+      '--workers',
+      '2',
+      '--transport',
+      'tcp',
+      '--json',
+    ]);
     const pids = await rolePids(p.stderr);
     expect([...pids.keys()].sort()).toEqual([
       'ps-scheduler',
@@ -66,7 +77,10 @@ describe('ps slr', () => {
       'ps-worker (2/2)',
     ]);
     // Each role names itself: ps-scheduler, ps-server-<rank>, ps-worker-<rank>.
-    await waitUntil(() => [...pids.values()].every((pid) => /^ps-(scheduler|server-\d|worker-\d)$/.test(title(pid) ?? '')), 20_000);
+    await waitUntil(
+      () => [...pids.values()].every((pid) => /^ps-(scheduler|server-\d|worker-\d)$/.test(title(pid) ?? '')),
+      20_000,
+    );
     expect([...pids.values()].map((pid) => title(pid)).sort()).toEqual([
       'ps-scheduler',
       'ps-server-0',

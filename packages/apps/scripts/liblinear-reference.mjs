@@ -26,8 +26,16 @@ try {
   const t0 = performance.now();
   // -s 0: L2-regularised logistic regression (primal).
   execFileSync('liblinear-train', ['-q', '-s', '0', '-c', C, join(dir, 'train.svm'), join(dir, 'model')]);
-  const out = execFileSync('liblinear-predict', ['-b', '1', join(dir, 'test.svm'), join(dir, 'model'), join(dir, 'pred')]);
-  process.stdout.write(`${dataset} liblinear -s 0 -c ${C}: ${out.toString().trim()} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  const out = execFileSync('liblinear-predict', [
+    '-b',
+    '1',
+    join(dir, 'test.svm'),
+    join(dir, 'model'),
+    join(dir, 'pred'),
+  ]);
+  process.stdout.write(
+    `${dataset} liblinear -s 0 -c ${C}: ${out.toString().trim()} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -29,10 +29,21 @@ function jobOptions(cmd: Command): Command {
     .option('--dataset <name>', `imdb, spam, or a path to a LIBSVM file (default ${d.dataset})`)
     .option('--servers <n>', `server processes (default ${d.servers})`, int)
     .option('--workers <n>', `worker processes (default ${d.workers})`, int)
-    .addOption(new Option('--transport <kind>', `tcp: one process per role; inproc: all in this process (default ${d.transport})`).choices(['tcp', 'inproc']))
+    .addOption(
+      new Option(
+        '--transport <kind>',
+        `tcp: one process per role; inproc: all in this process (default ${d.transport})`,
+      ).choices(['tcp', 'inproc']),
+    )
     .option('--epochs <n>', `passes over each worker's shard (default ${d.epochs})`, int)
     .option('--batch-size <n>', `rows per minibatch (default ${d.batchSize})`, int)
-    .addOption(new Option('--optimizer <rule>', `server update rule (default ${d.optimizer})`).choices(['adagrad', 'ftrl', 'sgd']))
+    .addOption(
+      new Option('--optimizer <rule>', `server update rule (default ${d.optimizer})`).choices([
+        'adagrad',
+        'ftrl',
+        'sgd',
+      ]),
+    )
     .option('--lr <x>', `learning rate; FTRL's alpha (default ${d.lr}; try 2 with ftrl)`, num)
     .option('--beta <x>', `FTRL beta (default ${d.beta})`, num)
     .option('--l1 <x>', `L1 penalty (default ${d.l1})`, num)
@@ -72,7 +83,9 @@ program.name('ps').description('@ps: a parameter server for TypeScript').showHel
 jobOptions(
   program
     .command('slr')
-    .description('train sparse logistic regression on a local cluster (scheduler, servers, workers on 127.0.0.1)')
+    .description(
+      'train sparse logistic regression on a local cluster (scheduler, servers, workers on 127.0.0.1)',
+    )
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
     .option('--timeout <s>', 'tear the cluster down after this many seconds (default 3600)', int),
 ).action(async (o: Record<string, unknown>) => {
@@ -94,10 +107,11 @@ jobOptions(
       else if (e.type === 'spawned') {
         spawned.push(`${e.role} ${e.pid}`);
         if (spawned.length === cfg.servers + cfg.workers + 1) log.write(`processes: ${spawned.join(', ')}\n`);
-      }
-      else if (e.type === 'data' && !announced) {
+      } else if (e.type === 'data' && !announced) {
         announced = true;
-        log.write(`data: ${e.rowsTrain} training rows, ${e.rowsTest} test rows, loaded in ${e.loadSeconds.toFixed(1)} s\n`);
+        log.write(
+          `data: ${e.rowsTrain} training rows, ${e.rowsTest} test rows, loaded in ${e.loadSeconds.toFixed(1)} s\n`,
+        );
       }
     },
   }).finally(() => progress.stop());

@@ -1,5 +1,5 @@
-import type { ValArray, ValDtype } from './kv-pairs.js';
-import type { KVRequest, RequestHandler } from './kv-server.js';
+import type { KVPairs, ValArray, ValDtype } from './kv-pairs.js';
+import type { KVRequest } from './kv-server.js';
 import { KVTable } from './kv-table.js';
 
 /**
@@ -25,7 +25,10 @@ export interface TableHandlerOptions {
 }
 
 /** A request handler backed by a {@link KVTable}; the table is exposed for inspection and tests. */
-export type TableHandler = RequestHandler & { readonly table: KVTable; readonly rule: UpdateRule };
+export type TableHandler = ((req: KVRequest) => KVPairs | undefined) & {
+  readonly table: KVTable;
+  readonly rule: UpdateRule;
+};
 
 /**
  * Makes a request handler from an update rule: a push applies the rule per key (inserting

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { InprocHub, inproc } from '@ps/transport-inproc';
 import type { EnvConfig, TrafficStats } from '@ps/core';
+import { InprocHub, inproc } from '@ps/transport-inproc';
 import type { SlrConfig } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
 import type { JobEvent, JobSummary } from './job-events.js';
@@ -154,7 +154,11 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     roles.push(role);
     void exited.then(({ code, signal }) => {
       if (code !== 0) {
-        failed(new Error(`${name} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; the cluster was torn down`));
+        failed(
+          new Error(
+            `${name} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; the cluster was torn down`,
+          ),
+        );
       }
     });
     return role;
@@ -165,15 +169,22 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     const all = Promise.all(alive.map((r) => r.exited));
     const grace = sleep(3000).then(() => 'timeout' as const);
     if ((await Promise.race([all, grace])) === 'timeout') {
-      for (const r of alive) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+      for (const r of alive)
+        if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
       await all;
     }
   };
-  const onSignal = (sig: NodeJS.Signals) => failed(new Error(`interrupted by ${sig}; the cluster was torn down`));
+  const onSignal = (sig: NodeJS.Signals) =>
+    failed(new Error(`interrupted by ${sig}; the cluster was torn down`));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const limit = setTimeout(
-    () => failed(new Error(`the job did not finish within ${opts.timeoutSeconds ?? 3600} s; the cluster was torn down`)),
+    () =>
+      failed(
+        new Error(
+          `the job did not finish within ${opts.timeoutSeconds ?? 3600} s; the cluster was torn down`,
+        ),
+      ),
     (opts.timeoutSeconds ?? 3600) * 1000,
   );
   try {
@@ -188,8 +199,10 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
       failedPromise,
     ]);
     const env = { PS_SCHEDULER: `127.0.0.1:${port}` };
-    for (let i = 0; i < cfg.servers; i++) launch(`ps-server (${i + 1}/${cfg.servers})`, { ...env, PS_ROLE: 'server' });
-    for (let i = 0; i < cfg.workers; i++) launch(`ps-worker (${i + 1}/${cfg.workers})`, { ...env, PS_ROLE: 'worker' });
+    for (let i = 0; i < cfg.servers; i++)
+      launch(`ps-server (${i + 1}/${cfg.servers})`, { ...env, PS_ROLE: 'server' });
+    for (let i = 0; i < cfg.workers; i++)
+      launch(`ps-worker (${i + 1}/${cfg.workers})`, { ...env, PS_ROLE: 'worker' });
     await Promise.race([Promise.all(roles.map((r) => r.exited)), failedPromise]);
   } finally {
     clearTimeout(limit);

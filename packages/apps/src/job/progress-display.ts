@@ -45,7 +45,8 @@ export function createProgressDisplay(opts: {
     const bar = new cliProgress.SingleBar(
       {
         stream,
-        format: 'training |{bar}| {percentage}% | epoch {epoch}/{epochs} | {value}/{total} rows | {speed} ex/s | loss {loss}',
+        format:
+          'training |{bar}| {percentage}% | epoch {epoch}/{epochs} | {value}/{total} rows | {speed} ex/s | loss {loss}',
         hideCursor: true,
         clearOnComplete: false,
       },
@@ -57,7 +58,12 @@ export function createProgressDisplay(opts: {
         latest.set(p.rank, p);
         if (latest.size < opts.workers) return;
         const t = totals();
-        const payload = { epoch: t.epoch, epochs: t.epochs, speed: Math.round(t.speed).toLocaleString('en-US'), loss: t.loss.toFixed(4) };
+        const payload = {
+          epoch: t.epoch,
+          epochs: t.epochs,
+          speed: Math.round(t.speed).toLocaleString('en-US'),
+          loss: t.loss.toFixed(4),
+        };
         if (!started) {
           bar.start(t.total, t.done, payload);
           started = true;
@@ -76,7 +82,8 @@ export function createProgressDisplay(opts: {
       latest.set(p.rank, p);
       const now = Date.now();
       const t = totals();
-      const epochDone = p.rank === 0 && p.epoch !== lastEpoch && p.rowsDone % Math.max(1, p.rowsTotal / p.epochs) === 0;
+      const epochDone =
+        p.rank === 0 && p.epoch !== lastEpoch && p.rowsDone % Math.max(1, p.rowsTotal / p.epochs) === 0;
       if (latest.size < opts.workers || (now - last < every && !epochDone)) return;
       if (epochDone) lastEpoch = p.epoch;
       last = now;

@@ -18,7 +18,9 @@ import { trainSlrWorker } from '../slr/train-slr-worker.js';
 import type { JobEvent } from './job-events.js';
 
 /** Loads the job's data set and splits it as every worker does (deterministic from the seed). */
-export async function loadSlrData(cfg: SlrConfig): Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> {
+export async function loadSlrData(
+  cfg: SlrConfig,
+): Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> {
   const t0 = performance.now();
   const ds = await loadDataset(cfg.dataset, { bits: cfg.bits, bigrams: cfg.bigrams });
   const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
@@ -63,7 +65,13 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   }
   if (env.role === 'server') {
     setTitle('ps-server');
-    const { node } = await createServer({ transport: transport(), scheduler: at, host: env.host, port: env.port, handler: slrHandler(cfg) });
+    const { node } = await createServer({
+      transport: transport(),
+      scheduler: at,
+      host: env.host,
+      port: env.port,
+      handler: slrHandler(cfg),
+    });
     setTitle(`ps-server-${node.rank}`);
     report({ type: 'listening', role: 'server', port: node.address.port });
     await node.terminated;
@@ -85,7 +93,14 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     loadSeconds: data.seconds,
   });
   try {
-    const evaluation = await trainSlrWorker({ node, worker, cfg, train: data.train, test: data.test, onProgress: report });
+    const evaluation = await trainSlrWorker({
+      node,
+      worker,
+      cfg,
+      train: data.train,
+      test: data.test,
+      onProgress: report,
+    });
     if (evaluation) report({ type: 'evaluation', evaluation });
   } catch (err) {
     await node.close();

@@ -9,7 +9,8 @@ import { keyWords } from '@ps/core';
  * @returns a BigUint64Array of `buckets.length` strictly increasing keys
  */
 export function bucketsToKeys(buckets: Uint32Array, bits: number, out?: BigUint64Array): BigUint64Array {
-  if (!Number.isInteger(bits) || bits < 1 || bits > 32) throw new RangeError(`bits must be 1..32, got ${bits}`);
+  if (!Number.isInteger(bits) || bits < 1 || bits > 32)
+    throw new RangeError(`bits must be 1..32, got ${bits}`);
   const keys = out ?? new BigUint64Array(buckets.length);
   const w = keyWords(keys);
   const shift = 32 - bits;

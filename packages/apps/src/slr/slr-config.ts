@@ -62,13 +62,15 @@ export const SLR_DEFAULTS: SlrConfig = {
  */
 export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   const c: SlrConfig = { ...SLR_DEFAULTS };
-  for (const [k, v] of Object.entries(partial)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(partial))
+    if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
   const bad = (what: string) => {
     throw new PsError(PsErrorCode.CONFIG, what);
   };
   const int = (name: keyof SlrConfig, min: number, max: number) => {
     const v = c[name] as number;
-    if (!Number.isInteger(v) || v < min || v > max) bad(`--${name} must be an integer from ${min} to ${max}, got ${v}`);
+    if (!Number.isInteger(v) || v < min || v > max)
+      bad(`--${name} must be an integer from ${min} to ${max}, got ${v}`);
   };
   int('bits', 4, 32);
   int('epochs', 1, 1000);
@@ -76,10 +78,13 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   int('servers', 1, 64);
   int('workers', 1, 64);
   int('seed', 0, 2 ** 31 - 1);
-  if (!(c.testFraction > 0 && c.testFraction < 1)) bad(`--test-fraction must be in (0, 1), got ${c.testFraction}`);
+  if (!(c.testFraction > 0 && c.testFraction < 1))
+    bad(`--test-fraction must be in (0, 1), got ${c.testFraction}`);
   if (!(c.lr > 0)) bad(`--lr must be > 0, got ${c.lr}`);
   for (const k of ['beta', 'l1', 'l2'] as const) if (!(c[k] >= 0)) bad(`--${k} must be >= 0, got ${c[k]}`);
-  if (!['adagrad', 'ftrl', 'sgd'].includes(c.optimizer)) bad(`--optimizer must be adagrad, ftrl or sgd, got ${c.optimizer}`);
-  if (c.transport !== 'tcp' && c.transport !== 'inproc') bad(`--transport must be tcp or inproc, got ${c.transport}`);
+  if (!['adagrad', 'ftrl', 'sgd'].includes(c.optimizer))
+    bad(`--optimizer must be adagrad, ftrl or sgd, got ${c.optimizer}`);
+  if (c.transport !== 'tcp' && c.transport !== 'inproc')
+    bad(`--transport must be tcp or inproc, got ${c.transport}`);
   return c;
 }
