@@ -176,4 +176,40 @@ describe('a cluster in one process over TCP', () => {
     expect(isPsError(again, PsErrorCode.NODE_DEAD)).toBe(true);
     expect(Date.now() - t0).toBeLessThan(5000);
   });
+
+  it('rejects wait() with PS_ERR_FRAME_TOO_LARGE when the answer cannot fit in a frame', async () => {
+    const scheduler = await Scheduler.start({
+      transport: tcp(),
+      numServers: 1,
+      numWorkers: 1,
+      logger: quiet,
+    });
+    closers.push(() => scheduler.shutdown());
+    const at = { host: '127.0.0.1', port: scheduler.address.port };
+    const [s, w] = await Promise.all([
+      createServer({
+        transport: tcp(),
+        scheduler: at,
+        logger: quiet,
+        handler: sumHandler(),
+        maxFrameBytes: 20_000,
+      }),
+      createWorker({ transport: tcp(), scheduler: at, logger: quiet }),
+    ]);
+    closers.push(
+      () => s.node.close(),
+      () => w.node.close(),
+    );
+    const keys = BigUint64Array.from({ length: 1000 }, (_, i) => BigInt(i));
+    for (let i = 0; i < 1000; i += 100) {
+      await w.worker.wait(
+        w.worker.push({ keys: keys.subarray(i, i + 100), vals: new Float32Array(500).fill(1) }),
+      );
+    }
+    // 1,000 keys x 5 float32 = 20,000 bytes of values: the answer exceeds the server's 20,000-byte frames.
+    const err = await w.worker.wait(w.worker.pull(keys)).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.FRAME_TOO_LARGE)).toBe(true);
+    const ok = await w.worker.wait(w.worker.pull(keys.subarray(0, 10)));
+    expect([...ok.vals]).toEqual(new Array(50).fill(1));
+  });
 });

@@ -7,7 +7,7 @@ export const PsErrorCode = {
   KEYS_UNSORTED: 'PS_ERR_KEYS_UNSORTED',
   /** KVPairs keys contain the same key twice. */
   KEYS_DUPLICATE: 'PS_ERR_KEYS_DUPLICATE',
-  /** `vals.length` is not a multiple of `keys.length` (without `lens`), or does not equal the sum of `lens`. */
+  /** `vals.length` is not a multiple of `keys.length` (KVPairs without `lens`). */
   VALS_LENGTH: 'PS_ERR_VALS_LENGTH',
   /** `lens.length` differs from `keys.length`, or a length is negative. */
   LENS_LENGTH: 'PS_ERR_LENS_LENGTH',
@@ -25,7 +25,7 @@ export const PsErrorCode = {
   FRAME_MALFORMED: 'PS_ERR_FRAME_MALFORMED',
   /** A message decoded but its meta is not a valid @ps message (wrong field types, unknown command). */
   MESSAGE_INVALID: 'PS_ERR_MESSAGE_INVALID',
-  /** The connection handshake failed (wrong protocol, bad hello, duplicate id). */
+  /** The connection handshake failed (another protocol or version, a bad hello, no hello in time). */
   HANDSHAKE: 'PS_ERR_HANDSHAKE',
   /** A message was addressed to, or came from, a node id this node does not know. */
   UNKNOWN_PEER: 'PS_ERR_UNKNOWN_PEER',
@@ -39,15 +39,15 @@ export const PsErrorCode = {
   CONFIG: 'PS_ERR_CONFIG',
   /** A request named an app id (table) for which the server has no handler. */
   UNKNOWN_APP: 'PS_ERR_UNKNOWN_APP',
-  /** `wait(ts)` was called with a timestamp that was never issued, or already waited for. */
+  /** `wait(ts)` was called with a timestamp this worker never issued. */
   UNKNOWN_TIMESTAMP: 'PS_ERR_UNKNOWN_TIMESTAMP',
   /** The server's request handler threw; the message carries the handler's error. */
   HANDLER: 'PS_ERR_HANDLER',
-  /** An operation did not complete within its time limit (registration, barrier, request). */
+  /** An operation did not complete within its time limit (today: `PsNode.start`, joining the cluster). */
   TIMEOUT: 'PS_ERR_TIMEOUT',
   /** The cluster is shutting down; pending requests are rejected. */
   SHUTDOWN: 'PS_ERR_SHUTDOWN',
-  /** The scheduler declared a node dead (missed heartbeats or lost connection). */
+  /** The scheduler declared a node dead (it missed heartbeats), or a node lost the scheduler. */
   NODE_DEAD: 'PS_ERR_NODE_DEAD',
   /** More nodes of a role tried to register than the cluster was configured for. */
   CLUSTER_FULL: 'PS_ERR_CLUSTER_FULL',

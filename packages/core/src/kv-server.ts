@@ -148,9 +148,12 @@ export class KVServer {
         { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull },
         data,
       )
-      .catch((err: unknown) =>
-        this.node.log.warn(`could not answer ${meta.sender} ts ${meta.ts}: ${(err as Error).message}`),
-      );
+      .catch((err: unknown) => {
+        // The answer could not go out (too large a frame, say): tell the worker instead of
+        // leaving its wait() pending. A lost connection cannot carry either; that is logged.
+        this.node.log.warn(`could not answer ${meta.sender} ts ${meta.ts}: ${(err as Error).message}`);
+        if (err instanceof PsError && err.code !== PsErrorCode.CLOSED) this.respondError(msg, err);
+      });
   }
 
   private respondError(msg: Message, err: unknown): void {

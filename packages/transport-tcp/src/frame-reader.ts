@@ -11,7 +11,8 @@ export class FrameReader {
   private frame: Uint8Array | undefined;
   private frameFill = 0;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  /** @param maxFrameBytes largest frame accepted; may be raised later (after a handshake). */
+  constructor(public maxFrameBytes: number) {}
 
   /** Bytes of a frame received so far and not yet complete (0 between frames). */
   get partialBytes(): number {

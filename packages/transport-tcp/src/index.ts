@@ -1,2 +1,2 @@
 export { FrameReader } from './frame-reader.js';
-export { TcpTransport, type TcpTransportOptions, tcp } from './tcp-transport.js';
+export { HELLO_MAX_BYTES, TcpTransport, type TcpTransportOptions, tcp } from './tcp-transport.js';

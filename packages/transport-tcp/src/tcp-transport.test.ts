@@ -116,4 +116,42 @@ describe('TcpTransport specifics', () => {
     await new Promise((r) => raw.on('close', r));
     expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
   });
+
+  it('rejects connect to a peer that is no @ps node with PS_ERR_HANDSHAKE, not a retry loop', async () => {
+    const socks: net.Socket[] = [];
+    const impostor = net.createServer((sock) => {
+      socks.push(sock);
+      sock.on('error', () => undefined);
+      sock.end(Buffer.from([5, 0, 0, 0, 1, 2, 3, 4, 5]));
+    });
+    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+    const port = (impostor.address() as net.AddressInfo).port;
+    const c = make({ connectTimeoutMs: 10_000 });
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    const t0 = Date.now();
+    const err = await c.connect({ host: '127.0.0.1', port }).catch((e: unknown) => e);
+    for (const sock of socks) sock.destroy();
+    await new Promise((r) => impostor.close(r));
+    expect(isPsError(err, PsErrorCode.HANDSHAKE)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('refuses a large frame before the hello, whatever maxFrameBytes allows after it', async () => {
+    const s = make();
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const errors = firstValueFrom(
+      s.events$.pipe(
+        filter((e) => e.type === 'error'),
+        timeout(5000),
+      ),
+    );
+    const raw = net.connect(addr.port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    raw.resume();
+    const closed = new Promise((r) => raw.on('close', r));
+    raw.write(Buffer.from([0, 0, 0x10, 0])); // announces 1 MiB, far below the 512 MiB maximum
+    const ev = await errors;
+    expect(ev.type === 'error' ? ev.error.code : undefined).toBe(PsErrorCode.FRAME_TOO_LARGE);
+    await closed;
+  });
 });

@@ -43,6 +43,9 @@ interface Dialed {
   reconnecting: boolean;
 }
 
+/** Largest frame accepted before a connection's hello (a hello is well under 200 bytes). */
+export const HELLO_MAX_BYTES = 4096;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -124,20 +127,26 @@ export class TcpTransport implements Transport {
   private track(socket: net.Socket, outgoing: boolean): Conn {
     socket.setNoDelay(true);
     this.sockets.add(socket);
-    const conn: Conn = { socket, peer: undefined, reader: new FrameReader(this.maxFrameBytes), outgoing };
+    const conn: Conn = { socket, peer: undefined, reader: new FrameReader(HELLO_MAX_BYTES), outgoing };
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined); // 'close' follows; errors surface through it
     return conn;
   }
 
-  /** Reads frames off a socket; the first one is the hello, the rest go to frames$. */
-  private read(conn: Conn, onHello: (peer: NodeId) => void): void {
+  /**
+   * Reads frames off a socket; the first one is the hello, the rest go to frames$. Until the
+   * hello, frames are limited to {@link HELLO_MAX_BYTES}, so that a peer that has not said who it
+   * is cannot make this node allocate a large frame buffer. `onBadInput` runs (before the socket
+   * is destroyed) with the error that closed the connection.
+   */
+  private read(conn: Conn, onHello: (peer: NodeId) => void, onBadInput?: (e: PsError) => void): void {
     conn.socket.on('data', (chunk: Buffer) => {
       try {
         conn.reader.push(chunk, (frame) => {
           if (conn.peer === undefined) {
             const { id } = decodeHello(frame);
             conn.peer = id;
+            conn.reader.maxFrameBytes = this.maxFrameBytes;
             onHello(id);
             return;
           }
@@ -145,7 +154,8 @@ export class TcpTransport implements Transport {
         });
       } catch (err) {
         const e = err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err));
-        this.emitError(e, conn.peer);
+        if (onBadInput) onBadInput(e);
+        else this.emitError(e, conn.peer);
         conn.socket.destroy();
       }
     });
@@ -238,12 +248,26 @@ export class TcpTransport implements Transport {
           ),
         );
       });
-      this.read(conn, () => {
-        clearTimeout(timer);
-        if (settled) return;
-        settled = true;
-        resolve(conn);
-      });
+      this.read(
+        conn,
+        () => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          resolve(conn);
+        },
+        (e) => {
+          clearTimeout(timer);
+          if (conn.peer === undefined) {
+            fail(
+              new PsError(
+                PsErrorCode.HANDSHAKE,
+                `${address.host}:${address.port} is not a @ps node: ${e.message}`,
+              ),
+            );
+          } else this.emitError(e, conn.peer);
+        },
+      );
     });
   }
 
