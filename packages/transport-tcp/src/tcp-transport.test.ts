@@ -154,4 +154,54 @@ describe('TcpTransport specifics', () => {
     expect(ev.type === 'error' ? ev.error.code : undefined).toBe(PsErrorCode.FRAME_TOO_LARGE);
     await closed;
   });
+
+  it('honours backpressure: unawaited sends to a peer that stops reading wait for drain, in order', async () => {
+    const { encodeHello } = await import('@ps/core');
+    const hello = encodeHello('slow');
+    let peerSocket: net.Socket | undefined;
+    const received: Buffer[] = [];
+    const slow = net.createServer((sock) => {
+      peerSocket = sock;
+      sock.on('error', () => undefined);
+      const prefix = Buffer.alloc(4);
+      prefix.writeUInt32LE(hello.byteLength);
+      sock.write(Buffer.concat([prefix, hello]));
+      sock.on('data', (d: Buffer) => received.push(d));
+      sock.once('data', () => sock.pause()); // read the client's hello, then stop reading
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const port = (slow.address() as net.AddressInfo).port;
+    const c = make();
+    await c.bind({ id: 'fast', host: '127.0.0.1', port: 0 }, { listen: false });
+    await c.connect({ host: '127.0.0.1', port });
+    const frame = new Uint8Array(1 << 20);
+    let resolved = 0;
+    const sends = Array.from({ length: 40 }, (_, i) => {
+      const f = frame.slice();
+      f[0] = i;
+      return c.send('slow', [f]).then(() => {
+        resolved++;
+      });
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const socket = (c as unknown as { dialed: Map<string, { conn: { socket: net.Socket } }> }).dialed.get(
+      'slow',
+    )!.conn.socket;
+    // At most one frame beyond the high-water mark sits in the socket's buffer; the rest wait.
+    expect(socket.writableLength).toBeLessThanOrEqual(socket.writableHighWaterMark + (1 << 20) + 4);
+    expect(resolved).toBeLessThan(40);
+    peerSocket!.resume();
+    await Promise.all(sends);
+    const want = 40 * ((1 << 20) + 4);
+    const deadline = Date.now() + 5000;
+    while (received.reduce((a, b) => a + b.byteLength, 0) < want + 40 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const stream = Buffer.concat(received);
+    const all = stream.subarray(4 + stream.readUInt32LE(0)); // past the client's hello
+    expect(all.byteLength).toBe(40 * ((1 << 20) + 4));
+    for (let i = 0; i < 40; i++) expect(all[i * ((1 << 20) + 4) + 4]).toBe(i);
+    peerSocket!.destroy();
+    await new Promise((r) => slow.close(r));
+  });
 });

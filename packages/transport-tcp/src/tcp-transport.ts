@@ -28,11 +28,20 @@ export interface TcpTransportOptions {
   helloTimeoutMs?: number;
 }
 
+interface QueuedFrame {
+  parts: readonly Uint8Array[];
+  len: number;
+  resolve: () => void;
+  reject: (e: PsError) => void;
+}
+
 interface Conn {
   socket: net.Socket;
   peer: NodeId | undefined;
   reader: FrameReader;
   outgoing: boolean;
+  /** Frames waiting for the socket to drain, in send order. */
+  queue: QueuedFrame[];
 }
 
 interface Dialed {
@@ -127,8 +136,21 @@ export class TcpTransport implements Transport {
   private track(socket: net.Socket, outgoing: boolean): Conn {
     socket.setNoDelay(true);
     this.sockets.add(socket);
-    const conn: Conn = { socket, peer: undefined, reader: new FrameReader(HELLO_MAX_BYTES), outgoing };
-    socket.on('close', () => this.sockets.delete(socket));
+    const conn: Conn = {
+      socket,
+      peer: undefined,
+      reader: new FrameReader(HELLO_MAX_BYTES),
+      outgoing,
+      queue: [],
+    };
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      const err = new PsError(
+        PsErrorCode.PEER_UNREACHABLE,
+        `connection to ${conn.peer ?? 'peer'} closed before a queued frame was written`,
+      );
+      for (const q of conn.queue.splice(0)) q.reject(err);
+    });
     socket.on('error', () => undefined); // 'close' follows; errors surface through it
     return conn;
   }
@@ -374,7 +396,12 @@ export class TcpTransport implements Transport {
     return this.writeFrame(conn, frame, total);
   }
 
-  /** Writes the length prefix and the parts corked, resolving once the last write is flushed. */
+  /**
+   * Queues a frame behind earlier ones while the socket's buffer is above its high-water mark
+   * (`write()` returned false), and writes it once `'drain'` comes; resolves once the kernel took
+   * the frame's last byte. So a sender that does not await its sends still cannot grow the
+   * buffer past the high-water mark plus one frame.
+   */
   private writeFrame(conn: Conn, parts: readonly Uint8Array[], total?: number): Promise<void> {
     const { socket } = conn;
     if (socket.destroyed || !socket.writable) {
@@ -384,31 +411,46 @@ export class TcpTransport implements Transport {
     }
     let len = total ?? 0;
     if (total === undefined) for (const p of parts) len += p.byteLength;
+    return new Promise<void>((resolve, reject) => {
+      const item: QueuedFrame = { parts, len, resolve, reject };
+      if (conn.queue.length > 0 || socket.writableNeedDrain) {
+        conn.queue.push(item);
+        if (conn.queue.length === 1) socket.once('drain', () => this.flush(conn));
+        return;
+      }
+      this.writeNow(conn, item);
+    });
+  }
+
+  private flush(conn: Conn): void {
+    while (conn.queue.length > 0 && !conn.socket.writableNeedDrain && !conn.socket.destroyed) {
+      this.writeNow(conn, conn.queue.shift()!);
+    }
+    if (conn.queue.length > 0 && !conn.socket.destroyed) conn.socket.once('drain', () => this.flush(conn));
+  }
+
+  /** Writes the length prefix and the parts corked, so they leave in one writev without a copy. */
+  private writeNow(conn: Conn, { parts, len, resolve, reject }: QueuedFrame): void {
+    const { socket } = conn;
     const prefix = Buffer.allocUnsafe(4);
     prefix.writeUInt32LE(len, 0);
-    return new Promise<void>((resolve, reject) => {
-      socket.cork();
-      socket.write(prefix);
-      const last = parts.length - 1;
-      if (last < 0) socket.write(Buffer.alloc(0));
-      for (let i = 0; i <= last; i++) {
-        const p = parts[i]!;
-        const buf = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-        if (i < last) socket.write(buf);
-        else
-          socket.write(buf, (err) => {
-            if (err)
-              reject(
-                new PsError(
-                  PsErrorCode.PEER_UNREACHABLE,
-                  `write to ${conn.peer ?? 'peer'} failed: ${err.message}`,
-                ),
-              );
-            else resolve();
-          });
-      }
-      socket.uncork();
-    });
+    const done = (err?: Error | null) => {
+      if (err)
+        reject(
+          new PsError(PsErrorCode.PEER_UNREACHABLE, `write to ${conn.peer ?? 'peer'} failed: ${err.message}`),
+        );
+      else resolve();
+    };
+    socket.cork();
+    if (parts.length === 0) socket.write(prefix, done);
+    else socket.write(prefix);
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      const buf = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+      if (i < parts.length - 1) socket.write(buf);
+      else socket.write(buf, done);
+    }
+    socket.uncork();
   }
 
   async close(): Promise<void> {
