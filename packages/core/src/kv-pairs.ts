@@ -57,38 +57,39 @@ export function validateKeys(keys: BigUint64Array): void {
   }
   const w = keyWords(keys);
   const n = keys.length;
+  let phi = w[1] ?? 0;
+  let plo = w[0] ?? 0;
   for (let i = 1; i < n; i++) {
+    const lo = w[2 * i]!;
     const hi = w[2 * i + 1]!;
-    const phi = w[2 * i - 1]!;
-    if (hi > phi) continue;
-    if (hi === phi) {
-      const lo = w[2 * i]!;
-      const plo = w[2 * i - 2]!;
-      if (lo > plo) continue;
-      if (lo === plo) {
+    if (hi < phi || (hi === phi && lo <= plo)) {
+      if (hi === phi && lo === plo) {
         throw new PsError(
           PsErrorCode.KEYS_DUPLICATE,
           `key ${keys[i]} appears twice (indices ${i - 1} and ${i}); merge the values of duplicate keys before pushing`,
           { index: i },
         );
       }
+      throw new PsError(
+        PsErrorCode.KEYS_UNSORTED,
+        `keys must be strictly increasing: keys[${i - 1}]=${keys[i - 1]} > keys[${i}]=${keys[i]}; sort them (keys.sort()) and reorder the values with them`,
+        { index: i },
+      );
     }
-    throw new PsError(
-      PsErrorCode.KEYS_UNSORTED,
-      `keys must be strictly increasing: keys[${i - 1}]=${keys[i - 1]} > keys[${i}]=${keys[i]}; sort them (keys.sort()) and reorder the values with them`,
-      { index: i },
-    );
+    phi = hi;
+    plo = lo;
   }
 }
 
 /**
  * Validates a KVPairs: sorted unique keys, a value array of a supported dtype, and value
  * lengths that match (`vals.length` a multiple of `keys.length`, or the sum of `lens`).
+ * `checkKeys` replaces the key check (a memoising validator passes its own).
  * @throws PsError `PS_ERR_KEYS_UNSORTED`, `PS_ERR_KEYS_DUPLICATE`, `PS_ERR_DTYPE`,
  *   `PS_ERR_VALS_LENGTH`, `PS_ERR_LENS_LENGTH`, `PS_ERR_LENS_SUM`.
  */
-export function validateKVPairs(kv: KVPairs): void {
-  validateKeys(kv.keys);
+export function validateKVPairs(kv: KVPairs, checkKeys: (keys: BigUint64Array) => void = validateKeys): void {
+  checkKeys(kv.keys);
   dtypeOf(kv.vals);
   const n = kv.keys.length;
   if (kv.lens === undefined) {

@@ -1,12 +1,6 @@
 import { PsError, PsErrorCode } from './errors.js';
-import {
-  dtypeOf,
-  type KVPairs,
-  type ValArray,
-  validateKeys,
-  validateKVPairs,
-  validateLens,
-} from './kv-pairs.js';
+import { ValidatedKeys } from './internal/validated-keys.js';
+import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './kv-pairs.js';
 import type { Message, NodeId, Segment } from './message.js';
 import type { PsNode } from './ps-node.js';
 
@@ -17,6 +11,11 @@ export interface KVRequest {
   ts: number;
   push: boolean;
   pull: boolean;
+  /**
+   * Set when these keys are byte-identical to the sender's previous request with the same tag
+   * (a long list validated once and seen again): handlers may reuse what they derived from it.
+   */
+  keysTag?: number | undefined;
   /**
    * The request's keys (sorted, validated) and, for a push, its values. For a pure pull `vals`
    * is an empty Float32Array and `lens` is undefined.
@@ -55,6 +54,9 @@ export class KVServer {
   /** Requests handled and failed, for logs and tests. */
   readonly counters = { requests: 0, errors: 0 };
   private readonly handler: RequestHandler;
+  /** Per sender, the last long key list that passed validation. */
+  private readonly validated = new Map<NodeId, ValidatedKeys>();
+  private lastTag = -1;
 
   constructor(
     readonly node: PsNode,
@@ -85,6 +87,18 @@ export class KVServer {
     void meta;
   }
 
+  private checkKeysOf(sender: NodeId): (keys: BigUint64Array) => void {
+    let v = this.validated.get(sender);
+    if (!v) {
+      v = new ValidatedKeys();
+      this.validated.set(sender, v);
+    }
+    const memo = v;
+    return (keys) => {
+      this.lastTag = memo.validate(keys);
+    };
+  }
+
   private toRequest(msg: Message): KVRequest {
     const { meta, data } = msg;
     const [keys, vals, lens] = data as [Segment?, Segment?, Segment?];
@@ -106,12 +120,13 @@ export class KVServer {
         throw new PsError(PsErrorCode.MESSAGE_INVALID, 'lens travel as an int32 segment');
       }
       kv = { keys, vals, lens };
-      validateKVPairs(kv);
+      validateKVPairs(kv, this.checkKeysOf(meta.sender));
     } else {
-      validateKeys(keys);
+      this.checkKeysOf(meta.sender)(keys);
       kv = { keys, vals: EMPTY_VALS };
     }
-    return { sender: meta.sender, app: meta.app, ts: meta.ts, push: meta.push, pull: meta.pull, kv };
+    const keysTag = this.lastTag >= 0 ? this.lastTag : undefined;
+    return { sender: meta.sender, app: meta.app, ts: meta.ts, push: meta.push, pull: meta.pull, kv, keysTag };
   }
 
   private respond(msg: Message, result: KVPairs | undefined): void {

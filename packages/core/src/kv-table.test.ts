@@ -103,3 +103,70 @@ describe('KVTable and sumHandler', () => {
     expect(Math.min(...e.subarray(0, 5000))).toBe(0);
   });
 });
+
+describe('the key-list cache and contiguous fast path of table handlers', () => {
+  const req = (sender: string, keys: BigUint64Array, vals: Float32Array | undefined, pull: boolean) => ({
+    sender,
+    app: 0,
+    ts: 0,
+    push: vals !== undefined,
+    pull,
+    kv: { keys, vals: vals ?? new Float32Array(0) },
+  });
+
+  it('gives the same sums as the per-key path when lists repeat, are refilled in place, or interleave senders (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(fc.constantFrom('a', 'b'), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 3 })),
+          {
+            minLength: 1,
+            maxLength: 12,
+          },
+        ),
+        (steps) => {
+          const h = sumHandler({ dtype: 'float64' });
+          const ref = new Map<bigint, number>();
+          // Four key lists of 1,500 to 3,000 keys, some overlapping, one reversed in insertion order.
+          const lists = [0, 1, 2, 3].map((j) =>
+            BigUint64Array.from({ length: 1500 + 500 * j }, (_, i) => BigInt(i * (j + 1) + j * 7)),
+          );
+          const reused = new BigUint64Array(3000);
+          for (const [sender, j, width] of steps) {
+            const src = lists[j]!;
+            // Refill one shared array in place, as a worker reusing its buffers would.
+            const keys = reused.subarray(0, src.length);
+            keys.set(src);
+            const w = j === 3 ? 1 : width; // list 3 keeps one width so that pushes never conflict
+            const vals = Float32Array.from({ length: keys.length * w }, (_, i) => (i % 5) + 1);
+            let err: unknown;
+            try {
+              h(req(sender, keys, vals, false));
+            } catch (e) {
+              err = e;
+            }
+            if (err) continue; // a width conflict with an earlier push of the same key: nothing applied
+            for (let i = 0; i < keys.length; i++) {
+              for (let k = 0; k < w; k++) {
+                const key = keys[i]! * 8n + BigInt(k);
+                ref.set(key, (ref.get(key) ?? 0) + vals[i * w + k]!);
+              }
+            }
+          }
+          for (const src of lists) {
+            const out = h(req('c', src, undefined, true))!;
+            const lens = out.lens;
+            let o = 0;
+            for (let i = 0; i < src.length; i++) {
+              const len = lens ? lens[i]! : out.vals.length / src.length;
+              for (let k = 0; k < len; k++)
+                expect(out.vals[o + k]).toBe(ref.get(src[i]! * 8n + BigInt(k)) ?? 0);
+              o += len;
+            }
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});

@@ -1,7 +1,8 @@
 import { defer, from, type Observable, type Subscription } from 'rxjs';
 import { PsError, PsErrorCode } from './errors.js';
+import { ValidatedKeys } from './internal/validated-keys.js';
 import { lowerBound } from './key-range.js';
-import { dtypeOf, type KVPairs, keyWords, type ValArray, validateKeys, validateKVPairs } from './kv-pairs.js';
+import { dtypeOf, type KVPairs, keyWords, type ValArray, validateKVPairs } from './kv-pairs.js';
 import type { Message, NodeId, Segment } from './message.js';
 import type { PsNode } from './ps-node.js';
 
@@ -50,6 +51,8 @@ export class KVWorker {
   /** Finished requests whose outcome nobody has collected yet (pulls, and failures). */
   private readonly finished = new Map<number, Outcome>();
   private readonly sub: Subscription;
+  private readonly validated = new ValidatedKeys();
+  private readonly checkKeys = (keys: BigUint64Array) => this.validated.validate(keys);
 
   constructor(
     readonly node: PsNode,
@@ -85,7 +88,7 @@ export class KVWorker {
    *   `PS_ERR_KEYS_DUPLICATE`, `PS_ERR_VALS_LENGTH`, `PS_ERR_LENS_LENGTH`, `PS_ERR_LENS_SUM`, `PS_ERR_DTYPE`.
    */
   push(kv: KVPairs): Timestamp<void> {
-    validateKVPairs(kv);
+    validateKVPairs(kv, this.checkKeys);
     return this.issue(kv, true, false) as Timestamp<void>;
   }
 
@@ -96,13 +99,13 @@ export class KVWorker {
    * @throws PsError `PS_ERR_KEYS_UNSORTED` or `PS_ERR_KEYS_DUPLICATE` (synchronously).
    */
   pull(keys: BigUint64Array): Timestamp<KVPairs> {
-    validateKeys(keys);
+    this.checkKeys(keys);
     return this.issue({ keys, vals: new Float32Array(0) }, false, true) as Timestamp<KVPairs>;
   }
 
   /** Pushes, then pulls the same keys in one round trip (the values after this push was applied). */
   pushPull(kv: KVPairs): Timestamp<KVPairs> {
-    validateKVPairs(kv);
+    validateKVPairs(kv, this.checkKeys);
     return this.issue(kv, true, true) as Timestamp<KVPairs>;
   }
 

@@ -1,3 +1,4 @@
+import { KeyListCache, type ResolvedKeys } from './internal/key-list-cache.js';
 import type { KVPairs, ValArray, ValDtype } from './kv-pairs.js';
 import type { KVRequest } from './kv-server.js';
 import { KVTable } from './kv-table.js';
@@ -37,34 +38,69 @@ export type TableHandler = ((req: KVRequest) => KVPairs | undefined) & {
  */
 export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): TableHandler {
   const table = new KVTable(opts.dtype ?? 'float32', rule.states, opts.initialCapacity ?? 1024);
+  const cache = new KeyListCache();
+  /**
+   * The entries of a request's keys: from the sender's last list when it is the same, else by
+   * hash lookup; with `run` set when they form one contiguous stretch of values.
+   */
+  const resolve = (req: KVRequest, create: boolean, width: number, lens?: Int32Array): ResolvedKeys => {
+    const { keys } = req.kv;
+    if (!lens) {
+      const hit = cache.get(req.sender, keys, req.keysTag);
+      if (hit && hit.width === width) return hit;
+    }
+    const entries = table.lookup(keys, create, width, lens);
+    const n = keys.length;
+    if (lens) return { entries, width: -1, run: -1 };
+    let run = n > 0 ? table.offsetOf(entries[0]!) : -1;
+    const e0 = entries[0]!;
+    for (let i = 0; i < n && run >= 0; i++) {
+      const e = entries[i]!;
+      if (e < 0) return { entries, width, run: -1 }; // a pull of a missing key: not cacheable
+      if (e !== e0 + i || table.lengthOf(e) !== width) run = -1;
+    }
+    const resolved = { entries, width, run };
+    cache.set(req.sender, keys, resolved, req.keysTag);
+    return resolved;
+  };
   const handle = (req: KVRequest) => {
     const { keys, vals, lens } = req.kv;
     const n = keys.length;
+    let pushed: ResolvedKeys | undefined;
     if (req.push && n > 0) {
       const width = lens ? 0 : vals.length / n;
-      const entries = table.lookup(keys, true, width, lens);
+      pushed = resolve(req, true, width, lens);
+      const { entries, run } = pushed;
       const slabs = table.slabs;
-      let vi = 0;
-      for (let i = 0; i < n; i++) {
-        const e = entries[i]!;
-        const len = table.lengthOf(e);
-        rule.apply(slabs, table.offsetOf(e), len, vals, vi);
-        vi += len;
+      if (run >= 0) rule.apply(slabs, run, n * width, vals, 0);
+      else {
+        let vi = 0;
+        for (let i = 0; i < n; i++) {
+          const e = entries[i]!;
+          const len = table.lengthOf(e);
+          rule.apply(slabs, table.offsetOf(e), len, vals, vi);
+          vi += len;
+        }
       }
     }
     if (!req.pull) return undefined;
-    const entries = table.lookup(keys, false);
     // A table that has seen no push yet reads one zero per key.
     const fixed = table.width === undefined ? 1 : table.width >= 0 ? table.width || 1 : -1;
     const slabs = table.slabs;
     if (fixed > 0) {
+      // A pushPull reads the very keys it just pushed: reuse their entries.
+      const { entries, run } = pushed && pushed.width === fixed ? pushed : resolve(req, false, fixed);
       const out = allocLike(table.dtype, n * fixed);
-      for (let i = 0; i < n; i++) {
-        const e = entries[i]!;
-        if (e >= 0) rule.read(slabs, table.offsetOf(e), fixed, out, i * fixed);
+      if (run >= 0) rule.read(slabs, run, n * fixed, out, 0);
+      else {
+        for (let i = 0; i < n; i++) {
+          const e = entries[i]!;
+          if (e >= 0) rule.read(slabs, table.offsetOf(e), fixed, out, i * fixed);
+        }
       }
       return { keys, vals: out };
     }
+    const entries = table.lookup(keys, false);
     const outLens = new Int32Array(n);
     let total = 0;
     for (let i = 0; i < n; i++) {

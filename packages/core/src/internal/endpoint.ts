@@ -88,10 +88,12 @@ export class Endpoint {
     this.messagesSubject.next(msg);
   }
 
-  /** Encodes and sends a message; `sender` and `recipient` are filled in here. */
+  /**
+   * Encodes and sends a message. `sender` and `recipient` do not travel: the receiving endpoint
+   * fills them in from the transport's authenticated peer id and its own id.
+   */
   async send(to: NodeId, meta: Omit<Meta, 'sender' | 'recipient'>, data: Segment[] = []): Promise<void> {
-    const full: Meta = { ...meta, sender: this.self(), recipient: to };
-    const parts = encodeFrame({ meta: full, data }, this.maxFrameBytes);
+    const parts = encodeFrame({ meta: meta as Meta, data }, this.maxFrameBytes);
     const n = frameLength(parts);
     await this.transport.send(to, parts);
     this.stats.bytesSent += n;

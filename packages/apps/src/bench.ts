@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// `npm run bench`: throughput and latency of push, pull and pushPull over every transport,
+// against the machine's ceilings measured in the same run (docs/benchmarks.md).
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { isMainThread, workerData } from 'node:worker_threads';
+import { Command } from 'commander';
+import { type BenchTransport, openBenchCluster, runThreadServer } from './bench/bench-cluster.js';
+import { runBenchPeer } from './bench/bench-peer.js';
+import type { BenchRow } from './bench/bench-stats.js';
+import { resultsMarkdown, writeResults } from './bench/benchmarks-doc.js';
+import { loopbackRoundTripCeiling, loopbackStreamCeiling, memcpyCeiling } from './bench/ceilings.js';
+import { measureLatency, measureThroughput } from './bench/throughput.js';
+
+const script = fileURLToPath(import.meta.url);
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('bench')
+    .option('--quick', 'a short run (seconds): fewer, shorter runs and at most 100,000 keys per request')
+    .option('--json <file>', 'also write every row as JSON to this file')
+    .option('--doc <file>', 'the Markdown file whose generated section is replaced', 'docs/benchmarks.md')
+    .option('--no-doc', 'do not touch docs/benchmarks.md')
+    .option('--transports <list>', 'comma-separated: inproc,threads,tcp', 'inproc,threads,tcp')
+    .parse(process.argv);
+  const o = program.opts<{ quick?: boolean; json?: string; doc: string | false; transports: string }>();
+  const quick = Boolean(o.quick);
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const rows: BenchRow[] = [];
+  const add = (r: BenchRow) => {
+    rows.push(r);
+    if (r.kind === 'ceiling') log(`${r.name}: ${r.median.toFixed(2)} ${r.unit}`);
+    else if (r.kind === 'latency') log(`${r.name}: median ${r.median_us.toFixed(1)} µs, p99 ${r.p99_us.toFixed(1)} µs`);
+    else log(`${r.name}: ${(r.keys_per_s / 1e6).toFixed(2)} M keys/s, wire ${r.wire_gbps.toFixed(3)} GB/s, ${(r.fraction_of_ceiling * 100).toFixed(1)}% of ceiling`);
+  };
+  const memcpy = await memcpyCeiling(quick);
+  add(memcpy);
+  const stream = await loopbackStreamCeiling(script, quick);
+  add(stream);
+  const rtt = await loopbackRoundTripCeiling(script, quick);
+  add(rtt);
+  const sizes = quick ? [1000, 100_000] : [1000, 1_000_000];
+  for (const kind of o.transports.split(',') as BenchTransport[]) {
+    const c = await openBenchCluster(kind, script);
+    try {
+      add(await measureLatency(c, quick ? 300 : 1000, rtt.median));
+      const ceiling =
+        kind === 'tcp'
+          ? { gbps: stream.median, name: stream.name, wire: true }
+          : { gbps: memcpy.median, name: memcpy.name, wire: false };
+      for (const op of ['push', 'pull', 'pushPull'] as const) {
+        for (const keysPerRequest of sizes) {
+          for (const inFlight of [1, 8]) {
+            add(
+              await measureThroughput(
+                c,
+                { op, keysPerRequest, inFlight, runs: quick ? 1 : 5, runMs: quick ? 60 : 400, minRequests: quick ? 2 : 8 },
+                ceiling,
+              ),
+            );
+          }
+        }
+      }
+    } finally {
+      await c.close();
+    }
+  }
+  if (o.json) writeFileSync(o.json, `${JSON.stringify(rows, null, 2)}\n`);
+  if (o.doc !== false) {
+    const cpus = os.cpus();
+    writeResults(
+      o.doc,
+      resultsMarkdown(rows, {
+        date: new Date().toISOString().slice(0, 10),
+        quick,
+        node: process.version,
+        cpus: `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}`,
+      }),
+    );
+  }
+  log(`${rows.length} rows${o.json ? `, JSON in ${o.json}` : ''}${o.doc !== false ? `, tables in ${o.doc}` : ''}`);
+}
+
+if (!isMainThread && (workerData as { benchRole?: string } | null)?.benchRole === 'thread-server') {
+  await runThreadServer(workerData);
+} else if (process.env.BENCH_ROLE) {
+  await runBenchPeer(process.env.BENCH_ROLE);
+} else {
+  await main();
+  process.exit(0);
+}

@@ -1,0 +1,87 @@
+import type { ChildProcess } from 'node:child_process';
+import { type MessagePort, Worker } from 'node:worker_threads';
+import { createServer, createWorker, type KVWorker, type PsNode, Scheduler, sumHandler, type Transport } from '@ps/core';
+import { InprocHub, inproc, ThreadHub, threads } from '@ps/transport-inproc';
+import { tcp } from '@ps/transport-tcp';
+import { startPeer, stopPeer } from './ceilings.js';
+
+/** The transports the benchmark compares. */
+export type BenchTransport = 'inproc' | 'threads' | 'tcp';
+
+/** A 1-server, 1-worker cluster for one transport, with the worker in this thread. */
+export interface BenchCluster {
+  transport: BenchTransport;
+  node: PsNode;
+  worker: KVWorker;
+  close(): Promise<void>;
+}
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Opens the cluster a benchmark row runs on: a scheduler and the worker in this thread, and one
+ * server with the sum handler (it really stores: a push adds into its table, a pull copies out):
+ * in this thread (`inproc`), in a worker thread (`threads`), or in a child process (`tcp`).
+ */
+export async function openBenchCluster(kind: BenchTransport, script: string): Promise<BenchCluster> {
+  let make: () => Transport;
+  let cleanup: () => Promise<void> = async () => {};
+  let serverThread: Worker | undefined;
+  let serverProcess: ChildProcess | undefined;
+  let threadHub: ThreadHub | undefined;
+  if (kind === 'inproc') {
+    const hub = new InprocHub();
+    make = () => inproc({ hub });
+  } else if (kind === 'threads') {
+    threadHub = new ThreadHub();
+    const hub = threadHub;
+    make = () => threads({ port: hub.connectPort() });
+  } else make = () => tcp();
+  const scheduler = await Scheduler.start({ transport: make(), numServers: 1, numWorkers: 1, logger: quiet });
+  const at = { host: '127.0.0.1', port: scheduler.address.port };
+  let serverNode: PsNode | undefined;
+  let serverStart: Promise<unknown> = Promise.resolve();
+  if (kind === 'inproc') {
+    // Started beside the worker below: start() resolves only once the whole cluster registered.
+    serverStart = createServer({
+      transport: make(),
+      scheduler: at,
+      logger: quiet,
+      handler: sumHandler({ initialCapacity: 1 << 21 }),
+    }).then((s) => {
+      serverNode = s.node;
+    });
+  } else if (kind === 'threads') {
+    const port = threadHub!.connectPort();
+    serverThread = new Worker(script, {
+      workerData: { benchRole: 'thread-server', port, scheduler: at },
+      transferList: [port],
+    });
+  } else {
+    serverProcess = (await startPeer(script, 'server', { PS_SCHEDULER: `${at.host}:${at.port}` })).child;
+  }
+  const [{ node, worker }] = await Promise.all([
+    createWorker({ transport: make(), scheduler: at, logger: quiet }),
+    serverStart,
+  ]);
+  cleanup = async () => {
+    await node.finalize();
+    await scheduler.terminated;
+    if (serverNode) await serverNode.terminated;
+    if (serverThread) await serverThread.terminate();
+    if (serverProcess) await stopPeer(serverProcess);
+    threadHub?.close();
+  };
+  return { transport: kind, node, worker, close: cleanup };
+}
+
+/** The body of the `threads` server: runs inside the worker thread. */
+export async function runThreadServer(data: { port: MessagePort; scheduler: { host: string; port: number } }): Promise<void> {
+  const { node } = await createServer({
+    transport: threads({ port: data.port }),
+    scheduler: data.scheduler,
+    logger: quiet,
+    handler: sumHandler({ initialCapacity: 1 << 21 }),
+  });
+  await node.terminated;
+}

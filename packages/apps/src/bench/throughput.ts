@@ -1,0 +1,108 @@
+import type { KVPairs } from '@ps/core';
+import type { BenchCluster } from './bench-cluster.js';
+import { type LatencyRow, percentile, summarize, type ThroughputRow } from './bench-stats.js';
+
+/** Bytes of payload one key moves in each op: keys and values, both ways. */
+const PAYLOAD_BYTES_PER_KEY = { push: 8 + 4, pull: 8 + 4, pushPull: 8 + 4 + 4 } as const;
+
+/** What a throughput row runs. */
+export interface ThroughputSpec {
+  op: 'push' | 'pull' | 'pushPull';
+  keysPerRequest: number;
+  inFlight: number;
+  /** Timed runs (the median is reported); one untimed warm-up run comes first. */
+  runs: number;
+  /** Each run lasts at least this long (ms) and at least `minRequests` requests. */
+  runMs: number;
+  minRequests: number;
+}
+
+/**
+ * Runs `op` with `inFlight` requests outstanding at all times, each of `keysPerRequest` float32
+ * values (one per key), for `runs` timed runs; keys/s, payload and wire GB/s per run.
+ */
+export async function measureThroughput(
+  c: BenchCluster,
+  spec: ThroughputSpec,
+  ceiling: { gbps: number; name: string; wire: boolean },
+): Promise<ThroughputRow> {
+  const n = spec.keysPerRequest;
+  const keys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+  const lanes = Array.from({ length: spec.inFlight }, () => ({ keys, vals: new Float32Array(n).fill(1) }) as KVPairs);
+  const { worker, node } = c;
+  const issue = (kv: KVPairs) =>
+    spec.op === 'push' ? worker.wait(worker.push(kv)) : spec.op === 'pull' ? worker.wait(worker.pull(kv.keys)) : worker.wait(worker.pushPull(kv));
+  // The server must hold the keys before pulls mean anything.
+  await worker.wait(worker.push(lanes[0]!));
+  const keysPerS: number[] = [];
+  const wire: number[] = [];
+  for (let run = 0; run <= spec.runs; run++) {
+    let requests = 0;
+    const bytes0 = node.stats.bytesSent + node.stats.bytesReceived;
+    const t0 = performance.now();
+    const deadline = t0 + spec.runMs;
+    await Promise.all(
+      lanes.map(async (kv) => {
+        // Bounded by time and by count.
+        for (let i = 0; i < 100_000; i++) {
+          if (performance.now() >= deadline && requests >= spec.minRequests) break;
+          requests++;
+          await issue(kv);
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    if (run === 0) continue; // warm-up
+    keysPerS.push((requests * n) / seconds);
+    wire.push((node.stats.bytesSent + node.stats.bytesReceived - bytes0) / seconds / 1e9);
+  }
+  const s = summarize(keysPerS);
+  const payload = (s.median * PAYLOAD_BYTES_PER_KEY[spec.op]) / 1e9;
+  const wireMedian = summarize(wire).median;
+  return {
+    name: `${spec.op} ${c.transport} ${n} keys x${spec.inFlight}`,
+    kind: 'throughput',
+    transport: c.transport,
+    op: spec.op,
+    keys_per_request: n,
+    in_flight: spec.inFlight,
+    keys_per_s: s.median,
+    payload_gbps: payload,
+    wire_gbps: wireMedian,
+    fraction_of_ceiling: (ceiling.wire ? wireMedian : payload) / ceiling.gbps,
+    ceiling: ceiling.name,
+    median: s.median,
+    min: s.min,
+    max: s.max,
+    runs: spec.runs,
+    unit: 'keys/s',
+  };
+}
+
+/** A 1-key pushPull round trip, `rounds` times after 100 warm-up rounds: median and p99 in µs. */
+export async function measureLatency(c: BenchCluster, rounds: number, ceilingUs: number): Promise<LatencyRow> {
+  const kv = { keys: new BigUint64Array([42n]), vals: new Float32Array([1]) };
+  const { worker } = c;
+  const samples: number[] = [];
+  for (let i = 0; i < rounds + 100; i++) {
+    const t0 = performance.now();
+    await worker.wait(worker.pushPull(kv));
+    if (i >= 100) samples.push((performance.now() - t0) * 1000);
+  }
+  const s = summarize(samples);
+  return {
+    name: `latency pushPull ${c.transport} 1 key`,
+    kind: 'latency',
+    transport: c.transport,
+    op: 'pushPull',
+    keys_per_request: 1,
+    in_flight: 1,
+    rounds,
+    median_us: s.median,
+    p99_us: percentile(samples, 99),
+    min_us: s.min,
+    max_us: s.max,
+    fraction_of_ceiling: ceilingUs / s.median,
+    ceiling: 'ceiling tcp loopback round trip',
+  };
+}

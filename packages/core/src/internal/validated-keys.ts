@@ -1,0 +1,30 @@
+import { validateKeys } from '../kv-pairs.js';
+import { sameKeys } from './key-list-cache.js';
+
+/**
+ * Validates key lists, remembering the last long one it passed: a list byte-identical to it
+ * (the same keys pushed again, as dense models and benchmarks do) is checked by one memcmp
+ * instead of the ordering loop. Recognised by content, never by identity, so arrays may be
+ * refilled in place between requests.
+ */
+export class ValidatedKeys {
+  private last: BigUint64Array | undefined;
+  private version = 0;
+
+  /** @param minKeys shorter lists are validated every time (cheaper than keeping a copy). */
+  constructor(readonly minKeys = 4096) {}
+
+  /**
+   * Validates `keys`. Returns a tag: the same number for consecutive calls with the same long
+   * list (so a consumer can recognise a repeat without comparing again), or -1 for a short list.
+   * @throws PsError `PS_ERR_KEYS_UNSORTED` or `PS_ERR_KEYS_DUPLICATE`, as `validateKeys`.
+   */
+  validate(keys: BigUint64Array): number {
+    const long = keys.length >= this.minKeys && keys instanceof BigUint64Array;
+    if (long && this.last && sameKeys(this.last, keys)) return this.version;
+    validateKeys(keys);
+    if (!long) return -1;
+    this.last = keys.slice();
+    return ++this.version;
+  }
+}
