@@ -65,3 +65,22 @@ describe('validateKVPairs', () => {
     );
   });
 });
+
+describe('ValidatedKeys (the memo of the last long list that passed)', () => {
+  it('recognises a repeat by content, so a list refilled in place with bad keys still fails', async () => {
+    const { ValidatedKeys } = await import('./internal/validated-keys.js');
+    const v = new ValidatedKeys(16);
+    const keys = BigUint64Array.from({ length: 5000 }, (_, i) => BigInt(i * 2));
+    const t1 = v.validate(keys);
+    expect(v.validate(keys)).toBe(t1);
+    expect(v.validate(keys.slice())).toBe(t1);
+    keys[100] = 1n; // same array object, now unsorted
+    expect(codeOf(() => v.validate(keys))).toBe(PsErrorCode.KEYS_UNSORTED);
+    keys[100] = 200n;
+    expect(v.validate(keys)).toBe(t1);
+    keys[4999] = 10_000n; // still sorted, but another list: a new tag
+    expect(v.validate(keys)).not.toBe(t1);
+    expect(codeOf(() => v.validate(new BigUint64Array([3n, 1n])))).toBe(PsErrorCode.KEYS_UNSORTED);
+    expect(v.validate(new BigUint64Array([1n, 3n]))).toBe(-1);
+  });
+});
