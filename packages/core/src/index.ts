@@ -1,4 +1,5 @@
 export { type AdaGradOptions, adagradHandler } from './adagrad-handler.js';
+export { allocBytes } from './alloc-bytes.js';
 export { assignHandler } from './assign-handler.js';
 export type { ClusterView, NodeInfo } from './cluster-view.js';
 export { configFromEnv, ENV_VARIABLES, type EnvConfig, parseHostPort } from './config.js';

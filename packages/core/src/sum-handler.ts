@@ -23,6 +23,44 @@ function addFloat32(w: Float32Array, off: number, len: number, v: Float32Array, 
   for (; j < len; j++) w[off + j]! += v[vi + j]!;
 }
 
+function addScatteredFloat32(w: Float32Array, offsets: Int32Array, v: Float32Array): void {
+  for (let i = 0; i < offsets.length; i++) w[offsets[i]!]! += v[i]!;
+}
+
+/** `slab0[offsets[i] + j] (op)= vals[i * width + j]`: the gather/scatter loops of sum and assign. */
+export function scatter(
+  slabs: ValArray[],
+  offsets: Int32Array,
+  width: number,
+  vals: ValArray,
+  add: boolean,
+): void {
+  const w = slabs[0]!;
+  if (add && width === 1 && w instanceof Float32Array && vals instanceof Float32Array) {
+    addScatteredFloat32(w, offsets, vals);
+    return;
+  }
+  for (let i = 0; i < offsets.length; i++) {
+    const o = offsets[i]!;
+    const vi = i * width;
+    if (add) for (let j = 0; j < width; j++) w[o + j]! += vals[vi + j]!;
+    else for (let j = 0; j < width; j++) w[o + j] = vals[vi + j]!;
+  }
+}
+
+/** Reads slab 0 of scattered keys of one width into `out[i * width ..]`. */
+export function gather(slabs: ValArray[], offsets: Int32Array, width: number, out: ValArray): void {
+  const w = slabs[0]!;
+  if (width === 1) {
+    for (let i = 0; i < offsets.length; i++) out[i] = w[offsets[i]!]!;
+    return;
+  }
+  for (let i = 0; i < offsets.length; i++) {
+    const o = offsets[i]!;
+    for (let j = 0; j < width; j++) out[i * width + j] = w[o + j]!;
+  }
+}
+
 /** Reads slab 0 (the stored values) of a key; shared by the rules whose slab 0 is the weight. */
 export const readSlab0 = readWeights;
 
@@ -41,6 +79,8 @@ export function sumHandler(opts: TableHandlerOptions = {}): TableHandler {
         else for (let j = 0; j < len; j++) w[off + j]! += vals[vi + j]!;
       },
       read: readWeights,
+      applyScattered: (slabs, offsets, width, vals) => scatter(slabs, offsets, width, vals, true),
+      readScattered: gather,
     },
     opts,
   );

@@ -1,3 +1,4 @@
+import { allocBytes } from './alloc-bytes.js';
 import { KeyListCache, type ResolvedKeys } from './internal/key-list-cache.js';
 import type { KVPairs, ValArray, ValDtype } from './kv-pairs.js';
 import type { KVRequest } from './kv-server.js';
@@ -15,6 +16,13 @@ export interface UpdateRule {
   apply(slabs: ValArray[], off: number, len: number, vals: ValArray, vi: number): void;
   /** Writes the key's visible values (the weights) into `out[oi .. oi+len)`. */
   read(slabs: ValArray[], off: number, len: number, out: ValArray, oi: number): void;
+  /**
+   * Optional fast path for scattered keys of one width: key i's values start at `offsets[i]` in
+   * the slabs and at `i * width` in `vals`. Without it, `apply` runs once per key.
+   */
+  applyScattered?(slabs: ValArray[], offsets: Int32Array, width: number, vals: ValArray): void;
+  /** Optional fast path for reading scattered keys of one width into `out[i * width ..]`. */
+  readScattered?(slabs: ValArray[], offsets: Int32Array, width: number, out: ValArray): void;
 }
 
 /** Options shared by the built-in handlers. */
@@ -59,7 +67,19 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
       if (e < 0) return { entries, width, run: -1 }; // a pull of a missing key: not cacheable
       if (e !== e0 + i || table.lengthOf(e) !== width) run = -1;
     }
-    const resolved = { entries, width, run };
+    let offsets: Int32Array | undefined;
+    if (run < 0 && (rule.applyScattered || rule.readScattered)) {
+      offsets = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const e = entries[i]!;
+        if (table.lengthOf(e) !== width) {
+          offsets = undefined;
+          break;
+        }
+        offsets[i] = table.offsetOf(e);
+      }
+    }
+    const resolved: ResolvedKeys = { entries, width, run, offsets };
     cache.set(req.sender, keys, resolved, req.keysTag);
     return resolved;
   };
@@ -70,9 +90,10 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     if (req.push && n > 0) {
       const width = lens ? 0 : vals.length / n;
       pushed = resolve(req, true, width, lens);
-      const { entries, run } = pushed;
+      const { entries, run, offsets } = pushed;
       const slabs = table.slabs;
       if (run >= 0) rule.apply(slabs, run, n * width, vals, 0);
+      else if (offsets && rule.applyScattered) rule.applyScattered(slabs, offsets, width, vals);
       else {
         let vi = 0;
         for (let i = 0; i < n; i++) {
@@ -89,9 +110,12 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     const slabs = table.slabs;
     if (fixed > 0) {
       // A pushPull reads the very keys it just pushed: reuse their entries.
-      const { entries, run } = pushed && pushed.width === fixed ? pushed : resolve(req, false, fixed);
-      const out = allocLike(table.dtype, n * fixed);
+      const { entries, run, offsets } =
+        pushed && pushed.width === fixed ? pushed : resolve(req, false, fixed);
+      // One run is read whole into the answer, so it need not be zeroed first.
+      const out = run >= 0 ? allocUnzeroed(table.dtype, n * fixed) : allocLike(table.dtype, n * fixed);
       if (run >= 0) rule.read(slabs, run, n * fixed, out, 0);
+      else if (offsets && rule.readScattered) rule.readScattered(slabs, offsets, fixed, out);
       else {
         for (let i = 0; i < n; i++) {
           const e = entries[i]!;
@@ -120,6 +144,13 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     return { keys, vals: out, lens: outLens };
   };
   return Object.assign(handle, { table, rule });
+}
+
+function allocUnzeroed(dtype: ValDtype, n: number): ValArray {
+  const bytes = allocBytes(n * (dtype === 'float64' ? 8 : 4));
+  return dtype === 'float64'
+    ? new Float64Array(bytes.buffer, bytes.byteOffset, n)
+    : new Float32Array(bytes.buffer, bytes.byteOffset, n);
 }
 
 function allocLike(dtype: ValDtype, n: number): ValArray {

@@ -1,4 +1,4 @@
-import { PsError, PsErrorCode } from '@ps/core';
+import { allocBytes, PsError, PsErrorCode } from '@ps/core';
 
 /**
  * Splits a TCP byte stream into frames: each frame is a u32 little-endian length followed by
@@ -47,7 +47,8 @@ export class FrameReader {
         const len = readU32(this.header, 0);
         this.check(len);
         this.headerFill = 0;
-        this.frame = new Uint8Array(len);
+        // Filled byte by byte as chunks arrive: no need to zero it first.
+        this.frame = allocBytes(len);
         this.frameFill = 0;
         if (len === 0) {
           const f = this.frame;

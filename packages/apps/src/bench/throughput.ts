@@ -79,15 +79,15 @@ export async function measureThroughput(
   };
 }
 
-/** A 1-key pushPull round trip, `rounds` times after 100 warm-up rounds: median and p99 in µs. */
+/** A 1-key pushPull round trip, `rounds` times after 500 warm-up rounds: median and p99 in µs. */
 export async function measureLatency(c: BenchCluster, rounds: number, ceilingUs: number): Promise<LatencyRow> {
   const kv = { keys: new BigUint64Array([42n]), vals: new Float32Array([1]) };
   const { worker } = c;
   const samples: number[] = [];
-  for (let i = 0; i < rounds + 100; i++) {
+  for (let i = 0; i < rounds + 500; i++) {
     const t0 = performance.now();
     await worker.wait(worker.pushPull(kv));
-    if (i >= 100) samples.push((performance.now() - t0) * 1000);
+    if (i >= 500) samples.push((performance.now() - t0) * 1000);
   }
   const s = summarize(samples);
   return {

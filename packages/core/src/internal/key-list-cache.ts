@@ -11,6 +11,8 @@ export interface ResolvedKeys {
    * so that the whole request is one run of `keys.length * width` values; -1 otherwise.
    */
   run: number;
+  /** Value offset of each key, when they are scattered but all of `width` values. */
+  offsets?: Int32Array | undefined;
 }
 
 const buffer = (globalThis as { Buffer?: typeof import('node:buffer').Buffer }).Buffer;
