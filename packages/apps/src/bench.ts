@@ -31,8 +31,12 @@ async function main(): Promise<void> {
   const add = (r: BenchRow) => {
     rows.push(r);
     if (r.kind === 'ceiling') log(`${r.name}: ${r.median.toFixed(2)} ${r.unit}`);
-    else if (r.kind === 'latency') log(`${r.name}: median ${r.median_us.toFixed(1)} µs, p99 ${r.p99_us.toFixed(1)} µs`);
-    else log(`${r.name}: ${(r.keys_per_s / 1e6).toFixed(2)} M keys/s, wire ${r.wire_gbps.toFixed(3)} GB/s, ${(r.fraction_of_ceiling * 100).toFixed(1)}% of ceiling`);
+    else if (r.kind === 'latency')
+      log(`${r.name}: median ${r.median_us.toFixed(1)} µs, p99 ${r.p99_us.toFixed(1)} µs`);
+    else
+      log(
+        `${r.name}: ${(r.keys_per_s / 1e6).toFixed(2)} M keys/s, wire ${r.wire_gbps.toFixed(3)} GB/s, ${(r.fraction_of_ceiling * 100).toFixed(1)}% of ceiling`,
+      );
   };
   const memcpy = await memcpyCeiling(quick);
   add(memcpy);
@@ -55,7 +59,14 @@ async function main(): Promise<void> {
             add(
               await measureThroughput(
                 c,
-                { op, keysPerRequest, inFlight, runs: quick ? 1 : 5, runMs: quick ? 60 : 400, minRequests: quick ? 2 : 8 },
+                {
+                  op,
+                  keysPerRequest,
+                  inFlight,
+                  runs: quick ? 1 : 5,
+                  runMs: quick ? 60 : 400,
+                  minRequests: quick ? 2 : 8,
+                },
                 ceiling,
               ),
             );
@@ -79,7 +90,9 @@ async function main(): Promise<void> {
       }),
     );
   }
-  log(`${rows.length} rows${o.json ? `, JSON in ${o.json}` : ''}${o.doc !== false ? `, tables in ${o.doc}` : ''}`);
+  log(
+    `${rows.length} rows${o.json ? `, JSON in ${o.json}` : ''}${o.doc !== false ? `, tables in ${o.doc}` : ''}`,
+  );
 }
 
 if (!isMainThread && (workerData as { benchRole?: string } | null)?.benchRole === 'thread-server') {

@@ -1,6 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { type MessagePort, Worker } from 'node:worker_threads';
-import { createServer, createWorker, type KVWorker, type PsNode, Scheduler, sumHandler, type Transport } from '@ps/core';
+import {
+  createServer,
+  createWorker,
+  type KVWorker,
+  type PsNode,
+  Scheduler,
+  sumHandler,
+  type Transport,
+} from '@ps/core';
 import { InprocHub, inproc, ThreadHub, threads } from '@ps/transport-inproc';
 import { tcp } from '@ps/transport-tcp';
 import { startPeer, stopPeer } from './ceilings.js';
@@ -76,7 +84,10 @@ export async function openBenchCluster(kind: BenchTransport, script: string): Pr
 }
 
 /** The body of the `threads` server: runs inside the worker thread. */
-export async function runThreadServer(data: { port: MessagePort; scheduler: { host: string; port: number } }): Promise<void> {
+export async function runThreadServer(data: {
+  port: MessagePort;
+  scheduler: { host: string; port: number };
+}): Promise<void> {
   const { node } = await createServer({
     transport: threads({ port: data.port }),
     scheduler: data.scheduler,

@@ -52,8 +52,8 @@ export interface LatencyRow {
   p99_us: number;
   min_us: number;
   max_us: number;
-  /** The raw loopback round trip over this median (1 = as fast as the wire allows). */
-  fraction_of_ceiling: number;
+  /** TCP: the raw loopback round trip over this median (1 = as fast as the wire allows); else null. */
+  fraction_of_ceiling: number | null;
   ceiling: string;
 }
 

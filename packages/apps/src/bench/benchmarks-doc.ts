@@ -5,11 +5,16 @@ export const RESULTS_START = '<!-- bench:results:start -->';
 export const RESULTS_END = '<!-- bench:results:end -->';
 
 const fmt = (x: number, digits = 2) =>
-  Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a';
+  Number.isFinite(x)
+    ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : 'n/a';
 const mkeys = (x: number) => fmt(x / 1e6, 1);
 
 /** The generated part of docs/benchmarks.md: ceilings, latency and throughput tables. */
-export function resultsMarkdown(rows: BenchRow[], meta: { date: string; quick: boolean; node: string; cpus: string }): string {
+export function resultsMarkdown(
+  rows: BenchRow[],
+  meta: { date: string; quick: boolean; node: string; cpus: string },
+): string {
   const ceilings = rows.filter((r): r is CeilingRow => r.kind === 'ceiling');
   const latency = rows.filter((r): r is LatencyRow => r.kind === 'latency');
   const tput = rows.filter((r): r is ThroughputRow => r.kind === 'throughput');
@@ -21,13 +26,18 @@ export function resultsMarkdown(rows: BenchRow[], meta: { date: string; quick: b
     '',
     '| ceiling | median | min | max | runs |',
     '| --- | --- | --- | --- | --- |',
-    ...ceilings.map((c) => `| ${c.name} | ${fmt(c.median)} ${c.unit} | ${fmt(c.min)} | ${fmt(c.max)} | ${c.runs} |`),
+    ...ceilings.map(
+      (c) => `| ${c.name} | ${fmt(c.median)} ${c.unit} | ${fmt(c.min)} | ${fmt(c.max)} | ${c.runs} |`,
+    ),
     '',
     '### Latency: 1-key pushPull round trip',
     '',
     '| transport | median µs | p99 µs | fraction of ceiling |',
     '| --- | --- | --- | --- |',
-    ...latency.map((l) => `| ${l.transport} | ${fmt(l.median_us, 1)} | ${fmt(l.p99_us, 1)} | ${fmt(l.fraction_of_ceiling)} |`),
+    ...latency.map(
+      (l) =>
+        `| ${l.transport} | ${fmt(l.median_us, 1)} | ${fmt(l.p99_us, 1)} | ${l.fraction_of_ceiling === null ? 'no wire' : fmt(l.fraction_of_ceiling)} |`,
+    ),
     '',
     '### Throughput (1 server, 1 worker; float32, one value per key)',
     '',
@@ -51,6 +61,9 @@ export function writeResults(path: string, section: string): void {
   const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
   const a = old.indexOf(RESULTS_START);
   const b = old.indexOf(RESULTS_END);
-  const next = a >= 0 && b > a ? old.slice(0, a) + section + old.slice(b + RESULTS_END.length) : `${old.trimEnd()}\n\n${section}\n`;
+  const next =
+    a >= 0 && b > a
+      ? old.slice(0, a) + section + old.slice(b + RESULTS_END.length)
+      : `${old.trimEnd()}\n\n${section}\n`;
   writeFileSync(path, next);
 }

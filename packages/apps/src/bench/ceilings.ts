@@ -5,8 +5,15 @@ import { Bench } from 'tinybench';
 import { type CeilingRow, percentile, summarize } from './bench-stats.js';
 
 /** Starts a benchmark peer child (`bench.js` with BENCH_ROLE) and resolves with its port. */
-export async function startPeer(script: string, role: string, env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(script, [], { env: { ...process.env, ...env, BENCH_ROLE: role }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export async function startPeer(
+  script: string,
+  role: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(script, [], {
+    env: { ...process.env, ...env, BENCH_ROLE: role },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   if (role === 'server') return { child, port: 0 };
   const [msg] = (await once(child, 'message')) as [{ port: number }];
   return { child, port: msg.port };
@@ -41,9 +48,18 @@ export async function memcpyCeiling(quick: boolean): Promise<CeilingRow> {
   });
   await bench.run();
   const r = bench.tasks[0]!.result as { latency?: { samples?: number[]; mean: number } };
-  const samples = (r.latency?.samples ?? [r.latency?.mean ?? Number.NaN]).map((ms) => size / (ms / 1000) / 1e9);
+  const samples = (r.latency?.samples ?? [r.latency?.mean ?? Number.NaN]).map(
+    (ms) => size / (ms / 1000) / 1e9,
+  );
   const s = summarize(samples);
-  return { name: 'ceiling memcpy 64 MiB', kind: 'ceiling', value: s.median, unit: 'GB/s', ...s, runs: samples.length };
+  return {
+    name: 'ceiling memcpy 64 MiB',
+    kind: 'ceiling',
+    value: s.median,
+    unit: 'GB/s',
+    ...s,
+    runs: samples.length,
+  };
 }
 
 /**
@@ -73,7 +89,14 @@ export async function loopbackStreamCeiling(script: string, quick: boolean): Pro
       s.destroy();
     }
     const st = summarize(samples);
-    return { name: 'ceiling tcp loopback stream', kind: 'ceiling', value: st.median, unit: 'GB/s', ...st, runs };
+    return {
+      name: 'ceiling tcp loopback stream',
+      kind: 'ceiling',
+      value: st.median,
+      unit: 'GB/s',
+      ...st,
+      runs,
+    };
   } finally {
     await stopPeer(child);
   }
