@@ -53,6 +53,8 @@ export const PsErrorCode = {
   CLUSTER_FULL: 'PS_ERR_CLUSTER_FULL',
   /** A message arrived that is valid but unexpected in this role or state. */
   PROTOCOL: 'PS_ERR_PROTOCOL',
+  /** A task named a dependency that is not an earlier task of the same worker. */
+  DEPS: 'PS_ERR_DEPS',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

@@ -4,6 +4,14 @@ export { assignHandler } from './assign-handler.js';
 export type { ClusterView, NodeInfo } from './cluster-view.js';
 export { configFromEnv, ENV_VARIABLES, type EnvConfig, parseHostPort } from './config.js';
 export {
+  boundedDelay,
+  type Consistency,
+  delayOf,
+  eventual,
+  parseConsistency,
+  sequential,
+} from './consistency.js';
+export {
   type CreateServerOptions,
   type CreateWorkerOptions,
   createServer,
@@ -36,7 +44,7 @@ export {
 } from './kv-pairs.js';
 export { type KVRequest, KVServer, type KVServerOptions, type RequestHandler } from './kv-server.js';
 export { KVTable } from './kv-table.js';
-export { KVWorker, type KVWorkerOptions, type Timestamp } from './kv-worker.js';
+export { KVWorker, type KVWorkerOptions, type RequestOptions, type Timestamp } from './kv-worker.js';
 export {
   type Command,
   type Message,
@@ -57,4 +65,5 @@ export {
   tableHandler,
   type UpdateRule,
 } from './table-handler.js';
+export { type IdleMeter, measureIdle, type TaskEvent } from './task-event.js';
 export type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';

@@ -44,6 +44,15 @@ export interface KVServerOptions {
 
 const EMPTY_VALS = new Float32Array(0);
 
+interface SenderOrder {
+  /** Timestamps at or above `doneBelow` whose requests were applied here. */
+  applied: Set<number>;
+  /** The sender said every request below this had finished. */
+  doneBelow: number;
+  /** Requests waiting for their dependencies, in arrival order. */
+  waiting: Message[];
+}
+
 /**
  * The server side of one app id: receives push and pull requests sliced to this server's key
  * range, runs the handler, and responds. Bad requests (unsorted keys, wrong lengths) are
@@ -57,6 +66,8 @@ export class KVServer {
   /** Per sender, the last long key list that passed validation. */
   private readonly validated = new Map<NodeId, ValidatedKeys>();
   private lastTag = -1;
+  /** Per sender: what has been applied, and requests waiting for their dependencies. */
+  private readonly order = new Map<NodeId, SenderOrder>();
 
   constructor(
     readonly node: PsNode,
@@ -67,24 +78,85 @@ export class KVServer {
     node.attach(this.app, 'server', (msg) => this.onRequest(msg));
   }
 
+  /**
+   * Runs a request once the requests it names (`meta.deps`, from the same sender) have been
+   * applied here, so the order survives out-of-order delivery; a request whose dependencies are
+   * missing waits in the sender's queue.
+   */
   private onRequest(msg: Message): void {
     const { meta } = msg;
     this.counters.requests++;
+    const order = this.orderOf(meta.sender);
+    if (meta.done !== undefined && meta.done > order.doneBelow) {
+      order.doneBelow = meta.done;
+      for (const ts of order.applied) if (ts < order.doneBelow) order.applied.delete(ts);
+    }
+    if (this.ready(order, msg)) this.run(order, msg);
+    else order.waiting.push(msg);
+    this.drain(order);
+  }
+
+  private orderOf(sender: NodeId): SenderOrder {
+    let o = this.order.get(sender);
+    if (!o) {
+      o = { applied: new Set(), doneBelow: 0, waiting: [] };
+      this.order.set(sender, o);
+    }
+    return o;
+  }
+
+  private ready(order: SenderOrder, msg: Message): boolean {
+    const deps = msg.meta.deps;
+    if (!deps) return true;
+    for (const d of deps) if (d >= order.doneBelow && !order.applied.has(d)) return false;
+    return true;
+  }
+
+  /** Runs waiting requests whose dependencies are now applied, until none is. */
+  private drain(order: SenderOrder): void {
+    for (let progress = true; progress && order.waiting.length > 0; ) {
+      progress = false;
+      for (let i = 0; i < order.waiting.length; i++) {
+        const m = order.waiting[i]!;
+        if (!this.ready(order, m)) continue;
+        order.waiting.splice(i, 1);
+        this.run(order, m);
+        progress = true;
+        break;
+      }
+    }
+  }
+
+  private run(order: SenderOrder, msg: Message): void {
+    const applied = () => {
+      if (msg.meta.ts >= order.doneBelow) order.applied.add(msg.meta.ts);
+    };
     let result: ReturnType<RequestHandler>;
     try {
       const req = this.toRequest(msg);
       result = this.handler(req);
     } catch (err) {
+      applied();
       this.respondError(msg, err);
       return;
     }
     if (result instanceof Promise) {
       result.then(
-        (r) => this.respond(msg, r),
-        (err: unknown) => this.respondError(msg, err),
+        (r) => {
+          applied();
+          this.respond(msg, r);
+          this.drain(order);
+        },
+        (err: unknown) => {
+          applied();
+          this.respondError(msg, err);
+          this.drain(order);
+        },
       );
-    } else this.respond(msg, result);
-    void meta;
+    } else {
+      applied();
+      this.respond(msg, result);
+    }
   }
 
   private checkKeysOf(sender: NodeId): (keys: BigUint64Array) => void {

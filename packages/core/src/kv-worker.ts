@@ -1,10 +1,12 @@
-import { defer, from, type Observable, type Subscription } from 'rxjs';
+import { defer, from, type Observable, Subject, type Subscription } from 'rxjs';
+import { type Consistency, delayOf, eventual } from './consistency.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { ValidatedKeys } from './internal/validated-keys.js';
 import { lowerBound } from './key-range.js';
 import { dtypeOf, type KVPairs, keyWords, type ValArray, validateKVPairs } from './kv-pairs.js';
 import type { Message, NodeId, Segment } from './message.js';
 import type { PsNode } from './ps-node.js';
+import type { TaskEvent } from './task-event.js';
 
 /**
  * A request's timestamp: a number, branded with what `wait` resolves to (`void` for a push,
@@ -16,6 +18,8 @@ export type Timestamp<T = unknown> = number & { readonly __result?: T };
 export interface KVWorkerOptions {
   /** App id (table) this worker talks to. Default 0. */
   app?: number;
+  /** The worker's consistency policy (default `eventual()`: no task waits for another). */
+  consistency?: Consistency;
 }
 
 interface Slice {
@@ -27,38 +31,83 @@ interface Slice {
   done: boolean;
 }
 
-interface Pending {
+interface Task {
+  ts: number;
+  op: 'push' | 'pull' | 'pushPull';
+  push: boolean;
   pull: boolean;
   keys: BigUint64Array;
   slices: Slice[];
+  /** Slice payloads, until the task is sent. */
+  payloads: Segment[][] | undefined;
   remaining: number;
+  /** Explicit dependencies (earlier timestamps of this worker). */
+  deps: number[];
+  /** Wait for `deps` at the worker (true) or let the servers order them (false). */
+  hold: boolean;
+  /** The policy's delay τ when the task was issued. */
+  tau: number;
+  issuedAt: number;
+  sentAt: number;
+  sent: boolean;
   waiters: { resolve: (v: KVPairs | undefined) => void; reject: (e: PsError) => void }[];
 }
 
 type Outcome = { ok: true; value: KVPairs | undefined } | { ok: false; error: PsError };
 
+/** Per-request options of `push`, `pull` and `pushPull`. */
+export interface RequestOptions {
+  /**
+   * Earlier tasks (timestamps of this worker) this one depends on. By default the worker holds
+   * the task back until they have finished.
+   */
+  deps?: readonly number[];
+  /**
+   * `false`: send at once and let each server order the task after the named tasks that reached
+   * it (a pull at t+2 naming the push at t+1 sees that push, in one round trip). Default true.
+   */
+  hold?: boolean;
+  /** This request's policy, instead of the worker's. */
+  consistency?: Consistency;
+}
+
 /**
- * The worker side of one app id (ps-lite's KVWorker): `push`, `pull` and `pushPull` slice a
- * request by the servers' key ranges, send the slices, and return a timestamp at once;
- * `wait(ts)` resolves when every server touched has answered. Pulled values come back in key
- * order. The arrays passed to `push` must not be changed until its `wait` resolves (they are
- * sent without a copy).
+ * The worker side of one app id (ps-lite's KVWorker), with the paper's asynchronous tasks and
+ * flexible consistency (OSDI 2014, sections 3.4 and 3.5). `push`, `pull` and `pushPull` slice a
+ * request by the servers' key ranges and return a timestamp at once; the task is sent when its
+ * dependencies allow (the worker's policy and the request's `deps`); `wait(ts)` resolves when
+ * every server touched has answered. Pulled values come back in key order. The arrays passed
+ * to `push` must not be changed until its `wait` resolves (they are sent without a copy).
  */
 export class KVWorker {
   readonly app: number;
+  /** Every task's life: issued, sent, answered, finished; and each wait. */
+  readonly events$: Observable<TaskEvent>;
+  private readonly eventsSubject = new Subject<TaskEvent>();
   private nextTs = 0;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, Task>();
+  /** Issued tasks not yet sent, in timestamp order. */
+  private held: Task[] = [];
+  /** Every task below this timestamp has finished. */
+  private doneBelow = 0;
+  /** Finished tasks at or above `doneBelow`. */
+  private readonly doneAbove = new Set<number>();
   /** Finished requests whose outcome nobody has collected yet (pulls, and failures). */
   private readonly finished = new Map<number, Outcome>();
   private readonly sub: Subscription;
   private readonly validated = new ValidatedKeys();
-  private readonly checkKeys = (keys: BigUint64Array) => this.validated.validate(keys);
+  private readonly checkKeys = (keys: BigUint64Array) => {
+    this.validated.validate(keys);
+  };
+  private policy: Consistency;
 
   constructor(
     readonly node: PsNode,
     opts: KVWorkerOptions = {},
   ) {
     this.app = opts.app ?? 0;
+    this.policy = opts.consistency ?? eventual();
+    this.events$ = this.eventsSubject.asObservable();
     node.attach(this.app, 'worker', (msg) => this.onResponse(msg));
     node.onTerminate((err) => this.failAll(err));
     this.sub = node.cluster$.subscribe((view) => {
@@ -76,37 +125,57 @@ export class KVWorker {
     });
   }
 
-  /** Requests sent and not yet answered. */
+  /** The worker's consistency policy; may be changed while running (held tasks are re-checked). */
+  get consistency(): Consistency {
+    return this.policy;
+  }
+
+  set consistency(c: Consistency) {
+    this.policy = c;
+    const tau = delayOf(c);
+    for (const t of this.held) t.tau = tau;
+    this.release();
+  }
+
+  /** Tasks sent and not yet answered. */
   get inFlight(): number {
-    return this.pending.size;
+    let n = 0;
+    for (const t of this.pending.values()) if (t.sent) n++;
+    return n;
+  }
+
+  /** Tasks issued but held back by their dependencies. */
+  get heldBack(): number {
+    return this.held.length;
   }
 
   /**
    * Pushes values to the servers (each applies its handler, e.g. adds them).
    * @returns the request's timestamp; `await wait(ts)` for its completion.
    * @throws PsError (synchronously) for invalid KVPairs: `PS_ERR_KEYS_UNSORTED`,
-   *   `PS_ERR_KEYS_DUPLICATE`, `PS_ERR_VALS_LENGTH`, `PS_ERR_LENS_LENGTH`, `PS_ERR_LENS_SUM`, `PS_ERR_DTYPE`.
+   *   `PS_ERR_KEYS_DUPLICATE`, `PS_ERR_VALS_LENGTH`, `PS_ERR_LENS_LENGTH`, `PS_ERR_LENS_SUM`,
+   *   `PS_ERR_DTYPE`; `PS_ERR_DEPS` for a dependency that is not an earlier task.
    */
-  push(kv: KVPairs): Timestamp<void> {
+  push(kv: KVPairs, opts?: RequestOptions): Timestamp<void> {
     validateKVPairs(kv, this.checkKeys);
-    return this.issue(kv, true, false) as Timestamp<void>;
+    return this.issue(kv, true, false, opts) as Timestamp<void>;
   }
 
   /**
    * Pulls the values of `keys` (strictly increasing). `wait(ts)` resolves to `{ keys, vals, lens? }`
    * with values in key order: `vals.length / keys.length` per key, or `lens` when the table holds
    * variable-length values. A key no server holds reads as zeros.
-   * @throws PsError `PS_ERR_KEYS_UNSORTED` or `PS_ERR_KEYS_DUPLICATE` (synchronously).
+   * @throws PsError `PS_ERR_KEYS_UNSORTED`, `PS_ERR_KEYS_DUPLICATE`, `PS_ERR_DEPS` (synchronously).
    */
-  pull(keys: BigUint64Array): Timestamp<KVPairs> {
+  pull(keys: BigUint64Array, opts?: RequestOptions): Timestamp<KVPairs> {
     this.checkKeys(keys);
-    return this.issue({ keys, vals: new Float32Array(0) }, false, true) as Timestamp<KVPairs>;
+    return this.issue({ keys, vals: new Float32Array(0) }, false, true, opts) as Timestamp<KVPairs>;
   }
 
   /** Pushes, then pulls the same keys in one round trip (the values after this push was applied). */
-  pushPull(kv: KVPairs): Timestamp<KVPairs> {
+  pushPull(kv: KVPairs, opts?: RequestOptions): Timestamp<KVPairs> {
     validateKVPairs(kv, this.checkKeys);
-    return this.issue(kv, true, true) as Timestamp<KVPairs>;
+    return this.issue(kv, true, true, opts) as Timestamp<KVPairs>;
   }
 
   /**
@@ -119,8 +188,20 @@ export class KVWorker {
   wait<T>(ts: Timestamp<T> | number): Promise<T> {
     const p = this.pending.get(ts);
     if (p) {
-      return new Promise<KVPairs | undefined>((resolve, reject) =>
-        p.waiters.push({ resolve, reject }),
+      const observed = this.eventsSubject.observed;
+      if (observed) this.eventsSubject.next({ type: 'wait', ts, time: performance.now() });
+      const done = new Promise<KVPairs | undefined>((resolve, reject) => p.waiters.push({ resolve, reject }));
+      if (!observed) return done as Promise<T>;
+      const resume = () => this.eventsSubject.next({ type: 'resume', ts, time: performance.now() });
+      return done.then(
+        (v) => {
+          resume();
+          return v;
+        },
+        (e: unknown) => {
+          resume();
+          throw e;
+        },
       ) as Promise<T>;
     }
     const outcome = this.finished.get(ts);
@@ -136,23 +217,45 @@ export class KVWorker {
     return Promise.resolve(undefined as T);
   }
 
+  /** True once task `ts` has finished (answered by every server, or failed). */
+  isFinished(ts: number): boolean {
+    return ts < this.doneBelow || this.doneAbove.has(ts);
+  }
+
   /** `push` as an Observable: emits once (undefined) and completes when the push is applied. */
-  push$(kv: KVPairs): Observable<void> {
-    return defer(() => from(this.wait(this.push(kv))));
+  push$(kv: KVPairs, opts?: RequestOptions): Observable<void> {
+    return defer(() => from(this.wait(this.push(kv, opts))));
   }
 
   /** `pull` as an Observable: emits the pulled KVPairs and completes. */
-  pull$(keys: BigUint64Array): Observable<KVPairs> {
-    return defer(() => from(this.wait(this.pull(keys))));
+  pull$(keys: BigUint64Array, opts?: RequestOptions): Observable<KVPairs> {
+    return defer(() => from(this.wait(this.pull(keys, opts))));
   }
 
   /** `pushPull` as an Observable: emits the pulled KVPairs and completes. */
-  pushPull$(kv: KVPairs): Observable<KVPairs> {
-    return defer(() => from(this.wait(this.pushPull(kv))));
+  pushPull$(kv: KVPairs, opts?: RequestOptions): Observable<KVPairs> {
+    return defer(() => from(this.wait(this.pushPull(kv, opts))));
   }
 
-  private issue(kv: KVPairs, push: boolean, pull: boolean): number {
-    const ts = this.nextTs++;
+  private emit(e: TaskEvent): void {
+    this.eventsSubject.next(e);
+  }
+
+  private issue(kv: KVPairs, push: boolean, pull: boolean, opts: RequestOptions = {}): number {
+    const deps = opts.deps ? [...opts.deps] : [];
+    const ts = this.nextTs;
+    for (const d of deps) {
+      if (!Number.isInteger(d) || d < 0 || d >= ts) {
+        throw new PsError(
+          PsErrorCode.DEPS,
+          `task ${ts} names ${d} as a dependency; a task may depend only on earlier tasks of the same worker (0 to ${ts - 1})`,
+        );
+      }
+    }
+    this.nextTs++;
+    const op = push && pull ? 'pushPull' : push ? 'push' : 'pull';
+    const now = this.eventsSubject.observed ? performance.now() : 0;
+    if (now) this.emit({ type: 'issued', ts, time: now, op, deps });
     const view = this.node.view;
     const { keys, vals, lens } = kv;
     const words = keyWords(keys);
@@ -162,8 +265,23 @@ export class KVWorker {
       valOffsets = new Int32Array(keys.length + 1);
       for (let i = 0; i < keys.length; i++) valOffsets[i + 1] = valOffsets[i]! + lens[i]!;
     }
-    const p: Pending = { pull, keys, slices: [], remaining: 0, waiters: [] };
-    const sends: { server: NodeId; data: Segment[] }[] = [];
+    const t: Task = {
+      ts,
+      op,
+      push,
+      pull,
+      keys,
+      slices: [],
+      payloads: [],
+      remaining: 0,
+      deps,
+      hold: opts.hold ?? true,
+      tau: delayOf(opts.consistency ?? this.policy),
+      issuedAt: now,
+      sentAt: 0,
+      sent: false,
+      waiters: [],
+    };
     for (let s = 0; s < view.servers.length; s++) {
       const range = view.ranges[s]!;
       const lo = lowerBound(keys, range.begin, words);
@@ -176,13 +294,13 @@ export class KVWorker {
           data.push(vals.subarray(valOffsets[lo]!, valOffsets[hi]!), lens.subarray(lo, hi));
         } else data.push(vals.subarray(lo * width, hi * width));
       }
-      p.slices.push({ server, lo, hi, done: false });
-      sends.push({ server, data });
+      t.slices.push({ server, lo, hi, done: false });
+      t.payloads!.push(data);
     }
-    p.remaining = p.slices.length;
-    const dead = view.dead.length > 0 ? p.slices.find((sl) => view.dead.includes(sl.server)) : undefined;
+    t.remaining = t.slices.length;
+    const dead = view.dead.length > 0 ? t.slices.find((sl) => view.dead.includes(sl.server)) : undefined;
     if (dead) {
-      this.finished.set(ts, {
+      this.finish(ts, t, {
         ok: false,
         error: new PsError(
           PsErrorCode.NODE_DEAD,
@@ -191,15 +309,67 @@ export class KVWorker {
       });
       return ts;
     }
-    if (p.remaining === 0) {
-      this.finished.set(ts, { ok: true, value: pull ? { keys, vals: new Float32Array(0) } : undefined });
-      if (!pull) this.finished.delete(ts);
-      return ts;
+    this.pending.set(ts, t);
+    if (this.held.length === 0 && this.ready(t)) this.send(t);
+    else this.held.push(t);
+    return ts;
+  }
+
+  /** Whether a task's dependencies allow sending it now. */
+  private ready(t: Task): boolean {
+    // Bounded delay τ: every task older than t − τ has finished.
+    if (t.tau !== Number.POSITIVE_INFINITY && this.doneBelow < t.ts - t.tau) return false;
+    if (t.hold) for (const d of t.deps) if (!this.isFinished(d)) return false;
+    return true;
+  }
+
+  /** Sends every held task whose dependencies now allow it, in timestamp order. */
+  private release(): void {
+    if (this.held.length === 0) return;
+    const still: Task[] = [];
+    for (const t of this.held) {
+      if (this.pending.get(t.ts) !== t) continue; // failed while held
+      if (this.ready(t)) this.send(t);
+      else still.push(t);
     }
-    this.pending.set(ts, p);
-    for (const { server, data } of sends) {
+    this.held = still;
+  }
+
+  private send(t: Task): void {
+    const { ts } = t;
+    t.sent = true;
+    if (this.eventsSubject.observed) {
+      t.sentAt = performance.now();
+      this.emit({ type: 'sent', ts, time: t.sentAt, heldMs: t.issuedAt ? t.sentAt - t.issuedAt : 0 });
+    }
+    const payloads = t.payloads!;
+    t.payloads = undefined;
+    if (t.remaining === 0) {
+      this.complete(ts, t);
+      return;
+    }
+    for (let i = 0; i < t.slices.length; i++) {
+      const server = t.slices[i]!.server;
+      // The dependencies a server must order this task after: unfinished ones that touched it.
+      let deps: number[] | undefined;
+      for (const d of t.deps) {
+        const dt = this.pending.get(d);
+        if (dt?.slices.some((s) => s.server === server)) {
+          deps = deps ?? [];
+          deps.push(d);
+        }
+      }
+      const meta = {
+        app: this.app,
+        ts,
+        request: true,
+        push: t.push,
+        pull: t.pull,
+        done: this.doneBelow,
+        ...(deps ? { deps } : {}),
+      };
       this.node
-        .send(server, { app: this.app, ts, request: true, push, pull }, data)
+        .send(server, meta, payloads[i]!)
         .catch((err: unknown) =>
           this.fail(
             ts,
@@ -207,7 +377,6 @@ export class KVWorker {
           ),
         );
     }
-    return ts;
   }
 
   private onResponse(msg: Message): void {
@@ -215,7 +384,7 @@ export class KVWorker {
     const p = this.pending.get(meta.ts);
     if (!p) return; // late answer to a failed request
     const slice = p.slices.find((s) => s.server === meta.sender && !s.done);
-    if (!slice) {
+    if (!slice || !p.sent) {
       this.node.log.warn(`unexpected response from ${meta.sender} for ts ${meta.ts}; dropped`);
       return;
     }
@@ -243,49 +412,62 @@ export class KVWorker {
       slice.lens = lens;
     }
     slice.done = true;
+    if (this.eventsSubject.observed) {
+      this.emit({ type: 'answered', ts: meta.ts, time: performance.now(), server: meta.sender });
+    }
     if (--p.remaining === 0) this.complete(meta.ts, p);
   }
 
-  private complete(ts: number, p: Pending): void {
-    this.pending.delete(ts);
-    let value: KVPairs | undefined;
+  private complete(ts: number, p: Task): void {
+    let outcome: Outcome;
     try {
-      value = p.pull ? assemble(p) : undefined;
+      outcome = { ok: true, value: p.pull ? assemble(p) : undefined };
     } catch (err) {
-      this.settle(ts, p, { ok: false, error: err as PsError });
-      return;
+      outcome = { ok: false, error: err as PsError };
     }
-    this.settle(ts, p, { ok: true, value });
+    this.finish(ts, p, outcome);
   }
 
-  private settle(ts: number, p: Pending, outcome: Outcome): void {
+  /** Records a task's end, hands its outcome to its waiters (or keeps it), and releases held tasks. */
+  private finish(ts: number, p: Task, outcome: Outcome): void {
+    this.pending.delete(ts);
+    if (ts === this.doneBelow) {
+      this.doneBelow++;
+      while (this.doneAbove.delete(this.doneBelow)) this.doneBelow++;
+    } else this.doneAbove.add(ts);
+    if (this.eventsSubject.observed) {
+      const time = performance.now();
+      this.emit({ type: 'finished', ts, time, durationMs: p.sentAt ? time - p.sentAt : 0, ok: outcome.ok });
+    }
     if (p.waiters.length === 0) {
       // Keep pulls and failures for a later wait; a finished push needs no record.
       if (p.pull || !outcome.ok) this.finished.set(ts, outcome);
-      return;
+    } else {
+      for (const w of p.waiters) {
+        if (outcome.ok) w.resolve(outcome.value);
+        else w.reject(outcome.error);
+      }
     }
-    for (const w of p.waiters) {
-      if (outcome.ok) w.resolve(outcome.value);
-      else w.reject(outcome.error);
-    }
+    this.release();
   }
 
   private fail(ts: number, error: PsError): void {
     const p = this.pending.get(ts);
     if (!p) return;
-    this.pending.delete(ts);
-    this.settle(ts, p, { ok: false, error });
+    this.finish(ts, p, { ok: false, error });
   }
 
   private failAll(error: PsError): void {
     for (const ts of [...this.pending.keys()]) this.fail(ts, error);
     this.sub.unsubscribe();
+    this.eventsSubject.complete();
   }
 }
 
 /** Joins the servers' answers in key order (slices are in key order by construction). */
-function assemble(p: Pending): KVPairs {
+function assemble(p: Task): KVPairs {
   const { keys, slices } = p;
+  if (slices.length === 0) return { keys, vals: new Float32Array(0) };
   if (slices.length === 1) {
     const s = slices[0]!;
     return { keys, vals: s.vals!, lens: s.lens };

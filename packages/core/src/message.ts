@@ -63,6 +63,13 @@ export interface Meta {
   cmd?: Command;
   /** Control payload (any msgpack-encodable value). */
   body?: unknown;
+  /**
+   * Earlier requests of the same sender (timestamps) that this server must apply before this
+   * one; only those that reached this server and had not finished when it was sent.
+   */
+  deps?: number[];
+  /** Every request of the sender below this timestamp has finished (lets a server forget them). */
+  done?: number;
   /** Set on a response whose request failed: the remote `PsError` code and message. */
   error?: { code: string; message: string };
 }

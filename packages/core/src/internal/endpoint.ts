@@ -27,6 +27,17 @@ export function validateMeta(meta: Meta): void {
   if (meta.cmd !== undefined && !COMMANDS.has(meta.cmd)) bad(`unknown command ${String(meta.cmd)}`);
   if (meta.error !== undefined && (typeof meta.error !== 'object' || meta.error === null))
     bad('error must be a map');
+  if (
+    meta.deps !== undefined &&
+    (!Array.isArray(meta.deps) ||
+      meta.deps.length > 4096 ||
+      !meta.deps.every((d) => Number.isInteger(d) && d >= 0))
+  ) {
+    bad('deps must be a list of at most 4,096 non-negative integers');
+  }
+  if (meta.done !== undefined && (!Number.isInteger(meta.done) || meta.done < 0)) {
+    bad('done must be a non-negative integer');
+  }
 }
 
 /**
