@@ -60,13 +60,16 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     const entries = table.lookup(keys, create, width, lens);
     const n = keys.length;
     if (lens) return { entries, width: -1, run: -1 };
-    let run = n > 0 ? table.offsetOf(entries[0]!) : -1;
-    const e0 = entries[0]!;
-    for (let i = 0; i < n && run >= 0; i++) {
+    const e0 = n > 0 ? entries[0]! : -1;
+    let contiguous = n > 0;
+    for (let i = 0; i < n; i++) {
       const e = entries[i]!;
-      if (e < 0) return { entries, width, run: -1 }; // a pull of a missing key: not cacheable
-      if (e !== e0 + i || table.lengthOf(e) !== width) run = -1;
+      // A pull of a key the table does not hold: nothing to remember (a later push of the same
+      // list must create the key, not reuse a missing entry).
+      if (e < 0) return { entries, width, run: -1 };
+      if (contiguous && (e !== e0 + i || table.lengthOf(e) !== width)) contiguous = false;
     }
+    const run = contiguous ? table.offsetOf(e0) : -1;
     let offsets: Int32Array | undefined;
     if (run < 0 && (rule.applyScattered || rule.readScattered)) {
       offsets = new Int32Array(n);
