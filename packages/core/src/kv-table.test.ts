@@ -179,13 +179,27 @@ describe('table handlers after a pull of keys they do not hold', () => {
       const none = new Float32Array(0);
       const before = h({ sender: 'w', app: 0, ts: 0, push: false, pull: true, kv: { keys, vals: none } })!;
       expect([...before.vals].every((v) => v === 0)).toBe(true);
-      h({ sender: 'w', app: 0, ts: 1, push: true, pull: false, kv: { keys, vals: new Float32Array(100).fill(2) } });
+      h({
+        sender: 'w',
+        app: 0,
+        ts: 1,
+        push: true,
+        pull: false,
+        kv: { keys, vals: new Float32Array(100).fill(2) },
+      });
       const after = h({ sender: 'w', app: 0, ts: 2, push: false, pull: true, kv: { keys, vals: none } })!;
       expect([...after.vals]).toEqual(new Array(100).fill(2));
       // Half known, half new: the new half is created, the known half summed.
       const mixed = BigUint64Array.from({ length: 100 }, (_, i) => BigInt(i * 500 + 7));
       h({ sender: 'w', app: 0, ts: 3, push: false, pull: true, kv: { keys: mixed, vals: none } });
-      h({ sender: 'w', app: 0, ts: 4, push: true, pull: false, kv: { keys: mixed, vals: new Float32Array(100).fill(1) } });
+      h({
+        sender: 'w',
+        app: 0,
+        ts: 4,
+        push: true,
+        pull: false,
+        kv: { keys: mixed, vals: new Float32Array(100).fill(1) },
+      });
       const m = h({ sender: 'w', app: 0, ts: 5, push: false, pull: true, kv: { keys: mixed, vals: none } })!;
       for (let i = 0; i < 100; i++) expect(m.vals[i]).toBe(i % 2 === 0 ? 3 : 1);
     }

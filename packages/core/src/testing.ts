@@ -1,12 +1,12 @@
 /**
- * Test helpers exported for transport packages: the transport conformance suite. Import from
+ * Test helpers: the transport conformance suite and a reordering transport wrapper. Import from
  * `@ps/core/testing` in tests only.
  */
-import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
+import { filter, firstValueFrom, map, mergeMap, type Observable, take, timeout, timer, toArray } from 'rxjs';
 import { isPsError, PsErrorCode } from './errors.js';
 import { decodeFrame, encodeFrame } from './frame-codec.js';
-import type { Message } from './message.js';
-import type { InboundFrame, Transport } from './transport.js';
+import type { Message, NodeAddress, NodeId } from './message.js';
+import type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';
 
 /** The parts of a test framework the suite needs (vitest's or jest's `describe`, `it`, `expect`). */
 export interface TestApi {
@@ -171,4 +171,37 @@ export function runTransportConformance(t: TestApi, opts: ConformanceOptions): v
       t.expect(completed).toBe(true);
     });
   });
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same delays. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Wraps a transport so that every frame it receives is delivered after a random delay of 0 to
+ * `maxDelayMs` ms drawn from a seeded PRNG: frames overtake each other, so tests can check that
+ * ordering guarantees hold under reordering. For tests only.
+ */
+export function reorderingTransport(inner: Transport, opts: { seed: number; maxDelayMs: number }): Transport {
+  const random = seededRandom(opts.seed);
+  const frames$: Observable<InboundFrame> = inner.frames$.pipe(
+    mergeMap((f) => timer(Math.floor(random() * (opts.maxDelayMs + 1))).pipe(map(() => f))),
+  );
+  return {
+    kind: `${inner.kind}+reorder`,
+    bind: (self: NodeAddress, o?: BindOptions) => inner.bind(self, o),
+    connect: (peer: PeerAddress) => inner.connect(peer),
+    send: (peer: NodeId, frame: readonly Uint8Array[]) => inner.send(peer, frame),
+    frames$,
+    events$: inner.events$ as Observable<TransportEvent>,
+    close: () => inner.close(),
+  };
 }
