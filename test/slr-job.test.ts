@@ -146,6 +146,39 @@ describe('ps slr', () => {
     expect(await waitUntil(() => [...pids.values()].every((pid) => !alive(pid)), 15_000)).toBe(true);
   });
 
+  it('runs with each consistency model and a straggler, and reports the idle fraction', async () => {
+    const runs = [
+      ['--consistency', 'sequential'],
+      ['--consistency', 'bounded', '--tau', '3'],
+      ['--consistency', 'eventual'],
+    ];
+    const idle: number[] = [];
+    for (const extra of runs) {
+      const p = spawnNode(cli, {}, [
+        'slr',
+        '--dataset',
+        'spam',
+        '--epochs',
+        '2',
+        '--straggler',
+        '3',
+        '--json',
+        ...extra,
+      ]);
+      expect(await exitCode(p, 120_000)).toBe(0);
+      const s = JSON.parse(p.lines.at(-1)!) as Record<string, number | string | null>;
+      expect(s.consistency).toBe(extra[1]);
+      expect(s.tau).toBe(extra[1] === 'sequential' ? 0 : extra[1] === 'eventual' ? null : 3);
+      expect(s.straggler).toBe(3);
+      expect(s.accuracy as number).toBeGreaterThanOrEqual(0.95);
+      expect(s.worker_idle_fraction as number).toBeGreaterThan(0);
+      expect(s.worker_idle_fraction as number).toBeLessThan(1);
+      idle.push(s.worker_idle_fraction as number);
+    }
+    // With a straggler, waiting for every worker each iteration idles the others most.
+    expect(idle[0]!).toBeGreaterThan(idle[2]!);
+  });
+
   it('refuses bad options with exit code 2 and a message naming the option', async () => {
     const p = spawnNode(cli, {}, ['slr', '--workers', '0']);
     expect(await exitCode(p, 20_000)).toBe(2);

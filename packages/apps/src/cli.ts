@@ -48,6 +48,19 @@ function jobOptions(cmd: Command): Command {
     .option('--beta <x>', `FTRL beta (default ${d.beta})`, num)
     .option('--l1 <x>', `L1 penalty (default ${d.l1})`, num)
     .option('--l2 <x>', `L2 penalty (default ${d.l2})`, num)
+    .addOption(
+      new Option(
+        '--consistency <model>',
+        `sequential, eventual, or bounded delay with --tau (default ${d.consistency})`,
+      ).choices(['sequential', 'eventual', 'bounded']),
+    )
+    .option('--tau <n>', `bounded delay τ in batches (default ${d.tau})`, int)
+    .option('--straggler <factor>', 'slow the last worker down by this factor (default 1: none)', num)
+    .option(
+      '--eval-every <n>',
+      'worker 0 measures test accuracy every n of its batches (default 0: only at the end)',
+      int,
+    )
     .option('--bits <n>', `hash features into 2^bits buckets (default ${d.bits})`, int)
     .option('--no-bigrams', 'hash unigrams only')
     .option('--seed <n>', `seed of the train/test split (default ${d.seed})`, int)
@@ -72,6 +85,7 @@ function printHuman(s: JobSummary, out: NodeJS.WriteStream): void {
       `cluster: ${s.servers} servers, ${s.workers} workers over ${s.transport}; ${s.epochs} epochs of batch ${s.batch_size}, ${s.optimizer}`,
       `test accuracy ${s.accuracy.toFixed(4)}   log-loss ${s.logloss.toFixed(4)}   AUC ${s.auc.toFixed(4)}`,
       `time ${s.seconds.toFixed(1)} s (training ${s.train_seconds.toFixed(1)} s); traffic ${mb(s.bytes_sent)} sent, ${mb(s.bytes_received)} received`,
+      `consistency ${s.consistency}${s.consistency === 'bounded' ? ` (τ ${s.tau})` : ''}${s.straggler > 1 ? `, straggler ×${s.straggler}` : ''}; workers idle ${(s.worker_idle_fraction * 100).toFixed(1)}% of training`,
       '',
     ].join('\n'),
   );

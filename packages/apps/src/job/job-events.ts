@@ -1,5 +1,5 @@
 import type { TrafficStats } from '@ps/core';
-import type { SlrEvaluation, SlrProgress } from '../slr/train-slr-worker.js';
+import type { SlrEvalPoint, SlrEvaluation, SlrProgress, SlrWorkerReport } from '../slr/train-slr-worker.js';
 
 /** What a role process tells the launcher (over the IPC channel) while the job runs. */
 export type JobEvent =
@@ -7,6 +7,8 @@ export type JobEvent =
   | { type: 'spawned'; role: string; pid: number }
   | { type: 'data'; rank: number; rowsTrain: number; rowsTest: number; features: number; loadSeconds: number }
   | SlrProgress
+  | SlrEvalPoint
+  | { type: 'worker-report'; report: SlrWorkerReport }
   | { type: 'evaluation'; evaluation: SlrEvaluation }
   | { type: 'stats'; role: string; stats: TrafficStats }
   | { type: 'failed'; role: string; message: string };
@@ -34,4 +36,13 @@ export interface JobSummary {
   bytes_sent: number;
   /** Bytes all nodes received from their transports. */
   bytes_received: number;
+  /** The consistency model (`sequential`, `eventual`, `bounded`) and its τ in batches (null: ∞). */
+  consistency: string;
+  tau: number | null;
+  /** The last worker's slowdown factor (1: none). */
+  straggler: number;
+  /** Mean over workers of the share of training time spent waiting on pulls and pushes. */
+  worker_idle_fraction: number;
+  /** Worker 0's test accuracy during training (with `--eval-every`): seconds since it started. */
+  evals?: { seconds: number; batches: number; accuracy: number }[];
 }

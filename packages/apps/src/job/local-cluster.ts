@@ -47,7 +47,12 @@ function collector(onEvent?: (e: JobEvent) => void) {
   let trainEnd = 0;
   const dataSeen = new Set<number>();
   const stats: TrafficStats[] = [];
+  const idle: number[] = [];
+  const evals: { seconds: number; batches: number; accuracy: number }[] = [];
   const on = (e: JobEvent) => {
+    if (e.type === 'worker-report') idle.push(e.report.idleFraction);
+    else if (e.type === 'eval')
+      evals.push({ seconds: round(e.seconds, 3), batches: e.batches, accuracy: round(e.accuracy, 5) });
     if (e.type === 'data') {
       data = e;
       dataSeen.add(e.rank);
@@ -78,6 +83,14 @@ function collector(onEvent?: (e: JobEvent) => void) {
       auc: round(evaluation.auc, 5),
       bytes_sent: stats.reduce((a, s) => a + s.bytesSent, 0),
       bytes_received: stats.reduce((a, s) => a + s.bytesReceived, 0),
+      consistency: cfg.consistency,
+      tau: cfg.consistency === 'sequential' ? 0 : cfg.consistency === 'eventual' ? null : cfg.tau,
+      straggler: cfg.straggler,
+      worker_idle_fraction: round(
+        idle.length ? idle.reduce((a, b) => a + b, 0) / idle.length : Number.NaN,
+        4,
+      ),
+      ...(cfg.evalEvery > 0 ? { evals } : {}),
     };
   };
   return { on, summary };

@@ -1,8 +1,10 @@
 import {
+  assignHandler,
   configFromEnv,
   createServer,
   createWorker,
   type EnvConfig,
+  type KVWorker,
   PsError,
   PsErrorCode,
   Scheduler,
@@ -70,7 +72,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       scheduler: at,
       host: env.host,
       port: env.port,
-      handler: slrHandler(cfg),
+      // App 0: the model; app 1: the workers' clock (bounded delay across workers).
+      handler: { 0: slrHandler(cfg), 1: assignHandler() },
     });
     setTitle(`ps-server-${node.rank}`);
     report({ type: 'listening', role: 'server', port: node.address.port });
@@ -81,7 +84,14 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   }
   setTitle('ps-worker');
   const data = ctx.data ?? (await loadSlrData(cfg));
-  const { node, worker } = await createWorker({ transport: transport(), scheduler: at, host: env.host });
+  // App 0 holds the model; app 1 the workers' clock (bounded delay across workers).
+  const { node, workers } = await createWorker({
+    transport: transport(),
+    scheduler: at,
+    host: env.host,
+    apps: [0, 1],
+  });
+  const [worker, clock] = workers as [KVWorker, KVWorker];
   const rank = node.rank;
   setTitle(`ps-worker-${rank}`);
   report({
@@ -93,14 +103,17 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     loadSeconds: data.seconds,
   });
   try {
-    const evaluation = await trainSlrWorker({
+    const { evaluation, report: mine } = await trainSlrWorker({
       node,
       worker,
+      clock,
       cfg,
       train: data.train,
       test: data.test,
       onProgress: report,
+      onEval: report,
     });
+    report({ type: 'worker-report', report: mine });
     if (evaluation) report({ type: 'evaluation', evaluation });
   } catch (err) {
     await node.close();

@@ -35,6 +35,18 @@ export interface SlrConfig {
   servers: number;
   workers: number;
   transport: 'tcp' | 'inproc';
+  /**
+   * How stale a worker's weights may be (OSDI 2014, section 3.5): `sequential` (each batch's pull
+   * waits for the previous batch's push), `eventual` (pulls prefetched without waiting), or
+   * `bounded` with `tau`: the pull for batch i + τ + 1 waits for batch i's push (default bounded, τ 1).
+   */
+  consistency: 'sequential' | 'eventual' | 'bounded';
+  /** τ of bounded delay, in batches (default 1). */
+  tau: number;
+  /** Slow the last worker down by this factor (1 = no straggler), to show what bounded delay buys. */
+  straggler: number;
+  /** Worker 0 measures test accuracy (on up to 2,000 test rows) every this many of its batches; 0 = never. */
+  evalEvery: number;
 }
 
 /** Defaults that reach the documented accuracy on IMDB and SpamAssassin. */
@@ -54,6 +66,10 @@ export const SLR_DEFAULTS: SlrConfig = {
   servers: 2,
   workers: 2,
   transport: 'tcp',
+  consistency: 'bounded',
+  tau: 1,
+  straggler: 1,
+  evalEvery: 0,
 };
 
 /**
@@ -78,6 +94,13 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   int('servers', 1, 64);
   int('workers', 1, 64);
   int('seed', 0, 2 ** 31 - 1);
+  int('tau', 0, 1024);
+  int('evalEvery', 0, 1_000_000);
+  if (!['sequential', 'eventual', 'bounded'].includes(c.consistency)) {
+    bad(`--consistency must be sequential, eventual or bounded, got ${c.consistency}`);
+  }
+  if (!(c.straggler >= 1 && c.straggler <= 1000))
+    bad(`--straggler must be a factor from 1 to 1000, got ${c.straggler}`);
   if (!(c.testFraction > 0 && c.testFraction < 1))
     bad(`--test-fraction must be in (0, 1), got ${c.testFraction}`);
   if (!(c.lr > 0)) bad(`--lr must be > 0, got ${c.lr}`);

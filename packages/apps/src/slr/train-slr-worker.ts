@@ -1,10 +1,11 @@
-import type { KVWorker, PsNode, Timestamp } from '@ps/core';
+import type { KVPairs, KVWorker, PsNode, Timestamp } from '@ps/core';
 import type { SparseDataset } from '../data/dataset.js';
 import { accuracy, auc, logLoss } from '../data/metrics.js';
-import { shard } from '../data/split.js';
+import { shard, takeRows } from '../data/split.js';
 import { logisticGradient, predictRows } from './logistic-gradient.js';
 import { MinibatchIndexer } from './minibatch.js';
 import type { SlrConfig } from './slr-config.js';
+import { WorkerClock } from './worker-clock.js';
 
 /** A worker's progress, reported at most every `progressEveryMs` and at the end of each epoch. */
 export interface SlrProgress {
@@ -32,38 +33,115 @@ export interface SlrEvaluation {
   auc: number;
 }
 
+/** Test accuracy measured during training by worker 0 (`evalEvery`), for time-to-accuracy plots. */
+export interface SlrEvalPoint {
+  type: 'eval';
+  /** Seconds since this worker started training. */
+  seconds: number;
+  /** Batches worker 0 had processed. */
+  batches: number;
+  /** Accuracy on the first (up to) 2,000 rows of the test set. */
+  accuracy: number;
+}
+
+/** What a worker measured about its own training. */
+export interface SlrWorkerReport {
+  rank: number;
+  /** Seconds from the first pull to the last push's completion. */
+  trainSeconds: number;
+  /**
+   * Share of `trainSeconds` the training loop spent blocked: waiting for the next batch's weights
+   * (held by the bounded delay, or in flight) and for the last pushes.
+   */
+  idleFraction: number;
+  batches: number;
+}
+
 export interface TrainSlrWorkerArgs {
   node: PsNode;
   worker: KVWorker;
+  /** A KVWorker on the clock table (app 1, assign handler), for bounded delay across workers. */
+  clock?: KVWorker;
   cfg: SlrConfig;
   train: SparseDataset;
   test: SparseDataset;
   onProgress?: (p: SlrProgress) => void;
+  onEval?: (p: SlrEvalPoint) => void;
   /** Minimum time between progress reports, in ms. Default 500. */
   progressEveryMs?: number;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The delay τ the job's consistency option stands for, in batches. */
+export function slrTau(cfg: Pick<SlrConfig, 'consistency' | 'tau'>): number {
+  return cfg.consistency === 'sequential'
+    ? 0
+    : cfg.consistency === 'eventual'
+      ? Number.POSITIVE_INFINITY
+      : cfg.tau;
+}
+
+/** Pulls prefetched beyond the batch being computed: τ, at most 32 (eventual: 8). */
+const prefetchDepth = (tau: number) => (tau === Number.POSITIVE_INFINITY ? 8 : Math.min(tau, 32));
 
 /**
  * One worker's part of distributed sparse logistic regression (OSDI 2014, section 5.1): for
  * each minibatch of its shard it pulls the weights of the batch's features, computes the
  * logistic-loss gradient, and pushes it; the servers' handler (AdaGrad, FTRL, SGD) applies it.
- * At most one push is in flight, and each pull is sent after the previous push on the same
- * connections, so a worker sees its own updates. After a barrier, worker 0 evaluates the test
- * set. Resolves with the evaluation on worker 0 and `undefined` elsewhere.
+ *
+ * Consistency is the paper's bounded delay at the level of iterations (section 3.5): the pull
+ * for batch i + τ + 1 is a task that depends on the push of batch i, so weights are at most τ
+ * batches stale, and up to τ pulls are prefetched while a batch is computed. `sequential` is
+ * τ = 0; `eventual` prefetches 8 pulls with no dependency. After a barrier, worker 0 evaluates
+ * the test set. Resolves with the evaluation on worker 0 and `undefined` elsewhere.
  */
-export async function trainSlrWorker(args: TrainSlrWorkerArgs): Promise<SlrEvaluation | undefined> {
-  const { node, worker, cfg, train, test, onProgress } = args;
+export async function trainSlrWorker(
+  args: TrainSlrWorkerArgs,
+): Promise<{ evaluation: SlrEvaluation | undefined; report: SlrWorkerReport }> {
+  const { node, worker, cfg, train, test, onProgress, onEval } = args;
   const every = args.progressEveryMs ?? 500;
   const rank = node.rank;
-  const part = shard(train, rank, node.view.workers.length);
+  const workers = node.view.workers.length;
+  const part = shard(train, rank, workers);
   const indexer = new MinibatchIndexer(train.features, cfg.bits);
+  const perEpoch = Math.ceil(part.rows / cfg.batchSize);
+  const total = perEpoch * cfg.epochs;
+  const batchAt = (b: number) => {
+    const start = (b % perEpoch) * cfg.batchSize;
+    return { epoch: Math.floor(b / perEpoch) + 1, start, end: Math.min(start + cfg.batchSize, part.rows) };
+  };
+  const tau = slrTau(cfg);
+  const depth = prefetchDepth(tau);
+  const slowdown = rank === workers - 1 ? cfg.straggler : 1;
+  const pulls = new Map<number, Promise<KVPairs>>();
+  const pushes: Timestamp<void>[] = [];
+  const clock = args.clock ? new WorkerClock(args.clock, rank, workers) : undefined;
+  const issuePull = (b: number) => {
+    const { start, end } = batchAt(b);
+    const { keys } = indexer.index(part, start, end);
+    const dep = b - tau - 1;
+    if (dep < 0) {
+      pulls.set(b, worker.wait(worker.pull(keys)));
+      return;
+    }
+    // The pull waits for this worker's push of batch b − τ − 1 (a task dependency) and, with a
+    // clock, for every worker to have finished that iteration.
+    const own = { deps: [pushes[dep]!] };
+    const gate = clock ? clock.waitFor(dep + 1) : Promise.resolve();
+    pulls.set(
+      b,
+      gate.then(() => worker.wait(worker.pull(keys, own))),
+    );
+  };
+  let idleMs = 0;
   let grad = new Float32Array(4096);
-  let lastPush: Timestamp<void> | undefined;
   const rowsTotal = part.rows * cfg.epochs;
   let rowsDone = 0;
   let windowRows = 0;
   let windowLoss = 0;
   let windowCorrect = 0;
+  const t0 = performance.now();
   let windowStart = Date.now();
   const report = (epoch: number) => {
     const now = Date.now();
@@ -83,29 +161,54 @@ export async function trainSlrWorker(args: TrainSlrWorkerArgs): Promise<SlrEvalu
     windowCorrect = 0;
     windowStart = now;
   };
-  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
-    for (let start = 0; start < part.rows; start += cfg.batchSize) {
-      const end = Math.min(start + cfg.batchSize, part.rows);
-      const batch = indexer.index(part, start, end);
-      const weights = await worker.wait(worker.pull(batch.keys));
-      if (grad.length < batch.keys.length) grad = new Float32Array(batch.keys.length * 2);
-      const g = grad.subarray(0, batch.keys.length);
-      const stats = logisticGradient(part, start, end, indexer.positions, weights.vals, g);
-      if (lastPush !== undefined) await worker.wait(lastPush);
-      // The gradient buffer is sent without a copy: give each push its own.
-      lastPush = worker.push({ keys: batch.keys, vals: g.slice() });
-      rowsDone += stats.rows;
-      windowRows += stats.rows;
-      windowLoss += stats.loss;
-      windowCorrect += stats.correct;
-      if (Date.now() - windowStart >= every) report(epoch);
+  const sample = takeRows(
+    test,
+    Array.from({ length: Math.min(2000, test.rows) }, (_, i) => i),
+    `${test.name}/sample`,
+  );
+  for (let b = 0; b <= Math.min(depth, total - 1); b++) issuePull(b);
+  for (let b = 0; b < total; b++) {
+    const { epoch, start, end } = batchAt(b);
+    const w0 = performance.now();
+    const weights = await pulls.get(b)!;
+    idleMs += performance.now() - w0;
+    pulls.delete(b);
+    const c0 = performance.now();
+    const batch = indexer.index(part, start, end);
+    if (grad.length < batch.keys.length) grad = new Float32Array(batch.keys.length * 2);
+    const g = grad.subarray(0, batch.keys.length);
+    const stats = logisticGradient(part, start, end, indexer.positions, weights.vals, g);
+    if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - c0));
+    // The gradient buffer is sent without a copy: give each push its own.
+    pushes[b] = worker.push({ keys: batch.keys, vals: g.slice() });
+    if (clock) {
+      const done = b + 1;
+      void worker.wait(pushes[b]!).then(
+        () => clock.publish(done),
+        () => undefined,
+      );
     }
-    report(epoch);
+    if (b + depth + 1 < total) issuePull(b + depth + 1);
+    rowsDone += stats.rows;
+    windowRows += stats.rows;
+    windowLoss += stats.loss;
+    windowCorrect += stats.correct;
+    if (Date.now() - windowStart >= every || b % perEpoch === perEpoch - 1) report(epoch);
+    if (rank === 0 && onEval && cfg.evalEvery > 0 && (b + 1) % cfg.evalEvery === 0) {
+      const { accuracy: acc } = await evaluate(worker, sample, cfg.bits);
+      onEval({ type: 'eval', seconds: (performance.now() - t0) / 1000, batches: b + 1, accuracy: acc });
+    }
   }
-  if (lastPush !== undefined) await worker.wait(lastPush);
+  const w0 = performance.now();
+  await Promise.all(pushes.map((t) => worker.wait(t)));
+  await clock?.flush();
+  idleMs += performance.now() - w0;
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const idleFraction = idleMs / 1000 / trainSeconds;
+  const workerReport = { rank, trainSeconds, idleFraction, batches: total };
   await node.barrier('workers');
-  if (rank !== 0) return undefined;
-  return evaluate(worker, test, cfg.bits);
+  if (rank !== 0) return { evaluation: undefined, report: workerReport };
+  return { evaluation: await evaluate(worker, test, cfg.bits), report: workerReport };
 }
 
 /** Pulls the weights of every feature of `test` and measures accuracy, log-loss and AUC. */
