@@ -1,7 +1,7 @@
 // The figure of docs/consistency.md, after the paper's Figure 13: the IMDB job with a straggler,
 // for bounded delay τ in {0, 1, 2, 4, 8, 16}: the workers' idle fraction and the time worker 0
 // took to reach a target test accuracy. Runs `ps slr` once per τ (about 20 s each on 2 cores).
-// Usage: node packages/apps/scripts/consistency-figure.mjs [--straggler 4] [--target 0.89] [--dataset imdb]
+// Usage: node packages/apps/scripts/consistency-figure.mjs [--straggler 4] [--target 0.91] [--dataset imdb]
 // Writes docs/consistency.svg and prints one JSON line per run.
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     straggler: { type: 'string', default: '4' },
-    target: { type: 'string', default: '0.89' },
+    target: { type: 'string', default: '0.91' },
     dataset: { type: 'string', default: 'imdb' },
     out: { type: 'string', default: 'docs/consistency.svg' },
   },
@@ -23,7 +23,21 @@ const rows = [];
 for (const tau of taus) {
   const out = execFileSync(
     process.execPath,
-    [cli, 'slr', '--dataset', values.dataset, '--consistency', 'bounded', '--tau', String(tau), '--straggler', values.straggler, '--eval-every', '25', '--json'],
+    [
+      cli,
+      'slr',
+      '--dataset',
+      values.dataset,
+      '--consistency',
+      'bounded',
+      '--tau',
+      String(tau),
+      '--straggler',
+      values.straggler,
+      '--eval-every',
+      '25',
+      '--json',
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 900_000 },
   );
   const s = JSON.parse(out.trim().split('\n').at(-1));
@@ -53,14 +67,19 @@ const panel = (x0, title, values, max, fmt, color) => {
       const h = v === null ? 0 : (v / max) * ph;
       const y = 50 + ph - h;
       const label = v === null ? 'n/a' : fmt(v);
-      return `<rect x="${x}" y="${y}" width="${bw}" height="${h}" fill="${color}"/>` +
+      return (
+        `<rect x="${x}" y="${y}" width="${bw}" height="${h}" fill="${color}"/>` +
         `<text x="${x + bw / 2}" y="${y - 4}" font-size="11" text-anchor="middle">${label}</text>` +
-        `<text x="${x + bw / 2}" y="${50 + ph + 16}" font-size="12" text-anchor="middle">${taus[i]}</text>`;
+        `<text x="${x + bw / 2}" y="${50 + ph + 16}" font-size="12" text-anchor="middle">${taus[i]}</text>`
+      );
     })
     .join('');
-  return `<text x="${x0 + 40 + pw / 2}" y="30" font-size="14" text-anchor="middle">${title}</text>` +
+  return (
+    `<text x="${x0 + 40 + pw / 2}" y="30" font-size="14" text-anchor="middle">${title}</text>` +
     `<line x1="${x0 + 34}" y1="${50 + ph}" x2="${x0 + 40 + pw}" y2="${50 + ph}" stroke="#333"/>` +
-    `<text x="${x0 + 40 + pw / 2}" y="${50 + ph + 34}" font-size="12" text-anchor="middle">bounded delay τ (batches)</text>` + bars;
+    `<text x="${x0 + 40 + pw / 2}" y="${50 + ph + 34}" font-size="12" text-anchor="middle">bounded delay τ (batches)</text>` +
+    bars
+  );
 };
 const idle = rows.map((r) => r.worker_idle_fraction);
 const secs = rows.map((r) => r.seconds_to_target);
