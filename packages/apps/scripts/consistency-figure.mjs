@@ -84,6 +84,7 @@ const panel = (x0, title, values, max, fmt, color) => {
 const idle = rows.map((r) => r.worker_idle_fraction);
 const secs = rows.map((r) => r.seconds_to_target);
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<title>Worker idle fraction and seconds to test accuracy ${target} against bounded delay τ, with a straggler</title>
 <rect width="100%" height="100%" fill="white"/>
 ${panel(0, 'worker idle fraction', idle, Math.max(...idle) * 1.15, (v) => `${Math.round(v * 100)}%`, '#4a7bb7')}
 ${panel(380, `seconds to test accuracy ${target}`, secs, Math.max(...secs.filter((v) => v !== null)) * 1.15, (v) => v.toFixed(1), '#c0504d')}
