@@ -19,6 +19,15 @@ export {
 } from './create-node.js';
 export { isPsError, isPsErrorCode, PsError, PsErrorCode } from './errors.js';
 export {
+  chainSignature,
+  decodeChain,
+  encodeChain,
+  type Filter,
+  type FilterContext,
+  type FilterStats,
+  segmentBytes,
+} from './filter.js';
+export {
   concatParts,
   DEFAULT_MAX_FRAME_BYTES,
   decodeFrame,

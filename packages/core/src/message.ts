@@ -70,6 +70,8 @@ export interface Meta {
   deps?: number[];
   /** Every request of the sender below this timestamp has finished (lets a server forget them). */
   done?: number;
+  /** Per-filter state of this message (see `Filter`), under each filter's name. */
+  filters?: Record<string, unknown>;
   /** Set on a response whose request failed: the remote `PsError` code and message. */
   error?: { code: string; message: string };
 }
