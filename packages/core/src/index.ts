@@ -66,6 +66,7 @@ export {
 } from './message.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
 export { type BarrierGroup, Scheduler, type SchedulerOptions } from './scheduler.js';
+export { seededRandom } from './seeded-random.js';
 export { type SgdOptions, sgdHandler } from './sgd-handler.js';
 export { sumHandler } from './sum-handler.js';
 export {

@@ -6,6 +6,7 @@ import { filter, firstValueFrom, map, mergeMap, type Observable, take, timeout, 
 import { isPsError, PsErrorCode } from './errors.js';
 import { decodeFrame, encodeFrame } from './frame-codec.js';
 import type { Message, NodeAddress, NodeId } from './message.js';
+import { seededRandom } from './seeded-random.js';
 import type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';
 
 /** The parts of a test framework the suite needs (vitest's or jest's `describe`, `it`, `expect`). */
@@ -173,18 +174,6 @@ export function runTransportConformance(t: TestApi, opts: ConformanceOptions): v
   });
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same delays. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Wraps a transport so that every frame it receives is delivered after a random delay of 0 to
  * `maxDelayMs` ms drawn from a seeded PRNG: frames overtake each other, so tests can check that
@@ -205,3 +194,5 @@ export function reorderingTransport(inner: Transport, opts: { seed: number; maxD
     close: () => inner.close(),
   };
 }
+
+export { seededRandom } from './seeded-random.js';

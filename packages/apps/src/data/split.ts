@@ -1,19 +1,5 @@
+import { seededRandom } from '@ps/core';
 import type { SparseDataset } from './dataset.js';
-
-/**
- * mulberry32: a tiny seeded 32-bit PRNG (Tommy Ettinger's public-domain generator), good enough for
- * shuffling. Returns a function giving floats in [0, 1), 2^32 distinct values, period 2^32.
- */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Copies the rows `rows` (0-based row numbers, in the order given; repeats allowed) of `ds` into a new
@@ -64,7 +50,7 @@ export interface TrainTestSplitOptions {
 /**
  * Splits `ds` into disjoint `train` and `test` data sets that together hold every row exactly once.
  *
- * Deterministic: a Fisher-Yates shuffle of the row numbers driven by mulberry32(`seed`); the first
+ * Deterministic: a Fisher-Yates shuffle of the row numbers driven by seededRandom(`seed`) (mulberry32, from @ps/core); the first
  * `round(rows * testFraction)` rows of the permutation form `test`, the rest `train`. The parts are named
  * `${ds.name}/train` and `${ds.name}/test` and share no memory with `ds`.
  *
@@ -78,7 +64,7 @@ export function trainTestSplit(
   if (!(testFraction >= 0 && testFraction <= 1)) {
     throw new RangeError(`testFraction must be in [0, 1], got ${testFraction}`);
   }
-  const rand = mulberry32(opts.seed);
+  const rand = seededRandom(opts.seed);
   const perm = new Uint32Array(ds.rows);
   for (let i = 0; i < perm.length; i++) perm[i] = i;
   for (let i = perm.length - 1; i > 0; i--) {
