@@ -55,6 +55,8 @@ export const PsErrorCode = {
   PROTOCOL: 'PS_ERR_PROTOCOL',
   /** A task named a dependency that is not an earlier task of the same worker. */
   DEPS: 'PS_ERR_DEPS',
+  /** A node's filter chain differs from the cluster's (every node must list the same filters). */
+  FILTER_MISMATCH: 'PS_ERR_FILTER_MISMATCH',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

@@ -1,6 +1,7 @@
 import { BehaviorSubject, type Subscription } from 'rxjs';
 import { type ClusterView, type NodeInfo, viewFromWire, type WireClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
+import { chainSignature, type Filter } from './filter.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import {
@@ -36,6 +37,13 @@ export interface NodeOptions {
   startTimeoutMs?: number;
   logger?: Logger;
   maxFrameBytes?: number;
+  /**
+   * Bandwidth filters run on every data message this node sends (in list order) and receives
+   * (in reverse). Every server and worker of a cluster must list the same filters with the same
+   * parameters, in the same order: the scheduler refuses a node whose chain differs
+   * (`PS_ERR_FILTER_MISMATCH`).
+   */
+  filters?: Filter[];
 }
 
 /** A customer: the part of a node that serves one app id (a KVServer or a KVWorker). */
@@ -86,6 +94,7 @@ export class PsNode {
       this.resolveTerminated = r;
     });
     this.subs.push(ep.messages$.subscribe((m) => this.onMessage(m)));
+    ep.onFilterError = (msg, err) => this.onUndecodable(msg, err);
   }
 
   /**
@@ -95,7 +104,7 @@ export class PsNode {
   static async create(opts: NodeOptions): Promise<PsNode> {
     const id = opts.id ?? `${opts.role}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
     const log = opts.logger ?? consoleLogger(`ps-${opts.role} ${id}`, logLevelFromEnv());
-    const ep = new Endpoint(opts.transport, () => id, log, opts.maxFrameBytes);
+    const ep = new Endpoint(opts.transport, () => id, log, opts.maxFrameBytes, opts.filters ?? []);
     const address = await opts.transport.bind(
       { id, host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 },
       { listen: opts.listen ?? opts.role === 'server' },
@@ -185,7 +194,8 @@ export class PsNode {
       role: this.role,
       host: this.address.host,
       port: this.address.port,
-    } satisfies Partial<NodeInfo>);
+      filters: chainSignature(this.opts.filters ?? []),
+    });
     this.startHeartbeat();
     try {
       const view = await ready;
@@ -289,6 +299,28 @@ export class PsNode {
         `response for app ${meta.app} ts ${meta.ts} from ${meta.sender} has no worker here; dropped`,
       );
     }
+  }
+
+  /**
+   * A data message the filter chain could not decode: a request is answered with the error (so
+   * the sender's wait() rejects instead of hanging); a response fails the request it answers.
+   */
+  private onUndecodable(msg: Message, err: PsError): void {
+    const { meta } = msg;
+    if (meta.request) {
+      void this.ep
+        .send(meta.sender, {
+          app: meta.app,
+          ts: meta.ts,
+          request: false,
+          push: meta.push,
+          pull: meta.pull,
+          error: err.toWire(),
+        })
+        .catch(() => undefined);
+      return;
+    }
+    this.customers.get(`${meta.app}:worker`)?.({ meta: { ...meta, error: err.toWire() }, data: [] });
   }
 
   private onControl(msg: Message): void {

@@ -48,6 +48,8 @@ export class Scheduler {
   private readonly members = new Map<NodeId, Member>();
   private readonly barriers = new Map<string, Set<NodeId>>();
   private readonly done = new Set<NodeId>();
+  /** The filter chain signature of the first node that registered; every other must match. */
+  private filterChain: string | undefined;
   private readonly heartbeatTimeoutMs: number;
   private readonly sub: Subscription;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -170,6 +172,21 @@ export class Scheduler {
         new PsError(
           PsErrorCode.CLUSTER_FULL,
           `the cluster already has its ${want} ${role}s; check PS_NUM_SERVERS / PS_NUM_WORKERS`,
+        ),
+      );
+      return;
+    }
+    const filters =
+      typeof (body as { filters?: unknown }).filters === 'string'
+        ? (body as { filters: string }).filters
+        : '';
+    if (this.filterChain === undefined) this.filterChain = filters;
+    else if (filters !== this.filterChain) {
+      this.replyError(
+        sender,
+        new PsError(
+          PsErrorCode.FILTER_MISMATCH,
+          `${role} ${sender} uses the filters '${filters || '(none)'}' but the cluster uses '${this.filterChain || '(none)'}'; give every server and worker the same filters, with the same parameters, in the same order`,
         ),
       );
       return;

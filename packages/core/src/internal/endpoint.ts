@@ -1,5 +1,6 @@
 import { type Observable, Subject, type Subscription } from 'rxjs';
 import { PsError, PsErrorCode } from '../errors.js';
+import { decodeChain, encodeChain, type Filter } from '../filter.js';
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, frameLength } from '../frame-codec.js';
 import { COMMANDS, type Message, type Meta, type NodeId, type Segment } from '../message.js';
 import type { Transport } from '../transport.js';
@@ -59,11 +60,16 @@ export class Endpoint {
   readonly messages$: Observable<Message> = this.messagesSubject.asObservable();
   readonly errors$: Observable<PsError> = this.errorsSubject.asObservable();
 
+  /** Called with a data message whose filter chain failed to decode it (the node answers it). */
+  onFilterError: ((msg: Message, err: PsError) => void) | undefined;
+
   constructor(
     readonly transport: Transport,
     private readonly self: () => NodeId,
     private readonly log: Logger,
     readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+    /** The bandwidth filter chain run on data messages (encode in order, decode in reverse). */
+    readonly filters: readonly Filter[] = [],
   ) {
     this.sub = transport.frames$.subscribe({
       next: ({ from, frame }) => this.receive(from, frame),
@@ -96,6 +102,16 @@ export class Endpoint {
     }
     msg.meta.sender = from;
     msg.meta.recipient = this.self();
+    if (this.filters.length > 0 && msg.meta.cmd === undefined) {
+      try {
+        msg = decodeChain(this.filters, msg, { peer: from });
+      } catch (err) {
+        const e = err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err));
+        this.reject(e, from);
+        this.onFilterError?.(msg, e);
+        return;
+      }
+    }
     this.messagesSubject.next(msg);
   }
 
@@ -104,7 +120,9 @@ export class Endpoint {
    * fills them in from the transport's authenticated peer id and its own id.
    */
   async send(to: NodeId, meta: Omit<Meta, 'sender' | 'recipient'>, data: Segment[] = []): Promise<void> {
-    const parts = encodeFrame({ meta: meta as Meta, data }, this.maxFrameBytes);
+    let msg: Message = { meta: meta as Meta, data };
+    if (this.filters.length > 0 && meta.cmd === undefined) msg = encodeChain(this.filters, msg, { peer: to });
+    const parts = encodeFrame(msg, this.maxFrameBytes);
     const n = frameLength(parts);
     await this.transport.send(to, parts);
     this.stats.bytesSent += n;

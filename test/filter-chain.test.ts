@@ -1,0 +1,140 @@
+// Filter chains in nodes: encode in list order on send, decode in reverse on receive, agreement
+// at registration, and a failed decode answered instead of dropped.
+import {
+  createServer,
+  createWorker,
+  type Filter,
+  isPsError,
+  type Message,
+  PsError,
+  PsErrorCode,
+  Scheduler,
+  sumHandler,
+} from '@ps/core';
+import { InprocHub, inproc } from '@ps/transport-inproc';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
+});
+
+/** A lossless test filter: XORs every value byte with `mask` and records the order it runs in. */
+function xorValues(mask: number, log: string[]): Filter {
+  const flip = (msg: Message, tag: string): Message => {
+    const i = msg.meta.request ? 1 : 0;
+    const seg = msg.data[i];
+    if (!(seg instanceof Float32Array)) return msg;
+    const bytes = new Uint8Array(seg.buffer, seg.byteOffset, seg.byteLength).map((b) => b ^ mask);
+    log.push(`${tag}${mask}`);
+    const data = [...msg.data];
+    data[i] = new Float32Array(bytes.buffer);
+    return { meta: { ...msg.meta, filters: { ...msg.meta.filters, [`xor${mask}`]: 1 } }, data };
+  };
+  return {
+    name: `xor${mask}`,
+    signature: `xor:${mask}`,
+    lossless: true,
+    stats: { messages: 0, bytesIn: 0, bytesOut: 0 },
+    encode: (m) => flip(m, 'e'),
+    decode: (m) => flip(m, 'd'),
+  };
+}
+
+async function cluster(
+  serverFilters: () => Filter[],
+  workerFilters: () => Filter[],
+  startTimeoutMs = 60_000,
+) {
+  const hub = new InprocHub();
+  const scheduler = await Scheduler.start({
+    transport: inproc({ hub }),
+    numServers: 1,
+    numWorkers: 1,
+    logger: quiet,
+  });
+  closers.push(() => scheduler.shutdown());
+  const at = { host: '127.0.0.1', port: scheduler.address.port };
+  const server = createServer({
+    transport: inproc({ hub }),
+    scheduler: at,
+    logger: quiet,
+    handler: sumHandler(),
+    filters: serverFilters(),
+    startTimeoutMs,
+  });
+  const worker = createWorker({
+    transport: inproc({ hub }),
+    scheduler: at,
+    logger: quiet,
+    filters: workerFilters(),
+    startTimeoutMs,
+  });
+  return { server, worker };
+}
+
+describe('filter chains in nodes', () => {
+  it('encode in list order, decode in reverse; values arrive exact; stats count bytes', async () => {
+    const log: string[] = [];
+    const wf = [xorValues(1, log), xorValues(2, log)];
+    const { server, worker } = await cluster(
+      () => [xorValues(1, []), xorValues(2, [])],
+      () => wf,
+    );
+    const [s, w] = await Promise.all([server, worker]);
+    closers.push(
+      () => s.node.close(),
+      () => w.node.close(),
+    );
+    const keys = new BigUint64Array([1n, 2n, 3n]);
+    await w.worker.wait(w.worker.push({ keys, vals: Float32Array.of(1.5, -2, 3) }));
+    // The push was encoded by xor1 then xor2 on the worker.
+    expect(log.slice(0, 2)).toEqual(['e1', 'e2']);
+    log.length = 0;
+    const got = await w.worker.wait(w.worker.pull(keys));
+    expect([...got.vals]).toEqual([1.5, -2, 3]);
+    // The pull's answer was decoded by xor2 then xor1.
+    expect(log).toEqual(['d2', 'd1']);
+    expect(wf[0]!.stats.messages).toBe(2);
+    expect(wf[0]!.stats.bytesIn).toBeGreaterThan(0);
+  });
+
+  it('refuses a node whose chain differs from the cluster with PS_ERR_FILTER_MISMATCH', async () => {
+    const { server, worker } = await cluster(
+      () => [xorValues(1, [])],
+      () => [xorValues(3, [])],
+      3000,
+    );
+    // Whichever registered second is refused; the other cannot complete the cluster and times out.
+    const [a, b] = await Promise.allSettled([server, worker]);
+    const reasons = [a, b].map((r) => (r.status === 'rejected' ? (r.reason as Error) : undefined));
+    const refused = reasons.filter((e) => isPsError(e, PsErrorCode.FILTER_MISMATCH));
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.message).toMatch(/'xor:(1|3)' but the cluster uses 'xor:(3|1)'/);
+  });
+
+  it('answers a request its chain cannot decode with the error, so wait() rejects', async () => {
+    const broken: Filter = {
+      ...xorValues(1, []),
+      decode: (m) => {
+        if (m.meta.request) throw new PsError(PsErrorCode.FRAME_MALFORMED, 'test filter refuses to decode');
+        return m;
+      },
+      encode: (m) => m,
+    };
+    const passthrough: Filter = { ...xorValues(1, []), encode: (m) => m, decode: (m) => m };
+    const { server, worker } = await cluster(
+      () => [broken],
+      () => [passthrough],
+    );
+    const [s, w] = await Promise.all([server, worker]);
+    closers.push(
+      () => s.node.close(),
+      () => w.node.close(),
+    );
+    const err = await w.worker.wait(w.worker.pull(new BigUint64Array([1n]))).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.FRAME_MALFORMED)).toBe(true);
+    expect((err as Error).message).toMatch(/refuses to decode/);
+  });
+});
