@@ -1,7 +1,10 @@
 /**
- * @ps/filters: bandwidth filters (significant-update, key caching, LZ4, quantization).
+ * @ps/filters: bandwidth filters for @ps (OSDI 2014, sections 3.6 and 4.2), each a `Filter` of
+ * `@ps/core` to compose into a chain (`encodeChain` / `decodeChain`).
  *
- * Not implemented yet: this package is a skeleton until its issue ("Bandwidth filters") lands.
- * It exports only its status so that nothing fake stands in for a filter.
+ * Today: {@link quantize} (lossy, fixed-point with stochastic rounding or bfloat16) and {@link lz4}
+ * (lossless). Significant-update and key caching are not written yet. Nodes run a chain given
+ * as the `filters` option of `createServer` / `createWorker`.
  */
-export const FILTERS_STATUS = 'skeleton' as const;
+export { type Lz4BlockCodec, type Lz4Meta, type Lz4Options, lz4 } from './lz4.js';
+export { type QuantizeMeta, type QuantizeOptions, quantize } from './quantize.js';
