@@ -179,6 +179,30 @@ describe('ps slr', () => {
     expect(idle[0]!).toBeGreaterThan(idle[2]!);
   });
 
+  it('runs with a filter chain: fewer bytes, the same quality, bytes counted per filter', async () => {
+    const run = async (extra: string[]) => {
+      const p = spawnNode(cli, {}, ['slr', '--dataset', 'spam', '--epochs', '1', '--json', ...extra]);
+      expect(await exitCode(p, 120_000)).toBe(0);
+      return JSON.parse(p.lines.at(-1)!) as {
+        accuracy: number;
+        bytes_sent: number;
+        bytes_by_filter: Record<string, { bytes_in: number; bytes_out: number }>;
+      };
+    };
+    const plain = await run([]);
+    const filtered = await run(['--filters', 'quantize:8,lz4']);
+    expect(filtered.accuracy).toBeGreaterThanOrEqual(0.95);
+    expect(filtered.bytes_sent).toBeLessThan(0.6 * plain.bytes_sent);
+    const q = filtered.bytes_by_filter['quantize:8']!;
+    const l = filtered.bytes_by_filter.lz4!;
+    expect(q.bytes_out).toBeLessThan(q.bytes_in);
+    expect(l.bytes_in).toBe(q.bytes_out);
+    expect(l.bytes_out).toBeLessThan(l.bytes_in);
+    const bad = spawnNode(cli, {}, ['slr', '--filters', 'key-caching']);
+    expect(await exitCode(bad, 20_000)).toBe(2);
+    expect(bad.stderr.join('\n')).toMatch(/'key-caching' is not a filter this version has/);
+  });
+
   it('refuses bad options with exit code 2 and a message naming the option', async () => {
     const p = spawnNode(cli, {}, ['slr', '--workers', '0']);
     expect(await exitCode(p, 20_000)).toBe(2);

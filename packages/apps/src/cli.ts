@@ -61,6 +61,10 @@ function jobOptions(cmd: Command): Command {
       'worker 0 measures test accuracy every n of its batches (default 0: only at the end)',
       int,
     )
+    .option(
+      '--filters <list>',
+      'bandwidth filters of every node, in order: quantize:8|16|bf16, lz4[:minBytes] (default none)',
+    )
     .option('--bits <n>', `hash features into 2^bits buckets (default ${d.bits})`, int)
     .option('--no-bigrams', 'hash unigrams only')
     .option('--seed <n>', `seed of the train/test split (default ${d.seed})`, int)

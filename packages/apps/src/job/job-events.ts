@@ -10,7 +10,13 @@ export type JobEvent =
   | SlrEvalPoint
   | { type: 'worker-report'; report: SlrWorkerReport }
   | { type: 'evaluation'; evaluation: SlrEvaluation }
-  | { type: 'stats'; role: string; stats: TrafficStats }
+  | {
+      type: 'stats';
+      role: string;
+      stats: TrafficStats;
+      /** Each filter's segment bytes before and after encoding, on this node. */
+      filters?: { signature: string; bytesIn: number; bytesOut: number }[];
+    }
   | { type: 'failed'; role: string; message: string };
 
 /** The summary of a run: the JSON object `ps slr --json` prints as its last line. */
@@ -43,6 +49,10 @@ export interface JobSummary {
   straggler: number;
   /** Mean over workers of the share of training time spent waiting on pulls and pushes. */
   worker_idle_fraction: number;
+  /** The filter chain (`--filters`), empty for none. */
+  filters: string;
+  /** Per filter, summed over every node: segment bytes it was given and bytes it produced. */
+  bytes_by_filter: Record<string, { bytes_in: number; bytes_out: number }>;
   /** Worker 0's test accuracy during training (with `--eval-every`): seconds since it started. */
   evals?: { seconds: number; batches: number; accuracy: number }[];
 }

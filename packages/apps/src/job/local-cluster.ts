@@ -48,6 +48,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
   const dataSeen = new Set<number>();
   const stats: TrafficStats[] = [];
   const idle: number[] = [];
+  const byFilter: Record<string, { bytes_in: number; bytes_out: number }> = {};
   const evals: { seconds: number; batches: number; accuracy: number }[] = [];
   const on = (e: JobEvent) => {
     if (e.type === 'worker-report') idle.push(e.report.idleFraction);
@@ -60,7 +61,15 @@ function collector(onEvent?: (e: JobEvent) => void) {
     } else if (e.type === 'evaluation') {
       evaluation = e.evaluation;
       trainEnd = performance.now();
-    } else if (e.type === 'stats') stats.push(e.stats);
+    } else if (e.type === 'stats') {
+      stats.push(e.stats);
+      for (const f of e.filters ?? []) {
+        const b = byFilter[f.signature] ?? { bytes_in: 0, bytes_out: 0 };
+        byFilter[f.signature] = b;
+        b.bytes_in += f.bytesIn;
+        b.bytes_out += f.bytesOut;
+      }
+    }
     onEvent?.(e);
   };
   const summary = (cfg: SlrConfig, seconds: number): JobSummary => {
@@ -86,6 +95,8 @@ function collector(onEvent?: (e: JobEvent) => void) {
       consistency: cfg.consistency,
       tau: cfg.consistency === 'sequential' ? 0 : cfg.consistency === 'eventual' ? null : cfg.tau,
       straggler: cfg.straggler,
+      filters: cfg.filters,
+      bytes_by_filter: byFilter,
       worker_idle_fraction: round(
         idle.length ? idle.reduce((a, b) => a + b, 0) / idle.length : Number.NaN,
         4,

@@ -14,6 +14,7 @@ import { tcp } from '@ps/transport-tcp';
 import type { SparseDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { trainTestSplit } from '../data/split.js';
+import { filtersFromSpec } from '../slr/filters-from-spec.js';
 import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { trainSlrWorker } from '../slr/train-slr-worker.js';
@@ -65,6 +66,9 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     report({ type: 'stats', role: 'scheduler', stats: s.stats });
     return;
   }
+  const filters = filtersFromSpec(cfg.filters);
+  const filterStats = () =>
+    filters.map((f) => ({ signature: f.signature, bytesIn: f.stats.bytesIn, bytesOut: f.stats.bytesOut }));
   if (env.role === 'server') {
     setTitle('ps-server');
     const { node } = await createServer({
@@ -74,11 +78,12 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       port: env.port,
       // App 0: the model; app 1: the workers' clock (bounded delay across workers).
       handler: { 0: slrHandler(cfg), 1: assignHandler() },
+      filters,
     });
     setTitle(`ps-server-${node.rank}`);
     report({ type: 'listening', role: 'server', port: node.address.port });
     await node.terminated;
-    report({ type: 'stats', role: `server-${node.rank}`, stats: node.stats });
+    report({ type: 'stats', role: `server-${node.rank}`, stats: node.stats, filters: filterStats() });
     if (node.terminationError) throw node.terminationError;
     return;
   }
@@ -90,6 +95,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     scheduler: at,
     host: env.host,
     apps: [0, 1],
+    filters,
   });
   const [worker, clock] = workers as [KVWorker, KVWorker];
   const rank = node.rank;
@@ -120,7 +126,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     throw err;
   }
   await node.finalize();
-  report({ type: 'stats', role: `worker-${rank}`, stats: node.stats });
+  report({ type: 'stats', role: `worker-${rank}`, stats: node.stats, filters: filterStats() });
   if (node.terminationError) throw node.terminationError;
 }
 

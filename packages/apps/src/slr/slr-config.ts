@@ -1,4 +1,5 @@
 import { PsError, PsErrorCode } from '@ps/core';
+import { filtersFromSpec } from './filters-from-spec.js';
 
 /** Server-side update rules the job can use. */
 export type SlrOptimizer = 'adagrad' | 'ftrl' | 'sgd';
@@ -47,6 +48,8 @@ export interface SlrConfig {
   straggler: number;
   /** Worker 0 measures test accuracy (on up to 2,000 test rows) every this many of its batches; 0 = never. */
   evalEvery: number;
+  /** Bandwidth filters of every node, comma-separated (`quantize:8,lz4`); empty for none. */
+  filters: string;
 }
 
 /** Defaults that reach the documented accuracy on IMDB and SpamAssassin. */
@@ -70,6 +73,7 @@ export const SLR_DEFAULTS: SlrConfig = {
   tau: 1,
   straggler: 1,
   evalEvery: 0,
+  filters: '',
 };
 
 /**
@@ -109,5 +113,6 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
     bad(`--optimizer must be adagrad, ftrl or sgd, got ${c.optimizer}`);
   if (c.transport !== 'tcp' && c.transport !== 'inproc')
     bad(`--transport must be tcp or inproc, got ${c.transport}`);
+  filtersFromSpec(c.filters); // throws PS_ERR_CONFIG naming an unknown filter
   return c;
 }
