@@ -57,6 +57,12 @@ export const PsErrorCode = {
   DEPS: 'PS_ERR_DEPS',
   /** A node's filter chain differs from the cluster's (every node must list the same filters). */
   FILTER_MISMATCH: 'PS_ERR_FILTER_MISMATCH',
+  /**
+   * A request named its keys by a key-caching signature the receiver does not hold (it restarted
+   * or evicted the list). The worker resends the request with its keys; users see it only if the
+   * resend fails too.
+   */
+  KEY_CACHE_MISS: 'PS_ERR_KEY_CACHE_MISS',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

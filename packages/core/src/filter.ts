@@ -1,8 +1,16 @@
 import type { Message, NodeId, Segment } from './message.js';
 
-/** Who a filter talks to: the recipient when encoding, the sender when decoding. */
+/** Who a filter talks to, and which keys the message concerns. */
 export interface FilterContext {
+  /** The recipient when encoding, the sender when decoding. */
   peer: NodeId;
+  /**
+   * The keys of the request this message is or answers, when the node knows them: for a request
+   * they are also its first segment (before any filter replaced it); for a response to a pull
+   * (which carries no keys) they are the keys the request asked for, in the same order as the
+   * values. Undefined when unknown (a filter must then leave the message as it is, or fail).
+   */
+  keys?: BigUint64Array;
 }
 
 /** Bytes a filter saw and produced (the data segments only), for reports of what it saved. */
