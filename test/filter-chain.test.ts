@@ -137,4 +137,33 @@ describe('filter chains in nodes', () => {
     expect(isPsError(err, PsErrorCode.FRAME_MALFORMED)).toBe(true);
     expect((err as Error).message).toMatch(/refuses to decode/);
   });
+
+  it("gives filters the request's keys: on the server encoding an answer, on the worker decoding it", async () => {
+    const seen: string[] = [];
+    const spy = (side: string): Filter => ({
+      name: 'spy',
+      signature: 'spy',
+      lossless: true,
+      stats: { messages: 0, bytesIn: 0, bytesOut: 0 },
+      encode: (m, ctx) => {
+        if (!m.meta.request && m.meta.pull) seen.push(`${side}-encode:${ctx.keys?.join(' ')}`);
+        return m;
+      },
+      decode: (m, ctx) => {
+        if (!m.meta.request && m.meta.pull) seen.push(`${side}-decode:${ctx.keys?.join(' ')}`);
+        return m;
+      },
+    });
+    const { server, worker } = await cluster(
+      () => [spy('server')],
+      () => [spy('worker')],
+    );
+    const [s, w] = await Promise.all([server, worker]);
+    closers.push(
+      () => s.node.close(),
+      () => w.node.close(),
+    );
+    await w.worker.wait(w.worker.pull(new BigUint64Array([4n, 9n, 16n])));
+    expect(seen).toEqual(['server-encode:4 9 16', 'worker-decode:4 9 16']);
+  });
 });

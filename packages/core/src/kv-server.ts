@@ -234,6 +234,7 @@ export class KVServer {
         meta.sender,
         { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull },
         data,
+        msg.data[0] instanceof BigUint64Array ? msg.data[0] : undefined,
       )
       .catch((err: unknown) => {
         // The answer could not go out (too large a frame, say): tell the worker instead of

@@ -29,6 +29,8 @@ interface Slice {
   vals?: ValArray;
   lens?: Int32Array;
   done: boolean;
+  /** Sent a second time after a key-cache miss. */
+  resent?: boolean;
 }
 
 interface Task {
@@ -38,8 +40,8 @@ interface Task {
   pull: boolean;
   keys: BigUint64Array;
   slices: Slice[];
-  /** Slice payloads, until the task is sent. */
-  payloads: Segment[][] | undefined;
+  /** Slice payloads (kept until the task finishes, for a resend after a key-cache miss). */
+  payloads: Segment[][];
   remaining: number;
   /** Explicit dependencies (earlier timestamps of this worker). */
   deps: number[];
@@ -109,6 +111,11 @@ export class KVWorker {
     this.policy = opts.consistency ?? eventual();
     this.events$ = this.eventsSubject.asObservable();
     node.attach(this.app, 'worker', (msg) => this.onResponse(msg));
+    node.provideRequestKeys(this.app, (peer, ts) => {
+      const t = this.pending.get(ts);
+      const slice = t?.slices.find((s) => s.server === peer);
+      return t && slice ? t.keys.subarray(slice.lo, slice.hi) : undefined;
+    });
     node.onTerminate((err) => this.failAll(err));
     this.sub = node.cluster$.subscribe((view) => {
       if (!view || view.dead.length === 0) return;
@@ -295,7 +302,7 @@ export class KVWorker {
         } else data.push(vals.subarray(lo * width, hi * width));
       }
       t.slices.push({ server, lo, hi, done: false });
-      t.payloads!.push(data);
+      t.payloads.push(data);
     }
     t.remaining = t.slices.length;
     const dead = view.dead.length > 0 ? t.slices.find((sl) => view.dead.includes(sl.server)) : undefined;
@@ -342,41 +349,40 @@ export class KVWorker {
       t.sentAt = performance.now();
       this.emit({ type: 'sent', ts, time: t.sentAt, heldMs: t.issuedAt ? t.sentAt - t.issuedAt : 0 });
     }
-    const payloads = t.payloads!;
-    t.payloads = undefined;
     if (t.remaining === 0) {
       this.complete(ts, t);
       return;
     }
-    for (let i = 0; i < t.slices.length; i++) {
-      const server = t.slices[i]!.server;
-      // The dependencies a server must order this task after: unfinished ones that touched it.
-      let deps: number[] | undefined;
-      for (const d of t.deps) {
-        const dt = this.pending.get(d);
-        if (dt?.slices.some((s) => s.server === server)) {
-          deps = deps ?? [];
-          deps.push(d);
-        }
+    for (let i = 0; i < t.slices.length; i++) this.sendSlice(t, i);
+  }
+
+  /** Sends slice `i` of a task to its server, with the dependencies that server must honour. */
+  private sendSlice(t: Task, i: number): void {
+    const { ts } = t;
+    const server = t.slices[i]!.server;
+    // The dependencies a server must order this task after: unfinished ones that touched it.
+    let deps: number[] | undefined;
+    for (const d of t.deps) {
+      const dt = this.pending.get(d);
+      if (dt?.slices.some((s) => s.server === server)) {
+        deps = deps ?? [];
+        deps.push(d);
       }
-      const meta = {
-        app: this.app,
-        ts,
-        request: true,
-        push: t.push,
-        pull: t.pull,
-        done: this.doneBelow,
-        ...(deps ? { deps } : {}),
-      };
-      this.node
-        .send(server, meta, payloads[i]!)
-        .catch((err: unknown) =>
-          this.fail(
-            ts,
-            err instanceof PsError ? err : new PsError(PsErrorCode.PEER_UNREACHABLE, String(err)),
-          ),
-        );
     }
+    const meta = {
+      app: this.app,
+      ts,
+      request: true,
+      push: t.push,
+      pull: t.pull,
+      done: this.doneBelow,
+      ...(deps ? { deps } : {}),
+    };
+    this.node
+      .send(server, meta, t.payloads[i]!)
+      .catch((err: unknown) =>
+        this.fail(ts, err instanceof PsError ? err : new PsError(PsErrorCode.PEER_UNREACHABLE, String(err))),
+      );
   }
 
   private onResponse(msg: Message): void {
@@ -389,6 +395,13 @@ export class KVWorker {
       return;
     }
     if (meta.error) {
+      // The server lost the key list this slice named by signature: the key-caching filter has
+      // already forgotten what it believed that server holds, so a resend carries the keys.
+      if (meta.error.code === PsErrorCode.KEY_CACHE_MISS && !slice.resent) {
+        slice.resent = true;
+        this.sendSlice(p, p.slices.indexOf(slice));
+        return;
+      }
       this.fail(meta.ts, PsError.fromWire(meta.error));
       return;
     }

@@ -69,6 +69,7 @@ export class PsNode {
   readonly log: Logger;
   private readonly ep: Endpoint;
   private readonly customers = new Map<string, CustomerHandler>();
+  private readonly requestKeys = new Map<number, (peer: NodeId, ts: number) => BigUint64Array | undefined>();
   private readonly barrierWaits = new Map<string, { resolve: () => void; reject: (e: PsError) => void }>();
   private readonly barrierSeq = { servers: 0, workers: 0, all: 0 };
   private readonly subs: Subscription[] = [];
@@ -95,6 +96,7 @@ export class PsNode {
     });
     this.subs.push(ep.messages$.subscribe((m) => this.onMessage(m)));
     ep.onFilterError = (msg, err) => this.onUndecodable(msg, err);
+    ep.requestKeys = (peer, app, ts) => this.requestKeys.get(app)?.(peer, ts);
   }
 
   /**
@@ -228,10 +230,26 @@ export class PsNode {
     this.heartbeat.unref?.();
   }
 
-  /** Sends a data message (used by KVWorker and KVServer). */
-  send(to: NodeId, meta: Omit<Meta, 'sender' | 'recipient'>, data: Segment[]): Promise<void> {
+  /**
+   * Sends a data message (used by KVWorker and KVServer). `keys`: for a response, the keys of
+   * the request it answers, which filters such as significant-update need.
+   */
+  send(
+    to: NodeId,
+    meta: Omit<Meta, 'sender' | 'recipient'>,
+    data: Segment[],
+    keys?: BigUint64Array,
+  ): Promise<void> {
     if (this.closed) return Promise.reject(new PsError(PsErrorCode.CLOSED, `node ${this.id} is closed`));
-    return this.ep.send(to, meta, data);
+    return this.ep.send(to, meta, data, keys);
+  }
+
+  /**
+   * Lets filters decoding the answers to app `app`'s requests know which keys each request asked
+   * of each server (set by a KVWorker).
+   */
+  provideRequestKeys(app: number, keysOf: (peer: NodeId, ts: number) => BigUint64Array | undefined): void {
+    this.requestKeys.set(app, keysOf);
   }
 
   private sendControl(

@@ -62,6 +62,8 @@ export class Endpoint {
 
   /** Called with a data message whose filter chain failed to decode it (the node answers it). */
   onFilterError: ((msg: Message, err: PsError) => void) | undefined;
+  /** The keys of this node's request `ts` of `app` to `peer`, for filters decoding its answer. */
+  requestKeys: ((peer: NodeId, app: number, ts: number) => BigUint64Array | undefined) | undefined;
 
   constructor(
     readonly transport: Transport,
@@ -104,7 +106,13 @@ export class Endpoint {
     msg.meta.recipient = this.self();
     if (this.filters.length > 0 && msg.meta.cmd === undefined) {
       try {
-        msg = decodeChain(this.filters, msg, { peer: from });
+        const first = msg.data[0];
+        const keys = msg.meta.request
+          ? first instanceof BigUint64Array
+            ? first
+            : undefined
+          : this.requestKeys?.(from, msg.meta.app, msg.meta.ts);
+        msg = decodeChain(this.filters, msg, keys ? { peer: from, keys } : { peer: from });
       } catch (err) {
         const e = err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err));
         this.reject(e, from);
@@ -119,9 +127,19 @@ export class Endpoint {
    * Encodes and sends a message. `sender` and `recipient` do not travel: the receiving endpoint
    * fills them in from the transport's authenticated peer id and its own id.
    */
-  async send(to: NodeId, meta: Omit<Meta, 'sender' | 'recipient'>, data: Segment[] = []): Promise<void> {
+  async send(
+    to: NodeId,
+    meta: Omit<Meta, 'sender' | 'recipient'>,
+    data: Segment[] = [],
+    /** For a response: the keys of the request it answers (filters need them). */
+    keys?: BigUint64Array,
+  ): Promise<void> {
     let msg: Message = { meta: meta as Meta, data };
-    if (this.filters.length > 0 && meta.cmd === undefined) msg = encodeChain(this.filters, msg, { peer: to });
+    if (this.filters.length > 0 && meta.cmd === undefined) {
+      const first = data[0];
+      const k = keys ?? (meta.request && first instanceof BigUint64Array ? first : undefined);
+      msg = encodeChain(this.filters, msg, k ? { peer: to, keys: k } : { peer: to });
+    }
     const parts = encodeFrame(msg, this.maxFrameBytes);
     const n = frameLength(parts);
     await this.transport.send(to, parts);
