@@ -4,6 +4,8 @@ export { type LocalClusterOptions, runLocalCluster } from './job/local-cluster.j
 export { createProgressDisplay, type ProgressDisplay } from './job/progress-display.js';
 export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-role.js';
 export { bucketsToKeys, keyToBucket } from './slr/feature-keys.js';
+export { FILTER_SPECS, filtersFromSpec } from './slr/filters-from-spec.js';
+export { type KktFilter, kktFilter } from './slr/kkt-filter.js';
 export { type BatchStats, logisticGradient, predictRows, sigmoid } from './slr/logistic-gradient.js';
 export { MinibatchIndexer, type MinibatchKeys } from './slr/minibatch.js';
 export { resolveSlrConfig, SLR_DEFAULTS, type SlrConfig, type SlrOptimizer } from './slr/slr-config.js';

@@ -42,6 +42,9 @@ export interface JobSummary {
   bytes_sent: number;
   /** Bytes all nodes received from their transports. */
   bytes_received: number;
+  /** Of `bytes_sent`: what the workers sent (pushes, pulls) and what the servers sent (answers). */
+  bytes_sent_by_workers: number;
+  bytes_sent_by_servers: number;
   /** The consistency model (`sequential`, `eventual`, `bounded`) and its τ in batches (null: ∞). */
   consistency: string;
   tau: number | null;

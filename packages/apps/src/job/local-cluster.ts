@@ -48,6 +48,8 @@ function collector(onEvent?: (e: JobEvent) => void) {
   const dataSeen = new Set<number>();
   const stats: TrafficStats[] = [];
   const idle: number[] = [];
+  let sentByWorkers = 0;
+  let sentByServers = 0;
   const byFilter: Record<string, { bytes_in: number; bytes_out: number }> = {};
   const evals: { seconds: number; batches: number; accuracy: number }[] = [];
   const on = (e: JobEvent) => {
@@ -63,6 +65,8 @@ function collector(onEvent?: (e: JobEvent) => void) {
       trainEnd = performance.now();
     } else if (e.type === 'stats') {
       stats.push(e.stats);
+      if (e.role.startsWith('worker')) sentByWorkers += e.stats.bytesSent;
+      else if (e.role.startsWith('server')) sentByServers += e.stats.bytesSent;
       for (const f of e.filters ?? []) {
         const b = byFilter[f.signature] ?? { bytes_in: 0, bytes_out: 0 };
         byFilter[f.signature] = b;
@@ -92,6 +96,8 @@ function collector(onEvent?: (e: JobEvent) => void) {
       auc: round(evaluation.auc, 5),
       bytes_sent: stats.reduce((a, s) => a + s.bytesSent, 0),
       bytes_received: stats.reduce((a, s) => a + s.bytesReceived, 0),
+      bytes_sent_by_workers: sentByWorkers,
+      bytes_sent_by_servers: sentByServers,
       consistency: cfg.consistency,
       tau: cfg.consistency === 'sequential' ? 0 : cfg.consistency === 'eventual' ? null : cfg.tau,
       straggler: cfg.straggler,

@@ -15,6 +15,7 @@ import type { SparseDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { trainTestSplit } from '../data/split.js';
 import { filtersFromSpec } from '../slr/filters-from-spec.js';
+import { kktFilter } from '../slr/kkt-filter.js';
 import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { trainSlrWorker } from '../slr/train-slr-worker.js';
@@ -67,8 +68,13 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     return;
   }
   const filters = filtersFromSpec(cfg.filters);
+  const kkt = cfg.filters.split(',').some((f) => f.trim() === 'kkt') ? kktFilter(cfg.l1) : undefined;
   const filterStats = () =>
-    filters.map((f) => ({ signature: f.signature, bytesIn: f.stats.bytesIn, bytesOut: f.stats.bytesOut }));
+    [...(kkt ? [kkt] : []), ...filters].map((f) => ({
+      signature: f.signature,
+      bytesIn: f.stats.bytesIn,
+      bytesOut: f.stats.bytesOut,
+    }));
   if (env.role === 'server') {
     setTitle('ps-server');
     const { node } = await createServer({
@@ -113,6 +119,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       node,
       worker,
       clock,
+      kkt,
       cfg,
       train: data.train,
       test: data.test,

@@ -2,10 +2,11 @@ import { type Filter, PsError, PsErrorCode } from '@ps/core';
 import { lz4, quantize } from '@ps/filters';
 
 /** The filter names `--filters` accepts today. */
-export const FILTER_SPECS = 'quantize:8, quantize:16, quantize:bf16, lz4, lz4:<minBytes>';
+export const FILTER_SPECS = 'quantize:8, quantize:16, quantize:bf16, lz4, lz4:<minBytes>, kkt';
 
 /**
- * Makes a fresh filter chain from a comma-separated spec (`quantize:8,lz4`), in order. Every node
+ * Makes a fresh node filter chain from a comma-separated spec (`quantize:8,lz4`), in order; `kkt`
+ * is accepted and left to the worker loop (see `kktFilter`). Every node
  * gets its own instances (filters keep per-peer state and their own byte counts).
  * @throws PsError `PS_ERR_CONFIG` for an unknown or malformed filter, naming the ones available.
  */
@@ -13,7 +14,8 @@ export function filtersFromSpec(spec: string): Filter[] {
   const out: Filter[] = [];
   for (const raw of spec.split(',')) {
     const item = raw.trim();
-    if (item === '' || item === 'none') continue;
+    // The KKT filter is the application's (it needs the pulled weights): the worker loop runs it.
+    if (item === '' || item === 'none' || item === 'kkt') continue;
     const [name, arg] = item.split(':') as [string, string | undefined];
     if (name === 'quantize' && (arg === '8' || arg === '16'))
       out.push(quantize({ bits: Number(arg) as 8 | 16 }));

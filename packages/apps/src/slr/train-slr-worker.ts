@@ -2,6 +2,7 @@ import type { KVPairs, KVWorker, PsNode, Timestamp } from '@ps/core';
 import type { SparseDataset } from '../data/dataset.js';
 import { accuracy, auc, logLoss } from '../data/metrics.js';
 import { shard, takeRows } from '../data/split.js';
+import type { KktFilter } from './kkt-filter.js';
 import { logisticGradient, predictRows } from './logistic-gradient.js';
 import { MinibatchIndexer } from './minibatch.js';
 import type { SlrConfig } from './slr-config.js';
@@ -67,6 +68,8 @@ export interface TrainSlrWorkerArgs {
   test: SparseDataset;
   onProgress?: (p: SlrProgress) => void;
   onEval?: (p: SlrEvalPoint) => void;
+  /** The app's KKT filter, run on every gradient before its push (`--filters ...,kkt`). */
+  kkt?: KktFilter;
   /** Minimum time between progress reports, in ms. Default 500. */
   progressEveryMs?: number;
 }
@@ -135,6 +138,7 @@ export async function trainSlrWorker(
     );
   };
   let idleMs = 0;
+  const kkt = args.kkt;
   let grad = new Float32Array(4096);
   const rowsTotal = part.rows * cfg.epochs;
   let rowsDone = 0;
@@ -180,7 +184,9 @@ export async function trainSlrWorker(
     const stats = logisticGradient(part, start, end, indexer.positions, weights.vals, g);
     if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - c0));
     // The gradient buffer is sent without a copy: give each push its own.
-    pushes[b] = worker.push({ keys: batch.keys, vals: g.slice() });
+    pushes[b] = worker.push(
+      kkt ? kkt.apply(batch.keys, weights.vals, g.slice()) : { keys: batch.keys, vals: g.slice() },
+    );
     if (clock) {
       const done = b + 1;
       void worker.wait(pushes[b]!).then(
