@@ -63,7 +63,7 @@ function jobOptions(cmd: Command): Command {
     )
     .option(
       '--filters <list>',
-      'bandwidth filters of every node, in order: quantize:8|16|bf16, lz4[:minBytes] (default none)',
+      'bandwidth filters, in order: key-caching, significant:<threshold>, quantize:8|16|bf16, lz4[:minBytes], kkt (default none)',
     )
     .option('--bits <n>', `hash features into 2^bits buckets (default ${d.bits})`, int)
     .option('--no-bigrams', 'hash unigrams only')
