@@ -11,6 +11,7 @@ import {
   Scheduler,
   sumHandler,
 } from '@ps/core';
+import { keyCaching } from '@ps/filters';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -165,5 +166,44 @@ describe('filter chains in nodes', () => {
     );
     await w.worker.wait(w.worker.pull(new BigUint64Array([4n, 9n, 16n])));
     expect(seen).toEqual(['server-encode:4 9 16', 'worker-decode:4 9 16']);
+  });
+
+  it('key caching: a server that forgot a list answers PS_ERR_KEY_CACHE_MISS and the worker resends it (exact sums)', async () => {
+    // The server keeps one list per peer; the worker believes it keeps 4,096: misses happen.
+    const serverKc = keyCaching({ capacity: 1 });
+    const workerKc = keyCaching({ capacity: 4096 });
+    const { server, worker } = await cluster(
+      () => [serverKc],
+      () => [workerKc],
+    );
+    const [s, w] = await Promise.all([server, worker]);
+    closers.push(
+      () => s.node.close(),
+      () => w.node.close(),
+    );
+    const listA = BigUint64Array.from({ length: 100 }, (_, i) => BigInt(i * 2));
+    const listB = BigUint64Array.from({ length: 100 }, (_, i) => BigInt(i * 2 + 1));
+    const ones = new Float32Array(100).fill(1);
+    for (let round = 0; round < 3; round++) {
+      await w.worker.wait(w.worker.push({ keys: listA, vals: ones }));
+      await w.worker.wait(w.worker.push({ keys: listB, vals: ones }));
+    }
+    const a = await w.worker.wait(w.worker.pull(listA));
+    const b = await w.worker.wait(w.worker.pull(listB));
+    expect([...a.vals]).toEqual(new Array(100).fill(3));
+    expect([...b.vals]).toEqual(new Array(100).fill(3));
+    expect(serverKc.stats.misses).toBeGreaterThan(0);
+    // With matching limits nothing is missed and repeated lists travel as signatures.
+    const { server: s2, worker: w2 } = await cluster(
+      () => [keyCaching()],
+      () => [keyCaching()],
+    );
+    const [t, v] = await Promise.all([s2, w2]);
+    closers.push(
+      () => t.node.close(),
+      () => v.node.close(),
+    );
+    for (let round = 0; round < 3; round++) await v.worker.wait(v.worker.push({ keys: listA, vals: ones }));
+    expect([...(await v.worker.wait(v.worker.pull(listA))).vals]).toEqual(new Array(100).fill(3));
   });
 });

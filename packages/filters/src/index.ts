@@ -3,8 +3,15 @@
  * `@ps/core` to compose into a chain (`encodeChain` / `decodeChain`).
  *
  * Today: {@link quantize} (lossy, fixed-point with stochastic rounding or bfloat16) and {@link lz4}
- * (lossless). Significant-update and key caching are not written yet. Nodes run a chain given
+ * (lossless), {@link keyCaching} (lossless). Significant-update is not written yet. Nodes run a chain given
  * as the `filters` option of `createServer` / `createWorker`.
  */
+export {
+  type KeyCachingFilter,
+  type KeyCachingMeta,
+  type KeyCachingOptions,
+  keyCaching,
+  keyListSignature,
+} from './key-caching.js';
 export { type Lz4BlockCodec, type Lz4Meta, type Lz4Options, lz4 } from './lz4.js';
 export { type QuantizeMeta, type QuantizeOptions, quantize } from './quantize.js';

@@ -6,7 +6,9 @@ describe('kktFilter', () => {
   it('drops exactly the keys with zero weight and |gradient| <= λ1, keeping order (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.constantFrom(0, 0, 0.5, -1), fc.float({ min: -2, max: 2, noNaN: true })), { maxLength: 60 }),
+        fc.array(fc.tuple(fc.constantFrom(0, 0, 0.5, -1), fc.float({ min: -2, max: 2, noNaN: true })), {
+          maxLength: 60,
+        }),
         fc.constantFrom(0, 0.1, 1),
         (pairs, l1) => {
           const keys = BigUint64Array.from(pairs.map((_, i) => BigInt(i * 3 + 1)));
