@@ -3,7 +3,8 @@
  * `@ps/core` to compose into a chain (`encodeChain` / `decodeChain`).
  *
  * Today: {@link quantize} (lossy, fixed-point with stochastic rounding or bfloat16) and {@link lz4}
- * (lossless), {@link keyCaching} (lossless). Significant-update is not written yet. Nodes run a chain given
+ * (lossless), {@link keyCaching} (lossless), {@link significantUpdate} (lossy per message, nothing lost
+ * over time). Nodes run a chain given
  * as the `filters` option of `createServer` / `createWorker`.
  */
 export {
@@ -15,3 +16,10 @@ export {
 } from './key-caching.js';
 export { type Lz4BlockCodec, type Lz4Meta, type Lz4Options, lz4 } from './lz4.js';
 export { type QuantizeMeta, type QuantizeOptions, quantize } from './quantize.js';
+export {
+  type PendingResiduals,
+  type SignificantMeta,
+  type SignificantUpdateFilter,
+  type SignificantUpdateOptions,
+  significantUpdate,
+} from './significant-update.js';

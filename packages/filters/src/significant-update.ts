@@ -44,7 +44,8 @@ export interface SignificantUpdateFilter extends Filter {
   /**
    * Takes the residuals held back from pushes to `peer` (every peer when omitted) and clears
    * them (and the `flushEvery` count of pushes): one entry per peer and app with a nonzero
-   * residual, keys strictly increasing, a key listed when any of its values is nonzero (with all
+   * residual (float64 `vals`: the residuals exactly; a float32 table converts them on push),
+   * keys strictly increasing, a key listed when any of its values is nonzero (with all
    * of them), `lens` only when the keys listed hold different numbers of values. Sorted by peer,
    * then app. The caller pushes them inside {@link SignificantUpdateFilter.bypass} so that they
    * travel whole: `f.bypass(() => worker.push(r))` for each entry `r` of the worker's app.
@@ -63,8 +64,8 @@ export interface SignificantUpdateFilter extends Filter {
 
 /**
  * What {@link significantUpdate} records under `meta.filters.significant` (msgpack-encodable):
- * - on a pull response it encoded: `n` values, `fresh` of them sent (the others are 0 on the wire
- *   and marked in a bitmap segment), the server's `epoch` for this worker and the response's
+ * - on a pull response it encoded: `n` values, `fresh` of them sent (marked in a bitmap segment
+ *   when not all; the others are 0 on the wire), the server's `epoch` for this worker and the response's
  *   sequence number `seq` (per server, worker and app);
  * - on a request with pull, only when the worker lost track of what a server sent it: the
  *   worker's new `epoch`, asking that server to forget what it believes the worker holds.
@@ -138,7 +139,9 @@ interface CacheState {
  * SignificantUpdateFilter.flush} and pushed inside {@link SignificantUpdateFilter.bypass}, or
  * goes out with `flushEvery`. A push the server does not apply (it answers with an error, or the
  * connection drops) loses what it carried, as it would without the filter; a resend of the same
- * request (same app and ts, after a key-cache miss) carries exactly what the first send did.
+ * request (same app and ts, after a key-cache miss) carries exactly what the first send did: the
+ * filter keeps the value segments it sent for the last 64 pushes per server and app, dropping
+ * those below `meta.done` (finished requests). Memory: a float64 residual per key pushed.
  *
  * **Pull responses** (`[vals]`, encoded by the server with `ctx.keys` = the keys asked for):
  * per worker and app, the server keeps the value it last sent for each key (the value the worker
@@ -155,7 +158,8 @@ interface CacheState {
  *
  * Both ends must see every encoded response in order (one connection). Should the worker miss
  * one (a sequence-number gap), fail to decode one, or not know its keys, it drops its cache for
- * that server and app, fails that response with a PsError, and its next request with pull to
+ * that server and app, fails that response with a PsError (unless it carries every value, which
+ * then restarts the cache), and its next request with pull to
  * that server carries a new epoch in `meta.filters.significant`: the server then forgets what it
  * believed the worker held and sends every value again. A server that could not send a response
  * (it answers with an error instead) forgets as well. A worker's value is never silently more
@@ -174,9 +178,11 @@ interface CacheState {
  * @example
  * ```ts
  * const sig = significantUpdate({ threshold: 1e-4, flushEvery: 50 });
- * const worker = await createWorker({ transport: tcp(), filters: [sig, quantize({ bits: 8 }), lz4()] });
+ * const { worker } = await createWorker({ transport: tcp(), filters: [sig, quantize({ bits: 8 }), lz4()] });
  * // ... training pushes ...
- * for (const r of sig.flush()) await worker.wait(sig.bypass(() => worker.push(r)));
+ * for (const r of sig.flush()) {
+ *   if (r.app === worker.app) await worker.wait(sig.bypass(() => worker.push(r)));
+ * }
  * ```
  */
 export function significantUpdate(opts: SignificantUpdateOptions): SignificantUpdateFilter {

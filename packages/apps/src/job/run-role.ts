@@ -10,6 +10,7 @@ import {
   Scheduler,
   type Transport,
 } from '@ps/core';
+import type { SignificantUpdateFilter } from '@ps/filters';
 import { tcp } from '@ps/transport-tcp';
 import type { SparseDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';
@@ -120,6 +121,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       worker,
       clock,
       kkt,
+      significant: filters.find((f) => f.name === 'significant') as SignificantUpdateFilter | undefined,
       cfg,
       train: data.train,
       test: data.test,

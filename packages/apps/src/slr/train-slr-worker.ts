@@ -1,4 +1,5 @@
 import type { KVPairs, KVWorker, PsNode, Timestamp } from '@ps/core';
+import type { SignificantUpdateFilter } from '@ps/filters';
 import type { SparseDataset } from '../data/dataset.js';
 import { accuracy, auc, logLoss } from '../data/metrics.js';
 import { shard, takeRows } from '../data/split.js';
@@ -70,6 +71,8 @@ export interface TrainSlrWorkerArgs {
   onEval?: (p: SlrEvalPoint) => void;
   /** The app's KKT filter, run on every gradient before its push (`--filters ...,kkt`). */
   kkt?: KktFilter;
+  /** The node's significant-update filter, whose held-back residuals are flushed after training. */
+  significant?: SignificantUpdateFilter;
   /** Minimum time between progress reports, in ms. Default 500. */
   progressEveryMs?: number;
 }
@@ -207,6 +210,17 @@ export async function trainSlrWorker(
   }
   const w0 = performance.now();
   await Promise.all(pushes.map((t) => worker.wait(t)));
+  // Push what significant-update held back, whole, so the sum of all updates reaches the servers.
+  const sig = args.significant;
+  if (sig) {
+    const flushes = sig
+      .flush()
+      .filter((r) => r.app === worker.app && r.keys.length > 0)
+      .map((r) =>
+        sig.bypass(() => worker.push({ keys: r.keys, vals: Float32Array.from(r.vals), lens: r.lens })),
+      );
+    await Promise.all(flushes.map((t) => worker.wait(t)));
+  }
   await clock?.flush();
   idleMs += performance.now() - w0;
   const trainSeconds = (performance.now() - t0) / 1000;
