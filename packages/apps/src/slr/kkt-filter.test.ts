@@ -34,8 +34,12 @@ describe('kktFilter', () => {
             const before = grad.slice();
             const out = f.apply(keys, weights, grad);
             expect([...grad]).toEqual([...before]);
-            ks.forEach((k, i) => given.set(BigInt(k), (given.get(BigInt(k)) ?? 0) + grad[i]!));
-            out.keys.forEach((k, i) => pushed.set(k, (pushed.get(k) ?? 0) + out.vals[i]!));
+            ks.forEach((k, i) => {
+              given.set(BigInt(k), (given.get(BigInt(k)) ?? 0) + grad[i]!);
+            });
+            out.keys.forEach((k, i) => {
+              pushed.set(k, (pushed.get(k) ?? 0) + out.vals[i]!);
+            });
             // A key with a nonzero weight is always pushed.
             ks.forEach((k, i) => {
               if (weights[i] !== 0) expect([...out.keys]).toContain(BigInt(k));
