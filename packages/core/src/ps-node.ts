@@ -302,16 +302,7 @@ export class PsNode {
         `node ${this.id} has no ${this.role === 'server' ? 'handler' : 'server'} for app ${meta.app}; create a KVServer for it`,
       );
       this.log.warn(err.message);
-      void this.ep
-        .send(meta.sender, {
-          app: meta.app,
-          ts: meta.ts,
-          request: false,
-          push: meta.push,
-          pull: meta.pull,
-          error: err.toWire(),
-        })
-        .catch(() => undefined);
+      this.answerWithError(meta, err);
     } else {
       this.log.warn(
         `response for app ${meta.app} ts ${meta.ts} from ${meta.sender} has no worker here; dropped`,
@@ -326,19 +317,24 @@ export class PsNode {
   private onUndecodable(msg: Message, err: PsError): void {
     const { meta } = msg;
     if (meta.request) {
-      void this.ep
-        .send(meta.sender, {
-          app: meta.app,
-          ts: meta.ts,
-          request: false,
-          push: meta.push,
-          pull: meta.pull,
-          error: err.toWire(),
-        })
-        .catch(() => undefined);
+      this.answerWithError(meta, err);
       return;
     }
     this.customers.get(`${meta.app}:worker`)?.({ meta: { ...meta, error: err.toWire() }, data: [] });
+  }
+
+  /** Answers a data request with an error, so that the sender's wait() rejects with it. */
+  private answerWithError(meta: Meta, err: PsError): void {
+    void this.ep
+      .send(meta.sender, {
+        app: meta.app,
+        ts: meta.ts,
+        request: false,
+        push: meta.push,
+        pull: meta.pull,
+        error: err.toWire(),
+      })
+      .catch(() => undefined);
   }
 
   private onControl(msg: Message): void {
