@@ -65,6 +65,18 @@ export {
   type Segment,
 } from './message.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
+export { type ClockSegment, RangeVectorClock } from './range-vector-clock.js';
+export {
+  DEFAULT_VIRTUAL_NODES,
+  type KeySlice,
+  type MovedRange,
+  movedRanges,
+  type OwnedRange,
+  Ring,
+  type RingOptions,
+  ringPosition,
+  type WireRing,
+} from './ring.js';
 export { type BarrierGroup, Scheduler, type SchedulerOptions } from './scheduler.js';
 export { seededRandom } from './seeded-random.js';
 export { type SgdOptions, sgdHandler } from './sgd-handler.js';
