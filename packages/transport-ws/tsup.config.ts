@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // index: Node (ws server and client, browser client); browser: the browser client only.
+  entry: ['src/index.ts', 'src/browser.ts'],
   format: ['esm'],
   dts: true,
   sourcemap: true,

@@ -1,7 +1,14 @@
 /**
- * @ps/transport-ws: the WebSocket transport (`ws` on Node, the platform WebSocket in a browser).
- *
- * Not implemented yet: this package is a skeleton until its issue ("WebSocket transport, workers
- * in a browser tab") lands. It exports only its version so that nothing fake stands in for it.
+ * @ps/transport-ws: the WebSocket transport. `ws()` on Node (server and client, on the `ws`
+ * library) and `wsBrowser()` on the platform `WebSocket` (client only, for workers in a browser
+ * tab). Bundlers resolving the "browser" condition get `./browser.js`, which has only the latter.
  */
-export const TRANSPORT_WS_STATUS = 'skeleton' as const;
+export {
+  BrowserWsTransport,
+  type BrowserWsTransportOptions,
+  type WebSocketConstructorLike,
+  type WebSocketLike,
+  wsBrowser,
+} from './browser-ws-transport.js';
+export { HELLO_MAX_BYTES, MAX_POLL_INTERVAL_MS, type WsBaseOptions } from './ws-base.js';
+export { WsTransport, type WsTransportOptions, ws } from './ws-transport.js';

@@ -1,0 +1,12 @@
+/**
+ * @ps/transport-ws for browsers: only the client transport on the platform `WebSocket`; nothing
+ * here imports a Node module. (Node gets `./index.js`, which also has the `ws` server transport.)
+ */
+export {
+  BrowserWsTransport,
+  type BrowserWsTransportOptions,
+  type WebSocketConstructorLike,
+  type WebSocketLike,
+  wsBrowser,
+} from './browser-ws-transport.js';
+export { HELLO_MAX_BYTES, MAX_POLL_INTERVAL_MS, type WsBaseOptions } from './ws-base.js';
