@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     .option('--json <file>', 'also write every row as JSON to this file')
     .option('--doc <file>', 'the Markdown file whose generated section is replaced', 'docs/benchmarks.md')
     .option('--no-doc', 'do not touch docs/benchmarks.md')
-    .option('--transports <list>', 'comma-separated: inproc,threads,tcp', 'inproc,threads,tcp')
+    .option('--transports <list>', 'comma-separated: inproc,threads,tcp,ws', 'inproc,threads,tcp,ws')
     .parse(process.argv);
   const o = program.opts<{ quick?: boolean; json?: string; doc: string | false; transports: string }>();
   const quick = Boolean(o.quick);
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     try {
       add(await measureLatency(c, quick ? 300 : 1000, rtt.median));
       const ceiling =
-        kind === 'tcp'
+        kind === 'tcp' || kind === 'ws'
           ? { gbps: stream.median, name: stream.name, wire: true }
           : { gbps: memcpy.median, name: memcpy.name, wire: false };
       for (const op of ['push', 'pull', 'pushPull'] as const) {

@@ -11,10 +11,11 @@ import {
 } from '@ps/core';
 import { InprocHub, inproc, ThreadHub, threads } from '@ps/transport-inproc';
 import { tcp } from '@ps/transport-tcp';
+import { ws } from '@ps/transport-ws';
 import { startPeer, stopPeer } from './ceilings.js';
 
 /** The transports the benchmark compares. */
-export type BenchTransport = 'inproc' | 'threads' | 'tcp';
+export type BenchTransport = 'inproc' | 'threads' | 'tcp' | 'ws';
 
 /** A 1-server, 1-worker cluster for one transport, with the worker in this thread. */
 export interface BenchCluster {
@@ -29,7 +30,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 /**
  * Opens the cluster a benchmark row runs on: a scheduler and the worker in this thread, and one
  * server with the sum handler (it really stores: a push adds into its table, a pull copies out):
- * in this thread (`inproc`), in a worker thread (`threads`), or in a child process (`tcp`).
+ * in this thread (`inproc`), in a worker thread (`threads`), or in a child process (`tcp`, `ws`).
  */
 export async function openBenchCluster(kind: BenchTransport, script: string): Promise<BenchCluster> {
   let make: () => Transport;
@@ -44,7 +45,8 @@ export async function openBenchCluster(kind: BenchTransport, script: string): Pr
     threadHub = new ThreadHub();
     const hub = threadHub;
     make = () => threads({ port: hub.connectPort() });
-  } else make = () => tcp();
+  } else if (kind === 'ws') make = () => ws();
+  else make = () => tcp();
   const scheduler = await Scheduler.start({ transport: make(), numServers: 1, numWorkers: 1, logger: quiet });
   const at = { host: '127.0.0.1', port: scheduler.address.port };
   let serverNode: PsNode | undefined;
@@ -66,7 +68,9 @@ export async function openBenchCluster(kind: BenchTransport, script: string): Pr
       transferList: [port],
     });
   } else {
-    serverProcess = (await startPeer(script, 'server', { PS_SCHEDULER: `${at.host}:${at.port}` })).child;
+    serverProcess = (
+      await startPeer(script, 'server', { PS_SCHEDULER: `${at.host}:${at.port}`, BENCH_TRANSPORT: kind })
+    ).child;
   }
   const [{ node, worker }] = await Promise.all([
     createWorker({ transport: make(), scheduler: at, logger: quiet }),

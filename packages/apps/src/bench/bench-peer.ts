@@ -1,10 +1,12 @@
 import net from 'node:net';
 import { createServer, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
+import { ws } from '@ps/transport-ws';
 
 /**
  * The far side of a benchmark, in a child process: a byte sink or an echo on raw `node:net`
- * (for the machine's ceilings), or a @ps server with the sum handler (for the TCP rows).
+ * (for the machine's ceilings), or a @ps server with the sum handler (for the TCP and WebSocket
+ * rows; BENCH_TRANSPORT=ws picks WebSocket).
  * Reports on the IPC channel and exits when the parent goes away.
  */
 export async function runBenchPeer(role: string): Promise<void> {
@@ -38,7 +40,7 @@ export async function runBenchPeer(role: string): Promise<void> {
   if (role === 'server') {
     const [host, port] = (process.env.PS_SCHEDULER ?? '').split(':');
     const { node } = await createServer({
-      transport: tcp(),
+      transport: process.env.BENCH_TRANSPORT === 'ws' ? ws() : tcp(),
       scheduler: { host: host!, port: Number(port) },
       handler: sumHandler({ initialCapacity: 1 << 21 }),
     });

@@ -114,7 +114,8 @@ export async function measureLatency(
     min_us: s.min,
     max_us: s.max,
     // Only a round trip over the wire has a wire ceiling to compare with.
-    fraction_of_ceiling: c.transport === 'tcp' ? ceilingUs / s.median : null,
-    ceiling: c.transport === 'tcp' ? 'ceiling tcp loopback round trip' : 'none (no wire)',
+    fraction_of_ceiling: c.transport === 'tcp' || c.transport === 'ws' ? ceilingUs / s.median : null,
+    ceiling:
+      c.transport === 'tcp' || c.transport === 'ws' ? 'ceiling tcp loopback round trip' : 'none (no wire)',
   };
 }
