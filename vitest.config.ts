@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
 
@@ -20,6 +20,8 @@ export default defineConfig({
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The fault-injection suite (servers SIGKILLed, joins, leaves) runs on its own: `npm run test:faults`.
+    exclude: [...configDefaults.exclude, ...(process.env.PS_FAULTS ? [] : ['test/faults/**'])],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

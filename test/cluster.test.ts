@@ -51,17 +51,26 @@ const spread = (n: number) => {
 
 describe('a cluster in one process over TCP', () => {
   it('slices a request across 3 servers and reassembles pulls in key order', async () => {
-    const { workers, handlers } = await cluster(3, 1);
+    const { workers, handlers, servers } = await cluster(3, 1);
     const w = workers[0]!.worker;
     const keys = spread(900);
     const vals = Float32Array.from({ length: 1800 }, (_, i) => i);
     await w.wait(w.push({ keys, vals }));
     const got = await w.wait(w.pull(keys));
     expect(Array.from(got.vals)).toEqual(Array.from(vals));
-    // Even key ranges: each of the 3 servers holds exactly a third of the evenly spread keys.
+    // Every key lives on its master and its one replica (the default with 3 servers): the
+    // servers the ring names, and no other.
+    const view = workers[0]!.node.view;
+    expect(view.replicas).toBe(1);
     const sizes = handlers.map((h) => h.table.size);
-    expect(sizes.reduce((a, b) => a + b, 0)).toBe(900);
-    for (const n of sizes) expect(Math.abs(n - 300)).toBeLessThanOrEqual(1);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(1800);
+    for (let i = 0; i < keys.length; i += 37) {
+      const chain = view.ring.replicasOf(keys[i]!, 1);
+      const holders = servers
+        .filter((_, s) => handlers[s]!.table.lookup(keys.subarray(i, i + 1), false)[0]! >= 0)
+        .map((x) => x.node.id);
+      expect(holders.sort()).toEqual([...chain].sort());
+    }
     const pp = await w.wait(w.pushPull({ keys, vals }));
     expect(pp.vals[1799]).toBe(2 * 1799);
   });
@@ -152,29 +161,78 @@ describe('a cluster in one process over TCP', () => {
     expect(servers.every(({ node }) => node.terminationError === undefined)).toBe(true);
   });
 
-  it('refuses a node beyond the configured count with PS_ERR_CLUSTER_FULL', async () => {
-    const { at } = await cluster(1, 1);
-    const err = await createWorker({ transport: tcp(), scheduler: at, logger: quiet }).catch(
-      (e: unknown) => e,
-    );
+  it('refuses a node beyond the configured count with PS_ERR_CLUSTER_FULL before the cluster starts', async () => {
+    const scheduler = await Scheduler.start({
+      transport: tcp(),
+      numServers: 1,
+      numWorkers: 1,
+      logger: quiet,
+    });
+    closers.push(() => scheduler.shutdown());
+    const at = { host: '127.0.0.1', port: scheduler.address.port };
+    const first = createServer({ transport: tcp(), scheduler: at, logger: quiet, handler: sumHandler() });
+    first.catch(() => undefined);
+    // Let the first registration land before the second.
+    for (
+      let i = 0;
+      i < 100 && (scheduler as unknown as { members: Map<string, unknown> }).members.size < 1;
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const err = await createServer({
+      transport: tcp(),
+      scheduler: at,
+      logger: quiet,
+      handler: sumHandler(),
+    }).catch((e: unknown) => e);
     expect(isPsError(err, PsErrorCode.CLUSTER_FULL)).toBe(true);
+    const w = await createWorker({ transport: tcp(), scheduler: at, logger: quiet });
+    closers.push(() => w.node.close());
+    const s = await first;
+    closers.push(() => s.node.close());
   });
 
-  it('declares a silent server dead and fails requests waiting on it with PS_ERR_NODE_DEAD', async () => {
+  it('lets a worker join a running cluster', async () => {
+    const { at, workers } = await cluster(1, 1);
+    const late = await createWorker({ transport: tcp(), scheduler: at, logger: quiet });
+    closers.push(() => late.node.close());
+    expect(late.node.rank).toBe(1);
+    const keys = spread(4);
+    await late.worker.wait(late.worker.push({ keys, vals: Float32Array.of(1, 2, 3, 4) }));
+    const got = await workers[0]!.worker.wait(workers[0]!.worker.pull(keys));
+    expect([...got.vals]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('declares a silent server dead and fails over to its replica without losing a push', async () => {
     const { workers, servers } = await cluster(2, 1, { heartbeatTimeoutMs: 600 });
     const w = workers[0]!.worker;
+    const keys = spread(8);
+    await w.wait(w.push({ keys, vals: new Float32Array(8).fill(1) }));
     const victim: PsNode = servers[1]!.node;
     // Stop the victim's heartbeats and answers without a goodbye: close its transport only.
     await (victim as unknown as { ep: { transport: { close(): Promise<void> } } }).ep.transport.close();
-    const err = await w.wait(w.pull(spread(8))).catch((e: unknown) => e);
-    expect(isPsError(err, PsErrorCode.NODE_DEAD)).toBe(true);
+    // Sent to the dead server, then resent to the survivor once the new ring arrives.
+    const ts = w.push({ keys, vals: new Float32Array(8).fill(2) });
+    await w.wait(ts);
     const view = workers[0]!.node.cluster$.value!;
     expect(view.dead).toContain(victim.id);
-    // A request issued once the server is known dead fails at once, not after a reconnect window.
-    const t0 = Date.now();
-    const again = await w.wait(w.pull(spread(8))).catch((e: unknown) => e);
-    expect(isPsError(again, PsErrorCode.NODE_DEAD)).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(view.ring.servers).toEqual([servers[0]!.node.id]);
+    const got = await w.wait(w.pull(keys));
+    expect([...got.vals]).toEqual(new Array(8).fill(3));
+  });
+
+  it('fails a request with PS_ERR_NODE_DEAD when the last server died', async () => {
+    const { workers, servers } = await cluster(1, 1, { heartbeatTimeoutMs: 600 });
+    const w = workers[0]!.worker;
+    await (
+      servers[0]!.node as unknown as { ep: { transport: { close(): Promise<void> } } }
+    ).ep.transport.close();
+    for (let i = 0; i < 200 && !workers[0]!.node.view.dead.length; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(workers[0]!.node.view.dead).toContain(servers[0]!.node.id);
+    const err = await w.wait(w.pull(spread(8))).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.NODE_DEAD)).toBe(true);
   });
 
   it('rejects wait() with PS_ERR_FRAME_TOO_LARGE when the answer cannot fit in a frame', async () => {

@@ -68,7 +68,17 @@ function jobOptions(cmd: Command): Command {
     .option('--bits <n>', `hash features into 2^bits buckets (default ${d.bits})`, int)
     .option('--no-bigrams', 'hash unigrams only')
     .option('--seed <n>', `seed of the train/test split (default ${d.seed})`, int)
-    .option('--test-fraction <x>', `share of rows held out (default ${d.testFraction})`, num);
+    .option('--test-fraction <x>', `share of rows held out (default ${d.testFraction})`, num)
+    .option('--replicas <k>', 'replicas per key range besides its master (default 1 with 2+ servers)', int)
+    .option(
+      '--kill <list>',
+      'fault injection: SIGKILL roles at a share of training, e.g. server:1@0.3,worker:1@0.5',
+    )
+    .option(
+      '--heartbeat-timeout-ms <ms>',
+      `declare a silent node dead after this many ms (default ${d.heartbeatTimeoutMs})`,
+      int,
+    );
 }
 
 function configFrom(o: Record<string, unknown>, base: Partial<SlrConfig> = {}): SlrConfig {

@@ -63,6 +63,14 @@ export const PsErrorCode = {
    * resend fails too.
    */
   KEY_CACHE_MISS: 'PS_ERR_KEY_CACHE_MISS',
+  /**
+   * A request reached a server that does not own all of its keys on its ring (the ring changed:
+   * a server joined, left or died). The worker re-slices by the newer ring and resends; users see
+   * it only when the ring does not settle in time.
+   */
+  WRONG_OWNER: 'PS_ERR_WRONG_OWNER',
+  /** A replica could not take a forwarded push or range copy (it runs another handler, or no table). */
+  REPLICATION: 'PS_ERR_REPLICATION',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

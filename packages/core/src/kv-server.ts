@@ -1,4 +1,7 @@
+import type { Subscription } from 'rxjs';
+import type { ClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
+import { Replication } from './internal/replication.js';
 import { ValidatedKeys } from './internal/validated-keys.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './kv-pairs.js';
 import type { Message, NodeId, Segment } from './message.js';
@@ -55,8 +58,14 @@ interface SenderOrder {
 
 /**
  * The server side of one app id: receives push and pull requests sliced to this server's key
- * range, runs the handler, and responds. Bad requests (unsorted keys, wrong lengths) are
+ * ranges, runs the handler, and responds. Bad requests (unsorted keys, wrong lengths) are
  * answered with their `PsError` and change nothing.
+ *
+ * With replicas (the view's `replicas` k > 0, section 4.3), a push is applied, forwarded to the
+ * next k servers on the ring of each range it touches, and acknowledged to the worker only once
+ * they hold it; a request for keys this server does not own on its ring is answered
+ * `PS_ERR_WRONG_OWNER`, and resent pushes already applied (by range vector clock) are dropped.
+ * Replication needs a table-backed handler (the built-ins) to copy ranges to new replicas.
  */
 export class KVServer {
   readonly app: number;
@@ -68,6 +77,9 @@ export class KVServer {
   private lastTag = -1;
   /** Per sender: what has been applied, and requests waiting for their dependencies. */
   private readonly order = new Map<NodeId, SenderOrder>();
+  /** Ring membership, ownership checks, clocks, forwarding and range copies. */
+  readonly replicas: Replication;
+  private readonly sub: Subscription;
 
   constructor(
     readonly node: PsNode,
@@ -75,7 +87,13 @@ export class KVServer {
   ) {
     this.app = opts.app ?? 0;
     this.handler = opts.handler;
-    node.attach(this.app, 'server', (msg) => this.onRequest(msg));
+    this.replicas = new Replication(node, this.app, this.handler, (msg) => this.admit(msg));
+    node.attach(this.app, 'server', (msg) => this.replicas.onRequest(msg));
+    node.attachReplica(this.app, this.replicas);
+    this.sub = node.cluster$.subscribe((view) => {
+      if (view) this.replicas.onView(view as ClusterView);
+    });
+    node.onTerminate(() => this.sub.unsubscribe());
   }
 
   /**
@@ -83,7 +101,7 @@ export class KVServer {
    * applied here, so the order survives out-of-order delivery; a request whose dependencies are
    * missing waits in the sender's queue.
    */
-  private onRequest(msg: Message): void {
+  private admit(msg: Message): void {
     const { meta } = msg;
     this.counters.requests++;
     const order = this.orderOf(meta.sender);
@@ -131,20 +149,38 @@ export class KVServer {
     const applied = () => {
       if (msg.meta.ts >= order.doneBelow) order.applied.add(msg.meta.ts);
     };
+    let req: KVRequest;
     let result: ReturnType<RequestHandler>;
+    let plan: ReturnType<Replication['plan']>;
     try {
-      const req = this.toRequest(msg);
-      result = this.handler(req);
+      req = this.toRequest(msg);
+      plan = this.replicas.plan(req, msg);
+      if (plan.wrongOwner) {
+        applied();
+        this.respondError(msg, plan.wrongOwner);
+        return;
+      }
+      result = this.apply(req, plan.apply);
     } catch (err) {
       applied();
       this.respondError(msg, err);
       return;
     }
+    const finish = (r: KVPairs | undefined) => {
+      applied();
+      if (!req.push) {
+        this.respond(msg, r);
+        return;
+      }
+      this.replicas.applied(req, plan, (err) => {
+        if (err) this.respondError(msg, err);
+        else this.respond(msg, r);
+      });
+    };
     if (result instanceof Promise) {
       result.then(
         (r) => {
-          applied();
-          this.respond(msg, r);
+          finish(r);
           this.drain(order);
         },
         (err: unknown) => {
@@ -153,10 +189,19 @@ export class KVServer {
           this.drain(order);
         },
       );
-    } else {
-      applied();
-      this.respond(msg, result);
-    }
+    } else finish(result);
+  }
+
+  /**
+   * Runs the handler on a request, or on the part of a resent push not applied before (then the
+   * pull part, if any, reads every key).
+   */
+  private apply(req: KVRequest, part: KVPairs | null | undefined): ReturnType<RequestHandler> {
+    if (part === undefined || !req.push) return this.handler(req);
+    // A resent push partly or wholly applied before.
+    if (part !== null) this.handler({ ...req, pull: false, keysTag: undefined, kv: part });
+    if (!req.pull) return undefined;
+    return this.handler({ ...req, push: false, kv: { keys: req.kv.keys, vals: EMPTY_VALS } });
   }
 
   private checkKeysOf(sender: NodeId): (keys: BigUint64Array) => void {
@@ -232,7 +277,14 @@ export class KVServer {
     void this.node
       .send(
         meta.sender,
-        { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull },
+        {
+          app: meta.app,
+          ts: meta.ts,
+          request: false,
+          push: meta.push,
+          pull: meta.pull,
+          ...(meta.part !== undefined ? { part: meta.part } : {}),
+        },
         data,
         msg.data[0] instanceof BigUint64Array ? msg.data[0] : undefined,
       )
@@ -254,11 +306,22 @@ export class KVServer {
             PsErrorCode.HANDLER,
             `handler for app ${meta.app} threw: ${(err as Error)?.message ?? String(err)}`,
           );
-    this.node.log.warn(`request ts ${meta.ts} from ${meta.sender} failed: ${e.message}`);
+    if (e.code !== PsErrorCode.WRONG_OWNER) {
+      this.node.log.warn(`request ts ${meta.ts} from ${meta.sender} failed: ${e.message}`);
+    }
     void this.node
       .send(
         meta.sender,
-        { app: meta.app, ts: meta.ts, request: false, push: meta.push, pull: meta.pull, error: e.toWire() },
+        {
+          app: meta.app,
+          ts: meta.ts,
+          request: false,
+          push: meta.push,
+          pull: meta.pull,
+          error: e.toWire(),
+          ...(meta.part !== undefined ? { part: meta.part } : {}),
+          ...(e.code === PsErrorCode.WRONG_OWNER ? { ring: this.replicas.ringVersion } : {}),
+        },
         [],
       )
       .catch(() => undefined);

@@ -1,5 +1,7 @@
 import { PsError, PsErrorCode } from './errors.js';
+import type { KeyRange } from './key-range.js';
 import { keyWords, type ValArray, type ValDtype } from './kv-pairs.js';
+import { RangeWords, type TableRange } from './table-range.js';
 
 const EMPTY = -1;
 
@@ -165,6 +167,181 @@ export class KVTable {
     return out;
   }
 
+  /**
+   * Every stored key lying in one of `ranges`, in ascending order, with its length and its values
+   * in every slab (copies: later changes to the table do not show in the result).
+   *
+   * Cost: one pass over all stored keys (O(log ranges) each, on 32-bit words), then a sort of the
+   * selected keys and a copy of their values.
+   * @param ranges half-open ranges `[begin, end)`, sorted and disjoint; `end` may be
+   *   `KEY_SPACE_END` (2^64). Empty ranges are allowed and select nothing.
+   * @returns a {@link TableRange} with this table's `dtype` and `states`; keys zeroed by
+   *   {@link KVTable.importRanges} are included (with zero values).
+   * @throws PsError `PS_ERR_MESSAGE_INVALID` when `ranges` are not sorted, disjoint ranges of
+   *   `[0, 2^64]`.
+   */
+  exportRanges(ranges: readonly KeyRange[]): TableRange {
+    const rw = new RangeWords(ranges);
+    const size = this.size;
+    const keyLo = this.keyLo;
+    const keyHi = this.keyHi;
+    let m = 0;
+    if (rw.length > 0) for (let e = 0; e < size; e++) if (rw.contains(keyLo[e]!, keyHi[e]!)) m++;
+    const keys = new BigUint64Array(m);
+    const w = keyWords(keys);
+    if (m > 0) {
+      let i = 0;
+      for (let e = 0; e < size; e++) {
+        const lo = keyLo[e]!;
+        const hi = keyHi[e]!;
+        if (!rw.contains(lo, hi)) continue;
+        w[2 * i] = lo;
+        w[2 * i + 1] = hi;
+        i++;
+      }
+      keys.sort();
+    }
+    // Entries in key order (a hash probe per key), then lengths and values.
+    const entries = new Int32Array(m);
+    const lens = new Int32Array(m);
+    let total = 0;
+    for (let i = 0; i < m; i++) {
+      const e = this.findEntry(w[2 * i]!, w[2 * i + 1]!);
+      entries[i] = e;
+      const len = this.lengths[e]!;
+      lens[i] = len;
+      total += len;
+    }
+    const slabs = this.slabs.map((src) => {
+      const dst = this.alloc(total);
+      let o = 0;
+      for (let i = 0; i < m; i++) {
+        const len = lens[i]!;
+        copyVals(dst, o, src, this.offsets[entries[i]!]!, len);
+        o += len;
+      }
+      return dst;
+    });
+    return { keys, lens, slabs, dtype: this.dtype, states: this.states };
+  }
+
+  /**
+   * Makes the table's content inside `ranges` equal to `data`: every stored key inside the
+   * ranges that `data` does not hold gets its values set to zero in every slab (the table cannot
+   * delete keys; a zero key reads like a missing one, except that a table with variable lengths
+   * returns its zeros rather than no values), and every key of `data` is inserted if missing and
+   * gets its values from `data` in every slab. Keys outside the ranges are not touched. Keys
+   * inserted with one common length keep {@link KVTable.width} as a push of that width would.
+   *
+   * All checks run before anything changes: a call that throws leaves the table as it was.
+   * @param ranges half-open ranges `[begin, end)`, sorted and disjoint (`end` may be 2^64).
+   * @param data keys strictly increasing and all inside `ranges`, lengths and slabs as
+   *   described by {@link TableRange}. Its arrays are copied, not kept.
+   * @throws PsError `PS_ERR_DTYPE` when `data.dtype` or `data.states` differ from the table's, or
+   *   a slab is not an array of that dtype; `PS_ERR_LENS_CONFLICT` when a stored key has another
+   *   length than `data` gives it; `PS_ERR_MESSAGE_INVALID` when `ranges` are not sorted disjoint
+   *   ranges, `data.keys` are not strictly increasing or not inside `ranges`, or `lens` and the
+   *   slab lengths do not add up.
+   */
+  importRanges(ranges: readonly KeyRange[], data: TableRange): void {
+    if (data.dtype !== this.dtype || data.states !== this.states) {
+      throw new PsError(
+        PsErrorCode.DTYPE,
+        `table range of ${data.states} ${data.dtype} slab(s) does not fit a table of ${this.states} ${this.dtype} slab(s); import into a table made by the same handler`,
+        { dtype: data.dtype, states: data.states },
+      );
+    }
+    const rw = new RangeWords(ranges);
+    const { keys, lens, slabs } = data;
+    if (!(keys instanceof BigUint64Array) || !(lens instanceof Int32Array) || lens.length !== keys.length) {
+      throw new PsError(
+        PsErrorCode.MESSAGE_INVALID,
+        'table range needs keys as a BigUint64Array and lens as an Int32Array of the same length',
+      );
+    }
+    const n = keys.length;
+    const w = keyWords(keys);
+    let total = 0;
+    let uniform = true;
+    const width = n > 0 ? lens[0]! : 0;
+    for (let i = 0; i < n; i++) {
+      const lo = w[2 * i]!;
+      const hi = w[2 * i + 1]!;
+      if (i > 0) {
+        const phi = w[2 * i - 1]!;
+        if (hi < phi || (hi === phi && lo <= w[2 * i - 2]!)) {
+          throw new PsError(
+            PsErrorCode.MESSAGE_INVALID,
+            `table range keys must be strictly increasing: keys[${i - 1}]=${keys[i - 1]}, keys[${i}]=${keys[i]}`,
+            { index: i },
+          );
+        }
+      }
+      if (!rw.contains(lo, hi)) {
+        throw new PsError(
+          PsErrorCode.MESSAGE_INVALID,
+          `table range key ${keys[i]} (index ${i}) lies outside the ranges being imported`,
+          { index: i },
+        );
+      }
+      const len = lens[i]!;
+      if (len < 0) {
+        throw new PsError(PsErrorCode.MESSAGE_INVALID, `table range lens[${i}] is negative (${len})`, {
+          index: i,
+        });
+      }
+      if (len !== width) uniform = false;
+      total += len;
+    }
+    if (!Array.isArray(slabs) || slabs.length !== this.states) {
+      throw new PsError(
+        PsErrorCode.MESSAGE_INVALID,
+        `table range must carry ${this.states} slab(s), got ${Array.isArray(slabs) ? slabs.length : typeof slabs}`,
+      );
+    }
+    const Ctor = this.dtype === 'float64' ? Float64Array : Float32Array;
+    for (let s = 0; s < slabs.length; s++) {
+      const slab = slabs[s];
+      if (!(slab instanceof Ctor)) {
+        throw new PsError(PsErrorCode.DTYPE, `table range slab ${s} must be a ${Ctor.name}`, { slab: s });
+      }
+      if (slab.length !== total) {
+        throw new PsError(
+          PsErrorCode.MESSAGE_INVALID,
+          `table range slab ${s} holds ${slab.length} values, its lens add up to ${total}`,
+          { slab: s, vals: slab.length, sum: total },
+        );
+      }
+    }
+    // Inserts missing keys; throws PS_ERR_LENS_CONFLICT before changing anything.
+    const entries =
+      n === 0
+        ? new Int32Array(0)
+        : uniform
+          ? this.lookup(keys, true, width)
+          : this.lookup(keys, true, 0, lens);
+    if (rw.length > 0) {
+      const inData = new Uint8Array(this.size);
+      for (let i = 0; i < n; i++) inData[entries[i]!] = 1;
+      for (let e = 0; e < this.size; e++) {
+        if (inData[e] === 1 || !rw.contains(this.keyLo[e]!, this.keyHi[e]!)) continue;
+        const off = this.offsets[e]!;
+        const end = off + this.lengths[e]!;
+        for (const slab of this.slabs) slab.fill(0, off, end);
+      }
+    }
+    for (let s = 0; s < this.states; s++) {
+      const dst = this.slabs[s]!;
+      const src = slabs[s]!;
+      let vi = 0;
+      for (let i = 0; i < n; i++) {
+        const len = lens[i]!;
+        copyVals(dst, this.offsets[entries[i]!]!, src, vi, len);
+        vi += len;
+      }
+    }
+  }
+
   /** The keys stored, in insertion order (for snapshots and tests). */
   keys(): BigUint64Array {
     const out = new BigUint64Array(this.size);
@@ -175,4 +352,10 @@ export class KVTable {
     }
     return out;
   }
+}
+
+/** Copies `len` values; a loop for short runs (no subarray view per key), `set` for long ones. */
+function copyVals(dst: ValArray, dOff: number, src: ValArray, sOff: number, len: number): void {
+  if (len >= 64) dst.set(src.subarray(sOff, sOff + len), dOff);
+  else for (let j = 0; j < len; j++) dst[dOff + j] = src[sOff + j]!;
 }

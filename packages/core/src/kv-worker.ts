@@ -1,9 +1,10 @@
 import { defer, from, type Observable, Subject, type Subscription } from 'rxjs';
+import type { ClusterView } from './cluster-view.js';
 import { type Consistency, delayOf, eventual } from './consistency.js';
 import { PsError, PsErrorCode } from './errors.js';
+import { gatherKV, valueOffsets } from './internal/gather.js';
 import { ValidatedKeys } from './internal/validated-keys.js';
-import { lowerBound } from './key-range.js';
-import { dtypeOf, type KVPairs, keyWords, type ValArray, validateKVPairs } from './kv-pairs.js';
+import { dtypeOf, type KVPairs, type ValArray, validateKVPairs } from './kv-pairs.js';
 import type { Message, NodeId, Segment } from './message.js';
 import type { PsNode } from './ps-node.js';
 import type { TaskEvent } from './task-event.js';
@@ -22,15 +23,31 @@ export interface KVWorkerOptions {
   consistency?: Consistency;
 }
 
+/** How many times one task may be re-sliced after ring changes before it fails. */
+const MAX_RESLICES = 64;
+/** How long a slice answered `PS_ERR_WRONG_OWNER` waits for the newer ring, in ms. */
+const RING_WAIT_MS = 15_000;
+
+/** The part of a task sent to one server (its index in `Task.slices` travels as `meta.part`). */
 interface Slice {
   server: NodeId;
-  lo: number;
-  hi: number;
+  /** Index intervals of the task's keys in this slice: `[b0, e0, b1, e1, ...]`. */
+  iv: number[];
+  /** This slice's keys (a view when it is one interval). */
+  keys: BigUint64Array;
+  /** The segments sent (kept for a resend after a key-cache miss). */
+  data: Segment[];
   vals?: ValArray;
   lens?: Int32Array;
   done: boolean;
+  /** Superseded by slices re-sliced on a newer ring: its answer is ignored. */
+  replaced: boolean;
+  /** A push part sent before to another server: the server drops what it applied already. */
+  resend: boolean;
   /** Sent a second time after a key-cache miss. */
-  resent?: boolean;
+  cacheResent?: boolean;
+  /** A server answered `PS_ERR_WRONG_OWNER` naming this ring version: re-slice once we have it. */
+  misrouted?: number;
 }
 
 interface Task {
@@ -38,11 +55,15 @@ interface Task {
   op: 'push' | 'pull' | 'pushPull';
   push: boolean;
   pull: boolean;
-  keys: BigUint64Array;
+  /** The request as issued (for a pull, `vals` is empty). */
+  kv: KVPairs;
+  /** Where each key's values start, when the push has `lens`. */
+  valOffsets?: Int32Array;
   slices: Slice[];
-  /** Slice payloads (kept until the task finishes, for a resend after a key-cache miss). */
-  payloads: Segment[][];
+  /** Slices not yet answered (replaced ones excluded). */
   remaining: number;
+  /** Times the task was re-sliced after ring changes. */
+  reslices: number;
   /** Explicit dependencies (earlier timestamps of this worker). */
   deps: number[];
   /** Wait for `deps` at the worker (true) or let the servers order them (false). */
@@ -111,25 +132,41 @@ export class KVWorker {
     this.policy = opts.consistency ?? eventual();
     this.events$ = this.eventsSubject.asObservable();
     node.attach(this.app, 'worker', (msg) => this.onResponse(msg));
-    node.provideRequestKeys(this.app, (peer, ts) => {
+    node.provideRequestKeys(this.app, (peer, ts, part) => {
       const t = this.pending.get(ts);
-      const slice = t?.slices.find((s) => s.server === peer);
-      return t && slice ? t.keys.subarray(slice.lo, slice.hi) : undefined;
+      const slice =
+        part !== undefined
+          ? t?.slices[part]
+          : t?.slices.find((s) => s.server === peer && !s.done && !s.replaced);
+      return slice && slice.server === peer ? slice.keys : undefined;
     });
     node.onTerminate((err) => this.failAll(err));
     this.sub = node.cluster$.subscribe((view) => {
-      if (!view || view.dead.length === 0) return;
-      const dead = new Set(view.dead);
-      for (const [ts, p] of this.pending) {
-        const lost = p.slices.find((s) => !s.done && dead.has(s.server));
-        if (lost) {
-          this.fail(
-            ts,
-            new PsError(PsErrorCode.NODE_DEAD, `server ${lost.server} died before answering request ${ts}`),
-          );
-        }
-      }
+      if (view) this.onView(view);
     });
+  }
+
+  /**
+   * A new view: every slice in flight to a server that died or no longer owns all its keys is
+   * re-sliced by the new ring and resent (in timestamp order, before anything newer is sent), so
+   * a failover or range move loses no acknowledged push; servers drop duplicates by vector clock.
+   */
+  private onView(view: ClusterView): void {
+    const dead = new Set(view.dead);
+    for (const t of [...this.pending.values()]) {
+      if (!t.sent) continue;
+      const n = t.slices.length;
+      for (let i = 0; i < n; i++) {
+        const s = t.slices[i]!;
+        if (s.done || s.replaced) continue;
+        const moved =
+          dead.has(s.server) ||
+          (s.misrouted !== undefined && view.ring.version >= s.misrouted) ||
+          !ownsAll(view, s.server, s.keys);
+        if (moved) this.reslice(t, i, view);
+        if (!this.pending.has(t.ts)) break;
+      }
+    }
   }
 
   /** The worker's consistency policy; may be changed while running (held tasks are re-checked). */
@@ -249,6 +286,7 @@ export class KVWorker {
   }
 
   private issue(kv: KVPairs, push: boolean, pull: boolean, opts: RequestOptions = {}): number {
+    this.node.view; // throws PS_ERR_PROTOCOL before the node joined
     const deps = opts.deps ? [...opts.deps] : [];
     const ts = this.nextTs;
     for (const d of deps) {
@@ -263,24 +301,16 @@ export class KVWorker {
     const op = push && pull ? 'pushPull' : push ? 'push' : 'pull';
     const now = this.eventsSubject.observed ? performance.now() : 0;
     if (now) this.emit({ type: 'issued', ts, time: now, op, deps });
-    const view = this.node.view;
-    const { keys, vals, lens } = kv;
-    const words = keyWords(keys);
-    const width = push && !lens && keys.length > 0 ? vals.length / keys.length : 0;
-    let valOffsets: Int32Array | undefined;
-    if (push && lens) {
-      valOffsets = new Int32Array(keys.length + 1);
-      for (let i = 0; i < keys.length; i++) valOffsets[i + 1] = valOffsets[i]! + lens[i]!;
-    }
     const t: Task = {
       ts,
       op,
       push,
       pull,
-      keys,
+      kv,
+      valOffsets: push && kv.lens ? valueOffsets(kv.lens) : undefined,
       slices: [],
-      payloads: [],
       remaining: 0,
+      reslices: 0,
       deps,
       hold: opts.hold ?? true,
       tau: delayOf(opts.consistency ?? this.policy),
@@ -289,33 +319,6 @@ export class KVWorker {
       sent: false,
       waiters: [],
     };
-    for (let s = 0; s < view.servers.length; s++) {
-      const range = view.ranges[s]!;
-      const lo = lowerBound(keys, range.begin, words);
-      const hi = lowerBound(keys, range.end, words);
-      if (lo === hi) continue;
-      const server = view.servers[s]!.id;
-      const data: Segment[] = [keys.subarray(lo, hi)];
-      if (push) {
-        if (valOffsets && lens) {
-          data.push(vals.subarray(valOffsets[lo]!, valOffsets[hi]!), lens.subarray(lo, hi));
-        } else data.push(vals.subarray(lo * width, hi * width));
-      }
-      t.slices.push({ server, lo, hi, done: false });
-      t.payloads.push(data);
-    }
-    t.remaining = t.slices.length;
-    const dead = view.dead.length > 0 ? t.slices.find((sl) => view.dead.includes(sl.server)) : undefined;
-    if (dead) {
-      this.finish(ts, t, {
-        ok: false,
-        error: new PsError(
-          PsErrorCode.NODE_DEAD,
-          `server ${dead.server} owning part of request ${ts} is dead`,
-        ),
-      });
-      return ts;
-    }
     this.pending.set(ts, t);
     if (this.held.length === 0 && this.ready(t)) this.send(t);
     else this.held.push(t);
@@ -349,22 +352,109 @@ export class KVWorker {
       t.sentAt = performance.now();
       this.emit({ type: 'sent', ts, time: t.sentAt, heldMs: t.issuedAt ? t.sentAt - t.issuedAt : 0 });
     }
-    if (t.remaining === 0) {
+    const view = this.node.cluster$.value;
+    if (!view) {
+      this.fail(
+        ts,
+        new PsError(PsErrorCode.SHUTDOWN, `the node left the cluster before request ${ts} was sent`),
+      );
+      return;
+    }
+    const n = t.kv.keys.length;
+    if (n === 0) {
       this.complete(ts, t);
       return;
     }
+    if (!this.addSlices(t, [0, n], view, false)) return;
     for (let i = 0; i < t.slices.length; i++) this.sendSlice(t, i);
+  }
+
+  /**
+   * Slices the keys at index intervals `iv` of task `t` by the view's ring and appends one slice
+   * per owning server. Returns false (and fails the task) when no server holds the ring.
+   */
+  private addSlices(t: Task, iv: readonly number[], view: ClusterView, resend: boolean): boolean {
+    const ring = view.ring;
+    if (ring.size === 0) {
+      this.fail(
+        t.ts,
+        new PsError(PsErrorCode.NODE_DEAD, `no live server holds the key ranges of request ${t.ts}`),
+      );
+      return false;
+    }
+    const { keys } = t.kv;
+    const byOwner = new Map<NodeId, number[]>();
+    for (let i = 0; i < iv.length; i += 2) {
+      const b = iv[i]!;
+      const e = iv[i + 1]!;
+      const part = b === 0 && e === keys.length ? keys : keys.subarray(b, e);
+      for (const s of ring.slice(part)) {
+        let list = byOwner.get(s.owner);
+        if (!list) {
+          list = [];
+          byOwner.set(s.owner, list);
+        }
+        const lo = b + s.begin;
+        const hi = b + s.end;
+        if (list.length > 0 && list[list.length - 1] === lo) list[list.length - 1] = hi;
+        else list.push(lo, hi);
+      }
+    }
+    for (const server of byOwner.keys()) {
+      if (view.dead.includes(server)) {
+        this.fail(
+          t.ts,
+          new PsError(
+            PsErrorCode.NODE_DEAD,
+            `server ${server} owning part of request ${t.ts} is dead, with no replica to take over`,
+          ),
+        );
+        return false;
+      }
+    }
+    for (const [server, siv] of byOwner) {
+      const part = gatherKV(t.kv, siv, t.push, t.valOffsets);
+      const data: Segment[] = [part.keys];
+      if (t.push) {
+        data.push(part.vals);
+        if (part.lens) data.push(part.lens);
+      }
+      t.slices.push({ server, iv: siv, keys: part.keys, data, done: false, replaced: false, resend });
+      t.remaining++;
+    }
+    return true;
+  }
+
+  /** Replaces slice `i` of a sent task by slices on the view's ring, and sends them. */
+  private reslice(t: Task, i: number, view: ClusterView): void {
+    const s = t.slices[i]!;
+    if (++t.reslices > MAX_RESLICES) {
+      this.fail(
+        t.ts,
+        new PsError(
+          PsErrorCode.WRONG_OWNER,
+          `request ${t.ts} was re-sliced ${MAX_RESLICES} times and the ring did not settle`,
+        ),
+      );
+      return;
+    }
+    s.replaced = true;
+    t.remaining--;
+    const first = t.slices.length;
+    if (!this.addSlices(t, s.iv, view, t.push)) return;
+    for (let j = first; j < t.slices.length; j++) this.sendSlice(t, j);
   }
 
   /** Sends slice `i` of a task to its server, with the dependencies that server must honour. */
   private sendSlice(t: Task, i: number): void {
     const { ts } = t;
-    const server = t.slices[i]!.server;
+    const slice = t.slices[i]!;
+    const server = slice.server;
     // The dependencies a server must order this task after: unfinished ones that touched it.
     let deps: number[] | undefined;
     for (const d of t.deps) {
       const dt = this.pending.get(d);
-      if (dt?.slices.some((s) => s.server === server)) {
+      if (dt?.slices.some((s) => s.server === server && !s.done && !s.replaced)) {
         deps = deps ?? [];
         deps.push(d);
       }
@@ -376,10 +466,13 @@ export class KVWorker {
       push: t.push,
       pull: t.pull,
       done: this.doneBelow,
+      ring: this.node.cluster$.value?.ring.version ?? 0,
+      part: i,
+      ...(slice.resend ? { resend: true } : {}),
       ...(deps ? { deps } : {}),
     };
     this.node
-      .send(server, meta, t.payloads[i]!)
+      .send(server, meta, slice.data)
       .catch((err: unknown) =>
         this.fail(ts, err instanceof PsError ? err : new PsError(PsErrorCode.PEER_UNREACHABLE, String(err))),
       );
@@ -389,17 +482,26 @@ export class KVWorker {
     const { meta, data } = msg;
     const p = this.pending.get(meta.ts);
     if (!p) return; // late answer to a failed request
-    const slice = p.slices.find((s) => s.server === meta.sender && !s.done);
-    if (!slice || !p.sent) {
+    const index =
+      meta.part !== undefined
+        ? meta.part
+        : p.slices.findIndex((s) => s.server === meta.sender && !s.done && !s.replaced);
+    const slice = p.slices[index];
+    if (slice?.replaced) return; // answer to a slice already resent elsewhere
+    if (!slice || slice.server !== meta.sender || slice.done || !p.sent) {
       this.node.log.warn(`unexpected response from ${meta.sender} for ts ${meta.ts}; dropped`);
       return;
     }
     if (meta.error) {
       // The server lost the key list this slice named by signature: the key-caching filter has
       // already forgotten what it believed that server holds, so a resend carries the keys.
-      if (meta.error.code === PsErrorCode.KEY_CACHE_MISS && !slice.resent) {
-        slice.resent = true;
-        this.sendSlice(p, p.slices.indexOf(slice));
+      if (meta.error.code === PsErrorCode.KEY_CACHE_MISS && !slice.cacheResent) {
+        slice.cacheResent = true;
+        this.sendSlice(p, index);
+        return;
+      }
+      if (meta.error.code === PsErrorCode.WRONG_OWNER) {
+        this.onWrongOwner(p, index, meta.ring ?? 0, PsError.fromWire(meta.error));
         return;
       }
       this.fail(meta.ts, PsError.fromWire(meta.error));
@@ -407,7 +509,7 @@ export class KVWorker {
     }
     if (p.pull) {
       const [vals, lens] = data as [Segment?, Segment?];
-      const n = slice.hi - slice.lo;
+      const n = slice.keys.length;
       const okVals = vals instanceof Float32Array || vals instanceof Float64Array;
       const okLens = lens === undefined || (lens instanceof Int32Array && lens.length === n);
       const okWidth = lens !== undefined || (okVals && (n === 0 ? vals.length === 0 : vals.length % n === 0));
@@ -429,6 +531,30 @@ export class KVWorker {
       this.emit({ type: 'answered', ts: meta.ts, time: performance.now(), server: meta.sender });
     }
     if (--p.remaining === 0) this.complete(meta.ts, p);
+  }
+
+  /**
+   * A server said it does not own a slice's keys on ring `ring`: re-slice once this worker's
+   * ring is at least that recent (now, or when the view arrives; the task fails if it does not
+   * arrive within {@link RING_WAIT_MS}).
+   */
+  private onWrongOwner(t: Task, i: number, ring: number, err: PsError): void {
+    const view = this.node.cluster$.value;
+    if (view && view.ring.version >= ring) {
+      // Same or older ring than ours: the server was behind; give it a moment to catch up.
+      const delay = Math.min(200, 5 * 2 ** Math.min(t.reslices, 5));
+      setTimeout(() => {
+        const v = this.node.cluster$.value;
+        const s = t.slices[i];
+        if (v && this.pending.get(t.ts) === t && s && !s.done && !s.replaced) this.reslice(t, i, v);
+      }, delay).unref?.();
+      return;
+    }
+    t.slices[i]!.misrouted = ring;
+    setTimeout(() => {
+      const s = t.slices[i];
+      if (this.pending.get(t.ts) === t && s && !s.done && !s.replaced) this.fail(t.ts, err);
+    }, RING_WAIT_MS).unref?.();
   }
 
   private complete(ts: number, p: Task): void {
@@ -477,35 +603,67 @@ export class KVWorker {
   }
 }
 
-/** Joins the servers' answers in key order (slices are in key order by construction). */
+/** Joins the servers' answers in key order (each slice's values go back to its key intervals). */
 function assemble(p: Task): KVPairs {
-  const { keys, slices } = p;
+  const { keys } = p.kv;
+  const slices = p.slices.filter((s) => !s.replaced);
   if (slices.length === 0) return { keys, vals: new Float32Array(0) };
   if (slices.length === 1) {
     const s = slices[0]!;
     return { keys, vals: s.vals!, lens: s.lens };
   }
   const dtype = dtypeOf(slices[0]!.vals);
-  const widths = slices.map((s) => (s.lens ? -1 : s.hi > s.lo ? s.vals!.length / (s.hi - s.lo) : 0));
+  const widths = slices.map((s) => (s.lens ? -1 : s.keys.length > 0 ? s.vals!.length / s.keys.length : 0));
   const uniform = widths.every((w) => w >= 0 && w === widths[0]);
   let total = 0;
-  for (const s of slices) total += s.vals!.length;
-  const vals: ValArray = dtype === 'float64' ? new Float64Array(total) : new Float32Array(total);
-  const lens = uniform ? undefined : new Int32Array(keys.length);
-  let o = 0;
-  slices.forEach((s, i) => {
+  for (const s of slices) {
     if (dtypeOf(s.vals) !== dtype) {
       throw new PsError(
         PsErrorCode.DTYPE,
         'servers answered one pull with different value dtypes; give every server the same handler',
       );
     }
-    vals.set(s.vals!, o);
-    o += s.vals!.length;
-    if (lens) {
-      if (s.lens) lens.set(s.lens, s.lo);
-      else lens.fill(widths[i]!, s.lo, s.hi);
+    total += s.vals!.length;
+  }
+  const vals: ValArray = dtype === 'float64' ? new Float64Array(total) : new Float32Array(total);
+  if (uniform) {
+    const w = widths[0]!;
+    for (const s of slices) {
+      let o = 0;
+      for (let i = 0; i < s.iv.length; i += 2) {
+        const b = s.iv[i]!;
+        const e = s.iv[i + 1]!;
+        vals.set(s.vals!.subarray(o, o + (e - b) * w), b * w);
+        o += (e - b) * w;
+      }
+    }
+    return { keys, vals };
+  }
+  // Variable lengths: first every key's length, then the values at their offsets.
+  const lens = new Int32Array(keys.length);
+  slices.forEach((s, si) => {
+    let k = 0;
+    for (let i = 0; i < s.iv.length; i += 2) {
+      for (let j = s.iv[i]!; j < s.iv[i + 1]!; j++) lens[j] = s.lens ? s.lens[k++]! : widths[si]!;
     }
   });
+  const offsets = valueOffsets(lens);
+  for (const s of slices) {
+    let o = 0;
+    for (let i = 0; i < s.iv.length; i += 2) {
+      const b = s.iv[i]!;
+      const e = s.iv[i + 1]!;
+      const len = offsets[e]! - offsets[b]!;
+      vals.set(s.vals!.subarray(o, o + len), offsets[b]!);
+      o += len;
+    }
+  }
   return { keys, vals, lens };
+}
+
+/** True when the view's ring gives every one of `keys` to `server`. */
+function ownsAll(view: ClusterView, server: NodeId, keys: BigUint64Array): boolean {
+  if (keys.length === 0 || view.ring.size === 0) return true;
+  const sl = view.ring.slice(keys);
+  return sl.length === 1 && sl[0]!.owner === server;
 }

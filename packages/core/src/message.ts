@@ -27,7 +27,13 @@ export type Command =
   | 'barrier-done'
   | 'heartbeat'
   | 'worker-done'
-  | 'terminate';
+  | 'terminate'
+  | 'leave'
+  | 'migrate'
+  | 'migrate-done'
+  | 'replicate'
+  | 'replicate-ack'
+  | 'range-copy';
 
 /** All commands, for validation of incoming meta. */
 export const COMMANDS: ReadonlySet<string> = new Set<Command>([
@@ -38,6 +44,28 @@ export const COMMANDS: ReadonlySet<string> = new Set<Command>([
   'heartbeat',
   'worker-done',
   'terminate',
+  'leave',
+  'migrate',
+  'migrate-done',
+  'replicate',
+  'replicate-ack',
+  'range-copy',
+]);
+
+/** Commands only the scheduler may send (a node ignores them from anyone else). */
+export const SCHEDULER_COMMANDS: ReadonlySet<string> = new Set<Command>([
+  'cluster',
+  'barrier-done',
+  'heartbeat',
+  'terminate',
+  'migrate',
+]);
+
+/** Commands servers exchange for replication and range moves (a node takes them only from servers). */
+export const REPLICA_COMMANDS: ReadonlySet<string> = new Set<Command>([
+  'replicate',
+  'replicate-ack',
+  'range-copy',
 ]);
 
 /**
@@ -70,6 +98,19 @@ export interface Meta {
   deps?: number[];
   /** Every request of the sender below this timestamp has finished (lets a server forget them). */
   done?: number;
+  /**
+   * On a data request: the version of the ring the sender sliced it by. A server with an older
+   * ring holds the request until its ring catches up; one with a newer ring that no longer owns
+   * the keys answers `PS_ERR_WRONG_OWNER`.
+   */
+  ring?: number;
+  /** On a data request and its response: which slice of the task this is (the worker's index). */
+  part?: number;
+  /**
+   * On a data request: the keys were sent before (to a server that died or gave the range away),
+   * so the server drops what its range vector clocks say it already applied.
+   */
+  resend?: boolean;
   /** Per-filter state of this message (see `Filter`), under each filter's name. */
   filters?: Record<string, unknown>;
   /** Set on a response whose request failed: the remote `PsError` code and message. */

@@ -4,14 +4,18 @@ import { PsError, PsErrorCode } from './errors.js';
 import { chainSignature, type Filter } from './filter.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
+import type { KeyRange } from './key-range.js';
 import {
   type Message,
   type Meta,
   type NodeAddress,
   type NodeId,
+  REPLICA_COMMANDS,
+  SCHEDULER_COMMANDS,
   SCHEDULER_ID,
   type Segment,
 } from './message.js';
+import { Ring, type WireRing } from './ring.js';
 import type { BarrierGroup } from './scheduler.js';
 import type { PeerAddress, Transport } from './transport.js';
 
@@ -29,7 +33,7 @@ export interface NodeOptions {
   listen?: boolean;
   /** This node's id (default `<role>-<random hex>`). */
   id?: NodeId;
-  /** Interval between heartbeats to the scheduler, in ms. Default 1,000. */
+  /** Interval between heartbeats to the scheduler, in ms. Default 500. */
   heartbeatIntervalMs?: number;
   /** A scheduler silent for this long (ms) is taken as gone and the node terminates. Default 10,000. */
   heartbeatTimeoutMs?: number;
@@ -48,6 +52,25 @@ export interface NodeOptions {
 
 /** A customer: the part of a node that serves one app id (a KVServer or a KVWorker). */
 export type CustomerHandler = (msg: Message) => void;
+
+/** Ranges a server must hand to another server (part of a scheduler's `migrate` order). */
+export interface RangeMove {
+  to: NodeId;
+  ranges: KeyRange[];
+}
+
+/**
+ * The replication side of a server's app (a KVServer): takes the messages servers exchange
+ * (`replicate`, `replicate-ack`, `range-copy`) and runs the range moves the scheduler orders.
+ */
+export interface ReplicaPort {
+  onReplicaMessage(msg: Message): void;
+  /**
+   * Copies `moves` to their new servers (pre-copy), keeps forwarding pushes in them until `ring`
+   * is published (the delta), and resolves once every copy is held.
+   */
+  migrate(ring: Ring, moves: RangeMove[]): Promise<void>;
+}
 
 /**
  * A server or worker node: its transport and codec, registration with the scheduler, the
@@ -69,7 +92,14 @@ export class PsNode {
   readonly log: Logger;
   private readonly ep: Endpoint;
   private readonly customers = new Map<string, CustomerHandler>();
-  private readonly requestKeys = new Map<number, (peer: NodeId, ts: number) => BigUint64Array | undefined>();
+  private readonly replicaPorts = new Map<number, ReplicaPort>();
+  /** Outgoing connections being opened, by peer: sends to that peer wait for them. */
+  private readonly connecting = new Map<NodeId, Promise<unknown>>();
+  private readonly connected = new Set<NodeId>();
+  private readonly requestKeys = new Map<
+    number,
+    (peer: NodeId, ts: number, part?: number) => BigUint64Array | undefined
+  >();
   private readonly barrierWaits = new Map<string, { resolve: () => void; reject: (e: PsError) => void }>();
   private readonly barrierSeq = { servers: 0, workers: 0, all: 0 };
   private readonly subs: Subscription[] = [];
@@ -96,7 +126,7 @@ export class PsNode {
     });
     this.subs.push(ep.messages$.subscribe((m) => this.onMessage(m)));
     ep.onFilterError = (msg, err) => this.onUndecodable(msg, err);
-    ep.requestKeys = (peer, app, ts) => this.requestKeys.get(app)?.(peer, ts);
+    ep.requestKeys = (peer, app, ts, part) => this.requestKeys.get(app)?.(peer, ts, part);
   }
 
   /**
@@ -158,6 +188,17 @@ export class PsNode {
     this.customers.set(key, handler);
   }
 
+  /** Routes the replication messages of app `app` to a server's {@link ReplicaPort}. */
+  attachReplica(app: number, port: ReplicaPort): void {
+    if (this.replicaPorts.has(app)) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `app ${app} already has a server on this node; use another app id`,
+      );
+    }
+    this.replicaPorts.set(app, port);
+  }
+
   /** Registers a callback run once when the node terminates (to reject pending requests). */
   onTerminate(hook: (err: PsError) => void): void {
     this.terminateHooks.push(hook);
@@ -201,9 +242,7 @@ export class PsNode {
     this.startHeartbeat();
     try {
       const view = await ready;
-      if (this.role === 'worker') {
-        await Promise.all(view.servers.map((s) => this.ep.transport.connect({ host: s.host, port: s.port })));
-      }
+      await Promise.all([...this.connecting.values()]);
       this.log.info(`joined cluster view ${view.version} as ${this.role} rank ${this.rank}`);
       return view;
     } finally {
@@ -213,7 +252,7 @@ export class PsNode {
   }
 
   private startHeartbeat(): void {
-    const every = this.opts.heartbeatIntervalMs ?? 1000;
+    const every = this.opts.heartbeatIntervalMs ?? 500;
     const timeout = this.opts.heartbeatTimeoutMs ?? 10_000;
     this.heartbeat = setInterval(() => {
       if (Date.now() - this.lastFromScheduler > timeout) {
@@ -241,20 +280,63 @@ export class PsNode {
     keys?: BigUint64Array,
   ): Promise<void> {
     if (this.closed) return Promise.reject(new PsError(PsErrorCode.CLOSED, `node ${this.id} is closed`));
+    const opening = this.connecting.get(to);
+    if (opening) return opening.then(() => this.ep.send(to, meta, data, keys));
     return this.ep.send(to, meta, data, keys);
+  }
+
+  /**
+   * Opens connections to the servers of a view this node does not reach yet (a worker talks to
+   * every server; a server to the others, for replication). Sends to a server wait for its
+   * connection. A server that cannot be reached is logged; the scheduler declares it dead.
+   */
+  private connectServers(view: ClusterView): void {
+    for (const s of view.servers) {
+      if (s.id === this.id || s.port === 0 || this.connected.has(s.id) || this.connecting.has(s.id)) continue;
+      if (view.dead.includes(s.id)) continue;
+      const p = this.ep.transport
+        .connect({ host: s.host, port: s.port })
+        .then(
+          () => {
+            this.connected.add(s.id);
+          },
+          (err: unknown) => {
+            if (!this.closed) this.log.warn(`could not connect to server ${s.id}: ${(err as Error).message}`);
+          },
+        )
+        .finally(() => this.connecting.delete(s.id));
+      this.connecting.set(s.id, p);
+    }
+  }
+
+  /**
+   * Leaves the cluster gracefully (a server): the scheduler moves this server's ranges to the
+   * servers that follow them on the ring (two-phase copy), publishes the new ring and then
+   * terminates this node. Resolves once terminated.
+   * @throws PsError `PS_ERR_PROTOCOL` on a worker (a worker leaves with `finalize()`).
+   */
+  async leave(): Promise<void> {
+    if (this.role !== 'server') {
+      throw new PsError(PsErrorCode.PROTOCOL, 'only a server leaves with leave(); a worker calls finalize()');
+    }
+    await this.sendControl(SCHEDULER_ID, 'leave');
+    await this.terminated;
   }
 
   /**
    * Lets filters decoding the answers to app `app`'s requests know which keys each request asked
    * of each server (set by a KVWorker).
    */
-  provideRequestKeys(app: number, keysOf: (peer: NodeId, ts: number) => BigUint64Array | undefined): void {
+  provideRequestKeys(
+    app: number,
+    keysOf: (peer: NodeId, ts: number, part?: number) => BigUint64Array | undefined,
+  ): void {
     this.requestKeys.set(app, keysOf);
   }
 
   private sendControl(
     to: NodeId,
-    cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done',
+    cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done' | 'leave' | 'migrate-done',
     body?: unknown,
   ): Promise<void> {
     return this.ep.send(to, { app: 0, ts: 0, request: true, push: false, pull: false, cmd, body });
@@ -339,13 +421,30 @@ export class PsNode {
 
   private onControl(msg: Message): void {
     const { meta } = msg;
-    if (meta.sender !== SCHEDULER_ID) {
+    if (REPLICA_COMMANDS.has(meta.cmd!)) {
+      const view = this.cluster$.value;
+      const fromServer = view?.servers.some((s) => s.id === meta.sender) ?? false;
+      if (this.role !== 'server' || !fromServer) {
+        this.log.warn(
+          `${meta.cmd} from ${meta.sender} ignored: only servers of this cluster exchange replicas`,
+        );
+        return;
+      }
+      const port = this.replicaPorts.get(meta.app);
+      if (port) port.onReplicaMessage(msg);
+      else this.log.warn(`${meta.cmd} for app ${meta.app} has no server here; dropped`);
+      return;
+    }
+    if (meta.sender !== SCHEDULER_ID || !SCHEDULER_COMMANDS.has(meta.cmd!)) {
       this.log.warn(
         `control command ${meta.cmd} from ${meta.sender} ignored: only the scheduler sends commands`,
       );
       return;
     }
     switch (meta.cmd) {
+      case 'migrate':
+        void this.onMigrate(meta.body);
+        return;
       case 'cluster': {
         if (meta.error) {
           const err = PsError.fromWire(meta.error);
@@ -360,8 +459,11 @@ export class PsNode {
           this.log.error(`bad cluster view from the scheduler: ${(e as Error).message}`);
           return;
         }
+        this.connectServers(view);
         this.cluster$.next(view);
-        this.startWait?.resolve(view);
+        if (view.servers.some((s) => s.id === this.id) || view.workers.some((w) => w.id === this.id)) {
+          this.startWait?.resolve(view);
+        }
         return;
       }
       case 'barrier-done': {
@@ -378,6 +480,34 @@ export class PsNode {
         return;
       default:
         this.log.warn(`unexpected command ${meta.cmd} from the scheduler`);
+    }
+  }
+
+  /** The scheduler's order to copy ranges to other servers (a join or a leave): every app copies. */
+  private async onMigrate(body: unknown): Promise<void> {
+    const { version, ring, moves } = (body ?? {}) as { version?: number; ring?: WireRing; moves?: unknown };
+    let parsed: { ring: Ring; moves: RangeMove[] };
+    try {
+      if (!Array.isArray(moves) || !ring) throw new RangeError('no moves');
+      parsed = {
+        ring: Ring.fromWire(ring),
+        moves: moves.map((m: { to: string; ranges: [string, string][] }) => ({
+          to: String(m.to),
+          ranges: m.ranges.map(([b, e]) => ({ begin: BigInt(b), end: BigInt(e) })),
+        })),
+      };
+    } catch (err) {
+      this.log.error(`bad migrate order from the scheduler: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      await Promise.all([...this.replicaPorts.values()].map((p) => p.migrate(parsed.ring, parsed.moves)));
+      await this.sendControl(SCHEDULER_ID, 'migrate-done', { version });
+    } catch (err) {
+      this.log.warn(`range move for ring ${version} failed: ${(err as Error).message}`);
+      await this.sendControl(SCHEDULER_ID, 'migrate-done', { version, error: (err as Error).message }).catch(
+        () => undefined,
+      );
     }
   }
 

@@ -141,6 +141,7 @@ export class Ring {
   /** `owned[i].end` split into 32-bit words (high, low) for {@link slice}. */
   private readonly endHi: Uint32Array;
   private readonly endLo: Uint32Array;
+  private readonly chainCache = new Map<number, readonly (readonly string[])[]>();
 
   private constructor(servers: string[], virtualNodes: number, version: number) {
     this.servers = servers;
@@ -384,6 +385,42 @@ export class Ring {
       i++;
     }
     return out;
+  }
+
+  /**
+   * Slices strictly increasing `keys` by owned range, without merging: one entry per range of
+   * {@link ranges} that holds some of the keys, in key order, with `index` the range's position
+   * in {@link ranges} and `[begin, end)` the key indices. O(r' · log n), no BigInt per key.
+   * @throws RangeError on an empty ring with keys.
+   */
+  sliceByRange(keys: BigUint64Array): { index: number; begin: number; end: number }[] {
+    const n = keys.length;
+    if (n === 0) return [];
+    const w = keyWords(keys);
+    let i = this.rangeIndexOf(keys[0]!);
+    const last = this.owned.length - 1;
+    const out: { index: number; begin: number; end: number }[] = [];
+    let begin = 0;
+    while (begin < n) {
+      const end = i === last ? n : lowerBoundWords(w, n, begin, this.endHi[i]!, this.endLo[i]!);
+      if (end > begin) out.push({ index: i, begin, end });
+      begin = end;
+      i++;
+    }
+    return out;
+  }
+
+  /**
+   * The replica chain of every range of {@link ranges} (same order): the master first, then `k`
+   * successors (see {@link replicasOf}). Computed once per ring and `k`; do not mutate.
+   */
+  chains(k: number): readonly (readonly string[])[] {
+    let c = this.chainCache.get(k);
+    if (c === undefined) {
+      c = this.owned.map((r) => this.replicasOf(r, k));
+      this.chainCache.set(k, c);
+    }
+    return c;
   }
 
   /**

@@ -3,8 +3,8 @@ import { type ClusterView, type NodeInfo, viewToWire } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
-import { evenKeyRanges } from './key-range.js';
 import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from './message.js';
+import { DEFAULT_VIRTUAL_NODES, movedRanges, Ring } from './ring.js';
 import type { Transport } from './transport.js';
 
 /** Groups a barrier can span. */
@@ -21,8 +21,24 @@ export interface SchedulerOptions {
   numServers: number;
   /** Workers the cluster waits for before it starts. */
   numWorkers: number;
-  /** A node silent for this long (ms) is declared dead. Default 10,000. */
+  /**
+   * A node silent for this long (ms) is declared dead. Default 2,000 (nodes send a heartbeat
+   * every 500 ms by default). A node whose connection closed (a killed process) is declared dead
+   * sooner: when it has not reconnected within a quarter of this time.
+   */
   heartbeatTimeoutMs?: number;
+  /**
+   * Replicas per key range besides its master (k; section 4.3). Default 1 when the cluster starts
+   * with at least 2 servers, else 0. Capped by the number of servers minus one.
+   */
+  replicas?: number;
+  /** Virtual servers per server on the ring (section 4.2). Default {@link DEFAULT_VIRTUAL_NODES}. */
+  virtualNodes?: number;
+  /**
+   * How long a range move (a server joining or leaving) may take before it is abandoned, in ms.
+   * Default 120,000.
+   */
+  migrateTimeoutMs?: number;
   /** Shut the whole cluster down once every live worker called `finalize()`. Default true. */
   terminateWhenWorkersDone?: boolean;
   logger?: Logger;
@@ -32,12 +48,36 @@ export interface SchedulerOptions {
 interface Member extends NodeInfo {
   lastSeen: number;
   dead: boolean;
+  /** Left the cluster gracefully: no longer listed. */
+  left?: boolean;
+  /** When its connection closed (0: connected). */
+  lostAt: number;
+}
+
+/** A membership change that moves key ranges: one runs at a time. */
+interface RingChange {
+  kind: 'join' | 'leave';
+  id: NodeId;
+}
+
+interface Migration {
+  change: RingChange;
+  target: Ring;
+  waiting: Set<NodeId>;
+  timer: ReturnType<typeof setTimeout>;
+  startedAt: number;
 }
 
 /**
- * The scheduler (the paper's server manager): registers nodes and gives them ranks, assigns key
- * ranges (even ranges of the 64-bit space, ps-lite style), runs barriers, watches heartbeats,
- * and shuts the cluster down in order. It holds no parameters.
+ * The scheduler (the paper's server manager, section 4.2): registers nodes and gives them
+ * ranks, owns the consistent-hash ring and publishes each version on `cluster$`, runs barriers,
+ * watches heartbeats, and shuts the cluster down in order. It holds no parameters.
+ *
+ * Membership is elastic once the cluster started: a dead server leaves the ring at once (its
+ * first replica holds its ranges, so it becomes their master); a server that registers late
+ * joins, and one that asks to leave goes, each by a two-phase range move (the current owners
+ * copy the ranges, keep forwarding pushes to the newcomer, then the new ring is published); a
+ * late worker simply joins. Ring changes run one at a time.
  */
 export class Scheduler {
   /** The current cluster view, `undefined` until every expected node registered. */
@@ -51,6 +91,11 @@ export class Scheduler {
   /** The filter chain signature of the first node that registered; every other must match. */
   private filterChain: string | undefined;
   private readonly heartbeatTimeoutMs: number;
+  private ring: Ring | undefined;
+  private replicas = 0;
+  private readonly changes: RingChange[] = [];
+  private migration: Migration | undefined;
+  private nextRank = { server: 0, worker: 0 };
   private readonly sub: Subscription;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closing = false;
@@ -62,13 +107,24 @@ export class Scheduler {
     private readonly opts: SchedulerOptions,
     private readonly log: Logger,
   ) {
-    this.heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? 10_000;
+    this.heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? 2000;
     this.terminated = new Promise((r) => {
       this.resolveTerminated = r;
     });
     this.sub = ep.messages$.subscribe((m) => this.onMessage(m));
-    this.timer = setInterval(() => this.checkHeartbeats(), Math.max(50, this.heartbeatTimeoutMs / 4));
+    this.timer = setInterval(
+      () => this.checkHeartbeats(),
+      Math.max(20, Math.min(250, this.heartbeatTimeoutMs / 8)),
+    );
     this.timer.unref?.();
+    this.sub.add(
+      ep.transport.events$.subscribe((ev) => {
+        const m = ev.type === 'error' || ev.peer === undefined ? undefined : this.members.get(ev.peer);
+        if (!m) return;
+        if (ev.type === 'disconnected') m.lostAt = Date.now();
+        else if (ev.type === 'connected') m.lostAt = 0;
+      }),
+    );
   }
 
   /**
@@ -81,6 +137,10 @@ export class Scheduler {
         throw new PsError(PsErrorCode.CONFIG, `${k} must be a positive integer, got ${opts[k]}`);
       }
     }
+    if (opts.replicas !== undefined && (!Number.isInteger(opts.replicas) || opts.replicas < 0)) {
+      throw new PsError(PsErrorCode.CONFIG, `replicas must be a non-negative integer, got ${opts.replicas}`);
+    }
+    Ring.create([], { virtualNodes: opts.virtualNodes ?? DEFAULT_VIRTUAL_NODES }); // validates
     const log = opts.logger ?? consoleLogger('ps-scheduler', logLevelFromEnv());
     const ep = new Endpoint(opts.transport, () => SCHEDULER_ID, log, opts.maxFrameBytes);
     const address = await opts.transport.bind({
@@ -100,13 +160,18 @@ export class Scheduler {
   }
 
   private live(role?: NodeInfo['role']): Member[] {
-    return [...this.members.values()].filter((m) => !m.dead && (role === undefined || m.role === role));
+    return [...this.members.values()].filter(
+      (m) => !m.dead && !m.left && (role === undefined || m.role === role),
+    );
   }
 
   private onMessage(msg: Message): void {
     const { sender, cmd } = msg.meta;
     const member = this.members.get(sender);
-    if (member) member.lastSeen = Date.now();
+    if (member) {
+      member.lastSeen = Date.now();
+      member.lostAt = 0;
+    }
     if (cmd === 'register') {
       this.onRegister(msg);
       return;
@@ -125,9 +190,19 @@ export class Scheduler {
         this.onBarrier(sender, msg.meta.body);
         return;
       case 'worker-done':
+        if (member.role !== 'worker') break;
         this.done.add(sender);
-        this.log.info(`worker ${sender} done (${this.done.size}/${this.opts.numWorkers})`);
+        this.log.info(`worker ${sender} done (${this.done.size}/${this.live('worker').length})`);
         this.maybeFinish();
+        return;
+      case 'leave':
+        if (member.role !== 'server' || member.dead || member.left) break;
+        this.log.info(`server ${sender} asks to leave`);
+        this.changes.push({ kind: 'leave', id: sender });
+        this.nextChange();
+        return;
+      case 'migrate-done':
+        this.onMigrateDone(sender, msg.meta.body);
         return;
       default:
         if (msg.meta.request) {
@@ -158,15 +233,24 @@ export class Scheduler {
     }
     const existing = this.members.get(sender);
     if (existing) {
-      // A repeated registration (the node reconnected): answer with the current view.
-      existing.dead = false;
+      // A repeated registration (the node reconnected): answer with the current view. A node
+      // declared dead stays out: its ranges have moved on; it must restart with a new id.
       const view = this.cluster$.value;
-      if (view) this.sendTo(sender, 'cluster', viewToWire(view));
+      if (existing.dead || existing.left) {
+        this.replyError(
+          sender,
+          new PsError(
+            PsErrorCode.NODE_DEAD,
+            `node ${sender} was declared dead or left; restart it (it rejoins with a new id)`,
+          ),
+        );
+      } else if (view) this.sendTo(sender, 'cluster', viewToWire(view));
       return;
     }
+    const started = this.cluster$.value !== undefined;
     const want = role === 'server' ? this.opts.numServers : this.opts.numWorkers;
     const have = [...this.members.values()].filter((m) => m.role === role).length;
-    if (have >= want) {
+    if (!started && have >= want) {
       this.replyError(
         sender,
         new PsError(
@@ -193,30 +277,170 @@ export class Scheduler {
     }
     const host = typeof body.host === 'string' ? body.host : '';
     const port = Number.isInteger(body.port) ? (body.port as number) : 0;
-    this.members.set(sender, { id: sender, role, rank: have, host, port, lastSeen: Date.now(), dead: false });
-    this.log.info(`registered ${role} ${sender} as rank ${have}`);
-    if (this.members.size === this.opts.numServers + this.opts.numWorkers) this.publish();
+    const rank = this.nextRank[role]++;
+    this.members.set(sender, {
+      id: sender,
+      role,
+      rank,
+      host,
+      port,
+      lastSeen: Date.now(),
+      dead: false,
+      lostAt: 0,
+    });
+    if (!started) {
+      this.log.info(`registered ${role} ${sender} as rank ${rank}`);
+      if (this.members.size === this.opts.numServers + this.opts.numWorkers) this.startCluster();
+      return;
+    }
+    this.log.info(`${role} ${sender} joins the running cluster as rank ${rank}`);
+    this.publish();
+    if (role === 'server') {
+      this.changes.push({ kind: 'join', id: sender });
+      this.nextChange();
+    }
+  }
+
+  /** Every expected node registered: build the first ring and publish the first view. */
+  private startCluster(): void {
+    const servers = this.live('server').map((m) => m.id);
+    this.replicas = Math.min(this.opts.replicas ?? (servers.length >= 2 ? 1 : 0), servers.length - 1);
+    this.ring = Ring.create(servers, {
+      virtualNodes: this.opts.virtualNodes ?? DEFAULT_VIRTUAL_NODES,
+      version: 1,
+    });
+    this.publish();
   }
 
   private publish(): void {
+    const ring = this.ring;
+    if (!ring) return;
     const byRank = (a: NodeInfo, b: NodeInfo) => a.rank - b.rank;
     const strip = ({ id, role, rank, host, port }: Member): NodeInfo => ({ id, role, rank, host, port });
-    const servers = [...this.members.values()].filter((m) => m.role === 'server').sort(byRank);
-    const workers = [...this.members.values()].filter((m) => m.role === 'worker').sort(byRank);
+    const listed = [...this.members.values()].filter((m) => !m.left);
+    const servers = listed.filter((m) => m.role === 'server').sort(byRank);
+    const workers = listed.filter((m) => m.role === 'worker').sort(byRank);
     const prev = this.cluster$.value;
     const view: ClusterView = {
       version: (prev?.version ?? 0) + 1,
       servers: servers.map(strip),
       workers: workers.map(strip),
-      ranges: prev?.ranges ?? evenKeyRanges(servers.length),
-      dead: [...this.members.values()].filter((m) => m.dead).map((m) => m.id),
+      ring,
+      replicas: Math.max(0, Math.min(this.replicas, ring.size - 1)),
+      dead: listed.filter((m) => m.dead).map((m) => m.id),
     };
     this.cluster$.next(view);
     const wire = viewToWire(view);
     for (const m of this.live()) this.sendTo(m.id, 'cluster', wire);
     this.log.info(
-      `cluster view ${view.version}: ${servers.length} servers, ${workers.length} workers, ${view.dead.length} dead`,
+      `cluster view ${view.version} (ring ${ring.version}): ${ring.size} servers on the ring, ${workers.length} workers, ${view.dead.length} dead`,
     );
+  }
+
+  /** Starts the next queued ring change unless one is running. */
+  private nextChange(): void {
+    const ring = this.ring;
+    if (this.migration || !ring || this.closing) return;
+    for (;;) {
+      const change = this.changes.shift();
+      if (!change) return;
+      const m = this.members.get(change.id);
+      if (!m || m.dead || m.left) continue;
+      if (change.kind === 'join' && ring.has(change.id)) continue;
+      if (change.kind === 'leave' && !ring.has(change.id)) continue;
+      if (change.kind === 'leave' && ring.size === 1) {
+        this.log.warn(`server ${change.id} is the last one on the ring and cannot leave`);
+        continue;
+      }
+      const target = change.kind === 'join' ? ring.withServer(change.id) : ring.withoutServer(change.id);
+      const moves = movedRanges(ring, target);
+      const bySource = new Map<NodeId, { to: NodeId; ranges: [string, string][] }[]>();
+      for (const mv of moves) {
+        let list = bySource.get(mv.from);
+        if (!list) {
+          list = [];
+          bySource.set(mv.from, list);
+        }
+        let entry = list.find((e) => e.to === mv.to);
+        if (!entry) {
+          entry = { to: mv.to, ranges: [] };
+          list.push(entry);
+        }
+        entry.ranges.push([mv.begin.toString(), mv.end.toString()]);
+      }
+      const timeoutMs = this.opts.migrateTimeoutMs ?? 120_000;
+      this.migration = {
+        change,
+        target,
+        waiting: new Set(bySource.keys()),
+        startedAt: Date.now(),
+        timer: setTimeout(() => this.abortMigration(`not done within ${timeoutMs} ms`), timeoutMs),
+      };
+      this.migration.timer.unref?.();
+      this.log.info(
+        `${change.kind} of server ${change.id}: ${moves.length} ranges move from ${bySource.size} servers (ring ${target.version})`,
+      );
+      for (const [source, list] of bySource) {
+        this.sendTo(source, 'migrate', { version: target.version, ring: target.toWire(), moves: list });
+      }
+      if (bySource.size === 0) this.finishMigration();
+      return;
+    }
+  }
+
+  private onMigrateDone(sender: NodeId, body: unknown): void {
+    const mig = this.migration;
+    const { version, error } = (body ?? {}) as { version?: number; error?: string };
+    if (!mig || version !== mig.target.version || !mig.waiting.has(sender)) return;
+    if (typeof error === 'string') {
+      this.abortMigration(`server ${sender} could not copy its ranges: ${error}`);
+      return;
+    }
+    mig.waiting.delete(sender);
+    if (mig.waiting.size === 0) this.finishMigration();
+  }
+
+  /** Every source copied its ranges: publish the new ring (the flip). */
+  private finishMigration(): void {
+    const mig = this.migration;
+    if (!mig) return;
+    clearTimeout(mig.timer);
+    this.migration = undefined;
+    // Servers that died meanwhile are not on the target ring either.
+    let ring = mig.target;
+    for (const m of this.members.values())
+      if (m.role === 'server' && m.dead && ring.has(m.id)) ring = ring.withoutServer(m.id);
+    this.ring = ring;
+    this.log.info(
+      `${mig.change.kind} of server ${mig.change.id} done in ${Date.now() - mig.startedAt} ms; ring ${ring.version}`,
+    );
+    this.publish();
+    if (mig.change.kind === 'leave') {
+      const m = this.members.get(mig.change.id);
+      // Requests already on their way to the leaving server are answered (redirected) before it goes.
+      const leaving = mig.change.id;
+      setTimeout(() => {
+        if (m) m.left = true;
+        this.sendTo(leaving, 'terminate');
+        this.publish();
+        this.releaseBarriers();
+      }, 500).unref?.();
+    }
+    this.nextChange();
+  }
+
+  private abortMigration(why: string, retry = false): void {
+    const mig = this.migration;
+    if (!mig) return;
+    clearTimeout(mig.timer);
+    this.migration = undefined;
+    this.log.warn(`${mig.change.kind} of server ${mig.change.id} abandoned: ${why}`);
+    const m = this.members.get(mig.change.id);
+    // Try again once the cluster settled (a dead source has been replaced by its replica).
+    if (retry && m && !m.dead && !m.left) this.changes.push(mig.change);
+    // The sources stop forwarding when they see a ring that does not match their move.
+    this.publish();
+    setTimeout(() => this.nextChange(), 200).unref?.();
   }
 
   private onBarrier(sender: NodeId, body: unknown): void {
@@ -258,21 +482,36 @@ export class Scheduler {
   private checkHeartbeats(): void {
     if (this.closing) return;
     const now = Date.now();
-    let changed = false;
+    const grace = this.heartbeatTimeoutMs / 4;
+    const died: Member[] = [];
     for (const m of this.members.values()) {
-      if (!m.dead && now - m.lastSeen > this.heartbeatTimeoutMs) {
+      if (m.dead || m.left) continue;
+      const silent = now - m.lastSeen > this.heartbeatTimeoutMs;
+      const lost = m.lostAt > 0 && now - m.lostAt > grace;
+      if (silent || lost) {
         m.dead = true;
-        changed = true;
+        died.push(m);
         this.log.warn(
-          `${m.role} ${m.id} (rank ${m.rank}) missed heartbeats for ${now - m.lastSeen} ms: declared dead`,
+          `${m.role} ${m.id} (rank ${m.rank}) ${lost ? `lost its connection ${now - m.lostAt} ms ago` : `missed heartbeats for ${now - m.lastSeen} ms`}: declared dead`,
         );
       }
     }
-    if (changed && this.cluster$.value) {
-      this.publish();
-      this.releaseBarriers();
-      this.maybeFinish();
+    if (died.length === 0 || !this.cluster$.value) return;
+    for (const m of died) {
+      if (m.role === 'server' && this.ring?.has(m.id)) {
+        if (this.ring.size === 1) {
+          this.log.error(`the last server ${m.id} died: its ranges are lost`);
+          continue;
+        }
+        this.ring = this.ring.withoutServer(m.id);
+      }
     }
+    const mig = this.migration;
+    if (mig && died.some((m) => m.id === mig.change.id || mig.waiting.has(m.id))) {
+      this.abortMigration('a server of the move died', true);
+    } else this.publish();
+    this.releaseBarriers();
+    this.maybeFinish();
   }
 
   private maybeFinish(): void {
@@ -283,7 +522,7 @@ export class Scheduler {
 
   private sendTo(
     to: NodeId,
-    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate',
+    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate',
     body?: unknown,
   ): Promise<void> {
     return this.ep
@@ -314,6 +553,7 @@ export class Scheduler {
     if (this.closing) return this.terminated;
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.migration) clearTimeout(this.migration.timer);
     this.log.info('shutting the cluster down');
     await Promise.all(this.live().map((m) => this.sendTo(m.id, 'terminate')));
     // Give nodes a moment to read the terminate before the connections go.

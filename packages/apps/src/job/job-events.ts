@@ -5,6 +5,8 @@ import type { SlrEvalPoint, SlrEvaluation, SlrProgress, SlrWorkerReport } from '
 export type JobEvent =
   | { type: 'listening'; role: 'scheduler' | 'server'; port: number }
   | { type: 'spawned'; role: string; pid: number }
+  /** `--kill` SIGKILLed a role when training reached share `at` of its rows. */
+  | { type: 'killed'; role: string; pid: number; at: number }
   | { type: 'data'; rank: number; rowsTrain: number; rowsTest: number; features: number; loadSeconds: number }
   | SlrProgress
   | SlrEvalPoint
@@ -54,6 +56,10 @@ export interface JobSummary {
   worker_idle_fraction: number;
   /** The filter chain (`--filters`), empty for none. */
   filters: string;
+  /** Replicas per key range (`--replicas`; -1: the default). */
+  replicas: number;
+  /** Roles SIGKILLed by `--kill`, with the share of training done when each was killed. */
+  killed: { role: string; at: number }[];
   /** Per filter, summed over every node: segment bytes it was given and bytes it produced. */
   bytes_by_filter: Record<string, { bytes_in: number; bytes_out: number }>;
   /** Worker 0's test accuracy during training (with `--eval-every`): seconds since it started. */

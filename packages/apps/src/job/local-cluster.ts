@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { EnvConfig, TrafficStats } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
-import type { SlrConfig } from '../slr/slr-config.js';
+import { parseKillSpec, type SlrConfig } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
 import type { JobEvent, JobSummary } from './job-events.js';
 import { loadSlrData, runSlrRole } from './run-role.js';
@@ -52,7 +52,9 @@ function collector(onEvent?: (e: JobEvent) => void) {
   let sentByServers = 0;
   const byFilter: Record<string, { bytes_in: number; bytes_out: number }> = {};
   const evals: { seconds: number; batches: number; accuracy: number }[] = [];
+  const killed: { role: string; at: number }[] = [];
   const on = (e: JobEvent) => {
+    if (e.type === 'killed') killed.push({ role: e.role, at: round(e.at, 3) });
     if (e.type === 'worker-report') idle.push(e.report.idleFraction);
     else if (e.type === 'eval')
       evals.push({ seconds: round(e.seconds, 3), batches: e.batches, accuracy: round(e.accuracy, 5) });
@@ -102,6 +104,8 @@ function collector(onEvent?: (e: JobEvent) => void) {
       tau: cfg.consistency === 'sequential' ? 0 : cfg.consistency === 'eventual' ? null : cfg.tau,
       straggler: cfg.straggler,
       filters: cfg.filters,
+      replicas: cfg.replicas,
+      killed,
       bytes_by_filter: byFilter,
       worker_idle_fraction: round(
         idle.length ? idle.reduce((a, b) => a + b, 0) / idle.length : Number.NaN,
@@ -153,6 +157,28 @@ interface Role {
 async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void): Promise<void> {
   const { cfg, roleScript } = opts;
   const roles: Role[] = [];
+  const servers: Role[] = [];
+  const workers: Role[] = [];
+  /** Roles killed on purpose (`--kill`): their death is not a failure. */
+  const killed = new Set<Role>();
+  const kills = parseKillSpec(cfg.kill, cfg.servers, cfg.workers);
+  const progress = new Map<number, { done: number; total: number }>();
+  const maybeKill = () => {
+    let done = 0;
+    let total = 0;
+    for (const p of progress.values()) {
+      done += p.done;
+      total += p.total;
+    }
+    if (progress.size < cfg.workers || total === 0) return;
+    for (const k of kills) {
+      const role = (k.role === 'server' ? servers : workers)[k.index];
+      if (!role || killed.has(role) || done / total < k.at) continue;
+      killed.add(role);
+      role.child.kill('SIGKILL');
+      on({ type: 'killed', role: role.name, pid: role.child.pid ?? -1, at: done / total });
+    }
+  };
   let failure: Error | undefined;
   let failed!: (e: Error) => void;
   const failedPromise = new Promise<never>((_, reject) => {
@@ -177,13 +203,20 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
-    child.on('message', (m) => on(m as JobEvent));
+    child.on('message', (m) => {
+      const e = m as JobEvent;
+      if (e.type === 'progress' && kills.length > 0) {
+        progress.set(e.rank, { done: e.rowsDone, total: e.rowsTotal });
+        maybeKill();
+      }
+      on(e);
+    });
     child.once('error', (err) => failed(new Error(`could not start ${name}: ${err.message}`)));
     const role: Role = { name, child, exited };
     if (child.pid !== undefined) on({ type: 'spawned', role: name, pid: child.pid });
     roles.push(role);
     void exited.then(({ code, signal }) => {
-      if (code !== 0) {
+      if (code !== 0 && !killed.has(role)) {
         failed(
           new Error(
             `${name} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; the cluster was torn down`,
@@ -230,9 +263,9 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     ]);
     const env = { PS_SCHEDULER: `127.0.0.1:${port}` };
     for (let i = 0; i < cfg.servers; i++)
-      launch(`ps-server (${i + 1}/${cfg.servers})`, { ...env, PS_ROLE: 'server' });
+      servers.push(launch(`ps-server (${i + 1}/${cfg.servers})`, { ...env, PS_ROLE: 'server' }));
     for (let i = 0; i < cfg.workers; i++)
-      launch(`ps-worker (${i + 1}/${cfg.workers})`, { ...env, PS_ROLE: 'worker' });
+      workers.push(launch(`ps-worker (${i + 1}/${cfg.workers})`, { ...env, PS_ROLE: 'worker' }));
     await Promise.race([Promise.all(roles.map((r) => r.exited)), failedPromise]);
   } finally {
     clearTimeout(limit);

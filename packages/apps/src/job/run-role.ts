@@ -62,6 +62,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       port: env.port,
       numServers: env.numServers,
       numWorkers: env.numWorkers,
+      heartbeatTimeoutMs: cfg.heartbeatTimeoutMs,
+      ...(cfg.replicas >= 0 ? { replicas: cfg.replicas } : {}),
     });
     report({ type: 'listening', role: 'scheduler', port: s.address.port });
     await s.terminated;

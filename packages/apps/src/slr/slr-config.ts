@@ -50,6 +50,56 @@ export interface SlrConfig {
   evalEvery: number;
   /** Bandwidth filters of every node, comma-separated (`quantize:8,lz4`); empty for none. */
   filters: string;
+  /** Replicas per key range besides its master; -1 (default): 1 with at least 2 servers, else 0. */
+  replicas: number;
+  /**
+   * Fault injection by the launcher: roles to SIGKILL once training reached a share of its rows,
+   * comma-separated `server:<i>@<fraction>` / `worker:<i>@<fraction>` (i from 0, in launch
+   * order), e.g. `server:1@0.3,worker:1@0.5`. Empty (default): none.
+   */
+  kill: string;
+  /** The scheduler declares a silent node dead after this many ms (default 2,000). */
+  heartbeatTimeoutMs: number;
+}
+
+/** One planned SIGKILL of `--kill`. */
+export interface KillPlan {
+  role: 'server' | 'worker';
+  index: number;
+  /** Share of all training rows done when the role is killed, in (0, 1). */
+  at: number;
+}
+
+/**
+ * Parses `--kill` (`server:1@0.3,worker:1@0.5`).
+ * @throws PsError `PS_ERR_CONFIG` on a malformed entry or an index beyond the role's count.
+ */
+export function parseKillSpec(spec: string, servers: number, workers: number): KillPlan[] {
+  const out: KillPlan[] = [];
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^(server|worker):(\d+)@(0?\.\d+|1(?:\.0*)?|0)$/.exec(part);
+    const at = m ? Number(m[3]) : Number.NaN;
+    if (!m || !(at > 0 && at < 1)) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `--kill entry '${part}' is not role:index@fraction with a fraction in (0, 1), e.g. server:1@0.3`,
+      );
+    }
+    const role = m[1] as 'server' | 'worker';
+    const index = Number(m[2]);
+    const count = role === 'server' ? servers : workers;
+    if (index >= count) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `--kill ${part}: there are only ${count} ${role}s (index from 0)`,
+      );
+    }
+    out.push({ role, index, at });
+  }
+  return out;
 }
 
 /** Defaults that reach the documented accuracy on IMDB and SpamAssassin. */
@@ -74,6 +124,9 @@ export const SLR_DEFAULTS: SlrConfig = {
   straggler: 1,
   evalEvery: 0,
   filters: '',
+  replicas: -1,
+  kill: '',
+  heartbeatTimeoutMs: 2000,
 };
 
 /**
@@ -114,5 +167,12 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   if (c.transport !== 'tcp' && c.transport !== 'inproc')
     bad(`--transport must be tcp or inproc, got ${c.transport}`);
   filtersFromSpec(c.filters); // throws PS_ERR_CONFIG naming an unknown filter
+  int('replicas', -1, 63);
+  int('heartbeatTimeoutMs', 100, 600_000);
+  const kills = parseKillSpec(c.kill, c.servers, c.workers);
+  if (kills.some((k) => k.role === 'worker' && k.index === 0)) {
+    bad('--kill cannot kill worker 0: it evaluates the model at the end');
+  }
+  if (kills.length > 0 && c.transport !== 'tcp') bad('--kill needs --transport tcp (one process per role)');
   return c;
 }

@@ -122,7 +122,7 @@ export async function trainSlrWorker(
   const slowdown = rank === workers - 1 ? cfg.straggler : 1;
   const pulls = new Map<number, Promise<KVPairs>>();
   const pushes: Timestamp<void>[] = [];
-  const clock = args.clock ? new WorkerClock(args.clock, rank, workers) : undefined;
+  const clock = args.clock ? new WorkerClock(args.clock, rank, workers, node) : undefined;
   const issuePull = (b: number) => {
     const { start, end } = batchAt(b);
     const { keys } = indexer.index(part, start, end);
@@ -223,12 +223,62 @@ export async function trainSlrWorker(
   }
   await clock?.flush();
   idleMs += performance.now() - w0;
+  // A dead worker's data shard goes to a live one (section 4.5), from its last applied batch.
+  const adopted = clock ? await adoptDeadShards(args, clock, indexer, workers) : 0;
   const trainSeconds = (performance.now() - t0) / 1000;
   const idleFraction = idleMs / 1000 / trainSeconds;
-  const workerReport = { rank, trainSeconds, idleFraction, batches: total };
+  const workerReport = { rank, trainSeconds, idleFraction, batches: total + adopted };
   await node.barrier('workers');
-  if (rank !== 0) return { evaluation: undefined, report: workerReport };
+  const view = node.view;
+  const evaluator = Math.min(...view.workers.filter((w) => !view.dead.includes(w.id)).map((w) => w.rank));
+  if (rank !== evaluator) return { evaluation: undefined, report: workerReport };
   return { evaluation: await evaluate(worker, test, cfg.bits), report: workerReport };
+}
+
+/**
+ * Trains, in this worker, the remaining batches of every dead worker whose shard falls to it
+ * (dead rank d goes to the d-th live worker, modulo their number), starting after the dead
+ * worker's last batch the servers applied (its clock entry). Returns the batches trained.
+ */
+async function adoptDeadShards(
+  args: TrainSlrWorkerArgs,
+  clock: WorkerClock,
+  indexer: MinibatchIndexer,
+  workers: number,
+): Promise<number> {
+  const { node, worker, cfg, train } = args;
+  const view = node.view;
+  const dead = [...clock.deadRanks()].sort((a, b) => a - b);
+  const live = view.workers
+    .filter((w) => !view.dead.includes(w.id) && w.rank < workers)
+    .map((w) => w.rank)
+    .sort((a, b) => a - b);
+  let trained = 0;
+  for (const d of dead) {
+    if (live.length === 0 || live[d % live.length] !== node.rank) continue;
+    const part = shard(train, d, workers);
+    const perEpoch = Math.ceil(part.rows / cfg.batchSize);
+    const total = perEpoch * cfg.epochs;
+    const from = Math.min(total, Math.max(0, Math.floor(await clock.progressOf(d))));
+    node.log.info(`worker rank ${d} is dead: training its shard from batch ${from} of ${total}`);
+    let pending: Timestamp<void>[] = [];
+    for (let b = from; b < total; b++) {
+      const start = (b % perEpoch) * cfg.batchSize;
+      const end = Math.min(start + cfg.batchSize, part.rows);
+      const batch = indexer.index(part, start, end);
+      const weights = await worker.wait(worker.pull(batch.keys));
+      const g = new Float32Array(batch.keys.length);
+      logisticGradient(part, start, end, indexer.positions, weights.vals, g);
+      pending.push(worker.push({ keys: batch.keys, vals: g }));
+      if (pending.length > 8) {
+        await Promise.all(pending.map((t) => worker.wait(t)));
+        pending = [];
+      }
+      trained++;
+    }
+    await Promise.all(pending.map((t) => worker.wait(t)));
+  }
+  return trained;
 }
 
 /** Pulls the weights of every feature of `test` and measures accuracy, log-loss and AUC. */

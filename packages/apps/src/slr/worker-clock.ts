@@ -1,4 +1,4 @@
-import type { KVWorker } from '@ps/core';
+import type { KVWorker, PsNode } from '@ps/core';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,6 +19,8 @@ export class WorkerClock {
     private readonly table: KVWorker,
     readonly rank: number,
     readonly workers: number,
+    /** When given, workers its view lists as dead are not waited for. */
+    private readonly node?: PsNode,
   ) {
     this.all = BigUint64Array.from({ length: workers }, (_, i) => BigInt(i));
     this.mine = BigUint64Array.of(BigInt(rank));
@@ -39,14 +41,30 @@ export class WorkerClock {
     const deadline = performance.now() + timeoutMs;
     for (let poll = 0; poll < 1_000_000; poll++) {
       const { vals } = await this.table.wait(this.table.pull(this.all));
+      const dead = this.deadRanks();
       let min = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < vals.length; i++) min = Math.min(min, vals[i]!);
+      for (let i = 0; i < vals.length; i++) if (!dead.has(i)) min = Math.min(min, vals[i]!);
       this.minSeen = Math.max(this.minSeen, min);
       if (min >= iterations) return;
       if (performance.now() > deadline) break;
       await sleep(2);
     }
     throw new Error(`workers did not reach iteration ${iterations} within ${timeoutMs} ms`);
+  }
+
+  /** Ranks (below `workers`) of the workers the node's view lists as dead. */
+  deadRanks(): Set<number> {
+    const view = this.node?.cluster$.value;
+    const out = new Set<number>();
+    if (!view) return out;
+    for (const w of view.workers) if (view.dead.includes(w.id) && w.rank < this.workers) out.add(w.rank);
+    return out;
+  }
+
+  /** Iterations worker `rank` has published (what the servers applied of its pushes). */
+  async progressOf(rank: number): Promise<number> {
+    const { vals } = await this.table.wait(this.table.pull(BigUint64Array.of(BigInt(rank))));
+    return vals[0] ?? 0;
   }
 
   /** Waits until every publish so far has been applied. */

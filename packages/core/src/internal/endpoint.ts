@@ -39,6 +39,13 @@ export function validateMeta(meta: Meta): void {
   if (meta.done !== undefined && (!Number.isInteger(meta.done) || meta.done < 0)) {
     bad('done must be a non-negative integer');
   }
+  if (meta.ring !== undefined && (!Number.isInteger(meta.ring) || meta.ring < 0)) {
+    bad('ring must be a non-negative integer');
+  }
+  if (meta.part !== undefined && (!Number.isInteger(meta.part) || meta.part < 0)) {
+    bad('part must be a non-negative integer');
+  }
+  if (meta.resend !== undefined && typeof meta.resend !== 'boolean') bad('resend must be a boolean');
 }
 
 /**
@@ -63,7 +70,9 @@ export class Endpoint {
   /** Called with a data message whose filter chain failed to decode it (the node answers it). */
   onFilterError: ((msg: Message, err: PsError) => void) | undefined;
   /** The keys of this node's request `ts` of `app` to `peer`, for filters decoding its answer. */
-  requestKeys: ((peer: NodeId, app: number, ts: number) => BigUint64Array | undefined) | undefined;
+  requestKeys:
+    | ((peer: NodeId, app: number, ts: number, part?: number) => BigUint64Array | undefined)
+    | undefined;
 
   constructor(
     readonly transport: Transport,
@@ -111,7 +120,7 @@ export class Endpoint {
           ? first instanceof BigUint64Array
             ? first
             : undefined
-          : this.requestKeys?.(from, msg.meta.app, msg.meta.ts);
+          : this.requestKeys?.(from, msg.meta.app, msg.meta.ts, msg.meta.part);
         msg = decodeChain(this.filters, msg, keys ? { peer: from, keys } : { peer: from });
       } catch (err) {
         const e = err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err));

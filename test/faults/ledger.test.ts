@@ -1,0 +1,102 @@
+// The ledger: workers push known values over real TCP (separate OS processes) while servers are
+// SIGKILLed, join and leave; at the end every acknowledged push is in the pulled totals exactly
+// once. `npm run test:faults` runs this suite (after `npm run build`: the processes run dist/).
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { exitCode, killAll, type Proc, spawnNode } from '../helpers/processes.js';
+
+const script = fileURLToPath(new URL('../fixtures/ledger-node.mjs', import.meta.url));
+afterEach(killAll);
+
+interface Result {
+  event: 'result';
+  rank: number;
+  acked: number;
+  failed: number;
+  mismatches: number;
+  firstBad?: unknown;
+}
+
+async function startCluster(servers: number, workers: number, extra: Record<string, string> = {}) {
+  const common = {
+    PS_NUM_SERVERS: String(servers),
+    PS_NUM_WORKERS: String(workers),
+    PS_HOST: '127.0.0.1',
+    ...extra,
+  };
+  const scheduler = spawnNode(script, { ...common, PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });
+  const { port } = await scheduler.waitFor<{ port: number }>(
+    (o) => (o as { event?: string }).event === 'listening',
+  );
+  const env = { ...common, PS_SCHEDULER: `127.0.0.1:${port}` };
+  const srv = Array.from({ length: servers }, () => spawnNode(script, { ...env, PS_ROLE: 'server' }));
+  const wrk = Array.from({ length: workers }, () => spawnNode(script, { ...env, PS_ROLE: 'worker' }));
+  return { scheduler, servers: srv, workers: wrk, env };
+}
+
+const acked = (p: Proc, n: number) =>
+  p.waitFor<{ event: string; acked: number }>((o) => o.event === 'acked' && o.acked >= n, 60_000);
+
+async function results(workers: Proc[]): Promise<Result[]> {
+  return Promise.all(workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 120_000)));
+}
+
+describe('the ledger: acknowledged pushes survive failures exactly once', () => {
+  it('a server SIGKILLed mid-run: its replica takes over, workers resend, duplicates are dropped', async () => {
+    const c = await startCluster(3, 2, { LEDGER_PUSHES: '240', LEDGER_IN_FLIGHT: '6' });
+    await acked(c.workers[0]!, 40);
+    const victim = c.servers[1]!;
+    const killedAt = Date.now();
+    process.kill(victim.pid, 'SIGKILL');
+    const view = await c.scheduler.waitFor<{ t: number; ring: number; dead: string[] }>(
+      (o) => (o as { event?: string }).event === 'view' && ((o as { dead?: string[] }).dead?.length ?? 0) > 0,
+      30_000,
+    );
+    const res = await results(c.workers);
+    for (const r of res) {
+      expect(r.failed, JSON.stringify(r)).toBe(0);
+      expect(r.acked).toBe(240);
+      expect(r.mismatches, JSON.stringify(r.firstBad)).toBe(0);
+    }
+    // Detection time, for docs/fault-tolerance.md.
+    console.log(
+      `server SIGKILLed: declared dead and ring ${view.ring} published after ${view.t - killedAt} ms`,
+    );
+    for (const w of c.workers) expect(await exitCode(w)).toBe(0);
+  });
+
+  it('a server joins and another leaves under load, with the ledger exact', async () => {
+    const c = await startCluster(2, 2, { LEDGER_PUSHES: '300', LEDGER_IN_FLIGHT: '6', LEDGER_PACE_MS: '15' });
+    await acked(c.workers[0]!, 40);
+    // A third server joins the running cluster: it takes its ranges by a two-phase copy.
+    const joiner = spawnNode(script, { ...c.env, PS_ROLE: 'server' });
+    const joined = await c.scheduler.waitFor<{ servers: string[]; ring: number }>(
+      (o) =>
+        (o as { event?: string }).event === 'view' &&
+        ((o as { servers?: string[] }).servers?.length ?? 0) === 3,
+      30_000,
+    );
+    expect(joined.servers).toHaveLength(3);
+    await acked(c.workers[0]!, 120);
+    // Then one of the first servers leaves gracefully: its ranges go to their next servers.
+    const leaver = c.servers[0]!;
+    process.kill(leaver.pid, 'SIGUSR2');
+    await leaver.waitFor((o) => (o as { event?: string }).event === 'exit', 60_000);
+    const after = await c.scheduler.waitFor<{ servers: string[] }>(
+      (o) =>
+        (o as { event?: string }).event === 'view' &&
+        ((o as { servers?: string[] }).servers?.length ?? 0) === 2 &&
+        (o as { ring?: number }).ring! > joined.ring,
+      30_000,
+    );
+    expect(after.servers).toHaveLength(2);
+    const res = await results(c.workers);
+    for (const r of res) {
+      expect(r.failed, JSON.stringify(r)).toBe(0);
+      expect(r.mismatches, JSON.stringify(r.firstBad)).toBe(0);
+    }
+    expect(await exitCode(leaver)).toBe(0);
+    for (const w of c.workers) expect(await exitCode(w)).toBe(0);
+    expect(joiner.lines.some((l) => l.includes('"listening"'))).toBe(true);
+  });
+});
