@@ -46,8 +46,8 @@ interface Slice {
   resend: boolean;
   /** Sent a second time after a key-cache miss. */
   cacheResent?: boolean;
-  /** A server answered `PS_ERR_WRONG_OWNER` naming this ring version: re-slice once we have it. */
-  misrouted?: number;
+  /** Version of the ring this slice was cut by (servers of another version refuse it). */
+  ring: number;
 }
 
 interface Task {
@@ -147,25 +147,23 @@ export class KVWorker {
   }
 
   /**
-   * A new view: every slice in flight to a server that died or no longer owns all its keys is
-   * re-sliced by the new ring and resent (in timestamp order, before anything newer is sent), so
-   * a failover or range move loses no acknowledged push; servers drop duplicates by vector clock.
+   * A new view. With a new ring, every slice in flight that was cut by an older ring is replaced:
+   * the keys of all of a task's such slices are sliced together by the new ring and resent (in
+   * timestamp order, before anything newer is sent), so that a failover or range move loses no
+   * push; servers drop what they applied already, by range vector clock. A slice to a server
+   * declared dead is replaced the same way.
    */
   private onView(view: ClusterView): void {
     const dead = new Set(view.dead);
+    const version = view.ring.version;
     for (const t of [...this.pending.values()]) {
       if (!t.sent) continue;
-      const n = t.slices.length;
-      for (let i = 0; i < n; i++) {
+      const stale: number[] = [];
+      for (let i = 0; i < t.slices.length; i++) {
         const s = t.slices[i]!;
-        if (s.done || s.replaced) continue;
-        const moved =
-          dead.has(s.server) ||
-          (s.misrouted !== undefined && view.ring.version >= s.misrouted) ||
-          !ownsAll(view, s.server, s.keys);
-        if (moved) this.reslice(t, i, view);
-        if (!this.pending.has(t.ts)) break;
+        if (!s.done && !s.replaced && (s.ring < version || dead.has(s.server))) stale.push(i);
       }
+      if (stale.length > 0) this.reslice(t, stale, view);
     }
   }
 
@@ -419,15 +417,23 @@ export class KVWorker {
         data.push(part.vals);
         if (part.lens) data.push(part.lens);
       }
-      t.slices.push({ server, iv: siv, keys: part.keys, data, done: false, replaced: false, resend });
+      t.slices.push({
+        server,
+        iv: siv,
+        keys: part.keys,
+        data,
+        done: false,
+        replaced: false,
+        resend,
+        ring: ring.version,
+      });
       t.remaining++;
     }
     return true;
   }
 
-  /** Replaces slice `i` of a sent task by slices on the view's ring, and sends them. */
-  private reslice(t: Task, i: number, view: ClusterView): void {
-    const s = t.slices[i]!;
+  /** Replaces slices `which` of a sent task by slices of their keys on the view's ring, and sends them. */
+  private reslice(t: Task, which: readonly number[], view: ClusterView): void {
     if (++t.reslices > MAX_RESLICES) {
       this.fail(
         t.ts,
@@ -438,10 +444,21 @@ export class KVWorker {
       );
       return;
     }
-    s.replaced = true;
-    t.remaining--;
+    const pairs: [number, number][] = [];
+    for (const i of which) {
+      const s = t.slices[i]!;
+      s.replaced = true;
+      t.remaining--;
+      for (let k = 0; k < s.iv.length; k += 2) pairs.push([s.iv[k]!, s.iv[k + 1]!]);
+    }
+    pairs.sort((a, b) => a[0] - b[0]);
+    const iv: number[] = [];
+    for (const [b, e] of pairs) {
+      if (iv.length > 0 && iv[iv.length - 1] === b) iv[iv.length - 1] = e;
+      else iv.push(b, e);
+    }
     const first = t.slices.length;
-    if (!this.addSlices(t, s.iv, view, t.push)) return;
+    if (!this.addSlices(t, iv, view, t.push)) return;
     for (let j = first; j < t.slices.length; j++) this.sendSlice(t, j);
   }
 
@@ -466,7 +483,7 @@ export class KVWorker {
       push: t.push,
       pull: t.pull,
       done: this.doneBelow,
-      ring: this.node.cluster$.value?.ring.version ?? 0,
+      ring: slice.ring,
       part: i,
       ...(slice.resend ? { resend: true } : {}),
       ...(deps ? { deps } : {}),
@@ -534,26 +551,29 @@ export class KVWorker {
   }
 
   /**
-   * A server said it does not own a slice's keys on ring `ring`: re-slice once this worker's
-   * ring is at least that recent (now, or when the view arrives; the task fails if it does not
-   * arrive within {@link RING_WAIT_MS}).
+   * A server refused a slice cut by another ring than its own (`ring`): when this worker already
+   * has a ring at least that recent, re-slice now (the server will catch up; its answer came
+   * before ours); else the slice is replaced when the newer view arrives, and the task fails if
+   * it does not arrive within {@link RING_WAIT_MS}.
    */
   private onWrongOwner(t: Task, i: number, ring: number, err: PsError): void {
     const view = this.node.cluster$.value;
+    const s = t.slices[i]!;
+    if (view && view.ring.version > s.ring) {
+      this.reslice(t, [i], view);
+      return;
+    }
     if (view && view.ring.version >= ring) {
-      // Same or older ring than ours: the server was behind; give it a moment to catch up.
+      // The server was behind us: give it a moment to catch up, then resend.
       const delay = Math.min(200, 5 * 2 ** Math.min(t.reslices, 5));
       setTimeout(() => {
         const v = this.node.cluster$.value;
-        const s = t.slices[i];
-        if (v && this.pending.get(t.ts) === t && s && !s.done && !s.replaced) this.reslice(t, i, v);
+        if (v && this.pending.get(t.ts) === t && !s.done && !s.replaced) this.reslice(t, [i], v);
       }, delay).unref?.();
       return;
     }
-    t.slices[i]!.misrouted = ring;
     setTimeout(() => {
-      const s = t.slices[i];
-      if (this.pending.get(t.ts) === t && s && !s.done && !s.replaced) this.fail(t.ts, err);
+      if (this.pending.get(t.ts) === t && !s.done && !s.replaced) this.fail(t.ts, err);
     }, RING_WAIT_MS).unref?.();
   }
 
@@ -659,11 +679,4 @@ function assemble(p: Task): KVPairs {
     }
   }
   return { keys, vals, lens };
-}
-
-/** True when the view's ring gives every one of `keys` to `server`. */
-function ownsAll(view: ClusterView, server: NodeId, keys: BigUint64Array): boolean {
-  if (keys.length === 0 || view.ring.size === 0) return true;
-  const sl = view.ring.slice(keys);
-  return sl.length === 1 && sl[0]!.owner === server;
 }

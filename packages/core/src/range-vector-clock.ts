@@ -205,6 +205,29 @@ export class RangeVectorClock {
   }
 
   /**
+   * The segments overlapping the non-empty `range`, clipped to it, in key order. O(log m + k)
+   * for k segments returned.
+   * @throws RangeError on an empty or bad range.
+   */
+  overlapping(range: KeyRange): ClockSegment[] {
+    checkRange(range);
+    if (range.begin === range.end) throw new RangeError(`empty key range [${range.begin}, ${range.end})`);
+    const i = this.indexOf(range.begin);
+    const j = this.indexOf(range.end - 1n);
+    const out: ClockSegment[] = [];
+    for (let k = i; k <= j; k++) {
+      const b = this.starts[k]!;
+      const e = this.endOf(k);
+      out.push({
+        begin: b < range.begin ? range.begin : b,
+        end: e > range.end ? range.end : e,
+        time: this.times[k]!,
+      });
+    }
+    return out;
+  }
+
+  /**
    * The segments in key order: non-empty, contiguous, covering `[0, 2^64)`, adjacent times
    * different. A fresh array (O(m)); the clock is not affected by changes to it.
    */

@@ -182,6 +182,11 @@ export class Replication implements ReplicaPort {
     if (ring.size === 0) {
       return { slices: [], wrongOwner: this.wrongOwner(keys[0]!) };
     }
+    // A request sliced by an older ring may miss keys this server now owns: the worker resends
+    // every slice of an older ring when it gets the newer one.
+    if (msg.meta.ring !== undefined && msg.meta.ring < ring.version) {
+      return { slices: [], wrongOwner: this.wrongOwner(keys[0]!) };
+    }
     const ranges = ring.ranges();
     const slices = ring.sliceByRange(keys);
     for (const s of slices) {
@@ -191,12 +196,30 @@ export class Replication implements ReplicaPort {
     if (!req.push || !msg.meta.resend) return { slices };
     const clock = this.clocks.get(req.sender);
     if (!clock) return { slices };
-    const fresh = slices.filter((s) => clock.min(span(keys, s)) < req.ts);
-    if (fresh.length === slices.length) return { slices };
-    this.counters.duplicatesDropped += slices.length - fresh.length;
-    if (fresh.length === 0) return { slices: [], apply: null };
+    // Exactly the keys whose clock is older than this push were not applied here before: walk the
+    // clock's segments over each slice (O(segments · log n), words only; resends are rare).
+    const words = keyWords(keys);
     const iv: number[] = [];
-    for (const s of fresh) iv.push(s.begin, s.end);
+    let skipped = 0;
+    for (const s of slices) {
+      for (const seg of clock.overlapping(span(keys, s))) {
+        const b = Math.max(s.begin, lowerBound(keys, seg.begin, words));
+        const e = Math.min(s.end, lowerBound(keys, seg.end, words));
+        if (b >= e) continue;
+        if (seg.time >= req.ts) {
+          skipped += e - b;
+          continue;
+        }
+        if (iv.length > 0 && iv[iv.length - 1] === b) iv[iv.length - 1] = e;
+        else iv.push(b, e);
+      }
+    }
+    this.node.log.debug(
+      `resend from ${req.sender} ts ${req.ts}: ${skipped} of ${keys.length} keys applied before`,
+    );
+    if (skipped === 0) return { slices };
+    this.counters.duplicatesDropped += skipped;
+    if (iv.length === 0) return { slices: [], apply: null };
     const part = gatherKV(req.kv, iv, true, req.kv.lens ? offsetsOf(req.kv.lens) : undefined);
     return { slices: ring.sliceByRange(part.keys), apply: part };
   }
