@@ -49,7 +49,7 @@ async function cluster(seed: number, consistency: Consistency, maxDelayMs = 4) {
   return w.worker;
 }
 
-/** Keys on both servers (the key space is split in two even ranges). */
+/** Keys spread over the key space (which server holds which depends on the ring). */
 const keys = BigUint64Array.from([1n, 2n, (1n << 63n) + 5n]);
 
 function record(worker: KVWorker): TaskEvent[] {
@@ -200,7 +200,9 @@ describe('task events', () => {
     const wall = performance.now() - t0;
     for (let ts = 0; ts < 3; ts++) {
       const kinds = events.filter((e) => e.ts === ts).map((e) => e.type);
-      expect(kinds.filter((k) => k === 'answered')).toHaveLength(2);
+      // Once per server the ring gives some of the keys to.
+      const owners = new Set(worker.node.view.ring.slice(keys).map((sl) => sl.owner));
+      expect(kinds.filter((k) => k === 'answered')).toHaveLength(owners.size);
       expect(kinds.indexOf('issued')).toBeLessThan(kinds.indexOf('sent'));
       expect(kinds.indexOf('sent')).toBeLessThan(kinds.lastIndexOf('answered'));
       expect(kinds.at(-1)).toBe('resume');
