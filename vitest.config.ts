@@ -11,6 +11,10 @@ export default defineConfig({
         find: /^@ps\/core\/testing$/,
         replacement: fileURLToPath(new URL('./packages/core/src/testing.ts', import.meta.url)),
       },
+      {
+        find: /^@ps\/core\/node$/,
+        replacement: fileURLToPath(new URL('./packages/core/src/node.ts', import.meta.url)),
+      },
       { find: /^@ps\/core$/, replacement: src('core') },
       { find: /^@ps\/transport-inproc$/, replacement: src('transport-inproc') },
       { find: /^@ps\/transport-tcp$/, replacement: src('transport-tcp') },

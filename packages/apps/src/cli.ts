@@ -78,7 +78,9 @@ function jobOptions(cmd: Command): Command {
       '--heartbeat-timeout-ms <ms>',
       `declare a silent node dead after this many ms (default ${d.heartbeatTimeoutMs})`,
       int,
-    );
+    )
+    .option('--snapshot-dir <dir>', 'each server snapshots its table there when the job ends')
+    .option('--restore <dir>', 'servers load the snapshots in this directory before serving');
 }
 
 function configFrom(o: Record<string, unknown>, base: Partial<SlrConfig> = {}): SlrConfig {

@@ -6,6 +6,11 @@ import { type NodeOptions, PsNode } from './ps-node.js';
 export interface CreateServerOptions extends Omit<NodeOptions, 'role'> {
   /** The handler of app 0, or a map from app id to handler for several tables. */
   handler: RequestHandler | Record<number, RequestHandler>;
+  /**
+   * Runs after the servers are attached and before the node registers (e.g. `restoreServer` from
+   * `@ps/core/node`, to load snapshots before serving).
+   */
+  beforeStart?: (servers: KVServer[]) => Promise<void>;
 }
 
 /**
@@ -23,6 +28,7 @@ export async function createServer(
     ([app, handler]) => new KVServer(node, { app: Number(app), handler }),
   );
   try {
+    await opts.beforeStart?.(servers);
     await node.start();
   } catch (err) {
     await node.close();

@@ -71,6 +71,8 @@ export const PsErrorCode = {
   WRONG_OWNER: 'PS_ERR_WRONG_OWNER',
   /** A replica could not take a forwarded push or range copy (it runs another handler, or no table). */
   REPLICATION: 'PS_ERR_REPLICATION',
+  /** Bytes given as a table snapshot are not a whole, well-formed one (truncated, corrupt, another version). */
+  SNAPSHOT: 'PS_ERR_SNAPSHOT',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

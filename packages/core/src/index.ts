@@ -87,5 +87,13 @@ export {
   tableHandler,
   type UpdateRule,
 } from './table-handler.js';
+export type { TableRange } from './table-range.js';
+export {
+  type DecodedSnapshot,
+  decodeTableRange,
+  encodeTableRange,
+  SNAPSHOT_VERSION,
+  type SnapshotMeta,
+} from './table-snapshot.js';
 export { type IdleMeter, measureIdle, type TaskEvent } from './task-event.js';
 export type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';

@@ -4,8 +4,10 @@ import { PsError, PsErrorCode } from './errors.js';
 import { Replication } from './internal/replication.js';
 import { ValidatedKeys } from './internal/validated-keys.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './kv-pairs.js';
+import type { KVTable } from './kv-table.js';
 import type { Message, NodeId, Segment } from './message.js';
 import type { PsNode } from './ps-node.js';
+import type { TableHandler } from './table-handler.js';
 
 /** A request as a server's handler sees it. */
 export interface KVRequest {
@@ -101,6 +103,16 @@ export class KVServer {
    * applied here, so the order survives out-of-order delivery; a request whose dependencies are
    * missing waits in the sender's queue.
    */
+  /** The handler's table, when it is table-backed (the built-in handlers); for snapshots. */
+  get table(): KVTable | undefined {
+    return (this.handler as Partial<TableHandler>).table;
+  }
+
+  /** The name of the handler's update rule (`sum`, `adagrad`, ...), or `custom`. */
+  get handlerName(): string {
+    return (this.handler as Partial<TableHandler>).rule?.name ?? 'custom';
+  }
+
   private admit(msg: Message): void {
     const { meta } = msg;
     this.counters.requests++;

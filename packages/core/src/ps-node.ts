@@ -1,5 +1,5 @@
 import { BehaviorSubject, type Subscription } from 'rxjs';
-import { type ClusterView, type NodeInfo, viewFromWire, type WireClusterView } from './cluster-view.js';
+import { type ClusterView, viewFromWire, type WireClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { chainSignature, type Filter } from './filter.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';

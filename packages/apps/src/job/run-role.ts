@@ -10,6 +10,7 @@ import {
   Scheduler,
   type Transport,
 } from '@ps/core';
+import { restoreServer, snapshotServer } from '@ps/core/node';
 import type { SignificantUpdateFilter } from '@ps/filters';
 import { tcp } from '@ps/transport-tcp';
 import type { SparseDataset } from '../data/dataset.js';
@@ -80,7 +81,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     }));
   if (env.role === 'server') {
     setTitle('ps-server');
-    const { node } = await createServer({
+    const { node, servers } = await createServer({
       transport: transport(),
       scheduler: at,
       host: env.host,
@@ -88,10 +89,15 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       // App 0: the model; app 1: the workers' clock (bounded delay across workers).
       handler: { 0: slrHandler(cfg), 1: assignHandler() },
       filters,
+      // Load the model of an earlier run (app 0) before serving.
+      ...(cfg.restore
+        ? { beforeStart: async ([model]) => void (await restoreServer(model!, cfg.restore)) }
+        : {}),
     });
     setTitle(`ps-server-${node.rank}`);
     report({ type: 'listening', role: 'server', port: node.address.port });
     await node.terminated;
+    if (cfg.snapshotDir) await snapshotServer(servers[0]!, cfg.snapshotDir);
     report({ type: 'stats', role: `server-${node.rank}`, stats: node.stats, filters: filterStats() });
     if (node.terminationError) throw node.terminationError;
     return;

@@ -60,6 +60,10 @@ export interface SlrConfig {
   kill: string;
   /** The scheduler declares a silent node dead after this many ms (default 2,000). */
   heartbeatTimeoutMs: number;
+  /** Each server writes its table there when the job ends (`<node>.app0.snap`); empty: no snapshot. */
+  snapshotDir: string;
+  /** Servers load every app-0 snapshot of this directory before serving; empty: start empty. */
+  restore: string;
 }
 
 /** One planned SIGKILL of `--kill`. */
@@ -127,6 +131,8 @@ export const SLR_DEFAULTS: SlrConfig = {
   replicas: -1,
   kill: '',
   heartbeatTimeoutMs: 2000,
+  snapshotDir: '',
+  restore: '',
 };
 
 /**

@@ -326,7 +326,7 @@ export class Replication implements ReplicaPort {
 
   private settle(seq: number, from: NodeId, error?: PsError): void {
     const p = this.pending.get(seq);
-    if (!p || !p.waiting.delete(from)) return;
+    if (!p?.waiting.delete(from)) return;
     if (error && !p.error) p.error = error;
     if (p.waiting.size === 0) {
       this.pending.delete(seq);
