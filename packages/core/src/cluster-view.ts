@@ -55,8 +55,3 @@ export function viewFromWire(w: WireClusterView): ClusterView {
     throw new RangeError(`bad replica count ${w.replicas}`);
   return { ...w, dead: Array.isArray(w.dead) ? w.dead : [], ring: Ring.fromWire(w.ring) };
 }
-
-/** Servers of a view that are alive (not declared dead). */
-export function liveServers(v: ClusterView): NodeInfo[] {
-  return v.servers.filter((s) => !v.dead.includes(s.id));
-}

@@ -8,7 +8,7 @@ import type { PsNode, RangeMove, ReplicaPort } from '../ps-node.js';
 import { RangeVectorClock } from '../range-vector-clock.js';
 import type { Ring } from '../ring.js';
 import type { TableHandler } from '../table-handler.js';
-import { gatherKV, type Intervals } from './gather.js';
+import { gatherKV, valueOffsets } from './gather.js';
 
 /** Keys `[begin, end)` (indices) of a request that fall in range `index` of the ring. */
 export interface RangeSlice {
@@ -220,7 +220,7 @@ export class Replication implements ReplicaPort {
     if (skipped === 0) return { slices };
     this.counters.duplicatesDropped += skipped;
     if (iv.length === 0) return { slices: [], apply: null };
-    const part = gatherKV(req.kv, iv, true, req.kv.lens ? offsetsOf(req.kv.lens) : undefined);
+    const part = gatherKV(req.kv, iv, true, req.kv.lens ? valueOffsets(req.kv.lens) : undefined);
     return { slices: ring.sliceByRange(part.keys), apply: part };
   }
 
@@ -258,7 +258,7 @@ export class Replication implements ReplicaPort {
     const seq = ++this.seq;
     const entry: PendingAck = { waiting: new Set(targets.keys()), done };
     this.pending.set(seq, entry);
-    const offsets = kv.lens ? offsetsOf(kv.lens) : undefined;
+    const offsets = kv.lens ? valueOffsets(kv.lens) : undefined;
     for (const [to, iv] of targets) {
       const part = gatherKV(kv, iv, true, offsets);
       const spans = new BigUint64Array(iv.length);
@@ -624,11 +624,3 @@ export class Replication implements ReplicaPort {
 function span(keys: BigUint64Array, s: { begin: number; end: number }): KeyRange {
   return { begin: keys[s.begin]!, end: keys[s.end - 1]! + 1n };
 }
-
-function offsetsOf(lens: Int32Array): Int32Array {
-  const out = new Int32Array(lens.length + 1);
-  for (let i = 0; i < lens.length; i++) out[i + 1] = out[i]! + lens[i]!;
-  return out;
-}
-
-export type { Intervals };
