@@ -77,6 +77,8 @@ export class PsNode {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastFromScheduler = Date.now();
   private started = false;
+  /** Set once `start()` connected to the scheduler: control commands count only from then on. */
+  private schedulerLinked = false;
   private closed = false;
   private resolveTerminated!: () => void;
   private startWait: { resolve: (v: ClusterView) => void; reject: (e: PsError) => void } | undefined;
@@ -179,6 +181,7 @@ export class PsNode {
         `the peer at ${this.opts.scheduler.host}:${this.opts.scheduler.port} is ${sched}, not the scheduler`,
       );
     }
+    this.schedulerLinked = true;
     const ready = new Promise<ClusterView>((resolve, reject) => {
       this.startWait = { resolve, reject };
     });
@@ -339,7 +342,7 @@ export class PsNode {
 
   private onControl(msg: Message): void {
     const { meta } = msg;
-    if (meta.sender !== SCHEDULER_ID) {
+    if (meta.sender !== SCHEDULER_ID || !this.schedulerLinked) {
       this.log.warn(
         `control command ${meta.cmd} from ${meta.sender} ignored: only the scheduler sends commands`,
       );
