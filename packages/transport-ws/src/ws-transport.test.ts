@@ -443,7 +443,7 @@ describe('WsTransport security', () => {
     await lost;
     sub.unsubscribe();
     expect(received).toBeGreaterThanOrEqual(100);
-    expect(received).toBeLessThanOrEqual(110);
+    expect(received).toBeLessThanOrEqual(150); // the burst, and what the rate refilled meanwhile
     const again = firstValueFrom(s.frames$.pipe(take(1), timeout(10_000)));
     await fast.send('srv', frame);
     expect((await again).from).toBe('fast');
