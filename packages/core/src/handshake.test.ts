@@ -71,6 +71,7 @@ describe('Handshake without a secret', () => {
       encode([1, 2]),
       encode({ protocol: 'ps/0', id: 'x' }),
       encode({ protocol: HANDSHAKE_PROTOCOL, id: '' }),
+      encode({ protocol: HANDSHAKE_PROTOCOL, id: 'w\n[ps-server] warn: forged log line' }),
       encode({ protocol: HANDSHAKE_PROTOCOL, id: 'x', auth: 'hmac-sha256', nonce: new Uint8Array(3) }),
       encode({ protocol: HANDSHAKE_PROTOCOL, id: 'x', proof: 'p' }),
     ]) {
@@ -190,7 +191,7 @@ describe('Handshake with a cluster secret', () => {
     expect(d2.done).toBe(false);
   });
 
-  it('caps what a refusing peer’s error frame may put in a log', async () => {
+  it('caps what a refusing peer’s error frame may put in a log, and keeps it on one line', async () => {
     const d = new Handshake({ side: 'dial', self: 'w', secret: secret() });
     d.start();
     const step = await d.receive(
@@ -199,6 +200,16 @@ describe('Handshake with a cluster secret', () => {
     expect(step.error?.code).toBe(PsErrorCode.HANDSHAKE);
     expect(step.error!.message.length).toBeLessThan(400);
     expect(step.send).toBeUndefined();
+    const d2 = new Handshake({ side: 'dial', self: 'w', secret: secret() });
+    d2.start();
+    const forged = await d2.receive(
+      encode({
+        protocol: HANDSHAKE_PROTOCOL,
+        error: { code: 'PS_ERR_AUTH', message: 'no\n[x] warn: forged' },
+      }),
+    );
+    expect(forged.error?.code).toBe(PsErrorCode.AUTH);
+    expect(forged.error?.message).not.toMatch(/\n/);
   });
 });
 

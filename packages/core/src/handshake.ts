@@ -30,6 +30,11 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES = 128;
 /** Longest error message a refusing peer's error frame may carry into a log, in characters. */
 const MAX_REMOTE_MESSAGE = 300;
 
+/** Characters a node id may not hold, and that a peer's text may not carry into a log line. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_CHARACTERS = new RegExp(CONTROL_CHARACTER.source, 'g');
+
 /**
  * What each side of a new connection says first. A node with a cluster secret adds `auth`
  * ({@link AUTH_ALGORITHM}) and a fresh `nonce`; the accepting side adds its `proof`.
@@ -90,15 +95,21 @@ const isBytes = (v: unknown, n: number): v is Uint8Array => v instanceof Uint8Ar
 /**
  * Decodes and checks a peer's hello.
  * @throws PsError `PS_ERR_HANDSHAKE` when the bytes are not a hello of this protocol version,
- *   the id is empty, too long or not a string, or the authentication fields are malformed.
+ *   the id is empty, too long, not a string or holds control characters (ids go into log
+ *   lines), or the authentication fields are malformed.
  */
 export function decodeHello(frame: Uint8Array): Hello {
   const v = decodeMap(frame);
   const { protocol, id, auth, nonce, proof } = v as Partial<Hello>;
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_NODE_ID_LENGTH) {
+  if (
+    typeof id !== 'string' ||
+    id.length === 0 ||
+    id.length > MAX_NODE_ID_LENGTH ||
+    CONTROL_CHARACTER.test(id)
+  ) {
     throw new PsError(
       PsErrorCode.HANDSHAKE,
-      `peer sent an invalid node id (a string of 1 to ${MAX_NODE_ID_LENGTH} characters is needed)`,
+      `peer sent an invalid node id (a string of 1 to ${MAX_NODE_ID_LENGTH} characters, none of them control characters, is needed)`,
     );
   }
   const hello: Hello = { protocol: protocol as string, id };
@@ -249,7 +260,10 @@ export class Handshake {
       isPsErrorCode(e.code) && (e.code === PsErrorCode.AUTH || e.code === PsErrorCode.RATE_LIMIT)
         ? e.code
         : PsErrorCode.HANDSHAKE;
-    const text = typeof e.message === 'string' ? e.message.slice(0, MAX_REMOTE_MESSAGE) : 'no reason given';
+    const text =
+      typeof e.message === 'string'
+        ? e.message.slice(0, MAX_REMOTE_MESSAGE).replace(CONTROL_CHARACTERS, ' ')
+        : 'no reason given';
     return new PsError(code, `${this.claimed ?? 'the peer'} refused the connection: ${text}`, {
       remote: true,
     });
