@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { JobSummary } from './job/job-events.js';
 import { runLocalCluster } from './job/local-cluster.js';
 import { createProgressDisplay } from './job/progress-display.js';
+import { resolveSecret } from './job/resolve-secret.js';
 import { roleMain } from './job/run-role.js';
 import { resolveSlrConfig, SLR_DEFAULTS, type SlrConfig } from './slr/slr-config.js';
 
@@ -80,7 +81,18 @@ function jobOptions(cmd: Command): Command {
       int,
     )
     .option('--snapshot-dir <dir>', 'each server snapshots its table there when the job ends')
-    .option('--restore <dir>', 'servers load the snapshots in this directory before serving');
+    .option('--restore <dir>', 'servers load the snapshots in this directory before serving')
+    .option(
+      '--secret-file <path>',
+      "the cluster secret (at least 16 bytes) is this file's content; every connection then authenticates with it (default: PS_SECRET_FILE, else PS_SECRET, else none: connections are not authenticated)",
+    );
+}
+
+/** The cluster secret from `--secret-file`, PS_SECRET_FILE or PS_SECRET; warns on a loose file. */
+function secretOf(o: Record<string, unknown>) {
+  const found = resolveSecret(o.secretFile as string | undefined);
+  if (found.warning) process.stderr.write(`ps: warning: ${found.warning}\n`);
+  return found;
 }
 
 function configFrom(o: Record<string, unknown>, base: Partial<SlrConfig> = {}): SlrConfig {
@@ -120,16 +132,19 @@ jobOptions(
     .option('--timeout <s>', 'tear the cluster down after this many seconds (default 3600)', int),
 ).action(async (o: Record<string, unknown>) => {
   const cfg = configFrom(o);
+  const { secret, file } = secretOf(o);
   const json = Boolean(o.json);
   const log = process.stderr;
   log.write(
-    `ps slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers over ${cfg.transport}, ${cfg.epochs} epochs\n`,
+    `ps slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers over ${cfg.transport}, ${cfg.epochs} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
   );
   const progress = createProgressDisplay({ workers: cfg.workers });
   let announced = false;
   const spawned: string[] = [];
   const summary = await runLocalCluster({
     cfg,
+    ...(secret ? { secret } : {}),
+    ...(file ? { secretFile: file } : {}),
     roleScript: fileURLToPath(import.meta.url),
     timeoutSeconds: (o.timeout as number | undefined) ?? 3600,
     onEvent: (e) => {
@@ -155,11 +170,11 @@ jobOptions(
   program
     .command('start')
     .description(
-      'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT; job options from flags, over PS_JOB (JSON)',
+      'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE; job options from flags, over PS_JOB (JSON)',
     ),
 ).action(async (o: Record<string, unknown>) => {
   const base = process.env.PS_JOB ? (JSON.parse(process.env.PS_JOB) as Partial<SlrConfig>) : {};
-  await roleMain(configFrom(o, base));
+  await roleMain(configFrom(o, base), secretOf(o).secret);
 });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -28,5 +28,12 @@ describe('configFromEnv', () => {
     expect(() => configFromEnv({ ...base, PS_NUM_SERVERS: '0' })).toThrow(/PS_NUM_SERVERS/);
     expect(() => configFromEnv({ ...base, PS_NUM_WORKERS: undefined })).toThrow(/PS_NUM_WORKERS/);
     expect(() => configFromEnv({ ...base, PS_PORT: '70000' })).toThrow(/PS_PORT/);
+    expect(() => configFromEnv({ ...base, PS_SECRET: 'too short' })).toThrow(/PS_ERR_CONFIG: PS_SECRET/);
+  });
+  it('reads the cluster secret from PS_SECRET, and none when it is unset or empty', () => {
+    const secret = 'a cluster secret of 32 bytes, ok';
+    expect(configFromEnv({ ...base, PS_SECRET: secret }).secret).toBe(secret);
+    expect(configFromEnv(base).secret).toBeUndefined();
+    expect('secret' in configFromEnv({ ...base, PS_SECRET: '' })).toBe(false);
   });
 });

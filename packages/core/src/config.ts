@@ -1,3 +1,4 @@
+import { MIN_SECRET_BYTES } from './cluster-secret.js';
 import { PsError, PsErrorCode } from './errors.js';
 import type { Role } from './message.js';
 import type { PeerAddress } from './transport.js';
@@ -16,6 +17,11 @@ export interface EnvConfig {
   host: string;
   /** `PS_PORT`: the port this node listens on (the scheduler: its own port). Default 0 (any). */
   port: number;
+  /**
+   * `PS_SECRET`: the cluster secret, when set (give it to the transport: `tcp({ secret })`).
+   * Every node of the cluster needs the same one; without it connections are not authenticated.
+   */
+  secret?: string;
 }
 
 /** The environment variables {@link configFromEnv} reads, with their ps-lite equivalents. */
@@ -26,6 +32,7 @@ export const ENV_VARIABLES = {
   PS_NUM_WORKERS: 'DMLC_NUM_WORKER',
   PS_HOST: 'DMLC_NODE_HOST',
   PS_PORT: 'DMLC_PORT',
+  PS_SECRET: '(none: ps-lite does not authenticate)',
 } as const;
 
 function positiveInt(name: string, raw: string | undefined): number {
@@ -55,7 +62,8 @@ export function parseHostPort(name: string, raw: string | undefined, allowPortZe
 /**
  * Reads a process's cluster settings from environment variables, for launching roles as
  * separate processes (ps-lite's `DMLC_*` variables are the model; see {@link ENV_VARIABLES}).
- * @throws PsError `PS_ERR_CONFIG` naming the variable that is missing or malformed.
+ * @throws PsError `PS_ERR_CONFIG` naming the variable that is missing or malformed (`PS_SECRET`:
+ *   shorter than `MIN_SECRET_BYTES`).
  */
 export function configFromEnv(env: Record<string, string | undefined> = process.env): EnvConfig {
   const role = env.PS_ROLE;
@@ -76,6 +84,13 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new PsError(PsErrorCode.CONFIG, `PS_PORT must be a port number (0 for any), got '${env.PS_PORT}'`);
   }
+  const secret = env.PS_SECRET;
+  if (secret && new TextEncoder().encode(secret).byteLength < MIN_SECRET_BYTES) {
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `PS_SECRET must be at least ${MIN_SECRET_BYTES} bytes (use e.g. \`openssl rand -base64 32\`)`,
+    );
+  }
   return {
     role,
     scheduler,
@@ -83,5 +98,6 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     numWorkers: positiveInt('PS_NUM_WORKERS', env.PS_NUM_WORKERS),
     host: env.PS_HOST || (role === 'scheduler' ? scheduler.host : '127.0.0.1'),
     port,
+    ...(secret ? { secret } : {}),
   };
 }

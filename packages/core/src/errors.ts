@@ -73,6 +73,19 @@ export const PsErrorCode = {
   REPLICATION: 'PS_ERR_REPLICATION',
   /** Bytes given as a table snapshot are not a whole, well-formed one (truncated, corrupt, another version). */
   SNAPSHOT: 'PS_ERR_SNAPSHOT',
+  /**
+   * Authentication failed at a connection's handshake: the peers' cluster secrets differ, one has
+   * a secret and the other none, a proof is wrong (a forged or replayed handshake), a peer claims
+   * an identity it may not have, or TLS failed (an untrusted certificate, a plain peer on a TLS
+   * port). The connection is refused; the secret itself never travels.
+   */
+  AUTH: 'PS_ERR_AUTH',
+  /**
+   * A peer went past a per-connection or per-transport limit: more messages per second than
+   * `maxMessagesPerSecond`, or more connections waiting for their handshake than
+   * `maxPendingHandshakes`. The connection is closed; the node keeps serving.
+   */
+  RATE_LIMIT: 'PS_ERR_RATE_LIMIT',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

@@ -1,6 +1,7 @@
 export { type AdaGradOptions, adagradHandler } from './adagrad-handler.js';
 export { allocBytes } from './alloc-bytes.js';
 export { assignHandler } from './assign-handler.js';
+export { ClusterSecret, MIN_SECRET_BYTES, PROOF_BYTES } from './cluster-secret.js';
 export type { ClusterView, NodeInfo } from './cluster-view.js';
 export { configFromEnv, ENV_VARIABLES, type EnvConfig, parseHostPort } from './config.js';
 export {
@@ -36,7 +37,21 @@ export {
   frameLength,
 } from './frame-codec.js';
 export { type FtrlOptions, ftrlHandler } from './ftrl-handler.js';
-export { decodeHello, encodeHello, HANDSHAKE_PROTOCOL, type Hello, MAX_NODE_ID_LENGTH } from './handshake.js';
+export {
+  AUTH_ALGORITHM,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  decodeHello,
+  encodeHello,
+  HANDSHAKE_NONCE_BYTES,
+  HANDSHAKE_PROTOCOL,
+  Handshake,
+  type HandshakeOptions,
+  type HandshakeSide,
+  type HandshakeStep,
+  type Hello,
+  MAX_NODE_ID_LENGTH,
+} from './handshake.js';
 export type { TrafficStats } from './internal/endpoint.js';
 export { consoleLogger, type Logger, type LogLevel, logLevelFromEnv } from './internal/logger.js';
 export { evenKeyRanges, KEY_SPACE_END, type KeyRange, lowerBound, rangeContains } from './key-range.js';
@@ -96,4 +111,6 @@ export {
   type SnapshotMeta,
 } from './table-snapshot.js';
 export { type IdleMeter, measureIdle, type TaskEvent } from './task-event.js';
+export { isTlsAuthError } from './tls-auth-error.js';
+export { DEFAULT_MAX_MESSAGES_PER_SECOND, TokenBucket } from './token-bucket.js';
 export type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';

@@ -107,6 +107,8 @@ export class PsNode {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastFromScheduler = Date.now();
   private started = false;
+  /** Set once `start()` connected to the scheduler: control commands count only from then on. */
+  private schedulerLinked = false;
   private closed = false;
   private resolveTerminated!: () => void;
   private startWait: { resolve: (v: ClusterView) => void; reject: (e: PsError) => void } | undefined;
@@ -220,6 +222,7 @@ export class PsNode {
         `the peer at ${this.opts.scheduler.host}:${this.opts.scheduler.port} is ${sched}, not the scheduler`,
       );
     }
+    this.schedulerLinked = true;
     const ready = new Promise<ClusterView>((resolve, reject) => {
       this.startWait = { resolve, reject };
     });
@@ -435,7 +438,7 @@ export class PsNode {
       else this.log.warn(`${meta.cmd} for app ${meta.app} has no server here; dropped`);
       return;
     }
-    if (meta.sender !== SCHEDULER_ID || !SCHEDULER_COMMANDS.has(meta.cmd!)) {
+    if (meta.sender !== SCHEDULER_ID || !this.schedulerLinked || !SCHEDULER_COMMANDS.has(meta.cmd!)) {
       this.log.warn(
         `control command ${meta.cmd} from ${meta.sender} ignored: only the scheduler sends commands`,
       );

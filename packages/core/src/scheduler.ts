@@ -232,6 +232,16 @@ export class Scheduler {
       return;
     }
     const existing = this.members.get(sender);
+    if (existing && existing.role !== role) {
+      // A node keeps the role it registered with (a worker cannot become a server).
+      this.log.warn(
+        new PsError(
+          PsErrorCode.PROTOCOL,
+          `${existing.role} ${sender} asked to register as a ${role}; ignored`,
+        ).message,
+      );
+      return;
+    }
     if (existing) {
       // A repeated registration (the node reconnected): answer with the current view. A node
       // declared dead stays out: its ranges have moved on; it must restart with a new id.

@@ -5,7 +5,7 @@
 import { filter, firstValueFrom, map, mergeMap, type Observable, take, timeout, timer, toArray } from 'rxjs';
 import { isPsError, PsErrorCode } from './errors.js';
 import { decodeFrame, encodeFrame } from './frame-codec.js';
-import type { Message, NodeAddress, NodeId } from './message.js';
+import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from './message.js';
 import { seededRandom } from './seeded-random.js';
 import type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';
 
@@ -26,6 +26,67 @@ export interface ConformanceOptions {
   create: () => Transport;
   /** Host to bind (default `127.0.0.1`). */
   host?: string;
+  /**
+   * Makes a fresh, unbound transport with the given cluster secret (`undefined`: none). When
+   * given, the suite also checks authentication: the same secret connects; another secret, or
+   * a secret on one side only, is refused with `PS_ERR_AUTH` on both sides, and the listener
+   * keeps serving.
+   */
+  secure?: (secret: string | undefined) => Transport;
+}
+
+/** A secret for tests (never use a published secret for a real cluster). */
+export const TEST_SECRET = 'a test secret of thirty-two bytes';
+
+/**
+ * A self-signed certificate and its private key (PEM, P-256) for TLS tests, made now by the
+ * `openssl` command, valid for a day for the given hosts (IP addresses or DNS names). Nothing
+ * is left on disk. Node-only, for tests.
+ * @throws Error when the `openssl` command is missing or fails.
+ */
+export async function selfSignedCertificate(
+  hosts: readonly string[] = ['127.0.0.1', 'localhost'],
+): Promise<{ cert: string; key: string }> {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'ps-cert-'));
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  const san = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=ps-test',
+        '-addext',
+        `subjectAltName=${san}`,
+      ],
+      { stdio: 'pipe' },
+    );
+    return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+  } catch (err) {
+    throw new Error(
+      `selfSignedCertificate needs the openssl command (apt-get install openssl): ${(err as Error).message}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function message(i: number, floats = 4): Message {
@@ -161,6 +222,74 @@ export function runTransportConformance(t: TestApi, opts: ConformanceOptions): v
       t.expect((await lost).type).toBe('disconnected');
     });
 
+    t.it('refuses a peer that claims the listener’s own id with PS_ERR_HANDSHAKE', async () => {
+      const { addr } = await pair();
+      const twin = make();
+      await twin.bind({ id: 'srv', host, port: 0 }, { listen: false });
+      const err = await twin.connect({ host: addr.host, port: addr.port }).catch((e: unknown) => e);
+      t.expect(isPsError(err, PsErrorCode.HANDSHAKE)).toBe(true);
+    });
+
+    t.it(
+      "refuses an inbound peer claiming the scheduler's id once the node dialed the scheduler (PS_ERR_AUTH)",
+      async () => {
+        const a = make();
+        const b = make();
+        const aAddr = await a.bind({ id: 'a', host, port: 0 });
+        const bAddr = await b.bind({ id: SCHEDULER_ID, host, port: 0 });
+        // An impostor that connected as the scheduler before 'a' dialed the real one is dropped at
+        // the dial.
+        const early = make();
+        await early.bind({ id: SCHEDULER_ID, host, port: 0 }, { listen: false });
+        await early.connect({ host: aAddr.host, port: aAddr.port });
+        const dropped = firstValueFrom(
+          early.events$.pipe(
+            filter((e) => e.type === 'disconnected'),
+            timeout(10_000),
+          ),
+        );
+        const reported = firstValueFrom(
+          a.events$.pipe(
+            filter((e) => e.type === 'error' && e.error.code === PsErrorCode.AUTH),
+            timeout(10_000),
+          ),
+        );
+        t.expect(await a.connect({ host: bAddr.host, port: bAddr.port })).toBe(SCHEDULER_ID);
+        await dropped;
+        await reported;
+        // A later impostor is refused at its handshake.
+        const late = make();
+        await late.bind({ id: SCHEDULER_ID, host, port: 0 }, { listen: false });
+        const err = await late.connect({ host: aAddr.host, port: aAddr.port }).catch((e: unknown) => e);
+        t.expect(isPsError(err, PsErrorCode.AUTH)).toBe(true);
+        // Frames from the scheduler at 'a' come from the real one only.
+        const got = next(a);
+        await b.send('a', encodeFrame(message(5)));
+        const [f] = (await got) as InboundFrame[];
+        t.expect(f!.from).toBe(SCHEDULER_ID);
+        t.expect(decodeFrame(f!.frame).meta.ts).toBe(5);
+      },
+    );
+
+    t.it('lets two nodes dial each other both ways (servers do, to forward to replicas)', async () => {
+      const a = make();
+      const c = make();
+      const aAddr = await a.bind({ id: 'a', host, port: 0 });
+      const cAddr = await c.bind({ id: 'c', host, port: 0 });
+      t.expect(await a.connect({ host: cAddr.host, port: cAddr.port })).toBe('c');
+      t.expect(await c.connect({ host: aAddr.host, port: aAddr.port })).toBe('a');
+      const atC = next(c);
+      await a.send('c', encodeFrame(message(7)));
+      const [fc] = (await atC) as InboundFrame[];
+      t.expect(fc!.from).toBe('a');
+      t.expect(decodeFrame(fc!.frame).meta.ts).toBe(7);
+      const atA = next(a);
+      await c.send('a', encodeFrame(message(8)));
+      const [fa] = (await atA) as InboundFrame[];
+      t.expect(fa!.from).toBe('c');
+      t.expect(decodeFrame(fa!.frame).meta.ts).toBe(8);
+    });
+
     t.it('after close: sends reject with PS_ERR_CLOSED, frames$ completes, close is idempotent', async () => {
       const { client } = await pair();
       let completed = false;
@@ -170,6 +299,70 @@ export function runTransportConformance(t: TestApi, opts: ConformanceOptions): v
       const err = await client.send('srv', encodeFrame(message(1))).catch((e: unknown) => e);
       t.expect(isPsError(err, PsErrorCode.CLOSED)).toBe(true);
       t.expect(completed).toBe(true);
+    });
+
+    const secure = opts.secure;
+    if (!secure) return;
+    const track = (tr: Transport) => {
+      made.push(tr);
+      return tr;
+    };
+    const refusal = (tr: Transport) =>
+      firstValueFrom(
+        tr.events$.pipe(
+          filter((e) => e.type === 'error' && e.error.code === PsErrorCode.AUTH),
+          timeout(10_000),
+        ),
+      );
+
+    t.it('with the same secret on both sides: connects, and frames flow both ways', async () => {
+      const server = track(secure(TEST_SECRET));
+      const client = track(secure(TEST_SECRET));
+      const addr = await server.bind({ id: 'srv', host, port: 0 });
+      await client.bind({ id: 'cli', host, port: 0 }, { listen: false });
+      t.expect(await client.connect({ host: addr.host, port: addr.port })).toBe('srv');
+      const atServer = next(server);
+      await client.send('srv', encodeFrame(message(1)));
+      t.expect(((await atServer) as InboundFrame[])[0]!.from).toBe('cli');
+      const atClient = next(client);
+      await server.send('cli', encodeFrame(message(2)));
+      t.expect(decodeFrame(((await atClient) as InboundFrame[])[0]!.frame).meta.ts).toBe(2);
+    });
+
+    t.it('refuses a wrong secret with PS_ERR_AUTH on both sides, and keeps serving', async () => {
+      const server = track(secure(TEST_SECRET));
+      const addr = await server.bind({ id: 'srv', host, port: 0 });
+      const wrong = track(secure('not the secret, but just as long'));
+      await wrong.bind({ id: 'mallory', host, port: 0 }, { listen: false });
+      const logged = refusal(server);
+      const err = await wrong.connect({ host: addr.host, port: addr.port }).catch((e: unknown) => e);
+      t.expect(isPsError(err, PsErrorCode.AUTH)).toBe(true);
+      t.expect((await logged).type).toBe('error');
+      const err2 = await wrong.send('srv', encodeFrame(message(1))).catch((e: unknown) => e);
+      t.expect(isPsError(err2, PsErrorCode.UNKNOWN_PEER)).toBe(true);
+      const good = track(secure(TEST_SECRET));
+      await good.bind({ id: 'cli', host, port: 0 }, { listen: false });
+      await good.connect({ host: addr.host, port: addr.port });
+      const got = next(server);
+      await good.send('srv', encodeFrame(message(3)));
+      const frames = (await got) as InboundFrame[];
+      t.expect(frames.map((f) => f.from)).toEqual(['cli']);
+    });
+
+    t.it('refuses a secret on one side only, either way, with PS_ERR_AUTH', async () => {
+      for (const [serverSecret, clientSecret] of [
+        [TEST_SECRET, undefined],
+        [undefined, TEST_SECRET],
+      ] as const) {
+        const server = track(secure(serverSecret));
+        const addr = await server.bind({ id: 'srv', host, port: 0 });
+        const client = track(secure(clientSecret));
+        await client.bind({ id: 'cli', host, port: 0 }, { listen: false });
+        const logged = refusal(server);
+        const err = await client.connect({ host: addr.host, port: addr.port }).catch((e: unknown) => e);
+        t.expect(isPsError(err, PsErrorCode.AUTH)).toBe(true);
+        await logged;
+      }
     });
   });
 }

@@ -6,7 +6,7 @@ import {
   type Transport,
   type TransportEvent,
 } from '@ps/core';
-import { runTransportConformance } from '@ps/core/testing';
+import { runTransportConformance, TEST_SECRET } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InprocHub } from './inproc-hub.js';
@@ -17,7 +17,15 @@ import { InprocTransport, inproc } from './inproc-transport.js';
 const suiteHub = new InprocHub();
 runTransportConformance(
   { describe, it, expect, afterEach },
-  { name: 'inproc', create: () => inproc({ hub: suiteHub }) },
+  {
+    name: 'inproc',
+    create: () => inproc({ hub: suiteHub }),
+    secure: (secret) => inproc({ hub: suiteHub, secret }),
+  },
+);
+runTransportConformance(
+  { describe, it, expect, afterEach },
+  { name: 'inproc with a secret', create: () => inproc({ hub: suiteHub, secret: TEST_SECRET }) },
 );
 
 function msg(ts: number): Message {

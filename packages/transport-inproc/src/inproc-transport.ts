@@ -1,15 +1,16 @@
 import {
   type BindOptions,
+  ClusterSecret,
   DEFAULT_MAX_FRAME_BYTES,
-  decodeHello,
-  encodeHello,
   frameLength,
+  Handshake,
   type InboundFrame,
   type NodeAddress,
   type NodeId,
   type PeerAddress,
   PsError,
   PsErrorCode,
+  SCHEDULER_ID,
   type Transport,
   type TransportEvent,
 } from '@ps/core';
@@ -29,7 +30,18 @@ export interface InprocTransportOptions {
    * same node id), in ms. Sends to that peer wait meanwhile. Default 2,000.
    */
   reconnectWindowMs?: number;
+  /**
+   * The cluster secret (at least 16 bytes). With it, every link runs core's authenticated
+   * handshake (HMAC challenge and response) and a transport with another secret, or none, is
+   * refused with `PS_ERR_AUTH`, as on the socket transports. Without it (the default) links are
+   * not authenticated. In one process this guards against misconfiguration, not against code
+   * running in the same process, which can read the secret anyway.
+   */
+  secret?: string | Uint8Array | ClusterSecret;
 }
+
+/** Most handshake frames either side sends (hello, proof or answer, ok, and an error frame). */
+const MAX_HANDSHAKE_TURNS = 6;
 
 /** One end of a link between two transports of a hub. */
 class LinkEnd {
@@ -63,7 +75,8 @@ type LossReason = 'closed' | 'replaced';
  * byte: the receiver sees the very `Uint8Array`s that were sent, so a sender must not reuse
  * them after `send` (core's encoder never does). Delivery is asynchronous (one microtask per
  * frame) and in order per link; `send` resolves once the receiver's `frames$` has emitted the
- * frame. The handshake runs core's hello codec, so ids are checked as on the wire.
+ * frame. The handshake is core's `Handshake`, run between the two transports in lock step, so
+ * ids (and, with a `secret`, the proofs) are checked as on the wire.
  *
  * Links carry frames both ways. When one end closes, the other emits `disconnected` (after the
  * frames sent before the close); an outgoing link then waits up to `reconnectWindowMs` for a
@@ -83,6 +96,7 @@ export class InprocTransport implements Transport {
   private readonly maxFrameBytes: number;
   private readonly connectTimeoutMs: number;
   private readonly reconnectWindowMs: number;
+  private readonly secret: ClusterSecret | undefined;
   private self: NodeId | undefined;
   private listening: { host: string; port: number } | undefined;
   private readonly dialed = new Map<NodeId, Dialed>();
@@ -96,6 +110,7 @@ export class InprocTransport implements Transport {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 2_000;
     this.reconnectWindowMs = opts.reconnectWindowMs ?? 2_000;
+    this.secret = ClusterSecret.from(opts.secret);
   }
 
   /**
@@ -128,12 +143,12 @@ export class InprocTransport implements Transport {
    * for one to appear. Resolves with its node id. Connecting again to an address already
    * linked resolves at once with the same id.
    * @throws PsError `PS_ERR_PEER_UNREACHABLE` (nothing listened there in time),
-   *   `PS_ERR_HANDSHAKE` (an id is not a valid node id), `PS_ERR_CONFIG` (not bound yet),
-   *   `PS_ERR_CLOSED`.
+   *   `PS_ERR_HANDSHAKE` (an id is not a valid node id), `PS_ERR_AUTH` (the secrets differ, or
+   *   the listener refused the id), `PS_ERR_CONFIG` (not bound yet), `PS_ERR_CLOSED`.
    */
   async connect(peer: PeerAddress): Promise<NodeId> {
     this.assertOpen();
-    this.hello();
+    this.requireSelf();
     for (const [id, d] of this.dialed) {
       if (d.address.host !== peer.host || d.address.port !== peer.port) continue;
       if (d.end?.open) return id;
@@ -156,8 +171,24 @@ export class InprocTransport implements Transport {
       end,
       reconnect: undefined,
     });
+    this.dropImpostor(end.peer);
     this.eventsSubject.next({ type: 'connected', peer: end.peer });
     return end.peer;
+  }
+
+  /** Closes an accepted link that claimed the id of the scheduler, which this transport now dials. */
+  private dropImpostor(id: NodeId): void {
+    if (id !== SCHEDULER_ID) return;
+    const a = this.accepted.get(id);
+    if (!a?.open) return;
+    this.accepted.delete(id);
+    this.drop(a);
+    this.emitError(
+      new PsError(
+        PsErrorCode.AUTH,
+        `an incoming link claimed to be ${id}, which this node now reaches over its own link; closed`,
+      ),
+    );
   }
 
   /** Waits (up to `windowMs`) for a listener at `address` and links to it. */
@@ -173,23 +204,68 @@ export class InprocTransport implements Transport {
       this.assertOpen();
       const remote = this.hub.lookup(address.host, address.port);
       // The listener may have closed in the microtask since the wait resolved: wait again.
-      if (remote && !remote.closed) return remote.accept(this, this.hello());
+      if (remote && !remote.closed) {
+        const end = await this.handshake(remote);
+        if (end) return end;
+      }
     }
   }
 
   /**
-   * Runs on the listener: checks the dialer's hello, makes both ends of the link, and replaces an
-   * older link from the same id. Returns the dialer's end.
+   * Runs core's handshake with the listener `remote`, in lock step, and links the two when both
+   * sides completed it. The listener reports a refusal on its `events$`; the dialer throws it.
+   * Returns undefined when the listener closed meanwhile.
    */
-  private accept(dialer: InprocTransport, dialerHello: Uint8Array): LinkEnd {
-    let dialerId: NodeId;
-    try {
-      dialerId = decodeHello(dialerHello).id;
-    } catch (err) {
-      this.emitError(err as PsError);
-      throw err;
+  private async handshake(remote: InprocTransport): Promise<LinkEnd | undefined> {
+    const mine = new Handshake({ side: 'dial', self: this.requireSelf(), secret: this.secret });
+    const theirs = remote.acceptHandshake();
+    let frame: Uint8Array | undefined = mine.start();
+    let dialerId: NodeId | undefined;
+    for (let turn = 0; turn < MAX_HANDSHAKE_TURNS && frame !== undefined; turn++) {
+      const atListener = turn % 2 === 0;
+      const step = await (atListener ? theirs : mine).receive(frame);
+      if (atListener && step.peer !== undefined) dialerId = step.peer;
+      frame = step.send;
+      if (!step.error) continue;
+      if (atListener) {
+        remote.emitError(step.error);
+        const told = frame === undefined ? undefined : (await mine.receive(frame)).error;
+        throw told ?? step.error;
+      }
+      const answer = frame === undefined ? undefined : (await theirs.receive(frame)).error;
+      if (answer) remote.emitError(answer);
+      throw step.error;
     }
-    const listenerId = decodeHello(this.hello()).id;
+    if (!mine.done || !theirs.done || dialerId === undefined) {
+      throw new PsError(PsErrorCode.HANDSHAKE, 'the in-process handshake did not complete');
+    }
+    return remote.link(this, dialerId);
+  }
+
+  /** Runs on the listener: the accepting side of a new link's handshake. */
+  private acceptHandshake(): Handshake {
+    return new Handshake({
+      side: 'accept',
+      self: this.requireSelf(),
+      secret: this.secret,
+      admit: (peer) =>
+        peer === SCHEDULER_ID && this.dialed.has(peer)
+          ? new PsError(
+              PsErrorCode.AUTH,
+              `a peer claims to be ${peer}, which this node reaches over a link it opened itself; refused (an impostor, or two nodes with one id)`,
+            )
+          : undefined,
+    });
+  }
+
+  /**
+   * Runs on the listener once both sides completed the handshake: makes both ends of the link
+   * and replaces an older link from the same id. Returns the dialer's end, or undefined when
+   * this transport closed meanwhile.
+   */
+  private link(dialer: InprocTransport, dialerId: NodeId): LinkEnd | undefined {
+    if (this.closed) return undefined;
+    const listenerId = this.requireSelf();
     const mine = new LinkEnd(this, dialerId, false);
     const theirs = new LinkEnd(dialer, listenerId, true);
     mine.other = theirs;
@@ -364,11 +440,11 @@ export class InprocTransport implements Transport {
     if (this.closed) throw new PsError(PsErrorCode.CLOSED, 'the in-process transport is closed');
   }
 
-  private hello(): Uint8Array {
+  private requireSelf(): NodeId {
     if (this.self === undefined) {
       throw new PsError(PsErrorCode.CONFIG, 'bind() the transport (it sets the node id) before connecting');
     }
-    return encodeHello(this.self);
+    return this.self;
   }
 
   private emitError(error: PsError, peer?: NodeId): void {

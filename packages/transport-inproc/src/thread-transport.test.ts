@@ -1,5 +1,5 @@
 import { encodeFrame, isPsError, type Message, PsErrorCode, type TransportEvent } from '@ps/core';
-import { runTransportConformance } from '@ps/core/testing';
+import { runTransportConformance, TEST_SECRET } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ThreadHub } from './thread-hub.js';
@@ -10,7 +10,18 @@ const suiteHub = new ThreadHub();
 afterAll(() => suiteHub.close());
 runTransportConformance(
   { describe, it, expect, afterEach },
-  { name: 'threads', create: () => threads({ port: suiteHub.connectPort() }) },
+  {
+    name: 'threads',
+    create: () => threads({ port: suiteHub.connectPort() }),
+    secure: (secret) => threads({ port: suiteHub.connectPort(), secret }),
+  },
+);
+runTransportConformance(
+  { describe, it, expect, afterEach },
+  {
+    name: 'threads with a secret',
+    create: () => threads({ port: suiteHub.connectPort(), secret: TEST_SECRET }),
+  },
 );
 
 function msg(ts: number): Message {

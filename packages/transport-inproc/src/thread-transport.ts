@@ -1,16 +1,18 @@
 import type { MessagePort } from 'node:worker_threads';
 import {
   type BindOptions,
+  ClusterSecret,
   DEFAULT_MAX_FRAME_BYTES,
-  decodeHello,
-  encodeHello,
   frameLength,
+  Handshake,
+  type HandshakeStep,
   type InboundFrame,
   type NodeAddress,
   type NodeId,
   type PeerAddress,
   PsError,
   PsErrorCode,
+  SCHEDULER_ID,
   type Transport,
   type TransportEvent,
 } from '@ps/core';
@@ -30,8 +32,15 @@ export interface ThreadTransportOptions {
    * same node id), in ms. Sends to that peer wait meanwhile. Default 2,000.
    */
   reconnectWindowMs?: number;
-  /** How long either side of a new link waits for the other's hello, in ms. Default 10,000. */
+  /** How long either side of a new link waits for the handshake to complete, in ms. Default 10,000. */
   helloTimeoutMs?: number;
+  /**
+   * The cluster secret (at least 16 bytes). With it, every link runs core's authenticated
+   * handshake (HMAC challenge and response) and a transport with another secret, or none, is
+   * refused with `PS_ERR_AUTH`, as on the socket transports. Without it (the default) links are
+   * not authenticated.
+   */
+  secret?: string | Uint8Array | ClusterSecret;
   /**
    * Flow control: bytes sent on one link and not yet taken by the receiving thread, in bytes.
    * Past it, sends wait (in order) until the receiver catches up; a single larger frame still
@@ -47,21 +56,19 @@ interface PendingSend {
   reject: (err: PsError) => void;
 }
 
-/** A dialer's wait for the listener's hello. */
-interface Handshake {
+/** A dialer's wait for the handshake to complete. */
+interface DialWait {
   resolve: (link: Link) => void;
   reject: (err: PsError) => void;
 }
 
 /** This side of a link: a port of the `MessageChannel` the hub made for the two transports. */
 class Link {
-  /** The node id at the other end, once its hello arrived. */
+  /** The node id at the other end, once the handshake completed. */
   peer: NodeId | undefined;
   open = true;
   /** The listener said a newer link from this node id replaced this one. */
   kicked = false;
-  /** Why the listener refused the link, if it did. */
-  refused: PsError | undefined;
   /** Frame bytes posted and not yet acknowledged by the receiver. */
   inFlight = 0;
   /** Sends waiting for the flow-control window, in order. */
@@ -69,13 +76,15 @@ class Link {
   /** Frame bytes received and not yet acknowledged to the sender. */
   ackOwed = 0;
   ackScheduled = false;
-  handshake: Handshake | undefined;
+  handshake: DialWait | undefined;
   helloTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly port: MessagePort,
     /** True at the end that called `connect`. */
     readonly dialed: boolean,
+    /** Core's handshake, run over the link's port. */
+    readonly auth: Handshake,
   ) {}
 }
 
@@ -142,6 +151,7 @@ export class ThreadTransport implements Transport {
   private readonly reconnectWindowMs: number;
   private readonly helloTimeoutMs: number;
   private readonly maxBytesInFlight: number;
+  private readonly secret: ClusterSecret | undefined;
   private self: NodeId | undefined;
   private listening: { host: string; port: number } | undefined;
   private nextReq = 1;
@@ -160,6 +170,7 @@ export class ThreadTransport implements Transport {
     this.reconnectWindowMs = opts.reconnectWindowMs ?? 2_000;
     this.helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
     this.maxBytesInFlight = opts.maxBytesInFlight ?? 64 * 1024 * 1024;
+    this.secret = ClusterSecret.from(opts.secret);
     this.hubPort.on('message', (msg: FromHub) => this.onHubMessage(msg));
     this.hubPort.on('close', () => this.onHubClosed());
     this.refreshHubRef();
@@ -212,11 +223,12 @@ export class ThreadTransport implements Transport {
    * again to an address already linked resolves at once with the same id.
    * @throws PsError `PS_ERR_PEER_UNREACHABLE` (nothing listened there in time, the link closed
    *   during the handshake, or the hub is closed), `PS_ERR_HANDSHAKE` (bad or missing hello),
-   *   `PS_ERR_CONFIG` (not bound yet), `PS_ERR_CLOSED`.
+   *   `PS_ERR_AUTH` (the secrets differ, or the listener refused the id), `PS_ERR_CONFIG` (not
+   *   bound yet), `PS_ERR_CLOSED`.
    */
   async connect(peer: PeerAddress): Promise<NodeId> {
     this.assertOpen();
-    this.hello();
+    this.requireSelf();
     for (const [id, d] of this.dialed) {
       if (d.address.host !== peer.host || d.address.port !== peer.port) continue;
       if (d.link?.open) return id;
@@ -244,6 +256,16 @@ export class ThreadTransport implements Transport {
       );
     }
     this.dialed.set(id, { address: { host: address.host, port: address.port }, link, reconnect: undefined });
+    const impostor = id === SCHEDULER_ID ? this.accepted.get(id) : undefined;
+    if (impostor?.open) {
+      this.accepted.delete(id);
+      const err = new PsError(
+        PsErrorCode.AUTH,
+        `an incoming link claimed to be ${id}, which this node now reaches over its own link; closed`,
+      );
+      this.emitError(err);
+      this.closeLink(impostor, err);
+    }
     this.eventsSubject.next({ type: 'connected', peer: id });
     return id;
   }
@@ -267,7 +289,7 @@ export class ThreadTransport implements Transport {
   }
 
   private async dialOnce(address: PeerAddress, waitMs: number): Promise<Link> {
-    const hello = this.hello();
+    const self = this.requireSelf();
     const reply = await this.ask({
       t: 'connect',
       req: this.nextReq++,
@@ -281,12 +303,12 @@ export class ThreadTransport implements Transport {
       reply.link.close();
       throw new PsError(PsErrorCode.CLOSED, 'the thread transport was closed while connecting');
     }
-    const link = new Link(reply.link, true);
+    const link = new Link(reply.link, true, new Handshake({ side: 'dial', self, secret: this.secret }));
     const done = new Promise<Link>((resolve, reject) => {
       link.handshake = { resolve, reject };
     });
     this.wire(link);
-    link.port.postMessage({ t: 'hello', hello } satisfies OnLink);
+    link.port.postMessage({ t: 'hello', hello: link.auth.start() } satisfies OnLink);
     return done;
   }
 
@@ -296,7 +318,19 @@ export class ThreadTransport implements Transport {
       port.close();
       return;
     }
-    this.wire(new Link(port, false));
+    const auth = new Handshake({
+      side: 'accept',
+      self: this.requireSelf(),
+      secret: this.secret,
+      admit: (peer) =>
+        peer === SCHEDULER_ID && this.dialed.has(peer)
+          ? new PsError(
+              PsErrorCode.AUTH,
+              `a peer claims to be ${peer}, which this node reaches over a link it opened itself; refused (an impostor, or two nodes with one id)`,
+            )
+          : undefined,
+    });
+    this.wire(new Link(port, false, auth));
   }
 
   /** Starts listening on a link's port, with a deadline for the other side's hello. */
@@ -307,7 +341,7 @@ export class ThreadTransport implements Transport {
     link.helloTimer = setTimeout(() => {
       const err = new PsError(
         PsErrorCode.HANDSHAKE,
-        `the other side of a new link sent no hello within ${this.helloTimeoutMs} ms`,
+        `the other side of a new link did not complete the handshake within ${this.helloTimeoutMs} ms`,
       );
       if (!link.dialed) this.emitError(err);
       this.closeLink(link, err);
@@ -326,10 +360,7 @@ export class ThreadTransport implements Transport {
         this.pump(link);
         return;
       case 'hello':
-        this.onHello(link, msg.hello);
-        return;
-      case 'refuse':
-        link.refused = new PsError(msg.code, msg.message);
+        this.onHandshakeFrame(link, msg.hello);
         return;
       case 'kick':
         link.kicked = true;
@@ -337,20 +368,24 @@ export class ThreadTransport implements Transport {
     }
   }
 
-  private onHello(link: Link, hello: Uint8Array): void {
+  /** A handshake frame from the other side; core's `Handshake` says what to answer. */
+  private onHandshakeFrame(link: Link, frame: Uint8Array): void {
     if (link.peer !== undefined) return;
-    let id: NodeId;
-    try {
-      id = decodeHello(hello).id;
-    } catch (err) {
-      const e = err as PsError;
-      if (!link.dialed) {
-        this.emitError(e);
-        link.port.postMessage({ t: 'refuse', ...e.toWire() } satisfies OnLink);
-      }
-      this.closeLink(link, e);
+    const step = link.auth.receive(frame);
+    if (step instanceof Promise) void step.then((s) => this.applyStep(link, s));
+    else this.applyStep(link, step);
+  }
+
+  private applyStep(link: Link, step: HandshakeStep): void {
+    if (!link.open) return;
+    if (step.send) link.port.postMessage({ t: 'hello', hello: step.send } satisfies OnLink);
+    if (step.error) {
+      if (!link.dialed) this.emitError(step.error);
+      this.closeLink(link, step.error);
       return;
     }
+    const id = step.peer;
+    if (id === undefined) return;
     clearTimeout(link.helloTimer);
     link.peer = id;
     if (link.dialed) {
@@ -368,7 +403,6 @@ export class ThreadTransport implements Transport {
       );
     }
     this.accepted.set(id, link);
-    link.port.postMessage({ t: 'hello', hello: this.hello() } satisfies OnLink);
     this.eventsSubject.next({ type: 'connected', peer: id });
   }
 
@@ -412,7 +446,7 @@ export class ThreadTransport implements Transport {
   private onLinkClosed(link: Link): void {
     if (!link.open) return;
     const lost = new PsError(PsErrorCode.PEER_UNREACHABLE, `the link to ${link.peer ?? 'a peer'} closed`);
-    this.closeLink(link, link.refused ?? lost);
+    this.closeLink(link, lost);
     const peer = link.peer;
     if (this.closed || peer === undefined) return;
     if (!link.dialed) {
@@ -636,11 +670,11 @@ export class ThreadTransport implements Transport {
     if (this.closed) throw new PsError(PsErrorCode.CLOSED, 'the thread transport is closed');
   }
 
-  private hello(): Uint8Array {
+  private requireSelf(): NodeId {
     if (this.self === undefined) {
       throw new PsError(PsErrorCode.CONFIG, 'bind() the transport (it sets the node id) before connecting');
     }
-    return encodeHello(this.self).slice();
+    return this.self;
   }
 
   private emitError(error: PsError, peer?: NodeId): void {

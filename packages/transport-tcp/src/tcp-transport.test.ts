@@ -1,11 +1,21 @@
 import net from 'node:net';
 import { encodeFrame, isPsError, type Message, PsErrorCode } from '@ps/core';
-import { runTransportConformance } from '@ps/core/testing';
+import { runTransportConformance, selfSignedCertificate, TEST_SECRET } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TcpTransport, tcp } from './tcp-transport.js';
 
-runTransportConformance({ describe, it, expect, afterEach }, { name: 'tcp', create: () => tcp() });
+const api = { describe, it, expect, afterEach };
+runTransportConformance(api, { name: 'tcp', create: () => tcp(), secure: (secret) => tcp({ secret }) });
+runTransportConformance(api, { name: 'tcp with a secret', create: () => tcp({ secret: TEST_SECRET }) });
+// A certificate made now for 127.0.0.1; each end trusts it as its own authority.
+const pem = await selfSignedCertificate();
+const tlsOptions = { cert: pem.cert, key: pem.key, ca: pem.cert };
+runTransportConformance(api, {
+  name: 'tcp over TLS with a secret',
+  create: () => tcp({ secret: TEST_SECRET, tls: tlsOptions }),
+  secure: (secret) => tcp({ secret, tls: tlsOptions }),
+});
 
 const msg = (ts: number): Message => ({
   meta: { sender: '', recipient: '', app: 0, ts, request: true, push: false, pull: true },
@@ -204,5 +214,182 @@ describe('TcpTransport specifics', () => {
     for (let i = 0; i < 40; i++) expect(all[i * ((1 << 20) + 4) + 4]).toBe(i);
     peerSocket!.destroy();
     await new Promise((r) => slow.close(r));
+  });
+});
+
+describe('TcpTransport security', () => {
+  const open: TcpTransport[] = [];
+  const make = (o = {}) => {
+    const t = new TcpTransport(o);
+    open.push(t);
+    return t;
+  };
+  const raws: net.Socket[] = [];
+  const raw = (port: number) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => undefined);
+    sock.resume();
+    raws.push(sock);
+    return sock;
+  };
+  const closed = (sock: net.Socket) =>
+    new Promise<void>((r) => (sock.destroyed ? r() : sock.once('close', () => r())));
+  const errorOf = (t: TcpTransport, code: string) =>
+    firstValueFrom(
+      t.events$.pipe(
+        filter((e) => e.type === 'error' && e.error.code === code),
+        timeout(10_000),
+      ),
+    );
+  afterEach(async () => {
+    for (const sock of raws.splice(0)) sock.destroy();
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+
+  it('refuses a plain client on a TLS port, logged, without stopping the TLS service', async () => {
+    const s = make({ secret: TEST_SECRET, tls: tlsOptions });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const logged = errorOf(s, PsErrorCode.AUTH);
+    // A TLS server closes on a plain hello without a word, which looks like a peer going away:
+    // the dialer retries until connectTimeoutMs, then names the likely cause.
+    const plain = make({ secret: TEST_SECRET, connectTimeoutMs: 1000 });
+    await plain.bind({ id: 'plain', host: '127.0.0.1', port: 0 }, { listen: false });
+    const err = await plain.connect(addr).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.PEER_UNREACHABLE)).toBe(true);
+    expect((err as Error).message).toMatch(/TLS port/);
+    const ev = await logged;
+    expect(ev.type === 'error' && ev.error.message).toMatch(/TLS handshake .* failed/);
+    const good = make({ secret: TEST_SECRET, tls: tlsOptions });
+    await good.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    await good.connect(addr);
+    const got = firstValueFrom(s.frames$.pipe(take(1), timeout(5000)));
+    await good.send('srv', encodeFrame(msg(1)));
+    expect((await got).from).toBe('cli');
+  });
+
+  it('refuses a TLS client on a plain port at once, each side saying why', async () => {
+    const s = make({ secret: TEST_SECRET });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const logged = errorOf(s, PsErrorCode.HANDSHAKE);
+    const c = make({ secret: TEST_SECRET, tls: tlsOptions, connectTimeoutMs: 10_000 });
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    const t0 = Date.now();
+    const err = await c.connect(addr).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.AUTH)).toBe(true);
+    expect((err as Error).message).toMatch(/without TLS/);
+    const ev = await logged;
+    expect(ev.type === 'error' && ev.error.message).toMatch(/speaks TLS/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('refuses a certificate the dialer does not trust with PS_ERR_AUTH, without retrying', async () => {
+    const s = make({ tls: tlsOptions });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const c = make({ tls: {}, connectTimeoutMs: 10_000 }); // the system's authorities only
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    const t0 = Date.now();
+    const err = await c.connect(addr).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.AUTH)).toBe(true);
+    expect((err as Error).message).toMatch(/self-signed|certificate/i);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('needs a certificate and key to listen with TLS (PS_ERR_CONFIG), and a long enough secret', async () => {
+    const err = await make({ tls: { ca: pem.cert } })
+      .bind({ id: 'srv', host: '127.0.0.1', port: 0 })
+      .catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.CONFIG)).toBe(true);
+    expect(() => tcp({ secret: 'short' })).toThrow(/PS_ERR_CONFIG/);
+    expect(() => tcp({ maxMessagesPerSecond: 0 })).toThrow(/PS_ERR_CONFIG/);
+  });
+
+  it('closes silent connections after helloTimeoutMs and refuses those beyond maxPendingHandshakes', async () => {
+    const s = make({ secret: TEST_SECRET, helloTimeoutMs: 400, maxPendingHandshakes: 4 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const capped = errorOf(s, PsErrorCode.RATE_LIMIT);
+    const timedOut = errorOf(s, PsErrorCode.HANDSHAKE);
+    const t0 = Date.now();
+    const socks = Array.from({ length: 12 }, () => raw(addr.port));
+    const when = await Promise.all(socks.map((sock) => closed(sock).then(() => Date.now() - t0)));
+    const early = when.filter((ms) => ms < 300).length;
+    expect(early).toBeGreaterThanOrEqual(8); // refused at once: only 4 may wait
+    expect(Math.max(...when)).toBeGreaterThanOrEqual(350); // the 4 waited for their timeout
+    expect(Math.max(...when)).toBeLessThan(5000);
+    await capped;
+    await timedOut;
+    // The transport takes new connections again.
+    const c = make({ secret: TEST_SECRET });
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    expect(await c.connect(addr)).toBe('srv');
+  });
+
+  it('closes a TLS connection that never starts its TLS handshake', async () => {
+    const s = make({ tls: tlsOptions, helloTimeoutMs: 300 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const t0 = Date.now();
+    const sock = raw(addr.port);
+    await closed(sock);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('keeps a connection below 4 KiB frames until its proof is checked, whatever maxFrameBytes allows', async () => {
+    const s = make({ secret: TEST_SECRET });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const logged = errorOf(s, PsErrorCode.FRAME_TOO_LARGE);
+    const { Handshake, ClusterSecret } = await import('@ps/core');
+    const hello = new Handshake({ side: 'dial', self: 'x', secret: new ClusterSecret(TEST_SECRET) }).start();
+    const sock = raw(addr.port);
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32LE(hello.byteLength);
+    sock.write(Buffer.concat([prefix, hello]));
+    await new Promise((r) => setTimeout(r, 100)); // the server answered with its hello and proof
+    sock.write(Buffer.from([0, 0, 0x10, 0])); // announces 1 MiB instead of a proof
+    await logged;
+    await closed(sock);
+  });
+
+  it('applies maxFrameBytes after the handshake, and disconnects a peer over maxMessagesPerSecond', async () => {
+    const s = make({ secret: TEST_SECRET, maxFrameBytes: 1024, maxMessagesPerSecond: 100 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const big = make({ secret: TEST_SECRET, reconnectWindowMs: 500 });
+    await big.bind({ id: 'big', host: '127.0.0.1', port: 0 }, { listen: false });
+    await big.connect(addr);
+    const tooLarge = errorOf(s, PsErrorCode.FRAME_TOO_LARGE);
+    await big.send('srv', [new Uint8Array(4096)]).catch(() => undefined); // the server may close first
+    await tooLarge;
+
+    const fast = make({ secret: TEST_SECRET, reconnectWindowMs: 5_000 });
+    await fast.bind({ id: 'fast', host: '127.0.0.1', port: 0 }, { listen: false });
+    await fast.connect(addr);
+    let received = 0;
+    const sub = s.frames$.subscribe((f) => {
+      if (f.from === 'fast') received++;
+    });
+    const limited = errorOf(s, PsErrorCode.RATE_LIMIT);
+    const lost = firstValueFrom(
+      fast.events$.pipe(
+        filter((e) => e.type === 'disconnected'),
+        timeout(10_000),
+      ),
+    );
+    const frame = encodeFrame(msg(1));
+    await Promise.all(Array.from({ length: 1000 }, () => fast.send('srv', frame).catch(() => undefined)));
+    const ev = await limited;
+    expect(ev.type === 'error' && ev.peer).toBe('fast');
+    await lost;
+    sub.unsubscribe();
+    expect(received).toBeGreaterThanOrEqual(100);
+    expect(received).toBeLessThanOrEqual(150); // the burst, and what the rate refilled meanwhile
+    // The node keeps serving: the peer reconnects (a fresh bucket) and is heard again.
+    const again = firstValueFrom(
+      s.frames$.pipe(
+        filter((f) => f.from === 'fast'),
+        take(1),
+        timeout(10_000),
+      ),
+    );
+    await fast.send('srv', frame);
+    expect((await again).from).toBe('fast');
   });
 });

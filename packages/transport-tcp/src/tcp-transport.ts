@@ -1,20 +1,53 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import {
   type BindOptions,
+  ClusterSecret,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
-  decodeHello,
-  encodeHello,
+  DEFAULT_MAX_MESSAGES_PER_SECOND,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  Handshake,
+  type HandshakeStep,
   type InboundFrame,
+  isTlsAuthError,
   type NodeAddress,
   type NodeId,
   type PeerAddress,
   PsError,
   PsErrorCode,
+  SCHEDULER_ID,
+  TokenBucket,
   type Transport,
   type TransportEvent,
 } from '@ps/core';
 import { type Observable, Subject } from 'rxjs';
 import { FrameReader } from './frame-reader.js';
+
+/**
+ * TLS settings of {@link tcp}: PEM strings or buffers, as `node:tls` takes them. One object
+ * serves both ends: a listening node presents `cert` and `key`; a dialing node checks the
+ * listener's certificate against `ca` (default: the system's trusted authorities).
+ */
+export interface TcpTlsOptions {
+  /** This node's certificate chain (PEM). Needed to listen. */
+  cert?: tls.SecureContextOptions['cert'];
+  /** The private key of `cert` (PEM). Needed to listen. */
+  key?: tls.SecureContextOptions['key'];
+  /** Passphrase of `key`, if it is encrypted. */
+  passphrase?: string;
+  /** Authorities to trust instead of the system's: a self-signed certificate itself, or your CA. */
+  ca?: tls.SecureContextOptions['ca'];
+  /**
+   * Refuse a peer whose certificate does not verify against `ca` (a dialer checks the listener's;
+   * with `requestCert`, a listener checks the dialer's). Default true; false only for tests.
+   */
+  rejectUnauthorized?: boolean;
+  /** Listening side: ask dialers for a certificate too (mutual TLS). Default false. */
+  requestCert?: boolean;
+  /** Dialing side: the host name the listener's certificate must carry. Default: the host dialed. */
+  servername?: string;
+}
 
 /** Options of {@link tcp}. */
 export interface TcpTransportOptions {
@@ -24,8 +57,31 @@ export interface TcpTransportOptions {
   connectTimeoutMs?: number;
   /** How long a dropped outgoing connection is retried before sends fail, in ms. Default 10,000. */
   reconnectWindowMs?: number;
-  /** How long an accepted connection may stay silent before its hello, in ms. Default 10,000. */
+  /**
+   * How long a new connection has to complete its handshake (the TLS handshake, the hellos and,
+   * with a secret, the proofs), in ms. Default 5,000 (`DEFAULT_HANDSHAKE_TIMEOUT_MS`).
+   */
   helloTimeoutMs?: number;
+  /**
+   * The cluster secret (at least 16 bytes; every node of the cluster needs the same one). With
+   * it, every connection authenticates at the handshake by HMAC challenge and response; the
+   * secret never travels. Without it (the default) connections are not authenticated.
+   * @see ClusterSecret in `@ps/core`
+   */
+  secret?: string | Uint8Array | ClusterSecret;
+  /** Speak TLS (`node:tls`) on every connection, listening and dialing. Default: plain TCP. */
+  tls?: TcpTlsOptions;
+  /**
+   * Most messages a peer may send per second on one connection, once its handshake is done
+   * (a token bucket holding one second's worth). A peer going faster is disconnected with
+   * `PS_ERR_RATE_LIMIT`. Default 100,000; `Infinity` turns the limit off.
+   */
+  maxMessagesPerSecond?: number;
+  /**
+   * Most accepted connections that may be waiting for their handshake at once; further ones
+   * are closed at once (`PS_ERR_RATE_LIMIT`, logged once per episode). Default 128.
+   */
+  maxPendingHandshakes?: number;
 }
 
 interface QueuedFrame {
@@ -37,11 +93,21 @@ interface QueuedFrame {
 
 interface Conn {
   socket: net.Socket;
+  /** The peer's id, set once the handshake completed (frames flow from then on). */
   peer: NodeId | undefined;
   reader: FrameReader;
   outgoing: boolean;
   /** Frames waiting for the socket to drain, in send order. */
   queue: QueuedFrame[];
+  handshake: Handshake;
+  /** Set once the connection was refused (its error reported); later input is ignored. */
+  failed: boolean;
+  /** Set once the first bytes arrived (they are checked for a TLS record on a plain transport). */
+  seen: boolean;
+  /** This connection's message-rate limit, once open. */
+  limiter: TokenBucket | undefined;
+  /** Counted among the authenticated connections (see `maxPendingHandshakes`). */
+  counted: boolean;
 }
 
 interface Dialed {
@@ -52,19 +118,31 @@ interface Dialed {
   reconnecting: boolean;
 }
 
-/** Largest frame accepted before a connection's hello (a hello is well under 200 bytes). */
+/** Largest frame accepted before a connection's handshake is done (handshake frames are under 200 bytes). */
 export const HELLO_MAX_BYTES = 4096;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A TLS record holding a fatal handshake_failure alert: what a plain listener answers a TLS dialer. */
+const TLS_HANDSHAKE_FAILURE_ALERT = Uint8Array.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28]);
+
+/** True when a connection's first bytes are a TLS record (a handshake or an alert). */
+function looksLikeTls(chunk: Uint8Array): boolean {
+  return chunk.length >= 3 && (chunk[0] === 0x16 || chunk[0] === 0x15) && chunk[1] === 0x03 && chunk[2]! <= 4;
+}
+
+/** The message of a PsError without its code prefix. */
+const bare = (e: PsError) => e.message.slice(e.code.length + 2);
+
 /**
- * The TCP transport (`node:net`): frames are a u32 little-endian length and the frame's bytes;
- * the first frame each way is the core handshake (`encodeHello`). Writes are corked so a
+ * The TCP transport (`node:net`, or `node:tls` with the `tls` option): frames are a u32
+ * little-endian length and the frame's bytes; the first frames each way are core's handshake
+ * (`Handshake`: the hellos and, with a cluster secret, the HMAC proofs). Writes are corked so a
  * frame's parts leave in one `writev` without being copied together; a send resolves once the
  * kernel took the bytes, which is also how backpressure reaches the caller. Outgoing
  * connections reconnect with backoff when dropped; sends made meanwhile wait for the reconnect
- * (up to `reconnectWindowMs`). Bad input (an oversized length, a bad hello) closes only the
- * connection it came on.
+ * (up to `reconnectWindowMs`). Bad input (an oversized length, a bad or unauthenticated
+ * handshake, a peer over its message rate) closes only the connection it came on.
  */
 export class TcpTransport implements Transport {
   readonly kind = 'tcp';
@@ -83,19 +161,51 @@ export class TcpTransport implements Transport {
   private readonly connectTimeoutMs: number;
   private readonly reconnectWindowMs: number;
   private readonly helloTimeoutMs: number;
+  private readonly secret: ClusterSecret | undefined;
+  private readonly tls: TcpTlsOptions | undefined;
+  private readonly maxMessagesPerSecond: number;
+  private readonly maxPendingHandshakes: number;
+  /** Accepted TCP connections open, and those of them whose handshake completed. */
+  private rawOpen = 0;
+  private authedOpen = 0;
+  /** Set while new connections are refused for `maxPendingHandshakes` (reported once). */
+  private pendingFull = false;
 
+  /**
+   * @throws PsError `PS_ERR_CONFIG` for a secret shorter than 16 bytes, or limits that are not
+   *   positive numbers.
+   */
   constructor(opts: TcpTransportOptions = {}) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
     this.reconnectWindowMs = opts.reconnectWindowMs ?? 10_000;
-    this.helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
+    this.helloTimeoutMs = opts.helloTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.secret = ClusterSecret.from(opts.secret);
+    this.tls = opts.tls;
+    this.maxMessagesPerSecond = opts.maxMessagesPerSecond ?? DEFAULT_MAX_MESSAGES_PER_SECOND;
+    this.maxPendingHandshakes = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+    if (!(this.maxMessagesPerSecond > 0) || !(this.maxPendingHandshakes >= 1) || !(this.helloTimeoutMs > 0)) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        'maxMessagesPerSecond and helloTimeoutMs must be positive and maxPendingHandshakes at least 1',
+      );
+    }
   }
 
+  /**
+   * Sets this node's id and (unless `listen: false`) listens at `self.host:self.port`; with the
+   * `tls` option it listens for TLS.
+   * @throws PsError `PS_ERR_BIND` when the address cannot be bound, `PS_ERR_CONFIG` when `tls`
+   *   lacks `cert` or `key` (or they do not load).
+   */
   async bind(self: NodeAddress, options: BindOptions = {}): Promise<NodeAddress> {
     this.assertOpen();
     this.self = self.id;
     if (options.listen === false) return { ...self, port: 0 };
-    const server = net.createServer((socket) => this.onAccept(socket));
+    const server = this.tls ? this.tlsServer() : net.createServer();
+    server.on(this.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => this.onAccept(socket));
+    // Every TCP connection, before TLS: refused at once while too many wait for their handshake.
+    server.prependListener('connection', (raw: net.Socket) => this.admitRaw(raw));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
@@ -117,6 +227,81 @@ export class TcpTransport implements Transport {
     return { id: self.id, host: self.host, port: addr.port };
   }
 
+  private tlsServer(): tls.Server {
+    const o = this.tls!;
+    if (o.cert === undefined || o.key === undefined) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        'a TLS transport that listens needs tls.cert and tls.key (PEM); a worker that only dials needs neither',
+      );
+    }
+    let server: tls.Server;
+    try {
+      server = tls.createServer({
+        cert: o.cert,
+        key: o.key,
+        ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+        ...(o.ca !== undefined ? { ca: o.ca } : {}),
+        requestCert: o.requestCert ?? false,
+        rejectUnauthorized: o.requestCert ? (o.rejectUnauthorized ?? true) : false,
+        handshakeTimeout: this.helloTimeoutMs,
+      });
+    } catch (err) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `cannot load the TLS certificate or key: ${(err as Error).message}`,
+        undefined,
+        { cause: err },
+      );
+    }
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+      socket.destroy(); // with a listener for this event, closing the socket is ours to do
+      if (err.code === 'ECONNRESET' || this.closed) return; // the peer went away, or we refused it
+      const where = `${socket.remoteAddress}:${socket.remotePort}`;
+      const timeout = /timeout/i.test(err.message);
+      this.emitError(
+        new PsError(
+          timeout ? PsErrorCode.HANDSHAKE : PsErrorCode.AUTH,
+          timeout
+            ? `connection from ${where} did not complete its TLS handshake within ${this.helloTimeoutMs} ms; closed`
+            : `TLS handshake with ${where} failed (${err.message}); a plain or untrusted peer? closed`,
+        ),
+      );
+    });
+    return server;
+  }
+
+  /** Counts an accepted TCP connection; refuses it while too many wait for their handshake. */
+  private admitRaw(raw: net.Socket): void {
+    if (this.closed) {
+      raw.destroy();
+      return;
+    }
+    if (this.rawOpen - this.authedOpen >= this.maxPendingHandshakes) {
+      raw.destroy();
+      if (!this.pendingFull) {
+        this.pendingFull = true;
+        this.emitError(
+          new PsError(
+            PsErrorCode.RATE_LIMIT,
+            `${this.maxPendingHandshakes} connections are waiting for their handshake (maxPendingHandshakes); refusing new connections until some complete or time out`,
+          ),
+        );
+      }
+      return;
+    }
+    this.rawOpen++;
+    raw.once('close', () => {
+      this.rawOpen--;
+      this.releasePending();
+    });
+  }
+
+  private releasePending(): void {
+    if (this.pendingFull && this.rawOpen - this.authedOpen < this.maxPendingHandshakes)
+      this.pendingFull = false;
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new PsError(PsErrorCode.CLOSED, 'the TCP transport is closed');
   }
@@ -126,25 +311,50 @@ export class TcpTransport implements Transport {
       this.eventsSubject.next(peer === undefined ? { type: 'error', error } : { type: 'error', error, peer });
   }
 
-  private hello(): Uint8Array {
+  private requireSelf(): NodeId {
     if (this.self === undefined) {
       throw new PsError(PsErrorCode.CONFIG, 'bind() the transport (it sets the node id) before connecting');
     }
-    return encodeHello(this.self);
+    return this.self;
+  }
+
+  /** Accepting side: refuses a peer that claims the id of the scheduler, which this node dialed itself (servers dial each other both ways, so other ids may arrive on both). */
+  private admit(peer: NodeId): PsError | undefined {
+    if (peer !== SCHEDULER_ID || !this.dialed.has(peer)) return undefined;
+    return new PsError(
+      PsErrorCode.AUTH,
+      `a peer claims to be ${peer}, which this node reaches over a connection it opened itself; refused (an impostor, or two nodes with one id)`,
+    );
   }
 
   private track(socket: net.Socket, outgoing: boolean): Conn {
     socket.setNoDelay(true);
     this.sockets.add(socket);
+    const self = this.requireSelf();
     const conn: Conn = {
       socket,
       peer: undefined,
       reader: new FrameReader(HELLO_MAX_BYTES),
       outgoing,
       queue: [],
+      handshake: new Handshake({
+        side: outgoing ? 'dial' : 'accept',
+        self,
+        secret: this.secret,
+        admit: outgoing ? undefined : (peer) => this.admit(peer),
+      }),
+      failed: false,
+      seen: false,
+      limiter: undefined,
+      counted: false,
     };
     socket.on('close', () => {
       this.sockets.delete(socket);
+      if (conn.counted) {
+        conn.counted = false;
+        this.authedOpen--;
+        this.releasePending();
+      }
       const err = new PsError(
         PsErrorCode.PEER_UNREACHABLE,
         `connection to ${conn.peer ?? 'peer'} closed before a queued frame was written`,
@@ -156,61 +366,131 @@ export class TcpTransport implements Transport {
   }
 
   /**
-   * Reads frames off a socket; the first one is the hello, the rest go to frames$. Until the
-   * hello, frames are limited to {@link HELLO_MAX_BYTES}, so that a peer that has not said who it
-   * is cannot make this node allocate a large frame buffer. `onBadInput` runs (before the socket
-   * is destroyed) with the error that closed the connection.
+   * Reads frames off a socket: until the handshake is done they go to the connection's
+   * `Handshake` (and are limited to {@link HELLO_MAX_BYTES}, so that a peer that has not proven
+   * who it is cannot make this node allocate a large frame buffer); then to frames$, within the
+   * connection's message rate. `onOpen` runs when the handshake completes; `onFail` (before the
+   * socket is closed) with the error that refused the connection.
    */
-  private read(conn: Conn, onHello: (peer: NodeId) => void, onBadInput?: (e: PsError) => void): void {
+  private read(conn: Conn, onOpen: (peer: NodeId) => void, onFail: (e: PsError) => void): void {
     conn.socket.on('data', (chunk: Buffer) => {
+      if (conn.failed) return;
       try {
-        conn.reader.push(chunk, (frame) => {
-          if (conn.peer === undefined) {
-            const { id } = decodeHello(frame);
-            conn.peer = id;
-            conn.reader.maxFrameBytes = this.maxFrameBytes;
-            onHello(id);
+        if (!conn.seen) {
+          conn.seen = true;
+          if (!this.tls && looksLikeTls(chunk)) {
+            conn.failed = true;
+            onFail(
+              new PsError(
+                PsErrorCode.HANDSHAKE,
+                'the peer speaks TLS and this transport does not; give every node the same tls options',
+              ),
+            );
+            // A TLS dialer gets a fatal alert, so it fails at once instead of retrying.
+            if (!conn.outgoing && chunk[0] === 0x16) conn.socket.end(TLS_HANDSHAKE_FAILURE_ALERT);
+            setTimeout(() => conn.socket.destroy(), 1000).unref();
             return;
           }
-          this.framesSubject.next({ from: conn.peer, frame });
+        }
+        conn.reader.push(chunk, (frame) => {
+          if (conn.failed) return;
+          if (conn.peer !== undefined) {
+            if (conn.limiter !== undefined && !conn.limiter.take()) {
+              throw new PsError(
+                PsErrorCode.RATE_LIMIT,
+                `${conn.peer} sent more than ${this.maxMessagesPerSecond} messages a second (maxMessagesPerSecond); connection closed`,
+                { peer: conn.peer },
+              );
+            }
+            this.framesSubject.next({ from: conn.peer, frame });
+            return;
+          }
+          const step = conn.handshake.receive(frame);
+          if (step instanceof Promise) void step.then((s) => this.applyStep(conn, s, onOpen, onFail));
+          else this.applyStep(conn, step, onOpen, onFail);
         });
       } catch (err) {
-        const e = err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err));
-        if (onBadInput) onBadInput(e);
-        else this.emitError(e, conn.peer);
+        if (conn.failed) return;
+        conn.failed = true;
+        onFail(err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err)));
         conn.socket.destroy();
       }
     });
   }
 
+  /** Acts on a handshake step: sends its frame, then opens the connection or refuses it. */
+  private applyStep(
+    conn: Conn,
+    step: HandshakeStep,
+    onOpen: (peer: NodeId) => void,
+    onFail: (e: PsError) => void,
+  ): void {
+    if (conn.failed || conn.socket.destroyed) return;
+    if (step.send) this.writeFrame(conn, [step.send]).catch(() => undefined);
+    if (step.error) {
+      conn.failed = true;
+      onFail(step.error);
+      if (step.send) {
+        // Let the error frame leave, then close; a peer that does not close its end is cut off.
+        conn.socket.end();
+        setTimeout(() => conn.socket.destroy(), 1000).unref();
+      } else conn.socket.destroy();
+      return;
+    }
+    if (step.peer !== undefined) {
+      conn.peer = step.peer;
+      conn.reader.maxFrameBytes = this.maxFrameBytes;
+      if (this.maxMessagesPerSecond !== Number.POSITIVE_INFINITY) {
+        conn.limiter = new TokenBucket(this.maxMessagesPerSecond);
+      }
+      onOpen(step.peer);
+    }
+  }
+
   private onAccept(socket: net.Socket): void {
+    if (socket.destroyed) return; // refused by admitRaw
     if (this.closed) {
       socket.destroy();
       return;
     }
+    const where = `${socket.remoteAddress}:${socket.remotePort}`;
     const conn = this.track(socket, false);
     const timer = setTimeout(() => {
+      if (conn.failed) return;
+      conn.failed = true;
       this.emitError(
         new PsError(
           PsErrorCode.HANDSHAKE,
-          `connection from ${socket.remoteAddress}:${socket.remotePort} sent no hello within ${this.helloTimeoutMs} ms; closed`,
+          `connection from ${where} did not complete its handshake within ${this.helloTimeoutMs} ms; closed`,
         ),
       );
       socket.destroy();
     }, this.helloTimeoutMs);
     timer.unref();
-    this.read(conn, (peer) => {
-      clearTimeout(timer);
-      const old = this.accepted.get(peer);
-      if (old && old.socket !== socket) old.socket.destroy();
-      this.accepted.set(peer, conn);
-      this.writeFrame(conn, [this.hello()]).catch(() => undefined);
-      this.eventsSubject.next({ type: 'connected', peer });
-    });
+    this.read(
+      conn,
+      (peer) => {
+        clearTimeout(timer);
+        conn.counted = true;
+        this.authedOpen++;
+        this.releasePending();
+        const old = this.accepted.get(peer);
+        if (old && old.socket !== socket) old.socket.destroy();
+        this.accepted.set(peer, conn);
+        this.eventsSubject.next({ type: 'connected', peer });
+      },
+      (e) => {
+        clearTimeout(timer);
+        this.emitError(
+          new PsError(e.code, `connection from ${where}: ${bare(e)}`, e.details as Record<string, unknown>),
+          conn.peer,
+        );
+      },
+    );
     socket.on('close', () => {
       clearTimeout(timer);
       const partial = conn.reader.partialBytes;
-      if (partial > 0 && !this.closed) {
+      if (partial > 0 && !this.closed && !conn.failed) {
         this.emitError(
           new PsError(
             PsErrorCode.FRAME_TRUNCATED,
@@ -226,16 +506,51 @@ export class TcpTransport implements Transport {
     });
   }
 
-  /** Opens one socket and completes the handshake; rejects on refusal or a bad hello. */
+  /** Opens a socket (TLS with the `tls` option) to `address`. */
+  private openSocket(address: PeerAddress): { socket: net.Socket; ready: 'connect' | 'secureConnect' } {
+    const o = this.tls;
+    if (!o) return { socket: net.connect({ host: address.host, port: address.port }), ready: 'connect' };
+    const socket = tls.connect({
+      host: address.host,
+      port: address.port,
+      ...(o.ca !== undefined ? { ca: o.ca } : {}),
+      ...(o.cert !== undefined ? { cert: o.cert } : {}),
+      ...(o.key !== undefined ? { key: o.key } : {}),
+      ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+      ...(o.servername !== undefined ? { servername: o.servername } : {}),
+      rejectUnauthorized: o.rejectUnauthorized ?? true,
+    });
+    return { socket, ready: 'secureConnect' };
+  }
+
+  /** Opens one socket and completes the handshake; rejects on refusal or a failed handshake. */
   private dial(address: PeerAddress): Promise<Conn> {
     return new Promise<Conn>((resolve, reject) => {
-      const socket = net.connect({ host: address.host, port: address.port });
+      const where = `${address.host}:${address.port}`;
+      let opened: { socket: net.Socket; ready: 'connect' | 'secureConnect' };
+      try {
+        opened = this.openSocket(address);
+      } catch (err) {
+        reject(
+          new PsError(
+            PsErrorCode.CONFIG,
+            `cannot set up TLS to ${where}: ${(err as Error).message}`,
+            undefined,
+            {
+              cause: err,
+            },
+          ),
+        );
+        return;
+      }
+      const { socket, ready } = opened;
       const conn = this.track(socket, true);
       let settled = false;
-      const fail = (err: PsError) => {
+      const fail = (err: PsError, destroy = true) => {
+        clearTimeout(timer);
         if (settled) return;
         settled = true;
-        socket.destroy();
+        if (destroy) socket.destroy();
         reject(err);
       };
       const timer = setTimeout(
@@ -243,31 +558,33 @@ export class TcpTransport implements Transport {
           fail(
             new PsError(
               PsErrorCode.HANDSHAKE,
-              `${address.host}:${address.port} sent no hello within ${this.helloTimeoutMs} ms`,
+              `${where} did not complete the handshake within ${this.helloTimeoutMs} ms`,
             ),
           ),
         this.helloTimeoutMs,
       );
       timer.unref();
-      socket.once('connect', () => {
-        this.writeFrame(conn, [this.hello()]).catch(() => undefined);
+      socket.once(ready, () => {
+        this.writeFrame(conn, [conn.handshake.start()]).catch(() => undefined);
       });
       socket.once('close', () => {
-        clearTimeout(timer);
         fail(
           new PsError(
             PsErrorCode.PEER_UNREACHABLE,
-            `connection to ${address.host}:${address.port} closed before its hello`,
+            `connection to ${where} closed before its handshake completed${this.tls ? '' : ' (a TLS port? then give this transport the tls options of the cluster)'}`,
           ),
         );
       });
       socket.once('error', (err) => {
-        clearTimeout(timer);
         fail(
-          new PsError(
-            PsErrorCode.PEER_UNREACHABLE,
-            `cannot connect to ${address.host}:${address.port}: ${err.message}`,
-          ),
+          isTlsAuthError(err)
+            ? new PsError(
+                PsErrorCode.AUTH,
+                `TLS with ${where} failed (an untrusted certificate, or a peer without TLS): ${err.message}`,
+                undefined,
+                { cause: err },
+              )
+            : new PsError(PsErrorCode.PEER_UNREACHABLE, `cannot connect to ${where}: ${err.message}`),
         );
       });
       this.read(
@@ -279,15 +596,18 @@ export class TcpTransport implements Transport {
           resolve(conn);
         },
         (e) => {
-          clearTimeout(timer);
-          if (conn.peer === undefined) {
-            fail(
-              new PsError(
-                PsErrorCode.HANDSHAKE,
-                `${address.host}:${address.port} is not a @ps node: ${e.message}`,
-              ),
-            );
-          } else this.emitError(e, conn.peer);
+          if (settled) {
+            this.emitError(e, conn.peer);
+            return;
+          }
+          // The socket is closed by whoever refused (after an error frame, if there is one).
+          const said = e.code === PsErrorCode.AUTH || e.details?.remote === true;
+          fail(
+            said || e.code === PsErrorCode.RATE_LIMIT
+              ? new PsError(e.code, `${where}: ${bare(e)}`)
+              : new PsError(PsErrorCode.HANDSHAKE, `${where} is not a @ps node of this version: ${bare(e)}`),
+            false,
+          );
         },
       );
     });
@@ -304,20 +624,21 @@ export class TcpTransport implements Transport {
         return await this.dial(address);
       } catch (err) {
         last = err as PsError;
-        if (last.code === PsErrorCode.HANDSHAKE || Date.now() + delay > deadline) break;
+        if (last.code !== PsErrorCode.PEER_UNREACHABLE || Date.now() + delay > deadline) break;
         await sleep(delay);
         delay = Math.min(delay * 2, 1000);
       }
     }
+    if (last && last.code !== PsErrorCode.PEER_UNREACHABLE) throw last;
     throw new PsError(
-      last?.code === PsErrorCode.HANDSHAKE ? PsErrorCode.HANDSHAKE : PsErrorCode.PEER_UNREACHABLE,
+      PsErrorCode.PEER_UNREACHABLE,
       `${address.host}:${address.port} unreachable for ${windowMs} ms: ${last?.message ?? 'no attempt'}`,
     );
   }
 
   async connect(peer: PeerAddress): Promise<NodeId> {
     this.assertOpen();
-    this.hello();
+    this.requireSelf();
     for (const [id, d] of this.dialed) {
       if (d.address.host === peer.host && d.address.port === peer.port && d.conn) return id;
     }
@@ -327,9 +648,25 @@ export class TcpTransport implements Transport {
     if (prev?.conn && prev.conn !== conn) prev.conn.socket.destroy();
     const d: Dialed = { address: peer, conn, waiters: [], reconnecting: false };
     this.dialed.set(id, d);
+    this.dropImpostor(id);
     this.watch(id, d, conn);
     this.eventsSubject.next({ type: 'connected', peer: id });
     return id;
+  }
+
+  /** Closes an accepted connection that claimed the id of the scheduler, which this transport now dials. */
+  private dropImpostor(id: NodeId): void {
+    if (id !== SCHEDULER_ID) return;
+    const a = this.accepted.get(id);
+    if (!a) return;
+    this.accepted.delete(id);
+    a.socket.destroy();
+    this.emitError(
+      new PsError(
+        PsErrorCode.AUTH,
+        `an incoming connection claimed to be ${id}, which this node now reaches over its own connection; closed`,
+      ),
+    );
   }
 
   /** Reconnects a dialed peer when its socket drops (unless we are closing). */

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { decodeFrame, encodeFrame, isPsError, type Message, PsErrorCode, type Transport } from '@ps/core';
+import { selfSignedCertificate, TEST_SECRET } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket } from 'ws';
@@ -169,5 +172,77 @@ describe('BrowserWsTransport (on ws’s client) against the Node ws() server', (
     const got = next(again);
     await pending;
     expect((await got)[0]!.from).toBe('tab');
+  });
+});
+
+describe('BrowserWsTransport security', () => {
+  const made: Transport[] = [];
+  const track = <T extends Transport>(t: T) => {
+    made.push(t);
+    return t;
+  };
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((t) => t.close()));
+  });
+
+  it('authenticates with the cluster secret on WebCrypto; another secret is refused with PS_ERR_AUTH', async () => {
+    const server = track(ws({ secret: TEST_SECRET }));
+    const addr = await server.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const tab = track(wsBrowser({ WebSocket, secret: TEST_SECRET }));
+    await tab.bind({ id: 'tab', host: 'browser', port: 0 }, { listen: false });
+    expect(await tab.connect(addr)).toBe('srv');
+    const got = firstValueFrom(server.frames$.pipe(take(1), timeout(5000)));
+    await tab.send('srv', encodeFrame(message(1)));
+    expect((await got).from).toBe('tab');
+
+    const refused = firstValueFrom(
+      server.events$.pipe(
+        filter((e) => e.type === 'error' && e.error.code === PsErrorCode.AUTH),
+        timeout(5000),
+      ),
+    );
+    const wrong = track(wsBrowser({ WebSocket, secret: 'a wrong secret, long enough too' }));
+    await wrong.bind({ id: 'tab2', host: 'browser', port: 0 }, { listen: false });
+    const err = await wrong.connect(addr).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.AUTH)).toBe(true);
+    await refused;
+    const none = track(wsBrowser({ WebSocket }));
+    await none.bind({ id: 'tab3', host: 'browser', port: 0 }, { listen: false });
+    expect(isPsError(await none.connect(addr).catch((e: unknown) => e), PsErrorCode.AUTH)).toBe(true);
+  });
+
+  it('dials wss:// with secure: true', async () => {
+    const pem = await selfSignedCertificate();
+    const server = track(ws({ secret: TEST_SECRET, tls: { cert: pem.cert, key: pem.key } }));
+    const addr = await server.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    // A browser trusts its own authorities; here `ws`'s client is told to trust the test certificate.
+    const Trusting = class extends NodeWebSocket {
+      constructor(url: string) {
+        super(url, { ca: pem.cert });
+      }
+    } as unknown as WebSocketConstructorLike;
+    const tab = track(wsBrowser({ WebSocket: Trusting, secret: TEST_SECRET, secure: true }));
+    await tab.bind({ id: 'tab', host: 'browser', port: 0 }, { listen: false });
+    expect(await tab.connect(addr)).toBe('srv');
+    const got = firstValueFrom(server.frames$.pipe(take(1), timeout(5000)));
+    await tab.send('srv', encodeFrame(message(2)));
+    expect((await got).from).toBe('tab');
+  });
+
+  it('the browser build imports nothing from Node, down to @ps/core (npm test builds first)', () => {
+    const node = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+    const seen = new Set<string>();
+    const visit = (url: URL) => {
+      if (seen.has(url.href)) return;
+      seen.add(url.href);
+      const code = readFileSync(url, 'utf8');
+      for (const [, spec] of code.matchAll(/(?:from|import)\s*["']([^"']+)["']/g)) {
+        expect(node.has(spec!), `${url.pathname} imports ${spec}`).toBe(false);
+        if (spec!.startsWith('.')) visit(new URL(spec!, url));
+        else if (spec === '@ps/core') visit(new URL('../../core/dist/index.js', import.meta.url));
+      }
+    };
+    visit(new URL('../dist/browser.js', import.meta.url));
+    expect([...seen].some((f) => f.includes('/core/dist/'))).toBe(true);
   });
 });

@@ -28,6 +28,12 @@ export interface BrowserWsTransportOptions extends WsBaseOptions {
    * on Node 20 pass `ws`'s: `wsBrowser({ WebSocket: WS as unknown as WebSocketConstructorLike })`.
    */
   WebSocket?: WebSocketConstructorLike;
+  /**
+   * Dial `wss://` URLs (TLS; the server runs `ws({ tls })`). The browser checks the server's
+   * certificate against its own trusted authorities. Default false (`ws://`); a page served over
+   * https must set it (browsers block `ws://` from https pages).
+   */
+  secure?: boolean;
 }
 
 const OPEN = 1;
@@ -62,11 +68,21 @@ function join(parts: readonly Uint8Array[], total: number): Uint8Array {
 export class BrowserWsTransport extends WsTransportBase {
   readonly kind = 'ws-browser';
   private readonly WebSocketCtor: WebSocketConstructorLike | undefined;
+  private readonly secure: boolean;
 
+  /**
+   * @throws PsError `PS_ERR_CONFIG` for a secret shorter than 16 bytes or a runtime without
+   *   WebCrypto (a page that is not a secure context), or limits that are not positive numbers.
+   */
   constructor(opts: BrowserWsTransportOptions = {}) {
     super(opts);
     this.WebSocketCtor =
       opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket ?? undefined;
+    this.secure = opts.secure ?? false;
+  }
+
+  protected override get scheme(): 'ws' | 'wss' {
+    return this.secure ? 'wss' : 'ws';
   }
 
   async bind(self: NodeAddress, options: BindOptions = {}): Promise<NodeAddress> {

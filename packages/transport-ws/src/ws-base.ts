@@ -6,15 +6,20 @@
  */
 import {
   type BindOptions,
+  ClusterSecret,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
-  decodeHello,
-  encodeHello,
+  DEFAULT_MAX_MESSAGES_PER_SECOND,
+  Handshake,
+  type HandshakeStep,
   type InboundFrame,
   type NodeAddress,
   type NodeId,
   type PeerAddress,
   PsError,
   PsErrorCode,
+  SCHEDULER_ID,
+  TokenBucket,
   type Transport,
   type TransportEvent,
 } from '@ps/core';
@@ -28,8 +33,24 @@ export interface WsBaseOptions {
   connectTimeoutMs?: number;
   /** How long a dropped outgoing connection is retried before sends fail, in ms. Default 10,000. */
   reconnectWindowMs?: number;
-  /** How long a connection may stay silent before its hello, in ms. Default 10,000. */
+  /**
+   * How long a new connection has to complete its handshake (the hellos and, with a secret,
+   * the proofs), in ms. Default 5,000 (`DEFAULT_HANDSHAKE_TIMEOUT_MS`).
+   */
   helloTimeoutMs?: number;
+  /**
+   * The cluster secret (at least 16 bytes; every node of the cluster needs the same one). With
+   * it, every connection authenticates at the handshake by HMAC challenge and response, on
+   * WebCrypto (in a browser: secure contexts only); the secret never travels. Without it (the
+   * default) connections are not authenticated.
+   */
+  secret?: string | Uint8Array | ClusterSecret;
+  /**
+   * Most messages a peer may send per second on one connection, once its handshake is done (a
+   * token bucket holding one second's worth). A peer going faster is disconnected with
+   * `PS_ERR_RATE_LIMIT`. Default 100,000; `Infinity` turns the limit off.
+   */
+  maxMessagesPerSecond?: number;
   /**
    * Sends wait while the socket's `bufferedAmount` is above this many bytes. Default 1 MiB. At
    * most this plus one frame is buffered per connection; further frames wait in the send queue.
@@ -114,6 +135,9 @@ export interface Conn {
   /** Set once the connection was refused for bad input (the error was reported). */
   refused: boolean;
   onClose: (() => void)[];
+  handshake: Handshake;
+  /** This connection's message-rate limit, once open. */
+  limiter: TokenBucket | undefined;
 }
 
 interface Dialed {
@@ -140,12 +164,15 @@ export function closeReason(reason: string): string {
   return r;
 }
 
-/** `ws://host:port/path`, with IPv6 hosts in brackets. */
-export function wsUrl(address: PeerAddress, path: string): string {
+/** `ws://host:port/path` (or `wss://`), with IPv6 hosts in brackets. */
+export function wsUrl(address: PeerAddress, path: string, scheme: 'ws' | 'wss' = 'ws'): string {
   const host =
     address.host.includes(':') && !address.host.startsWith('[') ? `[${address.host}]` : address.host;
-  return `ws://${host}:${address.port}${path.startsWith('/') ? path : `/${path}`}`;
+  return `${scheme}://${host}:${address.port}${path.startsWith('/') ? path : `/${path}`}`;
 }
+
+/** The message of a PsError without its code prefix. */
+const bare = (e: PsError) => e.message.slice(e.code.length + 2);
 
 /**
  * The shared core of {@link WsTransport} and {@link BrowserWsTransport}: the hello is the first
@@ -170,17 +197,40 @@ export abstract class WsTransportBase implements Transport {
   protected readonly helloTimeoutMs: number;
   protected readonly highWaterMarkBytes: number;
   protected readonly path: string;
+  protected readonly secret: ClusterSecret | undefined;
+  protected readonly maxMessagesPerSecond: number;
+  /** Accepted connections whose handshake completed (see the Node transport's `maxPendingHandshakes`). */
+  protected authedOpen = 0;
 
+  /**
+   * @throws PsError `PS_ERR_CONFIG` for a secret shorter than 16 bytes (or no WebCrypto), or
+   *   limits that are not positive numbers.
+   */
   constructor(opts: WsBaseOptions = {}) {
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
     this.reconnectWindowMs = opts.reconnectWindowMs ?? 10_000;
-    this.helloTimeoutMs = opts.helloTimeoutMs ?? 10_000;
+    this.helloTimeoutMs = opts.helloTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.highWaterMarkBytes = opts.highWaterMarkBytes ?? 1024 * 1024;
     this.path = opts.path ?? '/';
-    if (!(this.maxFrameBytes > 0) || !(this.highWaterMarkBytes >= 0)) {
-      throw new PsError(PsErrorCode.CONFIG, 'maxFrameBytes must be > 0 and highWaterMarkBytes >= 0');
+    this.secret = ClusterSecret.from(opts.secret);
+    this.maxMessagesPerSecond = opts.maxMessagesPerSecond ?? DEFAULT_MAX_MESSAGES_PER_SECOND;
+    if (
+      !(this.maxFrameBytes > 0) ||
+      !(this.highWaterMarkBytes >= 0) ||
+      !(this.maxMessagesPerSecond > 0) ||
+      !(this.helloTimeoutMs > 0)
+    ) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        'maxFrameBytes, maxMessagesPerSecond and helloTimeoutMs must be > 0 and highWaterMarkBytes >= 0',
+      );
     }
+  }
+
+  /** `wss` when this transport speaks TLS, else `ws`. */
+  protected get scheme(): 'ws' | 'wss' {
+    return 'ws';
   }
 
   abstract bind(self: NodeAddress, options?: BindOptions): Promise<NodeAddress>;
@@ -197,15 +247,25 @@ export abstract class WsTransportBase implements Transport {
       this.eventsSubject.next(peer === undefined ? { type: 'error', error } : { type: 'error', error, peer });
   }
 
-  protected hello(): Uint8Array {
+  protected requireSelf(): NodeId {
     if (this.self === undefined) {
       throw new PsError(PsErrorCode.CONFIG, 'bind() the transport (it sets the node id) before connecting');
     }
-    return encodeHello(this.self);
+    return this.self;
+  }
+
+  /** Accepting side: refuses a peer that claims the id of the scheduler, which this node dialed itself (servers dial each other both ways, so other ids may arrive on both). */
+  private admit(peer: NodeId): PsError | undefined {
+    if (peer !== SCHEDULER_ID || !this.dialed.has(peer)) return undefined;
+    return new PsError(
+      PsErrorCode.AUTH,
+      `a peer claims to be ${peer}, which this node reaches over a connection it opened itself; refused (an impostor, or two nodes with one id)`,
+    );
   }
 
   private newConn(socket: SocketAdapter | undefined, outgoing: boolean): Conn {
     let done!: () => void;
+    const self = this.requireSelf();
     const conn: Conn = {
       socket: socket as SocketAdapter,
       peer: undefined,
@@ -218,6 +278,13 @@ export abstract class WsTransportBase implements Transport {
       isClosed: false,
       refused: false,
       onClose: [],
+      handshake: new Handshake({
+        side: outgoing ? 'dial' : 'accept',
+        self,
+        secret: this.secret,
+        admit: outgoing ? undefined : (peer) => this.admit(peer),
+      }),
+      limiter: undefined,
     };
     conn.onClose.push(done);
     this.conns.add(conn);
@@ -271,14 +338,16 @@ export abstract class WsTransportBase implements Transport {
   }
 
   /**
-   * The message handler of a connection: the first message must be a hello (at most
-   * {@link HELLO_MAX_BYTES}); the rest go to frames$. Text messages are refused.
+   * The message handler of a connection: until the handshake is done, messages go to the
+   * connection's `Handshake` (at most {@link HELLO_MAX_BYTES} each); then to frames$, within the
+   * connection's message rate. Text messages are refused. `onOpen` runs when the handshake
+   * completes; `onFail` when it fails (with `told` set when an error frame went to the peer).
    */
   private onMessage(
     conn: Conn,
     data: Uint8Array | undefined,
-    onHello: (peer: NodeId) => void,
-    onBadHello: (e: PsError) => void,
+    onOpen: (peer: NodeId) => void,
+    onFail: (e: PsError, told: boolean) => void,
   ): void {
     if (conn.refused || conn.isClosed) return;
     if (data === undefined) {
@@ -286,47 +355,78 @@ export abstract class WsTransportBase implements Transport {
         conn.peer === undefined ? PsErrorCode.HANDSHAKE : PsErrorCode.FRAME_MALFORMED,
         `${conn.peer ?? 'a peer'} sent a text message; @ps frames are binary messages only; connection closed`,
       );
-      if (conn.peer === undefined) onBadHello(e);
+      if (conn.peer === undefined) onFail(e, false);
       else this.refuse(conn, e, CloseCode.UNSUPPORTED_DATA);
       return;
     }
     if (conn.peer !== undefined) {
+      if (conn.limiter !== undefined && !conn.limiter.take()) {
+        this.refuse(
+          conn,
+          new PsError(
+            PsErrorCode.RATE_LIMIT,
+            `${conn.peer} sent more than ${this.maxMessagesPerSecond} messages a second (maxMessagesPerSecond); connection closed`,
+            { peer: conn.peer },
+          ),
+          CloseCode.POLICY_VIOLATION,
+        );
+        return;
+      }
       this.framesSubject.next({ from: conn.peer, frame: data });
       return;
     }
     if (data.byteLength > HELLO_MAX_BYTES) {
-      onBadHello(
+      onFail(
         new PsError(
           PsErrorCode.FRAME_TOO_LARGE,
-          `first message of ${data.byteLength} bytes is larger than a hello (${HELLO_MAX_BYTES} bytes at most); connection closed`,
+          `handshake message of ${data.byteLength} bytes is larger than allowed (${HELLO_MAX_BYTES} bytes at most); connection closed`,
         ),
+        false,
       );
       return;
     }
-    let id: NodeId;
-    try {
-      id = decodeHello(data).id;
-    } catch (err) {
-      onBadHello(err instanceof PsError ? err : new PsError(PsErrorCode.HANDSHAKE, String(err)));
+    const step = conn.handshake.receive(data);
+    if (step instanceof Promise) void step.then((s) => this.applyStep(conn, s, onOpen, onFail));
+    else this.applyStep(conn, step, onOpen, onFail);
+  }
+
+  /** Acts on a handshake step: sends its frame, then opens the connection or refuses it. */
+  private applyStep(
+    conn: Conn,
+    step: HandshakeStep,
+    onOpen: (peer: NodeId) => void,
+    onFail: (e: PsError, told: boolean) => void,
+  ): void {
+    if (conn.refused || conn.isClosed) return;
+    if (step.send) this.writeFrame(conn, [step.send]).catch(() => undefined);
+    if (step.error) {
+      onFail(step.error, step.send !== undefined);
       return;
     }
-    conn.peer = id;
-    conn.socket.setMaxPayload?.(this.maxFrameBytes);
-    onHello(id);
+    if (step.peer !== undefined) {
+      conn.peer = step.peer;
+      conn.socket.setMaxPayload?.(this.maxFrameBytes);
+      if (this.maxMessagesPerSecond !== Number.POSITIVE_INFINITY) {
+        conn.limiter = new TokenBucket(this.maxMessagesPerSecond);
+      }
+      onOpen(step.peer);
+    }
   }
 
   /**
    * Takes over an accepted socket (the Node server's): waits up to `helloTimeoutMs` for its
-   * hello, answers with ours, then delivers its frames. Returns the handlers its adapter calls.
+   * handshake (the dialer speaks first), then delivers its frames. Returns the handlers its
+   * adapter calls.
    */
   protected accept(describe: string): { handlers: SocketHandlers; attach: (s: SocketAdapter) => void } {
     const conn = this.newConn(undefined, false);
+    let counted = false;
     const timer = setTimeout(() => {
       this.refuse(
         conn,
         new PsError(
           PsErrorCode.HANDSHAKE,
-          `connection from ${describe} sent no hello within ${this.helloTimeoutMs} ms; closed`,
+          `connection from ${describe} did not complete its handshake within ${this.helloTimeoutMs} ms; closed`,
         ),
         CloseCode.POLICY_VIOLATION,
       );
@@ -334,6 +434,11 @@ export abstract class WsTransportBase implements Transport {
     unref(timer);
     conn.onClose.push(() => {
       clearTimeout(timer);
+      if (counted) {
+        counted = false;
+        this.authedOpen--;
+        this.pendingReleased();
+      }
       if (conn.peer !== undefined && this.accepted.get(conn.peer) === conn) {
         this.accepted.delete(conn.peer);
         if (!this.closed) this.eventsSubject.next({ type: 'disconnected', peer: conn.peer });
@@ -347,13 +452,26 @@ export abstract class WsTransportBase implements Transport {
           data,
           (peer) => {
             clearTimeout(timer);
+            counted = true;
+            this.authedOpen++;
+            this.pendingReleased();
             const old = this.accepted.get(peer);
             if (old && old !== conn) void this.closeSocket(old, CloseCode.POLICY_VIOLATION, 'replaced');
             this.accepted.set(peer, conn);
-            this.writeFrame(conn, [this.hello()]).catch(() => undefined);
             this.eventsSubject.next({ type: 'connected', peer });
           },
-          (e) => this.refuse(conn, e, CloseCode.POLICY_VIOLATION),
+          (e) => {
+            clearTimeout(timer);
+            this.refuse(
+              conn,
+              new PsError(
+                e.code,
+                `connection from ${describe}: ${bare(e)}`,
+                e.details as Record<string, unknown>,
+              ),
+              CloseCode.POLICY_VIOLATION,
+            );
+          },
         ),
       error: (e) => this.refuse(conn, e, CloseCode.PROTOCOL_ERROR),
       close: () => this.closedConn(conn),
@@ -368,32 +486,51 @@ export abstract class WsTransportBase implements Transport {
     };
   }
 
-  /** Opens one socket and completes the handshake; rejects on refusal or a bad hello. */
+  /** Called when an accepted connection completed its handshake or closed (the Node server counts). */
+  protected pendingReleased(): void {}
+
+  /** Opens one socket and completes the handshake; rejects on refusal or a failed handshake. */
   private dial(address: PeerAddress): Promise<Conn> {
     return new Promise<Conn>((resolve, reject) => {
       const conn = this.newConn(undefined, true);
       const where = `${address.host}:${address.port}`;
       let settled = false;
-      const fail = (err: PsError) => {
+      const fail = (err: PsError, told = false) => {
         clearTimeout(timer);
         if (settled) return;
         settled = true;
-        conn.refused = true;
-        conn.socket?.terminate();
+        if (told) {
+          // Let the error frame reach the peer, then close.
+          void this.closeSocket(conn, CloseCode.POLICY_VIOLATION, bare(err));
+          conn.refused = true;
+        } else {
+          conn.refused = true;
+          conn.socket?.terminate();
+        }
         reject(err);
       };
       const timer = setTimeout(
         () =>
-          fail(new PsError(PsErrorCode.HANDSHAKE, `${where} sent no hello within ${this.helloTimeoutMs} ms`)),
+          fail(
+            new PsError(
+              PsErrorCode.HANDSHAKE,
+              `${where} did not complete the handshake within ${this.helloTimeoutMs} ms`,
+            ),
+          ),
         this.helloTimeoutMs,
       );
       unref(timer);
       conn.onClose.push(() =>
-        fail(new PsError(PsErrorCode.PEER_UNREACHABLE, `connection to ${where} closed before its hello`)),
+        fail(
+          new PsError(
+            PsErrorCode.PEER_UNREACHABLE,
+            `connection to ${where} closed before its handshake completed`,
+          ),
+        ),
       );
       const handlers: SocketHandlers = {
         open: () => {
-          this.writeFrame(conn, [this.hello()]).catch(() => undefined);
+          this.writeFrame(conn, [conn.handshake.start()]).catch(() => undefined);
         },
         message: (data) =>
           this.onMessage(
@@ -405,7 +542,18 @@ export abstract class WsTransportBase implements Transport {
               settled = true;
               resolve(conn);
             },
-            (e) => fail(new PsError(PsErrorCode.HANDSHAKE, `${where} is not a @ps node: ${e.message}`)),
+            (e, told) => {
+              const said = e.code === PsErrorCode.AUTH || e.details?.remote === true;
+              fail(
+                said || e.code === PsErrorCode.RATE_LIMIT
+                  ? new PsError(e.code, `${where}: ${bare(e)}`)
+                  : new PsError(
+                      PsErrorCode.HANDSHAKE,
+                      `${where} is not a @ps node of this version: ${bare(e)}`,
+                    ),
+                told,
+              );
+            },
           ),
         error: (e) => {
           if (conn.peer === undefined) fail(e);
@@ -414,7 +562,7 @@ export abstract class WsTransportBase implements Transport {
         close: () => this.closedConn(conn),
       };
       try {
-        conn.socket = this.openSocket(wsUrl(address, this.path), handlers);
+        conn.socket = this.openSocket(wsUrl(address, this.path, this.scheme), handlers);
         conn.socket.setMaxPayload?.(HELLO_MAX_BYTES);
       } catch (err) {
         this.conns.delete(conn);
@@ -456,7 +604,7 @@ export abstract class WsTransportBase implements Transport {
 
   async connect(peer: PeerAddress): Promise<NodeId> {
     this.assertOpen();
-    this.hello();
+    this.requireSelf();
     for (const [id, d] of this.dialed) {
       if (d.address.host === peer.host && d.address.port === peer.port && d.conn) return id;
     }
@@ -470,9 +618,26 @@ export abstract class WsTransportBase implements Transport {
     if (prev?.conn && prev.conn !== conn) void this.closeSocket(prev.conn, CloseCode.NORMAL, 'replaced');
     const d: Dialed = { address: peer, conn, waiters: [], reconnecting: false };
     this.dialed.set(id, d);
+    this.dropImpostor(id);
     this.watch(id, d, conn);
     this.eventsSubject.next({ type: 'connected', peer: id });
     return id;
+  }
+
+  /** Closes an accepted connection that claimed the id of the scheduler, which this transport now dials. */
+  private dropImpostor(id: NodeId): void {
+    if (id !== SCHEDULER_ID) return;
+    const a = this.accepted.get(id);
+    if (!a) return;
+    this.accepted.delete(id);
+    this.refuse(
+      a,
+      new PsError(
+        PsErrorCode.AUTH,
+        `an incoming connection claimed to be ${id}, which this node now reaches over its own connection; closed`,
+      ),
+      CloseCode.POLICY_VIOLATION,
+    );
   }
 
   /** Reconnects a dialed peer when its socket drops (unless we are closing). */

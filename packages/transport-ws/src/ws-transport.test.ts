@@ -1,12 +1,22 @@
 import net from 'node:net';
 import { encodeFrame, encodeHello, isPsError, type Message, PsErrorCode } from '@ps/core';
-import { runTransportConformance } from '@ps/core/testing';
+import { runTransportConformance, selfSignedCertificate, TEST_SECRET } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { WsTransport, ws } from './ws-transport.js';
 
-runTransportConformance({ describe, it, expect, afterEach }, { name: 'ws', create: () => ws() });
+const api = { describe, it, expect, afterEach };
+runTransportConformance(api, { name: 'ws', create: () => ws(), secure: (secret) => ws({ secret }) });
+runTransportConformance(api, { name: 'ws with a secret', create: () => ws({ secret: TEST_SECRET }) });
+// A certificate made now for 127.0.0.1; each end trusts it as its own authority.
+const pem = await selfSignedCertificate();
+const tlsOptions = { cert: pem.cert, key: pem.key, ca: pem.cert };
+runTransportConformance(api, {
+  name: 'wss with a secret',
+  create: () => ws({ secret: TEST_SECRET, tls: tlsOptions }),
+  secure: (secret) => ws({ secret, tls: tlsOptions }),
+});
 
 const msg = (ts: number): Message => ({
   meta: { sender: '', recipient: '', app: 0, ts, request: true, push: false, pull: true },
@@ -302,5 +312,140 @@ describe('WsTransport specifics', () => {
     const pending = c.send('srv', encodeFrame(msg(1))).catch((e: unknown) => e);
     await c.close();
     expect(isPsError(await pending, PsErrorCode.CLOSED)).toBe(true);
+  });
+});
+
+describe('WsTransport security', () => {
+  const open: WsTransport[] = [];
+  const make = (o = {}) => {
+    const t = new WsTransport(o);
+    open.push(t);
+    return t;
+  };
+  const raws: net.Socket[] = [];
+  const raw = (port: number) => {
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => undefined);
+    sock.resume();
+    raws.push(sock);
+    return sock;
+  };
+  const closed = (sock: net.Socket) =>
+    new Promise<void>((r) => (sock.destroyed ? r() : sock.once('close', () => r())));
+  const errorOf = (t: WsTransport, code: string) =>
+    firstValueFrom(
+      t.events$.pipe(
+        filter((e) => e.type === 'error' && e.error.code === code),
+        timeout(10_000),
+      ),
+    );
+  afterEach(async () => {
+    for (const sock of raws.splice(0)) sock.destroy();
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+
+  it('refuses a ws:// client on a wss port, logged, and keeps serving wss clients', async () => {
+    const s = make({ secret: TEST_SECRET, tls: tlsOptions });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const logged = errorOf(s, PsErrorCode.AUTH);
+    // A TLS server closes on a plain upgrade request without a word, which looks like a peer
+    // going away: the dialer retries until connectTimeoutMs, then names the likely cause.
+    const plain = make({ secret: TEST_SECRET, connectTimeoutMs: 1000 });
+    await plain.bind({ id: 'plain', host: '127.0.0.1', port: 0 }, { listen: false });
+    const err = await plain.connect(addr).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.PEER_UNREACHABLE)).toBe(true);
+    expect((err as Error).message).toMatch(/wss:\/\/ port/);
+    await logged;
+    const good = make({ secret: TEST_SECRET, tls: tlsOptions });
+    await good.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    await good.connect(addr);
+    const got = firstValueFrom(s.frames$.pipe(take(1), timeout(5000)));
+    await good.send('srv', encodeFrame(msg(1)));
+    expect((await got).from).toBe('cli');
+  });
+
+  it('refuses a wss:// client on a plain port at once, each side saying why', async () => {
+    const s = make({ secret: TEST_SECRET });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const logged = errorOf(s, PsErrorCode.HANDSHAKE);
+    const c = make({ secret: TEST_SECRET, tls: tlsOptions, connectTimeoutMs: 10_000 });
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    const t0 = Date.now();
+    const err = await c.connect(addr).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.AUTH)).toBe(true);
+    const ev = await logged;
+    expect(ev.type === 'error' && ev.error.message).toMatch(/speaks TLS/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('refuses a certificate the dialer does not trust with PS_ERR_AUTH, without retrying', async () => {
+    const s = make({ tls: tlsOptions });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const c = make({ tls: {}, connectTimeoutMs: 10_000 });
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    const t0 = Date.now();
+    const err = await c.connect(addr).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.AUTH)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('closes silent connections (before and after the upgrade) and refuses those beyond maxPendingHandshakes', async () => {
+    const s = make({ secret: TEST_SECRET, helloTimeoutMs: 400, maxPendingHandshakes: 4 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const capped = errorOf(s, PsErrorCode.RATE_LIMIT);
+    const t0 = Date.now();
+    // Three never send a byte, one upgrades and then says nothing, eight more are refused.
+    const socks = Array.from({ length: 3 }, () => raw(addr.port));
+    const upgraded = rawClient(addr.port);
+    await upgraded.opened;
+    const rest = Array.from({ length: 8 }, () => raw(addr.port));
+    const when = await Promise.all(
+      [...socks, ...rest].map((sock) => closed(sock).then(() => Date.now() - t0)),
+    );
+    expect(when.slice(3).every((ms) => ms < 350)).toBe(true);
+    expect(Math.min(...when.slice(0, 3))).toBeGreaterThanOrEqual(350);
+    expect(Math.max(...when)).toBeLessThan(5000);
+    expect(await upgraded.closed).toBe(1008);
+    await capped;
+    const c = make({ secret: TEST_SECRET });
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    expect(await c.connect(addr)).toBe('srv');
+  });
+
+  it('closes a wss connection that never starts its TLS handshake', async () => {
+    const s = make({ tls: tlsOptions, helloTimeoutMs: 300 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const t0 = Date.now();
+    await closed(raw(addr.port));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('disconnects a peer over maxMessagesPerSecond with PS_ERR_RATE_LIMIT and keeps serving', async () => {
+    const s = make({ secret: TEST_SECRET, maxMessagesPerSecond: 100 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const fast = make({ secret: TEST_SECRET, reconnectWindowMs: 5_000 });
+    await fast.bind({ id: 'fast', host: '127.0.0.1', port: 0 }, { listen: false });
+    await fast.connect(addr);
+    let received = 0;
+    const sub = s.frames$.subscribe(() => received++);
+    const limited = errorOf(s, PsErrorCode.RATE_LIMIT);
+    const lost = firstValueFrom(
+      fast.events$.pipe(
+        filter((e) => e.type === 'disconnected'),
+        timeout(10_000),
+      ),
+    );
+    const frame = encodeFrame(msg(1));
+    await Promise.all(Array.from({ length: 1000 }, () => fast.send('srv', frame).catch(() => undefined)));
+    const ev = await limited;
+    expect(ev.type === 'error' && ev.peer).toBe('fast');
+    await lost;
+    sub.unsubscribe();
+    expect(received).toBeGreaterThanOrEqual(100);
+    expect(received).toBeLessThanOrEqual(150); // the burst, and what the rate refilled meanwhile
+    const again = firstValueFrom(s.frames$.pipe(take(1), timeout(10_000)));
+    await fast.send('srv', frame);
+    expect((await again).from).toBe('fast');
   });
 });

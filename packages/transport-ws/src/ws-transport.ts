@@ -1,11 +1,53 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type BindOptions, type NodeAddress, PsError, PsErrorCode } from '@ps/core';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import {
+  type BindOptions,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  isTlsAuthError,
+  type NodeAddress,
+  PsError,
+  PsErrorCode,
+} from '@ps/core';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { type SocketAdapter, type SocketHandlers, type WsBaseOptions, WsTransportBase } from './ws-base.js';
 
+/**
+ * TLS settings of {@link ws}: the transport then listens with HTTPS and dials `wss://` URLs.
+ * PEM strings or buffers, as `node:tls` takes them; one object serves both ends.
+ */
+export interface WsTlsOptions {
+  /** This node's certificate chain (PEM). Needed to listen. */
+  cert?: SecureContextOptions['cert'];
+  /** The private key of `cert` (PEM). Needed to listen. */
+  key?: SecureContextOptions['key'];
+  /** Passphrase of `key`, if it is encrypted. */
+  passphrase?: string;
+  /** Authorities to trust instead of the system's: a self-signed certificate itself, or your CA. */
+  ca?: SecureContextOptions['ca'];
+  /**
+   * Refuse a peer whose certificate does not verify against `ca` (a dialer checks the listener's;
+   * with `requestCert`, a listener checks the dialer's). Default true; false only for tests.
+   */
+  rejectUnauthorized?: boolean;
+  /** Listening side: ask dialers for a certificate too (mutual TLS). Default false. */
+  requestCert?: boolean;
+  /** Dialing side: the host name the listener's certificate must carry. Default: the host dialed. */
+  servername?: string;
+}
+
 /** Options of {@link ws}. */
-export interface WsTransportOptions extends WsBaseOptions {}
+export interface WsTransportOptions extends WsBaseOptions {
+  /** Speak TLS: listen with HTTPS and dial `wss://` URLs. Default: plain `ws://`. */
+  tls?: WsTlsOptions;
+  /**
+   * Most accepted connections that may be waiting for their handshake (TLS, the WebSocket
+   * upgrade and the @ps hellos) at once; further ones are closed at once (`PS_ERR_RATE_LIMIT`,
+   * logged once per episode). Default 128.
+   */
+  maxPendingHandshakes?: number;
+}
 
 /** The `ws` receiver's size limit; lowered to a hello's size until the hello came. */
 interface ReceiverInternals {
@@ -13,6 +55,9 @@ interface ReceiverInternals {
 }
 
 const toBuffer = (p: Uint8Array) => Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+
+/** A TLS record holding a fatal handshake_failure alert: what a plain listener answers a TLS dialer. */
+const TLS_HANDSHAKE_FAILURE_ALERT = Uint8Array.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28]);
 
 /** Maps an error `ws` reports on an open connection (bad input) to a PsError. */
 function inputError(err: Error & { code?: string }, maxFrameBytes: number): PsError {
@@ -56,10 +101,31 @@ function adapt(socket: WebSocket, handlers: SocketHandlers, maxFrameBytes: numbe
     else handlers.message(Array.isArray(data) ? Buffer.concat(data) : (data as Buffer));
   });
   socket.on('error', (err: Error & { code?: string; syscall?: string }) => {
-    if (!isOpen) {
+    if (!isOpen && isTlsAuthError(err)) {
+      // An untrusted certificate, or a peer that does not speak TLS: retrying will not help.
+      handlers.error(
+        new PsError(PsErrorCode.AUTH, `TLS failed: ${err.message}`, undefined, {
+          cause: err,
+        }),
+      );
+    } else if (!isOpen && err.code?.startsWith('HPE_')) {
+      // Not HTTP at all in answer to the upgrade: a TLS port dialed without tls, or another protocol.
+      handlers.error(
+        new PsError(
+          PsErrorCode.HANDSHAKE,
+          `not a @ps WebSocket endpoint (the answer is not HTTP: ${err.message}); a wss:// port? give this transport the same tls options as the server`,
+          undefined,
+          { cause: err },
+        ),
+      );
+    } else if (!isOpen) {
       // Before the upgrade: refused, reset or timed out is worth a retry; a server that answers
       // the upgrade wrongly (a 4xx, a bad accept header) is not a @ps WebSocket endpoint.
       const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1];
+      // A wss:// port closes on a plain upgrade request without a word: say so, and retry.
+      const hint = /hang up/i.test(err.message)
+        ? ' (a wss:// port? then give this transport the tls options of the cluster)'
+        : '';
       const retry =
         err.syscall !== undefined ||
         err.code !== undefined ||
@@ -68,7 +134,7 @@ function adapt(socket: WebSocket, handlers: SocketHandlers, maxFrameBytes: numbe
       handlers.error(
         new PsError(
           retry ? PsErrorCode.PEER_UNREACHABLE : PsErrorCode.HANDSHAKE,
-          retry ? `cannot connect: ${err.message}` : `not a @ps WebSocket endpoint: ${err.message}`,
+          retry ? `cannot connect: ${err.message}${hint}` : `not a @ps WebSocket endpoint: ${err.message}`,
           undefined,
           { cause: err },
         ),
@@ -109,20 +175,53 @@ function adapt(socket: WebSocket, handlers: SocketHandlers, maxFrameBytes: numbe
 }
 
 /**
- * The WebSocket transport on Node (`ws`): a `WebSocketServer` on `bind`, a client `WebSocket`
- * on `connect`. One binary WebSocket message is one frame, so no length prefix is needed; the
- * first message each way is the core hello (`encodeHello`). Text messages, a first message that
- * is no hello, and messages above `maxFrameBytes` (ws's `maxPayload`; 4 KiB before the hello)
- * close only the connection they came on, reported on `events$`. A send resolves in `ws`'s send
- * callback (the bytes reached the kernel) and waits while the socket's `bufferedAmount` is above
- * `highWaterMarkBytes`. Outgoing connections reconnect with backoff when dropped; sends made
- * meanwhile wait for the reconnect (up to `reconnectWindowMs`). Compression is off.
+ * The WebSocket transport on Node (`ws`): a `WebSocketServer` on `bind` (on HTTPS with the
+ * `tls` option), a client `WebSocket` on `connect` (`wss://` with `tls`). One binary WebSocket
+ * message is one frame, so no length prefix is needed; the first messages each way are core's
+ * handshake (`Handshake`: the hellos and, with a cluster secret, the HMAC proofs). Text
+ * messages, a failed handshake, messages above `maxFrameBytes` (ws's `maxPayload`; 4 KiB before
+ * the handshake completes) and a peer over its message rate close only the connection they came
+ * on, reported on `events$`. A send resolves in `ws`'s send callback (the bytes reached the
+ * kernel) and waits while the socket's `bufferedAmount` is above `highWaterMarkBytes`. Outgoing
+ * connections reconnect with backoff when dropped; sends made meanwhile wait for the reconnect
+ * (up to `reconnectWindowMs`). Compression is off.
  */
 export class WsTransport extends WsTransportBase {
   readonly kind = 'ws';
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
+  private readonly tls: WsTlsOptions | undefined;
+  private readonly maxPendingHandshakes: number;
+  /** Accepted TCP connections open (those whose handshake completed: `authedOpen`). */
+  private rawOpen = 0;
+  /** Set while new connections are refused for `maxPendingHandshakes` (reported once). */
+  private pendingFull = false;
+  /** Accepted sockets not upgraded yet, with the timer that closes them. */
+  private readonly upgradeTimers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
 
+  /**
+   * @throws PsError `PS_ERR_CONFIG` for a secret shorter than 16 bytes, or limits that are not
+   *   positive numbers.
+   */
+  constructor(opts: WsTransportOptions = {}) {
+    super(opts);
+    this.tls = opts.tls;
+    this.maxPendingHandshakes = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+    if (!(this.maxPendingHandshakes >= 1)) {
+      throw new PsError(PsErrorCode.CONFIG, 'maxPendingHandshakes must be at least 1');
+    }
+  }
+
+  protected override get scheme(): 'ws' | 'wss' {
+    return this.tls ? 'wss' : 'ws';
+  }
+
+  /**
+   * Sets this node's id and (unless `listen: false`) listens at `self.host:self.port` (HTTPS
+   * with the `tls` option).
+   * @throws PsError `PS_ERR_BIND` when the address cannot be bound, `PS_ERR_CONFIG` when `tls`
+   *   lacks `cert` or `key` (or they do not load), or the transport is bound already.
+   */
   async bind(self: NodeAddress, options: BindOptions = {}): Promise<NodeAddress> {
     this.assertOpen();
     if (this.self !== undefined && this.http) {
@@ -130,10 +229,7 @@ export class WsTransport extends WsTransportBase {
     }
     this.self = self.id;
     if (options.listen === false) return { ...self, port: 0 };
-    const http = createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
-      res.end('this is a @ps WebSocket endpoint; connect with a WebSocket client\n');
-    });
+    const http = this.httpServer();
     await new Promise<void>((resolve, reject) => {
       http.once('error', (err) =>
         reject(
@@ -160,6 +256,8 @@ export class WsTransport extends WsTransportBase {
       ),
     );
     wss.on('connection', (socket, req) => {
+      clearTimeout(this.upgradeTimers.get(req.socket));
+      this.upgradeTimers.delete(req.socket);
       const where = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
       const { handlers, attach } = this.accept(where);
       attach(adapt(socket, handlers, this.maxFrameBytes, true));
@@ -170,11 +268,151 @@ export class WsTransport extends WsTransportBase {
     return { id: self.id, host: self.host, port: addr.port };
   }
 
+  /** The HTTP(S) server under the WebSocket server, with the limits on connections before their upgrade. */
+  private httpServer(): Server {
+    const answer426 = (_req: unknown, res: import('node:http').ServerResponse) => {
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      res.end('this is a @ps WebSocket endpoint; connect with a WebSocket client\n');
+    };
+    const timeouts = { headersTimeout: this.helloTimeoutMs, requestTimeout: this.helloTimeoutMs };
+    let http: Server;
+    const o = this.tls;
+    if (o) {
+      if (o.cert === undefined || o.key === undefined) {
+        throw new PsError(
+          PsErrorCode.CONFIG,
+          'a TLS WebSocket transport that listens needs tls.cert and tls.key (PEM); a worker that only dials needs neither',
+        );
+      }
+      try {
+        http = createHttpsServer(
+          {
+            ...timeouts,
+            cert: o.cert,
+            key: o.key,
+            ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+            ...(o.ca !== undefined ? { ca: o.ca } : {}),
+            requestCert: o.requestCert ?? false,
+            rejectUnauthorized: o.requestCert ? (o.rejectUnauthorized ?? true) : false,
+            handshakeTimeout: this.helloTimeoutMs,
+          },
+          answer426,
+        ) as unknown as Server;
+      } catch (err) {
+        throw new PsError(
+          PsErrorCode.CONFIG,
+          `cannot load the TLS certificate or key: ${(err as Error).message}`,
+          undefined,
+          { cause: err },
+        );
+      }
+      http.on('tlsClientError', (err: Error & { code?: string }, socket: Socket) => {
+        socket.destroy(); // with a listener for this event, closing the socket is ours to do
+        if (err.code === 'ECONNRESET' || this.closed) return;
+        const where = `${socket.remoteAddress}:${socket.remotePort}`;
+        const timeout = /timeout/i.test(err.message);
+        this.emitError(
+          new PsError(
+            timeout ? PsErrorCode.HANDSHAKE : PsErrorCode.AUTH,
+            timeout
+              ? `connection from ${where} did not complete its TLS handshake within ${this.helloTimeoutMs} ms; closed`
+              : `TLS handshake with ${where} failed (${err.message}); a plain or untrusted peer? closed`,
+          ),
+        );
+      });
+    } else {
+      http = createHttpServer(timeouts, answer426);
+    }
+    // Every TCP connection, before TLS: refused at once while too many wait for their handshake.
+    http.prependListener('connection', (raw: Socket) => this.admitRaw(raw));
+    // From the first byte of HTTP (after TLS, if any) to the upgrade: at most helloTimeoutMs.
+    http.on(o ? 'secureConnection' : 'connection', (socket: Socket) => {
+      if (socket.destroyed) return;
+      const t = setTimeout(() => {
+        if (this.upgradeTimers.get(socket) !== t) return;
+        this.upgradeTimers.delete(socket);
+        if (!socket.destroyed) {
+          this.emitError(
+            new PsError(
+              PsErrorCode.HANDSHAKE,
+              `connection from ${socket.remoteAddress}:${socket.remotePort} did not upgrade to a WebSocket within ${this.helloTimeoutMs} ms; closed`,
+            ),
+          );
+          socket.destroy();
+        }
+      }, this.helloTimeoutMs);
+      t.unref();
+      this.upgradeTimers.set(socket, t);
+      socket.once('close', () => clearTimeout(t));
+    });
+    http.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {
+      // TLS failures were reported by 'tlsClientError' already.
+      const tlsFailure = err.code?.startsWith('ERR_SSL_') === true;
+      const tlsHello = !o && err.rawPacket !== undefined && err.rawPacket[0] === 0x16;
+      if (err.code !== 'ECONNRESET' && !tlsFailure && !this.closed) {
+        this.emitError(
+          new PsError(
+            PsErrorCode.HANDSHAKE,
+            tlsHello
+              ? `connection from ${socket.remoteAddress}:${socket.remotePort} speaks TLS (wss) and this endpoint does not; give every node the same tls options; closed`
+              : `connection from ${socket.remoteAddress}:${socket.remotePort} sent bad HTTP (${err.code ?? err.message}); closed`,
+          ),
+        );
+      }
+      if (socket.writable && !tlsFailure) {
+        // A TLS dialer gets a fatal alert, so it fails at once instead of retrying.
+        socket.end(
+          tlsHello ? TLS_HANDSHAKE_FAILURE_ALERT : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n',
+        );
+        setTimeout(() => socket.destroy(), 1000).unref();
+      } else socket.destroy();
+    });
+    return http;
+  }
+
+  /** Counts an accepted TCP connection; refuses it while too many wait for their handshake. */
+  private admitRaw(raw: Socket): void {
+    if (this.closed) {
+      raw.destroy();
+      return;
+    }
+    if (this.rawOpen - this.authedOpen >= this.maxPendingHandshakes) {
+      raw.destroy();
+      if (!this.pendingFull) {
+        this.pendingFull = true;
+        this.emitError(
+          new PsError(
+            PsErrorCode.RATE_LIMIT,
+            `${this.maxPendingHandshakes} connections are waiting for their handshake (maxPendingHandshakes); refusing new connections until some complete or time out`,
+          ),
+        );
+      }
+      return;
+    }
+    this.rawOpen++;
+    raw.once('close', () => {
+      this.rawOpen--;
+      this.pendingReleased();
+    });
+  }
+
+  protected override pendingReleased(): void {
+    if (this.pendingFull && this.rawOpen - this.authedOpen < this.maxPendingHandshakes)
+      this.pendingFull = false;
+  }
+
   protected openSocket(url: string, handlers: SocketHandlers): SocketAdapter {
+    const o = this.tls;
     const socket = new WebSocket(url, {
       maxPayload: this.maxFrameBytes,
       perMessageDeflate: false,
       handshakeTimeout: this.helloTimeoutMs,
+      ...(o?.ca !== undefined ? { ca: o.ca } : {}),
+      ...(o?.cert !== undefined ? { cert: o.cert } : {}),
+      ...(o?.key !== undefined ? { key: o.key } : {}),
+      ...(o?.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+      ...(o?.servername !== undefined ? { servername: o.servername } : {}),
+      ...(o ? { rejectUnauthorized: o.rejectUnauthorized ?? true } : {}),
     });
     return adapt(socket, handlers, this.maxFrameBytes, false);
   }
@@ -191,7 +429,7 @@ export class WsTransport extends WsTransportBase {
   }
 }
 
-/** Makes a WebSocket transport for Node: `createServer({ transport: ws(), ... })`. */
+/** Makes a WebSocket transport for Node: `createServer({ transport: ws({ secret }), ... })`. */
 export function ws(opts: WsTransportOptions = {}): WsTransport {
   return new WsTransport(opts);
 }

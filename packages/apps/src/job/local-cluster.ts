@@ -4,6 +4,7 @@ import { InprocHub, inproc } from '@ps/transport-inproc';
 import { parseKillSpec, type SlrConfig } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
 import type { JobEvent, JobSummary } from './job-events.js';
+import { resolveSecret } from './resolve-secret.js';
 import { loadSlrData, runSlrRole } from './run-role.js';
 
 /** Options of {@link runLocalCluster}. */
@@ -15,6 +16,13 @@ export interface LocalClusterOptions {
   onEvent?: (e: JobEvent) => void;
   /** Tear the cluster down and fail after this many seconds. Default 3,600. */
   timeoutSeconds?: number;
+  /** The cluster secret every role authenticates its connections with. Default: none. */
+  secret?: string;
+  /**
+   * The file the secret was read from: role processes are told its path (`PS_SECRET_FILE`)
+   * rather than the secret itself. Without it a secret goes to them as `PS_SECRET`.
+   */
+  secretFile?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,7 +41,8 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<JobSum
   const t0 = performance.now();
   const collected = collector(opts.onEvent);
   if (cfg.transport === 'inproc') {
-    await runInProcess(cfg, collected.on);
+    const secret = opts.secret ?? (opts.secretFile ? resolveSecret(opts.secretFile).secret : undefined);
+    await runInProcess(cfg, collected.on, secret);
   } else {
     await runProcesses(opts, collected.on);
   }
@@ -122,9 +131,9 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-async function runInProcess(cfg: SlrConfig, on: (e: JobEvent) => void): Promise<void> {
+async function runInProcess(cfg: SlrConfig, on: (e: JobEvent) => void, secret?: string): Promise<void> {
   const hub = new InprocHub();
-  const transport = () => inproc({ hub });
+  const transport = () => inproc(secret ? { hub, secret } : { hub });
   const base = { numServers: cfg.servers, numWorkers: cfg.workers, host: '127.0.0.1', port: 0 };
   let listening!: (port: number) => void;
   const port = new Promise<number>((resolve) => {
@@ -189,12 +198,14 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
   });
   failedPromise.catch(() => undefined);
 
-  const common = {
+  const common: Record<string, string> = {
     PS_NUM_SERVERS: String(cfg.servers),
     PS_NUM_WORKERS: String(cfg.workers),
     PS_HOST: '127.0.0.1',
     PS_JOB: JSON.stringify(cfg),
   };
+  if (opts.secretFile) common.PS_SECRET_FILE = opts.secretFile;
+  else if (opts.secret) common.PS_SECRET = opts.secret;
   const launch = (name: string, env: Record<string, string>): Role => {
     const child = spawn(process.execPath, [roleScript, 'start'], {
       env: { ...process.env, ...common, ...env },

@@ -50,7 +50,7 @@ export interface RoleContext {
  */
 export async function runSlrRole(ctx: RoleContext): Promise<void> {
   const { env, cfg, report } = ctx;
-  const transport = ctx.transport ?? (() => tcp());
+  const transport = ctx.transport ?? (() => tcp(env.secret ? { secret: env.secret } : {}));
   const at = env.scheduler;
   const setTitle = (t: string) => {
     if (!ctx.data) process.title = t;
@@ -149,12 +149,13 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
 
 /**
  * The entry of a role process (`ps start`): cluster settings from `PS_*` variables, the job from
- * `PS_JOB` (JSON) merged under the given config. Reports over the IPC channel when the launcher
- * opened one, else as JSON lines on stdout. Exits when the launcher goes away, so that no role
- * outlives it.
+ * `PS_JOB` (JSON) merged under the given config, and the cluster secret (`secret`, else
+ * `PS_SECRET`). Reports over the IPC channel when the launcher opened one, else as JSON lines on
+ * stdout. Exits when the launcher goes away, so that no role outlives it.
  */
-export async function roleMain(cfg: SlrConfig): Promise<void> {
+export async function roleMain(cfg: SlrConfig, secret?: string): Promise<void> {
   const env = configFromEnv();
+  if (secret !== undefined) env.secret = secret;
   const send = process.send?.bind(process);
   const report = send
     ? (e: JobEvent) => {

@@ -26,10 +26,11 @@ export type FromHub =
 
 /** What flows over a link port, both ways. */
 export type OnLink =
-  /** Core's hello (`encodeHello`); the dialer says it first, the listener answers with its own. */
+  /**
+   * A frame of core's `Handshake` (hellos, proofs, the answer, an error frame); the dialer
+   * speaks first and the two alternate until both are done.
+   */
   | { t: 'hello'; hello: Uint8Array }
-  /** The listener refuses the link (bad hello); the port closes after it. */
-  | { t: 'refuse'; code: PsErrorCode; message: string }
   /** A newer link from the same node id replaced this one; the port closes after it. */
   | { t: 'kick' }
   /** One frame, its parts copied into this one (transferred) buffer. */
