@@ -12,6 +12,7 @@ import {
 } from '@ps/core';
 import type { SignificantUpdateFilter } from '@ps/filters';
 import { tcp } from '@ps/transport-tcp';
+import { ws } from '@ps/transport-ws';
 import type { SparseDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { trainTestSplit } from '../data/split.js';
@@ -20,6 +21,7 @@ import { kktFilter } from '../slr/kkt-filter.js';
 import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { trainSlrWorker } from '../slr/train-slr-worker.js';
+import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
 import type { JobEvent } from './job-events.js';
 
 /** Loads the job's data set and splits it as every worker does (deterministic from the seed). */
@@ -49,8 +51,10 @@ export interface RoleContext {
  */
 export async function runSlrRole(ctx: RoleContext): Promise<void> {
   const { env, cfg, report } = ctx;
-  const transport = ctx.transport ?? (() => tcp());
+  const transport = ctx.transport ?? (() => (cfg.transport === 'ws' ? ws() : tcp()));
   const at = env.scheduler;
+  // A human opens the browser workers' tabs: give them ten minutes rather than two.
+  const startTimeoutMs = cfg.browserWorkers > 0 ? 600_000 : undefined;
   const setTitle = (t: string) => {
     if (!ctx.data) process.title = t;
   };
@@ -78,19 +82,35 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     }));
   if (env.role === 'server') {
     setTitle('ps-server');
+    // Push requests to the model per worker node id, for the summary (`push_requests_by_worker`).
+    const pushesBySender: Record<string, number> = {};
+    const model = slrHandler(cfg);
     const { node } = await createServer({
       transport: transport(),
       scheduler: at,
       host: env.host,
       port: env.port,
+      ...(startTimeoutMs ? { startTimeoutMs } : {}),
       // App 0: the model; app 1: the workers' clock (bounded delay across workers).
-      handler: { 0: slrHandler(cfg), 1: assignHandler() },
+      handler: {
+        0: (req) => {
+          if (req.push) pushesBySender[req.sender] = (pushesBySender[req.sender] ?? 0) + 1;
+          return model(req);
+        },
+        1: assignHandler(),
+      },
       filters,
     });
     setTitle(`ps-server-${node.rank}`);
     report({ type: 'listening', role: 'server', port: node.address.port });
     await node.terminated;
-    report({ type: 'stats', role: `server-${node.rank}`, stats: node.stats, filters: filterStats() });
+    report({
+      type: 'stats',
+      role: `server-${node.rank}`,
+      stats: node.stats,
+      filters: filterStats(),
+      pushesBySender,
+    });
     if (node.terminationError) throw node.terminationError;
     return;
   }
@@ -103,6 +123,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     host: env.host,
     apps: [0, 1],
     filters,
+    ...(startTimeoutMs ? { startTimeoutMs } : {}),
   });
   const [worker, clock] = workers as [KVWorker, KVWorker];
   const rank = node.rank;
@@ -115,6 +136,14 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     features: data.train.features,
     loadSeconds: data.seconds,
   });
+  // With browser workers, the first Node worker evaluates for the summary (a tab evaluates for
+  // itself, in its page).
+  const evaluator =
+    cfg.browserWorkers > 0
+      ? node.view.workers
+          .filter((w) => !w.id.startsWith(BROWSER_WORKER_ID_PREFIX))
+          .sort((a, b) => a.rank - b.rank)[0]?.id === node.id
+      : undefined;
   try {
     const { evaluation, report: mine } = await trainSlrWorker({
       node,
@@ -127,6 +156,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       test: data.test,
       onProgress: report,
       onEval: report,
+      ...(evaluator === undefined ? {} : { evaluator }),
     });
     report({ type: 'worker-report', report: mine });
     if (evaluation) report({ type: 'evaluation', evaluation });

@@ -1,5 +1,5 @@
 import { PsError, PsErrorCode } from '@ps/core';
-import { filtersFromSpec } from './filters-from-spec.js';
+import { parseFilterSpec } from './filter-spec.js';
 
 /** Server-side update rules the job can use. */
 export type SlrOptimizer = 'adagrad' | 'ftrl' | 'sgd';
@@ -34,8 +34,18 @@ export interface SlrConfig {
   /** L2 penalty (default 0). */
   l2: number;
   servers: number;
+  /** Worker processes the launcher starts (Node workers). */
   workers: number;
-  transport: 'tcp' | 'inproc';
+  /**
+   * `tcp` and `ws`: one process per role, over TCP or WebSocket; `inproc`: every role in one
+   * process. Browser workers need `ws`.
+   */
+  transport: 'tcp' | 'inproc' | 'ws';
+  /**
+   * Workers that join from browser tabs (default 0). The cluster waits for them besides `workers`
+   * Node workers; they need `transport: 'ws'`, `dataset: 'spam'` and no filters.
+   */
+  browserWorkers: number;
   /**
    * How stale a worker's weights may be (OSDI 2014, section 3.5): `sequential` (each batch's pull
    * waits for the previous batch's push), `eventual` (pulls prefetched without waiting), or
@@ -69,6 +79,7 @@ export const SLR_DEFAULTS: SlrConfig = {
   servers: 2,
   workers: 2,
   transport: 'tcp',
+  browserWorkers: 0,
   consistency: 'bounded',
   tau: 1,
   straggler: 1,
@@ -97,6 +108,7 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   int('batchSize', 1, 1_000_000);
   int('servers', 1, 64);
   int('workers', 1, 64);
+  int('browserWorkers', 0, 64);
   int('seed', 0, 2 ** 31 - 1);
   int('tau', 0, 1024);
   int('evalEvery', 0, 1_000_000);
@@ -111,8 +123,15 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   for (const k of ['beta', 'l1', 'l2'] as const) if (!(c[k] >= 0)) bad(`--${k} must be >= 0, got ${c[k]}`);
   if (!['adagrad', 'ftrl', 'sgd'].includes(c.optimizer))
     bad(`--optimizer must be adagrad, ftrl or sgd, got ${c.optimizer}`);
-  if (c.transport !== 'tcp' && c.transport !== 'inproc')
-    bad(`--transport must be tcp or inproc, got ${c.transport}`);
-  filtersFromSpec(c.filters); // throws PS_ERR_CONFIG naming an unknown filter
+  if (c.transport !== 'tcp' && c.transport !== 'inproc' && c.transport !== 'ws')
+    bad(`--transport must be tcp, ws or inproc, got ${c.transport}`);
+  const filters = parseFilterSpec(c.filters); // throws PS_ERR_CONFIG naming an unknown filter
+  if (c.browserWorkers > 0) {
+    if (c.transport !== 'ws')
+      bad(`--browser-workers needs --transport ws (a browser speaks WebSocket), got ${c.transport}`);
+    if (c.dataset !== 'spam')
+      bad(`--browser-workers: browser workers train on --dataset spam only, got ${c.dataset}`);
+    if (filters.length > 0) bad(`--browser-workers: browser workers run no --filters yet, got ${c.filters}`);
+  }
   return c;
 }

@@ -75,6 +75,11 @@ export interface TrainSlrWorkerArgs {
   significant?: SignificantUpdateFilter;
   /** Minimum time between progress reports, in ms. Default 500. */
   progressEveryMs?: number;
+  /**
+   * Whether this worker measures test quality (`evalEvery` points, and the final evaluation after
+   * every worker finished). Default: rank 0 does. Exactly one worker of a job should.
+   */
+  evaluator?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -100,7 +105,8 @@ const prefetchDepth = (tau: number) => (tau === Number.POSITIVE_INFINITY ? 8 : M
  * for batch i + τ + 1 is a task that depends on the push of batch i, so weights are at most τ
  * batches stale, and up to τ pulls are prefetched while a batch is computed. `sequential` is
  * τ = 0; `eventual` prefetches 8 pulls with no dependency. After a barrier, worker 0 evaluates
- * the test set. Resolves with the evaluation on worker 0 and `undefined` elsewhere.
+ * the test set. Resolves with the evaluation on worker 0 (or the worker `evaluator` names) and
+ * `undefined` elsewhere.
  */
 export async function trainSlrWorker(
   args: TrainSlrWorkerArgs,
@@ -109,6 +115,7 @@ export async function trainSlrWorker(
   const every = args.progressEveryMs ?? 500;
   const rank = node.rank;
   const workers = node.view.workers.length;
+  const evaluator = args.evaluator ?? rank === 0;
   const part = shard(train, rank, workers);
   const indexer = new MinibatchIndexer(train.features, cfg.bits);
   const perEpoch = Math.ceil(part.rows / cfg.batchSize);
@@ -203,7 +210,7 @@ export async function trainSlrWorker(
     windowLoss += stats.loss;
     windowCorrect += stats.correct;
     if (Date.now() - windowStart >= every || b % perEpoch === perEpoch - 1) report(epoch);
-    if (rank === 0 && onEval && cfg.evalEvery > 0 && (b + 1) % cfg.evalEvery === 0) {
+    if (evaluator && onEval && cfg.evalEvery > 0 && (b + 1) % cfg.evalEvery === 0) {
       const { accuracy: acc } = await evaluate(worker, sample, cfg.bits);
       onEval({ type: 'eval', seconds: (performance.now() - t0) / 1000, batches: b + 1, accuracy: acc });
     }
@@ -227,7 +234,7 @@ export async function trainSlrWorker(
   const idleFraction = idleMs / 1000 / trainSeconds;
   const workerReport = { rank, trainSeconds, idleFraction, batches: total };
   await node.barrier('workers');
-  if (rank !== 0) return { evaluation: undefined, report: workerReport };
+  if (!evaluator) return { evaluation: undefined, report: workerReport };
   return { evaluation: await evaluate(worker, test, cfg.bits), report: workerReport };
 }
 
