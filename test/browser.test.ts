@@ -46,6 +46,55 @@ async function serve(): Promise<{ proc: Proc; url: string }> {
   return { proc, url: url! };
 }
 
+/**
+ * Starts headless Chromium (a browser server whose process we hold) and connects to it.
+ * `close` closes the browser, and kills its process by pid if it lingers.
+ */
+async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
+  const executablePath = chromiumPath();
+  const server: BrowserServer = await chromium.launchServer({
+    executablePath,
+    headless: true,
+    // The sandbox needs user namespaces, which a root shell in a container lacks.
+    args: ['--no-sandbox'],
+    timeout: 60_000,
+  });
+  const close = async () => {
+    await Promise.race([server.close(), new Promise((r) => setTimeout(r, 10_000))]);
+    const child = server.process();
+    if (child.exitCode === null && child.signalCode === null) await server.kill();
+  };
+  try {
+    return { browser: await chromium.connect(server.wsEndpoint(), { timeout: 30_000 }), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Starts `ps slr` over ws with one Node worker and one tab; resolves with the tab's address. */
+async function browserJob(webUrl: string, extra: string[] = []): Promise<{ job: Proc; page: string }> {
+  const job = spawnNode(cli, {}, [
+    'slr',
+    '--dataset',
+    'spam',
+    '--transport',
+    'ws',
+    '--servers',
+    '2',
+    '--workers',
+    '1',
+    '--browser-workers',
+    '1',
+    '--web-url',
+    webUrl,
+    '--json',
+    ...extra,
+  ]);
+  const [, page] = await lineOf(job, job.stderr, /^browser workers: open (\S+) in 1 tab/, 30_000);
+  return { job, page: page! };
+}
+
 /** The page's `window.psWorker` (see `BrowserWorkerState` in @ps/apps). */
 interface TabState {
   status: string;
@@ -65,43 +114,17 @@ interface TabState {
 
 describe('browser workers', () => {
   it('a Chromium tab joins a ws cluster as a worker, trains its shard, and its pushes reach the servers', async () => {
-    const executablePath = chromiumPath(); // fails, not skips, without Chromium
+    chromiumPath(); // fails (not skips) at once without Chromium
     const web = await serve();
-    const job = spawnNode(cli, {}, [
-      'slr',
-      '--dataset',
-      'spam',
-      '--transport',
-      'ws',
-      '--servers',
-      '2',
-      '--workers',
-      '1',
-      '--browser-workers',
-      '1',
-      '--web-url',
-      web.url,
-      '--json',
-    ]);
-    const [, page] = await lineOf(job, job.stderr, /^browser workers: open (\S+) in 1 tab/, 30_000);
-    expect(page!.startsWith(`${web.url}?scheduler=127.0.0.1%3A`)).toBe(true);
-
-    let server: BrowserServer | undefined;
-    let browser: Browser | undefined;
+    const { job, page } = await browserJob(web.url);
+    expect(page.startsWith(`${web.url}?scheduler=127.0.0.1%3A`)).toBe(true);
+    const chrome = await launchChromium();
     try {
-      server = await chromium.launchServer({
-        executablePath,
-        headless: true,
-        // The sandbox needs user namespaces, which a root shell in a container lacks.
-        args: ['--no-sandbox'],
-        timeout: 60_000,
-      });
-      browser = await chromium.connect(server.wsEndpoint(), { timeout: 30_000 });
-      const tab = await browser.newPage();
+      const tab = await chrome.browser.newPage();
       const logs: string[] = [];
       tab.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
       tab.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-      await tab.goto(page!, { timeout: 30_000 });
+      await tab.goto(page, { timeout: 30_000 });
       await tab.waitForFunction(
         () => {
           const s = (window as { psWorker?: { status: string } }).psWorker?.status;
@@ -150,14 +173,36 @@ describe('browser workers', () => {
       // The first Node worker evaluated the model for the summary.
       expect(summary.accuracy).toBeGreaterThanOrEqual(0.95);
     } finally {
-      await browser?.close().catch(() => undefined);
-      await Promise.race([server?.close(), new Promise((r) => setTimeout(r, 10_000))]);
-      const pid = server?.process().pid;
-      if (pid !== undefined && server?.process().exitCode === null) await server.kill();
+      await chrome.close();
       process.kill(web.proc.pid, 'SIGTERM');
       expect(await exitCode(web.proc, 10_000)).toBe(0);
     }
   }, 300_000);
+
+  it('tears the cluster down, saying why, when the tab is closed during training', async () => {
+    chromiumPath();
+    const web = await serve();
+    const { job, page } = await browserJob(web.url, ['--epochs', '50']);
+    const chrome = await launchChromium();
+    try {
+      const tab = await chrome.browser.newPage();
+      await tab.goto(page, { timeout: 30_000 });
+      await tab.waitForFunction(
+        () => ((window as { psWorker?: { pushes: number } }).psWorker?.pushes ?? 0) > 10,
+        undefined,
+        { timeout: 120_000, polling: 100 },
+      );
+      await tab.close();
+      // The scheduler declares the silent tab dead after its heartbeat timeout (10 s); the Node
+      // worker then stops and the launcher tears everything down.
+      expect(await exitCode(job, 60_000)).toBe(1);
+      const stderr = job.stderr.join('\n');
+      expect(stderr).toMatch(/PS_ERR_NODE_DEAD: worker tab-[0-9a-f]{12} \(rank \d\) was declared dead/);
+      expect(stderr).toMatch(/the cluster was torn down/);
+    } finally {
+      await chrome.close();
+    }
+  }, 180_000);
 
   it('ps serve serves the page, its bundle and the data, refuses the rest, and stops on SIGTERM', async () => {
     const { proc, url } = await serve();

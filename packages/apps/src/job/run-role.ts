@@ -7,6 +7,7 @@ import {
   type KVWorker,
   PsError,
   PsErrorCode,
+  type PsNode,
   Scheduler,
   type Transport,
 } from '@ps/core';
@@ -144,8 +145,11 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
           .filter((w) => !w.id.startsWith(BROWSER_WORKER_ID_PREFIX))
           .sort((a, b) => a.rank - b.rank)[0]?.id === node.id
       : undefined;
+  // A tab that is closed is declared dead by the scheduler; nobody else has its shard, so stop
+  // rather than wait for it (the launcher then tears the cluster down).
+  const lost = cfg.browserWorkers > 0 ? whenAWorkerDies(node) : undefined;
   try {
-    const { evaluation, report: mine } = await trainSlrWorker({
+    const training = trainSlrWorker({
       node,
       worker,
       clock,
@@ -158,15 +162,40 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       onEval: report,
       ...(evaluator === undefined ? {} : { evaluator }),
     });
+    // Once a worker is lost, training's own end (a rejection as the cluster goes) is no news.
+    if (lost) training.catch(() => undefined);
+    const { evaluation, report: mine } = await (lost ? Promise.race([training, lost.dead]) : training);
     report({ type: 'worker-report', report: mine });
     if (evaluation) report({ type: 'evaluation', evaluation });
   } catch (err) {
     await node.close();
     throw err;
+  } finally {
+    lost?.stop();
   }
   await node.finalize();
   report({ type: 'stats', role: `worker-${rank}`, stats: node.stats, filters: filterStats() });
   if (node.terminationError) throw node.terminationError;
+}
+
+/** Rejects `dead` with `PS_ERR_NODE_DEAD` once the cluster view declares a worker dead. */
+function whenAWorkerDies(node: PsNode): { dead: Promise<never>; stop(): void } {
+  let sub: ReturnType<typeof node.cluster$.subscribe> | undefined;
+  const dead = new Promise<never>((_, reject) => {
+    sub = node.cluster$.subscribe((view) => {
+      const gone = view?.workers.find((w) => view.dead.includes(w.id));
+      if (gone) {
+        reject(
+          new PsError(
+            PsErrorCode.NODE_DEAD,
+            `worker ${gone.id} (rank ${gone.rank}) was declared dead; no other worker has its shard, so the job stops`,
+          ),
+        );
+      }
+    });
+  });
+  dead.catch(() => undefined);
+  return { dead, stop: () => sub?.unsubscribe() };
 }
 
 /**

@@ -84,6 +84,15 @@ export interface TrainSlrWorkerArgs {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A pull issued ahead of its batch: when training stops early (an error, a lost worker), it is
+ * never awaited, and its rejection must not count as unhandled. Awaiting it still throws.
+ */
+function prefetched<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 /** The delay τ the job's consistency option stands for, in batches. */
 export function slrTau(cfg: Pick<SlrConfig, 'consistency' | 'tau'>): number {
   return cfg.consistency === 'sequential'
@@ -135,17 +144,14 @@ export async function trainSlrWorker(
     const { keys } = indexer.index(part, start, end);
     const dep = b - tau - 1;
     if (dep < 0) {
-      pulls.set(b, worker.wait(worker.pull(keys)));
+      pulls.set(b, prefetched(worker.wait(worker.pull(keys))));
       return;
     }
     // The pull waits for this worker's push of batch b − τ − 1 (a task dependency) and, with a
     // clock, for every worker to have finished that iteration.
     const own = { deps: [pushes[dep]!] };
     const gate = clock ? clock.waitFor(dep + 1) : Promise.resolve();
-    pulls.set(
-      b,
-      gate.then(() => worker.wait(worker.pull(keys, own))),
-    );
+    pulls.set(b, prefetched(gate.then(() => worker.wait(worker.pull(keys, own)))));
   };
   let idleMs = 0;
   const kkt = args.kkt;
