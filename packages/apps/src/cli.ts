@@ -24,6 +24,13 @@ const num = (v: string) => {
   return n;
 };
 
+const httpUrl = (v: string) => {
+  const url = URL.canParse(v) ? new URL(v) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:')
+    throw new InvalidArgumentError('not an http(s) URL');
+  return url.href;
+};
+
 /** The job options shared by `ps slr` and `ps start` (no commander defaults: SLR_DEFAULTS fill in). */
 function jobOptions(cmd: Command): Command {
   const d = SLR_DEFAULTS;
@@ -116,6 +123,7 @@ jobOptions(
     .option(
       '--web-url <url>',
       'where `ps serve` serves the browser worker page, for the address printed with --browser-workers',
+      httpUrl,
       'http://127.0.0.1:8080/',
     ),
 ).action(async (o: Record<string, unknown>) => {
