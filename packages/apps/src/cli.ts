@@ -8,6 +8,8 @@ import { createProgressDisplay } from './job/progress-display.js';
 import { resolveSecret } from './job/resolve-secret.js';
 import { roleMain } from './job/run-role.js';
 import { resolveSlrConfig, SLR_DEFAULTS, type SlrConfig } from './slr/slr-config.js';
+import { startWebServer } from './web/web-server.js';
+import { browserWorkerQuery } from './web/worker-query.js';
 
 // The `ps` command line (commander: the well-kept standard for Node CLIs; v14 is the last that
 // runs on Node 20).
@@ -23,6 +25,13 @@ const num = (v: string) => {
   return n;
 };
 
+const httpUrl = (v: string) => {
+  const url = URL.canParse(v) ? new URL(v) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:')
+    throw new InvalidArgumentError('not an http(s) URL');
+  return url.href;
+};
+
 /** The job options shared by `ps slr` and `ps start` (no commander defaults: SLR_DEFAULTS fill in). */
 function jobOptions(cmd: Command): Command {
   const d = SLR_DEFAULTS;
@@ -33,8 +42,13 @@ function jobOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--transport <kind>',
-        `tcp: one process per role; inproc: all in this process (default ${d.transport})`,
-      ).choices(['tcp', 'inproc']),
+        `tcp or ws (WebSocket): one process per role; inproc: all in this process (default ${d.transport})`,
+      ).choices(['tcp', 'ws', 'inproc']),
+    )
+    .option(
+      '--browser-workers <n>',
+      'also wait for this many workers that join from browser tabs (needs --transport ws; default 0)',
+      int,
     )
     .option('--epochs <n>', `passes over each worker's shard (default ${d.epochs})`, int)
     .option('--batch-size <n>', `rows per minibatch (default ${d.batchSize})`, int)
@@ -110,7 +124,7 @@ function printHuman(s: JobSummary, out: NodeJS.WriteStream): void {
   out.write(
     [
       `dataset ${s.dataset}: ${s.rows_train} training rows, ${s.rows_test} test rows, ${s.features} features`,
-      `cluster: ${s.servers} servers, ${s.workers} workers over ${s.transport}; ${s.epochs} epochs of batch ${s.batch_size}, ${s.optimizer}`,
+      `cluster: ${s.servers} servers, ${s.workers} workers${s.browser_workers ? ` + ${s.browser_workers} in browser tabs` : ''} over ${s.transport}; ${s.epochs} epochs of batch ${s.batch_size}, ${s.optimizer}`,
       `test accuracy ${s.accuracy.toFixed(4)}   log-loss ${s.logloss.toFixed(4)}   AUC ${s.auc.toFixed(4)}`,
       `time ${s.seconds.toFixed(1)} s (training ${s.train_seconds.toFixed(1)} s); traffic ${mb(s.bytes_sent)} sent, ${mb(s.bytes_received)} received`,
       `consistency ${s.consistency}${s.consistency === 'bounded' ? ` (τ ${s.tau})` : ''}${s.straggler > 1 ? `, straggler ×${s.straggler}` : ''}; workers idle ${(s.worker_idle_fraction * 100).toFixed(1)}% of training`,
@@ -129,14 +143,20 @@ jobOptions(
       'train sparse logistic regression on a local cluster (scheduler, servers, workers on 127.0.0.1)',
     )
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
-    .option('--timeout <s>', 'tear the cluster down after this many seconds (default 3600)', int),
+    .option('--timeout <s>', 'tear the cluster down after this many seconds (default 3600)', int)
+    .option(
+      '--web-url <url>',
+      'where `ps serve` serves the browser worker page, for the address printed with --browser-workers',
+      httpUrl,
+      'http://127.0.0.1:8080/',
+    ),
 ).action(async (o: Record<string, unknown>) => {
   const cfg = configFrom(o);
   const { secret, file } = secretOf(o);
   const json = Boolean(o.json);
   const log = process.stderr;
   log.write(
-    `ps slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers over ${cfg.transport}, ${cfg.epochs} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
+    `ps slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${cfg.transport}, ${cfg.epochs} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
   );
   const progress = createProgressDisplay({ workers: cfg.workers });
   let announced = false;
@@ -149,7 +169,17 @@ jobOptions(
     timeoutSeconds: (o.timeout as number | undefined) ?? 3600,
     onEvent: (e) => {
       if (e.type === 'progress') progress.update(e);
-      else if (e.type === 'spawned') {
+      else if (e.type === 'listening' && e.role === 'scheduler' && cfg.browserWorkers > 0) {
+        const page = new URL(
+          `?${browserWorkerQuery({ host: '127.0.0.1', port: e.port }, cfg)}`,
+          String(o.webUrl),
+        );
+        // The tab needs the secret: it goes in the fragment, which browsers never send to a server.
+        if (secret) page.hash = new URLSearchParams({ secret }).toString();
+        log.write(
+          `browser workers: open ${page} in ${cfg.browserWorkers} tab${cfg.browserWorkers > 1 ? 's' : ''} (served by: npx ps serve)${secret ? '; the address holds the cluster secret: share it only with people you trust with it' : ''}\n`,
+        );
+      } else if (e.type === 'spawned') {
         spawned.push(`${e.role} ${e.pid}`);
         if (spawned.length === cfg.servers + cfg.workers + 1) log.write(`processes: ${spawned.join(', ')}\n`);
       } else if (e.type === 'data' && !announced) {
@@ -176,6 +206,25 @@ jobOptions(
   const base = process.env.PS_JOB ? (JSON.parse(process.env.PS_JOB) as Partial<SlrConfig>) : {};
   await roleMain(configFrom(o, base), secretOf(o).secret);
 });
+
+program
+  .command('serve')
+  .description(
+    'serve the browser worker page and its data over HTTP; prints the page address (open it with the query `ps slr --browser-workers` prints)',
+  )
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--port <n>', 'port to listen on (0: any free port)', int, 8080)
+  .action(async (o: { host: string; port: number }) => {
+    const server = await startWebServer({ host: o.host, port: o.port });
+    process.stdout.write(`${server.url}\n`);
+    process.stderr.write(`ps serve: the browser worker page is at ${server.url} (Ctrl-C stops)\n`);
+    const sig = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.close();
+    process.stderr.write(`ps serve: stopped on ${sig}\n`);
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isPsError(err, PsErrorCode.CONFIG)) {

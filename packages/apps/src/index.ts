@@ -4,6 +4,7 @@ export { type LocalClusterOptions, runLocalCluster } from './job/local-cluster.j
 export { createProgressDisplay, type ProgressDisplay } from './job/progress-display.js';
 export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-role.js';
 export { bucketsToKeys, keyToBucket } from './slr/feature-keys.js';
+export { type FilterSpecItem, parseFilterSpec } from './slr/filter-spec.js';
 export { FILTER_SPECS, filtersFromSpec } from './slr/filters-from-spec.js';
 export { type KktFilter, kktFilter } from './slr/kkt-filter.js';
 export { type BatchStats, logisticGradient, predictRows, sigmoid } from './slr/logistic-gradient.js';
@@ -17,3 +18,16 @@ export {
   type TrainSlrWorkerArgs,
   trainSlrWorker,
 } from './slr/train-slr-worker.js';
+export {
+  type BrowserWorkerState,
+  type BrowserWorkerStatus,
+  type RunBrowserWorkerOptions,
+  runBrowserWorker,
+} from './web/run-browser-worker.js';
+export { startWebServer, type WebServer, type WebServerOptions } from './web/web-server.js';
+export {
+  BROWSER_WORKER_ID_PREFIX,
+  type BrowserWorkerQuery,
+  browserWorkerQuery,
+  parseBrowserWorkerQuery,
+} from './web/worker-query.js';

@@ -18,6 +18,8 @@ export type JobEvent =
       stats: TrafficStats;
       /** Each filter's segment bytes before and after encoding, on this node. */
       filters?: { signature: string; bytesIn: number; bytesOut: number }[];
+      /** A server's push requests to the model (app 0), per worker node id. */
+      pushesBySender?: Record<string, number>;
     }
   | { type: 'failed'; role: string; message: string };
 
@@ -28,7 +30,10 @@ export interface JobSummary {
   rows_test: number;
   features: number;
   servers: number;
+  /** Node worker processes (browser workers not included). */
   workers: number;
+  /** Workers that joined from browser tabs. */
+  browser_workers: number;
   transport: string;
   epochs: number;
   batch_size: number;
@@ -62,6 +67,11 @@ export interface JobSummary {
   killed: { role: string; at: number }[];
   /** Per filter, summed over every node: segment bytes it was given and bytes it produced. */
   bytes_by_filter: Record<string, { bytes_in: number; bytes_out: number }>;
+  /**
+   * Push requests to the model the servers received, per worker node id (browser workers' ids
+   * start with `tab-`); a push that spans several servers counts once at each.
+   */
+  push_requests_by_worker: Record<string, number>;
   /** Worker 0's test accuracy during training (with `--eval-every`): seconds since it started. */
   evals?: { seconds: number; batches: number; accuracy: number }[];
 }

@@ -30,8 +30,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * Runs the sparse logistic regression job on this machine and resolves with its summary.
  *
- * With `transport: 'tcp'` every role is a separate OS process on 127.0.0.1 (a scheduler, S
- * servers, W workers), each running `roleScript start` and reporting over an IPC channel. The
+ * With `transport: 'tcp'` or `'ws'` every role is a separate OS process on 127.0.0.1 (a
+ * scheduler, S servers, W workers), each running `roleScript start` and reporting over an IPC
+ * channel. With `browserWorkers` B > 0 (over `ws`) the cluster also waits for B workers that
+ * join from browser tabs (the scheduler's `listening` event gives the port they connect to). The
  * cluster is torn down, by pid, when the job ends, when a role crashes, on SIGINT/SIGTERM, and
  * at the time limit: no process outlives the launcher. With `transport: 'inproc'` every role
  * runs inside this process over the in-process transport.
@@ -60,6 +62,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
   let sentByWorkers = 0;
   let sentByServers = 0;
   const byFilter: Record<string, { bytes_in: number; bytes_out: number }> = {};
+  const pushes: Record<string, number> = {};
   const evals: { seconds: number; batches: number; accuracy: number }[] = [];
   const killed: { role: string; at: number }[] = [];
   const on = (e: JobEvent) => {
@@ -78,6 +81,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
       stats.push(e.stats);
       if (e.role.startsWith('worker')) sentByWorkers += e.stats.bytesSent;
       else if (e.role.startsWith('server')) sentByServers += e.stats.bytesSent;
+      for (const [id, n] of Object.entries(e.pushesBySender ?? {})) pushes[id] = (pushes[id] ?? 0) + n;
       for (const f of e.filters ?? []) {
         const b = byFilter[f.signature] ?? { bytes_in: 0, bytes_out: 0 };
         byFilter[f.signature] = b;
@@ -96,6 +100,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
       features: data.features,
       servers: cfg.servers,
       workers: cfg.workers,
+      browser_workers: cfg.browserWorkers,
       transport: cfg.transport,
       epochs: cfg.epochs,
       batch_size: cfg.batchSize,
@@ -116,6 +121,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
       replicas: cfg.replicas,
       killed,
       bytes_by_filter: byFilter,
+      push_requests_by_worker: pushes,
       worker_idle_fraction: round(
         idle.length ? idle.reduce((a, b) => a + b, 0) / idle.length : Number.NaN,
         4,
@@ -200,7 +206,8 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
 
   const common: Record<string, string> = {
     PS_NUM_SERVERS: String(cfg.servers),
-    PS_NUM_WORKERS: String(cfg.workers),
+    // The scheduler also waits for the browser workers; the launcher starts only the Node ones.
+    PS_NUM_WORKERS: String(cfg.workers + cfg.browserWorkers),
     PS_HOST: '127.0.0.1',
     PS_JOB: JSON.stringify(cfg),
   };

@@ -7,12 +7,14 @@ import {
   type KVWorker,
   PsError,
   PsErrorCode,
+  type PsNode,
   Scheduler,
   type Transport,
 } from '@ps/core';
 import { restoreServer, snapshotServer } from '@ps/core/node';
 import type { SignificantUpdateFilter } from '@ps/filters';
 import { tcp } from '@ps/transport-tcp';
+import { ws } from '@ps/transport-ws';
 import type { SparseDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { trainTestSplit } from '../data/split.js';
@@ -21,6 +23,7 @@ import { kktFilter } from '../slr/kkt-filter.js';
 import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { trainSlrWorker } from '../slr/train-slr-worker.js';
+import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
 import type { JobEvent } from './job-events.js';
 
 /** Loads the job's data set and splits it as every worker does (deterministic from the seed). */
@@ -50,8 +53,15 @@ export interface RoleContext {
  */
 export async function runSlrRole(ctx: RoleContext): Promise<void> {
   const { env, cfg, report } = ctx;
-  const transport = ctx.transport ?? (() => tcp(env.secret ? { secret: env.secret } : {}));
+  const transport =
+    ctx.transport ??
+    (() => {
+      const opts = env.secret ? { secret: env.secret } : {};
+      return cfg.transport === 'ws' ? ws(opts) : tcp(opts);
+    });
   const at = env.scheduler;
+  // A human opens the browser workers' tabs: give them ten minutes rather than two.
+  const startTimeoutMs = cfg.browserWorkers > 0 ? 600_000 : undefined;
   const setTitle = (t: string) => {
     if (!ctx.data) process.title = t;
   };
@@ -81,24 +91,49 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     }));
   if (env.role === 'server') {
     setTitle('ps-server');
+    // Push requests to the model per worker node id, for the summary (`push_requests_by_worker`).
+    // Only a worker's own pushes count (a replica's replay comes from its master server). The
+    // wrapper keeps the table and the rule, which replication and snapshots need.
+    const pushesBySender: Record<string, number> = {};
+    const model = slrHandler(cfg);
+    let self: PsNode | undefined;
+    const counted = Object.assign(
+      (req: Parameters<typeof model>[0]) => {
+        if (req.push && (!self || self.view.workers.some((w) => w.id === req.sender)))
+          pushesBySender[req.sender] = (pushesBySender[req.sender] ?? 0) + 1;
+        return model(req);
+      },
+      { table: model.table, rule: model.rule },
+    );
     const { node, servers } = await createServer({
       transport: transport(),
       scheduler: at,
       host: env.host,
       port: env.port,
+      ...(startTimeoutMs ? { startTimeoutMs } : {}),
       // App 0: the model; app 1: the workers' clock (bounded delay across workers).
-      handler: { 0: slrHandler(cfg), 1: assignHandler() },
+      handler: {
+        0: counted,
+        1: assignHandler(),
+      },
       filters,
       // Load the model of an earlier run (app 0) before serving.
       ...(cfg.restore
-        ? { beforeStart: async ([model]) => void (await restoreServer(model!, cfg.restore)) }
+        ? { beforeStart: async ([app0]) => void (await restoreServer(app0!, cfg.restore)) }
         : {}),
     });
     setTitle(`ps-server-${node.rank}`);
+    self = node;
     report({ type: 'listening', role: 'server', port: node.address.port });
     await node.terminated;
     if (cfg.snapshotDir) await snapshotServer(servers[0]!, cfg.snapshotDir);
-    report({ type: 'stats', role: `server-${node.rank}`, stats: node.stats, filters: filterStats() });
+    report({
+      type: 'stats',
+      role: `server-${node.rank}`,
+      stats: node.stats,
+      filters: filterStats(),
+      pushesBySender,
+    });
     if (node.terminationError) throw node.terminationError;
     return;
   }
@@ -111,6 +146,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     host: env.host,
     apps: [0, 1],
     filters,
+    ...(startTimeoutMs ? { startTimeoutMs } : {}),
   });
   const [worker, clock] = workers as [KVWorker, KVWorker];
   const rank = node.rank;
@@ -123,8 +159,19 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     features: data.train.features,
     loadSeconds: data.seconds,
   });
+  // With browser workers, the first Node worker evaluates for the summary (a tab evaluates for
+  // itself, in its page).
+  const evaluator =
+    cfg.browserWorkers > 0
+      ? node.view.workers
+          .filter((w) => !w.id.startsWith(BROWSER_WORKER_ID_PREFIX))
+          .sort((a, b) => a.rank - b.rank)[0]?.id === node.id
+      : undefined;
+  // A tab that is closed is declared dead by the scheduler; nobody else has its shard, so stop
+  // rather than wait for it (the launcher then tears the cluster down).
+  const lost = cfg.browserWorkers > 0 ? whenAWorkerDies(node) : undefined;
   try {
-    const { evaluation, report: mine } = await trainSlrWorker({
+    const training = trainSlrWorker({
       node,
       worker,
       clock,
@@ -135,16 +182,42 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       test: data.test,
       onProgress: report,
       onEval: report,
+      ...(evaluator === undefined ? {} : { evaluator }),
     });
+    // Once a worker is lost, training's own end (a rejection as the cluster goes) is no news.
+    if (lost) training.catch(() => undefined);
+    const { evaluation, report: mine } = await (lost ? Promise.race([training, lost.dead]) : training);
     report({ type: 'worker-report', report: mine });
     if (evaluation) report({ type: 'evaluation', evaluation });
   } catch (err) {
     await node.close();
     throw err;
+  } finally {
+    lost?.stop();
   }
   await node.finalize();
   report({ type: 'stats', role: `worker-${rank}`, stats: node.stats, filters: filterStats() });
   if (node.terminationError) throw node.terminationError;
+}
+
+/** Rejects `dead` with `PS_ERR_NODE_DEAD` once the cluster view declares a worker dead. */
+function whenAWorkerDies(node: PsNode): { dead: Promise<never>; stop(): void } {
+  let sub: ReturnType<typeof node.cluster$.subscribe> | undefined;
+  const dead = new Promise<never>((_, reject) => {
+    sub = node.cluster$.subscribe((view) => {
+      const gone = view?.workers.find((w) => view.dead.includes(w.id));
+      if (gone) {
+        reject(
+          new PsError(
+            PsErrorCode.NODE_DEAD,
+            `worker ${gone.id} (rank ${gone.rank}) was declared dead; no other worker has its shard, so the job stops`,
+          ),
+        );
+      }
+    });
+  });
+  dead.catch(() => undefined);
+  return { dead, stop: () => sub?.unsubscribe() };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { PsError, PsErrorCode } from '@ps/core';
-import { filtersFromSpec } from './filters-from-spec.js';
+import { parseFilterSpec } from './filter-spec.js';
 
 /** Server-side update rules the job can use. */
 export type SlrOptimizer = 'adagrad' | 'ftrl' | 'sgd';
@@ -34,8 +34,18 @@ export interface SlrConfig {
   /** L2 penalty (default 0). */
   l2: number;
   servers: number;
+  /** Worker processes the launcher starts (Node workers). */
   workers: number;
-  transport: 'tcp' | 'inproc';
+  /**
+   * `tcp` and `ws`: one process per role, over TCP or WebSocket; `inproc`: every role in one
+   * process. Browser workers need `ws`.
+   */
+  transport: 'tcp' | 'inproc' | 'ws';
+  /**
+   * Workers that join from browser tabs (default 0). The cluster waits for them besides `workers`
+   * Node workers; they need `transport: 'ws'`, `dataset: 'spam'` and no filters.
+   */
+  browserWorkers: number;
   /**
    * How stale a worker's weights may be (OSDI 2014, section 3.5): `sequential` (each batch's pull
    * waits for the previous batch's push), `eventual` (pulls prefetched without waiting), or
@@ -58,7 +68,10 @@ export interface SlrConfig {
    * order), e.g. `server:1@0.3,worker:1@0.5`. Empty (default): none.
    */
   kill: string;
-  /** The scheduler declares a silent node dead after this many ms (default 2,000). */
+  /**
+   * The scheduler declares a silent node dead after this many ms (default 2,000; 10,000 with
+   * browser workers, whose timers a browser slows when their tab is not in front).
+   */
   heartbeatTimeoutMs: number;
   /** Each server writes its table there when the job ends (`<node>.app0.snap`); empty: no snapshot. */
   snapshotDir: string;
@@ -123,6 +136,7 @@ export const SLR_DEFAULTS: SlrConfig = {
   servers: 2,
   workers: 2,
   transport: 'tcp',
+  browserWorkers: 0,
   consistency: 'bounded',
   tau: 1,
   straggler: 1,
@@ -143,6 +157,7 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   const c: SlrConfig = { ...SLR_DEFAULTS };
   for (const [k, v] of Object.entries(partial))
     if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
+  if (partial.heartbeatTimeoutMs === undefined && (c.browserWorkers ?? 0) > 0) c.heartbeatTimeoutMs = 10_000;
   const bad = (what: string) => {
     throw new PsError(PsErrorCode.CONFIG, what);
   };
@@ -156,6 +171,7 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   int('batchSize', 1, 1_000_000);
   int('servers', 1, 64);
   int('workers', 1, 64);
+  int('browserWorkers', 0, 64);
   int('seed', 0, 2 ** 31 - 1);
   int('tau', 0, 1024);
   int('evalEvery', 0, 1_000_000);
@@ -170,15 +186,27 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   for (const k of ['beta', 'l1', 'l2'] as const) if (!(c[k] >= 0)) bad(`--${k} must be >= 0, got ${c[k]}`);
   if (!['adagrad', 'ftrl', 'sgd'].includes(c.optimizer))
     bad(`--optimizer must be adagrad, ftrl or sgd, got ${c.optimizer}`);
-  if (c.transport !== 'tcp' && c.transport !== 'inproc')
-    bad(`--transport must be tcp or inproc, got ${c.transport}`);
-  filtersFromSpec(c.filters); // throws PS_ERR_CONFIG naming an unknown filter
+  if (c.transport !== 'tcp' && c.transport !== 'inproc' && c.transport !== 'ws')
+    bad(`--transport must be tcp, ws or inproc, got ${c.transport}`);
+  const filters = parseFilterSpec(c.filters); // throws PS_ERR_CONFIG naming an unknown filter
+  if (c.browserWorkers > 0) {
+    if (c.transport !== 'ws')
+      bad(`--browser-workers needs --transport ws (a browser speaks WebSocket), got ${c.transport}`);
+    if (c.dataset !== 'spam')
+      bad(`--browser-workers: browser workers train on --dataset spam only, got ${c.dataset}`);
+    if (filters.length > 0) bad(`--browser-workers: browser workers run no --filters yet, got ${c.filters}`);
+  }
   int('replicas', -1, 63);
   int('heartbeatTimeoutMs', 100, 600_000);
   const kills = parseKillSpec(c.kill, c.servers, c.workers);
   if (kills.some((k) => k.role === 'worker' && k.index === 0)) {
     bad('--kill cannot kill worker 0: it evaluates the model at the end');
   }
-  if (kills.length > 0 && c.transport !== 'tcp') bad('--kill needs --transport tcp (one process per role)');
+  if (kills.length > 0 && c.transport === 'inproc')
+    bad('--kill needs --transport tcp or ws (one process per role)');
+  if (kills.some((k) => k.role === 'worker') && c.browserWorkers > 0)
+    bad(
+      '--kill worker:… cannot be combined with --browser-workers: a lost worker stops a job with browser workers',
+    );
   return c;
 }

@@ -1,4 +1,4 @@
-import { adagradHandler, ftrlHandler, type RequestHandler, sgdHandler } from '@ps/core';
+import { adagradHandler, ftrlHandler, sgdHandler, type TableHandler } from '@ps/core';
 import type { SlrConfig } from './slr-config.js';
 
 /**
@@ -6,7 +6,7 @@ import type { SlrConfig } from './slr-config.js';
  * loss; the chosen rule (AdaGrad, FTRL-Proximal or SGD, with L1/L2) turns them into weights,
  * and pulls return the weights.
  */
-export function slrHandler(cfg: Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l1' | 'l2'>): RequestHandler {
+export function slrHandler(cfg: Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l1' | 'l2'>): TableHandler {
   const { l1, l2 } = cfg;
   switch (cfg.optimizer) {
     case 'ftrl':

@@ -75,9 +75,23 @@ export interface TrainSlrWorkerArgs {
   significant?: SignificantUpdateFilter;
   /** Minimum time between progress reports, in ms. Default 500. */
   progressEveryMs?: number;
+  /**
+   * Whether this worker measures test quality (`evalEvery` points, and the final evaluation after
+   * every worker finished). Default: rank 0 does. Exactly one worker of a job should.
+   */
+  evaluator?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A pull issued ahead of its batch: when training stops early (an error, a lost worker), it is
+ * never awaited, and its rejection must not count as unhandled. Awaiting it still throws.
+ */
+function prefetched<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
 
 /** The delay τ the job's consistency option stands for, in batches. */
 export function slrTau(cfg: Pick<SlrConfig, 'consistency' | 'tau'>): number {
@@ -100,7 +114,8 @@ const prefetchDepth = (tau: number) => (tau === Number.POSITIVE_INFINITY ? 8 : M
  * for batch i + τ + 1 is a task that depends on the push of batch i, so weights are at most τ
  * batches stale, and up to τ pulls are prefetched while a batch is computed. `sequential` is
  * τ = 0; `eventual` prefetches 8 pulls with no dependency. After a barrier, worker 0 evaluates
- * the test set. Resolves with the evaluation on worker 0 and `undefined` elsewhere.
+ * the test set. Resolves with the evaluation on worker 0 (or the worker `evaluator` names) and
+ * `undefined` elsewhere.
  */
 export async function trainSlrWorker(
   args: TrainSlrWorkerArgs,
@@ -109,6 +124,7 @@ export async function trainSlrWorker(
   const every = args.progressEveryMs ?? 500;
   const rank = node.rank;
   const workers = node.view.workers.length;
+  const evaluator = args.evaluator ?? rank === 0;
   const part = shard(train, rank, workers);
   const indexer = new MinibatchIndexer(train.features, cfg.bits);
   const perEpoch = Math.ceil(part.rows / cfg.batchSize);
@@ -128,17 +144,14 @@ export async function trainSlrWorker(
     const { keys } = indexer.index(part, start, end);
     const dep = b - tau - 1;
     if (dep < 0) {
-      pulls.set(b, worker.wait(worker.pull(keys)));
+      pulls.set(b, prefetched(worker.wait(worker.pull(keys))));
       return;
     }
     // The pull waits for this worker's push of batch b − τ − 1 (a task dependency) and, with a
     // clock, for every worker to have finished that iteration.
     const own = { deps: [pushes[dep]!] };
     const gate = clock ? clock.waitFor(dep + 1) : Promise.resolve();
-    pulls.set(
-      b,
-      gate.then(() => worker.wait(worker.pull(keys, own))),
-    );
+    pulls.set(b, prefetched(gate.then(() => worker.wait(worker.pull(keys, own)))));
   };
   let idleMs = 0;
   const kkt = args.kkt;
@@ -203,7 +216,7 @@ export async function trainSlrWorker(
     windowLoss += stats.loss;
     windowCorrect += stats.correct;
     if (Date.now() - windowStart >= every || b % perEpoch === perEpoch - 1) report(epoch);
-    if (rank === 0 && onEval && cfg.evalEvery > 0 && (b + 1) % cfg.evalEvery === 0) {
+    if (evaluator && onEval && cfg.evalEvery > 0 && (b + 1) % cfg.evalEvery === 0) {
       const { accuracy: acc } = await evaluate(worker, sample, cfg.bits);
       onEval({ type: 'eval', seconds: (performance.now() - t0) / 1000, batches: b + 1, accuracy: acc });
     }
@@ -230,8 +243,10 @@ export async function trainSlrWorker(
   const workerReport = { rank, trainSeconds, idleFraction, batches: total + adopted };
   await node.barrier('workers');
   const view = node.view;
-  const evaluator = Math.min(...view.workers.filter((w) => !view.dead.includes(w.id)).map((w) => w.rank));
-  if (rank !== evaluator) return { evaluation: undefined, report: workerReport };
+  // The final evaluation: the worker `evaluator` names, else the lowest live rank (a dead
+  // worker's place is taken by the next).
+  const lowestLive = Math.min(...view.workers.filter((w) => !view.dead.includes(w.id)).map((w) => w.rank));
+  if (!(args.evaluator ?? rank === lowestLive)) return { evaluation: undefined, report: workerReport };
   return { evaluation: await evaluate(worker, test, cfg.bits), report: workerReport };
 }
 

