@@ -481,7 +481,7 @@ describe('TLS', () => {
   });
 });
 
-describe('ps slr with a secret file', () => {
+describe('ps slr with a secret file and TLS', () => {
   it('trains with every connection authenticated; a secret file that is too short is refused', async () => {
     const file = join(dir, 'secret');
     writeFileSync(file, `${SECRET}\n`, { mode: 0o600 });
@@ -506,5 +506,47 @@ describe('ps slr with a secret file', () => {
     const bad = spawnNode(cli, {}, ['slr', '--secret-file', short]);
     expect(await exitCode(bad, 20_000)).toBe(2);
     expect(bad.stderr.join('\n')).toMatch(/PS_ERR_CONFIG: the secret file .* at least 16 bytes/);
+  });
+
+  it('trains over TLS (tcp and wss) with the certificate the user gives; a certificate without its key is refused', async () => {
+    const secret = join(dir, 'secret-tls');
+    writeFileSync(secret, `${SECRET}\n`, { mode: 0o600 });
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    writeFileSync(cert, pem.cert);
+    writeFileSync(key, pem.key, { mode: 0o600 });
+    for (const transport of ['tcp', 'ws']) {
+      const p = spawnNode(cli, {}, [
+        'slr',
+        '--dataset',
+        'spam',
+        '--epochs',
+        '1',
+        '--transport',
+        transport,
+        '--json',
+        '--secret-file',
+        secret,
+        '--tls-cert',
+        cert,
+        '--tls-key',
+        key,
+        '--tls-ca',
+        cert,
+      ]);
+      expect(await exitCode(p, 120_000), p.stderr.join('\n')).toBe(0);
+      const stderr = p.stderr.join('\n');
+      expect(stderr).toMatch(new RegExp(`over ${transport} with TLS, 1 epochs, connections authenticated`));
+      expect(stderr).not.toMatch(/PS_ERR_AUTH/);
+      const summary = JSON.parse(p.lines.at(-1)!) as { accuracy: number; transport: string };
+      expect(summary.transport).toBe(transport);
+      expect(summary.accuracy).toBeGreaterThanOrEqual(0.9);
+    }
+    const half = spawnNode(cli, {}, ['slr', '--tls-cert', cert]);
+    expect(await exitCode(half, 20_000)).toBe(2);
+    expect(half.stderr.join('\n')).toMatch(/PS_ERR_CONFIG: TLS needs both a certificate and its key/);
+    const notPem = spawnNode(cli, {}, ['slr', '--tls-cert', secret, '--tls-key', key]);
+    expect(await exitCode(notPem, 20_000)).toBe(2);
+    expect(notPem.stderr.join('\n')).toMatch(/PS_ERR_CONFIG: the TLS certificate .* is not PEM/);
   });
 });

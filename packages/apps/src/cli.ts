@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { fileURLToPath } from 'node:url';
-import { isPsError, PsErrorCode } from '@ps/core';
+import { isPsError, PsError, PsErrorCode } from '@ps/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { JobSummary } from './job/job-events.js';
 import { runLocalCluster } from './job/local-cluster.js';
 import { createProgressDisplay } from './job/progress-display.js';
 import { resolveSecret } from './job/resolve-secret.js';
+import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
 import { resolveSlrConfig, SLR_DEFAULTS, type SlrConfig } from './slr/slr-config.js';
 import { startWebServer } from './web/web-server.js';
@@ -99,7 +100,25 @@ function jobOptions(cmd: Command): Command {
     .option(
       '--secret-file <path>',
       "the cluster secret (at least 16 bytes) is this file's content; every connection then authenticates with it (default: PS_SECRET_FILE, else PS_SECRET, else none: connections are not authenticated)",
+    )
+    .option(
+      '--tls-cert <pem>',
+      "this node's certificate: every connection speaks TLS (node:tls over tcp, wss over ws); needs --tls-key (default: PS_TLS_CERT, else plain)",
+    )
+    .option('--tls-key <pem>', "the certificate's private key (default: PS_TLS_KEY)")
+    .option(
+      '--tls-ca <pem>',
+      'the CA certificates a node trusts when it dials; give the certificate itself when it is self-signed (default: PS_TLS_CA, else the system CAs)',
     );
+}
+
+/** The TLS settings from `--tls-cert/--tls-key/--tls-ca` or PS_TLS_CERT/PS_TLS_KEY/PS_TLS_CA. */
+function tlsOf(o: Record<string, unknown>) {
+  return resolveTls({
+    cert: o.tlsCert as string | undefined,
+    key: o.tlsKey as string | undefined,
+    ca: o.tlsCa as string | undefined,
+  });
 }
 
 /** The cluster secret from `--secret-file`, PS_SECRET_FILE or PS_SECRET; warns on a loose file. */
@@ -153,10 +172,22 @@ jobOptions(
 ).action(async (o: Record<string, unknown>) => {
   const cfg = configFrom(o);
   const { secret, file } = secretOf(o);
+  const { files: tlsFiles } = tlsOf(o);
+  if (tlsFiles && cfg.transport === 'inproc')
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      '--tls-* needs --transport tcp or ws (inproc has no connections to encrypt)',
+    );
+  if (tlsFiles && cfg.browserWorkers > 0)
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      '--tls-* cannot be combined with --browser-workers yet: the page dials ws://, not wss://',
+    );
   const json = Boolean(o.json);
   const log = process.stderr;
+  const over = tlsFiles ? `${cfg.transport} with TLS` : cfg.transport;
   log.write(
-    `ps slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${cfg.transport}, ${cfg.epochs} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
+    `ps slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
   );
   const progress = createProgressDisplay({ workers: cfg.workers });
   let announced = false;
@@ -165,6 +196,7 @@ jobOptions(
     cfg,
     ...(secret ? { secret } : {}),
     ...(file ? { secretFile: file } : {}),
+    ...(tlsFiles ? { tlsFiles } : {}),
     roleScript: fileURLToPath(import.meta.url),
     timeoutSeconds: (o.timeout as number | undefined) ?? 3600,
     onEvent: (e) => {
@@ -200,11 +232,11 @@ jobOptions(
   program
     .command('start')
     .description(
-      'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE; job options from flags, over PS_JOB (JSON)',
+      'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE, PS_TLS_CERT/KEY/CA; job options from flags, over PS_JOB (JSON)',
     ),
 ).action(async (o: Record<string, unknown>) => {
   const base = process.env.PS_JOB ? (JSON.parse(process.env.PS_JOB) as Partial<SlrConfig>) : {};
-  await roleMain(configFrom(o, base), secretOf(o).secret);
+  await roleMain(configFrom(o, base), secretOf(o).secret, tlsOf(o).tls);
 });
 
 program

@@ -23,6 +23,11 @@ export interface LocalClusterOptions {
    * rather than the secret itself. Without it a secret goes to them as `PS_SECRET`.
    */
   secretFile?: string;
+  /**
+   * PEM files (absolute paths) of the TLS settings every role speaks with (`tcp` and `ws` only);
+   * role processes are told the paths (`PS_TLS_CERT`, `PS_TLS_KEY`, `PS_TLS_CA`). Default: plain.
+   */
+  tlsFiles?: { cert: string; key: string; ca?: string };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -213,6 +218,11 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
   };
   if (opts.secretFile) common.PS_SECRET_FILE = opts.secretFile;
   else if (opts.secret) common.PS_SECRET = opts.secret;
+  if (opts.tlsFiles) {
+    common.PS_TLS_CERT = opts.tlsFiles.cert;
+    common.PS_TLS_KEY = opts.tlsFiles.key;
+    if (opts.tlsFiles.ca) common.PS_TLS_CA = opts.tlsFiles.ca;
+  }
   const launch = (name: string, env: Record<string, string>): Role => {
     const child = spawn(process.execPath, [roleScript, 'start'], {
       env: { ...process.env, ...common, ...env },

@@ -42,6 +42,8 @@ export interface RoleContext {
   cfg: SlrConfig;
   report: (e: JobEvent) => void;
   transport?: () => Transport;
+  /** TLS settings (PEM text) for the default `tcp`/`ws` transport: every connection speaks TLS. */
+  tls?: { cert: string; key: string; ca?: string } | undefined;
   /** Data already loaded (one process running every role shares one copy). */
   data?: { train: SparseDataset; test: SparseDataset; seconds: number };
 }
@@ -56,7 +58,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   const transport =
     ctx.transport ??
     (() => {
-      const opts = env.secret ? { secret: env.secret } : {};
+      const opts = { ...(env.secret ? { secret: env.secret } : {}), ...(ctx.tls ? { tls: ctx.tls } : {}) };
       return cfg.transport === 'ws' ? ws(opts) : tcp(opts);
     });
   const at = env.scheduler;
@@ -222,11 +224,15 @@ function whenAWorkerDies(node: PsNode): { dead: Promise<never>; stop(): void } {
 
 /**
  * The entry of a role process (`ps start`): cluster settings from `PS_*` variables, the job from
- * `PS_JOB` (JSON) merged under the given config, and the cluster secret (`secret`, else
- * `PS_SECRET`). Reports over the IPC channel when the launcher opened one, else as JSON lines on
+ * `PS_JOB` (JSON) merged under the given config, the cluster secret (`secret`, else
+ * `PS_SECRET`) and the TLS settings (`tls`, PEM text; none: plain connections). Reports over the IPC channel when the launcher opened one, else as JSON lines on
  * stdout. Exits when the launcher goes away, so that no role outlives it.
  */
-export async function roleMain(cfg: SlrConfig, secret?: string): Promise<void> {
+export async function roleMain(
+  cfg: SlrConfig,
+  secret?: string,
+  tls?: { cert: string; key: string; ca?: string },
+): Promise<void> {
   const env = configFromEnv();
   if (secret !== undefined) env.secret = secret;
   const send = process.send?.bind(process);
@@ -241,7 +247,7 @@ export async function roleMain(cfg: SlrConfig, secret?: string): Promise<void> {
   // The launcher went away (crashed, killed): stop rather than outlive it.
   if (send) process.on('disconnect', () => finished || process.exit(1));
   try {
-    await runSlrRole({ env, cfg, report });
+    await runSlrRole({ env, cfg, report, tls });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     report({ type: 'failed', role: env.role, message });
