@@ -6,7 +6,12 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, workerData } from 'node:worker_threads';
 import { Command } from 'commander';
-import { type BenchTransport, openBenchCluster, runThreadServer } from './bench/bench-cluster.js';
+import {
+  type BenchTransport,
+  crossesWire,
+  openBenchCluster,
+  runThreadServer,
+} from './bench/bench-cluster.js';
 import { runBenchPeer } from './bench/bench-peer.js';
 import type { BenchRow } from './bench/bench-stats.js';
 import { resultsMarkdown, writeResults } from './bench/benchmarks-doc.js';
@@ -22,7 +27,11 @@ async function main(): Promise<void> {
     .option('--json <file>', 'also write every row as JSON to this file')
     .option('--doc <file>', 'the Markdown file whose generated section is replaced', 'docs/benchmarks.md')
     .option('--no-doc', 'do not touch docs/benchmarks.md')
-    .option('--transports <list>', 'comma-separated: inproc,threads,tcp,ws', 'inproc,threads,tcp,ws')
+    .option(
+      '--transports <list>',
+      'comma-separated: inproc,threads,tcp,ws,tcp-tls (TCP over TLS with a secret)',
+      'inproc,threads,tcp,ws,tcp-tls',
+    )
     .parse(process.argv);
   const o = program.opts<{ quick?: boolean; json?: string; doc: string | false; transports: string }>();
   const quick = Boolean(o.quick);
@@ -45,14 +54,20 @@ async function main(): Promise<void> {
   const rtt = await loopbackRoundTripCeiling(script, quick);
   add(rtt);
   const sizes = quick ? [1000, 100_000] : [1000, 1_000_000];
-  for (const kind of o.transports.split(',') as BenchTransport[]) {
+  const kinds = o.transports.split(',') as BenchTransport[];
+  const known: readonly string[] = ['inproc', 'threads', 'tcp', 'ws', 'tcp-tls'];
+  const unknown = kinds.filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    log(`bench: unknown transport ${unknown.join(', ')}; choose from ${known.join(', ')}`);
+    process.exit(2);
+  }
+  for (const kind of kinds) {
     const c = await openBenchCluster(kind, script);
     try {
       add(await measureLatency(c, quick ? 300 : 1000, rtt.median));
-      const ceiling =
-        kind === 'tcp' || kind === 'ws'
-          ? { gbps: stream.median, name: stream.name, wire: true }
-          : { gbps: memcpy.median, name: memcpy.name, wire: false };
+      const ceiling = crossesWire(kind)
+        ? { gbps: stream.median, name: stream.name, wire: true }
+        : { gbps: memcpy.median, name: memcpy.name, wire: false };
       for (const op of ['push', 'pull', 'pushPull'] as const) {
         for (const keysPerRequest of sizes) {
           for (const inFlight of [1, 8]) {

@@ -9,13 +9,23 @@ import {
   sumHandler,
   type Transport,
 } from '@ps/core';
+import { selfSignedCertificate } from '@ps/core/testing';
 import { InprocHub, inproc, ThreadHub, threads } from '@ps/transport-inproc';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
 import { startPeer, stopPeer } from './ceilings.js';
 
-/** The transports the benchmark compares. */
-export type BenchTransport = 'inproc' | 'threads' | 'tcp' | 'ws';
+/**
+ * The transports the benchmark compares. `tcp-tls` is TCP over `node:tls` with a cluster secret
+ * (a self-signed P-256 certificate made for the run by `openssl`): what security costs.
+ */
+export type BenchTransport = 'inproc' | 'threads' | 'tcp' | 'ws' | 'tcp-tls';
+
+/** Whether a transport's traffic crosses the loopback wire (and so has a wire ceiling). */
+export const crossesWire = (kind: string): boolean => kind === 'tcp' || kind === 'ws' || kind === 'tcp-tls';
+
+/** The secret of the `tcp-tls` rows: a fixed test value, never a real one. */
+const BENCH_SECRET = 'bench-secret-not-for-real-clusters';
 
 /** A 1-server, 1-worker cluster for one transport, with the worker in this thread. */
 export interface BenchCluster {
@@ -38,6 +48,7 @@ export async function openBenchCluster(kind: BenchTransport, script: string): Pr
   let serverThread: Worker | undefined;
   let serverProcess: ChildProcess | undefined;
   let threadHub: ThreadHub | undefined;
+  let tlsEnv: Record<string, string> = {};
   if (kind === 'inproc') {
     const hub = new InprocHub();
     make = () => inproc({ hub });
@@ -46,7 +57,11 @@ export async function openBenchCluster(kind: BenchTransport, script: string): Pr
     const hub = threadHub;
     make = () => threads({ port: hub.connectPort() });
   } else if (kind === 'ws') make = () => ws();
-  else make = () => tcp();
+  else if (kind === 'tcp-tls') {
+    const pem = await selfSignedCertificate();
+    tlsEnv = { BENCH_TLS_CERT: pem.cert, BENCH_TLS_KEY: pem.key };
+    make = () => tcp({ secret: BENCH_SECRET, tls: { ...pem, ca: pem.cert } });
+  } else make = () => tcp();
   const scheduler = await Scheduler.start({ transport: make(), numServers: 1, numWorkers: 1, logger: quiet });
   const at = { host: '127.0.0.1', port: scheduler.address.port };
   let serverNode: PsNode | undefined;
@@ -69,7 +84,11 @@ export async function openBenchCluster(kind: BenchTransport, script: string): Pr
     });
   } else {
     serverProcess = (
-      await startPeer(script, 'server', { PS_SCHEDULER: `${at.host}:${at.port}`, BENCH_TRANSPORT: kind })
+      await startPeer(script, 'server', {
+        PS_SCHEDULER: `${at.host}:${at.port}`,
+        BENCH_TRANSPORT: kind,
+        ...tlsEnv,
+      })
     ).child;
   }
   const [{ node, worker }] = await Promise.all([

@@ -3,10 +3,20 @@ import { createServer, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
 
+/** The bench server's transport, from BENCH_TRANSPORT (and BENCH_TLS_CERT/KEY for `tcp-tls`). */
+function peerTransport() {
+  const { BENCH_TRANSPORT: kind, BENCH_TLS_CERT: cert, BENCH_TLS_KEY: key } = process.env;
+  if (kind === 'ws') return ws();
+  if (kind === 'tcp-tls' && cert && key) {
+    return tcp({ secret: 'bench-secret-not-for-real-clusters', tls: { cert, key, ca: cert } });
+  }
+  return tcp();
+}
+
 /**
  * The far side of a benchmark, in a child process: a byte sink or an echo on raw `node:net`
  * (for the machine's ceilings), or a @ps server with the sum handler (for the TCP and WebSocket
- * rows; BENCH_TRANSPORT=ws picks WebSocket).
+ * rows; BENCH_TRANSPORT=ws picks WebSocket, tcp-tls TCP over TLS with a secret).
  * Reports on the IPC channel and exits when the parent goes away.
  */
 export async function runBenchPeer(role: string): Promise<void> {
@@ -40,7 +50,7 @@ export async function runBenchPeer(role: string): Promise<void> {
   if (role === 'server') {
     const [host, port] = (process.env.PS_SCHEDULER ?? '').split(':');
     const { node } = await createServer({
-      transport: process.env.BENCH_TRANSPORT === 'ws' ? ws() : tcp(),
+      transport: peerTransport(),
       scheduler: { host: host!, port: Number(port) },
       handler: sumHandler({ initialCapacity: 1 << 21 }),
     });

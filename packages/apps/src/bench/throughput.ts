@@ -1,5 +1,5 @@
 import type { KVPairs } from '@ps/core';
-import type { BenchCluster } from './bench-cluster.js';
+import { type BenchCluster, crossesWire } from './bench-cluster.js';
 import { type LatencyRow, percentile, summarize, type ThroughputRow } from './bench-stats.js';
 
 /** Bytes of payload one key moves in each op: keys and values, both ways. */
@@ -114,8 +114,7 @@ export async function measureLatency(
     min_us: s.min,
     max_us: s.max,
     // Only a round trip over the wire has a wire ceiling to compare with.
-    fraction_of_ceiling: c.transport === 'tcp' || c.transport === 'ws' ? ceilingUs / s.median : null,
-    ceiling:
-      c.transport === 'tcp' || c.transport === 'ws' ? 'ceiling tcp loopback round trip' : 'none (no wire)',
+    fraction_of_ceiling: crossesWire(c.transport) ? ceilingUs / s.median : null,
+    ceiling: crossesWire(c.transport) ? 'ceiling tcp loopback round trip' : 'none (no wire)',
   };
 }
