@@ -188,10 +188,10 @@ describe('browser workers', () => {
     }
   }, 300_000);
 
-  it('tears the cluster down, saying why, when the tab is closed during training', async () => {
+  it('when the tab is closed during training, a Node worker trains the rest of its shard and the job completes', async () => {
     chromiumPath();
     const web = await serve();
-    const { job, page } = await browserJob(web.url, ['--epochs', '50']);
+    const { job, page } = await browserJob(web.url, ['--epochs', '20']);
     const chrome = await launchChromium();
     try {
       const tab = await chrome.browser.newPage();
@@ -203,15 +203,24 @@ describe('browser workers', () => {
       );
       await tab.close();
       // The tab's connection drops; the scheduler declares it dead a quarter of the heartbeat
-      // timeout later (10 s with browser workers); the Node worker then stops and the launcher tears everything down.
-      expect(await exitCode(job, 60_000)).toBe(1);
+      // timeout later (10 s with browser workers); the Node worker, once through its own shard,
+      // trains the rest of the tab's from the last batch the tab's clock recorded.
+      expect(await exitCode(job, 120_000), job.stderr.join('\n')).toBe(0);
       const stderr = job.stderr.join('\n');
-      expect(stderr).toMatch(/PS_ERR_NODE_DEAD: worker tab-[0-9a-f]{12} \(rank \d\) was declared dead/);
-      expect(stderr).toMatch(/the cluster was torn down/);
+      const adopted = /worker rank (\d) is dead: training its shard from batch (\d+) of (\d+)/.exec(stderr);
+      expect(adopted, stderr).not.toBeNull();
+      const [, , from, total] = adopted!.map(Number);
+      expect(from!).toBeGreaterThanOrEqual(10);
+      expect(from!).toBeLessThan(total!);
+      const summary = JSON.parse(job.lines.at(-1)!) as { accuracy: number; browser_workers: number };
+      expect(summary.browser_workers).toBe(1);
+      expect(summary.accuracy).toBeGreaterThanOrEqual(0.95);
     } finally {
       await chrome.close();
+      process.kill(web.proc.pid, 'SIGTERM');
+      expect(await exitCode(web.proc, 10_000)).toBe(0);
     }
-  }, 180_000);
+  }, 240_000);
 
   it('ps serve serves the page, its bundle and the data, refuses the rest, and stops on SIGTERM', async () => {
     const { proc, url } = await serve();

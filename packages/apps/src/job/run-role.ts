@@ -169,11 +169,10 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
           .filter((w) => !w.id.startsWith(BROWSER_WORKER_ID_PREFIX))
           .sort((a, b) => a.rank - b.rank)[0]?.id === node.id
       : undefined;
-  // A tab that is closed is declared dead by the scheduler; nobody else has its shard, so stop
-  // rather than wait for it (the launcher then tears the cluster down).
-  const lost = cfg.browserWorkers > 0 ? whenAWorkerDies(node) : undefined;
   try {
-    const training = trainSlrWorker({
+    // A worker declared dead (a closed tab, a killed process) leaves its shard to a live one,
+    // which trains the rest of it after its own (see trainSlrWorker).
+    const { evaluation, report: mine } = await trainSlrWorker({
       node,
       worker,
       clock,
@@ -186,47 +185,22 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       onEval: report,
       ...(evaluator === undefined ? {} : { evaluator }),
     });
-    // Once a worker is lost, training's own end (a rejection as the cluster goes) is no news.
-    if (lost) training.catch(() => undefined);
-    const { evaluation, report: mine } = await (lost ? Promise.race([training, lost.dead]) : training);
     report({ type: 'worker-report', report: mine });
     if (evaluation) report({ type: 'evaluation', evaluation });
   } catch (err) {
     await node.close();
     throw err;
-  } finally {
-    lost?.stop();
   }
   await node.finalize();
   report({ type: 'stats', role: `worker-${rank}`, stats: node.stats, filters: filterStats() });
   if (node.terminationError) throw node.terminationError;
 }
 
-/** Rejects `dead` with `PS_ERR_NODE_DEAD` once the cluster view declares a worker dead. */
-function whenAWorkerDies(node: PsNode): { dead: Promise<never>; stop(): void } {
-  let sub: ReturnType<typeof node.cluster$.subscribe> | undefined;
-  const dead = new Promise<never>((_, reject) => {
-    sub = node.cluster$.subscribe((view) => {
-      const gone = view?.workers.find((w) => view.dead.includes(w.id));
-      if (gone) {
-        reject(
-          new PsError(
-            PsErrorCode.NODE_DEAD,
-            `worker ${gone.id} (rank ${gone.rank}) was declared dead; no other worker has its shard, so the job stops`,
-          ),
-        );
-      }
-    });
-  });
-  dead.catch(() => undefined);
-  return { dead, stop: () => sub?.unsubscribe() };
-}
-
 /**
  * The entry of a role process (`ps start`): cluster settings from `PS_*` variables, the job from
  * `PS_JOB` (JSON) merged under the given config, the cluster secret (`secret`, else
- * `PS_SECRET`) and the TLS settings (`tls`, PEM text; none: plain connections). Reports over the IPC channel when the launcher opened one, else as JSON lines on
- * stdout. Exits when the launcher goes away, so that no role outlives it.
+ * `PS_SECRET`) and the TLS settings (`tls`, PEM text; none: plain connections). Reports over
+ * the IPC channel when the launcher opened one, else as JSON lines on stdout. Exits when the launcher goes away, so that no role outlives it.
  */
 export async function roleMain(
   cfg: SlrConfig,

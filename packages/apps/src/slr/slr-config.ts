@@ -204,9 +204,5 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   }
   if (kills.length > 0 && c.transport === 'inproc')
     bad('--kill needs --transport tcp or ws (one process per role)');
-  if (kills.some((k) => k.role === 'worker') && c.browserWorkers > 0)
-    bad(
-      '--kill worker:… cannot be combined with --browser-workers: a lost worker stops a job with browser workers',
-    );
   return c;
 }

@@ -275,7 +275,7 @@ async function adoptDeadShards(
     const perEpoch = Math.ceil(part.rows / cfg.batchSize);
     const total = perEpoch * cfg.epochs;
     const from = Math.min(total, Math.max(0, Math.floor(await clock.progressOf(d))));
-    node.log.info(`worker rank ${d} is dead: training its shard from batch ${from} of ${total}`);
+    node.log.warn(`worker rank ${d} is dead: training its shard from batch ${from} of ${total}`);
     let pending: Timestamp<void>[] = [];
     for (let b = from; b < total; b++) {
       const start = (b % perEpoch) * cfg.batchSize;
