@@ -190,8 +190,10 @@ describe('browser workers', () => {
 
   it('when the tab is closed during training, a Node worker trains the rest of its shard and the job completes', async () => {
     chromiumPath();
-    const web = await serve();
-    const { job, page } = await browserJob(web.url, ['--epochs', '20']);
+    // This time the job serves the page itself (--serve, on any free port).
+    const { job, page } = await browserJob('http://127.0.0.1:0/', ['--serve', '--epochs', '20']);
+    expect(page).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*\/\?scheduler=/);
+    expect(job.stderr.join('\n')).toMatch(/in 1 tab \(served by: this command\)/);
     const chrome = await launchChromium();
     try {
       const tab = await chrome.browser.newPage();
@@ -215,10 +217,10 @@ describe('browser workers', () => {
       const summary = JSON.parse(job.lines.at(-1)!) as { accuracy: number; browser_workers: number };
       expect(summary.browser_workers).toBe(1);
       expect(summary.accuracy).toBeGreaterThanOrEqual(0.95);
+      // The page's server stopped with the job.
+      await expect(fetch(page)).rejects.toThrow();
     } finally {
       await chrome.close();
-      process.kill(web.proc.pid, 'SIGTERM');
-      expect(await exitCode(web.proc, 10_000)).toBe(0);
     }
   }, 240_000);
 
@@ -247,9 +249,14 @@ describe('browser workers', () => {
     expect(proc.stderr.join('\n')).toMatch(/ps serve: stopped on SIGTERM/);
   });
 
-  it('refuses browser workers without --transport ws, with exit code 2', async () => {
+  it('refuses browser workers without --transport ws, and --serve without browser workers, with exit code 2', async () => {
     const p = spawnNode(cli, {}, ['slr', '--dataset', 'spam', '--browser-workers', '1']);
     expect(await exitCode(p, 20_000)).toBe(2);
     expect(p.stderr.join('\n')).toMatch(/--browser-workers needs --transport ws/);
+    const serveAlone = spawnNode(cli, {}, ['slr', '--dataset', 'spam', '--serve']);
+    expect(await exitCode(serveAlone, 20_000)).toBe(2);
+    expect(serveAlone.stderr.join('\n')).toMatch(
+      /--serve serves the browser workers' page: give --browser-workers too/,
+    );
   });
 });

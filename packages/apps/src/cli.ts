@@ -168,6 +168,10 @@ jobOptions(
       'where `ps serve` serves the browser worker page, for the address printed with --browser-workers',
       httpUrl,
       'http://127.0.0.1:8080/',
+    )
+    .option(
+      '--serve',
+      'with --browser-workers: serve the page from this command too, at --web-url (port 0: any free port), instead of a separate `ps serve`',
     ),
 ).action(async (o: Record<string, unknown>) => {
   const cfg = configFrom(o);
@@ -189,6 +193,19 @@ jobOptions(
   log.write(
     `ps slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
   );
+  if (o.serve && cfg.browserWorkers === 0)
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      "--serve serves the browser workers' page: give --browser-workers too",
+    );
+  // The page's server, when this command serves it (stopped with the job, however it ends).
+  const web = o.serve
+    ? await (() => {
+        const at = new URL(String(o.webUrl));
+        return startWebServer({ host: at.hostname.replace(/^\[|\]$/g, ''), port: Number(at.port || 80) });
+      })()
+    : undefined;
+  const pageBase = web ? web.url : String(o.webUrl);
   const progress = createProgressDisplay({ workers: cfg.workers });
   let announced = false;
   const spawned: string[] = [];
@@ -202,14 +219,11 @@ jobOptions(
     onEvent: (e) => {
       if (e.type === 'progress') progress.update(e);
       else if (e.type === 'listening' && e.role === 'scheduler' && cfg.browserWorkers > 0) {
-        const page = new URL(
-          `?${browserWorkerQuery({ host: '127.0.0.1', port: e.port }, cfg)}`,
-          String(o.webUrl),
-        );
+        const page = new URL(`?${browserWorkerQuery({ host: '127.0.0.1', port: e.port }, cfg)}`, pageBase);
         // The tab needs the secret: it goes in the fragment, which browsers never send to a server.
         if (secret) page.hash = new URLSearchParams({ secret }).toString();
         log.write(
-          `browser workers: open ${page} in ${cfg.browserWorkers} tab${cfg.browserWorkers > 1 ? 's' : ''} (served by: npx ps serve)${secret ? '; the address holds the cluster secret: share it only with people you trust with it' : ''}\n`,
+          `browser workers: open ${page} in ${cfg.browserWorkers} tab${cfg.browserWorkers > 1 ? 's' : ''} (served by: ${web ? 'this command' : 'npx ps serve'})${secret ? '; the address holds the cluster secret: share it only with people you trust with it' : ''}\n`,
         );
       } else if (e.type === 'spawned') {
         spawned.push(`${e.role} ${e.pid}`);
@@ -221,7 +235,10 @@ jobOptions(
         );
       }
     },
-  }).finally(() => progress.stop());
+  }).finally(async () => {
+    progress.stop();
+    await web?.close();
+  });
   if (json) {
     printHuman(summary, log);
     process.stdout.write(`${JSON.stringify(summary)}\n`);
