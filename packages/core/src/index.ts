@@ -93,6 +93,7 @@ export {
   type WireRing,
 } from './ring.js';
 export { type BarrierGroup, Scheduler, type SchedulerOptions } from './scheduler.js';
+export { displacedSchedulerImpostor, refuseSchedulerImpostor } from './scheduler-impostor.js';
 export { seededRandom } from './seeded-random.js';
 export { type SgdOptions, sgdHandler } from './sgd-handler.js';
 export { sumHandler } from './sum-handler.js';

@@ -2,6 +2,7 @@ import {
   type BindOptions,
   ClusterSecret,
   DEFAULT_MAX_FRAME_BYTES,
+  displacedSchedulerImpostor,
   frameLength,
   Handshake,
   type InboundFrame,
@@ -10,7 +11,7 @@ import {
   type PeerAddress,
   PsError,
   PsErrorCode,
-  SCHEDULER_ID,
+  refuseSchedulerImpostor,
   type Transport,
   type TransportEvent,
 } from '@ps/core';
@@ -178,17 +179,12 @@ export class InprocTransport implements Transport {
 
   /** Closes an accepted link that claimed the id of the scheduler, which this transport now dials. */
   private dropImpostor(id: NodeId): void {
-    if (id !== SCHEDULER_ID) return;
+    const err = displacedSchedulerImpostor(id, 'link');
     const a = this.accepted.get(id);
-    if (!a?.open) return;
+    if (!err || !a?.open) return;
     this.accepted.delete(id);
     this.drop(a);
-    this.emitError(
-      new PsError(
-        PsErrorCode.AUTH,
-        `an incoming link claimed to be ${id}, which this node now reaches over its own link; closed`,
-      ),
-    );
+    this.emitError(err);
   }
 
   /** Waits (up to `windowMs`) for a listener at `address` and links to it. */
@@ -248,13 +244,7 @@ export class InprocTransport implements Transport {
       side: 'accept',
       self: this.requireSelf(),
       secret: this.secret,
-      admit: (peer) =>
-        peer === SCHEDULER_ID && this.dialed.has(peer)
-          ? new PsError(
-              PsErrorCode.AUTH,
-              `a peer claims to be ${peer}, which this node reaches over a link it opened itself; refused (an impostor, or two nodes with one id)`,
-            )
-          : undefined,
+      admit: (peer) => refuseSchedulerImpostor(peer, this.dialed, 'link'),
     });
   }
 

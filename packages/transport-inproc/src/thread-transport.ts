@@ -3,6 +3,7 @@ import {
   type BindOptions,
   ClusterSecret,
   DEFAULT_MAX_FRAME_BYTES,
+  displacedSchedulerImpostor,
   frameLength,
   Handshake,
   type HandshakeStep,
@@ -12,7 +13,7 @@ import {
   type PeerAddress,
   PsError,
   PsErrorCode,
-  SCHEDULER_ID,
+  refuseSchedulerImpostor,
   type Transport,
   type TransportEvent,
 } from '@ps/core';
@@ -256,13 +257,10 @@ export class ThreadTransport implements Transport {
       );
     }
     this.dialed.set(id, { address: { host: address.host, port: address.port }, link, reconnect: undefined });
-    const impostor = id === SCHEDULER_ID ? this.accepted.get(id) : undefined;
-    if (impostor?.open) {
+    const impostor = this.accepted.get(id);
+    const err = displacedSchedulerImpostor(id, 'link');
+    if (err && impostor?.open) {
       this.accepted.delete(id);
-      const err = new PsError(
-        PsErrorCode.AUTH,
-        `an incoming link claimed to be ${id}, which this node now reaches over its own link; closed`,
-      );
       this.emitError(err);
       this.closeLink(impostor, err);
     }
@@ -322,13 +320,7 @@ export class ThreadTransport implements Transport {
       side: 'accept',
       self: this.requireSelf(),
       secret: this.secret,
-      admit: (peer) =>
-        peer === SCHEDULER_ID && this.dialed.has(peer)
-          ? new PsError(
-              PsErrorCode.AUTH,
-              `a peer claims to be ${peer}, which this node reaches over a link it opened itself; refused (an impostor, or two nodes with one id)`,
-            )
-          : undefined,
+      admit: (peer) => refuseSchedulerImpostor(peer, this.dialed, 'link'),
     });
     this.wire(new Link(port, false, auth));
   }

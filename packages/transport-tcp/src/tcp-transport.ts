@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_MESSAGES_PER_SECOND,
   DEFAULT_MAX_PENDING_HANDSHAKES,
+  displacedSchedulerImpostor,
   Handshake,
   type HandshakeStep,
   type InboundFrame,
@@ -16,7 +17,7 @@ import {
   type PeerAddress,
   PsError,
   PsErrorCode,
-  SCHEDULER_ID,
+  refuseSchedulerImpostor,
   TokenBucket,
   type Transport,
   type TransportEvent,
@@ -318,15 +319,6 @@ export class TcpTransport implements Transport {
     return this.self;
   }
 
-  /** Accepting side: refuses a peer that claims the id of the scheduler, which this node dialed itself (servers dial each other both ways, so other ids may arrive on both). */
-  private admit(peer: NodeId): PsError | undefined {
-    if (peer !== SCHEDULER_ID || !this.dialed.has(peer)) return undefined;
-    return new PsError(
-      PsErrorCode.AUTH,
-      `a peer claims to be ${peer}, which this node reaches over a connection it opened itself; refused (an impostor, or two nodes with one id)`,
-    );
-  }
-
   private track(socket: net.Socket, outgoing: boolean): Conn {
     socket.setNoDelay(true);
     this.sockets.add(socket);
@@ -341,7 +333,7 @@ export class TcpTransport implements Transport {
         side: outgoing ? 'dial' : 'accept',
         self,
         secret: this.secret,
-        admit: outgoing ? undefined : (peer) => this.admit(peer),
+        admit: outgoing ? undefined : (peer) => refuseSchedulerImpostor(peer, this.dialed),
       }),
       failed: false,
       seen: false,
@@ -656,17 +648,12 @@ export class TcpTransport implements Transport {
 
   /** Closes an accepted connection that claimed the id of the scheduler, which this transport now dials. */
   private dropImpostor(id: NodeId): void {
-    if (id !== SCHEDULER_ID) return;
+    const err = displacedSchedulerImpostor(id);
     const a = this.accepted.get(id);
-    if (!a) return;
+    if (!err || !a) return;
     this.accepted.delete(id);
     a.socket.destroy();
-    this.emitError(
-      new PsError(
-        PsErrorCode.AUTH,
-        `an incoming connection claimed to be ${id}, which this node now reaches over its own connection; closed`,
-      ),
-    );
+    this.emitError(err);
   }
 
   /** Reconnects a dialed peer when its socket drops (unless we are closing). */

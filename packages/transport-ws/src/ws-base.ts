@@ -10,6 +10,7 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_MESSAGES_PER_SECOND,
+  displacedSchedulerImpostor,
   Handshake,
   type HandshakeStep,
   type InboundFrame,
@@ -18,7 +19,7 @@ import {
   type PeerAddress,
   PsError,
   PsErrorCode,
-  SCHEDULER_ID,
+  refuseSchedulerImpostor,
   TokenBucket,
   type Transport,
   type TransportEvent,
@@ -254,15 +255,6 @@ export abstract class WsTransportBase implements Transport {
     return this.self;
   }
 
-  /** Accepting side: refuses a peer that claims the id of the scheduler, which this node dialed itself (servers dial each other both ways, so other ids may arrive on both). */
-  private admit(peer: NodeId): PsError | undefined {
-    if (peer !== SCHEDULER_ID || !this.dialed.has(peer)) return undefined;
-    return new PsError(
-      PsErrorCode.AUTH,
-      `a peer claims to be ${peer}, which this node reaches over a connection it opened itself; refused (an impostor, or two nodes with one id)`,
-    );
-  }
-
   private newConn(socket: SocketAdapter | undefined, outgoing: boolean): Conn {
     let done!: () => void;
     const self = this.requireSelf();
@@ -282,7 +274,7 @@ export abstract class WsTransportBase implements Transport {
         side: outgoing ? 'dial' : 'accept',
         self,
         secret: this.secret,
-        admit: outgoing ? undefined : (peer) => this.admit(peer),
+        admit: outgoing ? undefined : (peer) => refuseSchedulerImpostor(peer, this.dialed),
       }),
       limiter: undefined,
     };
@@ -626,18 +618,11 @@ export abstract class WsTransportBase implements Transport {
 
   /** Closes an accepted connection that claimed the id of the scheduler, which this transport now dials. */
   private dropImpostor(id: NodeId): void {
-    if (id !== SCHEDULER_ID) return;
+    const err = displacedSchedulerImpostor(id);
     const a = this.accepted.get(id);
-    if (!a) return;
+    if (!err || !a) return;
     this.accepted.delete(id);
-    this.refuse(
-      a,
-      new PsError(
-        PsErrorCode.AUTH,
-        `an incoming connection claimed to be ${id}, which this node now reaches over its own connection; closed`,
-      ),
-      CloseCode.POLICY_VIOLATION,
-    );
+    this.refuse(a, err, CloseCode.POLICY_VIOLATION);
   }
 
   /** Reconnects a dialed peer when its socket drops (unless we are closing). */
