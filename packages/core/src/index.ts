@@ -79,6 +79,7 @@ export {
   SCHEDULER_ID,
   type Segment,
 } from './message.js';
+export { PendingHandshakes } from './pending-handshakes.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
 export { type ClockSegment, RangeVectorClock } from './range-vector-clock.js';
 export {

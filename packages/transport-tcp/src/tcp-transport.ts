@@ -15,6 +15,7 @@ import {
   type NodeAddress,
   type NodeId,
   type PeerAddress,
+  PendingHandshakes,
   PsError,
   PsErrorCode,
   refuseSchedulerImpostor,
@@ -165,12 +166,8 @@ export class TcpTransport implements Transport {
   private readonly secret: ClusterSecret | undefined;
   private readonly tls: TcpTlsOptions | undefined;
   private readonly maxMessagesPerSecond: number;
-  private readonly maxPendingHandshakes: number;
-  /** Accepted TCP connections open, and those of them whose handshake completed. */
-  private rawOpen = 0;
-  private authedOpen = 0;
-  /** Set while new connections are refused for `maxPendingHandshakes` (reported once). */
-  private pendingFull = false;
+  /** Accepted connections open and authenticated, for `maxPendingHandshakes`. */
+  private readonly pending: PendingHandshakes;
 
   /**
    * @throws PsError `PS_ERR_CONFIG` for a secret shorter than 16 bytes, or limits that are not
@@ -184,13 +181,14 @@ export class TcpTransport implements Transport {
     this.secret = ClusterSecret.from(opts.secret);
     this.tls = opts.tls;
     this.maxMessagesPerSecond = opts.maxMessagesPerSecond ?? DEFAULT_MAX_MESSAGES_PER_SECOND;
-    this.maxPendingHandshakes = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
-    if (!(this.maxMessagesPerSecond > 0) || !(this.maxPendingHandshakes >= 1) || !(this.helloTimeoutMs > 0)) {
+    const maxPending = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+    if (!(this.maxMessagesPerSecond > 0) || !(maxPending >= 1) || !(this.helloTimeoutMs > 0)) {
       throw new PsError(
         PsErrorCode.CONFIG,
         'maxMessagesPerSecond and helloTimeoutMs must be positive and maxPendingHandshakes at least 1',
       );
     }
+    this.pending = new PendingHandshakes(maxPending);
   }
 
   /**
@@ -274,33 +272,13 @@ export class TcpTransport implements Transport {
 
   /** Counts an accepted TCP connection; refuses it while too many wait for their handshake. */
   private admitRaw(raw: net.Socket): void {
-    if (this.closed) {
+    const { accepted, report } = this.closed ? { accepted: false, report: undefined } : this.pending.accept();
+    if (!accepted) {
       raw.destroy();
+      if (report) this.emitError(report);
       return;
     }
-    if (this.rawOpen - this.authedOpen >= this.maxPendingHandshakes) {
-      raw.destroy();
-      if (!this.pendingFull) {
-        this.pendingFull = true;
-        this.emitError(
-          new PsError(
-            PsErrorCode.RATE_LIMIT,
-            `${this.maxPendingHandshakes} connections are waiting for their handshake (maxPendingHandshakes); refusing new connections until some complete or time out`,
-          ),
-        );
-      }
-      return;
-    }
-    this.rawOpen++;
-    raw.once('close', () => {
-      this.rawOpen--;
-      this.releasePending();
-    });
-  }
-
-  private releasePending(): void {
-    if (this.pendingFull && this.rawOpen - this.authedOpen < this.maxPendingHandshakes)
-      this.pendingFull = false;
+    raw.once('close', () => this.pending.socketClosed());
   }
 
   private assertOpen(): void {
@@ -344,8 +322,7 @@ export class TcpTransport implements Transport {
       this.sockets.delete(socket);
       if (conn.counted) {
         conn.counted = false;
-        this.authedOpen--;
-        this.releasePending();
+        this.pending.countAuthenticated(-1);
       }
       const err = new PsError(
         PsErrorCode.PEER_UNREACHABLE,
@@ -464,8 +441,7 @@ export class TcpTransport implements Transport {
       (peer) => {
         clearTimeout(timer);
         conn.counted = true;
-        this.authedOpen++;
-        this.releasePending();
+        this.pending.countAuthenticated(1);
         const old = this.accepted.get(peer);
         if (old && old.socket !== socket) old.socket.destroy();
         this.accepted.set(peer, conn);

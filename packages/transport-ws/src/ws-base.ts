@@ -17,6 +17,7 @@ import {
   type NodeAddress,
   type NodeId,
   type PeerAddress,
+  type PendingHandshakes,
   PsError,
   PsErrorCode,
   refuseSchedulerImpostor,
@@ -200,8 +201,8 @@ export abstract class WsTransportBase implements Transport {
   protected readonly path: string;
   protected readonly secret: ClusterSecret | undefined;
   protected readonly maxMessagesPerSecond: number;
-  /** Accepted connections whose handshake completed (see the Node transport's `maxPendingHandshakes`). */
-  protected authedOpen = 0;
+  /** The Node transport's `maxPendingHandshakes` count (a browser transport accepts nothing). */
+  protected pending: PendingHandshakes | undefined;
 
   /**
    * @throws PsError `PS_ERR_CONFIG` for a secret shorter than 16 bytes (or no WebCrypto), or
@@ -428,8 +429,7 @@ export abstract class WsTransportBase implements Transport {
       clearTimeout(timer);
       if (counted) {
         counted = false;
-        this.authedOpen--;
-        this.pendingReleased();
+        this.pending?.countAuthenticated(-1);
       }
       if (conn.peer !== undefined && this.accepted.get(conn.peer) === conn) {
         this.accepted.delete(conn.peer);
@@ -445,8 +445,7 @@ export abstract class WsTransportBase implements Transport {
           (peer) => {
             clearTimeout(timer);
             counted = true;
-            this.authedOpen++;
-            this.pendingReleased();
+            this.pending?.countAuthenticated(1);
             const old = this.accepted.get(peer);
             if (old && old !== conn) void this.closeSocket(old, CloseCode.POLICY_VIOLATION, 'replaced');
             this.accepted.set(peer, conn);
@@ -477,9 +476,6 @@ export abstract class WsTransportBase implements Transport {
       },
     };
   }
-
-  /** Called when an accepted connection completed its handshake or closed (the Node server counts). */
-  protected pendingReleased(): void {}
 
   /** Opens one socket and completes the handshake; rejects on refusal or a failed handshake. */
   private dial(address: PeerAddress): Promise<Conn> {

@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_PENDING_HANDSHAKES,
   isTlsAuthError,
   type NodeAddress,
+  PendingHandshakes,
   PsError,
   PsErrorCode,
 } from '@ps/core';
@@ -191,11 +192,6 @@ export class WsTransport extends WsTransportBase {
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
   private readonly tls: WsTlsOptions | undefined;
-  private readonly maxPendingHandshakes: number;
-  /** Accepted TCP connections open (those whose handshake completed: `authedOpen`). */
-  private rawOpen = 0;
-  /** Set while new connections are refused for `maxPendingHandshakes` (reported once). */
-  private pendingFull = false;
   /** Accepted sockets not upgraded yet, with the timer that closes them. */
   private readonly upgradeTimers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
 
@@ -206,10 +202,11 @@ export class WsTransport extends WsTransportBase {
   constructor(opts: WsTransportOptions = {}) {
     super(opts);
     this.tls = opts.tls;
-    this.maxPendingHandshakes = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
-    if (!(this.maxPendingHandshakes >= 1)) {
+    const maxPending = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+    if (!(maxPending >= 1)) {
       throw new PsError(PsErrorCode.CONFIG, 'maxPendingHandshakes must be at least 1');
     }
+    this.pending = new PendingHandshakes(maxPending);
   }
 
   protected override get scheme(): 'ws' | 'wss' {
@@ -372,33 +369,15 @@ export class WsTransport extends WsTransportBase {
 
   /** Counts an accepted TCP connection; refuses it while too many wait for their handshake. */
   private admitRaw(raw: Socket): void {
-    if (this.closed) {
+    const { accepted, report } = this.closed
+      ? { accepted: false, report: undefined }
+      : this.pending!.accept();
+    if (!accepted) {
       raw.destroy();
+      if (report) this.emitError(report);
       return;
     }
-    if (this.rawOpen - this.authedOpen >= this.maxPendingHandshakes) {
-      raw.destroy();
-      if (!this.pendingFull) {
-        this.pendingFull = true;
-        this.emitError(
-          new PsError(
-            PsErrorCode.RATE_LIMIT,
-            `${this.maxPendingHandshakes} connections are waiting for their handshake (maxPendingHandshakes); refusing new connections until some complete or time out`,
-          ),
-        );
-      }
-      return;
-    }
-    this.rawOpen++;
-    raw.once('close', () => {
-      this.rawOpen--;
-      this.pendingReleased();
-    });
-  }
-
-  protected override pendingReleased(): void {
-    if (this.pendingFull && this.rawOpen - this.authedOpen < this.maxPendingHandshakes)
-      this.pendingFull = false;
+    raw.once('close', () => this.pending!.socketClosed());
   }
 
   protected openSocket(url: string, handlers: SocketHandlers): SocketAdapter {
