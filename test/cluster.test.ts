@@ -20,7 +20,11 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
 });
 
-async function cluster(numServers: number, numWorkers: number, opts: { heartbeatTimeoutMs?: number } = {}) {
+async function cluster(
+  numServers: number,
+  numWorkers: number,
+  opts: { heartbeatTimeoutMs?: number; replicas?: number } = {},
+) {
   const scheduler = await Scheduler.start({
     transport: tcp(),
     numServers,
@@ -51,14 +55,14 @@ const spread = (n: number) => {
 
 describe('a cluster in one process over TCP', () => {
   it('slices a request across 3 servers and reassembles pulls in key order', async () => {
-    const { workers, handlers, servers } = await cluster(3, 1);
+    const { workers, handlers, servers } = await cluster(3, 1, { replicas: 1 });
     const w = workers[0]!.worker;
     const keys = spread(900);
     const vals = Float32Array.from({ length: 1800 }, (_, i) => i);
     await w.wait(w.push({ keys, vals }));
     const got = await w.wait(w.pull(keys));
     expect(Array.from(got.vals)).toEqual(Array.from(vals));
-    // Every key lives on its master and its one replica (the default with 3 servers): the
+    // Every key lives on its master and its one replica (replicas: 1): the
     // servers the ring names, and no other.
     const view = workers[0]!.node.view;
     expect(view.replicas).toBe(1);
@@ -205,7 +209,7 @@ describe('a cluster in one process over TCP', () => {
   });
 
   it('declares a silent server dead and fails over to its replica without losing a push', async () => {
-    const { workers, servers } = await cluster(2, 1, { heartbeatTimeoutMs: 600 });
+    const { workers, servers } = await cluster(2, 1, { heartbeatTimeoutMs: 600, replicas: 1 });
     const w = workers[0]!.worker;
     const keys = spread(8);
     await w.wait(w.push({ keys, vals: new Float32Array(8).fill(1) }));

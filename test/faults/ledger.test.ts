@@ -22,6 +22,7 @@ async function startCluster(servers: number, workers: number, extra: Record<stri
     PS_NUM_SERVERS: String(servers),
     PS_NUM_WORKERS: String(workers),
     PS_HOST: '127.0.0.1',
+    LEDGER_REPLICAS: '1',
     ...extra,
   };
   const scheduler = spawnNode(script, { ...common, PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });

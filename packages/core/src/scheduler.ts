@@ -28,8 +28,8 @@ export interface SchedulerOptions {
    */
   heartbeatTimeoutMs?: number;
   /**
-   * Replicas per key range besides its master (k; section 4.3). Default 1 when the cluster starts
-   * with at least 2 servers, else 0. Capped by the number of servers minus one.
+   * Replicas per key range besides its master (k; section 4.3). Default 0: replication is opted
+   * into, as in the paper (ps-lite and BytePS have none). Capped by the number of servers minus one.
    */
   replicas?: number;
   /** Virtual servers per server on the ring (section 4.2). Default {@link DEFAULT_VIRTUAL_NODES}. */
@@ -314,7 +314,7 @@ export class Scheduler {
   /** Every expected node registered: build the first ring and publish the first view. */
   private startCluster(): void {
     const servers = this.live('server').map((m) => m.id);
-    this.replicas = Math.min(this.opts.replicas ?? (servers.length >= 2 ? 1 : 0), servers.length - 1);
+    this.replicas = Math.min(this.opts.replicas ?? 0, servers.length - 1);
     this.ring = Ring.create(servers, {
       virtualNodes: this.opts.virtualNodes ?? DEFAULT_VIRTUAL_NODES,
       version: 1,
