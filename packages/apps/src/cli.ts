@@ -85,7 +85,7 @@ function jobOptions(cmd: Command): Command {
     .option('--no-bigrams', 'hash unigrams only')
     .option('--seed <n>', `seed of the train/test split (default ${d.seed})`, int)
     .option('--test-fraction <x>', `share of rows held out (default ${d.testFraction})`, num)
-    .option('--replicas <k>', 'replicas per key range besides its master (default 0; k survives k server failures)', int)
+    .option('--replicas <k>', 'replicas per key range besides its master (default 0)', int)
     .option(
       '--kill <list>',
       'fault injection: SIGKILL roles at a share of training, e.g. server:1@0.3,worker:1@0.5',
