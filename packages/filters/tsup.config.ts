@@ -1,10 +1,10 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-});
+const common = { dts: true, sourcemap: true, target: 'es2022' } as const;
+
+export default defineConfig([
+  // ESM: index.ts awaits the wasm parts at top level.
+  { ...common, entry: { index: 'src/index.ts' }, format: ['esm'] },
+  // CommonJS (dist/index.cjs, dist/index.d.cts): the same exports without the top-level await.
+  { ...common, entry: { index: 'src/index-cjs.ts' }, format: ['cjs'] },
+]);

@@ -15,9 +15,15 @@ export interface Proc {
 
 const live = new Set<Proc>();
 
-export function spawnNode(script: string, env: Record<string, string>, args: string[] = []): Proc {
+export function spawnNode(
+  script: string,
+  env: Record<string, string>,
+  args: string[] = [],
+  opts: { cwd?: string } = {},
+): Proc {
   const child = spawn(process.execPath, [script, ...args], {
     env: { ...process.env, ...env },
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

@@ -1,3 +1,4 @@
+import type { ValArray, ValArrayOf, ValDtype } from './kv-pairs.js';
 import { KVServer, type RequestHandler } from './kv-server.js';
 import { KVWorker } from './kv-worker.js';
 import { type NodeOptions, PsNode } from './ps-node.js';
@@ -13,14 +14,26 @@ export interface CreateServerOptions extends Omit<NodeOptions, 'role'> {
   beforeStart?: (servers: KVServer[]) => Promise<void>;
 }
 
+/** What {@link createServer} resolves to; the same shape as {@link CreatedWorker}. */
+export interface CreatedServer {
+  node: PsNode;
+  /** The `KVServer` of the lowest app id (app 0 for a single `handler`). */
+  server: KVServer;
+  /** One `KVServer` per app id, in increasing app id order. */
+  servers: KVServer[];
+}
+
 /**
  * Starts a server node: binds, attaches a `KVServer` per app id, registers with the scheduler
- * and resolves once the cluster is complete. `await server.node.terminated` to serve until
- * the scheduler shuts the cluster down.
+ * and resolves once the cluster is complete. `await node.terminated` to serve until the
+ * scheduler shuts the cluster down.
+ *
+ * It resolves only when every server and worker has registered: start every role before
+ * awaiting any (`Promise.all([createServer(...), createWorker(...)])` in one process).
+ * @throws PsError `PS_ERR_TIMEOUT` when the cluster does not fill within `startTimeoutMs` (the
+ *   message names the roles still missing), and those of `PsNode.create` and `PsNode.start`.
  */
-export async function createServer(
-  opts: CreateServerOptions,
-): Promise<{ node: PsNode; servers: KVServer[] }> {
+export async function createServer(opts: CreateServerOptions): Promise<CreatedServer> {
   const node = await PsNode.create({ ...opts, role: 'server' });
   const handlers: Record<number, RequestHandler> =
     typeof opts.handler === 'function' ? { 0: opts.handler } : opts.handler;
@@ -34,24 +47,46 @@ export async function createServer(
     await node.close();
     throw err;
   }
-  return { node, servers };
+  return { node, server: servers[0]!, servers };
 }
 
 /** Options of {@link createWorker}. */
-export interface CreateWorkerOptions extends Omit<NodeOptions, 'role'> {
+export interface CreateWorkerOptions<D extends ValDtype | undefined = undefined>
+  extends Omit<NodeOptions, 'role'> {
   /** App ids to open a KVWorker for. Default `[0]`. */
   apps?: number[];
+  /**
+   * The dtype of the tables' values, as the servers' handler holds them (`tableHandler`'s
+   * `dtype`, `float32` by default). It types pulled values: with `'float32'`, `vals` of a pull
+   * is a `Float32Array`. A declaration for the type checker: the handler decides what is sent.
+   * Default: unset (`Float32Array | Float64Array`).
+   */
+  dtype?: D;
+}
+
+/** What {@link createWorker} resolves to; the same shape as {@link CreatedServer}. */
+export interface CreatedWorker<V extends ValArray = ValArray> {
+  node: PsNode;
+  /** The `KVWorker` of the first app id of `apps` (app 0 by default). */
+  worker: KVWorker<V>;
+  /** One `KVWorker` per app id of `apps`, in that order. */
+  workers: KVWorker<V>[];
 }
 
 /**
  * Starts a worker node and resolves once the cluster is complete, with a `KVWorker` for the
  * first app id (`worker`) and one per app id (`workers`). Call `node.finalize()` when done.
+ *
+ * It resolves only when every server and worker has registered: start every role before
+ * awaiting any (`Promise.all([createServer(...), createWorker(...)])` in one process).
+ * @throws PsError `PS_ERR_TIMEOUT` when the cluster does not fill within `startTimeoutMs` (the
+ *   message names the roles still missing), and those of `PsNode.create` and `PsNode.start`.
  */
-export async function createWorker(
-  opts: CreateWorkerOptions,
-): Promise<{ node: PsNode; worker: KVWorker; workers: KVWorker[] }> {
+export async function createWorker<D extends ValDtype | undefined = undefined>(
+  opts: CreateWorkerOptions<D>,
+): Promise<CreatedWorker<ValArrayOf<D>>> {
   const node = await PsNode.create({ ...opts, role: 'worker' });
-  const workers = (opts.apps ?? [0]).map((app) => new KVWorker(node, { app }));
+  const workers = (opts.apps ?? [0]).map((app) => new KVWorker<ValArrayOf<D>>(node, { app }));
   try {
     await node.start();
   } catch (err) {

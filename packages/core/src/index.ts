@@ -13,6 +13,8 @@ export {
   sequential,
 } from './consistency.js';
 export {
+  type CreatedServer,
+  type CreatedWorker,
   type CreateServerOptions,
   type CreateWorkerOptions,
   createServer,
@@ -61,6 +63,7 @@ export {
   type KVPairs,
   keyWords,
   type ValArray,
+  type ValArrayOf,
   type ValDtype,
   validateKeys,
   validateKVPairs,

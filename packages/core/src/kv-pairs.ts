@@ -6,6 +6,13 @@ export type ValArray = Float32Array | Float64Array;
 /** Name of a value dtype, as carried in messages and handler options. */
 export type ValDtype = 'float32' | 'float64';
 
+/** The value array of dtype `D`: `Float32Array` for `'float32'`, `Float64Array` for `'float64'`, either when unknown. */
+export type ValArrayOf<D extends ValDtype | undefined> = D extends 'float64'
+  ? Float64Array
+  : D extends 'float32'
+    ? Float32Array
+    : ValArray;
+
 /**
  * Keys with their values, the unit of every push and pull (DESIGN.md, "Vocabulary").
  *

@@ -101,8 +101,13 @@ export interface RequestOptions {
  * dependencies allow (the worker's policy and the request's `deps`); `wait(ts)` resolves when
  * every server touched has answered. Pulled values come back in key order. The arrays passed
  * to `push` must not be changed until its `wait` resolves (they are sent without a copy).
+ *
+ * `V` is the type of pulled values: the table's dtype (`Float32Array` for the default
+ * `tableHandler`), given by `createWorker({ dtype })` or `new KVWorker<Float32Array>(...)`. It
+ * types what `pull` and `pushPull` resolve to; the servers' handler decides what they send, so
+ * give it the same dtype. Default: either.
  */
-export class KVWorker {
+export class KVWorker<V extends ValArray = ValArray> {
   readonly app: number;
   /** Every task's life: issued, sent, answered, finished; and each wait. */
   readonly events$: Observable<TaskEvent>;
@@ -209,15 +214,15 @@ export class KVWorker {
    * variable-length values. A key no server holds reads as zeros.
    * @throws PsError `PS_ERR_KEYS_UNSORTED`, `PS_ERR_KEYS_DUPLICATE`, `PS_ERR_DEPS` (synchronously).
    */
-  pull(keys: BigUint64Array, opts?: RequestOptions): Timestamp<KVPairs> {
+  pull(keys: BigUint64Array, opts?: RequestOptions): Timestamp<KVPairs<V>> {
     this.checkKeys(keys);
-    return this.issue({ keys, vals: new Float32Array(0) }, false, true, opts) as Timestamp<KVPairs>;
+    return this.issue({ keys, vals: new Float32Array(0) }, false, true, opts) as Timestamp<KVPairs<V>>;
   }
 
   /** Pushes, then pulls the same keys in one round trip (the values after this push was applied). */
-  pushPull(kv: KVPairs, opts?: RequestOptions): Timestamp<KVPairs> {
+  pushPull(kv: KVPairs, opts?: RequestOptions): Timestamp<KVPairs<V>> {
     validateKVPairs(kv, this.checkKeys);
-    return this.issue(kv, true, true, opts) as Timestamp<KVPairs>;
+    return this.issue(kv, true, true, opts) as Timestamp<KVPairs<V>>;
   }
 
   /**
@@ -270,12 +275,12 @@ export class KVWorker {
   }
 
   /** `pull` as an Observable: emits the pulled KVPairs and completes. */
-  pull$(keys: BigUint64Array, opts?: RequestOptions): Observable<KVPairs> {
+  pull$(keys: BigUint64Array, opts?: RequestOptions): Observable<KVPairs<V>> {
     return defer(() => from(this.wait(this.pull(keys, opts))));
   }
 
   /** `pushPull` as an Observable: emits the pulled KVPairs and completes. */
-  pushPull$(kv: KVPairs, opts?: RequestOptions): Observable<KVPairs> {
+  pushPull$(kv: KVPairs, opts?: RequestOptions): Observable<KVPairs<V>> {
     return defer(() => from(this.wait(this.pushPull(kv, opts))));
   }
 

@@ -1,4 +1,5 @@
 import { BehaviorSubject, type Subscription } from 'rxjs';
+import { type ClusterFill, clusterDidNotFill, fillFromWire } from './cluster-fill.js';
 import { type ClusterView, viewFromWire, type WireClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { chainSignature, type Filter } from './filter.js';
@@ -112,6 +113,8 @@ export class PsNode {
   private closed = false;
   private resolveTerminated!: () => void;
   private startWait: { resolve: (v: ClusterView) => void; reject: (e: PsError) => void } | undefined;
+  /** The scheduler's last count of registered nodes while the cluster fills (for the timeout's message). */
+  private fill: ClusterFill | undefined;
 
   private constructor(
     readonly id: NodeId,
@@ -210,7 +213,8 @@ export class PsNode {
    * Registers with the scheduler and resolves with the cluster view once every expected node
    * has registered; workers then connect to every server.
    * @throws PsError `PS_ERR_PEER_UNREACHABLE` (no scheduler), `PS_ERR_CLUSTER_FULL`,
-   *   `PS_ERR_TIMEOUT` (the cluster did not fill within `startTimeoutMs`).
+   *   `PS_ERR_TIMEOUT` (the cluster did not fill within `startTimeoutMs`; the message names the
+   *   roles still missing, from the scheduler's counts).
    */
   async start(): Promise<ClusterView> {
     if (this.started) return this.view;
@@ -228,12 +232,7 @@ export class PsNode {
     });
     const timeoutMs = this.opts.startTimeoutMs ?? 120_000;
     const timer = setTimeout(() => {
-      this.startWait?.reject(
-        new PsError(
-          PsErrorCode.TIMEOUT,
-          `the cluster did not fill within ${timeoutMs} ms; are all servers and workers started?`,
-        ),
-      );
+      this.startWait?.reject(clusterDidNotFill(timeoutMs, this.fill));
     }, timeoutMs);
     this.lastFromScheduler = Date.now();
     await this.sendControl(SCHEDULER_ID, 'register', {
@@ -480,6 +479,8 @@ export class PsNode {
         this.terminate();
         return;
       case 'heartbeat':
+        // Until the cluster starts, the scheduler's heartbeat says how far it has filled.
+        if (this.startWait) this.fill = fillFromWire(meta.body) ?? this.fill;
         return;
       default:
         this.log.warn(`unexpected command ${meta.cmd} from the scheduler`);

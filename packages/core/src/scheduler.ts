@@ -1,4 +1,5 @@
 import { BehaviorSubject, type Subscription } from 'rxjs';
+import type { ClusterFill } from './cluster-fill.js';
 import { type ClusterView, type NodeInfo, viewToWire } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
@@ -184,7 +185,7 @@ export class Scheduler {
     }
     switch (cmd) {
       case 'heartbeat':
-        this.sendTo(sender, 'heartbeat');
+        this.sendTo(sender, 'heartbeat', this.fillBody());
         return;
       case 'barrier':
         this.onBarrier(sender, msg.meta.body);
@@ -301,6 +302,7 @@ export class Scheduler {
     if (!started) {
       this.log.info(`registered ${role} ${sender} as rank ${rank}`);
       if (this.members.size === this.opts.numServers + this.opts.numWorkers) this.startCluster();
+      else for (const m of this.members.values()) this.sendTo(m.id, 'heartbeat', this.fillBody());
       return;
     }
     this.log.info(`${role} ${sender} joins the running cluster as rank ${rank}`);
@@ -309,6 +311,24 @@ export class Scheduler {
       this.changes.push({ kind: 'join', id: sender });
       this.nextChange();
     }
+  }
+
+  /**
+   * Until the cluster starts, a heartbeat's body: how many nodes of each role have registered, so
+   * a node whose start times out can name the missing ones ({@link ClusterFill}).
+   */
+  private fillBody(): { fill: ClusterFill } | undefined {
+    if (this.cluster$.value !== undefined) return undefined;
+    const count = (role: 'server' | 'worker') =>
+      [...this.members.values()].filter((m) => m.role === role).length;
+    return {
+      fill: {
+        servers: count('server'),
+        numServers: this.opts.numServers,
+        workers: count('worker'),
+        numWorkers: this.opts.numWorkers,
+      },
+    };
   }
 
   /** Every expected node registered: build the first ring and publish the first view. */

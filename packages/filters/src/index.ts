@@ -6,20 +6,13 @@
  * (lossless), {@link keyCaching} (lossless), {@link significantUpdate} (lossy per message, nothing lost
  * over time). Nodes run a chain given
  * as the `filters` option of `createServer` / `createWorker`.
+ *
+ * This is the ESM entry: it waits at top level for the wasm parts to load, so every filter works
+ * once the import resolves. The CommonJS entry (`index-cjs.ts`) cannot: there, await
+ * {@link filtersReady} before the first message.
  */
-export {
-  type KeyCachingFilter,
-  type KeyCachingMeta,
-  type KeyCachingOptions,
-  keyCaching,
-  keyListSignature,
-} from './key-caching.js';
-export { type Lz4BlockCodec, type Lz4Meta, type Lz4Options, lz4 } from './lz4.js';
-export { type QuantizeMeta, type QuantizeOptions, quantize } from './quantize.js';
-export {
-  type PendingResiduals,
-  type SignificantMeta,
-  type SignificantUpdateFilter,
-  type SignificantUpdateOptions,
-  significantUpdate,
-} from './significant-update.js';
+import { filtersReady } from './xxh64.js';
+
+export * from './public-api.js';
+
+await filtersReady;

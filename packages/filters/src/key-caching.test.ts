@@ -18,6 +18,10 @@ import { type KeyCachingMeta, keyCaching, keyListSignature } from './key-caching
 import { lz4 } from './lz4.js';
 import { quantize } from './quantize.js';
 import { cloneMessage, fillValues, fixedViolation, messageDiff } from './test-messages.js';
+import { filtersReady } from './xxh64.js';
+
+// This file imports key-caching.js itself, not the package's ESM entry that awaits the hash.
+await filtersReady;
 
 const WORKER = 'worker-1';
 const SERVER = 'server-1';

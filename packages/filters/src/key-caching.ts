@@ -7,22 +7,8 @@ import {
   PsError,
   PsErrorCode,
 } from '@ps/core';
-// The hash: XXH64 from `xxhash-wasm` (MIT, ~11M downloads a month, maintained). Why this one:
-// - one build for Node and browsers: its ESM entry instantiates a ~2 KB wasm module inlined as
-//   bytes with the standard `WebAssembly.instantiate` (no file to fetch, no Node API, no native
-//   addon such as @node-rs/xxhash or xxhash-addon, which have no browser build);
-// - synchronous after load: the one async step, instantiation, is the top-level `await` below, so
-//   importing this module takes care of it and `encode`/`decode` stay synchronous, as the Filter
-//   contract needs (hash-wasm would do too, but ships dozens of algorithms we do not use);
-// - fast: about 4 GB/s on one core measured here (one copy into wasm memory plus the hash), where
-//   the pure-JS XXH64 packages (xxhashjs, xxh3-ts) use BigInt or 16-bit limbs and run one to two
-//   orders of magnitude slower, and murmurhash3js-revisited is unmaintained and string-oriented;
-// - standard output: XXH64 with seed 0, so any other XXH64 implementation computes the same
-//   signature (the empty list hashes to ef46db3751d8e999, the reference value).
-import xxhash from 'xxhash-wasm';
 import { filterMetaOf, withFilterMeta, withoutFilterMeta } from './filter-meta.js';
-
-const { h64Raw } = await xxhash();
+import { h64Raw } from './xxh64.js';
 
 /** Options of {@link keyCaching}. Both ends of a connection should use the same values (see below). */
 export interface KeyCachingOptions {
