@@ -57,7 +57,7 @@ export interface RunBrowserWorkerOptions {
   cfg: SlrConfig;
   /** Makes the transport: `wsBrowser()` in a page. */
   transport: () => Transport;
-  /** Loads the job's raw texts and labels (a page fetches them from `ps serve`). */
+  /** Loads the job's raw texts and labels (a page fetches them from `pskv serve`). */
   loadData: () => Promise<RawTextDataset>;
   /** Called with a fresh copy of the state on every change of status and every progress report. */
   onState?: (state: BrowserWorkerState) => void;
@@ -129,7 +129,11 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
   try {
     emit();
     const raw = await opts.loadData();
-    const ds = hashText(raw.texts, raw.labels, { bits: cfg.bits, bigrams: cfg.bigrams, name: cfg.dataset });
+    const ds = hashText(raw.texts, raw.labels, {
+      bits: cfg.bits || undefined,
+      bigrams: cfg.bigrams,
+      name: cfg.dataset,
+    });
     const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
     state.rowsTrain = train.rows;
     state.rowsTest = test.rows;
@@ -182,7 +186,7 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
     });
     state.status = 'evaluating';
     emit();
-    const e = await evaluate(model, test, cfg.bits);
+    const e = await evaluate(model, test, cfg);
     Object.assign(state, { accuracy: e.accuracy, logloss: e.logloss, auc: e.auc });
     await node.finalize();
     if (node.terminationError) throw node.terminationError;
