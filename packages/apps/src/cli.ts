@@ -12,7 +12,13 @@ import { createProgressDisplay } from './job/progress-display.js';
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
-import { resolveSlrConfig, SLR_DEFAULTS, type SlrConfig } from './slr/slr-config.js';
+import {
+  resolveSlrConfig,
+  SLR_DEFAULTS,
+  type SlrConfig,
+  SMALL_DATA_EPOCHS,
+  SMALL_DATA_ROWS,
+} from './slr/slr-config.js';
 import { startWebServer } from './web/web-server.js';
 import { browserWorkerQuery } from './web/worker-query.js';
 
@@ -67,7 +73,11 @@ function jobOptions(cmd: Command): Command {
       'also wait for this many workers that join from browser tabs (needs --transport ws; default 0)',
       int,
     )
-    .option('--epochs <n>', `passes over each worker's shard (default ${d.epochs})`, int)
+    .option(
+      '--epochs <n>',
+      `passes over each worker's shard (default 3; ${SMALL_DATA_EPOCHS} for a training set of fewer than ${SMALL_DATA_ROWS} rows)`,
+      int,
+    )
     .option('--batch-size <n>', `rows per minibatch (default ${d.batchSize})`, int)
     .addOption(
       new Option('--optimizer <rule>', `server update rule (default ${d.optimizer})`).choices([
@@ -238,7 +248,7 @@ jobOptions(
   await preflightSlrData(cfg);
   const over = tlsFiles ? `${cfg.transport} with TLS` : cfg.transport;
   log.write(
-    `pskv slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
+    `pskv slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs > 0 ? cfg.epochs : 'default'} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
   );
   // The page's server, when this command serves it (stopped with the job, however it ends).
   const web = o.serve

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { EnvConfig, TrafficStats } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
-import { parseKillSpec, type SlrConfig } from '../slr/slr-config.js';
+import { parseKillSpec, type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
 import type { JobEvent, JobSummary } from './job-events.js';
 import { JobInterrupted } from './job-interrupted.js';
@@ -108,7 +108,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
       workers: cfg.workers,
       browser_workers: cfg.browserWorkers,
       transport: cfg.transport,
-      epochs: cfg.epochs,
+      epochs: slrEpochs(cfg, data.rowsTrain),
       batch_size: cfg.batchSize,
       optimizer: cfg.optimizer,
       seconds: round(seconds, 3),

@@ -30,7 +30,10 @@ export interface SlrConfig {
   testFraction: number;
   /** Seed of the train/test split (default 42). */
   seed: number;
-  /** Passes over each worker's shard (default 3). */
+  /**
+   * Passes over each worker's shard; -1 (default): {@link slrEpochs} picks 3, or 200 for a
+   * training set of fewer than 1,000 rows.
+   */
   epochs: number;
   /** Rows per minibatch (default 64). */
   batchSize: number;
@@ -130,6 +133,21 @@ export function parseKillSpec(spec: string, servers: number, workers: number): K
   return out;
 }
 
+/** Training sets with fewer rows than this get {@link SMALL_DATA_EPOCHS} passes by default. */
+export const SMALL_DATA_ROWS = 1000;
+/** The default passes over a small training set (heart_scale: 0.80 test accuracy, 0.76 after 3). */
+export const SMALL_DATA_EPOCHS = 200;
+
+/**
+ * The passes a job makes over `trainRows` training rows: `cfg.epochs` when given (> 0), else 3,
+ * or {@link SMALL_DATA_EPOCHS} when `trainRows < SMALL_DATA_ROWS`: a few hundred rows give a
+ * worker a couple of minibatches a pass, far too few steps to converge in 3 passes.
+ */
+export function slrEpochs(cfg: Pick<SlrConfig, 'epochs'>, trainRows: number): number {
+  if (cfg.epochs > 0) return cfg.epochs;
+  return trainRows < SMALL_DATA_ROWS ? SMALL_DATA_EPOCHS : 3;
+}
+
 /** Defaults that reach the documented accuracy on IMDB and SpamAssassin. */
 export const SLR_DEFAULTS: SlrConfig = {
   dataset: 'imdb',
@@ -139,7 +157,7 @@ export const SLR_DEFAULTS: SlrConfig = {
   bigrams: true,
   testFraction: 0.2,
   seed: 42,
-  epochs: 3,
+  epochs: -1,
   batchSize: 64,
   optimizer: 'adagrad',
   lr: 0.3,
@@ -181,7 +199,8 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   };
   int('bits', 0, 32);
   if (c.bits > 0 && c.bits < 4) bad(`--bits must be 0 (the data set's own) or from 4 to 32, got ${c.bits}`);
-  int('epochs', 1, 1000);
+  int('epochs', -1, 1000);
+  if (c.epochs === 0) bad('--epochs must be an integer from 1 to 1000, got 0');
   int('batchSize', 1, 1_000_000);
   int('servers', 1, 64);
   int('workers', 1, 64);

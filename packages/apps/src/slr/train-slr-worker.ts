@@ -7,7 +7,7 @@ import { keyBitsFor } from './feature-keys.js';
 import type { KktFilter } from './kkt-filter.js';
 import { logisticGradient, predictRows } from './logistic-gradient.js';
 import { MinibatchIndexer } from './minibatch.js';
-import type { SlrConfig } from './slr-config.js';
+import { type SlrConfig, slrEpochs } from './slr-config.js';
 import { WorkerClock } from './worker-clock.js';
 
 /** A worker's progress, reported at most every `progressEveryMs` and at the end of each epoch. */
@@ -129,7 +129,8 @@ export async function trainSlrWorker(
   const part = shard(train, rank, workers);
   const indexer = slrIndexer(train.features, cfg);
   const perEpoch = Math.ceil(part.rows / cfg.batchSize);
-  const total = perEpoch * cfg.epochs;
+  const epochs = slrEpochs(cfg, train.rows);
+  const total = perEpoch * epochs;
   const batchAt = (b: number) => {
     const start = (b % perEpoch) * cfg.batchSize;
     return { epoch: Math.floor(b / perEpoch) + 1, start, end: Math.min(start + cfg.batchSize, part.rows) };
@@ -157,7 +158,7 @@ export async function trainSlrWorker(
   let idleMs = 0;
   const kkt = args.kkt;
   let grad = new Float32Array(4096);
-  const rowsTotal = part.rows * cfg.epochs;
+  const rowsTotal = part.rows * epochs;
   let rowsDone = 0;
   let windowRows = 0;
   let windowLoss = 0;
@@ -170,7 +171,7 @@ export async function trainSlrWorker(
       type: 'progress',
       rank,
       epoch,
-      epochs: cfg.epochs,
+      epochs,
       rowsDone,
       rowsTotal,
       loss: windowRows ? windowLoss / windowRows : Number.NaN,
@@ -274,7 +275,7 @@ async function adoptDeadShards(
     if (live.length === 0 || live[d % live.length] !== node.rank) continue;
     const part = shard(train, d, workers);
     const perEpoch = Math.ceil(part.rows / cfg.batchSize);
-    const total = perEpoch * cfg.epochs;
+    const total = perEpoch * slrEpochs(cfg, train.rows);
     const from = Math.min(total, Math.max(0, Math.floor(await clock.progressOf(d))));
     node.log.warn(`worker rank ${d} is dead: training its shard from batch ${from} of ${total}`);
     let pending: Timestamp<void>[] = [];

@@ -2,7 +2,7 @@ import { createWorker, type KVWorker, type PeerAddress, type PsNode, type Transp
 import type { RawTextDataset } from '../data/dataset.js';
 import { hashText } from '../data/hash-features.js';
 import { trainTestSplit } from '../data/split.js';
-import type { SlrConfig } from '../slr/slr-config.js';
+import { type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import { evaluate, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from './worker-query.js';
 
@@ -93,7 +93,7 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
     rowsTest: null,
     shardRows: null,
     epoch: 0,
-    epochs: cfg.epochs,
+    epochs: Math.max(0, cfg.epochs),
     batchesTotal: 0,
     pushes: 0,
     pushesAcked: 0,
@@ -158,7 +158,8 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
       rank,
       workers,
       shardRows,
-      batchesTotal: Math.ceil(shardRows / cfg.batchSize) * cfg.epochs,
+      epochs: slrEpochs(cfg, train.rows),
+      batchesTotal: Math.ceil(shardRows / cfg.batchSize) * slrEpochs(cfg, train.rows),
     });
     // Count this worker's gradient pushes (one per minibatch) and, from the timestamps, their acks.
     const push = model.push.bind(model);
