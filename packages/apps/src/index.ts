@@ -1,15 +1,25 @@
 export * from './data/index.js';
 export type { JobEvent, JobSummary } from './job/job-events.js';
+export { JobInterrupted } from './job/job-interrupted.js';
 export { type LocalClusterOptions, runLocalCluster } from './job/local-cluster.js';
+export { preflightSlrData } from './job/preflight-slr-data.js';
 export { createProgressDisplay, type ProgressDisplay } from './job/progress-display.js';
 export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-role.js';
-export { bucketsToKeys, keyToBucket } from './slr/feature-keys.js';
+export { BIAS_KEY, bucketsToKeys, keyBitsFor, keyToBucket } from './slr/feature-keys.js';
 export { type FilterSpecItem, parseFilterSpec } from './slr/filter-spec.js';
 export { FILTER_SPECS, filtersFromSpec } from './slr/filters-from-spec.js';
 export { type KktFilter, kktFilter } from './slr/kkt-filter.js';
 export { type BatchStats, logisticGradient, predictRows, sigmoid } from './slr/logistic-gradient.js';
-export { MinibatchIndexer, type MinibatchKeys } from './slr/minibatch.js';
-export { resolveSlrConfig, SLR_DEFAULTS, type SlrConfig, type SlrOptimizer } from './slr/slr-config.js';
+export { MinibatchIndexer, type MinibatchIndexerOptions, type MinibatchKeys } from './slr/minibatch.js';
+export {
+  resolveSlrConfig,
+  SLR_DEFAULTS,
+  type SlrConfig,
+  type SlrOptimizer,
+  SMALL_DATA_EPOCHS,
+  SMALL_DATA_ROWS,
+  slrEpochs,
+} from './slr/slr-config.js';
 export { slrHandler } from './slr/slr-handler.js';
 export {
   evaluate,

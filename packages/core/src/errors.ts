@@ -37,6 +37,12 @@ export const PsErrorCode = {
   BIND: 'PS_ERR_BIND',
   /** Configuration is missing or invalid (environment variables, options). */
   CONFIG: 'PS_ERR_CONFIG',
+  /**
+   * A data set an app was asked to train on cannot be used: an unknown name that is not a file,
+   * a file that cannot be read or parsed, no training or no test rows, a single label, or the npm
+   * package of a built-in data set is not installed.
+   */
+  DATASET: 'PS_ERR_DATASET',
   /** A request named an app id (table) for which the server has no handler. */
   UNKNOWN_APP: 'PS_ERR_UNKNOWN_APP',
   /** `wait(ts)` was called with a timestamp this worker never issued. */

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isPsError, PsErrorCode } from '@ps/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SparseDataset, validateDataset } from './dataset.js';
 import { loadDataset } from './load-dataset.js';
@@ -70,8 +71,23 @@ describe('loadDataset', () => {
       expect(Array.from(wide.values)).toEqual([0.6, 0.8, 1].map(Math.fround));
     });
 
-    it('rejects a missing file', async () => {
-      await expect(loadDataset(join(dir, 'missing.svm'))).rejects.toThrow(/ENOENT/);
+    it('rejects a missing file, or an unknown name, with PS_ERR_DATASET listing the built-in names', async () => {
+      for (const name of [join(dir, 'missing.svm'), 'mnist']) {
+        const err = await loadDataset(name).catch((e: unknown) => e);
+        expect(isPsError(err, PsErrorCode.DATASET)).toBe(true);
+        expect((err as Error).message).toContain(
+          `no data set '${name}': it is neither a built-in data set (imdb, spam) nor an existing file`,
+        );
+      }
+    });
+
+    it('rejects an empty file and a directory with PS_ERR_DATASET', async () => {
+      const empty = join(dir, 'empty.svm');
+      await writeFile(empty, '# only a comment\n\n');
+      await expect(loadDataset(empty)).rejects.toThrow(/empty.svm: no examples/);
+      const err = await loadDataset(dir).catch((e: unknown) => e);
+      expect(isPsError(err, PsErrorCode.DATASET)).toBe(true);
+      expect((err as Error).message).toContain(`cannot read the LIBSVM file ${dir}: EISDIR`);
     });
   });
 });

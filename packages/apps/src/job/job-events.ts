@@ -23,7 +23,7 @@ export type JobEvent =
     }
   | { type: 'failed'; role: string; message: string };
 
-/** The summary of a run: the JSON object `ps slr --json` prints as its last line. */
+/** The summary of a run: the JSON object `pskv slr --json` prints as its last line. */
 export interface JobSummary {
   dataset: string;
   rows_train: number;

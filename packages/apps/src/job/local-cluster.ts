@@ -1,16 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { EnvConfig, TrafficStats } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
-import { parseKillSpec, type SlrConfig } from '../slr/slr-config.js';
+import { parseKillSpec, type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
 import type { JobEvent, JobSummary } from './job-events.js';
+import { JobInterrupted } from './job-interrupted.js';
 import { resolveSecret } from './resolve-secret.js';
 import { loadSlrData, runSlrRole } from './run-role.js';
 
 /** Options of {@link runLocalCluster}. */
 export interface LocalClusterOptions {
   cfg: SlrConfig;
-  /** The script that runs one role when called with `start` (the `ps` CLI's own file). */
+  /** The script that runs one role when called with `start` (the `pskv` CLI's own file). */
   roleScript: string;
   /** Every event from every role, as it arrives (progress, data, evaluation...). */
   onEvent?: (e: JobEvent) => void;
@@ -39,8 +40,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * scheduler, S servers, W workers), each running `roleScript start` and reporting over an IPC
  * channel. With `browserWorkers` B > 0 (over `ws`) the cluster also waits for B workers that
  * join from browser tabs (the scheduler's `listening` event gives the port they connect to). The
- * cluster is torn down, by pid, when the job ends, when a role crashes, on SIGINT/SIGTERM, and
- * at the time limit: no process outlives the launcher. With `transport: 'inproc'` every role
+ * cluster is torn down, by pid, when the job ends, when a role crashes, on SIGINT/SIGTERM (then
+ * it rejects with {@link JobInterrupted}), and at the time limit: no process outlives the launcher. With `transport: 'inproc'` every role
  * runs inside this process over the in-process transport.
  */
 export async function runLocalCluster(opts: LocalClusterOptions): Promise<JobSummary> {
@@ -107,7 +108,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
       workers: cfg.workers,
       browser_workers: cfg.browserWorkers,
       transport: cfg.transport,
-      epochs: cfg.epochs,
+      epochs: slrEpochs(cfg, data.rowsTrain),
       batch_size: cfg.batchSize,
       optimizer: cfg.optimizer,
       seconds: round(seconds, 3),
@@ -265,8 +266,7 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
       await all;
     }
   };
-  const onSignal = (sig: NodeJS.Signals) =>
-    failed(new Error(`interrupted by ${sig}; the cluster was torn down`));
+  const onSignal = (sig: NodeJS.Signals) => failed(new JobInterrupted(sig));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const limit = setTimeout(

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClusterSecret, PsError, PsErrorCode } from '@ps/core';
 
-/** Where the cluster secret of a `ps` command came from, and the secret itself. */
+/** Where the cluster secret of a `pskv` command came from, and the secret itself. */
 export interface ResolvedSecret {
   /** The secret; undefined when none was given (connections are then not authenticated). */
   secret?: string;
@@ -13,7 +13,7 @@ export interface ResolvedSecret {
 }
 
 /**
- * Finds the cluster secret of a `ps` command: the file named by `--secret-file`, else the file
+ * Finds the cluster secret of a `pskv` command: the file named by `--secret-file`, else the file
  * named by `PS_SECRET_FILE`, else `PS_SECRET` itself. A file's content is the secret, without
  * one trailing newline (so `openssl rand -base64 32 > secret` works as it is).
  * @throws PsError `PS_ERR_CONFIG` when the file cannot be read or the secret is shorter than

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PsError, PsErrorCode } from '@ps/core';
 
-/** The PEM files of a `ps` command's TLS settings (paths as given). */
+/** The PEM files of a `pskv` command's TLS settings (paths as given). */
 export interface TlsFiles {
   /** This node's certificate chain (PEM). */
   cert?: string | undefined;
@@ -42,7 +42,7 @@ function readPem(what: string, path: string): { abs: string; text: string } {
 }
 
 /**
- * Finds the TLS settings of a `ps` command: each file from its flag (`--tls-cert`, `--tls-key`,
+ * Finds the TLS settings of a `pskv` command: each file from its flag (`--tls-cert`, `--tls-key`,
  * `--tls-ca`), else from `PS_TLS_CERT`, `PS_TLS_KEY`, `PS_TLS_CA`. Every role of a job both
  * listens and dials, so a certificate and its key go together; `ca` is what dialers trust (give
  * the certificate itself when it is self-signed).

@@ -15,6 +15,7 @@ import { restoreServer, snapshotServer } from '@ps/core/node';
 import type { SignificantUpdateFilter } from '@ps/filters';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
+import { checkTrainTest } from '../data/check-train-test.js';
 import type { SparseDataset } from '../data/dataset.js';
 import { loadDataset } from '../data/load-dataset.js';
 import { trainTestSplit } from '../data/split.js';
@@ -26,13 +27,31 @@ import { trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
 import type { JobEvent } from './job-events.js';
 
-/** Loads the job's data set and splits it as every worker does (deterministic from the seed). */
+/**
+ * Loads the job's data as every worker does (deterministic from the seed) and checks it: the
+ * training rows (`dataset`, shuffled) and the test rows, held out of it by `testFraction`, or
+ * read from `testDataset`. Without `bits`, a training file and a test file share the larger of
+ * their dimensions (each file's largest feature id).
+ * @throws PsError `PS_ERR_DATASET` for a data set that cannot be loaded (see `loadDataset`), no
+ *   training or test row, or training rows of one label only (see `checkTrainTest`).
+ */
 export async function loadSlrData(
   cfg: SlrConfig,
 ): Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> {
   const t0 = performance.now();
-  const ds = await loadDataset(cfg.dataset, { bits: cfg.bits, bigrams: cfg.bigrams });
-  const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
+  const opts = { bigrams: cfg.bigrams, ...(cfg.bits > 0 ? { bits: cfg.bits } : {}) };
+  const ds = await loadDataset(cfg.dataset, opts);
+  if (cfg.testDataset === '') {
+    const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
+    checkTrainTest(train, test, { testFraction: cfg.testFraction });
+    return { train, test, seconds: (performance.now() - t0) / 1000 };
+  }
+  const other = await loadDataset(cfg.testDataset, opts);
+  const features = Math.max(ds.features, other.features);
+  // All of the training file, in an order shuffled by the seed (files are often sorted by label).
+  const { train } = trainTestSplit({ ...ds, features }, { testFraction: 0, seed: cfg.seed });
+  const test = { ...other, features };
+  checkTrainTest(train, test);
   return { train, test, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -197,7 +216,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
 }
 
 /**
- * The entry of a role process (`ps start`): cluster settings from `PS_*` variables, the job from
+ * The entry of a role process (`pskv start`): cluster settings from `PS_*` variables, the job from
  * `PS_JOB` (JSON) merged under the given config, the cluster secret (`secret`, else
  * `PS_SECRET`) and the TLS settings (`tls`, PEM text; none: plain connections). Reports over
  * the IPC channel when the launcher opened one, else as JSON lines on stdout. Exits when the launcher goes away, so that no role outlives it.

@@ -1,4 +1,5 @@
 import { type FilterStats, type KVPairs, KVTable } from '@ps/core';
+import { BIAS_KEY } from './feature-keys.js';
 
 /** The app-specific KKT filter, applied by a worker to each gradient before it is pushed. */
 export interface KktFilter {
@@ -12,7 +13,8 @@ export interface KktFilter {
    * L1 proximal update exactly while the sum of its gradients is within λ1 (OSDI 2014, section
    * 5.1, for the full gradient; with minibatches the held-back part must accumulate, as in
    * FTRL's z, or no weight would ever leave zero). Keys with `w_j ≠ 0` are pushed with their
-   * residual added. Nothing is lost: the residuals are pushed later or stay below λ1 each.
+   * residual added. Nothing is lost: the residuals are pushed later or stay below λ1 each. The
+   * intercept (`BIAS_KEY`) carries no L1 penalty, so its gradient is always pushed.
    * @param keys the batch's keys, increasing
    * @param weights the pulled weights, one per key
    * @param grad the gradient, one per key (not changed)
@@ -38,7 +40,7 @@ export function kktFilter(l1: number): KktFilter {
       for (let i = 0; i < n; i++) {
         const o = residuals.offsetOf(entries[i]!);
         const sum = r[o]! + grad[i]!;
-        if (weights[i] === 0 && Math.abs(sum) <= l1) {
+        if (weights[i] === 0 && Math.abs(sum) <= l1 && keys[i] !== BIAS_KEY) {
           r[o] = sum;
         } else {
           send[i] = 1;

@@ -20,7 +20,8 @@ export function sigmoid(z: number): number {
  * The gradient of the logistic loss over rows `[start, end)`, summed per feature:
  * `grad[positions[j]] += (σ(w·x) − y) · x_j` (the paper's sparse logistic regression, section 5.1).
  * `weights` and `grad` are indexed by batch position (`positions[bucket]`), both of the batch's
- * distinct-feature count; `grad` is zeroed here first.
+ * distinct-feature count; `grad` is zeroed here first. With `bias >= 0`, position `bias` is the
+ * intercept: every row has the feature 1 there (`z = w·x + b`, `grad[bias] += σ(z) − y`).
  */
 export function logisticGradient(
   ds: SparseDataset,
@@ -29,6 +30,7 @@ export function logisticGradient(
   positions: Int32Array,
   weights: ArrayLike<number>,
   grad: Float32Array,
+  bias = -1,
 ): BatchStats {
   grad.fill(0);
   const { indptr, indices, values, labels } = ds;
@@ -37,7 +39,7 @@ export function logisticGradient(
   for (let r = start; r < end; r++) {
     const a = indptr[r]!;
     const b = indptr[r + 1]!;
-    let z = 0;
+    let z = bias >= 0 ? weights[bias]! : 0;
     for (let k = a; k < b; k++) z += values[k]! * weights[positions[indices[k]!]!]!;
     const p = sigmoid(z);
     const y = labels[r]!;
@@ -45,11 +47,15 @@ export function logisticGradient(
     if ((p > 0.5 ? 1 : 0) === y) correct++;
     const g = p - y;
     for (let k = a; k < b; k++) grad[positions[indices[k]!]!]! += g * values[k]!;
+    if (bias >= 0) grad[bias]! += g;
   }
   return { loss, correct, rows: end - start };
 }
 
-/** Probabilities σ(w·x) of rows `[start, end)` into `out[start..end)`, weights by batch position. */
+/**
+ * Probabilities σ(w·x + b) of rows `[start, end)` into `out[start..end)`, weights by batch
+ * position; `b` is `weights[bias]` with `bias >= 0`, else 0.
+ */
 export function predictRows(
   ds: SparseDataset,
   start: number,
@@ -57,10 +63,11 @@ export function predictRows(
   positions: Int32Array,
   weights: ArrayLike<number>,
   out: Float64Array,
+  bias = -1,
 ): void {
   const { indptr, indices, values } = ds;
   for (let r = start; r < end; r++) {
-    let z = 0;
+    let z = bias >= 0 ? weights[bias]! : 0;
     for (let k = indptr[r]!; k < indptr[r + 1]!; k++) z += values[k]! * weights[positions[indices[k]!]!]!;
     out[r] = sigmoid(z);
   }

@@ -1,5 +1,5 @@
 import type { SparseDataset } from '../data/dataset.js';
-import { bucketsToKeys } from './feature-keys.js';
+import { BIAS_KEY, bucketsToKeys } from './feature-keys.js';
 
 /** The features a minibatch touches, as the keys to pull and push. */
 export interface MinibatchKeys {
@@ -8,8 +8,19 @@ export interface MinibatchKeys {
   end: number;
   /** Distinct feature buckets of the batch, increasing (uint32). */
   buckets: Uint32Array;
-  /** The same as 64-bit keys (see `bucketsToKeys`), increasing. */
+  /**
+   * The same as 64-bit keys (see `bucketsToKeys`), increasing; with the intercept, followed by
+   * `BIAS_KEY` (so `keys.length === buckets.length + 1`).
+   */
   keys: BigUint64Array;
+  /** The intercept's position in `keys` (and so in pulled weights and in gradients); -1 without. */
+  bias: number;
+}
+
+/** Options of {@link MinibatchIndexer}. */
+export interface MinibatchIndexerOptions {
+  /** Append the intercept's key (`BIAS_KEY`) to every batch's keys. Default false. */
+  bias?: boolean;
 }
 
 /**
@@ -24,10 +35,14 @@ export class MinibatchIndexer {
   private scratch = new Uint32Array(1024);
   private current: Uint32Array | undefined;
 
+  private readonly bias: boolean;
+
   constructor(
     readonly features: number,
     readonly bits: number,
+    opts: MinibatchIndexerOptions = {},
   ) {
+    this.bias = opts.bias ?? false;
     this.positions = new Int32Array(features).fill(-1);
     this.seen = new Uint8Array(features);
   }
@@ -55,6 +70,10 @@ export class MinibatchIndexer {
       this.positions[b] = i;
     }
     this.current = buckets;
-    return { start, end, buckets, keys: bucketsToKeys(buckets, this.bits) };
+    if (!this.bias) return { start, end, buckets, keys: bucketsToKeys(buckets, this.bits), bias: -1 };
+    const keys = new BigUint64Array(n + 1);
+    bucketsToKeys(buckets, this.bits, keys.subarray(0, n));
+    keys[n] = BIAS_KEY;
+    return { start, end, buckets, keys, bias: n };
   }
 }

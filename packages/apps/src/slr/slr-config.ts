@@ -9,17 +9,31 @@ export type SlrOptimizer = 'adagrad' | 'ftrl' | 'sgd';
  * config (the launcher passes it to each process as JSON in `PS_JOB`).
  */
 export interface SlrConfig {
-  /** `imdb` (default), `spam`, or a path to a LIBSVM file. */
+  /** `imdb` (default), `spam`, or a path to a LIBSVM file: the training rows. */
   dataset: string;
-  /** Feature hashing: 2^bits buckets (default 20). */
+  /**
+   * A LIBSVM file of test rows: train on all of `dataset`, test on this (no split). Empty
+   * (default): hold `testFraction` of `dataset` out.
+   */
+  testDataset: string;
+  /**
+   * The dimension: 2^bits feature buckets. 0 (default): the data set's own, 2^20 for the text
+   * corpora (`imdb`, `spam`) and the largest feature id for a LIBSVM file (a file's ids beyond
+   * 2^bits are hashed when bits is given).
+   */
   bits: number;
+  /** Give the model an intercept (a bias weight, not penalised by L1/L2); default true. */
+  intercept: boolean;
   /** Hash word bigrams too (default true). */
   bigrams: boolean;
-  /** Fraction of rows held out for the test set (default 0.2). */
+  /** Fraction of rows held out for the test set (default 0.2; unused with `testDataset`). */
   testFraction: number;
   /** Seed of the train/test split (default 42). */
   seed: number;
-  /** Passes over each worker's shard (default 3). */
+  /**
+   * Passes over each worker's shard; -1 (default): {@link slrEpochs} picks 3, or 200 for a
+   * training set of fewer than 1,000 rows.
+   */
   epochs: number;
   /** Rows per minibatch (default 64). */
   batchSize: number;
@@ -119,14 +133,31 @@ export function parseKillSpec(spec: string, servers: number, workers: number): K
   return out;
 }
 
+/** Training sets with fewer rows than this get {@link SMALL_DATA_EPOCHS} passes by default. */
+export const SMALL_DATA_ROWS = 1000;
+/** The default passes over a small training set (heart_scale: 0.80 test accuracy, 0.76 after 3). */
+export const SMALL_DATA_EPOCHS = 200;
+
+/**
+ * The passes a job makes over `trainRows` training rows: `cfg.epochs` when given (> 0), else 3,
+ * or {@link SMALL_DATA_EPOCHS} when `trainRows < SMALL_DATA_ROWS`: a few hundred rows give a
+ * worker a couple of minibatches a pass, far too few steps to converge in 3 passes.
+ */
+export function slrEpochs(cfg: Pick<SlrConfig, 'epochs'>, trainRows: number): number {
+  if (cfg.epochs > 0) return cfg.epochs;
+  return trainRows < SMALL_DATA_ROWS ? SMALL_DATA_EPOCHS : 3;
+}
+
 /** Defaults that reach the documented accuracy on IMDB and SpamAssassin. */
 export const SLR_DEFAULTS: SlrConfig = {
   dataset: 'imdb',
-  bits: 20,
+  testDataset: '',
+  bits: 0,
+  intercept: true,
   bigrams: true,
   testFraction: 0.2,
   seed: 42,
-  epochs: 3,
+  epochs: -1,
   batchSize: 64,
   optimizer: 'adagrad',
   lr: 0.3,
@@ -166,8 +197,10 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
     if (!Number.isInteger(v) || v < min || v > max)
       bad(`--${name} must be an integer from ${min} to ${max}, got ${v}`);
   };
-  int('bits', 4, 32);
-  int('epochs', 1, 1000);
+  int('bits', 0, 32);
+  if (c.bits > 0 && c.bits < 4) bad(`--bits must be 0 (the data set's own) or from 4 to 32, got ${c.bits}`);
+  int('epochs', -1, 1000);
+  if (c.epochs === 0) bad('--epochs must be an integer from 1 to 1000, got 0');
   int('batchSize', 1, 1_000_000);
   int('servers', 1, 64);
   int('workers', 1, 64);
@@ -195,6 +228,7 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
     if (c.dataset !== 'spam')
       bad(`--browser-workers: browser workers train on --dataset spam only, got ${c.dataset}`);
     if (filters.length > 0) bad(`--browser-workers: browser workers run no --filters yet, got ${c.filters}`);
+    if (c.testDataset !== '') bad('--browser-workers: browser workers cannot read a --test-dataset');
   }
   int('replicas', -1, 63);
   int('heartbeatTimeoutMs', 100, 600_000);

@@ -1,13 +1,17 @@
-import { adagradHandler, ftrlHandler, sgdHandler, type TableHandler } from '@ps/core';
+import {
+  adagradHandler,
+  ftrlHandler,
+  type KVPairs,
+  type KVRequest,
+  sgdHandler,
+  type TableHandler,
+} from '@ps/core';
+import { BIAS_KEY } from './feature-keys.js';
 import type { SlrConfig } from './slr-config.js';
 
-/**
- * The server's handler for the job: pushes are summed minibatch gradients of the logistic
- * loss; the chosen rule (AdaGrad, FTRL-Proximal or SGD, with L1/L2) turns them into weights,
- * and pulls return the weights.
- */
-export function slrHandler(cfg: Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l1' | 'l2'>): TableHandler {
-  const { l1, l2 } = cfg;
+type RuleConfig = Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l1' | 'l2'>;
+
+function ruleHandler(cfg: RuleConfig, l1: number, l2: number): TableHandler {
   switch (cfg.optimizer) {
     case 'ftrl':
       return ftrlHandler({ alpha: cfg.lr, beta: cfg.beta, l1, l2, initialCapacity: 1 << 16 });
@@ -16,4 +20,40 @@ export function slrHandler(cfg: Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l
     default:
       return adagradHandler({ lr: cfg.lr, l1, l2, initialCapacity: 1 << 16 });
   }
+}
+
+/**
+ * The server's handler for the job: pushes are summed minibatch gradients of the logistic
+ * loss; the chosen rule (AdaGrad, FTRL-Proximal or SGD, with L1/L2) turns them into weights,
+ * and pulls return the weights.
+ *
+ * The intercept (`BIAS_KEY`, the last key of a sorted request) lives in the same table as every
+ * other weight (so replication and snapshots carry it), but its update and its read use the same
+ * rule without L1/L2: an intercept is not shrunk towards zero (as in liblinear's and
+ * scikit-learn's logistic regression, whose intercept is not penalised either).
+ */
+export function slrHandler(cfg: RuleConfig): TableHandler {
+  const model = ruleHandler(cfg, cfg.l1, cfg.l2);
+  if (cfg.l1 === 0 && cfg.l2 === 0) return model;
+  const free = ruleHandler(cfg, 0, 0).rule;
+  const { table } = model;
+  const bias = new BigUint64Array([BIAS_KEY]);
+  const handle = (req: KVRequest): KVPairs | undefined => {
+    const { keys, vals, lens } = req.kv;
+    const n = keys.length;
+    if (n === 0 || lens || keys[n - 1] !== BIAS_KEY || (req.push && vals.length !== n)) return model(req);
+    // The features through the penalised rule; a full-list keysTag still names this sub-list.
+    const rest = model({
+      ...req,
+      kv: { keys: keys.subarray(0, n - 1), vals: req.push ? vals.subarray(0, n - 1) : vals },
+    });
+    const e = table.lookup(bias, req.push, 1)[0]!;
+    if (req.push) free.apply(table.slabs, table.offsetOf(e), 1, vals, n - 1);
+    if (!req.pull || !rest) return undefined;
+    const out = rest.vals instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+    out.set(rest.vals);
+    if (e >= 0) free.read(table.slabs, table.offsetOf(e), 1, out, n - 1);
+    return { keys, vals: out };
+  };
+  return Object.assign(handle, { table, rule: model.rule });
 }

@@ -3,10 +3,11 @@ import type { SignificantUpdateFilter } from '@ps/filters';
 import type { SparseDataset } from '../data/dataset.js';
 import { accuracy, auc, logLoss } from '../data/metrics.js';
 import { shard, takeRows } from '../data/split.js';
+import { keyBitsFor } from './feature-keys.js';
 import type { KktFilter } from './kkt-filter.js';
 import { logisticGradient, predictRows } from './logistic-gradient.js';
 import { MinibatchIndexer } from './minibatch.js';
-import type { SlrConfig } from './slr-config.js';
+import { type SlrConfig, slrEpochs } from './slr-config.js';
 import { WorkerClock } from './worker-clock.js';
 
 /** A worker's progress, reported at most every `progressEveryMs` and at the end of each epoch. */
@@ -126,9 +127,10 @@ export async function trainSlrWorker(
   const workers = node.view.workers.length;
   const evaluator = args.evaluator ?? rank === 0;
   const part = shard(train, rank, workers);
-  const indexer = new MinibatchIndexer(train.features, cfg.bits);
+  const indexer = slrIndexer(train.features, cfg);
   const perEpoch = Math.ceil(part.rows / cfg.batchSize);
-  const total = perEpoch * cfg.epochs;
+  const epochs = slrEpochs(cfg, train.rows);
+  const total = perEpoch * epochs;
   const batchAt = (b: number) => {
     const start = (b % perEpoch) * cfg.batchSize;
     return { epoch: Math.floor(b / perEpoch) + 1, start, end: Math.min(start + cfg.batchSize, part.rows) };
@@ -156,7 +158,7 @@ export async function trainSlrWorker(
   let idleMs = 0;
   const kkt = args.kkt;
   let grad = new Float32Array(4096);
-  const rowsTotal = part.rows * cfg.epochs;
+  const rowsTotal = part.rows * epochs;
   let rowsDone = 0;
   let windowRows = 0;
   let windowLoss = 0;
@@ -169,7 +171,7 @@ export async function trainSlrWorker(
       type: 'progress',
       rank,
       epoch,
-      epochs: cfg.epochs,
+      epochs,
       rowsDone,
       rowsTotal,
       loss: windowRows ? windowLoss / windowRows : Number.NaN,
@@ -197,7 +199,7 @@ export async function trainSlrWorker(
     const batch = indexer.index(part, start, end);
     if (grad.length < batch.keys.length) grad = new Float32Array(batch.keys.length * 2);
     const g = grad.subarray(0, batch.keys.length);
-    const stats = logisticGradient(part, start, end, indexer.positions, weights.vals, g);
+    const stats = logisticGradient(part, start, end, indexer.positions, weights.vals, g, batch.bias);
     if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - c0));
     // The gradient buffer is sent without a copy: give each push its own.
     pushes[b] = worker.push(
@@ -217,7 +219,7 @@ export async function trainSlrWorker(
     windowCorrect += stats.correct;
     if (Date.now() - windowStart >= every || b % perEpoch === perEpoch - 1) report(epoch);
     if (evaluator && onEval && cfg.evalEvery > 0 && (b + 1) % cfg.evalEvery === 0) {
-      const { accuracy: acc } = await evaluate(worker, sample, cfg.bits);
+      const { accuracy: acc } = await evaluate(worker, sample, cfg);
       onEval({ type: 'eval', seconds: (performance.now() - t0) / 1000, batches: b + 1, accuracy: acc });
     }
   }
@@ -247,7 +249,7 @@ export async function trainSlrWorker(
   // worker's place is taken by the next).
   const lowestLive = Math.min(...view.workers.filter((w) => !view.dead.includes(w.id)).map((w) => w.rank));
   if (!(args.evaluator ?? rank === lowestLive)) return { evaluation: undefined, report: workerReport };
-  return { evaluation: await evaluate(worker, test, cfg.bits), report: workerReport };
+  return { evaluation: await evaluate(worker, test, cfg), report: workerReport };
 }
 
 /**
@@ -273,7 +275,7 @@ async function adoptDeadShards(
     if (live.length === 0 || live[d % live.length] !== node.rank) continue;
     const part = shard(train, d, workers);
     const perEpoch = Math.ceil(part.rows / cfg.batchSize);
-    const total = perEpoch * cfg.epochs;
+    const total = perEpoch * slrEpochs(cfg, train.rows);
     const from = Math.min(total, Math.max(0, Math.floor(await clock.progressOf(d))));
     node.log.warn(`worker rank ${d} is dead: training its shard from batch ${from} of ${total}`);
     let pending: Timestamp<void>[] = [];
@@ -283,7 +285,7 @@ async function adoptDeadShards(
       const batch = indexer.index(part, start, end);
       const weights = await worker.wait(worker.pull(batch.keys));
       const g = new Float32Array(batch.keys.length);
-      logisticGradient(part, start, end, indexer.positions, weights.vals, g);
+      logisticGradient(part, start, end, indexer.positions, weights.vals, g, batch.bias);
       pending.push(worker.push({ keys: batch.keys, vals: g }));
       if (pending.length > 8) {
         await Promise.all(pending.map((t) => worker.wait(t)));
@@ -296,9 +298,24 @@ async function adoptDeadShards(
   return trained;
 }
 
-/** Pulls the weights of every feature of `test` and measures accuracy, log-loss and AUC. */
-export async function evaluate(worker: KVWorker, test: SparseDataset, bits: number): Promise<SlrEvaluation> {
-  const indexer = new MinibatchIndexer(test.features, bits);
+/**
+ * The job's batch indexer for a data set of `features` buckets: keys of `keyBitsFor(features)`
+ * bits, and the intercept's key appended to every batch unless `cfg.intercept` is false.
+ */
+function slrIndexer(features: number, cfg: Pick<SlrConfig, 'intercept'>): MinibatchIndexer {
+  return new MinibatchIndexer(features, keyBitsFor(features), { bias: cfg.intercept !== false });
+}
+
+/**
+ * Pulls the weights of every feature of `test` (and the intercept, unless `cfg.intercept` is
+ * false) and measures accuracy, log-loss and AUC.
+ */
+export async function evaluate(
+  worker: KVWorker,
+  test: SparseDataset,
+  cfg: Pick<SlrConfig, 'intercept'>,
+): Promise<SlrEvaluation> {
+  const indexer = slrIndexer(test.features, cfg);
   const probs = new Float64Array(test.rows);
   // In slices, so that no request grows past a few MB.
   const slice = 2000;
@@ -306,7 +323,7 @@ export async function evaluate(worker: KVWorker, test: SparseDataset, bits: numb
     const end = Math.min(start + slice, test.rows);
     const batch = indexer.index(test, start, end);
     const w = await worker.wait(worker.pull(batch.keys));
-    predictRows(test, start, end, indexer.positions, w.vals, probs);
+    predictRows(test, start, end, indexer.positions, w.vals, probs, batch.bias);
   }
   return {
     rowsTest: test.rows,

@@ -2,7 +2,7 @@ import { createWorker, type KVWorker, type PeerAddress, type PsNode, type Transp
 import type { RawTextDataset } from '../data/dataset.js';
 import { hashText } from '../data/hash-features.js';
 import { trainTestSplit } from '../data/split.js';
-import type { SlrConfig } from '../slr/slr-config.js';
+import { type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import { evaluate, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from './worker-query.js';
 
@@ -57,7 +57,7 @@ export interface RunBrowserWorkerOptions {
   cfg: SlrConfig;
   /** Makes the transport: `wsBrowser()` in a page. */
   transport: () => Transport;
-  /** Loads the job's raw texts and labels (a page fetches them from `ps serve`). */
+  /** Loads the job's raw texts and labels (a page fetches them from `pskv serve`). */
   loadData: () => Promise<RawTextDataset>;
   /** Called with a fresh copy of the state on every change of status and every progress report. */
   onState?: (state: BrowserWorkerState) => void;
@@ -93,7 +93,7 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
     rowsTest: null,
     shardRows: null,
     epoch: 0,
-    epochs: cfg.epochs,
+    epochs: Math.max(0, cfg.epochs),
     batchesTotal: 0,
     pushes: 0,
     pushesAcked: 0,
@@ -129,7 +129,11 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
   try {
     emit();
     const raw = await opts.loadData();
-    const ds = hashText(raw.texts, raw.labels, { bits: cfg.bits, bigrams: cfg.bigrams, name: cfg.dataset });
+    const ds = hashText(raw.texts, raw.labels, {
+      bits: cfg.bits || undefined,
+      bigrams: cfg.bigrams,
+      name: cfg.dataset,
+    });
     const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
     state.rowsTrain = train.rows;
     state.rowsTest = test.rows;
@@ -154,7 +158,8 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
       rank,
       workers,
       shardRows,
-      batchesTotal: Math.ceil(shardRows / cfg.batchSize) * cfg.epochs,
+      epochs: slrEpochs(cfg, train.rows),
+      batchesTotal: Math.ceil(shardRows / cfg.batchSize) * slrEpochs(cfg, train.rows),
     });
     // Count this worker's gradient pushes (one per minibatch) and, from the timestamps, their acks.
     const push = model.push.bind(model);
@@ -182,7 +187,7 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
     });
     state.status = 'evaluating';
     emit();
-    const e = await evaluate(model, test, cfg.bits);
+    const e = await evaluate(model, test, cfg);
     Object.assign(state, { accuracy: e.accuracy, logloss: e.logloss, auc: e.auc });
     await node.finalize();
     if (node.terminationError) throw node.terminationError;

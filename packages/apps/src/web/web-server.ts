@@ -47,7 +47,7 @@ function defaultRoot(): string {
 }
 
 /**
- * Serves the browser worker's page and its data over HTTP (what `ps serve` runs): `GET /` the
+ * Serves the browser worker's page and its data over HTTP (what `pskv serve` runs): `GET /` the
  * page, `/<file>` the page's other built files (a fixed list, read once: nothing else on disk is
  * reachable), `/data/<name>.json` a data set's raw texts and labels, gzipped when the client
  * accepts it, and `/healthz`. Nothing is cached by the client (`no-store`).
