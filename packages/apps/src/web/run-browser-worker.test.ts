@@ -12,7 +12,14 @@ describe('runBrowserWorker', () => {
   it('loads, joins, trains its shard, evaluates and finalizes, reporting each step', async () => {
     const cfg = resolveSlrConfig({ dataset: 'spam', transport: 'ws', browserWorkers: 1, epochs: 2 });
     const hub = new InprocHub();
-    const scheduler = await Scheduler.start({ transport: inproc({ hub }), numServers: 1, numWorkers: 1 });
+    // Every role shares this one thread, which hashes the corpus: under load that can hold the
+    // heartbeats past the 2 s default, so give it the 10 s that jobs with browser workers get.
+    const scheduler = await Scheduler.start({
+      transport: inproc({ hub }),
+      numServers: 1,
+      numWorkers: 1,
+      heartbeatTimeoutMs: 10_000,
+    });
     const at = { host: '127.0.0.1', port: scheduler.address.port };
     const server = createServer({
       transport: inproc({ hub }),
