@@ -3,11 +3,11 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import {
+  type Admission,
   type BindOptions,
-  DEFAULT_MAX_PENDING_HANDSHAKES,
+  ConnectionLimits,
   isTlsAuthError,
   type NodeAddress,
-  PendingHandshakes,
   PsError,
   PsErrorCode,
 } from '@ps/core';
@@ -48,6 +48,18 @@ export interface WsTransportOptions extends WsBaseOptions {
    * logged once per episode). Default 128.
    */
   maxPendingHandshakes?: number;
+  /**
+   * Of those, most from one remote address; further ones from that address are closed at once
+   * (`PS_ERR_RATE_LIMIT`), so a flood from one address leaves places for nodes elsewhere.
+   * Default 16.
+   */
+  maxPendingHandshakesPerSource?: number;
+  /**
+   * Most accepted connections open at once (before or after their upgrade and handshake);
+   * further ones are closed at once (`PS_ERR_CONNECTION_LIMIT`, logged once per episode).
+   * Default 1,024.
+   */
+  maxConnections?: number;
 }
 
 /** The `ws` receiver's size limit; lowered to a hello's size until the hello came. */
@@ -192,6 +204,10 @@ export class WsTransport extends WsTransportBase {
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
   private readonly tls: WsTlsOptions | undefined;
+  /** `maxConnections` and the pending-handshake limits of accepted connections. */
+  private readonly limits: ConnectionLimits;
+  /** Each accepted connection's place in `limits`, by its remote address and port. */
+  private readonly admissions = new Map<string, Admission>();
   /** Accepted sockets not upgraded yet, with the timer that closes them. */
   private readonly upgradeTimers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
 
@@ -202,11 +218,13 @@ export class WsTransport extends WsTransportBase {
   constructor(opts: WsTransportOptions = {}) {
     super(opts);
     this.tls = opts.tls;
-    const maxPending = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
-    if (!(maxPending >= 1)) {
-      throw new PsError(PsErrorCode.CONFIG, 'maxPendingHandshakes must be at least 1');
-    }
-    this.pending = new PendingHandshakes(maxPending);
+    this.limits = new ConnectionLimits({
+      ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+      ...(opts.maxPendingHandshakes !== undefined ? { maxPendingHandshakes: opts.maxPendingHandshakes } : {}),
+      ...(opts.maxPendingHandshakesPerSource !== undefined
+        ? { maxPendingHandshakesPerSource: opts.maxPendingHandshakesPerSource }
+        : {}),
+    });
   }
 
   protected override get scheme(): 'ws' | 'wss' {
@@ -256,7 +274,7 @@ export class WsTransport extends WsTransportBase {
       clearTimeout(this.upgradeTimers.get(req.socket));
       this.upgradeTimers.delete(req.socket);
       const where = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-      const { handlers, attach } = this.accept(where);
+      const { handlers, attach } = this.accept(where, this.admissions.get(admissionKey(req.socket)));
       attach(adapt(socket, handlers, this.maxFrameBytes, true));
     });
     this.http = http;
@@ -367,17 +385,27 @@ export class WsTransport extends WsTransportBase {
     return http;
   }
 
-  /** Counts an accepted TCP connection; refuses it while too many wait for their handshake. */
+  /**
+   * Counts an accepted TCP connection; refuses it past `maxConnections`, or while too many (in
+   * all, or from its address) wait for their handshake.
+   */
   private admitRaw(raw: Socket): void {
-    const { accepted, report } = this.closed
-      ? { accepted: false, report: undefined }
-      : this.pending!.accept();
-    if (!accepted) {
+    if (this.closed) {
       raw.destroy();
-      if (report) this.emitError(report);
       return;
     }
-    raw.once('close', () => this.pending!.socketClosed());
+    const r = this.limits.accept(raw.remoteAddress ?? 'unknown');
+    if (!r.accepted) {
+      raw.destroy();
+      if (r.report) this.emitError(r.report);
+      return;
+    }
+    const key = admissionKey(raw);
+    this.admissions.set(key, r.admission);
+    raw.once('close', () => {
+      r.admission.closed();
+      if (this.admissions.get(key) === r.admission) this.admissions.delete(key);
+    });
   }
 
   protected openSocket(url: string, handlers: SocketHandlers): SocketAdapter {
@@ -406,6 +434,11 @@ export class WsTransport extends WsTransportBase {
       });
     });
   }
+}
+
+/** The key of an accepted socket in `admissions`: the raw and the TLS socket report the same. */
+function admissionKey(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 /** Makes a WebSocket transport for Node: `createServer({ transport: ws({ secret }), ... })`. */
