@@ -779,6 +779,7 @@ export class TcpTransport implements Transport {
    */
   private writeFrame(conn: Conn, parts: readonly Uint8Array[], total?: number): Promise<void> {
     const { socket } = conn;
+    if (conn.closeError) return Promise.reject(conn.closeError);
     if (socket.destroyed || !socket.writable) {
       return Promise.reject(
         new PsError(PsErrorCode.PEER_UNREACHABLE, `connection to ${conn.peer ?? 'peer'} is closed`),
@@ -812,7 +813,12 @@ export class TcpTransport implements Transport {
     conn.closeError = err;
     conn.failed = true;
     this.emitError(err, conn.peer);
-    conn.socket.destroy();
+    // A reset frees both ends' buffers at once (a FIN would wait behind what the peer does not read).
+    try {
+      conn.socket.resetAndDestroy();
+    } catch {
+      conn.socket.destroy(); // a TLS socket cannot be reset
+    }
     return err;
   }
 

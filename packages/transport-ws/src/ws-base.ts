@@ -712,6 +712,7 @@ export abstract class WsTransportBase implements Transport {
    * grow the socket's buffer past the high-water mark plus one frame.
    */
   protected writeFrame(conn: Conn, parts: readonly Uint8Array[], total?: number): Promise<void> {
+    if (conn.closeError) return Promise.reject(conn.closeError);
     if (conn.isClosed || conn.refused || !conn.socket.isOpen) {
       return Promise.reject(
         new PsError(PsErrorCode.PEER_UNREACHABLE, `connection to ${conn.peer ?? 'peer'} is closed`),
