@@ -6,10 +6,13 @@ import {
   type Admission,
   type BindOptions,
   ConnectionLimits,
+  DEFAULT_MAX_INBOUND_BUFFER_BYTES,
+  InboundBudget,
   isTlsAuthError,
   type NodeAddress,
   PsError,
   PsErrorCode,
+  StreamInboundGate,
 } from '@ps/core';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { type SocketAdapter, type SocketHandlers, type WsBaseOptions, WsTransportBase } from './ws-base.js';
@@ -60,6 +63,13 @@ export interface WsTransportOptions extends WsBaseOptions {
    * Default 1,024.
    */
   maxConnections?: number;
+  /**
+   * Most bytes of partly received messages this node holds at once over its accepted
+   * connections, in bytes. Past it, a connection in the middle of a message above 64 KiB is not
+   * read (the kernel's window holds the peer) until bytes free up, except one, which may finish
+   * its message; so at most this plus one message (`maxFrameBytes`) is held. Default 256 MiB.
+   */
+  maxInboundBufferBytes?: number;
 }
 
 /** The `ws` receiver's size limit; lowered to a hello's size until the hello came. */
@@ -208,6 +218,8 @@ export class WsTransport extends WsTransportBase {
   private readonly limits: ConnectionLimits;
   /** Each accepted connection's place in `limits`, by its remote address and port. */
   private readonly admissions = new Map<string, Admission>();
+  /** `maxInboundBufferBytes`, counted as messages arrive (`ws` gathers their fragments). */
+  private readonly gate: StreamInboundGate;
   /** Accepted sockets not upgraded yet, with the timer that closes them. */
   private readonly upgradeTimers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
 
@@ -225,6 +237,9 @@ export class WsTransport extends WsTransportBase {
         ? { maxPendingHandshakesPerSource: opts.maxPendingHandshakesPerSource }
         : {}),
     });
+    this.gate = new StreamInboundGate(
+      new InboundBudget(opts.maxInboundBufferBytes ?? DEFAULT_MAX_INBOUND_BUFFER_BYTES),
+    );
   }
 
   protected override get scheme(): 'ws' | 'wss' {
@@ -275,6 +290,11 @@ export class WsTransport extends WsTransportBase {
       this.upgradeTimers.delete(req.socket);
       const where = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
       const { handlers, attach } = this.accept(where, this.admissions.get(admissionKey(req.socket)));
+      // Count the bytes of each message as they arrive, ahead of ws's own parser.
+      const entry = this.gate.open({ pause: () => socket.pause(), resume: () => socket.resume() });
+      req.socket.prependListener('data', (chunk: Buffer) => entry.received(chunk.byteLength));
+      socket.on('message', () => entry.frameDone());
+      socket.once('close', () => entry.closed());
       attach(adapt(socket, handlers, this.maxFrameBytes, true));
     });
     this.http = http;

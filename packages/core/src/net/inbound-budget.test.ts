@@ -52,3 +52,19 @@ describe('InboundBudget', () => {
     expect(() => new InboundBudget(INBOUND_BUDGET_EXEMPT_BYTES - 1)).toThrow(/PS_ERR_CONFIG/);
   });
 });
+
+describe('InboundBudget.charge (streams that learn frame lengths late)', () => {
+  it('counts bytes past the maximum, and wakes waiters once refunds bring it under', () => {
+    const b = new InboundBudget(1 * MiB);
+    expect(b.charge(700 * 1024)).toBe(false);
+    expect(b.charge(700 * 1024)).toBe(true);
+    const woken: string[] = [];
+    b.onceUnder(() => woken.push('a'));
+    const cancel = b.onceUnder(() => woken.push('b'));
+    cancel();
+    b.refund(100 * 1024);
+    expect(woken).toEqual([]); // still over
+    b.refund(600 * 1024);
+    expect([woken, b.usedBytes]).toEqual([['a'], 700 * 1024]);
+  });
+});

@@ -41,6 +41,7 @@ interface Waiter {
 export class InboundBudget {
   private used = 0;
   private readonly waiters: Waiter[] = [];
+  private readonly underWaiters = new Set<() => void>();
 
   /**
    * @param maxBytes most bytes held at once (at least {@link INBOUND_BUDGET_EXEMPT_BYTES}).
@@ -106,13 +107,42 @@ export class InboundBudget {
     };
   }
 
-  /** Grants waiting claims in order while they fit. */
+  /**
+   * For a stream whose frame lengths are not known up front (a WebSocket message arrives in
+   * fragments, parsed by `ws`): counts `bytes` already received for a partial frame, whether or
+   * not they fit. Returns true when the budget is now over its maximum: the caller then stops
+   * reading that connection (but one, so that some frame always completes) and waits for
+   * {@link onceUnder}.
+   */
+  charge(bytes: number): boolean {
+    this.used += bytes;
+    return this.used > this.maxBytes;
+  }
+
+  /** Gives back bytes counted by {@link charge} (their frame completed, or its connection closed). */
+  refund(bytes: number): void {
+    this.used -= bytes;
+    this.grant();
+  }
+
+  /** Runs `f` once the budget is at or under its maximum again; returns a function that cancels. */
+  onceUnder(f: () => void): () => void {
+    this.underWaiters.add(f);
+    return () => this.underWaiters.delete(f);
+  }
+
+  /** Grants waiting claims in order while they fit; then, if under the maximum, wakes `onceUnder`. */
   private grant(): void {
     while (this.waiters.length > 0 && this.used + this.waiters[0]!.bytes <= this.maxBytes) {
       const w = this.waiters.shift()!;
       this.used += w.bytes;
       w.claim.held = true;
       w.granted();
+    }
+    if (this.used <= this.maxBytes && this.underWaiters.size > 0) {
+      const woken = [...this.underWaiters];
+      this.underWaiters.clear();
+      for (const f of woken) f();
     }
   }
 }
