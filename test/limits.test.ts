@@ -19,7 +19,9 @@ import {
   type Transport,
 } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
+import { ws } from '@ps/transport-ws';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js';
 
 const script = fileURLToPath(new URL('./fixtures/kv-node.mjs', import.meta.url));
@@ -29,8 +31,10 @@ const MB = 1e6;
 
 const made: Transport[] = [];
 const sockets: net.Socket[] = [];
+const wsockets: WebSocket[] = [];
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
+  for (const s of wsockets.splice(0)) s.terminate();
   await Promise.all(made.splice(0).map((t) => t.close()));
   await killAll();
 });
@@ -51,8 +55,18 @@ interface Cluster {
 }
 
 /** A scheduler and a server (reporting its RSS every 50 ms) as processes, and the worker here. */
-async function startCluster(serverEnv: Record<string, string> = {}): Promise<Cluster> {
-  const common = { PS_NUM_SERVERS: '1', PS_NUM_WORKERS: '1', PS_SECRET: SECRET };
+async function startCluster(
+  serverEnv: Record<string, string> = {},
+  kind: 'tcp' | 'ws' = 'tcp',
+): Promise<Cluster> {
+  // The attacks load this machine: a node slow to beat is not what these tests are about.
+  const common = {
+    PS_NUM_SERVERS: '1',
+    PS_NUM_WORKERS: '1',
+    PS_SECRET: SECRET,
+    KV_TRANSPORT: kind,
+    KV_HEARTBEAT_TIMEOUT_MS: '60000',
+  };
   const scheduler = spawnNode(script, { ...common, PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });
   const { port } = await scheduler.waitFor<{ event: string; port: number }>((o) => o.event === 'listening');
   const server = spawnNode(script, {
@@ -62,7 +76,7 @@ async function startCluster(serverEnv: Record<string, string> = {}): Promise<Clu
     PS_ROLE: 'server',
     PS_SCHEDULER: `127.0.0.1:${port}`,
   });
-  const t = tcp({ secret: SECRET });
+  const t = kind === 'ws' ? ws({ secret: SECRET }) : tcp({ secret: SECRET });
   made.push(t);
   const { node, worker } = await createWorker({
     transport: t,
@@ -176,6 +190,57 @@ function authenticated(port: number, id: string, localAddress = '127.0.0.1'): Pr
   });
 }
 
+/** A `ws` client that completes core's handshake with the cluster secret as `id`. */
+function authenticatedWs(port: number, id: string): Promise<WebSocket> {
+  return new Promise<WebSocket>((resolve, reject) => {
+    const s = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+    wsockets.push(s);
+    s.on('error', () => undefined);
+    const hs = new Handshake({ side: 'dial', self: id, secret: ClusterSecret.from(SECRET) });
+    s.once('open', () => s.send(hs.start()));
+    const onMessage = (data: Buffer) => {
+      void Promise.resolve(hs.receive(new Uint8Array(data))).then((step: HandshakeStep) => {
+        if (step.send) s.send(step.send);
+        if (step.error) reject(step.error);
+        else if (step.peer !== undefined) {
+          s.off('message', onMessage);
+          resolve(s);
+        }
+      });
+    };
+    s.on('message', onMessage);
+    s.once('close', () => reject(new Error(`${id}: closed during the handshake`)));
+  });
+}
+
+/**
+ * Sends one message of `bytes` in 1 MiB fragments and never its last one (`fin` stays false),
+ * as fast as the server takes them: `blocked` is set while more than 8 MiB wait in the client.
+ */
+function pourWs(s: WebSocket, bytes: number) {
+  const state = { taken: 0, blocked: false, done: false };
+  const chunk = Buffer.alloc(MiB, 0x5a);
+  const finished = (async () => {
+    for (let sent = 0; sent < bytes && s.readyState === WebSocket.OPEN; sent += MiB) {
+      s.send(chunk, { binary: true, fin: false });
+      for (let i = 0; i < 100_000 && s.bufferedAmount > 8 * MiB && s.readyState === WebSocket.OPEN; i++) {
+        state.blocked = true;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      state.blocked = false;
+      state.taken = sent + MiB - s.bufferedAmount;
+    }
+    for (let i = 0; i < 100_000 && s.bufferedAmount > 0 && s.readyState === WebSocket.OPEN; i++) {
+      state.blocked = true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    state.taken = bytes - s.bufferedAmount;
+    state.blocked = false;
+    state.done = state.taken >= bytes;
+  })();
+  return { state, finished };
+}
+
 const closed = (s: net.Socket) => new Promise<void>((r) => (s.destroyed ? r() : s.once('close', () => r())));
 
 /**
@@ -249,6 +314,36 @@ describe('bounded memory', () => {
       120_000,
     );
     for (const s of attackers) s.destroy();
+    await served(c.worker, [2, 4, 6]);
+    await finish(c);
+  }, 300_000);
+
+  it('ws: 4 authenticated connections each sending 255 MiB of one message and never its end: RSS stays bounded, the worker is served', async () => {
+    const c = await startCluster({ KV_MAX_INBOUND_BYTES: String(64 * MiB) }, 'ws');
+    await served(c.worker, [0, 0, 0]);
+    const baseline = await nextRss(c.server);
+    const attackers = await Promise.all(
+      [0, 1, 2, 3].map((i) => authenticatedWs(c.serverPort, `hoarder-${i}`)),
+    );
+    const pours = attackers.map((s) => pourWs(s, 255 * MiB));
+    // Past the node's budget (here 64 MiB) one connection may finish its message; the other three
+    // are not read.
+    await until(
+      () => pours.some((p) => p.state.done) && pours.filter((p) => p.state.blocked).length === 3,
+      'one attacker to send it all and three to stall',
+      120_000,
+    );
+    const first = pours.findIndex((p) => p.state.done);
+    for (const [i, p] of pours.entries()) if (i !== first) expect(p.state.taken).toBeLessThan(96 * MiB);
+    await served(c.worker, [1, 2, 3]);
+    await nextRss(c.server, 10);
+    const peak = Math.max(...rssSamples(c.server));
+    // At most the budget and one message.
+    expect(peak - baseline, `RSS from ${baseline} to ${peak}`).toBeLessThan(500 * MB);
+    console.log(
+      `ws inbound: server RSS ${(baseline / MB).toFixed(0)} MB -> peak ${(peak / MB).toFixed(0)} MB`,
+    );
+    for (const s of attackers) s.terminate();
     await served(c.worker, [2, 4, 6]);
     await finish(c);
   }, 300_000);
