@@ -95,6 +95,7 @@ export {
 } from './net/inbound-budget.js';
 export { DEFAULT_MAX_QUEUED_BYTES, overQueueLimit, slowPeerError } from './net/slow-peer.js';
 export { type GatedStream, type GateEntry, StreamInboundGate } from './net/stream-inbound-gate.js';
+export { type TransportLimits, transportLimitsFromEnv } from './net/transport-limits.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
 export { type ClockSegment, RangeVectorClock } from './range-vector-clock.js';
 export {

@@ -425,7 +425,8 @@ describe('WsTransport security', () => {
     });
     await Promise.all(flood.slice(3).map(closed));
     expect(flood.filter((sock) => !sock.destroyed).length).toBe(3);
-    expect(String((await capped).type === 'error' && (await capped).error.message)).toMatch(
+    const ev = await capped;
+    expect(ev.type === 'error' ? ev.error.message : '').toMatch(
       /3 connections from 127\.0\.0\.2 are waiting/,
     );
     const c = make();
