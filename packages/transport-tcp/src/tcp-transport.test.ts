@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { encodeFrame, isPsError, type Message, PsErrorCode } from '@ps/core';
+import tls from 'node:tls';
+import { encodeFrame, encodeHello, isPsError, type Message, PsErrorCode } from '@ps/core';
 import { runTransportConformance, selfSignedCertificate, TEST_SECRET } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -321,6 +322,70 @@ describe('TcpTransport security', () => {
     const c = make({ secret: TEST_SECRET });
     await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
     expect(await c.connect(addr)).toBe('srv');
+  });
+
+  it('closes a connection that announces a frame larger than maxInboundBufferBytes (PS_ERR_INBOUND_BUDGET); smaller frames pass', async () => {
+    const s = make({ maxInboundBufferBytes: 1024 * 1024 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const c = make({ reconnectWindowMs: 10_000 });
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    await c.connect(addr);
+    const refused = errorOf(s, PsErrorCode.INBOUND_BUDGET);
+    const lost = firstValueFrom(
+      c.events$.pipe(
+        filter((e) => e.type === 'disconnected'),
+        timeout(10_000),
+      ),
+    );
+    await c.send('srv', [new Uint8Array(2 * 1024 * 1024)]).catch(() => undefined);
+    const ev = await refused;
+    expect(ev.type === 'error' ? ev.error.message : '').toMatch(
+      /2097152 bytes, larger than .*maxInboundBufferBytes, 1048576/,
+    );
+    await lost;
+    const got = firstValueFrom(s.frames$.pipe(take(1), timeout(10_000)));
+    await c.send('srv', [new Uint8Array(1024 * 1024).fill(7)]); // after the reconnect
+    const f = (await got).frame as Uint8Array;
+    expect([f.byteLength, f[0], f[f.byteLength - 1]]).toEqual([1024 * 1024, 7, 7]);
+  });
+
+  it('over TLS, disconnects a peer that does not read past maxQueuedBytes (PS_ERR_SLOW_PEER)', async () => {
+    const s = make({ tls: tlsOptions, maxQueuedBytes: 8 * 1024 * 1024 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const joined = firstValueFrom(
+      s.events$.pipe(
+        filter((e) => e.type === 'connected'),
+        timeout(10_000),
+      ),
+    );
+    const sock = tls.connect({ port: addr.port, host: '127.0.0.1', ca: pem.cert, servername: 'localhost' });
+    sock.on('error', () => undefined);
+    sock.once('secureConnect', () => {
+      const hello = encodeHello('sluggish');
+      const prefix = Buffer.alloc(4);
+      prefix.writeUInt32LE(hello.byteLength);
+      sock.write(Buffer.concat([prefix, hello]));
+    });
+    await joined;
+    sock.pause(); // reads nothing from now on
+    const slow = errorOf(s, PsErrorCode.SLOW_PEER);
+    const frame = [new Uint8Array(4 * 1024 * 1024)];
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        s.send('sluggish', frame).then(
+          () => 'sent',
+          (e: unknown) => (isPsError(e, PsErrorCode.SLOW_PEER) ? 'slow' : String(e)),
+        ),
+      ),
+    );
+    const ev = await slow;
+    expect(ev.type === 'error' && ev.peer).toBe('sluggish');
+    const slowAt = results.indexOf('slow');
+    expect(slowAt).toBeGreaterThanOrEqual(0);
+    expect(slowAt).toBeLessThan(20);
+    expect(results.slice(0, slowAt).every((r) => r === 'sent')).toBe(true);
+    expect(results.slice(slowAt).every((r) => r === 'slow' || /PS_ERR_UNKNOWN_PEER/.test(r))).toBe(true);
+    sock.destroy();
   });
 
   it('closes a TLS connection that never starts its TLS handshake', async () => {
