@@ -111,8 +111,10 @@ export interface TcpTransportOptions {
   maxInboundBufferBytes?: number;
   /**
    * Most bytes queued for sending on one connection (frames waiting for the socket, and bytes it
-   * has not handed to the kernel). A peer that does not read is disconnected at this limit
-   * (`PS_ERR_SLOW_PEER`: the send rejects, so do the frames queued). Default 256 MiB.
+   * has not handed to the kernel). On an accepted connection, a peer that does not read is
+   * disconnected at this limit (`PS_ERR_SLOW_PEER`: the send rejects, so do the frames queued);
+   * on a dialed one, the send that would pass it is refused (`PS_ERR_SLOW_PEER`) and the
+   * connection stays. Default 256 MiB.
    */
   maxQueuedBytes?: number;
 }
@@ -788,8 +790,14 @@ export class TcpTransport implements Transport {
     let len = total ?? 0;
     if (total === undefined) for (const p of parts) len += p.byteLength;
     const queued = conn.queuedBytes + socket.writableLength;
-    if (overQueueLimit(queued, len, this.maxQueuedBytes))
+    if (overQueueLimit(queued, len, this.maxQueuedBytes)) {
+      // Our own requests outran a peer we dialed: refuse this one; answers to a peer that does not
+      // read them: drop the connection.
+      if (conn.outgoing) {
+        return Promise.reject(slowPeerError(conn.peer ?? 'peer', queued, this.maxQueuedBytes, false));
+      }
       return Promise.reject(this.dropSlowPeer(conn, queued));
+    }
     return new Promise<void>((resolve, reject) => {
       const item: QueuedFrame = { parts, len, resolve, reject };
       if (conn.queue.length > 0 || socket.writableNeedDrain) {

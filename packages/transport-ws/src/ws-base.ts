@@ -63,8 +63,10 @@ export interface WsBaseOptions {
   highWaterMarkBytes?: number;
   /**
    * Most bytes queued for sending on one connection (frames in the send queue, and the socket's
-   * `bufferedAmount`). A peer that does not read is disconnected at this limit
-   * (`PS_ERR_SLOW_PEER`: the send rejects, so do the frames queued). Default 256 MiB.
+   * `bufferedAmount`). On an accepted connection, a peer that does not read is disconnected at
+   * this limit (`PS_ERR_SLOW_PEER`: the send rejects, so do the frames queued); on a dialed one,
+   * the send that would pass it is refused (`PS_ERR_SLOW_PEER`) and the connection stays.
+   * Default 256 MiB.
    */
   maxQueuedBytes?: number;
   /** Path of the WebSocket endpoint (the URL is `ws://host:port<path>`). Default `/`. */
@@ -721,8 +723,14 @@ export abstract class WsTransportBase implements Transport {
     let len = total ?? 0;
     if (total === undefined) for (const p of parts) len += p.byteLength;
     const queued = conn.queuedBytes + conn.socket.bufferedAmount;
-    if (overQueueLimit(queued, len, this.maxQueuedBytes))
+    if (overQueueLimit(queued, len, this.maxQueuedBytes)) {
+      // Our own requests outran a peer we dialed: refuse this one; answers to a peer that does not
+      // read them: drop the connection.
+      if (conn.outgoing) {
+        return Promise.reject(slowPeerError(conn.peer ?? 'peer', queued, this.maxQueuedBytes, false));
+      }
       return Promise.reject(this.dropSlowPeer(conn, queued));
+    }
     return new Promise<void>((resolve, reject) => {
       conn.queue.push({ parts, len, resolve, reject });
       conn.queuedBytes += len;

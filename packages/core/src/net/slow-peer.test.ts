@@ -12,6 +12,11 @@ describe('overQueueLimit', () => {
   it('names the peer and the limit in a PS_ERR_SLOW_PEER', () => {
     const e = slowPeerError('worker-3', 70, 64);
     expect(e.code).toBe(PsErrorCode.SLOW_PEER);
-    expect(e.message).toMatch(/worker-3 does not read .* 70 bytes .*maxQueuedBytes \(64\)/);
+    expect(e.message).toMatch(
+      /worker-3 does not read .* 70 bytes .*maxQueuedBytes \(64\); connection closed/,
+    );
+    expect(slowPeerError('server-1', 70, 64, false).message).toMatch(
+      /70 bytes are already queued for server-1.*this send is refused \(the connection stays\)/,
+    );
   });
 });
