@@ -377,8 +377,12 @@ describe('TcpTransport security', () => {
     const outcome: string[] = Array.from({ length: 40 }, () => 'waiting');
     const sends = outcome.map((_, i) =>
       c.send('stuck', frame).then(
-        () => void (outcome[i] = 'sent'),
-        (e: unknown) => void (outcome[i] = isPsError(e, PsErrorCode.SLOW_PEER) ? String(e) : `other: ${e}`),
+        () => {
+          outcome[i] = 'sent';
+        },
+        (e: unknown) => {
+          outcome[i] = isPsError(e, PsErrorCode.SLOW_PEER) ? String(e) : `other: ${e}`;
+        },
       ),
     );
     await new Promise((r) => setImmediate(r)); // refusals are immediate
