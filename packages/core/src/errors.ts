@@ -89,9 +89,22 @@ export const PsErrorCode = {
   /**
    * A peer went past a per-connection or per-transport limit: more messages per second than
    * `maxMessagesPerSecond`, or more connections waiting for their handshake than
-   * `maxPendingHandshakes`. The connection is closed; the node keeps serving.
+   * `maxPendingHandshakes` (in all, or from one address: `maxPendingHandshakesPerSource`). The
+   * connection is closed; the node keeps serving.
    */
   RATE_LIMIT: 'PS_ERR_RATE_LIMIT',
+  /** A listening transport has `maxConnections` connections open; a new one is closed at once. */
+  CONNECTION_LIMIT: 'PS_ERR_CONNECTION_LIMIT',
+  /**
+   * A peer announced a frame larger than the node's whole inbound buffer (`maxInboundBufferBytes`):
+   * it could never be gathered, so the connection is closed.
+   */
+  INBOUND_BUDGET: 'PS_ERR_INBOUND_BUDGET',
+  /**
+   * A peer does not read what this node sends: its connection's outbound queue would pass
+   * `maxQueuedBytes`. The connection is closed; its queued sends reject with this code.
+   */
+  SLOW_PEER: 'PS_ERR_SLOW_PEER',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

@@ -82,7 +82,23 @@ export {
   SCHEDULER_ID,
   type Segment,
 } from './message.js';
-export { PendingHandshakes } from './pending-handshakes.js';
+export {
+  type Admission,
+  type AdmissionResult,
+  ConnectionLimits,
+  type ConnectionLimitsOptions,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE,
+} from './net/connection-limits.js';
+export {
+  type BudgetClaim,
+  DEFAULT_MAX_INBOUND_BUFFER_BYTES,
+  INBOUND_BUDGET_EXEMPT_BYTES,
+  InboundBudget,
+} from './net/inbound-budget.js';
+export { DEFAULT_MAX_QUEUED_BYTES, overQueueLimit, slowPeerError } from './net/slow-peer.js';
+export { type GatedStream, type GateEntry, StreamInboundGate } from './net/stream-inbound-gate.js';
+export { type TransportLimits, transportLimitsFromEnv } from './net/transport-limits.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
 export { type ClockSegment, RangeVectorClock } from './range-vector-clock.js';
 export {

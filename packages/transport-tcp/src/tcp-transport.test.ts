@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { encodeFrame, isPsError, type Message, PsErrorCode } from '@ps/core';
+import tls from 'node:tls';
+import { encodeFrame, encodeHello, Handshake, isPsError, type Message, PsErrorCode } from '@ps/core';
 import { runTransportConformance, selfSignedCertificate, TEST_SECRET } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -321,6 +322,129 @@ describe('TcpTransport security', () => {
     const c = make({ secret: TEST_SECRET });
     await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
     expect(await c.connect(addr)).toBe('srv');
+  });
+
+  it('closes a connection that announces a frame larger than maxInboundBufferBytes (PS_ERR_INBOUND_BUDGET); smaller frames pass', async () => {
+    const s = make({ maxInboundBufferBytes: 1024 * 1024 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const c = make({ reconnectWindowMs: 10_000 });
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    await c.connect(addr);
+    const refused = errorOf(s, PsErrorCode.INBOUND_BUDGET);
+    const lost = firstValueFrom(
+      c.events$.pipe(
+        filter((e) => e.type === 'disconnected'),
+        timeout(10_000),
+      ),
+    );
+    await c.send('srv', [new Uint8Array(2 * 1024 * 1024)]).catch(() => undefined);
+    const ev = await refused;
+    expect(ev.type === 'error' ? ev.error.message : '').toMatch(
+      /2097152 bytes, larger than .*maxInboundBufferBytes, 1048576/,
+    );
+    await lost;
+    const got = firstValueFrom(s.frames$.pipe(take(1), timeout(10_000)));
+    await c.send('srv', [new Uint8Array(1024 * 1024).fill(7)]); // after the reconnect
+    const f = (await got).frame as Uint8Array;
+    expect([f.byteLength, f[0], f[f.byteLength - 1]]).toEqual([1024 * 1024, 7, 7]);
+  });
+
+  it('to a dialed peer that stops reading, refuses the sends past maxQueuedBytes (PS_ERR_SLOW_PEER) and keeps the connection', async () => {
+    // A listener that answers the hello, then reads nothing until told to.
+    let accepted!: net.Socket;
+    const listener = net.createServer((sock) => {
+      accepted = sock;
+      const hs = new Handshake({ side: 'accept', self: 'stuck' });
+      sock.once('data', (d: Buffer) => {
+        const step = hs.receive(new Uint8Array(d.subarray(4, 4 + d.readUInt32LE(0))));
+        if (step instanceof Promise || !step.send) throw new Error('expected a plain hello');
+        const prefix = Buffer.alloc(4);
+        prefix.writeUInt32LE(step.send.byteLength);
+        sock.write(Buffer.concat([prefix, step.send]));
+        sock.pause();
+      });
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const port = (listener.address() as net.AddressInfo).port;
+    const c = make({ maxQueuedBytes: 8 * 1024 * 1024 });
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    expect(await c.connect({ host: '127.0.0.1', port })).toBe('stuck');
+    let disconnected = false;
+    c.events$.subscribe((e) => {
+      if (e.type === 'disconnected') disconnected = true;
+    });
+    const frame = [new Uint8Array(4 * 1024 * 1024)];
+    const outcome: string[] = Array.from({ length: 40 }, () => 'waiting');
+    const sends = outcome.map((_, i) =>
+      c.send('stuck', frame).then(
+        () => {
+          outcome[i] = 'sent';
+        },
+        (e: unknown) => {
+          outcome[i] = isPsError(e, PsErrorCode.SLOW_PEER) ? String(e) : `other: ${e}`;
+        },
+      ),
+    );
+    await new Promise((r) => setImmediate(r)); // refusals are immediate
+    const slowAt = outcome.findIndex((o) => o.startsWith('PsError'));
+    expect(slowAt).toBeGreaterThan(0);
+    expect(slowAt).toBeLessThan(20);
+    expect(outcome.slice(0, slowAt).every((o) => o === 'waiting' || o === 'sent')).toBe(true);
+    expect(
+      outcome
+        .slice(slowAt)
+        .every((o) => /PS_ERR_SLOW_PEER: .*this send is refused \(the connection stays\)/.test(o)),
+    ).toBe(true);
+    // The peer reads again: what was queued goes, and the connection still carries frames.
+    let got = 0;
+    accepted.on('data', (d: Buffer) => (got += d.byteLength));
+    accepted.resume();
+    await Promise.all(sends);
+    expect(outcome.slice(0, slowAt).every((o) => o === 'sent')).toBe(true);
+    await c.send('stuck', [new Uint8Array(10)]);
+    expect(disconnected).toBe(false);
+    expect(got).toBeGreaterThan(0);
+    accepted.destroy();
+    await new Promise((r) => listener.close(r));
+  });
+
+  it('over TLS, disconnects a peer that does not read past maxQueuedBytes (PS_ERR_SLOW_PEER)', async () => {
+    const s = make({ tls: tlsOptions, maxQueuedBytes: 8 * 1024 * 1024 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const joined = firstValueFrom(
+      s.events$.pipe(
+        filter((e) => e.type === 'connected'),
+        timeout(10_000),
+      ),
+    );
+    const sock = tls.connect({ port: addr.port, host: '127.0.0.1', ca: pem.cert, servername: 'localhost' });
+    sock.on('error', () => undefined);
+    sock.once('secureConnect', () => {
+      const hello = encodeHello('sluggish');
+      const prefix = Buffer.alloc(4);
+      prefix.writeUInt32LE(hello.byteLength);
+      sock.write(Buffer.concat([prefix, hello]));
+    });
+    await joined;
+    sock.pause(); // reads nothing from now on
+    const slow = errorOf(s, PsErrorCode.SLOW_PEER);
+    const frame = [new Uint8Array(4 * 1024 * 1024)];
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        s.send('sluggish', frame).then(
+          () => 'sent',
+          (e: unknown) => (isPsError(e, PsErrorCode.SLOW_PEER) ? 'slow' : String(e)),
+        ),
+      ),
+    );
+    const ev = await slow;
+    expect(ev.type === 'error' && ev.peer).toBe('sluggish');
+    const slowAt = results.indexOf('slow');
+    expect(slowAt).toBeGreaterThanOrEqual(0);
+    expect(slowAt).toBeLessThan(20);
+    expect(results.slice(0, slowAt).every((r) => r === 'sent')).toBe(true);
+    expect(results.slice(slowAt).every((r) => r === 'slow' || /PS_ERR_UNKNOWN_PEER/.test(r))).toBe(true);
+    sock.destroy();
   });
 
   it('closes a TLS connection that never starts its TLS handshake', async () => {

@@ -1,30 +1,35 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import {
+  type Admission,
   type BindOptions,
   ClusterSecret,
+  ConnectionLimits,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_INBOUND_BUFFER_BYTES,
   DEFAULT_MAX_MESSAGES_PER_SECOND,
-  DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_MAX_QUEUED_BYTES,
   displacedSchedulerImpostor,
   Handshake,
   type HandshakeStep,
+  InboundBudget,
   type InboundFrame,
   isTlsAuthError,
   type NodeAddress,
   type NodeId,
+  overQueueLimit,
   type PeerAddress,
-  PendingHandshakes,
   PsError,
   PsErrorCode,
   refuseSchedulerImpostor,
+  slowPeerError,
   TokenBucket,
   type Transport,
   type TransportEvent,
 } from '@ps/core';
 import { type Observable, Subject } from 'rxjs';
-import { FrameReader } from './frame-reader.js';
+import { EMPTY_CHUNK, FrameReader } from './frame-reader.js';
 
 /**
  * TLS settings of {@link tcp}: PEM strings or buffers, as `node:tls` takes them. One object
@@ -84,6 +89,34 @@ export interface TcpTransportOptions {
    * are closed at once (`PS_ERR_RATE_LIMIT`, logged once per episode). Default 128.
    */
   maxPendingHandshakes?: number;
+  /**
+   * Of those, most from one remote address; further ones from that address are closed at once
+   * (`PS_ERR_RATE_LIMIT`), so a flood from one address leaves places for nodes elsewhere.
+   * Default 16.
+   */
+  maxPendingHandshakesPerSource?: number;
+  /**
+   * Most accepted connections open at once (waiting for their handshake or authenticated);
+   * further ones are closed at once (`PS_ERR_CONNECTION_LIMIT`, logged once per episode).
+   * Default 1,024.
+   */
+  maxConnections?: number;
+  /**
+   * Most bytes of partly received frames this node holds at once, over all its connections, in
+   * bytes. A frame above 64 KiB claims its whole length when its length prefix arrives; when the
+   * bytes are not free, that connection is not read (the kernel's window holds the peer) until
+   * they are. A frame larger than the whole budget closes its connection
+   * (`PS_ERR_INBOUND_BUDGET`). Default 256 MiB.
+   */
+  maxInboundBufferBytes?: number;
+  /**
+   * Most bytes queued for sending on one connection (frames waiting for the socket, and bytes it
+   * has not handed to the kernel). On an accepted connection, a peer that does not read is
+   * disconnected at this limit (`PS_ERR_SLOW_PEER`: the send rejects, so do the frames queued);
+   * on a dialed one, the send that would pass it is refused (`PS_ERR_SLOW_PEER`) and the
+   * connection stays. Default 256 MiB.
+   */
+  maxQueuedBytes?: number;
 }
 
 interface QueuedFrame {
@@ -101,6 +134,10 @@ interface Conn {
   outgoing: boolean;
   /** Frames waiting for the socket to drain, in send order. */
   queue: QueuedFrame[];
+  /** Bytes of the frames in `queue`. */
+  queuedBytes: number;
+  /** Why this node closed the connection, when it did for a limit (queued sends reject with it). */
+  closeError: PsError | undefined;
   handshake: Handshake;
   /** Set once the connection was refused (its error reported); later input is ignored. */
   failed: boolean;
@@ -108,8 +145,8 @@ interface Conn {
   seen: boolean;
   /** This connection's message-rate limit, once open. */
   limiter: TokenBucket | undefined;
-  /** Counted among the authenticated connections (see `maxPendingHandshakes`). */
-  counted: boolean;
+  /** Replays the bytes kept while a frame waited for budget, and reads the socket again. */
+  resumeRead?: () => void;
 }
 
 interface Dialed {
@@ -166,8 +203,13 @@ export class TcpTransport implements Transport {
   private readonly secret: ClusterSecret | undefined;
   private readonly tls: TcpTlsOptions | undefined;
   private readonly maxMessagesPerSecond: number;
-  /** Accepted connections open and authenticated, for `maxPendingHandshakes`. */
-  private readonly pending: PendingHandshakes;
+  /** `maxConnections` and the pending-handshake limits of accepted connections. */
+  private readonly limits: ConnectionLimits;
+  /** Each accepted connection's place in `limits`, by its remote address and port. */
+  private readonly admissions = new Map<string, Admission>();
+  /** `maxInboundBufferBytes`: the partial frames of every connection. */
+  private readonly budget: InboundBudget;
+  private readonly maxQueuedBytes: number;
 
   /**
    * @throws PsError `PS_ERR_CONFIG` for a secret shorter than 16 bytes, or limits that are not
@@ -181,14 +223,21 @@ export class TcpTransport implements Transport {
     this.secret = ClusterSecret.from(opts.secret);
     this.tls = opts.tls;
     this.maxMessagesPerSecond = opts.maxMessagesPerSecond ?? DEFAULT_MAX_MESSAGES_PER_SECOND;
-    const maxPending = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
-    if (!(this.maxMessagesPerSecond > 0) || !(maxPending >= 1) || !(this.helloTimeoutMs > 0)) {
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    if (!(this.maxMessagesPerSecond > 0) || !(this.helloTimeoutMs > 0) || !(this.maxQueuedBytes > 0)) {
       throw new PsError(
         PsErrorCode.CONFIG,
-        'maxMessagesPerSecond and helloTimeoutMs must be positive and maxPendingHandshakes at least 1',
+        'maxMessagesPerSecond, helloTimeoutMs and maxQueuedBytes must be positive',
       );
     }
-    this.pending = new PendingHandshakes(maxPending);
+    this.limits = new ConnectionLimits({
+      ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+      ...(opts.maxPendingHandshakes !== undefined ? { maxPendingHandshakes: opts.maxPendingHandshakes } : {}),
+      ...(opts.maxPendingHandshakesPerSource !== undefined
+        ? { maxPendingHandshakesPerSource: opts.maxPendingHandshakesPerSource }
+        : {}),
+    });
+    this.budget = new InboundBudget(opts.maxInboundBufferBytes ?? DEFAULT_MAX_INBOUND_BUFFER_BYTES);
   }
 
   /**
@@ -270,15 +319,27 @@ export class TcpTransport implements Transport {
     return server;
   }
 
-  /** Counts an accepted TCP connection; refuses it while too many wait for their handshake. */
+  /**
+   * Counts an accepted TCP connection; refuses it past `maxConnections`, or while too many (in
+   * all, or from its address) wait for their handshake.
+   */
   private admitRaw(raw: net.Socket): void {
-    const { accepted, report } = this.closed ? { accepted: false, report: undefined } : this.pending.accept();
-    if (!accepted) {
+    if (this.closed) {
       raw.destroy();
-      if (report) this.emitError(report);
       return;
     }
-    raw.once('close', () => this.pending.socketClosed());
+    const r = this.limits.accept(raw.remoteAddress ?? 'unknown');
+    if (!r.accepted) {
+      raw.destroy();
+      if (r.report) this.emitError(r.report);
+      return;
+    }
+    const key = admissionKey(raw);
+    this.admissions.set(key, r.admission);
+    raw.once('close', () => {
+      r.admission.closed();
+      if (this.admissions.get(key) === r.admission) this.admissions.delete(key);
+    });
   }
 
   private assertOpen(): void {
@@ -307,6 +368,8 @@ export class TcpTransport implements Transport {
       reader: new FrameReader(HELLO_MAX_BYTES),
       outgoing,
       queue: [],
+      queuedBytes: 0,
+      closeError: undefined,
       handshake: new Handshake({
         side: outgoing ? 'dial' : 'accept',
         self,
@@ -316,18 +379,17 @@ export class TcpTransport implements Transport {
       failed: false,
       seen: false,
       limiter: undefined,
-      counted: false,
     };
     socket.on('close', () => {
       this.sockets.delete(socket);
-      if (conn.counted) {
-        conn.counted = false;
-        this.pending.countAuthenticated(-1);
-      }
-      const err = new PsError(
-        PsErrorCode.PEER_UNREACHABLE,
-        `connection to ${conn.peer ?? 'peer'} closed before a queued frame was written`,
-      );
+      conn.reader.dispose();
+      const err =
+        conn.closeError ??
+        new PsError(
+          PsErrorCode.PEER_UNREACHABLE,
+          `connection to ${conn.peer ?? 'peer'} closed before a queued frame was written`,
+        );
+      conn.queuedBytes = 0;
       for (const q of conn.queue.splice(0)) q.reject(err);
     });
     socket.on('error', () => undefined); // 'close' follows; errors surface through it
@@ -342,7 +404,7 @@ export class TcpTransport implements Transport {
    * socket is closed) with the error that refused the connection.
    */
   private read(conn: Conn, onOpen: (peer: NodeId) => void, onFail: (e: PsError) => void): void {
-    conn.socket.on('data', (chunk: Buffer) => {
+    const feed = (chunk: Uint8Array) => {
       if (conn.failed) return;
       try {
         if (!conn.seen) {
@@ -384,7 +446,17 @@ export class TcpTransport implements Transport {
         onFail(err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err)));
         conn.socket.destroy();
       }
-    });
+    };
+    conn.socket.on('data', feed);
+    // After the handshake, a frame above 64 KiB waits for the node's inbound budget: the socket is
+    // not read meanwhile, and once the budget grants it (off the releasing connection's stack),
+    // the bytes kept are replayed and reading resumes.
+    conn.resumeRead = () =>
+      setImmediate(() => {
+        if (conn.failed || conn.socket.destroyed) return;
+        feed(EMPTY_CHUNK);
+        if (!conn.reader.paused) conn.socket.resume();
+      });
   }
 
   /** Acts on a handshake step: sends its frame, then opens the connection or refuses it. */
@@ -409,6 +481,11 @@ export class TcpTransport implements Transport {
     if (step.peer !== undefined) {
       conn.peer = step.peer;
       conn.reader.maxFrameBytes = this.maxFrameBytes;
+      conn.reader.useBudget({
+        budget: this.budget,
+        pause: () => conn.socket.pause(),
+        granted: () => conn.resumeRead?.(),
+      });
       if (this.maxMessagesPerSecond !== Number.POSITIVE_INFINITY) {
         conn.limiter = new TokenBucket(this.maxMessagesPerSecond);
       }
@@ -423,6 +500,7 @@ export class TcpTransport implements Transport {
       return;
     }
     const where = `${socket.remoteAddress}:${socket.remotePort}`;
+    const admission = this.admissions.get(admissionKey(socket));
     const conn = this.track(socket, false);
     const timer = setTimeout(() => {
       if (conn.failed) return;
@@ -440,8 +518,7 @@ export class TcpTransport implements Transport {
       conn,
       (peer) => {
         clearTimeout(timer);
-        conn.counted = true;
-        this.pending.countAuthenticated(1);
+        admission?.authenticated();
         const old = this.accepted.get(peer);
         if (old && old.socket !== socket) old.socket.destroy();
         this.accepted.set(peer, conn);
@@ -704,6 +781,7 @@ export class TcpTransport implements Transport {
    */
   private writeFrame(conn: Conn, parts: readonly Uint8Array[], total?: number): Promise<void> {
     const { socket } = conn;
+    if (conn.closeError) return Promise.reject(conn.closeError);
     if (socket.destroyed || !socket.writable) {
       return Promise.reject(
         new PsError(PsErrorCode.PEER_UNREACHABLE, `connection to ${conn.peer ?? 'peer'} is closed`),
@@ -711,10 +789,20 @@ export class TcpTransport implements Transport {
     }
     let len = total ?? 0;
     if (total === undefined) for (const p of parts) len += p.byteLength;
+    const queued = conn.queuedBytes + socket.writableLength;
+    if (overQueueLimit(queued, len, this.maxQueuedBytes)) {
+      // Our own requests outran a peer we dialed: refuse this one; answers to a peer that does not
+      // read them: drop the connection.
+      if (conn.outgoing) {
+        return Promise.reject(slowPeerError(conn.peer ?? 'peer', queued, this.maxQueuedBytes, false));
+      }
+      return Promise.reject(this.dropSlowPeer(conn, queued));
+    }
     return new Promise<void>((resolve, reject) => {
       const item: QueuedFrame = { parts, len, resolve, reject };
       if (conn.queue.length > 0 || socket.writableNeedDrain) {
         conn.queue.push(item);
+        conn.queuedBytes += len;
         if (conn.queue.length === 1) socket.once('drain', () => this.flush(conn));
         return;
       }
@@ -722,9 +810,31 @@ export class TcpTransport implements Transport {
     });
   }
 
+  /**
+   * Closes a connection whose peer does not read (`maxQueuedBytes`): reports it, and returns the
+   * `PS_ERR_SLOW_PEER` its queued sends reject with.
+   */
+  private dropSlowPeer(conn: Conn, queued: number): PsError {
+    if (conn.closeError) return conn.closeError;
+    const who = conn.peer ?? `${conn.socket.remoteAddress}:${conn.socket.remotePort}`;
+    const err = slowPeerError(who, queued, this.maxQueuedBytes);
+    conn.closeError = err;
+    conn.failed = true;
+    this.emitError(err, conn.peer);
+    // A reset frees both ends' buffers at once (a FIN would wait behind what the peer does not read).
+    try {
+      conn.socket.resetAndDestroy();
+    } catch {
+      conn.socket.destroy(); // a TLS socket cannot be reset
+    }
+    return err;
+  }
+
   private flush(conn: Conn): void {
     while (conn.queue.length > 0 && !conn.socket.writableNeedDrain && !conn.socket.destroyed) {
-      this.writeNow(conn, conn.queue.shift()!);
+      const item = conn.queue.shift()!;
+      conn.queuedBytes -= item.len;
+      this.writeNow(conn, item);
     }
     if (conn.queue.length > 0 && !conn.socket.destroyed) conn.socket.once('drain', () => this.flush(conn));
   }
@@ -737,7 +847,11 @@ export class TcpTransport implements Transport {
     const done = (err?: Error | null) => {
       if (err)
         reject(
-          new PsError(PsErrorCode.PEER_UNREACHABLE, `write to ${conn.peer ?? 'peer'} failed: ${err.message}`),
+          conn.closeError ??
+            new PsError(
+              PsErrorCode.PEER_UNREACHABLE,
+              `write to ${conn.peer ?? 'peer'} failed: ${err.message}`,
+            ),
         );
       else resolve();
     };
@@ -777,6 +891,11 @@ export class TcpTransport implements Transport {
     this.framesSubject.complete();
     this.eventsSubject.complete();
   }
+}
+
+/** The key of an accepted socket in `admissions`: the raw and the TLS socket report the same. */
+function admissionKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 /** Makes a TCP transport: `createWorker({ transport: tcp(), ... })`. */

@@ -5,22 +5,25 @@
  * browser transport (platform `WebSocket`) differ only in how a socket is opened and written.
  */
 import {
+  type Admission,
   type BindOptions,
   ClusterSecret,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_MESSAGES_PER_SECOND,
+  DEFAULT_MAX_QUEUED_BYTES,
   displacedSchedulerImpostor,
   Handshake,
   type HandshakeStep,
   type InboundFrame,
   type NodeAddress,
   type NodeId,
+  overQueueLimit,
   type PeerAddress,
-  type PendingHandshakes,
   PsError,
   PsErrorCode,
   refuseSchedulerImpostor,
+  slowPeerError,
   TokenBucket,
   type Transport,
   type TransportEvent,
@@ -58,6 +61,14 @@ export interface WsBaseOptions {
    * most this plus one frame is buffered per connection; further frames wait in the send queue.
    */
   highWaterMarkBytes?: number;
+  /**
+   * Most bytes queued for sending on one connection (frames in the send queue, and the socket's
+   * `bufferedAmount`). On an accepted connection, a peer that does not read is disconnected at
+   * this limit (`PS_ERR_SLOW_PEER`: the send rejects, so do the frames queued); on a dialed one,
+   * the send that would pass it is refused (`PS_ERR_SLOW_PEER`) and the connection stays.
+   * Default 256 MiB.
+   */
+  maxQueuedBytes?: number;
   /** Path of the WebSocket endpoint (the URL is `ws://host:port<path>`). Default `/`. */
   path?: string;
 }
@@ -125,6 +136,10 @@ export interface Conn {
   outgoing: boolean;
   /** Frames waiting for `bufferedAmount` to fall below the high-water mark, in send order. */
   queue: QueuedFrame[];
+  /** Bytes of the frames in `queue`. */
+  queuedBytes: number;
+  /** Why this node closed the connection, when it did for a limit (queued sends reject with it). */
+  closeError: PsError | undefined;
   /** Poll timer armed while the queue waits; its interval grows up to {@link MAX_POLL_INTERVAL_MS}. */
   poll: ReturnType<typeof setTimeout> | undefined;
   pollMs: number;
@@ -201,8 +216,7 @@ export abstract class WsTransportBase implements Transport {
   protected readonly path: string;
   protected readonly secret: ClusterSecret | undefined;
   protected readonly maxMessagesPerSecond: number;
-  /** The Node transport's `maxPendingHandshakes` count (a browser transport accepts nothing). */
-  protected pending: PendingHandshakes | undefined;
+  protected readonly maxQueuedBytes: number;
 
   /**
    * @throws PsError `PS_ERR_CONFIG` for a secret shorter than 16 bytes (or no WebCrypto), or
@@ -217,15 +231,17 @@ export abstract class WsTransportBase implements Transport {
     this.path = opts.path ?? '/';
     this.secret = ClusterSecret.from(opts.secret);
     this.maxMessagesPerSecond = opts.maxMessagesPerSecond ?? DEFAULT_MAX_MESSAGES_PER_SECOND;
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     if (
       !(this.maxFrameBytes > 0) ||
+      !(this.maxQueuedBytes > 0) ||
       !(this.highWaterMarkBytes >= 0) ||
       !(this.maxMessagesPerSecond > 0) ||
       !(this.helloTimeoutMs > 0)
     ) {
       throw new PsError(
         PsErrorCode.CONFIG,
-        'maxFrameBytes, maxMessagesPerSecond and helloTimeoutMs must be > 0 and highWaterMarkBytes >= 0',
+        'maxFrameBytes, maxMessagesPerSecond, maxQueuedBytes and helloTimeoutMs must be > 0 and highWaterMarkBytes >= 0',
       );
     }
   }
@@ -264,6 +280,8 @@ export abstract class WsTransportBase implements Transport {
       peer: undefined,
       outgoing,
       queue: [],
+      queuedBytes: 0,
+      closeError: undefined,
       poll: undefined,
       pollMs: 1,
       flushing: false,
@@ -292,10 +310,12 @@ export abstract class WsTransportBase implements Transport {
     if (conn.poll !== undefined) clearTimeout(conn.poll);
     const err = this.closed
       ? new PsError(PsErrorCode.CLOSED, `the ${this.kind} transport was closed`)
-      : new PsError(
+      : (conn.closeError ??
+        new PsError(
           PsErrorCode.PEER_UNREACHABLE,
           `connection to ${conn.peer ?? 'peer'} closed before a queued frame was sent`,
-        );
+        ));
+    conn.queuedBytes = 0;
     for (const q of conn.queue.splice(0)) q.reject(err);
     for (const f of conn.onClose.splice(0)) f();
   }
@@ -411,9 +431,11 @@ export abstract class WsTransportBase implements Transport {
    * handshake (the dialer speaks first), then delivers its frames. Returns the handlers its
    * adapter calls.
    */
-  protected accept(describe: string): { handlers: SocketHandlers; attach: (s: SocketAdapter) => void } {
+  protected accept(
+    describe: string,
+    admission?: Admission,
+  ): { handlers: SocketHandlers; attach: (s: SocketAdapter) => void } {
     const conn = this.newConn(undefined, false);
-    let counted = false;
     const timer = setTimeout(() => {
       this.refuse(
         conn,
@@ -427,10 +449,6 @@ export abstract class WsTransportBase implements Transport {
     unref(timer);
     conn.onClose.push(() => {
       clearTimeout(timer);
-      if (counted) {
-        counted = false;
-        this.pending?.countAuthenticated(-1);
-      }
       if (conn.peer !== undefined && this.accepted.get(conn.peer) === conn) {
         this.accepted.delete(conn.peer);
         if (!this.closed) this.eventsSubject.next({ type: 'disconnected', peer: conn.peer });
@@ -444,8 +462,7 @@ export abstract class WsTransportBase implements Transport {
           data,
           (peer) => {
             clearTimeout(timer);
-            counted = true;
-            this.pending?.countAuthenticated(1);
+            admission?.authenticated();
             const old = this.accepted.get(peer);
             if (old && old !== conn) void this.closeSocket(old, CloseCode.POLICY_VIOLATION, 'replaced');
             this.accepted.set(peer, conn);
@@ -697,6 +714,7 @@ export abstract class WsTransportBase implements Transport {
    * grow the socket's buffer past the high-water mark plus one frame.
    */
   protected writeFrame(conn: Conn, parts: readonly Uint8Array[], total?: number): Promise<void> {
+    if (conn.closeError) return Promise.reject(conn.closeError);
     if (conn.isClosed || conn.refused || !conn.socket.isOpen) {
       return Promise.reject(
         new PsError(PsErrorCode.PEER_UNREACHABLE, `connection to ${conn.peer ?? 'peer'} is closed`),
@@ -704,10 +722,35 @@ export abstract class WsTransportBase implements Transport {
     }
     let len = total ?? 0;
     if (total === undefined) for (const p of parts) len += p.byteLength;
+    const queued = conn.queuedBytes + conn.socket.bufferedAmount;
+    if (overQueueLimit(queued, len, this.maxQueuedBytes)) {
+      // Our own requests outran a peer we dialed: refuse this one; answers to a peer that does not
+      // read them: drop the connection.
+      if (conn.outgoing) {
+        return Promise.reject(slowPeerError(conn.peer ?? 'peer', queued, this.maxQueuedBytes, false));
+      }
+      return Promise.reject(this.dropSlowPeer(conn, queued));
+    }
     return new Promise<void>((resolve, reject) => {
       conn.queue.push({ parts, len, resolve, reject });
+      conn.queuedBytes += len;
       this.flush(conn);
     });
+  }
+
+  /**
+   * Drops a connection whose peer does not read (`maxQueuedBytes`) at once (a close frame would
+   * wait behind what it does not read): reports it, and returns the `PS_ERR_SLOW_PEER` its queued
+   * sends reject with.
+   */
+  private dropSlowPeer(conn: Conn, queued: number): PsError {
+    if (conn.closeError) return conn.closeError;
+    const err = slowPeerError(conn.peer ?? 'a peer', queued, this.maxQueuedBytes);
+    conn.closeError = err;
+    conn.refused = true;
+    this.emitError(err, conn.peer);
+    conn.socket.terminate();
+    return err;
   }
 
   private flush(conn: Conn): void {
@@ -725,7 +768,9 @@ export abstract class WsTransportBase implements Transport {
         conn.socket.bufferedAmount <= this.highWaterMarkBytes
       ) {
         progressed = true;
-        this.sendNow(conn, conn.queue.shift()!);
+        const item = conn.queue.shift()!;
+        conn.queuedBytes -= item.len;
+        this.sendNow(conn, item);
       }
     } finally {
       conn.flushing = false;

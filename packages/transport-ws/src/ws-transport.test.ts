@@ -412,6 +412,79 @@ describe('WsTransport security', () => {
     expect(await c.connect(addr)).toBe('srv');
   });
 
+  it('refuses silent connections from one address past maxPendingHandshakesPerSource, not those from another', async () => {
+    const s = make({ helloTimeoutMs: 60_000, maxPendingHandshakesPerSource: 3 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const capped = errorOf(s, PsErrorCode.RATE_LIMIT);
+    const flood = Array.from({ length: 10 }, () => {
+      const sock = net.connect({ port: addr.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+      sock.on('error', () => undefined);
+      sock.resume();
+      raws.push(sock);
+      return sock;
+    });
+    await Promise.all(flood.slice(3).map(closed));
+    expect(flood.filter((sock) => !sock.destroyed).length).toBe(3);
+    const ev = await capped;
+    expect(ev.type === 'error' ? ev.error.message : '').toMatch(
+      /3 connections from 127\.0\.0\.2 are waiting/,
+    );
+    const c = make();
+    await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    expect(await c.connect(addr)).toBe('srv');
+  });
+
+  it('closes connections past maxConnections with PS_ERR_CONNECTION_LIMIT', async () => {
+    const s = make({ maxConnections: 2 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const full = errorOf(s, PsErrorCode.CONNECTION_LIMIT);
+    const clients = [make(), make()];
+    for (const [i, c] of clients.entries()) {
+      await c.bind({ id: `cli-${i}`, host: '127.0.0.1', port: 0 }, { listen: false });
+      await c.connect(addr);
+    }
+    await closed(raw(addr.port));
+    await full;
+    await clients[0]!.close();
+    const late = make();
+    await late.bind({ id: 'late', host: '127.0.0.1', port: 0 }, { listen: false });
+    expect(await late.connect(addr)).toBe('srv');
+  });
+
+  it('disconnects a peer that does not read past maxQueuedBytes with PS_ERR_SLOW_PEER', async () => {
+    const s = make({ maxQueuedBytes: 16 * 1024 * 1024 });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const joined = firstValueFrom(
+      s.events$.pipe(
+        filter((e) => e.type === 'connected'),
+        timeout(10_000),
+      ),
+    );
+    const client = rawClient(addr.port, 'sluggish');
+    await joined;
+    client.sock.pause(); // reads nothing from now on
+    const slow = errorOf(s, PsErrorCode.SLOW_PEER);
+    const frame = [new Uint8Array(4 * 1024 * 1024)];
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        s.send('sluggish', frame).then(
+          () => 'sent',
+          (e: unknown) => (isPsError(e, PsErrorCode.SLOW_PEER) ? 'slow' : String(e)),
+        ),
+      ),
+    );
+    const ev = await slow;
+    expect(ev.type === 'error' && ev.peer).toBe('sluggish');
+    // What the kernel took went; the send that would pass the limit and those queued behind it
+    // reject with PS_ERR_SLOW_PEER; later ones find no connection.
+    const slowAt = results.indexOf('slow');
+    expect(slowAt).toBeGreaterThanOrEqual(0);
+    expect(slowAt).toBeLessThan(20);
+    expect(results.slice(0, slowAt).every((r) => r === 'sent')).toBe(true);
+    expect(results.slice(slowAt).every((r) => r === 'slow' || /PS_ERR_UNKNOWN_PEER/.test(r))).toBe(true);
+    expect(results.at(-1)).toMatch(/PS_ERR_UNKNOWN_PEER/);
+  });
+
   it('closes a wss connection that never starts its TLS handshake', async () => {
     const s = make({ tls: tlsOptions, helloTimeoutMs: 300 });
     const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });

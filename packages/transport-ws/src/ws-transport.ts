@@ -3,13 +3,16 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import {
+  type Admission,
   type BindOptions,
-  DEFAULT_MAX_PENDING_HANDSHAKES,
+  ConnectionLimits,
+  DEFAULT_MAX_INBOUND_BUFFER_BYTES,
+  InboundBudget,
   isTlsAuthError,
   type NodeAddress,
-  PendingHandshakes,
   PsError,
   PsErrorCode,
+  StreamInboundGate,
 } from '@ps/core';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { type SocketAdapter, type SocketHandlers, type WsBaseOptions, WsTransportBase } from './ws-base.js';
@@ -48,6 +51,25 @@ export interface WsTransportOptions extends WsBaseOptions {
    * logged once per episode). Default 128.
    */
   maxPendingHandshakes?: number;
+  /**
+   * Of those, most from one remote address; further ones from that address are closed at once
+   * (`PS_ERR_RATE_LIMIT`), so a flood from one address leaves places for nodes elsewhere.
+   * Default 16.
+   */
+  maxPendingHandshakesPerSource?: number;
+  /**
+   * Most accepted connections open at once (before or after their upgrade and handshake);
+   * further ones are closed at once (`PS_ERR_CONNECTION_LIMIT`, logged once per episode).
+   * Default 1,024.
+   */
+  maxConnections?: number;
+  /**
+   * Most bytes of partly received messages this node holds at once over its accepted
+   * connections, in bytes. Past it, a connection in the middle of a message above 64 KiB is not
+   * read (the kernel's window holds the peer) until bytes free up, except one, which may finish
+   * its message; so at most this plus one message (`maxFrameBytes`) is held. Default 256 MiB.
+   */
+  maxInboundBufferBytes?: number;
 }
 
 /** The `ws` receiver's size limit; lowered to a hello's size until the hello came. */
@@ -192,6 +214,12 @@ export class WsTransport extends WsTransportBase {
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
   private readonly tls: WsTlsOptions | undefined;
+  /** `maxConnections` and the pending-handshake limits of accepted connections. */
+  private readonly limits: ConnectionLimits;
+  /** Each accepted connection's place in `limits`, by its remote address and port. */
+  private readonly admissions = new Map<string, Admission>();
+  /** `maxInboundBufferBytes`, counted as messages arrive (`ws` gathers their fragments). */
+  private readonly gate: StreamInboundGate;
   /** Accepted sockets not upgraded yet, with the timer that closes them. */
   private readonly upgradeTimers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
 
@@ -202,11 +230,16 @@ export class WsTransport extends WsTransportBase {
   constructor(opts: WsTransportOptions = {}) {
     super(opts);
     this.tls = opts.tls;
-    const maxPending = opts.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
-    if (!(maxPending >= 1)) {
-      throw new PsError(PsErrorCode.CONFIG, 'maxPendingHandshakes must be at least 1');
-    }
-    this.pending = new PendingHandshakes(maxPending);
+    this.limits = new ConnectionLimits({
+      ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+      ...(opts.maxPendingHandshakes !== undefined ? { maxPendingHandshakes: opts.maxPendingHandshakes } : {}),
+      ...(opts.maxPendingHandshakesPerSource !== undefined
+        ? { maxPendingHandshakesPerSource: opts.maxPendingHandshakesPerSource }
+        : {}),
+    });
+    this.gate = new StreamInboundGate(
+      new InboundBudget(opts.maxInboundBufferBytes ?? DEFAULT_MAX_INBOUND_BUFFER_BYTES),
+    );
   }
 
   protected override get scheme(): 'ws' | 'wss' {
@@ -256,7 +289,12 @@ export class WsTransport extends WsTransportBase {
       clearTimeout(this.upgradeTimers.get(req.socket));
       this.upgradeTimers.delete(req.socket);
       const where = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-      const { handlers, attach } = this.accept(where);
+      const { handlers, attach } = this.accept(where, this.admissions.get(admissionKey(req.socket)));
+      // Count the bytes of each message as they arrive, ahead of ws's own parser.
+      const entry = this.gate.open({ pause: () => socket.pause(), resume: () => socket.resume() });
+      req.socket.prependListener('data', (chunk: Buffer) => entry.received(chunk.byteLength));
+      socket.on('message', () => entry.frameDone());
+      socket.once('close', () => entry.closed());
       attach(adapt(socket, handlers, this.maxFrameBytes, true));
     });
     this.http = http;
@@ -367,17 +405,27 @@ export class WsTransport extends WsTransportBase {
     return http;
   }
 
-  /** Counts an accepted TCP connection; refuses it while too many wait for their handshake. */
+  /**
+   * Counts an accepted TCP connection; refuses it past `maxConnections`, or while too many (in
+   * all, or from its address) wait for their handshake.
+   */
   private admitRaw(raw: Socket): void {
-    const { accepted, report } = this.closed
-      ? { accepted: false, report: undefined }
-      : this.pending!.accept();
-    if (!accepted) {
+    if (this.closed) {
       raw.destroy();
-      if (report) this.emitError(report);
       return;
     }
-    raw.once('close', () => this.pending!.socketClosed());
+    const r = this.limits.accept(raw.remoteAddress ?? 'unknown');
+    if (!r.accepted) {
+      raw.destroy();
+      if (r.report) this.emitError(r.report);
+      return;
+    }
+    const key = admissionKey(raw);
+    this.admissions.set(key, r.admission);
+    raw.once('close', () => {
+      r.admission.closed();
+      if (this.admissions.get(key) === r.admission) this.admissions.delete(key);
+    });
   }
 
   protected openSocket(url: string, handlers: SocketHandlers): SocketAdapter {
@@ -406,6 +454,11 @@ export class WsTransport extends WsTransportBase {
       });
     });
   }
+}
+
+/** The key of an accepted socket in `admissions`: the raw and the TLS socket report the same. */
+function admissionKey(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 /** Makes a WebSocket transport for Node: `createServer({ transport: ws({ secret }), ... })`. */

@@ -10,6 +10,7 @@ import {
   type PsNode,
   Scheduler,
   type Transport,
+  transportLimitsFromEnv,
 } from '@ps/core';
 import { restoreServer, snapshotServer } from '@ps/core/node';
 import type { SignificantUpdateFilter } from '@ps/filters';
@@ -77,7 +78,11 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   const transport =
     ctx.transport ??
     (() => {
-      const opts = { ...(env.secret ? { secret: env.secret } : {}), ...(ctx.tls ? { tls: ctx.tls } : {}) };
+      const opts = {
+        ...transportLimitsFromEnv(),
+        ...(env.secret ? { secret: env.secret } : {}),
+        ...(ctx.tls ? { tls: ctx.tls } : {}),
+      };
       return cfg.transport === 'ws' ? ws(opts) : tcp(opts);
     });
   const at = env.scheduler;
