@@ -49,6 +49,14 @@ export const PsErrorCode = {
   SHUTDOWN: 'PS_ERR_SHUTDOWN',
   /** The scheduler declared a node dead (it missed heartbeats), or a node lost the scheduler. */
   NODE_DEAD: 'PS_ERR_NODE_DEAD',
+  /**
+   * This node was declared dead by the scheduler (it was silent past the heartbeat timeout: a
+   * pause, a partition, an overloaded host), and the cluster moved on without it: the scheduler
+   * answers its heartbeats so, and peers refuse its requests. The node stops serving and exits
+   * (`ps start`: exit code 3); restart it, and it joins as a new node. A request a fenced server
+   * refuses is resent by the worker to the range's new owner.
+   */
+  FENCED: 'PS_ERR_FENCED',
   /** More nodes of a role tried to register than the cluster was configured for. */
   CLUSTER_FULL: 'PS_ERR_CLUSTER_FULL',
   /** A message arrived that is valid but unexpected in this role or state. */

@@ -50,6 +50,9 @@ export interface NodeOptions {
   filters?: Filter[];
 }
 
+/** Most data requests a server holds while its lease has lapsed; more are refused at once. */
+const MAX_HELD_REQUESTS = 4096;
+
 /** A customer: the part of a node that serves one app id (a KVServer or a KVWorker). */
 export type CustomerHandler = (msg: Message) => void;
 
@@ -106,6 +109,13 @@ export class PsNode {
   private readonly terminateHooks: ((err: PsError) => void)[] = [];
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastFromScheduler = Date.now();
+  /** Sequence number of the last heartbeat sent, and when each unanswered one was sent. */
+  private heartbeatSeq = 0;
+  private readonly heartbeatSentAt = new Map<number, number>();
+  /** When this node sent the latest heartbeat the scheduler answered: its lease runs from then. */
+  private leaseFrom = 0;
+  /** Data requests received while this server's lease had lapsed, in order (see `leaseValid`). */
+  private readonly held: Message[] = [];
   private started = false;
   /** Set once `start()` connected to the scheduler: control commands count only from then on. */
   private schedulerLinked = false;
@@ -236,6 +246,7 @@ export class PsNode {
       );
     }, timeoutMs);
     this.lastFromScheduler = Date.now();
+    this.leaseFrom = Date.now();
     await this.sendControl(SCHEDULER_ID, 'register', {
       role: this.role,
       host: this.address.host,
@@ -267,7 +278,13 @@ export class PsNode {
         );
         return;
       }
-      void this.sendControl(SCHEDULER_ID, 'heartbeat').catch(() => undefined);
+      const seq = ++this.heartbeatSeq;
+      this.heartbeatSentAt.set(seq, Date.now());
+      // Unanswered beats are forgotten after a while (the scheduler may drop a few).
+      if (this.heartbeatSentAt.size > 64)
+        this.heartbeatSentAt.delete(this.heartbeatSentAt.keys().next().value!);
+      const epoch = this.cluster$.value?.epoch ?? 0;
+      void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch }).catch(() => undefined);
     }, every);
     this.heartbeat.unref?.();
   }
@@ -368,6 +385,17 @@ export class PsNode {
     await this.terminated;
   }
 
+  /**
+   * True while this server may serve: it sent a heartbeat that the scheduler answered less than
+   * `leaseMs` ago, so the scheduler cannot have declared it dead (it never does within the lease).
+   * A server back from a pause (SIGSTOP, a long GC, a partition) past its lease holds requests
+   * until the scheduler answers again, or tells it that it is dead: it never serves stale values.
+   */
+  private leaseValid(): boolean {
+    const view = this.cluster$.value;
+    return this.role !== 'server' || !view || Date.now() - this.leaseFrom < view.leaseMs;
+  }
+
   private onMessage(msg: Message): void {
     const { meta } = msg;
     if (meta.sender === SCHEDULER_ID) this.lastFromScheduler = Date.now();
@@ -375,6 +403,53 @@ export class PsNode {
       this.onControl(msg);
       return;
     }
+    if (meta.error?.code === PsErrorCode.FENCED && !meta.request && this.isServer(meta.sender)) {
+      // A server refused this node's request: its view lists this node as dead.
+      this.terminate(PsError.fromWire(meta.error));
+      return;
+    }
+    if (meta.request && this.cluster$.value?.dead.includes(meta.sender)) {
+      this.log.warn(`request ts ${meta.ts} from ${meta.sender} refused: it was declared dead`);
+      this.answerWithError(
+        meta,
+        new PsError(
+          PsErrorCode.FENCED,
+          `node ${meta.sender} was declared dead by the scheduler; ${this.id} refuses its requests: restart it and it joins as a new node`,
+        ),
+      );
+      return;
+    }
+    if (meta.request && !this.leaseValid()) {
+      if (this.held.length >= MAX_HELD_REQUESTS) {
+        this.answerWithError(meta, this.leaseLapsed());
+        return;
+      }
+      this.held.push(msg);
+      return;
+    }
+    this.deliver(msg);
+  }
+
+  private isServer(id: NodeId): boolean {
+    return this.cluster$.value?.servers.some((s) => s.id === id) ?? false;
+  }
+
+  /** The refusal of a request this server cannot serve: its lease lapsed, or it was declared dead. */
+  private leaseLapsed(): PsError {
+    // WRONG_OWNER: the worker re-slices by the next ring (which no longer holds this server).
+    return new PsError(
+      PsErrorCode.WRONG_OWNER,
+      `server ${this.id} lost its lease (no answer from the scheduler for ${Date.now() - this.leaseFrom} ms) and may have been declared dead; resend to the range's current owner`,
+    );
+  }
+
+  /** Hands the requests held while the lease had lapsed to their customers (the lease is back). */
+  private releaseHeld(): void {
+    while (this.held.length > 0 && this.leaseValid() && !this.closed) this.deliver(this.held.shift()!);
+  }
+
+  private deliver(msg: Message): void {
+    const { meta } = msg;
     const kind = meta.request ? 'server' : 'worker';
     const customer = this.customers.get(`${meta.app}:${kind}`);
     if (customer) {
@@ -410,6 +485,7 @@ export class PsNode {
 
   /** Answers a data request with an error, so that the sender's wait() rejects with it. */
   private answerWithError(meta: Meta, err: PsError): void {
+    const ring = this.cluster$.value?.ring.version ?? 0;
     void this.ep
       .send(meta.sender, {
         app: meta.app,
@@ -418,6 +494,9 @@ export class PsNode {
         push: meta.push,
         pull: meta.pull,
         error: err.toWire(),
+        ...(meta.part !== undefined ? { part: meta.part } : {}),
+        // A refusal for a ring reason names a ring newer than this node's: the worker waits for it.
+        ...(err.code === PsErrorCode.WRONG_OWNER ? { ring: ring + 1 } : {}),
       })
       .catch(() => undefined);
   }
@@ -427,6 +506,10 @@ export class PsNode {
     if (REPLICA_COMMANDS.has(meta.cmd!)) {
       const view = this.cluster$.value;
       const fromServer = view?.servers.some((s) => s.id === meta.sender) ?? false;
+      if (view?.dead.includes(meta.sender)) {
+        this.log.warn(`${meta.cmd} from ${meta.sender} refused: it was declared dead`);
+        return;
+      }
       if (this.role !== 'server' || !fromServer) {
         this.log.warn(
           `${meta.cmd} from ${meta.sender} ignored: only servers of this cluster exchange replicas`,
@@ -479,8 +562,20 @@ export class PsNode {
       case 'terminate':
         this.terminate();
         return;
-      case 'heartbeat':
+      case 'heartbeat': {
+        if (meta.error) {
+          this.terminate(PsError.fromWire(meta.error));
+          return;
+        }
+        const { seq } = (meta.body ?? {}) as { seq?: number };
+        const sentAt = seq === undefined ? undefined : this.heartbeatSentAt.get(seq);
+        if (sentAt !== undefined) {
+          for (const s of this.heartbeatSentAt.keys()) if (s <= seq!) this.heartbeatSentAt.delete(s);
+          this.leaseFrom = Math.max(this.leaseFrom, sentAt);
+          this.releaseHeld();
+        }
         return;
+      }
       default:
         this.log.warn(`unexpected command ${meta.cmd} from the scheduler`);
     }
@@ -533,6 +628,8 @@ export class PsNode {
     this.barrierWaits.clear();
     this.startWait?.reject(err);
     for (const hook of this.terminateHooks) hook(err);
+    // Requests held while the lease had lapsed: their workers resend them to the new owner.
+    for (const m of this.held.splice(0)) this.answerWithError(m.meta, this.leaseLapsed());
     for (const s of this.subs) s.unsubscribe();
     await this.ep.close().catch(() => undefined);
     this.cluster$.complete();

@@ -24,7 +24,9 @@ export interface SchedulerOptions {
   /**
    * A node silent for this long (ms) is declared dead. Default 2,000 (nodes send a heartbeat
    * every 500 ms by default). A node whose connection closed (a killed process) is declared dead
-   * sooner: when it has not reconnected within a quarter of this time.
+   * sooner: when it has not reconnected within a quarter of this time and has been silent for
+   * half of it (the servers' lease, `ClusterView.leaseMs`: never shorter, so that a server that
+   * still holds its lease is never declared dead).
    */
   heartbeatTimeoutMs?: number;
   /**
@@ -96,6 +98,10 @@ export class Scheduler {
   private readonly changes: RingChange[] = [];
   private migration: Migration | undefined;
   private nextRank = { server: 0, worker: 0 };
+  /** Membership epoch (see `ClusterView.epoch`). */
+  private epoch = 0;
+  /** This run's id (see `ClusterView.run`): start time and a random part. */
+  readonly run = `${Date.now().toString(36)}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
   private readonly sub: Subscription;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closing = false;
@@ -165,9 +171,20 @@ export class Scheduler {
     );
   }
 
+  /** The servers' lease: half the heartbeat timeout (see `ClusterView.leaseMs`). */
+  private get leaseMs(): number {
+    return this.heartbeatTimeoutMs / 2;
+  }
+
   private onMessage(msg: Message): void {
     const { sender, cmd } = msg.meta;
     const member = this.members.get(sender);
+    if (member && (member.dead || member.left) && cmd !== 'register') {
+      // A node declared dead (a zombie back from a pause) hears so, and is not heard: its
+      // heartbeats do not revive it.
+      if (member.dead && msg.meta.request) this.fence(member);
+      return;
+    }
     if (member) {
       member.lastSeen = Date.now();
       member.lostAt = 0;
@@ -183,9 +200,16 @@ export class Scheduler {
       return;
     }
     switch (cmd) {
-      case 'heartbeat':
-        this.sendTo(sender, 'heartbeat');
+      case 'heartbeat': {
+        // Echo the beat's sequence number: the node's lease runs from when it sent that beat.
+        const { seq, epoch } = (msg.meta.body ?? {}) as { seq?: unknown; epoch?: unknown };
+        this.sendTo(sender, 'heartbeat', Number.isInteger(seq) ? { seq } : undefined);
+        // A node that missed a view (its epoch is behind) gets the current one again.
+        const view = this.cluster$.value;
+        if (view && typeof epoch === 'number' && epoch < view.epoch)
+          this.sendTo(sender, 'cluster', viewToWire(view));
         return;
+      }
       case 'barrier':
         this.onBarrier(sender, msg.meta.body);
         return;
@@ -304,6 +328,7 @@ export class Scheduler {
       return;
     }
     this.log.info(`${role} ${sender} joins the running cluster as rank ${rank}`);
+    this.epoch++;
     this.publish();
     if (role === 'server') {
       this.changes.push({ kind: 'join', id: sender });
@@ -333,6 +358,9 @@ export class Scheduler {
     const prev = this.cluster$.value;
     const view: ClusterView = {
       version: (prev?.version ?? 0) + 1,
+      epoch: this.epoch,
+      run: this.run,
+      leaseMs: this.leaseMs,
       servers: servers.map(strip),
       workers: workers.map(strip),
       ring,
@@ -431,6 +459,7 @@ export class Scheduler {
       const leaving = mig.change.id;
       setTimeout(() => {
         if (m) m.left = true;
+        this.epoch++;
         this.sendTo(leaving, 'terminate');
         this.publish();
         this.releaseBarriers();
@@ -497,7 +526,8 @@ export class Scheduler {
     for (const m of this.members.values()) {
       if (m.dead || m.left) continue;
       const silent = now - m.lastSeen > this.heartbeatTimeoutMs;
-      const lost = m.lostAt > 0 && now - m.lostAt > grace;
+      // Never within the lease: a server serves for leaseMs after a beat this scheduler answered.
+      const lost = m.lostAt > 0 && now - m.lostAt > grace && now - m.lastSeen > this.leaseMs;
       if (silent || lost) {
         m.dead = true;
         died.push(m);
@@ -506,7 +536,9 @@ export class Scheduler {
         );
       }
     }
-    if (died.length === 0 || !this.cluster$.value) return;
+    if (died.length === 0) return;
+    this.epoch++;
+    if (!this.cluster$.value) return;
     for (const m of died) {
       if (m.role === 'server' && this.ring?.has(m.id)) {
         if (this.ring.size === 1) {
@@ -538,6 +570,25 @@ export class Scheduler {
     return this.ep
       .send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd, body })
       .catch((err: unknown) => this.log.warn(`could not send ${cmd} to ${to}: ${(err as Error).message}`));
+  }
+
+  /** Tells a node declared dead that it is (it stops, or rejoins under a new id). */
+  private fence(m: Member): void {
+    const err = new PsError(
+      PsErrorCode.FENCED,
+      `${m.role} ${m.id} was declared dead by the scheduler (silent past the heartbeat timeout of ${this.heartbeatTimeoutMs} ms) and the cluster moved on without it; it stops serving: restart it and it joins as a new node`,
+    );
+    void this.ep
+      .send(m.id, {
+        app: 0,
+        ts: 0,
+        request: false,
+        push: false,
+        pull: false,
+        cmd: 'heartbeat',
+        error: err.toWire(),
+      })
+      .catch(() => undefined);
   }
 
   private replyError(to: NodeId, err: PsError): void {

@@ -5,8 +5,6 @@ import {
   createWorker,
   type EnvConfig,
   type KVWorker,
-  PsError,
-  PsErrorCode,
   type PsNode,
   Scheduler,
   type Transport,
@@ -24,6 +22,7 @@ import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
+import { exitCodeOf } from './exit-codes.js';
 import type { JobEvent } from './job-events.js';
 
 /** Loads the job's data set and splits it as every worker does (deterministic from the seed). */
@@ -128,7 +127,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     self = node;
     report({ type: 'listening', role: 'server', port: node.address.port });
     await node.terminated;
-    if (cfg.snapshotDir) await snapshotServer(servers[0]!, cfg.snapshotDir);
+    // A server that did not end in order (declared dead, lost the scheduler) writes no snapshot.
+    if (cfg.snapshotDir && !node.terminationError) await snapshotServer(servers[0]!, cfg.snapshotDir);
     report({
       type: 'stats',
       role: `server-${node.rank}`,
@@ -226,7 +226,7 @@ export async function roleMain(
     const message = err instanceof Error ? err.message : String(err);
     report({ type: 'failed', role: env.role, message });
     process.stderr.write(`ps-${env.role}: ${message}\n`);
-    process.exitCode = err instanceof PsError && err.code === PsErrorCode.SHUTDOWN ? 0 : 1;
+    process.exitCode = exitCodeOf(err);
   }
   finished = true;
   if (send) process.disconnect?.();

@@ -1,0 +1,132 @@
+// A dead node stays dead: a server SIGSTOPped past the heartbeat timeout is declared dead, and
+// when it resumes it learns so (the scheduler answers its heartbeats PS_ERR_FENCED), serves no
+// stale pull (it holds requests once its lease lapsed, then refuses them), and exits 3. Servers
+// are real processes; the scheduler and the clients run in the test process, over TCP.
+import { fileURLToPath } from 'node:url';
+import { type ClusterView, createWorker, type Message, PsErrorCode, PsNode, Scheduler } from '@ps/core';
+import { tcp } from '@ps/transport-tcp';
+import { filter, firstValueFrom, timeout } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/liveness-node.mjs', import.meta.url));
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const closers: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const p of stopped.splice(0)) signal(p, 'SIGCONT');
+  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
+  await killAll();
+});
+const stopped: Proc[] = [];
+
+function signal(p: Proc, sig: NodeJS.Signals): void {
+  try {
+    process.kill(p.pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+const spread = (n: number) => {
+  const step = (1n << 64n) / BigInt(n);
+  return BigUint64Array.from({ length: n }, (_, i) => BigInt(i) * step + 7n);
+};
+
+/** Resolves with the first view of `node` that satisfies `pred` (fails after `ms`). */
+function viewWhere(node: PsNode, pred: (v: ClusterView) => boolean, ms = 20_000): Promise<ClusterView> {
+  return firstValueFrom(
+    node.cluster$.pipe(
+      filter((v): v is ClusterView => v !== undefined && pred(v)),
+      timeout(ms),
+    ),
+  );
+}
+
+async function cluster(heartbeatTimeoutMs: number) {
+  const scheduler = await Scheduler.start({
+    transport: tcp(),
+    numServers: 2,
+    numWorkers: 2,
+    replicas: 1,
+    heartbeatTimeoutMs,
+    logger: quiet,
+  });
+  closers.push(() => scheduler.shutdown());
+  const at = { host: '127.0.0.1', port: scheduler.address.port };
+  const env = {
+    PS_ROLE: 'server',
+    PS_SCHEDULER: `127.0.0.1:${at.port}`,
+    PS_NUM_SERVERS: '2',
+    PS_NUM_WORKERS: '2',
+  };
+  const servers = [spawnNode(fixture, env), spawnNode(fixture, env)];
+  const node = { scheduler: at, logger: quiet, heartbeatIntervalMs: 100 };
+  // The KV worker, and a bare node that sends requests by hand (a client on the old ring).
+  const kv = createWorker({ ...node, transport: tcp() });
+  const raw = PsNode.create({ ...node, transport: tcp(), role: 'worker' });
+  const answers: Message[] = [];
+  const bare = await raw;
+  bare.attach(0, 'worker', (m) => answers.push(m));
+  const [{ node: wnode, worker }] = await Promise.all([kv, bare.start()]);
+  closers.push(
+    () => wnode.close(),
+    () => bare.close(),
+  );
+  const ids = await Promise.all(
+    servers.map((p) => p.waitFor<{ event: string; id: string }>((o) => o.event === 'listening')),
+  );
+  return { scheduler, servers, ids: ids.map((l) => l.id), wnode, worker, bare, answers };
+}
+
+describe('a server declared dead while paused', () => {
+  it('learns it is dead on SIGCONT, serves no stale pull, and exits 3; the new owner answers', async () => {
+    const c = await cluster(1500);
+    const keys = spread(600);
+    const ones = new Float32Array(keys.length).fill(1);
+    await c.worker.wait(c.worker.push({ keys, vals: ones }));
+    await c.worker.wait(c.worker.push({ keys, vals: ones }));
+
+    const view0 = c.wnode.view;
+    const victimId = view0.ring.ownerOf(keys[0]!);
+    const victim = c.servers[c.ids.indexOf(victimId)]!;
+    const owned = keys.filter((k) => view0.ring.ownerOf(k) === victimId);
+    expect(owned.length).toBeGreaterThan(0);
+
+    signal(victim, 'SIGSTOP');
+    stopped.push(victim);
+    // Both requests wait in the paused server's socket: the worker's pull, and a raw pull cut by
+    // the old ring (as a client that has not heard of the death would send it).
+    const pending = c.worker.pull(keys);
+    await c.bare.send(
+      victimId,
+      { app: 0, ts: 1, request: true, push: false, pull: true, ring: view0.ring.version },
+      [owned],
+    );
+    await viewWhere(c.wnode, (v) => v.dead.includes(victimId));
+    expect(c.scheduler.cluster$.value!.epoch).toBeGreaterThan(view0.epoch);
+
+    // The worker's pull was resent to the new owner (the replica) and answered there, exactly.
+    const got = await c.worker.wait(pending);
+    expect(Array.from(got.vals)).toEqual(Array.from(keys, () => 2));
+    await c.worker.wait(c.worker.push({ keys, vals: ones }));
+
+    signal(victim, 'SIGCONT');
+    stopped.splice(stopped.indexOf(victim), 1);
+    const exit = await victim.waitFor<{ event: string; code: string; message: string }>(
+      (o) => o.event === 'exit',
+    );
+    expect(exit.code).toBe(PsErrorCode.FENCED);
+    expect(exit.message).toMatch(/declared dead by the scheduler/);
+    expect(await exitCode(victim, 20_000)).toBe(3);
+    // The raw pull was refused, never answered with the values the paused server held (2).
+    const deadline = Date.now() + 10_000;
+    while (c.answers.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(c.answers).toHaveLength(1);
+    expect(c.answers[0]!.meta.error?.code).toBe(PsErrorCode.WRONG_OWNER);
+    expect(c.answers[0]!.meta.error?.message).toMatch(/lost its lease/);
+    expect(c.answers[0]!.data).toHaveLength(0);
+
+    const after = await c.worker.wait(c.worker.pull(keys));
+    expect(Array.from(after.vals)).toEqual(Array.from(keys, () => 3));
+  }, 60_000);
+});
