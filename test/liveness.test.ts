@@ -3,7 +3,17 @@
 // stale pull (it holds requests once its lease lapsed, then refuses them), and exits 3. Servers
 // are real processes; the scheduler and the clients run in the test process, over TCP.
 import { fileURLToPath } from 'node:url';
-import { type ClusterView, createWorker, type Message, PsErrorCode, PsNode, Scheduler } from '@ps/core';
+import {
+  type ClusterView,
+  createWorker,
+  decodeFrame,
+  encodeFrame,
+  type Message,
+  type Meta,
+  PsErrorCode,
+  PsNode,
+  Scheduler,
+} from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -128,5 +138,57 @@ describe('a server declared dead while paused', () => {
 
     const after = await c.worker.wait(c.worker.pull(keys));
     expect(Array.from(after.vals)).toEqual(Array.from(keys, () => 3));
+  }, 60_000);
+});
+
+const control = (cmd: Meta['cmd'], body?: unknown) =>
+  encodeFrame({
+    meta: { sender: '', recipient: '', app: 0, ts: 0, request: true, push: false, pull: false, cmd, body },
+    data: [],
+  });
+
+describe('one registration per live id', () => {
+  it('refuses an impostor under a live id, and its heartbeats do not hide the real node death', async () => {
+    const timeoutMs = 1500;
+    const c = await cluster(timeoutMs);
+    const victimId = c.ids[0]!;
+    const victim = c.servers[0]!;
+    // The impostor holds what every node of this cluster holds (no secret here; the same with
+    // one: see security.md), and claims the id of a live server.
+    const imp = tcp({ reconnectWindowMs: 500 });
+    closers.push(() => imp.close());
+    const got: Meta[] = [];
+    imp.frames$.subscribe(({ frame }) => got.push(decodeFrame(frame).meta));
+    await imp.bind({ id: victimId, host: '127.0.0.1', port: 0 }, { listen: false });
+    await imp.connect({ host: '127.0.0.1', port: c.scheduler.address.port });
+    await imp.send(
+      'scheduler',
+      control('register', { role: 'server', host: '127.0.0.1', port: 1, token: 'guess' }),
+    );
+    const deadline = Date.now() + 10_000;
+    while (!got.some((m) => m.error) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(got.find((m) => m.error)?.error?.code).toBe(PsErrorCode.DUPLICATE_ID);
+
+    // It beats as that id every 50 ms, with and without a token; the real server is then killed.
+    let beating = true;
+    const beats = (async () => {
+      for (let i = 0; beating && i < 2000; i++) {
+        await imp
+          .send('scheduler', control('heartbeat', i % 2 ? { seq: i, token: 'guess' } : { seq: i }))
+          .catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const killedAt = Date.now();
+    signal(victim, 'SIGKILL');
+    await viewWhere(c.wnode, (v) => v.dead.includes(victimId), timeoutMs + 5_000);
+    const detectedMs = Date.now() - killedAt;
+    beating = false;
+    await beats;
+    console.log(
+      `death of ${victimId} detected ${detectedMs} ms after SIGKILL, under an impostor's heartbeats`,
+    );
+    expect(detectedMs).toBeLessThan(timeoutMs + 1_000);
+    expect(got.some((m) => m.cmd === 'heartbeat' && !m.error)).toBe(false);
   }, 60_000);
 });

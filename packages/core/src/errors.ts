@@ -57,6 +57,12 @@ export const PsErrorCode = {
    * refuses is resent by the worker to the range's new owner.
    */
   FENCED: 'PS_ERR_FENCED',
+  /**
+   * A node registered under the id of a live node (a misconfigured id, or an impostor holding the
+   * cluster secret). The registration is refused; the live node keeps its id, and heartbeats sent
+   * under its id by anyone else are ignored, so its death is still detected in time.
+   */
+  DUPLICATE_ID: 'PS_ERR_DUPLICATE_ID',
   /** More nodes of a role tried to register than the cluster was configured for. */
   CLUSTER_FULL: 'PS_ERR_CLUSTER_FULL',
   /** A message arrived that is valid but unexpected in this role or state. */

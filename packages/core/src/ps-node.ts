@@ -114,6 +114,8 @@ export class PsNode {
   private readonly heartbeatSentAt = new Map<number, number>();
   /** When this node sent the latest heartbeat the scheduler answered: its lease runs from then. */
   private leaseFrom = 0;
+  /** Chosen at registration and sent to the scheduler only: it ties this node's heartbeats to it. */
+  private readonly token = globalThis.crypto.randomUUID();
   /** Data requests received while this server's lease had lapsed, in order (see `leaseValid`). */
   private readonly held: Message[] = [];
   private started = false;
@@ -252,6 +254,7 @@ export class PsNode {
       host: this.address.host,
       port: this.address.port,
       filters: chainSignature(this.opts.filters ?? []),
+      token: this.token,
     });
     this.startHeartbeat();
     try {
@@ -284,7 +287,7 @@ export class PsNode {
       if (this.heartbeatSentAt.size > 64)
         this.heartbeatSentAt.delete(this.heartbeatSentAt.keys().next().value!);
       const epoch = this.cluster$.value?.epoch ?? 0;
-      void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch }).catch(() => undefined);
+      void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch, token: this.token }).catch(() => undefined);
     }, every);
     this.heartbeat.unref?.();
   }

@@ -49,6 +49,11 @@ export interface SchedulerOptions {
 
 interface Member extends NodeInfo {
   lastSeen: number;
+  /**
+   * The secret the node chose when it registered (never sent out): only heartbeats that carry it
+   * keep the node alive, so a second connection under its id cannot hide its death.
+   */
+  token: string | undefined;
   dead: boolean;
   /** Left the cluster gracefully: no longer listed. */
   left?: boolean;
@@ -185,9 +190,15 @@ export class Scheduler {
       if (member.dead && msg.meta.request) this.fence(member);
       return;
     }
-    if (member) {
-      member.lastSeen = Date.now();
-      member.lostAt = 0;
+    if (member && (member.token === undefined || cmd === 'heartbeat')) {
+      const { token } = (msg.meta.body ?? {}) as { token?: unknown };
+      if (member.token === undefined || token === member.token) {
+        member.lastSeen = Date.now();
+        member.lostAt = 0;
+      } else {
+        this.warnImpostor(member);
+        return;
+      }
     }
     if (cmd === 'register') {
       this.onRegister(msg);
@@ -266,10 +277,22 @@ export class Scheduler {
       );
       return;
     }
+    const token = typeof (body as { token?: unknown }).token === 'string' ? (body as { token: string }).token : undefined;
     if (existing) {
       // A repeated registration (the node reconnected): answer with the current view. A node
-      // declared dead stays out: its ranges have moved on; it must restart with a new id.
+      // declared dead stays out: its ranges have moved on; it must restart with a new id. Another
+      // node under a live node's id (not holding its registration token) is refused.
       const view = this.cluster$.value;
+      if (!existing.dead && !existing.left && existing.token !== undefined && token !== existing.token) {
+        this.replyError(
+          sender,
+          new PsError(
+            PsErrorCode.DUPLICATE_ID,
+            `a second registration under the id ${sender}, which a live ${existing.role} holds, was refused; give every node a unique id`,
+          ),
+        );
+        return;
+      }
       if (existing.dead || existing.left) {
         this.replyError(
           sender,
@@ -319,6 +342,7 @@ export class Scheduler {
       host,
       port,
       lastSeen: Date.now(),
+      token,
       dead: false,
       lostAt: 0,
     });
@@ -570,6 +594,20 @@ export class Scheduler {
     return this.ep
       .send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd, body })
       .catch((err: unknown) => this.log.warn(`could not send ${cmd} to ${to}: ${(err as Error).message}`));
+  }
+
+  private readonly warnedImpostors = new Set<NodeId>();
+
+  /** A heartbeat under a live node's id without its token: logged once per id, otherwise ignored. */
+  private warnImpostor(m: Member): void {
+    if (this.warnedImpostors.has(m.id)) return;
+    this.warnedImpostors.add(m.id);
+    this.log.warn(
+      new PsError(
+        PsErrorCode.DUPLICATE_ID,
+        `heartbeats under the id of ${m.role} ${m.id} without its registration token are ignored (another node uses its id)`,
+      ).message,
+    );
   }
 
   /** Tells a node declared dead that it is (it stops, or rejoins under a new id). */
