@@ -107,10 +107,12 @@ export {
 export type { TableRange } from './table-range.js';
 export {
   type DecodedSnapshot,
+  decodeSnapshotMeta,
   decodeTableRange,
   encodeTableRange,
   SNAPSHOT_VERSION,
   type SnapshotMeta,
+  type SnapshotSet,
 } from './table-snapshot.js';
 export { type IdleMeter, measureIdle, type TaskEvent } from './task-event.js';
 export { isTlsAuthError } from './tls-auth-error.js';

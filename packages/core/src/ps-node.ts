@@ -287,7 +287,9 @@ export class PsNode {
       if (this.heartbeatSentAt.size > 64)
         this.heartbeatSentAt.delete(this.heartbeatSentAt.keys().next().value!);
       const epoch = this.cluster$.value?.epoch ?? 0;
-      void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch, token: this.token }).catch(() => undefined);
+      void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch, token: this.token }).catch(
+        () => undefined,
+      );
     }, every);
     this.heartbeat.unref?.();
   }

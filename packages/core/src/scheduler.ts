@@ -277,7 +277,8 @@ export class Scheduler {
       );
       return;
     }
-    const token = typeof (body as { token?: unknown }).token === 'string' ? (body as { token: string }).token : undefined;
+    const token =
+      typeof (body as { token?: unknown }).token === 'string' ? (body as { token: string }).token : undefined;
     if (existing) {
       // A repeated registration (the node reconnected): answer with the current view. A node
       // declared dead stays out: its ranges have moved on; it must restart with a new id. Another
