@@ -20,7 +20,10 @@ export {
 } from './create-node.js';
 export { isPsError, isPsErrorCode, PsError, PsErrorCode } from './errors.js';
 export {
+  type AppFilters,
+  chainFor,
   chainSignature,
+  chainsSignature,
   decodeChain,
   encodeChain,
   type Filter,

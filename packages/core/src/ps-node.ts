@@ -1,7 +1,7 @@
 import { BehaviorSubject, type Subscription } from 'rxjs';
 import { type ClusterView, viewFromWire, type WireClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
-import { chainSignature, type Filter } from './filter.js';
+import { type AppFilters, chainsSignature, type Filter } from './filter.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import type { KeyRange } from './key-range.js';
@@ -48,6 +48,12 @@ export interface NodeOptions {
    * (`PS_ERR_FILTER_MISMATCH`).
    */
   filters?: Filter[];
+  /**
+   * Apps that run their own filter chain instead of `filters` (see {@link AppFilters}): list an
+   * app that needs exact values with `[]` (e.g. `{ 1: [] }`), so that lossy filters (quantize,
+   * significant-update) never touch it. Part of what the scheduler compares.
+   */
+  appFilters?: AppFilters;
 }
 
 /** Most data requests a server holds while its lease has lapsed; more are refused at once. */
@@ -145,12 +151,27 @@ export class PsNode {
 
   /**
    * Creates the node and binds its transport (a server listens; a worker only records its id).
-   * @throws PsError `PS_ERR_BIND` when the port is taken.
+   * @throws PsError `PS_ERR_BIND` when the port is taken; `PS_ERR_CONFIG` for malformed `appFilters`.
    */
   static async create(opts: NodeOptions): Promise<PsNode> {
+    for (const app of Object.keys(opts.appFilters ?? {})) {
+      if (!/^(0|[1-9][0-9]*)$/.test(app) || !Array.isArray(opts.appFilters![Number(app)])) {
+        throw new PsError(
+          PsErrorCode.CONFIG,
+          `appFilters: each key must be an app id (a non-negative integer) and each value a list of filters, got ${app}`,
+        );
+      }
+    }
     const id = opts.id ?? `${opts.role}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
     const log = opts.logger ?? consoleLogger(`ps-${opts.role} ${id}`, logLevelFromEnv());
-    const ep = new Endpoint(opts.transport, () => id, log, opts.maxFrameBytes, opts.filters ?? []);
+    const ep = new Endpoint(
+      opts.transport,
+      () => id,
+      log,
+      opts.maxFrameBytes,
+      opts.filters ?? [],
+      opts.appFilters,
+    );
     const address = await opts.transport.bind(
       { id, host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 },
       { listen: opts.listen ?? opts.role === 'server' },
@@ -253,7 +274,7 @@ export class PsNode {
       role: this.role,
       host: this.address.host,
       port: this.address.port,
-      filters: chainSignature(this.opts.filters ?? []),
+      filters: chainsSignature(this.opts.filters ?? [], this.opts.appFilters),
       token: this.token,
     });
     this.startHeartbeat();

@@ -84,6 +84,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   }
   const filters = filtersFromSpec(cfg.filters);
   const kkt = cfg.filters.split(',').some((f) => f.trim() === 'kkt') ? kktFilter(cfg.l1) : undefined;
+  // The workers' clock (app 1) stays exact: filters run on the model (app 0) only.
+  const appFilters = filters.length > 0 ? { appFilters: { 1: [] } } : {};
   const filterStats = () =>
     [...(kkt ? [kkt] : []), ...filters].map((f) => ({
       signature: f.signature,
@@ -118,6 +120,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         1: assignHandler(),
       },
       filters,
+      ...appFilters,
       // Load the model of an earlier run (app 0) before serving.
       ...(cfg.restore
         ? { beforeStart: async ([app0]) => void (await restoreServer(app0!, cfg.restore)) }
@@ -148,6 +151,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     host: env.host,
     apps: [0, 1],
     filters,
+    ...appFilters,
     ...(startTimeoutMs ? { startTimeoutMs } : {}),
   });
   const [worker, clock] = workers as [KVWorker, KVWorker];
