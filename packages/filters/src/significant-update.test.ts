@@ -421,7 +421,11 @@ describe('significantUpdate, pushes', () => {
         }
       }
       const held = new Float64Array(UNIVERSE);
-      for (const r of worker.flush()) r.keys.forEach((k, i) => (held[idOf.get(k)!]! += r.vals[i]!));
+      for (const r of worker.flush()) {
+        r.keys.forEach((k, i) => {
+          held[idOf.get(k)!]! += r.vals[i]!;
+        });
+      }
       for (let id = 0; id < UNIVERSE; id++) {
         expect(applied[id]! + held[id]!, `run ${run} key ${id} (${reslices} re-slices)`).toBe(pushed[id]!);
       }
