@@ -96,6 +96,7 @@ export {
   ringPosition,
   type WireRing,
 } from './ring.js';
+export { type CredentialRole, RoleSecrets, type RoleSecretValues } from './role-secrets.js';
 export { type BarrierGroup, Scheduler, type SchedulerOptions } from './scheduler.js';
 export { displacedSchedulerImpostor, refuseSchedulerImpostor } from './scheduler-impostor.js';
 export { seededRandom } from './seeded-random.js';

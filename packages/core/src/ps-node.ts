@@ -16,6 +16,7 @@ import {
   type Segment,
 } from './message.js';
 import { Ring, type WireRing } from './ring.js';
+import { RoleSecrets } from './role-secrets.js';
 import type { BarrierGroup } from './scheduler.js';
 import type { PeerAddress, Transport } from './transport.js';
 
@@ -531,7 +532,11 @@ export class PsNode {
     const { meta } = msg;
     if (REPLICA_COMMANDS.has(meta.cmd!)) {
       const view = this.cluster$.value;
-      const fromServer = view?.servers.some((s) => s.id === meta.sender) ?? false;
+      const creds = this.ep.transport.credentials;
+      // Per-role secrets: only a peer that proved the servers' secret is a server here.
+      const fromServer =
+        (view?.servers.some((s) => s.id === meta.sender) ?? false) &&
+        (!(creds instanceof RoleSecrets) || creds.roleOf(meta.sender) === 'server');
       if (view?.dead.includes(meta.sender)) {
         this.log.warn(`${meta.cmd} from ${meta.sender} refused: it was declared dead`);
         return;

@@ -5,6 +5,7 @@ import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from './message.js';
 import { DEFAULT_VIRTUAL_NODES, movedRanges, Ring } from './ring.js';
+import { RoleSecrets } from './role-secrets.js';
 import type { Transport } from './transport.js';
 
 /** Groups a barrier can span. */
@@ -262,6 +263,18 @@ export class Scheduler {
         new PsError(
           PsErrorCode.MESSAGE_INVALID,
           `register: role must be server or worker, got ${String(role)}`,
+        ),
+      );
+      return;
+    }
+    const creds = this.ep.transport.credentials;
+    if (creds instanceof RoleSecrets && creds.roleOf(sender) !== role) {
+      // Per-role secrets: a node registers in the role whose secret it proved at the handshake.
+      this.replyError(
+        sender,
+        new PsError(
+          PsErrorCode.AUTH,
+          `${sender} asked to register as a ${role} but proved the ${creds.roleOf(sender) ?? 'no'} credential; a ${role} needs the ${role}s' secret`,
         ),
       );
       return;

@@ -200,6 +200,10 @@ export abstract class WsTransportBase implements Transport {
   protected readonly highWaterMarkBytes: number;
   protected readonly path: string;
   protected readonly secret: ClusterSecret | undefined;
+  /** The secret this transport authenticates with (per-role secrets: which role each peer proved). */
+  get credentials(): ClusterSecret | undefined {
+    return this.secret;
+  }
   protected readonly maxMessagesPerSecond: number;
   /** The Node transport's `maxPendingHandshakes` count (a browser transport accepts nothing). */
   protected pending: PendingHandshakes | undefined;
