@@ -192,3 +192,35 @@ describe('one registration per live id', () => {
     expect(got.some((m) => m.cmd === 'heartbeat' && !m.error)).toBe(false);
   }, 60_000);
 });
+
+describe('ps slr with a server paused past the heartbeat timeout', () => {
+  it('finishes and succeeds: the paused server learns it was declared dead and exits 3', async () => {
+    const cli = fileURLToPath(new URL('../packages/apps/dist/cli.js', import.meta.url));
+    const args = ['slr', '--dataset', 'spam', '--servers', '3', '--workers', '2', '--replicas', '1'];
+    const p = spawnNode(cli, {}, [...args, '--epochs', '30', '--heartbeat-timeout-ms', '1000', '--json']);
+    const until = async (pred: () => boolean, ms: number) => {
+      const deadline = Date.now() + ms;
+      while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(pred(), p.stderr.join('\n')).toBe(true);
+    };
+    await until(() => p.stderr.some((l) => l.startsWith('processes: ')), 60_000);
+    const line = p.stderr.find((l) => l.startsWith('processes: '))!;
+    const entry = line.split(', ').find((x) => x.includes('ps-server (2/3)'))!;
+    const victim = { pid: Number(entry.slice(entry.lastIndexOf(' ') + 1)) } as Proc;
+    await until(() => p.stderr.some((l) => l.startsWith('training:')), 120_000);
+    signal(victim, 'SIGSTOP');
+    stopped.push(victim);
+    await until(
+      () => p.stderr.some((l) => /server .* missed heartbeats for \d+ ms: declared dead/.test(l)),
+      30_000,
+    );
+    signal(victim, 'SIGCONT');
+    stopped.splice(stopped.indexOf(victim), 1);
+    const code = await exitCode(p, 240_000);
+    const err = p.stderr.join('\n');
+    expect(code, err).toBe(0);
+    expect(err).toMatch(/ps-server: PS_ERR_FENCED: server .* was declared dead by the scheduler/);
+    const summary = JSON.parse(p.lines[p.lines.length - 1]!) as { accuracy: number };
+    expect(summary.accuracy).toBeGreaterThan(0.9);
+  }, 300_000);
+});
