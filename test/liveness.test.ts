@@ -194,33 +194,47 @@ describe('one registration per live id', () => {
 });
 
 describe('ps slr with a server paused past the heartbeat timeout', () => {
-  it('finishes and succeeds: the paused server learns it was declared dead and exits 3', async () => {
-    const cli = fileURLToPath(new URL('../packages/apps/dist/cli.js', import.meta.url));
-    const args = ['slr', '--dataset', 'spam', '--servers', '3', '--workers', '2', '--replicas', '1'];
-    const p = spawnNode(cli, {}, [...args, '--epochs', '30', '--heartbeat-timeout-ms', '1000', '--json']);
-    const until = async (pred: () => boolean, ms: number) => {
-      const deadline = Date.now() + ms;
-      while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(pred(), p.stderr.join('\n')).toBe(true);
-    };
-    await until(() => p.stderr.some((l) => l.startsWith('processes: ')), 60_000);
-    const line = p.stderr.find((l) => l.startsWith('processes: '))!;
-    const entry = line.split(', ').find((x) => x.includes('ps-server (2/3)'))!;
-    const victim = { pid: Number(entry.slice(entry.lastIndexOf(' ') + 1)) } as Proc;
-    await until(() => p.stderr.some((l) => l.startsWith('training:')), 120_000);
-    signal(victim, 'SIGSTOP');
-    stopped.push(victim);
-    await until(
-      () => p.stderr.some((l) => /server .* missed heartbeats for \d+ ms: declared dead/.test(l)),
-      30_000,
-    );
-    signal(victim, 'SIGCONT');
-    stopped.splice(stopped.indexOf(victim), 1);
-    const code = await exitCode(p, 240_000);
-    const err = p.stderr.join('\n');
-    expect(code, err).toBe(0);
-    expect(err).toMatch(/ps-server: PS_ERR_FENCED: server .* was declared dead by the scheduler/);
-    const summary = JSON.parse(p.lines[p.lines.length - 1]!) as { accuracy: number };
-    expect(summary.accuracy).toBeGreaterThan(0.9);
-  }, 300_000);
+  it.each([
+    ['learns it was declared dead and exits 3', false],
+    ['rejoins as a new server with PS_REJOIN=1', true],
+  ])(
+    'finishes and succeeds: the paused server %s',
+    async (_, rejoin) => {
+      const cli = fileURLToPath(new URL('../packages/apps/dist/cli.js', import.meta.url));
+      const args = ['slr', '--dataset', 'spam', '--servers', '3', '--workers', '2', '--replicas', '1'];
+      // With rejoin, info lines too: the scheduler says so when the new server joins.
+    const env: Record<string, string> = rejoin ? { PS_REJOIN: '1', PS_LOG_LEVEL: 'info' } : {};
+      const p = spawnNode(cli, env, [...args, '--epochs', '30', '--heartbeat-timeout-ms', '1000', '--json']);
+      const until = async (pred: () => boolean, ms: number) => {
+        const deadline = Date.now() + ms;
+        while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(pred(), p.stderr.join('\n')).toBe(true);
+      };
+      await until(() => p.stderr.some((l) => l.startsWith('processes: ')), 60_000);
+      const line = p.stderr.find((l) => l.startsWith('processes: '))!;
+      const entry = line.split(', ').find((x) => x.includes('ps-server (2/3)'))!;
+      const victim = { pid: Number(entry.slice(entry.lastIndexOf(' ') + 1)) } as Proc;
+      await until(() => p.stderr.some((l) => l.startsWith('training:')), 120_000);
+      signal(victim, 'SIGSTOP');
+      stopped.push(victim);
+      await until(
+        () => p.stderr.some((l) => /server .* missed heartbeats for \d+ ms: declared dead/.test(l)),
+        30_000,
+      );
+      signal(victim, 'SIGCONT');
+      stopped.splice(stopped.indexOf(victim), 1);
+      const code = await exitCode(p, 240_000);
+      const err = p.stderr.join('\n');
+      expect(code, err).toBe(0);
+      expect(err).toMatch(/ps-server: PS_ERR_FENCED: server .* was declared dead by the scheduler/);
+      if (rejoin) {
+        expect(err).toMatch(/rejoining as a new server \(PS_REJOIN\)/);
+        expect(err).toMatch(/server \S+ joins the running cluster as rank 3/);
+      expect(err).toMatch(/join of server \S+ done in \d+ ms/);
+      }
+      const summary = JSON.parse(p.lines[p.lines.length - 1]!) as { accuracy: number };
+      expect(summary.accuracy).toBeGreaterThan(0.9);
+    },
+    300_000,
+  );
 });
