@@ -4,6 +4,7 @@ import { PsError, PsErrorCode } from './errors.js';
 import { type AppFilters, chainsSignature, type Filter } from './filter.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
+import { ServerLease } from './internal/server-lease.js';
 import type { KeyRange } from './key-range.js';
 import {
   type Message,
@@ -56,9 +57,6 @@ export interface NodeOptions {
    */
   appFilters?: AppFilters;
 }
-
-/** Most data requests a server holds while its lease has lapsed; more are refused at once. */
-const MAX_HELD_REQUESTS = 4096;
 
 /** A customer: the part of a node that serves one app id (a KVServer or a KVWorker). */
 export type CustomerHandler = (msg: Message) => void;
@@ -116,15 +114,10 @@ export class PsNode {
   private readonly terminateHooks: ((err: PsError) => void)[] = [];
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastFromScheduler = Date.now();
-  /** Sequence number of the last heartbeat sent, and when each unanswered one was sent. */
-  private heartbeatSeq = 0;
-  private readonly heartbeatSentAt = new Map<number, number>();
-  /** When this node sent the latest heartbeat the scheduler answered: its lease runs from then. */
-  private leaseFrom = 0;
+  /** This server's lease (see `leaseValid`); heartbeats are numbered by it on every node. */
+  private readonly lease = new ServerLease();
   /** Chosen at registration and sent to the scheduler only: it ties this node's heartbeats to it. */
   private readonly token = globalThis.crypto.randomUUID();
-  /** Data requests received while this server's lease had lapsed, in order (see `leaseValid`). */
-  private readonly held: Message[] = [];
   private started = false;
   /** Set once `start()` connected to the scheduler: control commands count only from then on. */
   private schedulerLinked = false;
@@ -270,7 +263,7 @@ export class PsNode {
       );
     }, timeoutMs);
     this.lastFromScheduler = Date.now();
-    this.leaseFrom = Date.now();
+    this.lease.start();
     await this.sendControl(SCHEDULER_ID, 'register', {
       role: this.role,
       host: this.address.host,
@@ -303,11 +296,7 @@ export class PsNode {
         );
         return;
       }
-      const seq = ++this.heartbeatSeq;
-      this.heartbeatSentAt.set(seq, Date.now());
-      // Unanswered beats are forgotten after a while (the scheduler may drop a few).
-      if (this.heartbeatSentAt.size > 64)
-        this.heartbeatSentAt.delete(this.heartbeatSentAt.keys().next().value!);
+      const seq = this.lease.beat();
       const epoch = this.cluster$.value?.epoch ?? 0;
       void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch, token: this.token }).catch(
         () => undefined,
@@ -420,7 +409,7 @@ export class PsNode {
    */
   private leaseValid(): boolean {
     const view = this.cluster$.value;
-    return this.role !== 'server' || !view || Date.now() - this.leaseFrom < view.leaseMs;
+    return this.role !== 'server' || !view || this.lease.valid(view.leaseMs);
   }
 
   private onMessage(msg: Message): void {
@@ -447,11 +436,7 @@ export class PsNode {
       return;
     }
     if (meta.request && !this.leaseValid()) {
-      if (this.held.length >= MAX_HELD_REQUESTS) {
-        this.answerWithError(meta, this.leaseLapsed());
-        return;
-      }
-      this.held.push(msg);
+      if (!this.lease.hold(msg)) this.answerWithError(meta, this.leaseLapsed());
       return;
     }
     this.deliver(msg);
@@ -466,13 +451,14 @@ export class PsNode {
     // WRONG_OWNER: the worker re-slices by the next ring (which no longer holds this server).
     return new PsError(
       PsErrorCode.WRONG_OWNER,
-      `server ${this.id} lost its lease (no answer from the scheduler for ${Date.now() - this.leaseFrom} ms) and may have been declared dead; resend to the range's current owner`,
+      `server ${this.id} lost its lease (no answer from the scheduler for ${this.lease.age()} ms) and may have been declared dead; resend to the range's current owner`,
     );
   }
 
   /** Hands the requests held while the lease had lapsed to their customers (the lease is back). */
   private releaseHeld(): void {
-    while (this.held.length > 0 && this.leaseValid() && !this.closed) this.deliver(this.held.shift()!);
+    if (this.closed || !this.leaseValid()) return;
+    for (const m of this.lease.takeHeld()) this.deliver(m);
   }
 
   private deliver(msg: Message): void {
@@ -598,13 +584,8 @@ export class PsNode {
           this.terminate(PsError.fromWire(meta.error));
           return;
         }
-        const { seq } = (meta.body ?? {}) as { seq?: number };
-        const sentAt = seq === undefined ? undefined : this.heartbeatSentAt.get(seq);
-        if (sentAt !== undefined) {
-          for (const s of this.heartbeatSentAt.keys()) if (s <= seq!) this.heartbeatSentAt.delete(s);
-          this.leaseFrom = Math.max(this.leaseFrom, sentAt);
-          this.releaseHeld();
-        }
+        this.lease.answered((meta.body as { seq?: unknown } | undefined)?.seq);
+        this.releaseHeld();
         return;
       }
       default:
@@ -660,7 +641,7 @@ export class PsNode {
     this.startWait?.reject(err);
     for (const hook of this.terminateHooks) hook(err);
     // Requests held while the lease had lapsed: their workers resend them to the new owner.
-    for (const m of this.held.splice(0)) this.answerWithError(m.meta, this.leaseLapsed());
+    for (const m of this.lease.takeHeld()) this.answerWithError(m.meta, this.leaseLapsed());
     for (const s of this.subs) s.unsubscribe();
     await this.ep.close().catch(() => undefined);
     this.cluster$.complete();
