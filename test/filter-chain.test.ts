@@ -11,7 +11,7 @@ import {
   Scheduler,
   sumHandler,
 } from '@ps/core';
-import { keyCaching } from '@ps/filters';
+import { keyCaching, quantize } from '@ps/filters';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -205,5 +205,63 @@ describe('filter chains in nodes', () => {
     );
     for (let round = 0; round < 3; round++) await v.worker.wait(v.worker.push({ keys: listA, vals: ones }));
     expect([...(await v.worker.wait(v.worker.pull(listA))).vals]).toEqual(new Array(100).fill(3));
+  });
+
+  it('runs a chain per app: a lossy chain on app 0 leaves app 1 exact', async () => {
+    const hub = new InprocHub();
+    const scheduler = await Scheduler.start({
+      transport: inproc({ hub }),
+      numServers: 1,
+      numWorkers: 1,
+      logger: quiet,
+    });
+    closers.push(() => scheduler.shutdown());
+    const at = { host: '127.0.0.1', port: scheduler.address.port };
+    const common = { scheduler: at, logger: quiet, appFilters: { 1: [] } };
+    const [s, w] = await Promise.all([
+      createServer({
+        ...common,
+        transport: inproc({ hub }),
+        handler: { 0: sumHandler(), 1: sumHandler() },
+        filters: [quantize({ bits: 8 })],
+      }),
+      createWorker({ ...common, transport: inproc({ hub }), apps: [0, 1], filters: [quantize({ bits: 8 })] }),
+    ]);
+    closers.push(
+      () => s.node.close(),
+      () => w.node.close(),
+    );
+    const [lossy, exact] = w.workers;
+    const keys = BigUint64Array.from({ length: 64 }, (_, i) => BigInt(i * 3 + 1));
+    const vals = Float32Array.from({ length: 64 }, (_, i) => Math.fround(Math.sin(i + 0.5) * 1000.123));
+    await Promise.all([lossy!.wait(lossy!.push({ keys, vals })), exact!.wait(exact!.push({ keys, vals }))]);
+    const [q, e] = await Promise.all([lossy!.wait(lossy!.pull(keys)), exact!.wait(exact!.pull(keys))]);
+    expect([...e.vals]).toEqual([...vals]);
+    // The quantizer did run on app 0 (8 bits cannot carry these values exactly).
+    expect([...q.vals].filter((v, i) => v !== vals[i]).length).toBeGreaterThan(32);
+  });
+
+  it('refuses a node whose per-app chains differ from the cluster', async () => {
+    const hub = new InprocHub();
+    const scheduler = await Scheduler.start({
+      transport: inproc({ hub }),
+      numServers: 1,
+      numWorkers: 1,
+      logger: quiet,
+    });
+    closers.push(() => scheduler.shutdown());
+    const at = { host: '127.0.0.1', port: scheduler.address.port };
+    const common = { scheduler: at, logger: quiet, filters: [quantize({ bits: 8 })], startTimeoutMs: 3_000 };
+    const results = await Promise.allSettled([
+      createServer({ ...common, transport: inproc({ hub }), handler: sumHandler(), appFilters: { 1: [] } }),
+      createWorker({ ...common, transport: inproc({ hub }) }),
+    ]);
+    for (const r of results) if (r.status === 'fulfilled') closers.push(() => r.value.node.close());
+    // Whichever registered second is refused, naming both signatures.
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    const mismatch = refused.filter((e) => isPsError(e, PsErrorCode.FILTER_MISMATCH));
+    expect(mismatch).toHaveLength(1);
+    expect(mismatch[0]!.message).toContain("'quantize:8;1='");
+    expect(mismatch[0]!.message).toContain("'quantize:8'");
   });
 });

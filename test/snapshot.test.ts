@@ -1,9 +1,9 @@
 // Durability: servers snapshot their tables to disk (atomically); a new cluster, with other
 // server ids and so another ring, restarts from those snapshots and serves the same values.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adagradHandler, createServer, createWorker, Scheduler } from '@ps/core';
+import { adagradHandler, createServer, createWorker, isPsError, PsErrorCode, Scheduler } from '@ps/core';
 import { restoreServer, snapshotServer } from '@ps/core/node';
 import { tcp } from '@ps/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
 });
 
-async function cluster(dir: string | undefined) {
+async function cluster(dir: string | undefined, restore: { run?: string; errors?: unknown[] } = {}) {
   const scheduler = await Scheduler.start({ transport: tcp(), numServers: 2, numWorkers: 1, logger: quiet });
   closers.push(() => scheduler.shutdown());
   const at = { host: '127.0.0.1', port: scheduler.address.port };
@@ -24,14 +24,22 @@ async function cluster(dir: string | undefined) {
       ...opts,
       transport: tcp(),
       handler: adagradHandler({ lr: 0.5 }),
-      ...(dir ? { beforeStart: async ([s]) => void (await restoreServer(s!, dir)) } : {}),
+      ...(dir
+        ? {
+            beforeStart: async ([s]) => {
+              const run = restore.run === undefined ? {} : { run: restore.run };
+              if (!restore.errors) await restoreServer(s!, dir, run);
+              else await restoreServer(s!, dir, run).catch((e: unknown) => restore.errors!.push(e));
+            },
+          }
+        : {}),
     }),
   );
   const worker = createWorker({ ...opts, transport: tcp() });
   const s = await Promise.all(servers);
   const w = await worker;
   for (const x of [...s, w]) closers.push(() => x.node.close());
-  return { servers: s, worker: w.worker };
+  return { servers: s, worker: w.worker, run: w.node.view.run };
 }
 
 describe('snapshots', () => {
@@ -56,6 +64,52 @@ describe('snapshots', () => {
       const next = await second.worker.wait(second.worker.pull(keys));
       const h = 3 * 1 * 1 + 1; // key 4: gradient 1 pushed 3 times, then once more
       expect(next.vals[4]).toBeCloseTo(before.vals[4]! - 0.5 / Math.sqrt(h), 5);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('restores one run: the newest set of two in one directory exactly, a named older one, never an incomplete one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ps-snap-'));
+    try {
+      const keys = BigUint64Array.from({ length: 400 }, (_, i) => BigInt(i) * 46116860184273879n + 5n);
+      /** Runs a cluster that pushes `g` twice, snapshots every server, and closes. */
+      const runOnce = async (g: number) => {
+        const c = await cluster(undefined);
+        const vals = new Float32Array(keys.length).fill(g);
+        for (let r = 0; r < 2; r++) await c.worker.wait(c.worker.push({ keys, vals }));
+        const model = await c.worker.wait(c.worker.pull(keys));
+        const paths = await Promise.all(c.servers.map(({ servers: [s] }) => snapshotServer(s!, dir)));
+        await Promise.all(closers.splice(0).map((x) => x().catch(() => undefined)));
+        return { run: c.run, model: [...model.vals], paths };
+      };
+      const older = await runOnce(1);
+      const newer = await runOnce(-2);
+      expect(newer.run).not.toBe(older.run);
+      expect(newer.model).not.toEqual(older.model);
+      expect(await readdir(dir)).toHaveLength(4);
+
+      const latest = await cluster(dir);
+      expect([...(await latest.worker.wait(latest.worker.pull(keys))).vals]).toEqual(newer.model);
+      await Promise.all(closers.splice(0).map((x) => x().catch(() => undefined)));
+
+      const named = await cluster(dir, { run: older.run });
+      expect([...(await named.worker.wait(named.worker.pull(keys))).vals]).toEqual(older.model);
+      await Promise.all(closers.splice(0).map((x) => x().catch(() => undefined)));
+
+      // One server's file of the newest set is gone: the restore refuses, naming the complete set.
+      await unlink(newer.paths[1]!);
+      const errors: unknown[] = [];
+      const broken = await cluster(dir, { errors });
+      expect(errors).toHaveLength(2);
+      for (const e of errors) {
+        expect(isPsError(e, PsErrorCode.SNAPSHOT)).toBe(true);
+        expect((e as Error).message).toMatch(/lacks the file of server .*name a complete set's run/);
+        expect((e as Error).message).toContain(older.run);
+      }
+      // Nothing was loaded: the keys read as zero.
+      const empty = await broken.worker.wait(broken.worker.pull(keys));
+      expect(empty.vals.every((v) => v === 0)).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

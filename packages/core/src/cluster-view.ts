@@ -20,6 +20,19 @@ export interface NodeInfo {
  */
 export interface ClusterView {
   version: number;
+  /**
+   * Membership epoch: increases whenever a node joins, leaves or is declared dead (not on a ring
+   * flip alone). A node whose id is in `dead` is fenced: it may never serve again under that id.
+   */
+  epoch: number;
+  /** The run: chosen by the scheduler when it starts, the same in every view of that scheduler. */
+  run: string;
+  /**
+   * The lease of a server, in ms: the scheduler never declares a node dead that it heard from
+   * within this time, so a server may serve for this long after sending a heartbeat the scheduler
+   * answered (and holds requests once it passes, until the next answer).
+   */
+  leaseMs: number;
   /** Servers by rank, dead ones included (see `dead`); a joining server is listed before the ring holds it. */
   servers: NodeInfo[];
   /** Workers by rank, dead ones included (see `dead`). */
@@ -35,6 +48,9 @@ export interface ClusterView {
 /** The wire form of a view: the ring travels as its defining fields. */
 export interface WireClusterView {
   version: number;
+  epoch: number;
+  run: string;
+  leaseMs: number;
   servers: NodeInfo[];
   workers: NodeInfo[];
   ring: WireRing;
@@ -53,5 +69,8 @@ export function viewFromWire(w: WireClusterView): ClusterView {
   }
   if (!Number.isInteger(w.replicas) || w.replicas < 0)
     throw new RangeError(`bad replica count ${w.replicas}`);
+  if (!Number.isInteger(w.epoch) || w.epoch < 0) throw new RangeError(`bad epoch ${w.epoch}`);
+  if (typeof w.run !== 'string') throw new RangeError('a view names its run');
+  if (typeof w.leaseMs !== 'number' || !(w.leaseMs > 0)) throw new RangeError(`bad lease ${w.leaseMs}`);
   return { ...w, dead: Array.isArray(w.dead) ? w.dead : [], ring: Ring.fromWire(w.ring) };
 }

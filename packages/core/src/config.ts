@@ -22,6 +22,11 @@ export interface EnvConfig {
    * Every node of the cluster needs the same one; without it connections are not authenticated.
    */
   secret?: string;
+  /**
+   * `PS_REJOIN` (`1` or `true`): a node declared dead (`PS_ERR_FENCED`) starts over as a new node
+   * instead of exiting. Default false. `ps start` honours it for servers.
+   */
+  rejoin?: boolean;
 }
 
 /** The environment variables {@link configFromEnv} reads, with their ps-lite equivalents. */
@@ -33,6 +38,7 @@ export const ENV_VARIABLES = {
   PS_HOST: 'DMLC_NODE_HOST',
   PS_PORT: 'DMLC_PORT',
   PS_SECRET: '(none: ps-lite does not authenticate)',
+  PS_REJOIN: '(none: ps-lite has no fencing)',
 } as const;
 
 function positiveInt(name: string, raw: string | undefined): number {
@@ -91,7 +97,12 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
       `PS_SECRET must be at least ${MIN_SECRET_BYTES} bytes (use e.g. \`openssl rand -base64 32\`)`,
     );
   }
+  const rejoinRaw = (env.PS_REJOIN ?? '').trim().toLowerCase();
+  if (!['', '0', '1', 'true', 'false'].includes(rejoinRaw)) {
+    throw new PsError(PsErrorCode.CONFIG, `PS_REJOIN must be 1, true, 0 or false, got '${env.PS_REJOIN}'`);
+  }
   return {
+    ...(rejoinRaw === '1' || rejoinRaw === 'true' ? { rejoin: true } : {}),
     role,
     scheduler,
     numServers: positiveInt('PS_NUM_SERVERS', env.PS_NUM_SERVERS),

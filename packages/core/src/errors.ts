@@ -55,6 +55,20 @@ export const PsErrorCode = {
   SHUTDOWN: 'PS_ERR_SHUTDOWN',
   /** The scheduler declared a node dead (it missed heartbeats), or a node lost the scheduler. */
   NODE_DEAD: 'PS_ERR_NODE_DEAD',
+  /**
+   * This node was declared dead by the scheduler (it was silent past the heartbeat timeout: a
+   * pause, a partition, an overloaded host), and the cluster moved on without it: the scheduler
+   * answers its heartbeats so, and peers refuse its requests. The node stops serving and exits
+   * (`ps start`: exit code 3); restart it, and it joins as a new node. A request a fenced server
+   * refuses is resent by the worker to the range's new owner.
+   */
+  FENCED: 'PS_ERR_FENCED',
+  /**
+   * A node registered under the id of a live node (a misconfigured id, or an impostor holding the
+   * cluster secret). The registration is refused; the live node keeps its id, and heartbeats sent
+   * under its id by anyone else are ignored, so its death is still detected in time.
+   */
+  DUPLICATE_ID: 'PS_ERR_DUPLICATE_ID',
   /** More nodes of a role tried to register than the cluster was configured for. */
   CLUSTER_FULL: 'PS_ERR_CLUSTER_FULL',
   /** A message arrived that is valid but unexpected in this role or state. */

@@ -67,6 +67,34 @@ export function chainSignature(filters: readonly Filter[]): string {
   return filters.map((f) => f.signature).join(',');
 }
 
+/**
+ * Filter chains by app id: the apps listed run their own chain (an empty list: no filter at all)
+ * instead of a node's default chain. An app that needs exact values (a progress clock, counters)
+ * is listed with `[]`, so that lossy filters never touch it.
+ */
+export type AppFilters = Readonly<Record<number, readonly Filter[]>>;
+
+/** The chain app `app` runs: its own from `perApp`, else the default. */
+export function chainFor(
+  filters: readonly Filter[],
+  perApp: AppFilters | undefined,
+  app: number,
+): readonly Filter[] {
+  return perApp?.[app] ?? filters;
+}
+
+/**
+ * The signature of a node's chains: the default chain's, then `;<app>=<chain>` for each app with
+ * its own chain, in app order (the default chain's alone when no app has one, as before per-app
+ * chains existed). Nodes of one cluster must have the same.
+ */
+export function chainsSignature(filters: readonly Filter[], perApp: AppFilters | undefined): string {
+  const apps = Object.keys(perApp ?? {})
+    .map(Number)
+    .sort((a, b) => a - b);
+  return [chainSignature(filters), ...apps.map((a) => `${a}=${chainSignature(perApp![a]!)}`)].join(';');
+}
+
 /** Runs a chain's encoders in list order, counting each filter's bytes in and out. */
 export function encodeChain(filters: readonly Filter[], msg: Message, ctx: FilterContext): Message {
   let m = msg;

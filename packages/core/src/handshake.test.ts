@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ClusterSecret, MIN_SECRET_BYTES } from './cluster-secret.js';
 import { isPsError, PsError, PsErrorCode } from './errors.js';
 import { decodeHello, encodeHello, HANDSHAKE_PROTOCOL, Handshake, type HandshakeStep } from './handshake.js';
+import { RoleSecrets } from './role-secrets.js';
 
 const SECRET = 'correct horse battery staple, 32+';
 const secret = () => new ClusterSecret(SECRET);
@@ -250,5 +251,57 @@ describe('ClusterSecret', () => {
     const { createHmac } = await import('node:crypto');
     expect(Buffer.from(mac).equals(createHmac('sha256', SECRET).update(data).digest())).toBe(true);
     expect(decode(encode({ m: mac }))).toEqual({ m: mac });
+  });
+});
+
+describe('Handshake with per-role secrets (RoleSecrets)', () => {
+  const S = 'the servers secret, long enough';
+  const W = 'the workers secret, long enough';
+  const scheduler = () => new RoleSecrets('scheduler', { server: S, worker: W });
+
+  it('proves the dialer’s role: the acceptor records which credential each peer proved', async () => {
+    for (const [role, secrets] of [
+      ['worker', { worker: W }],
+      ['server', { server: S, worker: W }],
+    ] as const) {
+      const acc = scheduler();
+      const d = new Handshake({ side: 'dial', self: `n-${role}`, secret: new RoleSecrets(role, secrets) });
+      expect(decodeHello(d.start()).key).toBe(role);
+      const r = await run(
+        new Handshake({ side: 'dial', self: `n-${role}`, secret: new RoleSecrets(role, secrets) }),
+        new Handshake({ side: 'accept', self: 'scheduler', secret: acc }),
+      );
+      expect(r.dialEnd).toEqual({ peer: 'scheduler' });
+      expect(r.acceptEnd?.peer).toBe(`n-${role}`);
+      expect(acc.roleOf(`n-${role}`)).toBe(role);
+    }
+  });
+
+  it('refuses a single secret, a credential the acceptor does not take, and a claimed role without its secret', async () => {
+    const plain = await run(
+      new Handshake({ side: 'dial', self: 'w', secret: new ClusterSecret(W) }),
+      new Handshake({ side: 'accept', self: 'scheduler', secret: scheduler() }),
+    );
+    expect(code(plain.acceptEnd)).toBe(PsErrorCode.AUTH);
+    expect(plain.acceptEnd?.error?.message).toMatch(/proves no role/);
+    // A worker accepts only workers' credentials (it holds no servers' secret).
+    const toWorker = await run(
+      new Handshake({ side: 'dial', self: 's', secret: new RoleSecrets('server', { server: S, worker: W }) }),
+      new Handshake({ side: 'accept', self: 'w', secret: new RoleSecrets('worker', { worker: W }) }),
+    );
+    expect(toWorker.acceptEnd?.error?.message).toMatch(/takes no server credential/);
+    // The workers' secret under a claim of the servers' credential: the proofs do not verify.
+    const forged = new Handshake({
+      side: 'dial',
+      self: 'x',
+      secret: new RoleSecrets('worker', { worker: W }),
+    });
+    const hello = decode(forged.start()) as Record<string, unknown>;
+    const acc = scheduler();
+    const a = new Handshake({ side: 'accept', self: 'scheduler', secret: acc });
+    const step = await a.receive(encode({ ...hello, key: 'server' }));
+    const back = await forged.receive(step.send!);
+    expect(code(back)).toBe(PsErrorCode.AUTH);
+    expect(acc.roleOf('x')).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@ import { decode, encode } from '@msgpack/msgpack';
 import { type ClusterSecret, PROOF_BYTES } from './cluster-secret.js';
 import { isPsErrorCode, PsError, PsErrorCode } from './errors.js';
 import type { NodeId } from './message.js';
+import { type CredentialRole, RoleSecrets } from './role-secrets.js';
 
 /** Protocol name and version a hello carries; a peer with another one is refused. */
 export const HANDSHAKE_PROTOCOL = 'ps/1';
@@ -48,6 +49,8 @@ export interface Hello {
   nonce?: Uint8Array;
   /** The accepting side's HMAC over the transcript (see {@link Handshake}). */
   proof?: Uint8Array;
+  /** The dialer's credential, when the cluster has per-role secrets ({@link RoleSecrets}). */
+  key?: CredentialRole;
 }
 
 /**
@@ -100,7 +103,7 @@ const isBytes = (v: unknown, n: number): v is Uint8Array => v instanceof Uint8Ar
  */
 export function decodeHello(frame: Uint8Array): Hello {
   const v = decodeMap(frame);
-  const { protocol, id, auth, nonce, proof } = v as Partial<Hello>;
+  const { protocol, id, auth, nonce, proof, key } = v as Partial<Hello>;
   if (
     typeof id !== 'string' ||
     id.length === 0 ||
@@ -122,6 +125,12 @@ export function decodeHello(frame: Uint8Array): Hello {
     }
     hello.auth = auth;
     hello.nonce = nonce;
+  }
+  if (key !== undefined) {
+    if (key !== 'server' && key !== 'worker') {
+      throw new PsError(PsErrorCode.HANDSHAKE, `peer ${id} sent a hello with an unknown credential`);
+    }
+    hello.key = key;
   }
   if (proof !== undefined) {
     if (!isBytes(proof, PROOF_BYTES)) {
@@ -198,6 +207,9 @@ export class Handshake {
   private readonly nonce: Uint8Array | undefined;
   private peerNonce: Uint8Array | undefined;
   private claimed: NodeId | undefined;
+  /** The credential this connection proves (per-role secrets only), and the secret it uses. */
+  private key: CredentialRole | undefined;
+  private active: ClusterSecret | undefined;
 
   constructor(opts: HandshakeOptions) {
     this.side = opts.side;
@@ -205,6 +217,11 @@ export class Handshake {
     this.secret = opts.secret;
     this.admit = opts.admit;
     this.state = opts.side === 'dial' ? 'start' : 'hello';
+    this.active = this.secret;
+    if (this.secret instanceof RoleSecrets && opts.side === 'dial') {
+      this.key = this.secret.dialCredential;
+      this.active = this.secret.credential(this.key);
+    }
     if (this.secret) {
       this.nonce = globalThis.crypto.getRandomValues(new Uint8Array(HANDSHAKE_NONCE_BYTES));
     }
@@ -238,6 +255,7 @@ export class Handshake {
       hello.auth = AUTH_ALGORITHM;
       hello.nonce = this.nonce!;
       if (proof) hello.proof = proof;
+      if (this.key && this.side === 'dial') hello.key = this.key;
     }
     return encode(hello);
   }
@@ -313,7 +331,12 @@ export class Handshake {
   private transcript(label: 'accept' | 'dial', peerId: NodeId): Uint8Array {
     const [nd, na] = this.side === 'dial' ? [this.nonce, this.peerNonce] : [this.peerNonce, this.nonce];
     const [d, a] = this.side === 'dial' ? [this.self, peerId] : [peerId, this.self];
-    return encode([HANDSHAKE_PROTOCOL, label, nd, na, d, a]);
+    // The credential is part of what both proofs cover (absent with a single secret, as before).
+    return encode(
+      this.key
+        ? [HANDSHAKE_PROTOCOL, label, nd, na, d, a, this.key]
+        : [HANDSHAKE_PROTOCOL, label, nd, na, d, a],
+    );
   }
 
   /** Accepting side: the dialer's hello. */
@@ -358,9 +381,24 @@ export class Handshake {
         ),
       );
     }
+    if (this.secret instanceof RoleSecrets) {
+      const cred = hello.key === undefined ? undefined : this.secret.credential(hello.key);
+      if (!cred) {
+        return this.fail(
+          new PsError(
+            PsErrorCode.AUTH,
+            hello.key === undefined
+              ? `peer ${hello.id} proves no role, but this cluster has a secret per role; give it its role's secret (RoleSecrets)`
+              : `this ${this.secret.role} takes no ${hello.key} credential from ${hello.id}`,
+          ),
+        );
+      }
+      this.active = cred;
+    }
+    this.key = hello.key;
     this.peerNonce = hello.nonce!;
     this.state = 'wait';
-    const secret = this.secret;
+    const secret = this.active!;
     return secret.sign(this.transcript('accept', hello.id)).then(
       (proof): HandshakeStep => {
         if (this.state !== 'wait') return {};
@@ -408,7 +446,7 @@ export class Handshake {
     }
     this.peerNonce = hello.nonce!;
     this.state = 'wait';
-    const secret = this.secret;
+    const secret = this.active!;
     const proof = hello.proof;
     return (async (): Promise<HandshakeStep> => {
       const good = await secret.verify(proof, this.transcript('accept', hello.id));
@@ -443,7 +481,7 @@ export class Handshake {
       );
     }
     this.state = 'wait';
-    return this.secret!.verify(proof, this.transcript('dial', peer)).then(
+    return this.active!.verify(proof, this.transcript('dial', peer)).then(
       (good): HandshakeStep => {
         if (this.state !== 'wait') return {};
         if (!good) {
@@ -455,6 +493,7 @@ export class Handshake {
           );
         }
         this.state = 'done';
+        if (this.secret instanceof RoleSecrets && this.key) this.secret.recordProven(peer, this.key);
         return { send: encode({ protocol: HANDSHAKE_PROTOCOL, ok: true }), peer };
       },
       (err: unknown) => this.fail(new PsError(PsErrorCode.AUTH, `cannot check the proof: ${String(err)}`)),

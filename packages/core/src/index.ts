@@ -22,7 +22,10 @@ export {
 } from './create-node.js';
 export { isPsError, isPsErrorCode, PsError, PsErrorCode } from './errors.js';
 export {
+  type AppFilters,
+  chainFor,
   chainSignature,
+  chainsSignature,
   decodeChain,
   encodeChain,
   type Filter,
@@ -112,6 +115,7 @@ export {
   ringPosition,
   type WireRing,
 } from './ring.js';
+export { type CredentialRole, RoleSecrets, type RoleSecretValues } from './role-secrets.js';
 export { type BarrierGroup, Scheduler, type SchedulerOptions } from './scheduler.js';
 export { displacedSchedulerImpostor, refuseSchedulerImpostor } from './scheduler-impostor.js';
 export { seededRandom } from './seeded-random.js';
@@ -126,10 +130,12 @@ export {
 export type { TableRange } from './table-range.js';
 export {
   type DecodedSnapshot,
+  decodeSnapshotMeta,
   decodeTableRange,
   encodeTableRange,
   SNAPSHOT_VERSION,
   type SnapshotMeta,
+  type SnapshotSet,
 } from './table-snapshot.js';
 export { type IdleMeter, measureIdle, type TaskEvent } from './task-event.js';
 export { isTlsAuthError } from './tls-auth-error.js';

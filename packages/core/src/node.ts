@@ -3,5 +3,5 @@
  * `@ps/core/node`; everything else is in `@ps/core`, which stays importable in a browser.
  */
 
-export { restoreServer, snapshotServer } from './server-snapshot.js';
-export { readSnapshot, writeSnapshot } from './snapshot-file.js';
+export { type RestoreOptions, restoreServer, snapshotServer } from './server-snapshot.js';
+export { readSnapshot, readSnapshotMeta, writeSnapshot } from './snapshot-file.js';

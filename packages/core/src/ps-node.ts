@@ -2,9 +2,10 @@ import { BehaviorSubject, type Subscription } from 'rxjs';
 import { type ClusterFill, clusterDidNotFill, fillFromWire } from './cluster-fill.js';
 import { type ClusterView, viewFromWire, type WireClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
-import { chainSignature, type Filter } from './filter.js';
+import { type AppFilters, chainsSignature, type Filter } from './filter.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
+import { ServerLease } from './internal/server-lease.js';
 import type { KeyRange } from './key-range.js';
 import {
   type Message,
@@ -17,6 +18,7 @@ import {
   type Segment,
 } from './message.js';
 import { Ring, type WireRing } from './ring.js';
+import { RoleSecrets } from './role-secrets.js';
 import type { BarrierGroup } from './scheduler.js';
 import type { PeerAddress, Transport } from './transport.js';
 
@@ -49,6 +51,12 @@ export interface NodeOptions {
    * (`PS_ERR_FILTER_MISMATCH`).
    */
   filters?: Filter[];
+  /**
+   * Apps that run their own filter chain instead of `filters` (see {@link AppFilters}): list an
+   * app that needs exact values with `[]` (e.g. `{ 1: [] }`), so that lossy filters (quantize,
+   * significant-update) never touch it. Part of what the scheduler compares.
+   */
+  appFilters?: AppFilters;
 }
 
 /** A customer: the part of a node that serves one app id (a KVServer or a KVWorker). */
@@ -107,6 +115,10 @@ export class PsNode {
   private readonly terminateHooks: ((err: PsError) => void)[] = [];
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastFromScheduler = Date.now();
+  /** This server's lease (see `leaseValid`); heartbeats are numbered by it on every node. */
+  private readonly lease = new ServerLease();
+  /** Chosen at registration and sent to the scheduler only: it ties this node's heartbeats to it. */
+  private readonly token = globalThis.crypto.randomUUID();
   private started = false;
   /** Set once `start()` connected to the scheduler: control commands count only from then on. */
   private schedulerLinked = false;
@@ -136,12 +148,27 @@ export class PsNode {
 
   /**
    * Creates the node and binds its transport (a server listens; a worker only records its id).
-   * @throws PsError `PS_ERR_BIND` when the port is taken.
+   * @throws PsError `PS_ERR_BIND` when the port is taken; `PS_ERR_CONFIG` for malformed `appFilters`.
    */
   static async create(opts: NodeOptions): Promise<PsNode> {
+    for (const app of Object.keys(opts.appFilters ?? {})) {
+      if (!/^(0|[1-9][0-9]*)$/.test(app) || !Array.isArray(opts.appFilters![Number(app)])) {
+        throw new PsError(
+          PsErrorCode.CONFIG,
+          `appFilters: each key must be an app id (a non-negative integer) and each value a list of filters, got ${app}`,
+        );
+      }
+    }
     const id = opts.id ?? `${opts.role}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
     const log = opts.logger ?? consoleLogger(`ps-${opts.role} ${id}`, logLevelFromEnv());
-    const ep = new Endpoint(opts.transport, () => id, log, opts.maxFrameBytes, opts.filters ?? []);
+    const ep = new Endpoint(
+      opts.transport,
+      () => id,
+      log,
+      opts.maxFrameBytes,
+      opts.filters ?? [],
+      opts.appFilters,
+    );
     const address = await opts.transport.bind(
       { id, host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 },
       { listen: opts.listen ?? opts.role === 'server' },
@@ -235,11 +262,13 @@ export class PsNode {
       this.startWait?.reject(clusterDidNotFill(timeoutMs, this.fill));
     }, timeoutMs);
     this.lastFromScheduler = Date.now();
+    this.lease.start();
     await this.sendControl(SCHEDULER_ID, 'register', {
       role: this.role,
       host: this.address.host,
       port: this.address.port,
-      filters: chainSignature(this.opts.filters ?? []),
+      filters: chainsSignature(this.opts.filters ?? [], this.opts.appFilters),
+      token: this.token,
     });
     this.startHeartbeat();
     try {
@@ -266,7 +295,11 @@ export class PsNode {
         );
         return;
       }
-      void this.sendControl(SCHEDULER_ID, 'heartbeat').catch(() => undefined);
+      const seq = this.lease.beat();
+      const epoch = this.cluster$.value?.epoch ?? 0;
+      void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch, token: this.token }).catch(
+        () => undefined,
+      );
     }, every);
     this.heartbeat.unref?.();
   }
@@ -367,6 +400,17 @@ export class PsNode {
     await this.terminated;
   }
 
+  /**
+   * True while this server may serve: it sent a heartbeat that the scheduler answered less than
+   * `leaseMs` ago, so the scheduler cannot have declared it dead (it never does within the lease).
+   * A server back from a pause (SIGSTOP, a long GC, a partition) past its lease holds requests
+   * until the scheduler answers again, or tells it that it is dead: it never serves stale values.
+   */
+  private leaseValid(): boolean {
+    const view = this.cluster$.value;
+    return this.role !== 'server' || !view || this.lease.valid(view.leaseMs);
+  }
+
   private onMessage(msg: Message): void {
     const { meta } = msg;
     if (meta.sender === SCHEDULER_ID) this.lastFromScheduler = Date.now();
@@ -374,6 +418,50 @@ export class PsNode {
       this.onControl(msg);
       return;
     }
+    if (meta.error?.code === PsErrorCode.FENCED && !meta.request && this.isServer(meta.sender)) {
+      // A server refused this node's request: its view lists this node as dead.
+      this.terminate(PsError.fromWire(meta.error));
+      return;
+    }
+    if (meta.request && this.cluster$.value?.dead.includes(meta.sender)) {
+      this.log.warn(`request ts ${meta.ts} from ${meta.sender} refused: it was declared dead`);
+      this.answerWithError(
+        meta,
+        new PsError(
+          PsErrorCode.FENCED,
+          `node ${meta.sender} was declared dead by the scheduler; ${this.id} refuses its requests: restart it and it joins as a new node`,
+        ),
+      );
+      return;
+    }
+    if (meta.request && !this.leaseValid()) {
+      if (!this.lease.hold(msg)) this.answerWithError(meta, this.leaseLapsed());
+      return;
+    }
+    this.deliver(msg);
+  }
+
+  private isServer(id: NodeId): boolean {
+    return this.cluster$.value?.servers.some((s) => s.id === id) ?? false;
+  }
+
+  /** The refusal of a request this server cannot serve: its lease lapsed, or it was declared dead. */
+  private leaseLapsed(): PsError {
+    // WRONG_OWNER: the worker re-slices by the next ring (which no longer holds this server).
+    return new PsError(
+      PsErrorCode.WRONG_OWNER,
+      `server ${this.id} lost its lease (no answer from the scheduler for ${this.lease.age()} ms) and may have been declared dead; resend to the range's current owner`,
+    );
+  }
+
+  /** Hands the requests held while the lease had lapsed to their customers (the lease is back). */
+  private releaseHeld(): void {
+    if (this.closed || !this.leaseValid()) return;
+    for (const m of this.lease.takeHeld()) this.deliver(m);
+  }
+
+  private deliver(msg: Message): void {
+    const { meta } = msg;
     const kind = meta.request ? 'server' : 'worker';
     const customer = this.customers.get(`${meta.app}:${kind}`);
     if (customer) {
@@ -409,6 +497,7 @@ export class PsNode {
 
   /** Answers a data request with an error, so that the sender's wait() rejects with it. */
   private answerWithError(meta: Meta, err: PsError): void {
+    const ring = this.cluster$.value?.ring.version ?? 0;
     void this.ep
       .send(meta.sender, {
         app: meta.app,
@@ -417,6 +506,9 @@ export class PsNode {
         push: meta.push,
         pull: meta.pull,
         error: err.toWire(),
+        ...(meta.part !== undefined ? { part: meta.part } : {}),
+        // A refusal for a ring reason names a ring newer than this node's: the worker waits for it.
+        ...(err.code === PsErrorCode.WRONG_OWNER ? { ring: ring + 1 } : {}),
       })
       .catch(() => undefined);
   }
@@ -425,7 +517,15 @@ export class PsNode {
     const { meta } = msg;
     if (REPLICA_COMMANDS.has(meta.cmd!)) {
       const view = this.cluster$.value;
-      const fromServer = view?.servers.some((s) => s.id === meta.sender) ?? false;
+      const creds = this.ep.transport.credentials;
+      // Per-role secrets: only a peer that proved the servers' secret is a server here.
+      const fromServer =
+        (view?.servers.some((s) => s.id === meta.sender) ?? false) &&
+        (!(creds instanceof RoleSecrets) || creds.roleOf(meta.sender) === 'server');
+      if (view?.dead.includes(meta.sender)) {
+        this.log.warn(`${meta.cmd} from ${meta.sender} refused: it was declared dead`);
+        return;
+      }
       if (this.role !== 'server' || !fromServer) {
         this.log.warn(
           `${meta.cmd} from ${meta.sender} ignored: only servers of this cluster exchange replicas`,
@@ -478,10 +578,17 @@ export class PsNode {
       case 'terminate':
         this.terminate();
         return;
-      case 'heartbeat':
+      case 'heartbeat': {
+        if (meta.error) {
+          this.terminate(PsError.fromWire(meta.error));
+          return;
+        }
         // Until the cluster starts, the scheduler's heartbeat says how far it has filled.
         if (this.startWait) this.fill = fillFromWire(meta.body) ?? this.fill;
+        this.lease.answered((meta.body as { seq?: unknown } | undefined)?.seq);
+        this.releaseHeld();
         return;
+      }
       default:
         this.log.warn(`unexpected command ${meta.cmd} from the scheduler`);
     }
@@ -534,6 +641,8 @@ export class PsNode {
     this.barrierWaits.clear();
     this.startWait?.reject(err);
     for (const hook of this.terminateHooks) hook(err);
+    // Requests held while the lease had lapsed: their workers resend them to the new owner.
+    for (const m of this.lease.takeHeld()) this.answerWithError(m.meta, this.leaseLapsed());
     for (const s of this.subs) s.unsubscribe();
     await this.ep.close().catch(() => undefined);
     this.cluster$.complete();

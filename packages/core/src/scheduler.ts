@@ -6,6 +6,7 @@ import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from './message.js';
 import { DEFAULT_VIRTUAL_NODES, movedRanges, Ring } from './ring.js';
+import { RoleSecrets } from './role-secrets.js';
 import type { Transport } from './transport.js';
 
 /** Groups a barrier can span. */
@@ -25,7 +26,9 @@ export interface SchedulerOptions {
   /**
    * A node silent for this long (ms) is declared dead. Default 2,000 (nodes send a heartbeat
    * every 500 ms by default). A node whose connection closed (a killed process) is declared dead
-   * sooner: when it has not reconnected within a quarter of this time.
+   * sooner: when it has not reconnected within a quarter of this time and has been silent for
+   * half of it (the servers' lease, `ClusterView.leaseMs`: never shorter, so that a server that
+   * still holds its lease is never declared dead).
    */
   heartbeatTimeoutMs?: number;
   /**
@@ -48,6 +51,11 @@ export interface SchedulerOptions {
 
 interface Member extends NodeInfo {
   lastSeen: number;
+  /**
+   * The secret the node chose when it registered (never sent out): only heartbeats that carry it
+   * keep the node alive, so a second connection under its id cannot hide its death.
+   */
+  token: string | undefined;
   dead: boolean;
   /** Left the cluster gracefully: no longer listed. */
   left?: boolean;
@@ -97,6 +105,10 @@ export class Scheduler {
   private readonly changes: RingChange[] = [];
   private migration: Migration | undefined;
   private nextRank = { server: 0, worker: 0 };
+  /** Membership epoch (see `ClusterView.epoch`). */
+  private epoch = 0;
+  /** This run's id (see `ClusterView.run`): start time and a random part. */
+  readonly run = `${Date.now().toString(36)}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
   private readonly sub: Subscription;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closing = false;
@@ -166,12 +178,29 @@ export class Scheduler {
     );
   }
 
+  /** The servers' lease: half the heartbeat timeout (see `ClusterView.leaseMs`). */
+  private get leaseMs(): number {
+    return this.heartbeatTimeoutMs / 2;
+  }
+
   private onMessage(msg: Message): void {
     const { sender, cmd } = msg.meta;
     const member = this.members.get(sender);
-    if (member) {
-      member.lastSeen = Date.now();
-      member.lostAt = 0;
+    if (member && (member.dead || member.left) && cmd !== 'register') {
+      // A node declared dead (a zombie back from a pause) hears so, and is not heard: its
+      // heartbeats do not revive it.
+      if (member.dead && msg.meta.request) this.fence(member);
+      return;
+    }
+    if (member && (member.token === undefined || cmd === 'heartbeat')) {
+      const { token } = (msg.meta.body ?? {}) as { token?: unknown };
+      if (member.token === undefined || token === member.token) {
+        member.lastSeen = Date.now();
+        member.lostAt = 0;
+      } else {
+        this.warnImpostor(member);
+        return;
+      }
     }
     if (cmd === 'register') {
       this.onRegister(msg);
@@ -184,9 +213,18 @@ export class Scheduler {
       return;
     }
     switch (cmd) {
-      case 'heartbeat':
-        this.sendTo(sender, 'heartbeat', this.fillBody());
+      case 'heartbeat': {
+        // Echo the beat's sequence number: the node's lease runs from when it sent that beat.
+        const { seq, epoch } = (msg.meta.body ?? {}) as { seq?: unknown; epoch?: unknown };
+        // Until the cluster starts, the answer also says how far it has filled.
+        const answer = { ...(Number.isInteger(seq) ? { seq } : {}), ...this.fillBody() };
+        this.sendTo(sender, 'heartbeat', Object.keys(answer).length > 0 ? answer : undefined);
+        // A node that missed a view (its epoch is behind) gets the current one again.
+        const view = this.cluster$.value;
+        if (view && typeof epoch === 'number' && epoch < view.epoch)
+          this.sendTo(sender, 'cluster', viewToWire(view));
         return;
+      }
       case 'barrier':
         this.onBarrier(sender, msg.meta.body);
         return;
@@ -232,6 +270,18 @@ export class Scheduler {
       );
       return;
     }
+    const creds = this.ep.transport.credentials;
+    if (creds instanceof RoleSecrets && creds.roleOf(sender) !== role) {
+      // Per-role secrets: a node registers in the role whose secret it proved at the handshake.
+      this.replyError(
+        sender,
+        new PsError(
+          PsErrorCode.AUTH,
+          `${sender} asked to register as a ${role} but proved the ${creds.roleOf(sender) ?? 'no'} credential; a ${role} needs the ${role}s' secret`,
+        ),
+      );
+      return;
+    }
     const existing = this.members.get(sender);
     if (existing && existing.role !== role) {
       // A node keeps the role it registered with (a worker cannot become a server).
@@ -243,10 +293,23 @@ export class Scheduler {
       );
       return;
     }
+    const token =
+      typeof (body as { token?: unknown }).token === 'string' ? (body as { token: string }).token : undefined;
     if (existing) {
       // A repeated registration (the node reconnected): answer with the current view. A node
-      // declared dead stays out: its ranges have moved on; it must restart with a new id.
+      // declared dead stays out: its ranges have moved on; it must restart with a new id. Another
+      // node under a live node's id (not holding its registration token) is refused.
       const view = this.cluster$.value;
+      if (!existing.dead && !existing.left && existing.token !== undefined && token !== existing.token) {
+        this.replyError(
+          sender,
+          new PsError(
+            PsErrorCode.DUPLICATE_ID,
+            `a second registration under the id ${sender}, which a live ${existing.role} holds, was refused; give every node a unique id`,
+          ),
+        );
+        return;
+      }
       if (existing.dead || existing.left) {
         this.replyError(
           sender,
@@ -296,6 +359,7 @@ export class Scheduler {
       host,
       port,
       lastSeen: Date.now(),
+      token,
       dead: false,
       lostAt: 0,
     });
@@ -306,6 +370,7 @@ export class Scheduler {
       return;
     }
     this.log.info(`${role} ${sender} joins the running cluster as rank ${rank}`);
+    this.epoch++;
     this.publish();
     if (role === 'server') {
       this.changes.push({ kind: 'join', id: sender });
@@ -353,6 +418,9 @@ export class Scheduler {
     const prev = this.cluster$.value;
     const view: ClusterView = {
       version: (prev?.version ?? 0) + 1,
+      epoch: this.epoch,
+      run: this.run,
+      leaseMs: this.leaseMs,
       servers: servers.map(strip),
       workers: workers.map(strip),
       ring,
@@ -451,6 +519,7 @@ export class Scheduler {
       const leaving = mig.change.id;
       setTimeout(() => {
         if (m) m.left = true;
+        this.epoch++;
         this.sendTo(leaving, 'terminate');
         this.publish();
         this.releaseBarriers();
@@ -517,7 +586,8 @@ export class Scheduler {
     for (const m of this.members.values()) {
       if (m.dead || m.left) continue;
       const silent = now - m.lastSeen > this.heartbeatTimeoutMs;
-      const lost = m.lostAt > 0 && now - m.lostAt > grace;
+      // Never within the lease: a server serves for leaseMs after a beat this scheduler answered.
+      const lost = m.lostAt > 0 && now - m.lostAt > grace && now - m.lastSeen > this.leaseMs;
       if (silent || lost) {
         m.dead = true;
         died.push(m);
@@ -526,7 +596,9 @@ export class Scheduler {
         );
       }
     }
-    if (died.length === 0 || !this.cluster$.value) return;
+    if (died.length === 0) return;
+    this.epoch++;
+    if (!this.cluster$.value) return;
     for (const m of died) {
       if (m.role === 'server' && this.ring?.has(m.id)) {
         if (this.ring.size === 1) {
@@ -558,6 +630,39 @@ export class Scheduler {
     return this.ep
       .send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd, body })
       .catch((err: unknown) => this.log.warn(`could not send ${cmd} to ${to}: ${(err as Error).message}`));
+  }
+
+  private readonly warnedImpostors = new Set<NodeId>();
+
+  /** A heartbeat under a live node's id without its token: logged once per id, otherwise ignored. */
+  private warnImpostor(m: Member): void {
+    if (this.warnedImpostors.has(m.id)) return;
+    this.warnedImpostors.add(m.id);
+    this.log.warn(
+      new PsError(
+        PsErrorCode.DUPLICATE_ID,
+        `heartbeats under the id of ${m.role} ${m.id} without its registration token are ignored (another node uses its id)`,
+      ).message,
+    );
+  }
+
+  /** Tells a node declared dead that it is (it stops, or rejoins under a new id). */
+  private fence(m: Member): void {
+    const err = new PsError(
+      PsErrorCode.FENCED,
+      `${m.role} ${m.id} was declared dead by the scheduler (silent past the heartbeat timeout of ${this.heartbeatTimeoutMs} ms) and the cluster moved on without it; it stops serving: restart it and it joins as a new node`,
+    );
+    void this.ep
+      .send(m.id, {
+        app: 0,
+        ts: 0,
+        request: false,
+        push: false,
+        pull: false,
+        cmd: 'heartbeat',
+        error: err.toWire(),
+      })
+      .catch(() => undefined);
   }
 
   private replyError(to: NodeId, err: PsError): void {

@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type DecodedSnapshot, decodeTableRange } from './table-snapshot.js';
+import { isPsError, PsErrorCode } from './errors.js';
+import {
+  type DecodedSnapshot,
+  decodeSnapshotMeta,
+  decodeTableRange,
+  type SnapshotMeta,
+} from './table-snapshot.js';
 
 /**
  * Writes snapshot parts (from `encodeTableRange`) to `path` atomically: the bytes go to a
@@ -63,4 +69,32 @@ async function syncDir(dir: string): Promise<void> {
 export async function readSnapshot(path: string): Promise<DecodedSnapshot> {
   const buf = await readFile(path);
   return decodeTableRange(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+}
+
+/**
+ * Reads only the meta of a snapshot file (app, handler, set): its header, not its data.
+ * @throws the `fs` error when the file cannot be read; PsError `PS_ERR_SNAPSHOT` when it does not
+ *   start a valid snapshot.
+ */
+export async function readSnapshotMeta(path: string): Promise<SnapshotMeta> {
+  const fh = await open(path, 'r');
+  try {
+    let want = 4096;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const buf = new Uint8Array(want);
+      const { bytesRead } = await fh.read(buf, 0, want, 0);
+      try {
+        return decodeSnapshotMeta(buf.subarray(0, bytesRead));
+      } catch (err) {
+        const need = isPsError(err, PsErrorCode.SNAPSHOT)
+          ? (err.details?.need as number | undefined)
+          : undefined;
+        if (need === undefined || need <= bytesRead || bytesRead < want) throw err;
+        want = need;
+      }
+    }
+    return decodeSnapshotMeta(new Uint8Array(0));
+  } finally {
+    await fh.close();
+  }
 }

@@ -11,7 +11,13 @@ import { KVTable } from './kv-table.js';
 import * as nodeEntry from './node.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
 import type { TableRange } from './table-range.js';
-import { decodeTableRange, encodeTableRange, SNAPSHOT_VERSION, type SnapshotMeta } from './table-snapshot.js';
+import {
+  decodeSnapshotMeta,
+  decodeTableRange,
+  encodeTableRange,
+  SNAPSHOT_VERSION,
+  type SnapshotMeta,
+} from './table-snapshot.js';
 
 const MAX_KEY = KEY_SPACE_END - 1n;
 
@@ -311,9 +317,51 @@ describe('writeSnapshot / readSnapshot', () => {
 });
 
 describe('entry points', () => {
+  it('carries the set a file belongs to; its meta reads from the header alone', async () => {
+    const set = {
+      run: 'r1-abc',
+      ring: 3,
+      servers: ['s-a', 's-b'],
+      node: 's-b',
+      writtenAt: 1_700_000_000_123,
+    };
+    const r = {
+      keys: BigUint64Array.from([1n, 9n]),
+      lens: Int32Array.from([1, 1]),
+      slabs: [Float32Array.from([0.5, -2])],
+      dtype: 'float32' as const,
+      states: 1,
+    };
+    const parts = encodeTableRange(r, { app: 2, handler: 'sum', set });
+    const bytes = concatParts(parts);
+    expect(decodeTableRange(bytes).meta).toEqual({ app: 2, handler: 'sum', set });
+    const headerOnly = bytes.subarray(0, parts[0]!.byteLength);
+    expect(decodeSnapshotMeta(headerOnly)).toEqual({ app: 2, handler: 'sum', set });
+    let short: unknown;
+    try {
+      decodeSnapshotMeta(headerOnly.subarray(0, 20));
+    } catch (e) {
+      short = e;
+    }
+    expect(isPsError(short, PsErrorCode.SNAPSHOT)).toBe(true);
+    const need = (short as PsError).details?.need as number;
+    expect(need).toBeGreaterThan(20);
+    expect(need).toBeLessThanOrEqual(headerOnly.byteLength);
+    expect(decodeSnapshotMeta(headerOnly.subarray(0, need)).set).toEqual(set);
+    for (const bad of [
+      { ...set, node: 's-c' },
+      { ...set, run: '' },
+      { ...set, servers: [] },
+      { ...set, ring: -1 },
+    ]) {
+      expect(() => encodeTableRange(r, { app: 2, handler: 'sum', set: bad })).toThrow(/snapshot set/);
+    }
+  });
+
   it('@ps/core/node exports the disk functions; @ps/core exports the codec only', async () => {
     expect(Object.keys(nodeEntry).sort()).toEqual([
       'readSnapshot',
+      'readSnapshotMeta',
       'restoreServer',
       'snapshotServer',
       'writeSnapshot',

@@ -27,12 +27,31 @@ import { checkRanges, RangeWords, type TableRange } from './table-range.js';
  */
 export const SNAPSHOT_VERSION = 1;
 
+/**
+ * The snapshot set a file belongs to: every server on one ring of one run writes one file per app,
+ * and a restore takes one whole set (see `restoreServer`).
+ */
+export interface SnapshotSet {
+  /** The run (`ClusterView.run`, chosen by the scheduler when it started). */
+  run: string;
+  /** The version of the ring the servers snapshotted on. */
+  ring: number;
+  /** The servers on that ring: the set is complete when each of them wrote its file. */
+  servers: string[];
+  /** The server that wrote this file. */
+  node: string;
+  /** When the file was written, in ms since 1970 (UTC). */
+  writtenAt: number;
+}
+
 /** What a snapshot belongs to: the app id (table) and the name of the handler's update rule. */
 export interface SnapshotMeta {
   /** App id of the table (non-negative integer). */
   app: number;
   /** Name of the update rule (`UpdateRule.name`, e.g. `'adagrad'`), to refuse restoring into another. */
   handler: string;
+  /** The set the file belongs to (absent on a snapshot of a table alone, outside a cluster). */
+  set?: SnapshotSet;
 }
 
 /** A decoded snapshot. */
@@ -111,6 +130,12 @@ export function encodeTableRange(
     keys: n,
     vals: total,
     ranges: ranges?.map((x) => [x.begin, x.end >= KEY_SPACE_END ? null : x.end]),
+    set:
+      meta.set === undefined
+        ? undefined
+        : checkSet(meta.set, (why) => {
+            throw new PsError(PsErrorCode.SNAPSHOT, `snapshot set ${why}`);
+          }),
   });
   const header = new Uint8Array(FIXED + pad8(head.length));
   header.set(MAGIC, 0);
@@ -210,6 +235,7 @@ export function decodeTableRange(bytes: Uint8Array): DecodedSnapshot {
   );
   const data: TableRange = { keys, lens, slabs, dtype: shape.dtype, states: shape.states };
   const meta: SnapshotMeta = { app: app as number, handler: handler as string };
+  if (h.set !== undefined) meta.set = checkSet(h.set, (why) => bad(`its set ${why}`));
   return ranges === undefined ? { meta, data } : { meta, ranges, data };
 }
 
@@ -291,4 +317,49 @@ function view<T>(bytes: Uint8Array, Ctor: ViewCtor<T>, off: number, count: numbe
   const copy = new Uint8Array(count * Ctor.BYTES_PER_ELEMENT);
   copy.set(bytes.subarray(off, off + copy.length));
   return new Ctor(copy.buffer, 0, count);
+}
+
+/** Checks the shape of a {@link SnapshotSet} (calls `bad` with what is wrong); returns it. */
+function checkSet(v: unknown, bad: (why: string) => never): SnapshotSet {
+  if (v === null || typeof v !== 'object') bad('is not a map');
+  const { run, ring, servers, node, writtenAt } = v as Partial<SnapshotSet>;
+  if (typeof run !== 'string' || run.length === 0) bad('names no run');
+  if (!Number.isInteger(ring) || ring! < 0) bad('has no ring version');
+  if (!Array.isArray(servers) || servers.length === 0 || !servers.every((x) => typeof x === 'string'))
+    bad('lists no servers');
+  if (typeof node !== 'string' || !servers!.includes(node)) bad('names a node that is not on its ring');
+  if (typeof writtenAt !== 'number' || !Number.isFinite(writtenAt)) bad('has no time');
+  return { run: run!, ring: ring!, servers: [...servers!], node: node!, writtenAt: writtenAt! };
+}
+
+/**
+ * Decodes only the meta of a snapshot (app, handler, set) from its first bytes: at least the
+ * fixed header and the msgpack head (a reader may pass the whole file). For choosing among files
+ * without reading their data.
+ * @throws PsError `PS_ERR_SNAPSHOT` when the bytes do not start a valid snapshot, or are fewer
+ *   than its header (the error's details hold `need`: how many bytes the header takes).
+ */
+export function decodeSnapshotMeta(bytes: Uint8Array): SnapshotMeta {
+  const bad = (why: string, details?: Record<string, unknown>): never => {
+    throw new PsError(PsErrorCode.SNAPSHOT, `not a valid table snapshot: ${why}`, details);
+  };
+  if (bytes.byteLength < FIXED) bad('shorter than its header', { need: FIXED });
+  if (MAGIC.some((m, i) => bytes[i] !== m)) bad('bad magic bytes');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = dv.getUint32(4, true);
+  if (version !== SNAPSHOT_VERSION) bad(`format version ${version} is not supported`, { version });
+  const headLen = dv.getUint32(8, true);
+  if (bytes.byteLength < FIXED + headLen) bad('shorter than its header', { need: FIXED + headLen });
+  let head: unknown;
+  try {
+    head = decoder.decode(bytes.subarray(FIXED, FIXED + headLen));
+  } catch (cause) {
+    bad(`header is not valid msgpack: ${(cause as Error).message}`);
+  }
+  if (head === null || typeof head !== 'object' || Array.isArray(head)) bad('header is not a map');
+  const { app, handler, set } = head as Record<string, unknown>;
+  if (!Number.isInteger(app) || (app as number) < 0 || typeof handler !== 'string') bad('no app or handler');
+  const meta: SnapshotMeta = { app: app as number, handler: handler as string };
+  if (set !== undefined) meta.set = checkSet(set, (why) => bad(`its set ${why}`));
+  return meta;
 }

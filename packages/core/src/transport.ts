@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import type { ClusterSecret } from './cluster-secret.js';
 import type { PsError } from './errors.js';
 import type { NodeAddress, NodeId } from './message.js';
 
@@ -45,6 +46,11 @@ export interface BindOptions {
 export interface Transport {
   /** Short name for logs and stats (`tcp`, `inproc`, `ws`). */
   readonly kind: string;
+  /**
+   * The cluster secret the transport authenticates with, if any. With per-role secrets (a
+   * `RoleSecrets`), the scheduler and servers ask it which credential each peer proved.
+   */
+  readonly credentials?: ClusterSecret | undefined;
   /**
    * Sets this node's id and (unless `listen: false`) listens at `self.host:self.port`.
    * Resolves with the real address (port 0 becomes the port the OS chose).

@@ -371,6 +371,67 @@ describe('significantUpdate, pushes', () => {
     expect([...(later.data[1] as Float64Array)]).toEqual([0, 0, 2]);
   });
 
+  it('counts nothing twice after a re-slice: applied sends plus what is held equal what was pushed', () => {
+    // Each task is sliced over servers A, B, C; now and then one slice is lost (its server died)
+    // and its keys go to the others as a resend. The lost slice's values count as never applied.
+    const rand = seededRandom(14);
+    const peers = ['server-a', 'server-b', 'server-c'];
+    for (let run = 0; run < 50; run++) {
+      const worker = significantUpdate({ threshold: 1 });
+      const pushed = new Float64Array(UNIVERSE);
+      const applied = new Float64Array(UNIVERSE);
+      let reslices = 0;
+      for (let ts = 0; ts < 30; ts++) {
+        const ids = Array.from({ length: UNIVERSE }, (_, i) => i).filter(() => rand() < 0.7);
+        if (ids.length === 0) continue;
+        const val = new Map(ids.map((id) => [id, Math.round((rand() * 4 - 2) * 8) / 8]));
+        for (const [id, v] of val) pushed[id]! += v;
+        const send = (peer: string, part: number[], resend: boolean) => {
+          if (part.length === 0) return undefined;
+          const keys = keysOf(part);
+          const vals = Float64Array.from(keys, (k) => val.get(idOf.get(k)!)!);
+          const msg = pushMsg(ts, keys, vals);
+          if (resend) msg.meta.resend = true;
+          const out = worker.encode(msg, { peer, keys }).data[1] as Float64Array;
+          return { keys, out };
+        };
+        const owner = new Map(ids.map((id) => [id, peers[Math.floor(rand() * 3)]!]));
+        const lost = rand() < 0.4 ? peers[Math.floor(rand() * 3)]! : undefined;
+        for (const peer of peers) {
+          const sent = send(
+            peer,
+            ids.filter((id) => owner.get(id) === peer),
+            false,
+          );
+          if (!sent || peer === lost) continue;
+          sent.keys.forEach((k, i) => {
+            applied[idOf.get(k)!]! += sent.out[i]!;
+          });
+        }
+        if (lost === undefined) continue;
+        reslices++;
+        const moved = ids.filter((id) => owner.get(id) === lost);
+        const others = peers.filter((p) => p !== lost);
+        for (const peer of others) {
+          const part = moved.filter((id) => others[id % 2] === peer);
+          const sent = send(peer, part, true);
+          sent?.keys.forEach((k, i) => {
+            applied[idOf.get(k)!]! += sent.out[i]!;
+          });
+        }
+      }
+      const held = new Float64Array(UNIVERSE);
+      for (const r of worker.flush()) {
+        r.keys.forEach((k, i) => {
+          held[idOf.get(k)!]! += r.vals[i]!;
+        });
+      }
+      for (let id = 0; id < UNIVERSE; id++) {
+        expect(applied[id]! + held[id]!, `run ${run} key ${id} (${reslices} re-slices)`).toBe(pushed[id]!);
+      }
+    }
+  });
+
   it('leaves pushes it cannot track as they are', () => {
     const f = significantUpdate({ threshold: 1 });
     const keys = keysOf([0, 1]);

@@ -86,8 +86,15 @@ interface PushState {
   residuals: KVTable | undefined;
   /** Pushes encoded since the last flush (for `flushEvery`). */
   pushes: number;
-  /** The value segments sent for recent pushes, by ts (a resend must carry the same). */
-  sent: Map<number, Vals>;
+}
+
+/** One encoded push slice of a task, kept so that a re-slice of the task resends what it sent. */
+interface SentSlice {
+  peer: NodeId;
+  keys: BigUint64Array;
+  out: Vals;
+  /** Where each key's values start in `out` (`keys.length + 1` entries). */
+  offs: Int32Array;
 }
 
 /** A server's state for pull responses to one worker and app. */
@@ -139,9 +146,13 @@ interface CacheState {
  * SignificantUpdateFilter.flush} and pushed inside {@link SignificantUpdateFilter.bypass}, or
  * goes out with `flushEvery`. A push the server does not apply (it answers with an error, or the
  * connection drops) loses what it carried, as it would without the filter; a resend of the same
- * request (same app and ts, after a key-cache miss) carries exactly what the first send did: the
- * filter keeps the value segments it sent for the last 64 pushes per server and app, dropping
- * those below `meta.done` (finished requests). Memory: a float64 residual per key pushed.
+ * request (same app and ts, after a key-cache miss) carries exactly what the first send did, and
+ * so does a re-slice (`meta.resend`: the ring changed and the worker sends a task's keys to their
+ * new server): each key carries what an earlier slice of the task sent for it, and what was held
+ * back for it from that slice's server moves to the new one, so nothing is counted twice: per
+ * key, the slices a server applied plus what is held equal what was pushed. The filter keeps the
+ * slices it encoded for the last 64 tasks per app, dropping those below `meta.done` (finished
+ * requests). Memory: a float64 residual per key pushed.
  *
  * **Pull responses** (`[vals]`, encoded by the server with `ctx.keys` = the keys asked for):
  * per worker and app, the server keeps the value it last sent for each key (the value the worker
@@ -202,7 +213,67 @@ export function significantUpdate(opts: SignificantUpdateOptions): SignificantUp
   const pushStates = new Map<NodeId, Map<number, PushState>>();
   const heldStates = new Map<NodeId, Map<number, HeldState>>();
   const cacheStates = new Map<NodeId, Map<number, CacheState>>();
+  /** Push slices encoded per app and ts, to any peer (for re-slices: see `encodePush`). */
+  const slicesByTs = new Map<number, Map<number, SentSlice[]>>();
   let bypassing = 0;
+
+  /** The slices of (app, ts) encoded so far, after forgetting finished tasks (below `done`). */
+  function slicesOf(app: number, ts: number, done: number | undefined): SentSlice[] {
+    const byTs = slicesByTs.get(app);
+    if (!byTs) return [];
+    if (typeof done === 'number') for (const t of byTs.keys()) if (t < done) byTs.delete(t);
+    return byTs.get(ts) ?? [];
+  }
+
+  /** Keeps a slice for resends and re-slices of its task (the last REPLAY_MAX tasks per app). */
+  function recordSlice(app: number, ts: number, slice: SentSlice): void {
+    let byTs = slicesByTs.get(app);
+    if (!byTs) {
+      byTs = new Map();
+      slicesByTs.set(app, byTs);
+    }
+    const list = byTs.get(ts) ?? [];
+    list.push(slice);
+    byTs.set(ts, list);
+    if (byTs.size > REPLAY_MAX) byTs.delete(byTs.keys().next().value as number);
+  }
+
+  /**
+   * A key of a re-sliced push that an earlier slice of the same task carried: what that slice sent
+   * for it (`at`, `len` in `slice.out`), if the key held the same number of values there.
+   */
+  function findEarlier(
+    slices: SentSlice[],
+    key: bigint,
+    len: number,
+  ): { slice: SentSlice; at: number } | undefined {
+    for (const slice of slices) {
+      const i = indexOf(slice.keys, key);
+      if (i >= 0 && slice.offs[i + 1]! - slice.offs[i]! === len) return { slice, at: slice.offs[i]! };
+    }
+    return undefined;
+  }
+
+  /** Moves what `from`'s residual table holds back for `key` into `to[off..off+len)` (adding). */
+  function moveResidual(
+    from: NodeId,
+    app: number,
+    key: bigint,
+    to: Float64Array,
+    off: number,
+    len: number,
+  ): void {
+    const table = pushStates.get(from)?.get(app)?.residuals;
+    if (!table) return;
+    const e = table.lookup(BigUint64Array.of(key), false)[0]!;
+    if (e < 0 || table.lengthOf(e) !== len) return;
+    const res = table.slabs[0] as Float64Array;
+    const o = table.offsetOf(e);
+    for (let j = 0; j < len; j++) {
+      to[off + j]! += res[o + j]!;
+      res[o + j] = 0;
+    }
+  }
 
   const everyNth = (count: number): boolean => flushEvery !== undefined && count % flushEvery === 0;
 
@@ -219,14 +290,20 @@ export function significantUpdate(opts: SignificantUpdateOptions): SignificantUp
     const st = stateOf(pushStates, ctx.peer, msg.meta.app, () => ({
       residuals: undefined,
       pushes: 0,
-      sent: new Map<number, Vals>(),
     }));
     const { ts, done } = msg.meta;
-    if (typeof done === 'number') for (const t of st.sent.keys()) if (t < done) st.sent.delete(t);
-    const again = st.sent.get(ts);
-    if (again !== undefined && again.length === vals.length && again.constructor === vals.constructor) {
-      return replaced(msg, 1, again);
+    const slices = slicesOf(msg.meta.app, ts, done);
+    // The same slice again (a resend after a key-cache miss): the values it carried the first time.
+    const again = slices.find((x) => x.peer === ctx.peer && sameKeys(x.keys, keys));
+    if (
+      again !== undefined &&
+      again.out.length === vals.length &&
+      again.out.constructor === vals.constructor
+    ) {
+      return replaced(msg, 1, again.out);
     }
+    // Only a resent slice (`meta.resend`: a re-slice after a ring change) can repeat keys.
+    const earlier = msg.meta.resend === true ? slices : [];
     st.residuals ??= new KVTable('float64', 1, TABLE_CAPACITY);
     const table = st.residuals;
     let entries: Int32Array;
@@ -241,11 +318,24 @@ export function significantUpdate(opts: SignificantUpdateOptions): SignificantUp
     const res = table.slabs[0] as Float64Array;
     const out = vals instanceof Float32Array ? new Float32Array(vals.length) : new Float64Array(vals.length);
     const f32 = vals instanceof Float32Array;
+    const offs = new Int32Array(keys.length + 1);
     let p = 0;
     for (let i = 0; i < keys.length; i++) {
       const e = entries[i]!;
       const off = table.offsetOf(e);
       const len = table.lengthOf(e);
+      offs[i] = p;
+      // A re-slice (the task's keys now go to another server): a key an earlier slice carried is
+      // sent again as it was sent then, and what was held back for it moves along, so nothing
+      // of the push is counted twice (the earlier slice's residual already holds its rest).
+      const before = earlier.length > 0 ? findEarlier(earlier, keys[i]!, len) : undefined;
+      if (before) {
+        out.set(before.slice.out.subarray(before.at, before.at + len), p);
+        if (before.slice.peer !== ctx.peer)
+          moveResidual(before.slice.peer, msg.meta.app, keys[i]!, res, off, len);
+        p += len;
+        continue;
+      }
       for (let j = 0; j < len; j++, p++) {
         const r = res[off + j]! + vals[p]!;
         if (whole || !(Math.abs(r) <= threshold)) {
@@ -258,8 +348,8 @@ export function significantUpdate(opts: SignificantUpdateOptions): SignificantUp
         }
       }
     }
-    st.sent.set(ts, out);
-    if (st.sent.size > REPLAY_MAX) st.sent.delete(st.sent.keys().next().value as number);
+    offs[keys.length] = p;
+    recordSlice(msg.meta.app, ts, { peer: ctx.peer, keys, out, offs });
     return replaced(msg, 1, out);
   }
 
@@ -499,6 +589,27 @@ function lostTrack(st: CacheState): void {
   while (epoch === 0 || epoch === st.epoch) epoch = Math.floor(Math.random() * 4294967296);
   st.epoch = epoch;
   st.confirmed = false;
+}
+
+function sameKeys(a: BigUint64Array, b: BigUint64Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Index of `key` in the strictly increasing `keys`, or -1. */
+function indexOf(keys: BigUint64Array, key: bigint): number {
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const k = keys[mid]!;
+    if (k === key) return mid;
+    if (k < key) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 function isVals(s: Segment | undefined): s is Vals {

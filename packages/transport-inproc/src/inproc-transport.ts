@@ -98,6 +98,10 @@ export class InprocTransport implements Transport {
   private readonly connectTimeoutMs: number;
   private readonly reconnectWindowMs: number;
   private readonly secret: ClusterSecret | undefined;
+  /** The secret this transport authenticates with (per-role secrets: which role each peer proved). */
+  get credentials(): ClusterSecret | undefined {
+    return this.secret;
+  }
   private self: NodeId | undefined;
   private listening: { host: string; port: number } | undefined;
   private readonly dialed = new Map<NodeId, Dialed>();

@@ -153,6 +153,10 @@ export class ThreadTransport implements Transport {
   private readonly helloTimeoutMs: number;
   private readonly maxBytesInFlight: number;
   private readonly secret: ClusterSecret | undefined;
+  /** The secret this transport authenticates with (per-role secrets: which role each peer proved). */
+  get credentials(): ClusterSecret | undefined {
+    return this.secret;
+  }
   private self: NodeId | undefined;
   private listening: { host: string; port: number } | undefined;
   private nextReq = 1;

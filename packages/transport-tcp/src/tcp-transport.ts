@@ -201,6 +201,10 @@ export class TcpTransport implements Transport {
   private readonly reconnectWindowMs: number;
   private readonly helloTimeoutMs: number;
   private readonly secret: ClusterSecret | undefined;
+  /** The secret this transport authenticates with (per-role secrets: which role each peer proved). */
+  get credentials(): ClusterSecret | undefined {
+    return this.secret;
+  }
   private readonly tls: TcpTlsOptions | undefined;
   private readonly maxMessagesPerSecond: number;
   /** `maxConnections` and the pending-handshake limits of accepted connections. */

@@ -215,6 +215,10 @@ export abstract class WsTransportBase implements Transport {
   protected readonly highWaterMarkBytes: number;
   protected readonly path: string;
   protected readonly secret: ClusterSecret | undefined;
+  /** The secret this transport authenticates with (per-role secrets: which role each peer proved). */
+  get credentials(): ClusterSecret | undefined {
+    return this.secret;
+  }
   protected readonly maxMessagesPerSecond: number;
   protected readonly maxQueuedBytes: number;
 

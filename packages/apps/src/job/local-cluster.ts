@@ -3,6 +3,7 @@ import type { EnvConfig, TrafficStats } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { parseKillSpec, type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
+import { EXIT_FENCED, EXIT_LOST_SCHEDULER } from './exit-codes.js';
 import type { JobEvent, JobSummary } from './job-events.js';
 import { JobInterrupted } from './job-interrupted.js';
 import { resolveSecret } from './resolve-secret.js';
@@ -169,6 +170,9 @@ async function runInProcess(cfg: SlrConfig, on: (e: JobEvent) => void, secret?: 
   await Promise.all(roles);
 }
 
+/** How long nodes may run on after the scheduler and the workers finished, in ms. */
+const LATE_NODE_GRACE_MS = 5_000;
+
 interface Role {
   name: string;
   child: ChildProcess;
@@ -200,6 +204,9 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
       on({ type: 'killed', role: role.name, pid: role.child.pid ?? -1, at: done / total });
     }
   };
+  /** The scheduler exited 0: the job is done; a node still running was cut off from it. */
+  let jobDone = false;
+  let tearingDown = false;
   let failure: Error | undefined;
   let failed!: (e: Error) => void;
   const failedPromise = new Promise<never>((_, reject) => {
@@ -245,7 +252,13 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     if (child.pid !== undefined) on({ type: 'spawned', role: name, pid: child.pid });
     roles.push(role);
     void exited.then(({ code, signal }) => {
-      if (code !== 0 && !killed.has(role)) {
+      // A node declared dead (a pause past the heartbeat timeout) stops on its own, and so does
+      // one that woke after the job ended: the cluster went on without them, not a failure.
+      const excused =
+        killed.has(role) ||
+        code === EXIT_FENCED ||
+        (jobDone && (code === EXIT_LOST_SCHEDULER || tearingDown));
+      if (code !== 0 && !excused) {
         failed(
           new Error(
             `${name} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}; the cluster was torn down`,
@@ -294,7 +307,16 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
       servers.push(launch(`ps-server (${i + 1}/${cfg.servers})`, { ...env, PS_ROLE: 'server' }));
     for (let i = 0; i < cfg.workers; i++)
       workers.push(launch(`ps-worker (${i + 1}/${cfg.workers})`, { ...env, PS_ROLE: 'worker' }));
-    await Promise.race([Promise.all(roles.map((r) => r.exited)), failedPromise]);
+    const schedulerRole = roles[0]!;
+    // Once the scheduler and the workers are done, a server still running (one declared dead
+    // while paused, which never heard the end) gets a few seconds, then is stopped.
+    const jobEnded = Promise.all([schedulerRole, ...workers].map((r) => r.exited)).then(async ([s]) => {
+      if (s!.code !== 0) return new Promise<never>(() => undefined);
+      jobDone = true;
+      await sleep(LATE_NODE_GRACE_MS);
+      tearingDown = true;
+    });
+    await Promise.race([Promise.all(roles.map((r) => r.exited)), jobEnded, failedPromise]);
   } finally {
     clearTimeout(limit);
     process.off('SIGINT', onSignal);

@@ -5,7 +5,7 @@ import {
   createWorker,
   type EnvConfig,
   type KVWorker,
-  PsError,
+  type PsError,
   PsErrorCode,
   type PsNode,
   Scheduler,
@@ -26,7 +26,11 @@ import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
+import { exitCodeOf } from './exit-codes.js';
 import type { JobEvent } from './job-events.js';
+
+/** How many times a fenced server starts over as a new one (`PS_REJOIN`) before it gives up. */
+const MAX_REJOINS = 10;
 
 /**
  * Loads the job's data as every worker does (deterministic from the seed) and checks it: the
@@ -109,58 +113,77 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   }
   const filters = filtersFromSpec(cfg.filters);
   const kkt = cfg.filters.split(',').some((f) => f.trim() === 'kkt') ? kktFilter(cfg.l1) : undefined;
-  const filterStats = () =>
-    [...(kkt ? [kkt] : []), ...filters].map((f) => ({
+  // The workers' clock (app 1) stays exact: filters run on the model (app 0) only.
+  const appFilters = filters.length > 0 ? { appFilters: { 1: [] } } : {};
+  const filterStats = (chain = filters) =>
+    [...(kkt ? [kkt] : []), ...chain].map((f) => ({
       signature: f.signature,
       bytesIn: f.stats.bytesIn,
       bytesOut: f.stats.bytesOut,
     }));
   if (env.role === 'server') {
-    setTitle('ps-server');
-    // Push requests to the model per worker node id, for the summary (`push_requests_by_worker`).
-    // Only a worker's own pushes count (a replica's replay comes from its master server). The
-    // wrapper keeps the table and the rule, which replication and snapshots need.
-    const pushesBySender: Record<string, number> = {};
-    const model = slrHandler(cfg);
-    let self: PsNode | undefined;
-    const counted = Object.assign(
-      (req: Parameters<typeof model>[0]) => {
-        if (req.push && (!self || self.view.workers.some((w) => w.id === req.sender)))
-          pushesBySender[req.sender] = (pushesBySender[req.sender] ?? 0) + 1;
-        return model(req);
-      },
-      { table: model.table, rule: model.rule },
-    );
-    const { node, servers } = await createServer({
-      transport: transport(),
-      scheduler: at,
-      host: env.host,
-      port: env.port,
-      ...(startTimeoutMs ? { startTimeoutMs } : {}),
-      // App 0: the model; app 1: the workers' clock (bounded delay across workers).
-      handler: {
-        0: counted,
-        1: assignHandler(),
-      },
-      filters,
-      // Load the model of an earlier run (app 0) before serving.
-      ...(cfg.restore
-        ? { beforeStart: async ([app0]) => void (await restoreServer(app0!, cfg.restore)) }
-        : {}),
-    });
-    setTitle(`ps-server-${node.rank}`);
-    self = node;
-    report({ type: 'listening', role: 'server', port: node.address.port });
-    await node.terminated;
-    if (cfg.snapshotDir) await snapshotServer(servers[0]!, cfg.snapshotDir);
-    report({
-      type: 'stats',
-      role: `server-${node.rank}`,
-      stats: node.stats,
-      filters: filterStats(),
-      pushesBySender,
-    });
-    if (node.terminationError) throw node.terminationError;
+    // One server node; with PS_REJOIN, a node declared dead (fenced) starts over as a new server
+    // (a new id: it joins the running cluster and receives its ranges by the two-phase move).
+    const serveOnce = async (first: boolean): Promise<PsError | undefined> => {
+      setTitle('ps-server');
+      // Filters keep per-peer state: a new node starts with new ones.
+      const chain = first ? filters : filtersFromSpec(cfg.filters);
+      // Push requests to the model per worker node id, for the summary (`push_requests_by_worker`).
+      // Only a worker's own pushes count (a replica's replay comes from its master server). The
+      // wrapper keeps the table and the rule, which replication and snapshots need.
+      const pushesBySender: Record<string, number> = {};
+      const model = slrHandler(cfg);
+      let self: PsNode | undefined;
+      const counted = Object.assign(
+        (req: Parameters<typeof model>[0]) => {
+          if (req.push && (!self || self.view.workers.some((w) => w.id === req.sender)))
+            pushesBySender[req.sender] = (pushesBySender[req.sender] ?? 0) + 1;
+          return model(req);
+        },
+        { table: model.table, rule: model.rule },
+      );
+      const { node, servers } = await createServer({
+        transport: transport(),
+        scheduler: at,
+        host: env.host,
+        port: env.port,
+        ...(startTimeoutMs ? { startTimeoutMs } : {}),
+        // App 0: the model; app 1: the workers' clock (bounded delay across workers).
+        handler: {
+          0: counted,
+          1: assignHandler(),
+        },
+        filters: chain,
+        ...appFilters,
+        // Load the model of an earlier run (app 0) before serving.
+        ...(cfg.restore && first
+          ? { beforeStart: async ([app0]) => void (await restoreServer(app0!, cfg.restore)) }
+          : {}),
+      });
+      setTitle(`ps-server-${node.rank}`);
+      self = node;
+      report({ type: 'listening', role: 'server', port: node.address.port });
+      await node.terminated;
+      // A server that did not end in order (declared dead, lost the scheduler) writes no snapshot.
+      if (cfg.snapshotDir && !node.terminationError) await snapshotServer(servers[0]!, cfg.snapshotDir);
+      report({
+        type: 'stats',
+        role: `server-${node.rank}`,
+        stats: node.stats,
+        filters: filterStats(chain),
+        pushesBySender,
+      });
+      return node.terminationError;
+    };
+    for (let round = 0; round <= MAX_REJOINS; round++) {
+      const err = await serveOnce(round === 0);
+      if (err?.code === PsErrorCode.FENCED && env.rejoin && round < MAX_REJOINS) {
+        process.stderr.write(`ps-server: ${err.message}; rejoining as a new server (PS_REJOIN)\n`);
+        continue;
+      }
+      if (err) throw err;
+      return;
+    }
     return;
   }
   setTitle('ps-worker');
@@ -172,6 +195,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     host: env.host,
     apps: [0, 1],
     filters,
+    ...appFilters,
     ...(startTimeoutMs ? { startTimeoutMs } : {}),
   });
   const [worker, clock] = workers as [KVWorker, KVWorker];
@@ -250,7 +274,7 @@ export async function roleMain(
     const message = err instanceof Error ? err.message : String(err);
     report({ type: 'failed', role: env.role, message });
     process.stderr.write(`ps-${env.role}: ${message}\n`);
-    process.exitCode = err instanceof PsError && err.code === PsErrorCode.SHUTDOWN ? 0 : 1;
+    process.exitCode = exitCodeOf(err);
   }
   finished = true;
   if (send) process.disconnect?.();

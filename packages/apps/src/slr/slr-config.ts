@@ -87,7 +87,7 @@ export interface SlrConfig {
    * browser workers, whose timers a browser slows when their tab is not in front).
    */
   heartbeatTimeoutMs: number;
-  /** Each server writes its table there when the job ends (`<node>.app0.snap`); empty: no snapshot. */
+  /** Each server writes its table there when the job ends (`<run>.r<ring>.<node>.app0.snap`, one set per run); empty: no snapshot. */
   snapshotDir: string;
   /** Servers load every app-0 snapshot of this directory before serving; empty: start empty. */
   restore: string;

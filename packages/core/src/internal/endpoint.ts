@@ -1,6 +1,6 @@
 import { type Observable, Subject, type Subscription } from 'rxjs';
 import { PsError, PsErrorCode } from '../errors.js';
-import { decodeChain, encodeChain, type Filter } from '../filter.js';
+import { type AppFilters, chainFor, decodeChain, encodeChain, type Filter } from '../filter.js';
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, frameLength } from '../frame-codec.js';
 import { COMMANDS, type Message, type Meta, type NodeId, type Segment } from '../message.js';
 import type { Transport } from '../transport.js';
@@ -81,6 +81,8 @@ export class Endpoint {
     readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
     /** The bandwidth filter chain run on data messages (encode in order, decode in reverse). */
     readonly filters: readonly Filter[] = [],
+    /** Apps that run their own chain instead of `filters`. */
+    readonly appFilters: AppFilters | undefined = undefined,
   ) {
     this.sub = transport.frames$.subscribe({
       next: ({ from, frame }) => this.receive(from, frame),
@@ -113,7 +115,8 @@ export class Endpoint {
     }
     msg.meta.sender = from;
     msg.meta.recipient = this.self();
-    if (this.filters.length > 0 && msg.meta.cmd === undefined) {
+    const chain = chainFor(this.filters, this.appFilters, msg.meta.app);
+    if (chain.length > 0 && msg.meta.cmd === undefined) {
       try {
         const first = msg.data[0];
         const keys = msg.meta.request
@@ -121,7 +124,7 @@ export class Endpoint {
             ? first
             : undefined
           : this.requestKeys?.(from, msg.meta.app, msg.meta.ts, msg.meta.part);
-        msg = decodeChain(this.filters, msg, keys ? { peer: from, keys } : { peer: from });
+        msg = decodeChain(chain, msg, keys ? { peer: from, keys } : { peer: from });
       } catch (err) {
         const e = err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err));
         this.reject(e, from);
@@ -144,10 +147,11 @@ export class Endpoint {
     keys?: BigUint64Array,
   ): Promise<void> {
     let msg: Message = { meta: meta as Meta, data };
-    if (this.filters.length > 0 && meta.cmd === undefined) {
+    const chain = chainFor(this.filters, this.appFilters, meta.app);
+    if (chain.length > 0 && meta.cmd === undefined) {
       const first = data[0];
       const k = keys ?? (meta.request && first instanceof BigUint64Array ? first : undefined);
-      msg = encodeChain(this.filters, msg, k ? { peer: to, keys: k } : { peer: to });
+      msg = encodeChain(chain, msg, k ? { peer: to, keys: k } : { peer: to });
     }
     const parts = encodeFrame(msg, this.maxFrameBytes);
     const n = frameLength(parts);
