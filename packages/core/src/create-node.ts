@@ -1,5 +1,5 @@
-import { KVServer, type RequestHandler } from './kv-server.js';
-import { KVWorker } from './kv-worker.js';
+import { KVServer, type KVServerOptions, type RequestHandler } from './kv-server.js';
+import { KVWorker, type KVWorkerOptions } from './kv-worker.js';
 import { type NodeOptions, PsNode } from './ps-node.js';
 
 /** Options of {@link createServer}: a node's options plus the handler of each app id. */
@@ -11,6 +11,8 @@ export interface CreateServerOptions extends Omit<NodeOptions, 'role'> {
    * `@ps/core/node`, to load snapshots before serving).
    */
   beforeStart?: (servers: KVServer[]) => Promise<void>;
+  /** Delivery options of every KVServer (the per-worker window, forward resends). */
+  delivery?: Pick<KVServerOptions, 'window' | 'resend'>;
 }
 
 /**
@@ -25,7 +27,7 @@ export async function createServer(
   const handlers: Record<number, RequestHandler> =
     typeof opts.handler === 'function' ? { 0: opts.handler } : opts.handler;
   const servers = Object.entries(handlers).map(
-    ([app, handler]) => new KVServer(node, { app: Number(app), handler }),
+    ([app, handler]) => new KVServer(node, { ...opts.delivery, app: Number(app), handler }),
   );
   try {
     await opts.beforeStart?.(servers);
@@ -41,6 +43,8 @@ export async function createServer(
 export interface CreateWorkerOptions extends Omit<NodeOptions, 'role'> {
   /** App ids to open a KVWorker for. Default `[0]`. */
   apps?: number[];
+  /** Delivery options of every KVWorker (request deadline, resend timing). */
+  delivery?: Pick<KVWorkerOptions, 'requestTimeoutMs' | 'resend'>;
 }
 
 /**
@@ -51,7 +55,7 @@ export async function createWorker(
   opts: CreateWorkerOptions,
 ): Promise<{ node: PsNode; worker: KVWorker; workers: KVWorker[] }> {
   const node = await PsNode.create({ ...opts, role: 'worker' });
-  const workers = (opts.apps ?? [0]).map((app) => new KVWorker(node, { app }));
+  const workers = (opts.apps ?? [0]).map((app) => new KVWorker(node, { ...opts.delivery, app }));
   try {
     await node.start();
   } catch (err) {
