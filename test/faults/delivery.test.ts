@@ -34,7 +34,11 @@ interface Cluster {
   workerPids: number[];
 }
 
-async function startCluster(servers: number, workers: number, extra: Record<string, string>): Promise<Cluster> {
+async function startCluster(
+  servers: number,
+  workers: number,
+  extra: Record<string, string>,
+): Promise<Cluster> {
   const common = {
     PS_NUM_SERVERS: String(servers),
     PS_NUM_WORKERS: String(workers),
@@ -42,7 +46,9 @@ async function startCluster(servers: number, workers: number, extra: Record<stri
     ...extra,
   };
   const scheduler = spawnNode(script, { ...common, PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });
-  const { port } = await scheduler.waitFor<{ port: number }>((o) => (o as { event?: string }).event === 'listening');
+  const { port } = await scheduler.waitFor<{ port: number }>(
+    (o) => (o as { event?: string }).event === 'listening',
+  );
   const env = { ...common, PS_SCHEDULER: `127.0.0.1:${port}` };
   const srv = Array.from({ length: servers }, () => spawnNode(script, { ...env, PS_ROLE: 'server' }));
   const wrk = Array.from({ length: workers }, () => spawnNode(script, { ...env, PS_ROLE: 'worker' }));
@@ -76,7 +82,10 @@ async function progress(c: Cluster, more: number, timeoutMs = 60_000): Promise<v
   const base = c.workers.map(ackedOf);
   await Promise.all(
     c.workers.map((w, i) =>
-      w.waitFor<{ event: string; acked: number }>((o) => o.event === 'acked' && o.acked >= base[i]! + more, timeoutMs),
+      w.waitFor<{ event: string; acked: number }>(
+        (o) => o.event === 'acked' && o.acked >= base[i]! + more,
+        timeoutMs,
+      ),
     ),
   );
 }
@@ -84,7 +93,9 @@ async function progress(c: Cluster, more: number, timeoutMs = 60_000): Promise<v
 /** Stops the workers' pushing (SIGUSR2) and checks each worker's ledger. */
 async function finish(c: Cluster): Promise<Result[]> {
   for (const w of c.workers) process.kill(w.pid, 'SIGUSR2');
-  const res = await Promise.all(c.workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 180_000)));
+  const res = await Promise.all(
+    c.workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 180_000)),
+  );
   for (const r of res) {
     expect(r.settled, JSON.stringify(r)).toBe(r.issued); // every wait() settled
     expect(r.failed, JSON.stringify(r)).toBe(0);
@@ -101,7 +112,7 @@ describe('delivery under connection faults: every wait settles, the ledger is ex
   beforeAll(() => {
     // This suite needs the kernel's SOCK_DESTROY (ss -K) and root; fail loudly, never skip.
     expect(ssKillWorks(), 'ss -K must work here (root, SOCK_DESTROY)').toBe(true);
-  });
+  }, 400_000);
 
   it(`${RESETS} resets of worker→server links mid-flight (ss -K, both ends in turn)`, async () => {
     const c = await startCluster(3, 2, { LEDGER_KEYS: '2000', LEDGER_REPLICAS: '1' });
@@ -119,7 +130,7 @@ describe('delivery under connection faults: every wait settles, the ledger is ex
     console.log(
       `worker→server: ${resets} resets in ${Date.now() - started} ms; ${res.map((r) => r.acked).join(' + ')} pushes acknowledged, all exact`,
     );
-  });
+  }, 400_000);
 
   it(`${RESETS} resets of master→replica links mid-flight (ss -K), replicas 1`, async () => {
     const c = await startCluster(3, 2, { LEDGER_KEYS: '2000', LEDGER_REPLICAS: '1' });
@@ -137,7 +148,7 @@ describe('delivery under connection faults: every wait settles, the ledger is ex
     console.log(
       `master→replica: ${resets} resets in ${Date.now() - started} ms; ${res.map((r) => r.acked).join(' + ')} pushes acknowledged, all exact`,
     );
-  });
+  }, 400_000);
 
   it('every link to a server through a fault proxy: delayed, reset after random bytes, stalled then reset', async () => {
     const proxy = { delayMs: 1, jitterMs: 6, resetBytes: 150_000, stallRatio: 0.3, stallMs: 400 };
@@ -151,21 +162,31 @@ describe('delivery under connection faults: every wait settles, the ledger is ex
     const res = await finish(c);
     const exits = await Promise.all(
       c.servers.map((s) =>
-        s.waitFor<{ event: string; proxy: { resets: number; stalls: number } }>((o) => o.event === 'exit', 60_000),
+        s.waitFor<{ event: string; proxy: { resets: number; stalls: number } }>(
+          (o) => o.event === 'exit',
+          60_000,
+        ),
       ),
     );
     const workerResets = res.reduce((n, r) => n + r.proxy.resets, 0);
     const serverResets = exits.reduce((n, e) => n + e.proxy.resets, 0);
-    const stalls = [...res.map((r) => r.proxy.stalls), ...exits.map((e) => e.proxy.stalls)].reduce((a, b) => a + b, 0);
+    const stalls = [...res.map((r) => r.proxy.stalls), ...exits.map((e) => e.proxy.stalls)].reduce(
+      (a, b) => a + b,
+      0,
+    );
     console.log(
       `fault proxy: ${workerResets} worker→server and ${serverResets} server→server resets (${stalls} after a stall) in ${Date.now() - started} ms; ${res.map((r) => r.acked).join(' + ')} pushes, all exact`,
     );
     expect(workerResets).toBeGreaterThanOrEqual(50);
     expect(serverResets).toBeGreaterThanOrEqual(50);
-  });
+  }, 400_000);
 
   it('a master SIGKILLed while its links to its replicas are reset again and again: no acknowledged push is lost', async () => {
-    const c = await startCluster(3, 2, { LEDGER_KEYS: '2000', LEDGER_REPLICAS: '1', LEDGER_HEARTBEAT_MS: '1500' });
+    const c = await startCluster(3, 2, {
+      LEDGER_KEYS: '2000',
+      LEDGER_REPLICAS: '1',
+      LEDGER_HEARTBEAT_MS: '1500',
+    });
     await progress(c, 20);
     const victim = 1;
     const others = c.serverPorts.filter((_, i) => i !== victim);
@@ -189,5 +210,5 @@ describe('delivery under connection faults: every wait settles, the ledger is ex
     console.log(
       `master killed after ${resets} resets of its replica links in ${heldMs} ms: ${res.map((r) => r.acked).join(' + ')} pushes acknowledged, none lost`,
     );
-  });
+  }, 400_000);
 });

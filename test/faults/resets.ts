@@ -16,7 +16,20 @@ function ss(args: string[]): string {
 
 /** Every established TCP socket to or from `port` on 127.0.0.1. */
 export function socketsOf(port: number): SocketRow[] {
-  const text = ss(['-tnpH', 'state', 'established', '(', 'dport', '=', `:${port}`, 'or', 'sport', '=', `:${port}`, ')']);
+  const text = ss([
+    '-tnpH',
+    'state',
+    'established',
+    '(',
+    'dport',
+    '=',
+    `:${port}`,
+    'or',
+    'sport',
+    '=',
+    `:${port}`,
+    ')',
+  ]);
   const rows: SocketRow[] = [];
   for (const line of text.split('\n')) {
     const m = /127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:(\d+)(.*)$/.exec(line.trim());
@@ -49,7 +62,11 @@ export function resetPort(port: number, side: 'dport' | 'sport'): number {
  * `dport = :port`) or at the accepting end (`sport = :port`, `dst` the dialer). The kernel resets
  * both ends either way. Returns the sockets destroyed.
  */
-export function resetLinksFrom(pids: readonly number[], port: number, end: 'dialer' | 'acceptor' = 'dialer'): number {
+export function resetLinksFrom(
+  pids: readonly number[],
+  port: number,
+  end: 'dialer' | 'acceptor' = 'dialer',
+): number {
   let n = 0;
   for (const row of socketsOf(port)) {
     if (row.peerPort !== port || row.pid === undefined || !pids.includes(row.pid)) continue;
@@ -58,7 +75,20 @@ export function resetLinksFrom(pids: readonly number[], port: number, end: 'dial
     const args =
       end === 'dialer'
         ? ['-K', '-tnH', 'src', ...dialer, 'dst', ...acceptor]
-        : ['-K', '-tnH', 'src', '127.0.0.1', 'sport', '=', `:${port}`, 'dst', '127.0.0.1', 'dport', '=', `:${row.localPort}`];
+        : [
+            '-K',
+            '-tnH',
+            'src',
+            '127.0.0.1',
+            'sport',
+            '=',
+            `:${port}`,
+            'dst',
+            '127.0.0.1',
+            'dport',
+            '=',
+            `:${row.localPort}`,
+          ];
     n += ss(args)
       .split('\n')
       .filter((l) => l.includes('127.0.0.1')).length;

@@ -79,10 +79,10 @@ export {
   SCHEDULER_ID,
   type Segment,
 } from './message.js';
-export { PendingHandshakes } from './pending-handshakes.js';
-export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
 export { DEFAULT_RECEIVE_WINDOW, type ReceiveWindowLimits } from './net/receive-window.js';
 export { DEFAULT_RESEND_TIMING, type ResendTiming } from './net/resend-table.js';
+export { PendingHandshakes } from './pending-handshakes.js';
+export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
 export { type ClockSegment, RangeVectorClock } from './range-vector-clock.js';
 export {
   DEFAULT_VIRTUAL_NODES,
