@@ -85,7 +85,7 @@ async function cluster(opts: {
     () => s2.node.close(),
     () => scheduler.shutdown(),
   );
-  return { worker: w.worker, servers: [s1, s2], stats };
+  return { worker: w.worker, workerId: w.node.id, servers: [s1, s2], stats };
 }
 
 const keys = BigUint64Array.from({ length: 64 }, (_, i) => BigInt(i) * ((1n << 64n) / 64n) + 3n);
@@ -132,5 +132,24 @@ describe('delivery: exactly once, with deadlines', () => {
     expect(waited).toBeGreaterThanOrEqual(590);
     expect(waited).toBeLessThan(5_000);
     expect(calls).toBe(1); // resent several times (every 40 to 160 ms), applied once
+  });
+
+  it('a sparse push sets the clock of the ring ranges its keys fall in, not the spans between its keys', async () => {
+    const { worker, workerId, servers } = await cluster({});
+    // Two keys of one range far apart, and nothing between them pushed.
+    const view = servers[0]!.node.view;
+    const ranges = view.ring.ranges();
+    const r = ranges.find((x) => x.end - x.begin > 1000n)!;
+    const sparse = BigUint64Array.from([r.begin + 1n, r.end - 2n]);
+    await worker.wait(worker.push({ keys: sparse, vals: new Float32Array([1, 2]) }));
+    const owner = servers.find((s) => s.node.id === r.owner)!;
+    const clock = owner.servers[0]!.replicas.clockOf(workerId)!;
+    const bounds = new Set(ranges.flatMap((x) => [x.begin, x.end]));
+    for (const seg of clock.segments()) {
+      expect(bounds.has(seg.begin), `segment starts at ${seg.begin}`).toBe(true);
+      expect(bounds.has(seg.end), `segment ends at ${seg.end}`).toBe(true);
+    }
+    expect(clock.get(r.begin)).toBe(0);
+    expect(clock.get(r.end - 1n)).toBe(0);
   });
 });

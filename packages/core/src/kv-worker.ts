@@ -599,6 +599,8 @@ export class KVWorker {
         return;
       }
       if (meta.error.code === PsErrorCode.WRONG_OWNER) {
+        // Resending to this server is pointless until the ring changes: the slice is re-sliced.
+        this.resends.delete(slice);
         this.onWrongOwner(p, index, meta.ring ?? 0, PsError.fromWire(meta.error));
         return;
       }

@@ -136,7 +136,8 @@ export class ReceiveWindow {
 
   /** Forgets a part whose request failed without applying anything, so a resend runs afresh. */
   unmark(origin: string, inc: string, ts: number, part: number): void {
-    this.origins.get(origin)?.records.get(ts)?.parts.delete(part);
+    const o = this.origins.get(origin);
+    if (o?.inc === inc) o.records.get(ts)?.parts.delete(part);
   }
 
   /**
