@@ -68,7 +68,7 @@ describe('the ledger: acknowledged pushes survive failures exactly once', () => 
       `server SIGKILLed: declared dead and ring ${view.ring} published after ${view.t - killedAt} ms; slowest push ${Math.max(...slowest.map((x) => x.slowestMs))} ms`,
     );
     for (const w of c.workers) expect(await exitCode(w)).toBe(0);
-  });
+  }, 300_000);
 
   it('a server joins and another leaves under load, with the ledger exact', async () => {
     const c = await startCluster(2, 2, { LEDGER_PUSHES: '300', LEDGER_IN_FLIGHT: '6', LEDGER_PACE_MS: '15' });
@@ -103,5 +103,5 @@ describe('the ledger: acknowledged pushes survive failures exactly once', () => 
     expect(await exitCode(leaver)).toBe(0);
     for (const w of c.workers) expect(await exitCode(w)).toBe(0);
     expect(joiner.lines.some((l) => l.includes('"listening"'))).toBe(true);
-  });
+  }, 300_000);
 });

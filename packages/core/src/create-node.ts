@@ -1,6 +1,6 @@
 import type { ValArray, ValArrayOf, ValDtype } from './kv-pairs.js';
-import { KVServer, type RequestHandler } from './kv-server.js';
-import { KVWorker } from './kv-worker.js';
+import { KVServer, type KVServerOptions, type RequestHandler } from './kv-server.js';
+import { KVWorker, type KVWorkerOptions } from './kv-worker.js';
 import { type NodeOptions, PsNode } from './ps-node.js';
 
 /** Options of {@link createServer}: a node's options plus the handler of each app id. */
@@ -12,6 +12,8 @@ export interface CreateServerOptions extends Omit<NodeOptions, 'role'> {
    * `@ps/core/node`, to load snapshots before serving).
    */
   beforeStart?: (servers: KVServer[]) => Promise<void>;
+  /** Delivery options of every KVServer (the per-worker window, forward resends). */
+  delivery?: Pick<KVServerOptions, 'window' | 'resend'>;
 }
 
 /** What {@link createServer} resolves to; the same shape as {@link CreatedWorker}. */
@@ -38,7 +40,7 @@ export async function createServer(opts: CreateServerOptions): Promise<CreatedSe
   const handlers: Record<number, RequestHandler> =
     typeof opts.handler === 'function' ? { 0: opts.handler } : opts.handler;
   const servers = Object.entries(handlers).map(
-    ([app, handler]) => new KVServer(node, { app: Number(app), handler }),
+    ([app, handler]) => new KVServer(node, { ...opts.delivery, app: Number(app), handler }),
   );
   try {
     await opts.beforeStart?.(servers);
@@ -62,6 +64,8 @@ export interface CreateWorkerOptions<D extends ValDtype | undefined = undefined>
    * Default: unset (`Float32Array | Float64Array`).
    */
   dtype?: D;
+  /** Delivery options of every KVWorker (request deadline, resend timing). */
+  delivery?: Pick<KVWorkerOptions, 'requestTimeoutMs' | 'resend'>;
 }
 
 /** What {@link createWorker} resolves to; the same shape as {@link CreatedServer}. */
@@ -86,7 +90,9 @@ export async function createWorker<D extends ValDtype | undefined = undefined>(
   opts: CreateWorkerOptions<D>,
 ): Promise<CreatedWorker<ValArrayOf<D>>> {
   const node = await PsNode.create({ ...opts, role: 'worker' });
-  const workers = (opts.apps ?? [0]).map((app) => new KVWorker<ValArrayOf<D>>(node, { app }));
+  const workers = (opts.apps ?? [0]).map(
+    (app) => new KVWorker<ValArrayOf<D>>(node, { ...opts.delivery, app }),
+  );
   try {
     await node.start();
   } catch (err) {

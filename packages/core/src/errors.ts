@@ -49,8 +49,18 @@ export const PsErrorCode = {
   UNKNOWN_TIMESTAMP: 'PS_ERR_UNKNOWN_TIMESTAMP',
   /** The server's request handler threw; the message carries the handler's error. */
   HANDLER: 'PS_ERR_HANDLER',
-  /** An operation did not complete within its time limit (today: `PsNode.start`, joining the cluster). */
+  /**
+   * An operation did not complete within its time limit: `PsNode.start` (joining the cluster), or
+   * a request whose servers did not answer within the worker's `requestTimeoutMs` (the message
+   * names the server and how long the worker waited, resending meanwhile).
+   */
   TIMEOUT: 'PS_ERR_TIMEOUT',
+  /**
+   * A server got a resend of a push older than its delivery window (it evicted the record for
+   * room), so it cannot tell whether it applied it: it refuses rather than apply it twice. Raise
+   * the KVServer's `window` option, or keep fewer requests in flight.
+   */
+  WINDOW: 'PS_ERR_WINDOW',
   /** The cluster is shutting down; pending requests are rejected. */
   SHUTDOWN: 'PS_ERR_SHUTDOWN',
   /** The scheduler declared a node dead (it missed heartbeats), or a node lost the scheduler. */

@@ -102,6 +102,8 @@ export {
 export { DEFAULT_MAX_QUEUED_BYTES, overQueueLimit, slowPeerError } from './net/slow-peer.js';
 export { type GatedStream, type GateEntry, StreamInboundGate } from './net/stream-inbound-gate.js';
 export { type TransportLimits, transportLimitsFromEnv } from './net/transport-limits.js';
+export { DEFAULT_RECEIVE_WINDOW, type ReceiveWindowLimits } from './net/receive-window.js';
+export { DEFAULT_RESEND_TIMING, type ResendTiming } from './net/resend-table.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
 export { type ClockSegment, RangeVectorClock } from './range-vector-clock.js';
 export {

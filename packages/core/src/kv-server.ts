@@ -6,6 +6,8 @@ import { ValidatedKeys } from './internal/validated-keys.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './kv-pairs.js';
 import type { KVTable } from './kv-table.js';
 import type { Message, NodeId, Segment } from './message.js';
+import type { ReceiveWindowLimits } from './net/receive-window.js';
+import type { ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
 import type { TableHandler } from './table-handler.js';
 
@@ -45,6 +47,18 @@ export interface KVServerOptions {
   app?: number;
   /** What the server does with pushes and pulls, e.g. `sumHandler()` or `ftrlHandler({...})`. */
   handler: RequestHandler;
+  /**
+   * Bounds of the per-worker window of recent pushes that makes requests exactly-once (default
+   * 4,096 requests and 32 MiB of remembered keys per worker). A worker's resend older than the
+   * window is refused with `PS_ERR_WINDOW` instead of being applied twice.
+   */
+  window?: ReceiveWindowLimits;
+  /**
+   * When a forward to a replica (or a range copy) that was not acknowledged is sent again
+   * (default first after 2 s, doubling to 8 s; also at once when the connection comes back).
+   * Forwards are resent until they land or the scheduler declares the replica dead.
+   */
+  resend?: ResendTiming;
 }
 
 const EMPTY_VALS = new Float32Array(0);
@@ -89,13 +103,23 @@ export class KVServer {
   ) {
     this.app = opts.app ?? 0;
     this.handler = opts.handler;
-    this.replicas = new Replication(node, this.app, this.handler, (msg) => this.admit(msg));
+    this.replicas = new Replication(node, this.app, this.handler, (msg) => this.admit(msg), {
+      ...(opts.window ? { window: opts.window } : {}),
+      ...(opts.resend ? { resend: opts.resend } : {}),
+    });
     node.attach(this.app, 'server', (msg) => this.replicas.onRequest(msg));
     node.attachReplica(this.app, this.replicas);
     this.sub = node.cluster$.subscribe((view) => {
       if (view) this.replicas.onView(view as ClusterView);
     });
-    node.onTerminate(() => this.sub.unsubscribe());
+    const links = node.links$.subscribe((ev) => {
+      if (ev.type === 'connected') this.replicas.reconnected(ev.peer);
+    });
+    node.onTerminate(() => {
+      this.sub.unsubscribe();
+      links.unsubscribe();
+      this.replicas.close();
+    });
   }
 
   /**
@@ -116,6 +140,7 @@ export class KVServer {
   private admit(msg: Message): void {
     const { meta } = msg;
     this.counters.requests++;
+    if (meta.push && !this.firstCopy(msg)) return;
     const order = this.orderOf(meta.sender);
     if (meta.done !== undefined && meta.done > order.doneBelow) {
       order.doneBelow = meta.done;
@@ -124,6 +149,44 @@ export class KVServer {
     if (this.ready(order, msg)) this.run(order, msg);
     else order.waiting.push(msg);
     this.drain(order);
+  }
+
+  /**
+   * Exactly-once for pushes: a copy of a push part still running here is dropped (its answer
+   * will come), one already answered gets the same answer again (a push's ack; a pushPull reads
+   * afresh, applying nothing twice), a copy the worker already called finished is dropped, and
+   * a resend older than the window is refused. Returns true when the request must run.
+   */
+  private firstCopy(msg: Message): boolean {
+    const { meta } = msg;
+    const w = this.replicas.window;
+    const inc = meta.inc ?? '';
+    const part = meta.part ?? 0;
+    w.done(meta.sender, inc, meta.done);
+    const state = w.state(meta.sender, inc, meta.ts, part, meta.resend === true);
+    switch (state) {
+      case 'running':
+      case 'stale':
+        return false;
+      case 'answered':
+        if (!meta.pull) {
+          this.respond(msg, undefined);
+          return false;
+        }
+        return true; // the window's keys say nothing is applied again; the pull is fresh
+      case 'forgotten':
+        this.respondError(
+          msg,
+          new PsError(
+            PsErrorCode.WINDOW,
+            `push ${meta.ts} from ${meta.sender} was resent after this server's delivery window forgot it; raise the KVServer's window option`,
+          ),
+        );
+        return false;
+      default:
+        w.mark(meta.sender, inc, meta.ts, part, 'running');
+        return true;
+    }
   }
 
   private orderOf(sender: NodeId): SenderOrder {
@@ -164,18 +227,22 @@ export class KVServer {
     let req: KVRequest;
     let result: ReturnType<RequestHandler>;
     let plan: ReturnType<Replication['plan']>;
+    const failed = (err: unknown) => {
+      applied();
+      if (msg.meta.push)
+        this.replicas.window.unmark(msg.meta.sender, msg.meta.inc ?? '', msg.meta.ts, msg.meta.part ?? 0);
+      this.respondError(msg, err);
+    };
     try {
       req = this.toRequest(msg);
       plan = this.replicas.plan(req, msg);
       if (plan.wrongOwner) {
-        applied();
-        this.respondError(msg, plan.wrongOwner);
+        failed(plan.wrongOwner);
         return;
       }
       result = this.apply(req, plan.apply);
     } catch (err) {
-      applied();
-      this.respondError(msg, err);
+      failed(err);
       return;
     }
     const finish = (r: KVPairs | undefined) => {
@@ -184,9 +251,19 @@ export class KVServer {
         this.respond(msg, r);
         return;
       }
-      this.replicas.applied(req, plan, (err) => {
-        if (err) this.respondError(msg, err);
-        else this.respond(msg, r);
+      this.replicas.applied(req, plan, msg.meta, (err) => {
+        if (err) {
+          this.respondError(msg, err);
+          return;
+        }
+        this.replicas.window.mark(
+          msg.meta.sender,
+          msg.meta.inc ?? '',
+          msg.meta.ts,
+          msg.meta.part ?? 0,
+          'answered',
+        );
+        this.respond(msg, r);
       });
     };
     if (result instanceof Promise) {
@@ -196,8 +273,7 @@ export class KVServer {
           this.drain(order);
         },
         (err: unknown) => {
-          applied();
-          this.respondError(msg, err);
+          failed(err);
           this.drain(order);
         },
       );
@@ -301,10 +377,11 @@ export class KVServer {
         msg.data[0] instanceof BigUint64Array ? msg.data[0] : undefined,
       )
       .catch((err: unknown) => {
-        // The answer could not go out (too large a frame, say): tell the worker instead of
-        // leaving its wait() pending. A lost connection cannot carry either; that is logged.
-        this.node.log.warn(`could not answer ${meta.sender} ts ${meta.ts}: ${(err as Error).message}`);
-        if (err instanceof PsError && err.code !== PsErrorCode.CLOSED) this.respondError(msg, err);
+        // The answer could not go out. Too large a frame: tell the worker instead of leaving its
+        // wait() pending. A lost connection: the worker resends and gets this answer again (the
+        // push is not applied twice), so an error here would wrongly fail an applied push.
+        this.node.log.debug(`could not answer ${meta.sender} ts ${meta.ts}: ${(err as Error).message}`);
+        if (err instanceof PsError && err.code === PsErrorCode.FRAME_TOO_LARGE) this.respondError(msg, err);
       });
   }
 

@@ -6,6 +6,7 @@ import { gatherKV, valueOffsets } from './internal/gather.js';
 import { ValidatedKeys } from './internal/validated-keys.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs } from './kv-pairs.js';
 import type { Message, NodeId, Segment } from './message.js';
+import { DEFAULT_RESEND_TIMING, ResendTable, type ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
 import type { TaskEvent } from './task-event.js';
 
@@ -21,7 +22,22 @@ export interface KVWorkerOptions {
   app?: number;
   /** The worker's consistency policy (default `eventual()`: no task waits for another). */
   consistency?: Consistency;
+  /**
+   * How long a request may go unanswered after it was sent, in ms (default 30,000): then its
+   * `wait()` rejects with `PS_ERR_TIMEOUT`, naming the server and the time waited. Meanwhile the
+   * request is resent (see `resend`), on reconnect and on ring changes; servers apply it once.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * When an unanswered request is sent again: first after `intervalMs` (default 2,000), then
+   * doubling up to `maxIntervalMs` (default 8,000); also at once when the connection to its
+   * server comes back.
+   */
+  resend?: ResendTiming;
 }
+
+/** Errors of a send that a later resend may cure (the connection was lost or not yet made). */
+const RETRYABLE_SEND = new Set<string>([PsErrorCode.PEER_UNREACHABLE, PsErrorCode.UNKNOWN_PEER]);
 
 /** How many times one task may be re-sliced after ring changes before it fails. */
 const MAX_RESLICES = 64;
@@ -48,6 +64,10 @@ interface Slice {
   cacheResent?: boolean;
   /** Version of the ring this slice was cut by (servers of another version refuse it). */
   ring: number;
+  /** The task this slice belongs to (for the resend table). */
+  task: Task;
+  /** Index in `task.slices` (`meta.part`). */
+  index: number;
 }
 
 interface Task {
@@ -73,6 +93,8 @@ interface Task {
   issuedAt: number;
   sentAt: number;
   sent: boolean;
+  /** When `wait()` rejects with `PS_ERR_TIMEOUT` if the task is still unanswered (ms, `Date.now()`). */
+  deadline: number;
   waiters: { resolve: (v: KVPairs | undefined) => void; reject: (e: PsError) => void }[];
 }
 
@@ -128,6 +150,12 @@ export class KVWorker<V extends ValArray = ValArray> {
     this.validated.validate(keys);
   };
   private policy: Consistency;
+  /** This worker's incarnation: servers tell its requests from those of an earlier process with its id. */
+  readonly incarnation: string = randomHex(16);
+  private readonly requestTimeoutMs: number;
+  /** Slices sent and not answered: resent with backoff, on reconnect, until the task's deadline. */
+  private readonly resends: ResendTable<Slice>;
+  private readonly links: Subscription;
 
   constructor(
     readonly node: PsNode,
@@ -135,7 +163,22 @@ export class KVWorker<V extends ValArray = ValArray> {
   ) {
     this.app = opts.app ?? 0;
     this.policy = opts.consistency ?? eventual();
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    if (!(this.requestTimeoutMs > 0)) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `requestTimeoutMs must be a positive number of ms, got ${this.requestTimeoutMs}`,
+      );
+    }
+    this.resends = new ResendTable<Slice>(
+      opts.resend ?? DEFAULT_RESEND_TIMING,
+      (slice) => this.resendSlice(slice),
+      (slice, waited, peer) => this.expire(slice, waited, peer),
+    );
     this.events$ = this.eventsSubject.asObservable();
+    this.links = node.links$.subscribe((ev) => {
+      if (ev.type === 'connected') this.resends.resendTo(ev.peer);
+    });
     node.attach(this.app, 'worker', (msg) => this.onResponse(msg));
     node.provideRequestKeys(this.app, (peer, ts, part) => {
       const t = this.pending.get(ts);
@@ -320,6 +363,7 @@ export class KVWorker<V extends ValArray = ValArray> {
       issuedAt: now,
       sentAt: 0,
       sent: false,
+      deadline: 0,
       waiters: [],
     };
     this.pending.set(ts, t);
@@ -351,6 +395,7 @@ export class KVWorker<V extends ValArray = ValArray> {
   private send(t: Task): void {
     const { ts } = t;
     t.sent = true;
+    t.deadline = Date.now() + this.requestTimeoutMs;
     if (this.eventsSubject.observed) {
       t.sentAt = performance.now();
       this.emit({ type: 'sent', ts, time: t.sentAt, heldMs: t.issuedAt ? t.sentAt - t.issuedAt : 0 });
@@ -431,6 +476,8 @@ export class KVWorker<V extends ValArray = ValArray> {
         replaced: false,
         resend,
         ring: ring.version,
+        task: t,
+        index: t.slices.length,
       });
       t.remaining++;
     }
@@ -453,6 +500,7 @@ export class KVWorker<V extends ValArray = ValArray> {
     for (const i of which) {
       const s = t.slices[i]!;
       s.replaced = true;
+      this.resends.delete(s);
       t.remaining--;
       for (let k = 0; k < s.iv.length; k += 2) pairs.push([s.iv[k]!, s.iv[k + 1]!]);
     }
@@ -493,11 +541,43 @@ export class KVWorker<V extends ValArray = ValArray> {
       ...(slice.resend ? { resend: true } : {}),
       ...(deps ? { deps } : {}),
     };
-    this.node
-      .send(server, meta, slice.data)
-      .catch((err: unknown) =>
-        this.fail(ts, err instanceof PsError ? err : new PsError(PsErrorCode.PEER_UNREACHABLE, String(err))),
-      );
+    const sent = this.node.send(server, { ...meta, inc: this.incarnation }, slice.data);
+    this.resends.add(slice, server, t.deadline);
+    sent.catch((err: unknown) => {
+      const e = err instanceof PsError ? err : new PsError(PsErrorCode.PEER_UNREACHABLE, String(err));
+      // A lost connection: the resend table sends the slice again (on reconnect, or after its
+      // interval) until the deadline; the server applies it once. Anything else fails the task.
+      if (RETRYABLE_SEND.has(e.code)) {
+        this.node.log.debug(`request ${ts} to ${server} not sent yet: ${e.message}`);
+        return;
+      }
+      this.fail(ts, e);
+    });
+  }
+
+  /** Sends an unanswered slice again (same ts and part: the server applies it once). */
+  private resendSlice(slice: Slice): void {
+    const t = slice.task;
+    if (this.pending.get(t.ts) !== t || slice.done || slice.replaced) {
+      this.resends.delete(slice);
+      return;
+    }
+    slice.resend = t.push;
+    this.sendSlice(t, slice.index);
+  }
+
+  /** A slice passed its task's deadline unanswered: the task fails with `PS_ERR_TIMEOUT`. */
+  private expire(slice: Slice, waitedMs: number, peer: string): void {
+    const t = slice.task;
+    if (this.pending.get(t.ts) !== t || slice.done || slice.replaced) return;
+    this.fail(
+      t.ts,
+      new PsError(
+        PsErrorCode.TIMEOUT,
+        `request ${t.ts} (${t.op}) got no answer from server ${peer} within ${this.requestTimeoutMs} ms (waited ${Math.round(waitedMs)} ms since first sending it there, resending meanwhile); is ${peer} alive and reachable?`,
+        { peer, waitedMs: Math.round(waitedMs) },
+      ),
+    );
   }
 
   private onResponse(msg: Message): void {
@@ -510,6 +590,7 @@ export class KVWorker<V extends ValArray = ValArray> {
         : p.slices.findIndex((s) => s.server === meta.sender && !s.done && !s.replaced);
     const slice = p.slices[index];
     if (slice?.replaced) return; // answer to a slice already resent elsewhere
+    if (slice?.done && slice.server === meta.sender) return; // a second answer, to a resend
     if (!slice || slice.server !== meta.sender || slice.done || !p.sent) {
       this.node.log.warn(`unexpected response from ${meta.sender} for ts ${meta.ts}; dropped`);
       return;
@@ -523,6 +604,8 @@ export class KVWorker<V extends ValArray = ValArray> {
         return;
       }
       if (meta.error.code === PsErrorCode.WRONG_OWNER) {
+        // Resending to this server is pointless until the ring changes: the slice is re-sliced.
+        this.resends.delete(slice);
         this.onWrongOwner(p, index, meta.ring ?? 0, PsError.fromWire(meta.error));
         return;
       }
@@ -549,6 +632,7 @@ export class KVWorker<V extends ValArray = ValArray> {
       slice.lens = lens;
     }
     slice.done = true;
+    this.resends.delete(slice);
     if (this.eventsSubject.observed) {
       this.emit({ type: 'answered', ts: meta.ts, time: performance.now(), server: meta.sender });
     }
@@ -595,6 +679,7 @@ export class KVWorker<V extends ValArray = ValArray> {
   /** Records a task's end, hands its outcome to its waiters (or keeps it), and releases held tasks. */
   private finish(ts: number, p: Task, outcome: Outcome): void {
     this.pending.delete(ts);
+    for (const s of p.slices) if (!s.done) this.resends.delete(s);
     if (ts === this.doneBelow) {
       this.doneBelow++;
       while (this.doneAbove.delete(this.doneBelow)) this.doneBelow++;
@@ -623,6 +708,8 @@ export class KVWorker<V extends ValArray = ValArray> {
 
   private failAll(error: PsError): void {
     for (const ts of [...this.pending.keys()]) this.fail(ts, error);
+    this.resends.close();
+    this.links.unsubscribe();
     this.sub.unsubscribe();
     this.eventsSubject.complete();
   }
@@ -684,4 +771,13 @@ function assemble(p: Task): KVPairs {
     }
   }
   return { keys, vals, lens };
+}
+
+/** `n` random hex digits. */
+function randomHex(n: number): string {
+  const b = new Uint8Array(Math.ceil(n / 2));
+  globalThis.crypto.getRandomValues(b);
+  let out = '';
+  for (const x of b) out += x.toString(16).padStart(2, '0');
+  return out.slice(0, n);
 }

@@ -111,6 +111,12 @@ export interface Meta {
    * so the server drops what its range vector clocks say it already applied.
    */
   resend?: boolean;
+  /**
+   * On a data request: the sender's incarnation, random hex chosen when its KVWorker is made. With
+   * `ts` and `part` it names the request exactly once across resends; a restarted sender with the
+   * same id has a new incarnation, so its new requests are never taken for old ones.
+   */
+  inc?: string;
   /** Per-filter state of this message (see `Filter`), under each filter's name. */
   filters?: Record<string, unknown>;
   /** Set on a response whose request failed: the remote `PsError` code and message. */

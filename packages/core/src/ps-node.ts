@@ -1,4 +1,4 @@
-import { BehaviorSubject, type Subscription } from 'rxjs';
+import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
 import { type ClusterFill, clusterDidNotFill, fillFromWire } from './cluster-fill.js';
 import { type ClusterView, viewFromWire, type WireClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
@@ -20,7 +20,7 @@ import {
 import { Ring, type WireRing } from './ring.js';
 import { RoleSecrets } from './role-secrets.js';
 import type { BarrierGroup } from './scheduler.js';
-import type { PeerAddress, Transport } from './transport.js';
+import type { PeerAddress, Transport, TransportEvent } from './transport.js';
 
 /** Options of {@link PsNode.create}. */
 export interface NodeOptions {
@@ -179,6 +179,14 @@ export class PsNode {
   /** Traffic sent and received by this node. */
   get stats(): TrafficStats {
     return this.ep.stats;
+  }
+
+  /**
+   * Connections made and lost (the transport's events): delivery resends what a peer has not
+   * answered as soon as its connection is back.
+   */
+  get links$(): Observable<TransportEvent> {
+    return this.ep.transport.events$;
   }
 
   /** The transport's kind (`tcp`, `inproc`, ...). */

@@ -4,6 +4,8 @@ import { KEY_SPACE_END, type KeyRange, lowerBound } from '../key-range.js';
 import { type KVPairs, keyWords, validateKVPairs } from '../kv-pairs.js';
 import type { KVRequest, RequestHandler } from '../kv-server.js';
 import type { Message, NodeId, Segment } from '../message.js';
+import { ReceiveWindow, type ReceiveWindowLimits, type WindowExport } from '../net/receive-window.js';
+import { DEFAULT_RESEND_TIMING, ResendTable, type ResendTiming } from '../net/resend-table.js';
 import type { PsNode, RangeMove, ReplicaPort } from '../ps-node.js';
 import { RangeVectorClock } from '../range-vector-clock.js';
 import type { Ring } from '../ring.js';
@@ -28,12 +30,29 @@ export interface RequestPlan {
   apply?: KVPairs | null;
   /** The ring slices of what is applied (of `apply` when set, else of the request's keys). */
   slices: RangeSlice[];
+  /**
+   * For a resent push partly or wholly applied before: settle once the replicas hold what was
+   * applied before (the answer waits for them, so that acknowledged means replicated).
+   */
+  waits?: Promise<unknown>[];
 }
 
 interface PendingAck {
   waiting: Set<NodeId>;
   error?: PsError;
   done: (err?: PsError) => void;
+  /** The forward (or copy) sent to each target, kept for resends until it is acknowledged. */
+  sends: Map<NodeId, { meta: Omit<Message['meta'], 'sender' | 'recipient'>; data: Segment[] }>;
+  /** A target was declared dead: the answer also waits for the new ring's replica copies. */
+  lostTarget?: boolean;
+}
+
+/** Options of the replication side of a KVServer. */
+export interface ReplicationOptions {
+  /** Bounds of the per-sender window of applied pushes (exactly-once). */
+  window?: ReceiveWindowLimits;
+  /** When unacknowledged forwards and range copies are sent again. */
+  resend?: ResendTiming;
 }
 
 type WireSegment = [string, string, number];
@@ -73,9 +92,20 @@ export class Replication implements ReplicaPort {
   private readonly clocks = new Map<NodeId, RangeVectorClock>();
   private readonly pending = new Map<number, PendingAck>();
   private seq = 0;
+  /**
+   * Per worker: the exact keys of every recent push applied here, as master or as replica, and
+   * the requests seen: a resent request or forward applies only what was never applied here.
+   */
+  readonly window: ReceiveWindow;
+  /** Forwards and copies not yet acknowledged, keyed `seq:target`: resent until they land. */
+  private readonly resends: ResendTable<string>;
+  /** Settles when the copies to the current ring's new replicas have landed. */
+  private rebuilding: Promise<void> = Promise.resolve();
   /** Ranges being handed to other servers (a join or leave): pushes in them are forwarded there too. */
   private readonly moves = new Map<NodeId, { version: number; ranges: KeyRange[] }>();
   private warnedNoTable = false;
+  /** Per sending server, the range copies applied here (a copy sent again is not re-imported). */
+  private readonly copiesSeen = new Map<NodeId, Set<number>>();
   /** Forwarded pushes and range copies sent and received, for logs and tests. */
   readonly counters = { forwarded: 0, replicated: 0, copiesSent: 0, copiesReceived: 0, duplicatesDropped: 0 };
 
@@ -84,7 +114,56 @@ export class Replication implements ReplicaPort {
     private readonly app: number,
     private readonly handler: RequestHandler,
     private readonly admit: (msg: Message) => void,
-  ) {}
+    opts: ReplicationOptions = {},
+  ) {
+    this.window = new ReceiveWindow(opts.window);
+    this.resends = new ResendTable<string>(
+      opts.resend ?? DEFAULT_RESEND_TIMING,
+      (key) => this.resendForward(key),
+      () => undefined,
+    );
+  }
+
+  /** The connection to `peer` came back: send it every forward it has not acknowledged. */
+  reconnected(peer: NodeId): void {
+    this.resends.resendTo(peer);
+  }
+
+  /** Stops resending (the node terminates). */
+  close(): void {
+    this.resends.close();
+  }
+
+  private resendForward(key: string): void {
+    const cut = key.indexOf(':');
+    const seq = Number(key.slice(0, cut));
+    const to = key.slice(cut + 1);
+    const f = this.pending.get(seq)?.sends.get(to);
+    if (!f) {
+      this.resends.delete(key);
+      return;
+    }
+    this.node.send(to, f.meta, f.data).catch((err: unknown) => {
+      this.node.log.debug(`resend of ${f.meta.cmd} ${seq} to ${to} failed: ${(err as Error).message}`);
+    });
+  }
+
+  /** Sends a forward or copy to `to` and keeps it for resends until `to` acknowledges it. */
+  private sendTracked(
+    seq: number,
+    to: NodeId,
+    meta: Omit<Message['meta'], 'sender' | 'recipient'>,
+    data: Segment[],
+  ): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    p.sends.set(to, { meta, data });
+    this.resends.add(`${seq}:${to}`, to, Number.POSITIVE_INFINITY);
+    this.node.send(to, meta, data).catch((err: unknown) => {
+      // Resent on reconnect or after the resend interval, until it lands or `to` is declared dead.
+      this.node.log.debug(`${meta.cmd} ${seq} to ${to} not sent yet: ${(err as Error).message}`);
+    });
+  }
 
   /** Version of this server's ring (0 before it has a view). */
   get ringVersion(): number {
@@ -143,20 +222,27 @@ export class Replication implements ReplicaPort {
     const prev = this.view;
     this.view = view;
     const dead = new Set(view.dead);
-    for (const [seq, p] of this.pending) {
-      for (const id of p.waiting) {
-        if (dead.has(id)) p.waiting.delete(id);
-      }
-      if (p.waiting.size === 0) {
-        this.pending.delete(seq);
-        p.done(p.error);
-      }
-    }
     for (const [to, mv] of this.moves) {
       if (mv.version <= view.ring.version || dead.has(to)) this.moves.delete(to);
     }
     if (prev && (prev.ring.version !== view.ring.version || prev.replicas !== view.replicas)) {
-      this.rebuild(prev.ring, prev.replicas, view);
+      this.rebuilding = this.rebuild(prev.ring, prev.replicas, view);
+    }
+    // A target declared dead will never acknowledge: the new ring decides where the push must be
+    // held (its new replicas get the ranges by copy), so the answer waits for those copies.
+    for (const [seq, p] of this.pending) {
+      for (const id of p.waiting) {
+        if (!dead.has(id)) continue;
+        p.waiting.delete(id);
+        p.sends.delete(id);
+        this.resends.delete(`${seq}:${id}`);
+        p.lostTarget = true;
+      }
+      if (p.waiting.size === 0) {
+        this.pending.delete(seq);
+        const rebuilt = this.rebuilding;
+        void rebuilt.then(() => p.done(p.error));
+      }
     }
     const held = this.deferred;
     this.deferred = [];
@@ -194,34 +280,18 @@ export class Replication implements ReplicaPort {
         return { slices: [], wrongOwner: this.wrongOwner(keys[s.begin]!) };
     }
     if (!req.push || !msg.meta.resend) return { slices };
-    const clock = this.clocks.get(req.sender);
-    if (!clock) return { slices };
-    // Exactly the keys whose clock is older than this push were not applied here before: walk the
-    // clock's segments over each slice (O(segments · log n), words only; resends are rare).
-    const words = keyWords(keys);
-    const iv: number[] = [];
-    let skipped = 0;
-    for (const s of slices) {
-      for (const seg of clock.overlapping(span(keys, s))) {
-        const b = Math.max(s.begin, lowerBound(keys, seg.begin, words));
-        const e = Math.min(s.end, lowerBound(keys, seg.end, words));
-        if (b >= e) continue;
-        if (seg.time >= req.ts) {
-          skipped += e - b;
-          continue;
-        }
-        if (iv.length > 0 && iv[iv.length - 1] === b) iv[iv.length - 1] = e;
-        else iv.push(b, e);
-      }
-    }
+    // Exactly the keys never applied here (as master or as replica of this push) are applied:
+    // the window holds the keys of every recent application of this request.
+    const cov = this.window.coverage(req.sender, msg.meta.inc ?? '', req.ts, keys);
     this.node.log.debug(
-      `resend from ${req.sender} ts ${req.ts}: ${skipped} of ${keys.length} keys applied before`,
+      `resend from ${req.sender} ts ${req.ts}: ${cov?.covered ?? 0} of ${keys.length} keys applied before`,
     );
-    if (skipped === 0) return { slices };
-    this.counters.duplicatesDropped += skipped;
-    if (iv.length === 0) return { slices: [], apply: null };
-    const part = gatherKV(req.kv, iv, true, req.kv.lens ? valueOffsets(req.kv.lens) : undefined);
-    return { slices: ring.sliceByRange(part.keys), apply: part };
+    if (!cov || cov.covered === 0) return { slices };
+    this.counters.duplicatesDropped += cov.covered;
+    const waits = [...cov.waits, this.rebuilding];
+    if (cov.fresh.length === 0) return { slices: [], apply: null, waits };
+    const part = gatherKV(req.kv, cov.fresh, true, req.kv.lens ? valueOffsets(req.kv.lens) : undefined);
+    return { slices: ring.sliceByRange(part.keys), apply: part, waits };
   }
 
   private wrongOwner(key: bigint): PsError {
@@ -235,11 +305,27 @@ export class Replication implements ReplicaPort {
    * A push was applied here as master: record it in the sender's clock, forward it to the
    * replicas (and servers taking its ranges over), and call `done` once they all hold it.
    */
-  applied(req: KVRequest, plan: RequestPlan, done: (err?: PsError) => void): void {
+  applied(
+    req: KVRequest,
+    plan: RequestPlan,
+    meta: Pick<Message['meta'], 'inc' | 'done'>,
+    done: (err?: PsError) => void,
+  ): void {
     const kv = plan.apply === undefined ? req.kv : plan.apply;
     const view = this.view;
+    const inc = meta.inc ?? '';
+    const before = plan.waits;
+    const finish = (err?: PsError) => {
+      if (!before || before.length === 0) {
+        done(err);
+        return;
+      }
+      void Promise.all(before).then((rs) => {
+        done(err ?? (rs.find((r) => r instanceof PsError) as PsError | undefined));
+      });
+    };
     if (kv === null || !view || plan.slices.length === 0) {
-      done();
+      finish();
       return;
     }
     const { keys } = kv;
@@ -248,16 +334,23 @@ export class Replication implements ReplicaPort {
       clock = new RangeVectorClock(-1);
       this.clocks.set(req.sender, clock);
     }
-    for (const s of plan.slices) clock.advance(span(keys, s), req.ts);
+    // The clock records, per ring range a push touched, the latest push applied in it (the
+    // paper's range vector clock); it is never used to judge duplicates (the window is).
+    const owned = view.ring.ranges();
+    for (const s of plan.slices) clock.advance(owned[s.index]!, req.ts);
 
     const targets = this.targetsOf(view, kv, plan.slices);
     if (targets.size === 0) {
-      done();
+      this.window.applied(req.sender, inc, req.ts, keys);
+      finish();
       return;
     }
     const seq = ++this.seq;
-    const entry: PendingAck = { waiting: new Set(targets.keys()), done };
-    this.pending.set(seq, entry);
+    const replicated = new Promise<PsError | undefined>((resolve) => {
+      this.pending.set(seq, { waiting: new Set(targets.keys()), done: resolve, sends: new Map() });
+    });
+    this.window.applied(req.sender, inc, req.ts, keys, replicated);
+    void replicated.then(finish);
     const offsets = kv.lens ? valueOffsets(kv.lens) : undefined;
     for (const [to, iv] of targets) {
       const part = gatherKV(kv, iv, true, offsets);
@@ -269,24 +362,26 @@ export class Replication implements ReplicaPort {
       const data: Segment[] = [part.keys, part.vals, spans];
       if (part.lens) data.push(part.lens);
       this.counters.forwarded++;
-      this.node
-        .send(
-          to,
-          {
-            app: this.app,
-            ts: req.ts,
-            request: true,
-            push: true,
-            pull: false,
-            cmd: 'replicate',
-            body: { worker: req.sender, ring: view.ring.version, seq },
+      this.sendTracked(
+        seq,
+        to,
+        {
+          app: this.app,
+          ts: req.ts,
+          request: true,
+          push: true,
+          pull: false,
+          cmd: 'replicate',
+          body: {
+            worker: req.sender,
+            inc,
+            ring: view.ring.version,
+            seq,
+            ...(meta.done !== undefined ? { done: meta.done } : {}),
           },
-          data,
-        )
-        .catch((err: unknown) => {
-          this.node.log.warn(`could not forward push ${req.ts} to replica ${to}: ${(err as Error).message}`);
-          this.settle(seq, to);
-        });
+        },
+        data,
+      );
     }
   }
 
@@ -327,6 +422,8 @@ export class Replication implements ReplicaPort {
   private settle(seq: number, from: NodeId, error?: PsError): void {
     const p = this.pending.get(seq);
     if (!p?.waiting.delete(from)) return;
+    p.sends.delete(from);
+    this.resends.delete(`${seq}:${from}`);
     if (error && !p.error) p.error = error;
     if (p.waiting.size === 0) {
       this.pending.delete(seq);
@@ -391,7 +488,9 @@ export class Replication implements ReplicaPort {
   }
 
   private applyForward(msg: Message): void {
-    const { worker } = (msg.meta.body ?? {}) as { worker?: unknown };
+    const body = (msg.meta.body ?? {}) as { worker?: unknown; inc?: unknown; done?: unknown };
+    const { worker } = body;
+    const inc = typeof body.inc === 'string' ? body.inc : '';
     const [keys, vals, spans, lens] = msg.data as [Segment?, Segment?, Segment?, Segment?];
     if (
       typeof worker !== 'string' ||
@@ -419,21 +518,38 @@ export class Replication implements ReplicaPort {
       this.ack(msg, stale);
       return;
     }
-    const req: KVRequest = {
-      sender: msg.meta.sender,
-      app: this.app,
-      ts: msg.meta.ts,
-      push: true,
-      pull: false,
-      kv,
-    };
+    const ts = msg.meta.ts;
+    if (typeof body.done === 'number' && Number.isInteger(body.done))
+      this.window.done(worker, inc, body.done);
+    if (this.window.state(worker, inc, ts, 0, false) === 'stale') {
+      this.ack(msg); // the worker finished that push: nobody waits for it
+      return;
+    }
+    // Exactly once per (worker, ts): a forward sent again (its ack was lost), or keys this server
+    // holds already from another copy of the push, are not applied twice.
+    let apply = kv;
+    const cov = this.window.coverage(worker, inc, ts, keys);
+    if (cov && cov.covered > 0) {
+      this.counters.duplicatesDropped += cov.covered;
+      if (cov.fresh.length === 0) {
+        this.ack(msg);
+        return;
+      }
+      apply = gatherKV(kv, cov.fresh, true, lens ? valueOffsets(lens) : undefined);
+    }
+    const req: KVRequest = { sender: msg.meta.sender, app: this.app, ts, push: true, pull: false, kv: apply };
     const finish = () => {
+      this.window.applied(worker, inc, ts, apply.keys);
       let clock = this.clocks.get(worker);
       if (!clock) {
         clock = new RangeVectorClock(-1);
         this.clocks.set(worker, clock);
       }
-      for (const r of ranges) clock.advance(r, msg.meta.ts);
+      const view = this.view!;
+      if (view.ring.size > 0) {
+        const owned = view.ring.ranges();
+        for (const sl of view.ring.sliceByRange(apply.keys)) clock.advance(owned[sl.index]!, ts);
+      }
       this.counters.replicated++;
       this.ack(msg);
     };
@@ -457,17 +573,45 @@ export class Replication implements ReplicaPort {
         `app ${this.app} on ${this.node.id} has no table to copy ranges into; use a built-in handler`,
       );
     }
-    const body = (msg.meta.body ?? {}) as { ranges?: unknown; clocks?: Record<string, WireSegment[]> };
+    const body = (msg.meta.body ?? {}) as {
+      ranges?: unknown;
+      clocks?: Record<string, WireSegment[]>;
+      slabs?: unknown;
+      window?: unknown;
+    };
     const ranges = rangesFromWire(body.ranges);
     const stale = this.staleSender(msg, ranges);
     if (stale) {
       this.ack(msg, stale);
       return;
     }
-    const [keys, lens, ...slabs] = msg.data;
+    // A copy sent again (its ack was lost) must not roll back the pushes forwarded since.
+    const copySeq = (msg.meta.body as { seq?: unknown }).seq;
+    let seen = this.copiesSeen.get(msg.meta.sender);
+    if (!seen) {
+      seen = new Set();
+      this.copiesSeen.set(msg.meta.sender, seen);
+    }
+    if (typeof copySeq === 'number' && seen.has(copySeq)) {
+      this.ack(msg);
+      return;
+    }
+    const [keys, lens, ...rest] = msg.data;
     if (!(keys instanceof BigUint64Array) || !(lens instanceof Int32Array)) {
       throw new PsError(PsErrorCode.MESSAGE_INVALID, 'a range copy carries keys, lens and value slabs');
     }
+    const nslabs = typeof body.slabs === 'number' ? body.slabs : rest.length;
+    const slabs = rest.slice(0, nslabs);
+    const windowKeys = rest.slice(nslabs);
+    const windowHeads = Array.isArray(body.window) ? (body.window as unknown[]) : [];
+    const records: WindowExport = [];
+    windowHeads.forEach((h, i) => {
+      const k = windowKeys[i];
+      if (!Array.isArray(h) || !(k instanceof BigUint64Array)) return;
+      const [origin, inc, ts] = h as [unknown, unknown, unknown];
+      if (typeof origin !== 'string' || typeof inc !== 'string' || !Number.isInteger(ts)) return;
+      records.push({ origin, inc, ts: ts as number, keys: k });
+    });
     table.importRanges(ranges, {
       keys,
       lens,
@@ -493,6 +637,13 @@ export class Replication implements ReplicaPort {
           if (lo < hi && Number.isFinite(t)) clock.set({ begin: lo, end: hi }, t);
         }
       }
+    }
+    // The copy's values include the pushes applied at the sender: so does our window, so that a
+    // worker's resend of one of them is not applied twice here.
+    this.window.import(records);
+    if (typeof copySeq === 'number') {
+      seen.add(copySeq);
+      if (seen.size > 1024) seen.delete(seen.values().next().value as number);
     }
     this.counters.copiesReceived++;
     this.ack(msg);
@@ -526,34 +677,36 @@ export class Replication implements ReplicaPort {
       }
       if (segs.length > 0) clocks[worker] = segs;
     }
+    const records = this.window.export(ranges);
     const seq = ++this.seq;
     this.counters.copiesSent++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(seq, {
         waiting: new Set([to]),
         done: (err) => (err ? reject(err) : resolve()),
+        sends: new Map(),
       });
-      this.node
-        .send(
-          to,
-          {
-            app: this.app,
-            ts: 0,
-            request: true,
-            push: false,
-            pull: false,
-            cmd: 'range-copy',
-            body: { ring: view.ring.version, seq, ranges: rangesToWire(ranges), clocks },
-          },
-          [data.keys, data.lens, ...data.slabs],
-        )
-        .catch((err: unknown) => {
-          this.settle(
+      this.sendTracked(
+        seq,
+        to,
+        {
+          app: this.app,
+          ts: 0,
+          request: true,
+          push: false,
+          pull: false,
+          cmd: 'range-copy',
+          body: {
+            ring: view.ring.version,
             seq,
-            to,
-            new PsError(PsErrorCode.REPLICATION, `copy to ${to} failed: ${(err as Error).message}`),
-          );
-        });
+            ranges: rangesToWire(ranges),
+            clocks,
+            slabs: data.slabs.length,
+            window: records.map((r) => [r.origin, r.inc, r.ts]),
+          },
+        },
+        [data.keys, data.lens, ...data.slabs, ...records.map((r) => r.keys)],
+      );
     });
   }
 
@@ -571,7 +724,7 @@ export class Replication implements ReplicaPort {
    * The ring or the replica count changed: for each range this server now masters, copy it to
    * each replica that may not hold it (all of them when the master changed, else the new ones).
    */
-  private rebuild(oldRing: Ring, oldK: number, view: ClusterView): void {
+  private rebuild(oldRing: Ring, oldK: number, view: ClusterView): Promise<void> {
     const me = this.node.id;
     const a = oldRing.ranges();
     const ca = oldRing.chains(Math.min(oldK, Math.max(0, oldRing.size - 1)));
@@ -606,21 +759,20 @@ export class Replication implements ReplicaPort {
       if (ra && ra.end === end) i++;
       if (rb.end === end) j++;
     }
+    const done: Promise<void>[] = [];
     for (const [to, ranges] of copies) {
       const started = Date.now();
-      this.copyTo(to, ranges).then(
-        () =>
-          this.node.log.info(
-            `app ${this.app}: replica ${to} rebuilt (${ranges.length} ranges) in ${Date.now() - started} ms`,
-          ),
-        (err: unknown) =>
-          this.node.log.warn(`app ${this.app}: rebuilding replica ${to} failed: ${(err as Error).message}`),
+      done.push(
+        this.copyTo(to, ranges).then(
+          () =>
+            this.node.log.info(
+              `app ${this.app}: replica ${to} rebuilt (${ranges.length} ranges) in ${Date.now() - started} ms`,
+            ),
+          (err: unknown) =>
+            this.node.log.warn(`app ${this.app}: rebuilding replica ${to} failed: ${(err as Error).message}`),
+        ),
       );
     }
+    return Promise.all(done).then(() => undefined);
   }
-}
-
-/** The key range spanned by slice `s` of sorted `keys`: from its first key to one past its last. */
-function span(keys: BigUint64Array, s: { begin: number; end: number }): KeyRange {
-  return { begin: keys[s.begin]!, end: keys[s.end - 1]! + 1n };
 }

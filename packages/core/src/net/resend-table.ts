@@ -1,0 +1,113 @@
+/** Timing of a {@link ResendTable}, in ms. */
+export interface ResendTiming {
+  /** First resend this long after a send with no answer; each later one waits twice as long. */
+  intervalMs: number;
+  /** The wait between resends never exceeds this. */
+  maxIntervalMs: number;
+}
+
+/** Default timing: first resend after 2 s, then 4 s, 8 s, 8 s, ... */
+export const DEFAULT_RESEND_TIMING: ResendTiming = { intervalMs: 2_000, maxIntervalMs: 8_000 };
+
+interface Entry {
+  peer: string;
+  attempts: number;
+  /** When the next resend is due (ms, `Date.now()` clock). */
+  due: number;
+  /** When the request fails instead (ms), or Infinity. */
+  deadline: number;
+  sentAt: number;
+}
+
+/**
+ * The sender's side of delivery: requests sent and not yet answered, each with the time its next
+ * resend is due (exponential backoff from {@link ResendTiming.intervalMs}) and its deadline. One
+ * timer serves the whole table (it runs only while the table holds requests); each tick costs one
+ * comparison per request. `onResend` is called when a resend is due (and for every request to a
+ * peer on {@link resendTo}, e.g. when its connection came back); `onExpire` once, when a request
+ * passed its deadline (it is then removed). Keys are whatever identifies a request to its owner.
+ */
+export class ResendTable<K> {
+  private readonly entries = new Map<K, Entry>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly timing: ResendTiming,
+    private readonly onResend: (key: K, attempt: number) => void,
+    private readonly onExpire: (key: K, waitedMs: number, peer: string) => void,
+  ) {}
+
+  /** Requests in the table. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Records a request just sent to `peer` (or sent again: its backoff is kept). `deadline` is
+   * absolute (ms since the epoch), `Infinity` for none.
+   */
+  add(key: K, peer: string, deadline: number, now = Date.now()): void {
+    if (this.closed) return;
+    const e = this.entries.get(key);
+    if (e) {
+      e.peer = peer;
+      e.deadline = Math.min(e.deadline, deadline);
+      return;
+    }
+    this.entries.set(key, { peer, attempts: 0, due: now + this.timing.intervalMs, deadline, sentAt: now });
+    if (!this.timer) {
+      const every = Math.max(20, Math.min(250, this.timing.intervalMs / 4));
+      this.timer = setInterval(() => this.tick(), every);
+      this.timer.unref?.();
+    }
+  }
+
+  /** The request was answered (or given up): forget it. */
+  delete(key: K): void {
+    this.entries.delete(key);
+    if (this.entries.size === 0) this.stop();
+  }
+
+  has(key: K): boolean {
+    return this.entries.has(key);
+  }
+
+  /** Resends every request to `peer` now (its connection came back); backoff is kept. */
+  resendTo(peer: string): void {
+    for (const [key, e] of [...this.entries]) {
+      if (e.peer !== peer || !this.entries.has(key)) continue;
+      this.onResend(key, e.attempts);
+    }
+  }
+
+  /** Checks every request: expires those past their deadline, resends those due. */
+  tick(now = Date.now()): void {
+    for (const [key, e] of [...this.entries]) {
+      if (this.entries.get(key) !== e) continue;
+      if (now >= e.deadline) {
+        this.entries.delete(key);
+        this.onExpire(key, now - e.sentAt, e.peer);
+        continue;
+      }
+      if (now < e.due) continue;
+      e.attempts++;
+      const wait = Math.min(this.timing.intervalMs * 2 ** e.attempts, this.timing.maxIntervalMs);
+      e.due = now + wait;
+      this.onResend(key, e.attempts);
+    }
+    if (this.entries.size === 0) this.stop();
+  }
+
+  /** Forgets every request and stops the timer; later `add`s are ignored. */
+  close(): void {
+    this.closed = true;
+    this.entries.clear();
+    this.stop();
+  }
+
+  private stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,214 @@
+// Exactly-once delivery and "acknowledged means replicated", proved on real processes over TCP on
+// 127.0.0.1: connections reset mid-flight with `ss -K` (worker→server and master→replica links),
+// links through a fault-injecting proxy (delay, resets, stalls), and a master SIGKILLed while its
+// links to its replicas keep being reset. Each case keeps a ledger: every worker's wait() settles,
+// none fails, and the pulled totals equal the acknowledged pushes exactly.
+// `npm run test:faults` runs this suite (after `npm run build`: the processes run dist/).
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { exitCode, killAll, type Proc, spawnNode } from '../helpers/processes.js';
+import { resetLinksFrom, ssKillWorks } from './resets.js';
+
+const script = fileURLToPath(new URL('./fixtures/delivery-node.mjs', import.meta.url));
+afterEach(killAll);
+
+interface Result {
+  event: 'result';
+  rank: number;
+  issued: number;
+  acked: number;
+  failed: number;
+  settled: number;
+  codes: Record<string, number>;
+  mismatches: number;
+  firstBad?: unknown;
+  proxy: { resets: number; stalls: number };
+}
+
+interface Cluster {
+  scheduler: Proc;
+  servers: Proc[];
+  workers: Proc[];
+  serverPorts: number[];
+  serverPids: number[];
+  workerPids: number[];
+}
+
+async function startCluster(
+  servers: number,
+  workers: number,
+  extra: Record<string, string>,
+): Promise<Cluster> {
+  const common = {
+    PS_NUM_SERVERS: String(servers),
+    PS_NUM_WORKERS: String(workers),
+    PS_HOST: '127.0.0.1',
+    ...extra,
+  };
+  const scheduler = spawnNode(script, { ...common, PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });
+  const { port } = await scheduler.waitFor<{ port: number }>(
+    (o) => (o as { event?: string }).event === 'listening',
+  );
+  const env = { ...common, PS_SCHEDULER: `127.0.0.1:${port}` };
+  const srv = Array.from({ length: servers }, () => spawnNode(script, { ...env, PS_ROLE: 'server' }));
+  const wrk = Array.from({ length: workers }, () => spawnNode(script, { ...env, PS_ROLE: 'worker' }));
+  const listening = await Promise.all(
+    srv.map((s) => s.waitFor<{ event: string; port: number }>((o) => o.event === 'listening', 60_000)),
+  );
+  await Promise.all(wrk.map((w) => w.waitFor<{ event: string }>((o) => o.event === 'joined', 60_000)));
+  return {
+    scheduler,
+    servers: srv,
+    workers: wrk,
+    serverPorts: listening.map((l) => l.port),
+    serverPids: srv.map((s) => s.pid),
+    workerPids: wrk.map((w) => w.pid),
+  };
+}
+
+/** The number of pushes worker `w` has acknowledged so far (from its progress lines). */
+function ackedOf(w: Proc): number {
+  let n = 0;
+  for (const l of w.lines) {
+    if (!l.includes('"acked"')) continue;
+    const o = JSON.parse(l) as { event?: string; acked?: number };
+    if (o.event === 'acked' && (o.acked ?? 0) > n) n = o.acked!;
+  }
+  return n;
+}
+
+/** Waits until every worker acknowledged at least `more` pushes beyond `from` (per worker). */
+async function progress(c: Cluster, more: number, timeoutMs = 60_000): Promise<void> {
+  const base = c.workers.map(ackedOf);
+  await Promise.all(
+    c.workers.map((w, i) =>
+      w.waitFor<{ event: string; acked: number }>(
+        (o) => o.event === 'acked' && o.acked >= base[i]! + more,
+        timeoutMs,
+      ),
+    ),
+  );
+}
+
+/** Stops the workers' pushing (SIGUSR2) and checks each worker's ledger. */
+async function finish(c: Cluster): Promise<Result[]> {
+  for (const w of c.workers) process.kill(w.pid, 'SIGUSR2');
+  const res = await Promise.all(
+    c.workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 180_000)),
+  );
+  for (const r of res) {
+    expect(r.settled, JSON.stringify(r)).toBe(r.issued); // every wait() settled
+    expect(r.failed, JSON.stringify(r)).toBe(0);
+    expect(r.acked).toBe(r.issued);
+    expect(r.mismatches, JSON.stringify(r.firstBad)).toBe(0);
+  }
+  for (const w of c.workers) expect(await exitCode(w, 60_000)).toBe(0);
+  return res;
+}
+
+const RESETS = 60;
+
+describe('delivery under connection faults: every wait settles, the ledger is exact', () => {
+  beforeAll(() => {
+    // This suite needs the kernel's SOCK_DESTROY (ss -K) and root; fail loudly, never skip.
+    expect(ssKillWorks(), 'ss -K must work here (root, SOCK_DESTROY)').toBe(true);
+  }, 400_000);
+
+  it(`${RESETS} resets of worker→server links mid-flight (ss -K, both ends in turn)`, async () => {
+    const c = await startCluster(3, 2, { LEDGER_KEYS: '2000', LEDGER_REPLICAS: '1' });
+    await progress(c, 20);
+    let resets = 0;
+    const started = Date.now();
+    for (let i = 0; i < 400 && resets < RESETS && Date.now() - started < 240_000; i++) {
+      const port = c.serverPorts[i % c.serverPorts.length]!;
+      const n = resetLinksFrom(c.workerPids, port, i % 2 === 0 ? 'dialer' : 'acceptor');
+      if (n > 0) resets++;
+      await progress(c, 2); // the job recovers from each reset before the next
+    }
+    expect(resets).toBeGreaterThanOrEqual(RESETS);
+    const res = await finish(c);
+    console.log(
+      `worker→server: ${resets} resets in ${Date.now() - started} ms; ${res.map((r) => r.acked).join(' + ')} pushes acknowledged, all exact`,
+    );
+  }, 400_000);
+
+  it(`${RESETS} resets of master→replica links mid-flight (ss -K), replicas 1`, async () => {
+    const c = await startCluster(3, 2, { LEDGER_KEYS: '2000', LEDGER_REPLICAS: '1' });
+    await progress(c, 20);
+    let resets = 0;
+    const started = Date.now();
+    for (let i = 0; i < 400 && resets < RESETS && Date.now() - started < 240_000; i++) {
+      const port = c.serverPorts[i % c.serverPorts.length]!;
+      const n = resetLinksFrom(c.serverPids, port, i % 2 === 0 ? 'dialer' : 'acceptor');
+      if (n > 0) resets++;
+      await progress(c, 2);
+    }
+    expect(resets).toBeGreaterThanOrEqual(RESETS);
+    const res = await finish(c);
+    console.log(
+      `master→replica: ${resets} resets in ${Date.now() - started} ms; ${res.map((r) => r.acked).join(' + ')} pushes acknowledged, all exact`,
+    );
+  }, 400_000);
+
+  it('every link to a server through a fault proxy: delayed, reset after random bytes, stalled then reset', async () => {
+    const proxy = { delayMs: 1, jitterMs: 6, resetBytes: 150_000, stallRatio: 0.3, stallMs: 400 };
+    const c = await startCluster(3, 2, {
+      LEDGER_KEYS: '2000',
+      LEDGER_REPLICAS: '1',
+      LEDGER_PROXY: JSON.stringify(proxy),
+    });
+    const started = Date.now();
+    await progress(c, 400, 240_000);
+    const res = await finish(c);
+    const exits = await Promise.all(
+      c.servers.map((s) =>
+        s.waitFor<{ event: string; proxy: { resets: number; stalls: number } }>(
+          (o) => o.event === 'exit',
+          60_000,
+        ),
+      ),
+    );
+    const workerResets = res.reduce((n, r) => n + r.proxy.resets, 0);
+    const serverResets = exits.reduce((n, e) => n + e.proxy.resets, 0);
+    const stalls = [...res.map((r) => r.proxy.stalls), ...exits.map((e) => e.proxy.stalls)].reduce(
+      (a, b) => a + b,
+      0,
+    );
+    console.log(
+      `fault proxy: ${workerResets} worker→server and ${serverResets} server→server resets (${stalls} after a stall) in ${Date.now() - started} ms; ${res.map((r) => r.acked).join(' + ')} pushes, all exact`,
+    );
+    expect(workerResets).toBeGreaterThanOrEqual(50);
+    expect(serverResets).toBeGreaterThanOrEqual(50);
+  }, 400_000);
+
+  it('a master SIGKILLed while its links to its replicas are reset again and again: no acknowledged push is lost', async () => {
+    const c = await startCluster(3, 2, {
+      LEDGER_KEYS: '2000',
+      LEDGER_REPLICAS: '1',
+      LEDGER_HEARTBEAT_MS: '1500',
+    });
+    await progress(c, 20);
+    const victim = 1;
+    const others = c.serverPorts.filter((_, i) => i !== victim);
+    // Hold the victim's links to the other servers (its replicas) down: reset them as soon as
+    // they come back (the transport redials with backoff), 60 times, then SIGKILL it.
+    let resets = 0;
+    const started = Date.now();
+    for (let i = 0; i < 20_000 && resets < RESETS && Date.now() - started < 60_000; i++) {
+      for (const port of others) resets += resetLinksFrom([c.serverPids[victim]!], port, 'dialer');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const heldMs = Date.now() - started;
+    process.kill(c.serverPids[victim]!, 'SIGKILL');
+    expect(resets).toBeGreaterThanOrEqual(RESETS);
+    await c.scheduler.waitFor<{ event: string; dead: string[] }>(
+      (o) => o.event === 'view' && o.dead.length > 0,
+      30_000,
+    );
+    await progress(c, 40);
+    const res = await finish(c);
+    console.log(
+      `master killed after ${resets} resets of its replica links in ${heldMs} ms: ${res.map((r) => r.acked).join(' + ')} pushes acknowledged, none lost`,
+    );
+  }, 400_000);
+});
