@@ -207,6 +207,7 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
   /** The scheduler exited 0: the job is done; a node still running was cut off from it. */
   let jobDone = false;
   let tearingDown = false;
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
   let failure: Error | undefined;
   let failed!: (e: Error) => void;
   const failedPromise = new Promise<never>((_, reject) => {
@@ -270,6 +271,7 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
   };
   const teardown = async () => {
     const alive = roles.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+    if (alive.length === 0) return; // nothing to wait for (a pending timer would hold the process)
     for (const r of alive) r.child.kill('SIGTERM');
     const all = Promise.all(alive.map((r) => r.exited));
     const grace = sleep(3000).then(() => 'timeout' as const);
@@ -310,15 +312,20 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     const schedulerRole = roles[0]!;
     // Once the scheduler and the workers are done, a server still running (one declared dead
     // while paused, which never heard the end) gets a few seconds, then is stopped.
-    const jobEnded = Promise.all([schedulerRole, ...workers].map((r) => r.exited)).then(async ([s]) => {
+    const jobEnded = Promise.all([schedulerRole, ...workers].map((r) => r.exited)).then(([s]) => {
       if (s!.code !== 0) return new Promise<never>(() => undefined);
       jobDone = true;
-      await sleep(LATE_NODE_GRACE_MS);
-      tearingDown = true;
+      return new Promise<void>((resolve) => {
+        graceTimer = setTimeout(() => {
+          tearingDown = true;
+          resolve();
+        }, LATE_NODE_GRACE_MS);
+      });
     });
     await Promise.race([Promise.all(roles.map((r) => r.exited)), jobEnded, failedPromise]);
   } finally {
     clearTimeout(limit);
+    clearTimeout(graceTimer);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await teardown();
