@@ -26,7 +26,9 @@ export default defineConfig({
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     // The fault-injection suite (servers SIGKILLed, joins, leaves) runs on its own: `npm run test:faults`.
     exclude: [...configDefaults.exclude, ...(process.env.PS_FAULTS ? [] : ['test/faults/**'])],
-    testTimeout: 60_000,
+    // Several tests run whole jobs as processes (tens of seconds each on 2 cores, more when the
+    // files running beside them load the machine): their own waits are bounded, this is the cap.
+    testTimeout: 180_000,
     hookTimeout: 60_000,
     pool: 'forks',
   },

@@ -24,6 +24,7 @@ const EXPECTED: Record<string, string[]> = {
   'join-and-leave.mjs': ['true'],
   'filter-chain.mjs': ['true'],
   'secret-cluster.mjs': ['[ 1, 2 ]', 'true'],
+  'role-secrets.mjs': ['[ 1, 2 ]', 'true'],
   'tls-cluster.mjs': ['[ 3 ]'],
   'apps-local-cluster.mjs': ['true'],
   'core-tour.mjs': [
