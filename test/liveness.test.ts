@@ -203,7 +203,7 @@ describe('ps slr with a server paused past the heartbeat timeout', () => {
       const cli = fileURLToPath(new URL('../packages/apps/dist/cli.js', import.meta.url));
       const args = ['slr', '--dataset', 'spam', '--servers', '3', '--workers', '2', '--replicas', '1'];
       // With rejoin, info lines too: the scheduler says so when the new server joins.
-    const env: Record<string, string> = rejoin ? { PS_REJOIN: '1', PS_LOG_LEVEL: 'info' } : {};
+      const env: Record<string, string> = rejoin ? { PS_REJOIN: '1', PS_LOG_LEVEL: 'info' } : {};
       const p = spawnNode(cli, env, [...args, '--epochs', '30', '--heartbeat-timeout-ms', '1000', '--json']);
       const until = async (pred: () => boolean, ms: number) => {
         const deadline = Date.now() + ms;
@@ -230,7 +230,7 @@ describe('ps slr with a server paused past the heartbeat timeout', () => {
       if (rejoin) {
         expect(err).toMatch(/rejoining as a new server \(PS_REJOIN\)/);
         expect(err).toMatch(/server \S+ joins the running cluster as rank 3/);
-      expect(err).toMatch(/join of server \S+ done in \d+ ms/);
+        expect(err).toMatch(/join of server \S+ done in \d+ ms/);
       }
       const summary = JSON.parse(p.lines[p.lines.length - 1]!) as { accuracy: number };
       expect(summary.accuracy).toBeGreaterThan(0.9);

@@ -99,11 +99,11 @@ export {
   INBOUND_BUDGET_EXEMPT_BYTES,
   InboundBudget,
 } from './net/inbound-budget.js';
+export { DEFAULT_RECEIVE_WINDOW, type ReceiveWindowLimits } from './net/receive-window.js';
+export { DEFAULT_RESEND_TIMING, type ResendTiming } from './net/resend-table.js';
 export { DEFAULT_MAX_QUEUED_BYTES, overQueueLimit, slowPeerError } from './net/slow-peer.js';
 export { type GatedStream, type GateEntry, StreamInboundGate } from './net/stream-inbound-gate.js';
 export { type TransportLimits, transportLimitsFromEnv } from './net/transport-limits.js';
-export { DEFAULT_RECEIVE_WINDOW, type ReceiveWindowLimits } from './net/receive-window.js';
-export { DEFAULT_RESEND_TIMING, type ResendTiming } from './net/resend-table.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
 export { type ClockSegment, RangeVectorClock } from './range-vector-clock.js';
 export {
