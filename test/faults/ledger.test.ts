@@ -15,6 +15,7 @@ interface Result {
   failed: number;
   mismatches: number;
   firstBad?: unknown;
+  why?: string[];
 }
 
 async function startCluster(servers: number, workers: number, extra: Record<string, string> = {}) {
@@ -39,7 +40,9 @@ const acked = (p: Proc, n: number) =>
   p.waitFor<{ event: string; acked: number }>((o) => o.event === 'acked' && o.acked >= n, 60_000);
 
 async function results(workers: Proc[]): Promise<Result[]> {
-  return Promise.all(workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 120_000)));
+  const res = await Promise.all(workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 120_000)));
+  // Why a push failed, for the assertion messages: the workers' push-failed lines.
+  return res.map((r, i) => ({ ...r, why: workers[i]!.lines.filter((l) => l.includes('push-failed')) }));
 }
 
 describe('the ledger: acknowledged pushes survive failures exactly once', () => {

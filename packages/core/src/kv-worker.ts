@@ -84,6 +84,8 @@ interface Task {
   remaining: number;
   /** Times the task was re-sliced after ring changes. */
   reslices: number;
+  /** The last `PS_ERR_WRONG_OWNER` refusal, named when the task gives up re-slicing. */
+  lastRefusal?: string;
   /** Explicit dependencies (earlier timestamps of this worker). */
   deps: number[];
   /** Wait for `deps` at the worker (true) or let the servers order them (false). */
@@ -491,7 +493,7 @@ export class KVWorker<V extends ValArray = ValArray> {
         t.ts,
         new PsError(
           PsErrorCode.WRONG_OWNER,
-          `request ${t.ts} was re-sliced ${MAX_RESLICES} times and the ring did not settle`,
+          `request ${t.ts} was re-sliced ${MAX_RESLICES} times and the ring did not settle${t.lastRefusal ? ` (last refusal: ${t.lastRefusal})` : ''}`,
         ),
       );
       return;
@@ -648,6 +650,7 @@ export class KVWorker<V extends ValArray = ValArray> {
   private onWrongOwner(t: Task, i: number, ring: number, err: PsError): void {
     const view = this.node.cluster$.value;
     const s = t.slices[i]!;
+    t.lastRefusal = `${s.server} on ring ${ring}: ${err.message}`;
     if (view && view.ring.version > s.ring) {
       this.reslice(t, [i], view);
       return;

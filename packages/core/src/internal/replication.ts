@@ -315,13 +315,26 @@ export class Replication implements ReplicaPort {
     const view = this.view;
     const inc = meta.inc ?? '';
     const before = plan.waits;
+    let reforwarded = false;
     const finish = (err?: PsError) => {
       if (!before || before.length === 0) {
         done(err);
         return;
       }
       void Promise.all(before).then((rs) => {
-        done(err ?? (rs.find((r) => r instanceof PsError) as PsError | undefined));
+        const earlier = rs.find((r) => r instanceof PsError) as PsError | undefined;
+        if (!err && earlier?.code === PsErrorCode.WRONG_OWNER && !reforwarded) {
+          // What this server applied before was refused by a replica that had a newer ring: the
+          // push is applied here but not replicated. Forward it again on this server's ring (it
+          // owns the keys: the request was admitted); replicas apply only keys they never had.
+          reforwarded = true;
+          const v = this.view;
+          const again = v ? this.forward(req, req.kv, v.ring.sliceByRange(req.kv.keys), meta, v) : undefined;
+          if (again) void again.then((e) => done(e));
+          else done();
+          return;
+        }
+        done(err ?? earlier);
       });
     };
     if (kv === null || !view || plan.slices.length === 0) {
@@ -339,18 +352,32 @@ export class Replication implements ReplicaPort {
     const owned = view.ring.ranges();
     for (const s of plan.slices) clock.advance(owned[s.index]!, req.ts);
 
-    const targets = this.targetsOf(view, kv, plan.slices);
-    if (targets.size === 0) {
-      this.window.applied(req.sender, inc, req.ts, keys);
-      finish();
-      return;
-    }
+    const replicated = this.forward(req, kv, plan.slices, meta, view);
+    this.window.applied(req.sender, inc, req.ts, keys, replicated);
+    if (replicated) void replicated.then(finish);
+    else finish();
+  }
+
+  /**
+   * Forwards the applied `kv` (cut by `slices` of `view`'s ring) to the other servers of each
+   * range's chain and to servers taking its ranges over; resolves once every one acknowledged it
+   * (or was declared dead), with the first refusal. Undefined when there is nobody to forward to.
+   */
+  private forward(
+    req: KVRequest,
+    kv: KVPairs,
+    slices: readonly RangeSlice[],
+    meta: Pick<Message['meta'], 'inc' | 'done'>,
+    view: ClusterView,
+  ): Promise<PsError | undefined> | undefined {
+    const targets = this.targetsOf(view, kv, slices);
+    if (targets.size === 0) return undefined;
+    const inc = meta.inc ?? '';
+    const { keys } = kv;
     const seq = ++this.seq;
     const replicated = new Promise<PsError | undefined>((resolve) => {
       this.pending.set(seq, { waiting: new Set(targets.keys()), done: resolve, sends: new Map() });
     });
-    this.window.applied(req.sender, inc, req.ts, keys, replicated);
-    void replicated.then(finish);
     const offsets = kv.lens ? valueOffsets(kv.lens) : undefined;
     for (const [to, iv] of targets) {
       const part = gatherKV(kv, iv, true, offsets);
@@ -383,6 +410,7 @@ export class Replication implements ReplicaPort {
         data,
       );
     }
+    return replicated;
   }
 
   /** Per target server, the index intervals of `kv` it must hold (each within one ring slice). */
