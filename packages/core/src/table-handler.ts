@@ -3,6 +3,7 @@ import { KeyListCache, type ResolvedKeys } from './internal/key-list-cache.js';
 import type { KVPairs, ValArray, ValDtype } from './kv-pairs.js';
 import type { KVRequest } from './kv-server.js';
 import { KVTable } from './kv-table.js';
+import type { DenseRange } from './store/dense-range.js';
 
 /**
  * An update rule of a table-backed handler: how a pushed value changes a key's state and what
@@ -23,14 +24,27 @@ export interface UpdateRule {
   applyScattered?(slabs: ValArray[], offsets: Int32Array, width: number, vals: ValArray): void;
   /** Optional fast path for reading scattered keys of one width into `out[i * width ..]`. */
   readScattered?(slabs: ValArray[], offsets: Int32Array, width: number, out: ValArray): void;
+  /**
+   * Optional fused pushPull over one run: `apply` then `read` of the same `len` values at `off`,
+   * in one pass (the values are touched once, not twice). Used when a pushPull's keys are one run.
+   */
+  applyRead?(slabs: ValArray[], off: number, len: number, vals: ValArray, out: ValArray): void;
 }
 
 /** Options shared by the built-in handlers. */
 export interface TableHandlerOptions {
   /** Value dtype of the table (what pulls return). Default `float32`. */
   dtype?: ValDtype;
-  /** Keys to size the table for up front (it grows by doubling). Default 1,024. */
+  /** Keys to size the table's hash part for up front (it grows by doubling). Default 1,024. */
   initialCapacity?: number;
+  /**
+   * Keys to store by index rather than by hash: a server whose keys live in a bounded range
+   * (hashed features, `bucket << (64 - bits)`) gives it here and its lookups hash nothing. See
+   * {@link DenseRange} for the layout, the memory it reserves and what happens to other keys.
+   * Default: none (every key hashed).
+   * @throws PsError `PS_ERR_CONFIG` (when the handler is made) for a range out of bounds.
+   */
+  denseRange?: DenseRange;
 }
 
 /** A request handler backed by a {@link KVTable}; the table is exposed for inspection and tests. */
@@ -45,7 +59,12 @@ export type TableHandler = ((req: KVRequest) => KVPairs | undefined) & {
  * in a fixed-width table, none in a table with variable lengths), a pushPull does both.
  */
 export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): TableHandler {
-  const table = new KVTable(opts.dtype ?? 'float32', rule.states, opts.initialCapacity ?? 1024);
+  const table = new KVTable(
+    opts.dtype ?? 'float32',
+    rule.states,
+    opts.initialCapacity ?? 1024,
+    opts.denseRange,
+  );
   const cache = new KeyListCache();
   /**
    * The entries of a request's keys: from the sender's last list when it is the same, else by
@@ -95,6 +114,12 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
       pushed = resolve(req, true, width, lens);
       const { entries, run, offsets } = pushed;
       const slabs = table.slabs;
+      if (run >= 0 && req.pull && rule.applyRead && table.width === width && width > 0) {
+        // One pass for the whole pushPull: the answer is every value just updated.
+        const out = allocUnzeroed(table.dtype, n * width);
+        rule.applyRead(slabs, run, n * width, vals, out);
+        return { keys, vals: out };
+      }
       if (run >= 0) rule.apply(slabs, run, n * width, vals, 0);
       else if (offsets && rule.applyScattered) rule.applyScattered(slabs, offsets, width, vals);
       else {

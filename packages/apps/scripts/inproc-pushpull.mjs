@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// In-process pushPull of N keys (one float32 value each) through createServer/createWorker over
+// @ps/transport-inproc, and the sum handler alone on the same keys: the store's share of the
+// in-process path. Run after `npm run build`:
+//   node packages/apps/scripts/inproc-pushpull.mjs [keysPerRequest ...] [--dense] [--ms 400]
+// Prints one line per size: M keys/s end to end, M keys/s of the handler alone, ns/key of each.
+import { createServer, createWorker, Scheduler, sumHandler } from '@ps/core';
+import { InprocHub, inproc } from '@ps/transport-inproc';
+
+const args = process.argv.slice(2);
+const dense = args.includes('--dense');
+const msAt = args.indexOf('--ms');
+const runMs = msAt >= 0 ? Number(args[msAt + 1]) : 400;
+const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--ms').map(Number);
+if (sizes.length === 0) sizes.push(1_000_000);
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const maxKeys = Math.max(...sizes);
+const handlerOpts = () =>
+  dense ? { denseRange: { base: 0n, count: 1 << 21 } } : { initialCapacity: 1 << 21 };
+
+/** Median of 5 runs of at least `runMs` ms, each bounded to 1,000,000 calls. */
+async function rate(n, once) {
+  await once();
+  const out = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    let calls = 0;
+    while (calls < 1_000_000 && (calls < 3 || performance.now() - t0 < runMs)) {
+      await once();
+      calls++;
+    }
+    out.push((calls * n) / ((performance.now() - t0) / 1000));
+  }
+  out.sort((a, b) => a - b);
+  return out[2];
+}
+
+const hub = new InprocHub();
+const scheduler = await Scheduler.start({ transport: inproc({ hub }), numServers: 1, numWorkers: 1, logger: quiet });
+const at = { host: '127.0.0.1', port: scheduler.address.port };
+const [server, { node, worker }] = await Promise.all([
+  createServer({ transport: inproc({ hub }), scheduler: at, logger: quiet, handler: sumHandler(handlerOpts()) }),
+  createWorker({ transport: inproc({ hub }), scheduler: at, logger: quiet }),
+]);
+const alone = sumHandler(handlerOpts());
+for (const n of sizes) {
+  const keys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+  const kv = { keys, vals: new Float32Array(n).fill(1) };
+  const e2e = await rate(n, () => worker.wait(worker.pushPull(kv)));
+  const req = { push: true, pull: true, kv, sender: 9, keysTag: undefined };
+  const h = await rate(n, async () => alone(req));
+  const f = (x) => `${(x / 1e6).toFixed(1)} M keys/s (${(1e9 / x).toFixed(2)} ns/key)`;
+  console.log(`${n} keys: pushPull ${f(e2e)}; sum handler alone ${f(h)}`);
+}
+await node.finalize();
+await scheduler.terminated;
+await server.node.terminated;
+process.exit(0);
