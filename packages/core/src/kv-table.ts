@@ -8,7 +8,20 @@ import {
   denseLayout,
   denseSlot,
 } from './store/dense-range.js';
+import { Float32Arena } from './store/float32-arena.js';
 import { RangeWords, type TableRange } from './table-range.js';
+
+/** How a {@link KVTable} stores its values, beyond dtype and states. */
+export interface KVTableOptions {
+  /** Keys stored by index instead of by hash (see {@link DenseRange}). Default: none. */
+  denseRange?: DenseRange | undefined;
+  /**
+   * Keep slab 0 of a float32 table in a `WebAssembly.Memory` ({@link Float32Arena}), so that the
+   * sum rule adds long runs with SIMD. Ignored for float64 and where WebAssembly is missing.
+   * Default false.
+   */
+  wasmSlab?: boolean | undefined;
+}
 
 const EMPTY = -1;
 
@@ -58,15 +71,16 @@ export class KVTable {
    * @param dtype value type of every slab
    * @param states value slabs per key (the update rule's state)
    * @param initialCapacity keys the hash part is sized for (it doubles as it fills)
-   * @param denseRange keys stored by index instead of by hash (see {@link DenseRange})
+   * @param options a dense range, and where slab 0 lives (see {@link KVTableOptions})
    * @throws PsError `PS_ERR_CONFIG` for a `denseRange` out of bounds.
    */
   constructor(
     readonly dtype: ValDtype = 'float32',
     readonly states = 1,
     initialCapacity = 1024,
-    denseRange?: DenseRange,
+    options: KVTableOptions = {},
   ) {
+    const denseRange = options.denseRange;
     this.dense = denseRange ? denseLayout(denseRange) : undefined;
     this.base = this.dense?.count ?? 0;
     this.denseWidth = this.dense?.width ?? 0;
@@ -81,8 +95,14 @@ export class KVTable {
     this.offsets = new Int32Array(cap / 2);
     this.lengths = new Int32Array(cap / 2);
     this.slabs = [];
-    for (let s = 0; s < states; s++) this.slabs.push(this.alloc(this.used + cap / 2));
+    const n = this.used + cap / 2;
+    this.arena = options.wasmSlab && dtype === 'float32' ? Float32Arena.create(n) : undefined;
+    for (let s = 0; s < states; s++) this.slabs.push(s === 0 && this.arena ? this.arena.slab : this.alloc(n));
+    if (this.arena) this.arena.onMove = (slab) => (this.slabs[0] = slab);
   }
+
+  /** Slab 0's WebAssembly arena, when it has one (see {@link KVTableOptions.wasmSlab}). */
+  private arena: Float32Arena | undefined;
 
   /** The dense range as checked (words of `base`, `shift`, `count`, `width`), or `undefined`. */
   get denseRange(): DenseLayout | undefined {
@@ -184,7 +204,17 @@ export class KVTable {
     if (need > cur) {
       let cap = Math.max(cur * 2, 1024);
       while (cap < need) cap *= 2;
-      this.slabs = this.slabs.map((s) => {
+      this.slabs = this.slabs.map((s, i) => {
+        if (i === 0 && this.arena) {
+          try {
+            // Grows in place: no copy, only the new floats zeroed (scratch may have used them).
+            this.arena.reserve(cap);
+            return this.arena.slab.fill(0, cur);
+          } catch {
+            this.arena.onMove = () => {};
+            this.arena = undefined; // past 4 GiB: slab 0 becomes a plain array
+          }
+        }
         const b = this.alloc(cap);
         b.set(s);
         return b;

@@ -1,4 +1,5 @@
 import type { ValArray } from './kv-pairs.js';
+import { ARENA_MIN_RUN, Float32Arena } from './store/float32-arena.js';
 import { type TableHandler, type TableHandlerOptions, tableHandler } from './table-handler.js';
 
 function readWeights(slabs: ValArray[], off: number, len: number, out: ValArray, oi: number): void {
@@ -97,17 +98,22 @@ export function sumHandler(opts: TableHandlerOptions = {}): TableHandler {
     {
       name: 'sum',
       states: 1,
+      wasmSlab: true,
       apply(slabs, off, len, vals, vi) {
         const w = slabs[0]!;
-        if (w instanceof Float32Array && vals instanceof Float32Array) addFloat32(w, off, len, vals, vi);
-        else for (let j = 0; j < len; j++) w[off + j]! += vals[vi + j]!;
+        if (w instanceof Float32Array && vals instanceof Float32Array) {
+          if (len >= ARENA_MIN_RUN && Float32Arena.of(w)?.addRun(off, len, vals.subarray(vi, vi + len)))
+            return;
+          addFloat32(w, off, len, vals, vi);
+        } else for (let j = 0; j < len; j++) w[off + j]! += vals[vi + j]!;
       },
       read: readWeights,
       applyRead(slabs, off, len, vals, out) {
         const w = slabs[0]!;
-        if (w instanceof Float32Array && vals instanceof Float32Array && out instanceof Float32Array)
+        if (w instanceof Float32Array && vals instanceof Float32Array && out instanceof Float32Array) {
+          if (len >= ARENA_MIN_RUN && Float32Arena.of(w)?.addRun(off, len, vals, out)) return;
           addReadFloat32(w, off, len, vals, out);
-        else {
+        } else {
           for (let j = 0; j < len; j++) w[off + j]! += vals[j]!;
           readWeights(slabs, off, len, out, 0);
         }

@@ -29,6 +29,8 @@ export interface UpdateRule {
    * in one pass (the values are touched once, not twice). Used when a pushPull's keys are one run.
    */
   applyRead?(slabs: ValArray[], off: number, len: number, vals: ValArray, out: ValArray): void;
+  /** The rule adds with the WebAssembly kernel when slab 0 lives in a {@link Float32Arena}. */
+  readonly wasmSlab?: boolean;
 }
 
 /** Options shared by the built-in handlers. */
@@ -45,6 +47,11 @@ export interface TableHandlerOptions {
    * @throws PsError `PS_ERR_CONFIG` (when the handler is made) for a range out of bounds.
    */
   denseRange?: DenseRange;
+  /**
+   * For a rule that can use it (the sum rule, float32): keep the values in WebAssembly memory and
+   * add runs of 256 values or more with SIMD (f32x4). Default true; false keeps plain typed arrays.
+   */
+  simd?: boolean;
 }
 
 /** A request handler backed by a {@link KVTable}; the table is exposed for inspection and tests. */
@@ -59,12 +66,10 @@ export type TableHandler = ((req: KVRequest) => KVPairs | undefined) & {
  * in a fixed-width table, none in a table with variable lengths), a pushPull does both.
  */
 export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): TableHandler {
-  const table = new KVTable(
-    opts.dtype ?? 'float32',
-    rule.states,
-    opts.initialCapacity ?? 1024,
-    opts.denseRange,
-  );
+  const table = new KVTable(opts.dtype ?? 'float32', rule.states, opts.initialCapacity ?? 1024, {
+    denseRange: opts.denseRange,
+    wasmSlab: rule.wasmSlab === true && opts.simd !== false,
+  });
   const cache = new KeyListCache();
   /**
    * The entries of a request's keys: from the sender's last list when it is the same, else by
