@@ -2,13 +2,18 @@
 // In-process pushPull of N keys (one float32 value each) through createServer/createWorker over
 // @ps/transport-inproc, and the sum handler alone on the same keys: the store's share of the
 // in-process path. Run after `npm run build`:
-//   node packages/apps/scripts/inproc-pushpull.mjs [keysPerRequest ...] [--dense] [--ms 400]
+//   node packages/apps/scripts/inproc-pushpull.mjs [keysPerRequest ...] [--dense] [--no-simd]
+//     [--miss] [--ms 400]
+// --dense: the server's table has a dense range over the keys; --no-simd: plain typed arrays;
+// --miss: alternate two key lists (shifted by one), so no request hits the key-list cache.
 // Prints one line per size: M keys/s end to end, M keys/s of the handler alone, ns/key of each.
 import { createServer, createWorker, Scheduler, sumHandler } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 
 const args = process.argv.slice(2);
 const dense = args.includes('--dense');
+const simd = !args.includes('--no-simd');
+const miss = args.includes('--miss');
 const msAt = args.indexOf('--ms');
 const runMs = msAt >= 0 ? Number(args[msAt + 1]) : 400;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--ms').map(Number);
@@ -16,7 +21,7 @@ if (sizes.length === 0) sizes.push(1_000_000);
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const maxKeys = Math.max(...sizes);
 const handlerOpts = () =>
-  dense ? { denseRange: { base: 0n, count: 1 << 21 } } : { initialCapacity: 1 << 21 };
+  dense ? { simd, denseRange: { base: 0n, count: 1 << 21 } } : { simd, initialCapacity: 1 << 21 };
 
 /** Median of 5 runs of at least `runMs` ms, each bounded to 1,000,000 calls. */
 async function rate(n, once) {
@@ -44,11 +49,14 @@ const [server, { node, worker }] = await Promise.all([
 ]);
 const alone = sumHandler(handlerOpts());
 for (const n of sizes) {
-  const keys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
-  const kv = { keys, vals: new Float32Array(n).fill(1) };
-  const e2e = await rate(n, () => worker.wait(worker.pushPull(kv)));
-  const req = { push: true, pull: true, kv, sender: 9, keysTag: undefined };
-  const h = await rate(n, async () => alone(req));
+  const lists = [0, 1].map((s) => ({
+    keys: BigUint64Array.from({ length: n }, (_, i) => BigInt(i + s)),
+    vals: new Float32Array(n).fill(1),
+  }));
+  let turn = 0;
+  const next = () => lists[miss ? turn++ & 1 : 0];
+  const e2e = await rate(n, () => worker.wait(worker.pushPull(next())));
+  const h = await rate(n, async () => alone({ push: true, pull: true, kv: next(), sender: 9, keysTag: undefined }));
   const f = (x) => `${(x / 1e6).toFixed(1)} M keys/s (${(1e9 / x).toFixed(2)} ns/key)`;
   console.log(`${n} keys: pushPull ${f(e2e)}; sum handler alone ${f(h)}`);
 }

@@ -4,8 +4,10 @@ import { keyWords, type ValArray, type ValDtype } from './kv-pairs.js';
 import {
   type DenseLayout,
   type DenseRange,
+  denseCounts,
   denseKeyWords,
   denseLayout,
+  denseLookup,
   denseSlot,
 } from './store/dense-range.js';
 import { Float32Arena } from './store/float32-arena.js';
@@ -225,6 +227,46 @@ export class KVTable {
   }
 
   /**
+   * Entry of `keys[i]` (words at `w[2i]`), or -1 when not stored.
+   * @throws PsError `PS_ERR_LENS_CONFLICT` with `create` when the stored length differs.
+   */
+  private probe(
+    keys: BigUint64Array,
+    w: Uint32Array,
+    i: number,
+    create: boolean,
+    width: number,
+    lens: Int32Array | undefined,
+  ): number {
+    const lo = w[2 * i]!;
+    const hi = w[2 * i + 1]!;
+    let e = -1;
+    let len = 0;
+    const slot = this.dense ? denseSlot(this.dense, lo, hi) : -1;
+    if (slot >= 0 && (this.present[slot >>> 5]! & (1 << (slot & 31))) !== 0) {
+      e = slot;
+      len = this.denseWidth;
+    } else if (slot < 0 || this.strays > 0) {
+      const h = this.findEntry(lo, hi);
+      if (h >= 0) {
+        e = this.base + h;
+        len = this.lengths[h]!;
+      }
+    }
+    if (e >= 0 && create) {
+      const want = lens ? lens[i]! : width;
+      if (len !== want) {
+        throw new PsError(
+          PsErrorCode.LENS_CONFLICT,
+          `key ${keys[i]} holds ${len} values, the push gives it ${want}; a key keeps its length`,
+          { index: i },
+        );
+      }
+    }
+    return e;
+  }
+
+  /**
    * Entries of `keys` (a scratch `Int32Array` of `keys.length`, valid until the next call).
    * With `create`, missing keys are inserted with `width` values (or `lens[i]`) set to zero;
    * without, a missing key gets -1.
@@ -240,34 +282,29 @@ export class KVTable {
     const present = this.present;
     const base = this.base;
     let missing = 0;
-    for (let i = 0; i < n; i++) {
-      const lo = w[2 * i]!;
-      const hi = w[2 * i + 1]!;
-      let e = -1;
-      let len = 0;
-      const slot = d ? denseSlot(d, lo, hi) : -1;
-      if (slot >= 0 && (present[slot >>> 5]! & (1 << (slot & 31))) !== 0) {
-        e = slot;
-        len = this.denseWidth;
-      } else if (slot < 0 || this.strays > 0) {
-        const h = this.findEntry(lo, hi);
-        if (h >= 0) {
-          e = base + h;
-          len = this.lengths[h]!;
+    if (
+      d &&
+      this.strays === 0 &&
+      !lens &&
+      (!create || width === this.denseWidth) &&
+      denseLookup(d, present, w, n, out)
+    ) {
+      // Dense keys resolved in the tight loop; only the others (-2) take the general probe.
+      missing = denseCounts[0]!;
+      if (denseCounts[1]! > 0) {
+        for (let i = 0; i < n; i++) {
+          if (out[i] !== -2) continue;
+          const e = this.probe(keys, w, i, create, width, lens);
+          if (e < 0) missing++;
+          out[i] = e;
         }
       }
-      if (e >= 0 && create) {
-        const want = lens ? lens[i]! : width;
-        if (len !== want) {
-          throw new PsError(
-            PsErrorCode.LENS_CONFLICT,
-            `key ${keys[i]} holds ${len} values, the push gives it ${want}; a key keeps its length`,
-            { index: i },
-          );
-        }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const e = this.probe(keys, w, i, create, width, lens);
+        if (e < 0) missing++;
+        out[i] = e;
       }
-      if (e < 0) missing++;
-      out[i] = e;
     }
     if (create && missing > 0) {
       if (lens === undefined) {

@@ -100,3 +100,55 @@ export function denseKeyWords(d: DenseLayout, i: number, out: Uint32Array, at: n
   out[at] = sum >>> 0;
   out[at + 1] = (hi + d.baseHi + (sum > 0xffff_ffff ? 1 : 0)) >>> 0;
 }
+
+/** `[missing, others]` of the last {@link denseLookup}. */
+export const denseCounts = new Int32Array(2);
+
+/**
+ * The tight loop of a lookup in a dense range of shift 0 or >= 32 (consecutive keys, hashed
+ * buckets): `out[i]` = slot of key i when stored, -1 when it is a slot not stored, -2 when the
+ * key is not one of the range's (the caller looks those up in the hash part). Counts go to
+ * {@link denseCounts}. Returns false, touching nothing, for other shifts.
+ */
+export function denseLookup(
+  d: DenseLayout,
+  present: Uint32Array,
+  w: Uint32Array,
+  n: number,
+  out: Int32Array,
+): boolean {
+  const { baseLo: bl, baseHi: bh, count } = d;
+  let missing = 0;
+  let others = 0;
+  if (d.shift === 0) {
+    for (let i = 0; i < n; i++) {
+      const lo = w[2 * i]!;
+      const dlo = (lo - bl) >>> 0;
+      const dhi = (w[2 * i + 1]! - bh - (lo < bl ? 1 : 0)) >>> 0;
+      if (dhi !== 0 || dlo >= count) {
+        out[i] = -2;
+        others++;
+      } else if ((present[dlo >>> 5]! & (1 << (dlo & 31))) === 0) {
+        out[i] = -1;
+        missing++;
+      } else out[i] = dlo;
+    }
+  } else if (d.shift >= 32) {
+    const t = d.shift - 32;
+    const mask = t === 0 ? 0 : (1 << t) - 1;
+    for (let i = 0; i < n; i++) {
+      const dhi = (w[2 * i + 1]! - bh) >>> 0;
+      const s = dhi >>> t;
+      if (w[2 * i] !== bl || (dhi & mask) !== 0 || s >= count) {
+        out[i] = -2;
+        others++;
+      } else if ((present[s >>> 5]! & (1 << (s & 31))) === 0) {
+        out[i] = -1;
+        missing++;
+      } else out[i] = s;
+    }
+  } else return false;
+  denseCounts[0] = missing;
+  denseCounts[1] = others;
+  return true;
+}
