@@ -6,7 +6,8 @@
 //     [--miss] [--ms 400]
 // --dense: the server's table has a dense range over the keys; --no-simd: plain typed arrays;
 // --miss: alternate two key lists (shifted by one), so no request hits the key-list cache.
-// Prints one line per size: M keys/s end to end, M keys/s of the handler alone, ns/key of each.
+// Prints one line per size: M keys/s end to end and of the handler alone (wall clock), with the
+// CPU time per key of each (process.cpuUsage: less disturbed than wall time on a shared machine).
 import { createServer, createWorker, Scheduler, sumHandler } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 
@@ -23,28 +24,42 @@ const maxKeys = Math.max(...sizes);
 const handlerOpts = () =>
   dense ? { simd, denseRange: { base: 0n, count: 1 << 21 } } : { simd, initialCapacity: 1 << 21 };
 
-/** Median of 5 runs of at least `runMs` ms, each bounded to 1,000,000 calls. */
+/** Medians of 5 runs of at least `runMs` ms, each bounded to 1,000,000 calls: keys/s, CPU ns/key. */
 async function rate(n, once) {
   await once();
-  const out = [];
+  const wall = [];
+  const cpu = [];
   for (let r = 0; r < 5; r++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     let calls = 0;
     while (calls < 1_000_000 && (calls < 3 || performance.now() - t0 < runMs)) {
       await once();
       calls++;
     }
-    out.push((calls * n) / ((performance.now() - t0) / 1000));
+    const c = process.cpuUsage(c0);
+    wall.push((calls * n) / ((performance.now() - t0) / 1000));
+    cpu.push(((c.user + c.system) * 1000) / (calls * n));
   }
-  out.sort((a, b) => a - b);
-  return out[2];
+  const mid = (xs) => xs.sort((a, b) => a - b)[2];
+  return { keysPerS: mid(wall), cpuNs: mid(cpu) };
 }
 
 const hub = new InprocHub();
-const scheduler = await Scheduler.start({ transport: inproc({ hub }), numServers: 1, numWorkers: 1, logger: quiet });
+const scheduler = await Scheduler.start({
+  transport: inproc({ hub }),
+  numServers: 1,
+  numWorkers: 1,
+  logger: quiet,
+});
 const at = { host: '127.0.0.1', port: scheduler.address.port };
 const [server, { node, worker }] = await Promise.all([
-  createServer({ transport: inproc({ hub }), scheduler: at, logger: quiet, handler: sumHandler(handlerOpts()) }),
+  createServer({
+    transport: inproc({ hub }),
+    scheduler: at,
+    logger: quiet,
+    handler: sumHandler(handlerOpts()),
+  }),
   createWorker({ transport: inproc({ hub }), scheduler: at, logger: quiet }),
 ]);
 const alone = sumHandler(handlerOpts());
@@ -56,8 +71,10 @@ for (const n of sizes) {
   let turn = 0;
   const next = () => lists[miss ? turn++ & 1 : 0];
   const e2e = await rate(n, () => worker.wait(worker.pushPull(next())));
-  const h = await rate(n, async () => alone({ push: true, pull: true, kv: next(), sender: 9, keysTag: undefined }));
-  const f = (x) => `${(x / 1e6).toFixed(1)} M keys/s (${(1e9 / x).toFixed(2)} ns/key)`;
+  const h = await rate(n, async () =>
+    alone({ push: true, pull: true, kv: next(), sender: 9, keysTag: undefined }),
+  );
+  const f = (x) => `${(x.keysPerS / 1e6).toFixed(1)} M keys/s (CPU ${x.cpuNs.toFixed(2)} ns/key)`;
   console.log(`${n} keys: pushPull ${f(e2e)}; sum handler alone ${f(h)}`);
 }
 await node.finalize();

@@ -32,7 +32,14 @@ for (let start = 0; start < total; start += batch) {
     pw[2 * i] = shift >= 32 ? 0 : (b << shift) >>> 0;
     pw[2 * i + 1] = shift >= 32 ? (b << (shift - 32)) >>> 0 : b >>> (32 - shift);
   }
-  h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys: part, vals: n === batch ? vals : vals.subarray(0, n) } });
+  h({
+    sender: 'w',
+    app: 0,
+    ts: 0,
+    push: true,
+    pull: false,
+    kv: { keys: part, vals: n === batch ? vals : vals.subarray(0, n) },
+  });
 }
 const seconds = (performance.now() - t0) / 1000;
 globalThis.gc?.();

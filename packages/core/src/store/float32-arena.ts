@@ -1,6 +1,8 @@
 import { ADD_KERNEL_WASM } from './add-kernel-wasm.js';
 
 const PAGE = 65536;
+/** Floats copied in (and out) per kernel call: 64 KiB each way. */
+const CHUNK = 16384;
 /** Below this many values a plain typed-array loop beats copying into the arena and calling out. */
 export const ARENA_MIN_RUN = 256;
 
@@ -44,7 +46,8 @@ const byBuffer = new WeakMap<ArrayBuffer, Float32Arena>();
 /**
  * One float32 slab kept in a `WebAssembly.Memory`, with the SIMD add loops of `add-kernel.wat`
  * over it. The memory holds `[slab | pushed values | answer]`: a run's pushed values are copied
- * in behind the slab, added with f32x4 (4 lanes a step), and the answer copied out. Growing the
+ * in behind the slab 16,384 at a time, added with f32x4 (4 lanes a step), and the answer copied
+ * out. Growing the
  * memory keeps the slab in place (no copy) but detaches the old views, so {@link slab} is read
  * again after any call that may grow ({@link reserve}, {@link addRun}): {@link onMove} is told.
  */
@@ -108,18 +111,25 @@ export class Float32Arena {
   addRun(off: number, len: number, vals: Float32Array, out?: Float32Array): boolean {
     const cap = this.slab.length;
     const at = (cap * 4 + 15) & ~15;
+    const outAt = at + CHUNK * 4;
     try {
-      this.reserve(cap, len * 2 + 8);
+      this.reserve(cap, 2 * CHUNK + 8);
     } catch {
       return false;
     }
+    // In chunks that stay in the core's cache: the copies in and out then cost cache bandwidth,
+    // not memory bandwidth, and the scratch stays small.
     const buf = this.memory.buffer;
-    new Float32Array(buf, at, len).set(vals.length === len ? vals : vals.subarray(0, len));
-    if (out) {
-      const outAt = at + ((len * 4 + 15) & ~15);
-      this.k.addRead(off * 4, at, outAt, len);
-      out.set(new Float32Array(buf, outAt, len));
-    } else this.k.add(off * 4, at, len);
+    const vin = new Float32Array(buf, at, CHUNK);
+    const vout = new Float32Array(buf, outAt, CHUNK);
+    for (let o = 0; o < len; o += CHUNK) {
+      const m = Math.min(CHUNK, len - o);
+      vin.set(vals.subarray(o, o + m));
+      if (out) {
+        this.k.addRead((off + o) * 4, at, outAt, m);
+        out.set(m === CHUNK ? vout : vout.subarray(0, m), o);
+      } else this.k.add((off + o) * 4, at, m);
+    }
     return true;
   }
 }
