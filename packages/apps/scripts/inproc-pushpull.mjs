@@ -20,7 +20,6 @@ const runMs = msAt >= 0 ? Number(args[msAt + 1]) : 400;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--ms').map(Number);
 if (sizes.length === 0) sizes.push(1_000_000);
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const maxKeys = Math.max(...sizes);
 const handlerOpts = () =>
   dense ? { simd, denseRange: { base: 0n, count: 1 << 21 } } : { simd, initialCapacity: 1 << 21 };
 
