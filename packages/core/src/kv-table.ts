@@ -45,7 +45,11 @@ const EMPTY = -1;
 export class KVTable {
   /** Number of keys stored. */
   size = 0;
-  /** Value slabs, `states` of them, all with the same layout. */
+  /**
+   * Value slabs, `states` of them, all with the same layout. A slab is replaced when the table
+   * grows, and slab 0 of a table with a WebAssembly slab also when a long push grows its memory
+   * (the old view is then detached): read `table.slabs[s]` afresh after a push, never keep one.
+   */
   slabs: ValArray[];
   /** Values per key when every push so far had the same width; `undefined` before the first push. */
   width: number | undefined;
