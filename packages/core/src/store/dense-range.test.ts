@@ -43,6 +43,13 @@ const keyFor = (d: Required<DenseRange>) =>
       weight: 1,
       arbitrary: fc.integer({ min: 0, max: d.count - 1 }).map((i) => (keyOf(d, i) + 1n) % KEY_SPACE_END),
     },
+    {
+      // Half a step off the grid: for shifts past 32 it differs in the high word only.
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 0, max: d.count - 1 })
+        .map((i) => (keyOf(d, i) + (d.shift > 0 ? 1n << BigInt(d.shift - 1) : 1n)) % KEY_SPACE_END),
+    },
     { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: MAX_KEY }) },
     { weight: 1, arbitrary: fc.constantFrom(0n, MAX_KEY, d.base === 0n ? 1n : d.base - 1n) },
   );
