@@ -88,6 +88,13 @@ async function main(): Promise<void> {
           }
         }
       }
+      // In process, the per-key cost from 1 key up (the table in docs/benchmarks.md).
+      const sweep = kind === 'inproc' ? (quick ? [1, 100, 10_000] : [1, 10, 100, 10_000, 100_000]) : [];
+      for (const keysPerRequest of sweep) {
+        const spec = { op: 'pushPull' as const, keysPerRequest, inFlight: 1, runs: quick ? 1 : 5 };
+        const timing = { runMs: quick ? 60 : 400, minRequests: quick ? 2 : 8 };
+        add(await measureThroughput(c, { ...spec, ...timing }, ceiling));
+      }
     } finally {
       await c.close();
     }

@@ -122,6 +122,7 @@ export { type BarrierGroup, Scheduler, type SchedulerOptions } from './scheduler
 export { displacedSchedulerImpostor, refuseSchedulerImpostor } from './scheduler-impostor.js';
 export { seededRandom } from './seeded-random.js';
 export { type SgdOptions, sgdHandler } from './sgd-handler.js';
+export type { DenseLayout, DenseRange } from './store/dense-range.js';
 export { sumHandler } from './sum-handler.js';
 export {
   type TableHandler,

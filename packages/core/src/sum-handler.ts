@@ -1,4 +1,5 @@
 import type { ValArray } from './kv-pairs.js';
+import { ARENA_MIN_RUN, Float32Arena } from './store/float32-arena.js';
 import { type TableHandler, type TableHandlerOptions, tableHandler } from './table-handler.js';
 
 function readWeights(slabs: ValArray[], off: number, len: number, out: ValArray, oi: number): void {
@@ -21,6 +22,30 @@ function addFloat32(w: Float32Array, off: number, len: number, v: Float32Array, 
     w[off + j + 3]! += v[vi + j + 3]!;
   }
   for (; j < len; j++) w[off + j]! += v[vi + j]!;
+}
+
+/** `out[j] = (w[off + j] += v[j])` for `j < len`: a run's pushPull in one pass. */
+function addReadFloat32(w: Float32Array, off: number, len: number, v: Float32Array, out: Float32Array): void {
+  let j = 0;
+  for (; j + 4 <= len; j += 4) {
+    const a = w[off + j]! + v[j]!;
+    const b = w[off + j + 1]! + v[j + 1]!;
+    const c = w[off + j + 2]! + v[j + 2]!;
+    const d = w[off + j + 3]! + v[j + 3]!;
+    w[off + j] = a;
+    w[off + j + 1] = b;
+    w[off + j + 2] = c;
+    w[off + j + 3] = d;
+    out[j] = a;
+    out[j + 1] = b;
+    out[j + 2] = c;
+    out[j + 3] = d;
+  }
+  for (; j < len; j++) {
+    const a = w[off + j]! + v[j]!;
+    w[off + j] = a;
+    out[j] = a;
+  }
 }
 
 function addScatteredFloat32(w: Float32Array, offsets: Int32Array, v: Float32Array): void {
@@ -73,12 +98,26 @@ export function sumHandler(opts: TableHandlerOptions = {}): TableHandler {
     {
       name: 'sum',
       states: 1,
+      wasmSlab: true,
       apply(slabs, off, len, vals, vi) {
         const w = slabs[0]!;
-        if (w instanceof Float32Array && vals instanceof Float32Array) addFloat32(w, off, len, vals, vi);
-        else for (let j = 0; j < len; j++) w[off + j]! += vals[vi + j]!;
+        if (w instanceof Float32Array && vals instanceof Float32Array) {
+          if (len >= ARENA_MIN_RUN && Float32Arena.of(w)?.addRun(off, len, vals.subarray(vi, vi + len)))
+            return;
+          addFloat32(w, off, len, vals, vi);
+        } else for (let j = 0; j < len; j++) w[off + j]! += vals[vi + j]!;
       },
       read: readWeights,
+      applyRead(slabs, off, len, vals, out) {
+        const w = slabs[0]!;
+        if (w instanceof Float32Array && vals instanceof Float32Array && out instanceof Float32Array) {
+          if (len >= ARENA_MIN_RUN && Float32Arena.of(w)?.addRun(off, len, vals, out)) return;
+          addReadFloat32(w, off, len, vals, out);
+        } else {
+          for (let j = 0; j < len; j++) w[off + j]! += vals[j]!;
+          readWeights(slabs, off, len, out, 0);
+        }
+      },
       applyScattered: (slabs, offsets, width, vals) => scatter(slabs, offsets, width, vals, true),
       readScattered: gather,
     },

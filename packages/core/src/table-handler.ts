@@ -3,6 +3,7 @@ import { KeyListCache, type ResolvedKeys } from './internal/key-list-cache.js';
 import type { KVPairs, ValArray, ValDtype } from './kv-pairs.js';
 import type { KVRequest } from './kv-server.js';
 import { KVTable } from './kv-table.js';
+import type { DenseRange } from './store/dense-range.js';
 
 /**
  * An update rule of a table-backed handler: how a pushed value changes a key's state and what
@@ -23,14 +24,34 @@ export interface UpdateRule {
   applyScattered?(slabs: ValArray[], offsets: Int32Array, width: number, vals: ValArray): void;
   /** Optional fast path for reading scattered keys of one width into `out[i * width ..]`. */
   readScattered?(slabs: ValArray[], offsets: Int32Array, width: number, out: ValArray): void;
+  /**
+   * Optional fused pushPull over one run: `apply` then `read` of the same `len` values at `off`,
+   * in one pass (the values are touched once, not twice). Used when a pushPull's keys are one run.
+   */
+  applyRead?(slabs: ValArray[], off: number, len: number, vals: ValArray, out: ValArray): void;
+  /** The rule adds with the WebAssembly kernel when slab 0 lives in a {@link Float32Arena}. */
+  readonly wasmSlab?: boolean;
 }
 
 /** Options shared by the built-in handlers. */
 export interface TableHandlerOptions {
   /** Value dtype of the table (what pulls return). Default `float32`. */
   dtype?: ValDtype;
-  /** Keys to size the table for up front (it grows by doubling). Default 1,024. */
+  /** Keys to size the table's hash part for up front (it grows by doubling). Default 1,024. */
   initialCapacity?: number;
+  /**
+   * Keys to store by index rather than by hash: a server whose keys live in a bounded range
+   * (hashed features, `bucket << (64 - bits)`) gives it here and its lookups hash nothing. See
+   * {@link DenseRange} for the layout, the memory it reserves and what happens to other keys.
+   * Default: none (every key hashed).
+   * @throws PsError `PS_ERR_CONFIG` (when the handler is made) for a range out of bounds.
+   */
+  denseRange?: DenseRange;
+  /**
+   * For a rule that can use it (the sum rule, float32): keep the values in WebAssembly memory and
+   * add runs of 256 values or more with SIMD (f32x4). Default true; false keeps plain typed arrays.
+   */
+  simd?: boolean;
 }
 
 /** A request handler backed by a {@link KVTable}; the table is exposed for inspection and tests. */
@@ -45,7 +66,10 @@ export type TableHandler = ((req: KVRequest) => KVPairs | undefined) & {
  * in a fixed-width table, none in a table with variable lengths), a pushPull does both.
  */
 export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): TableHandler {
-  const table = new KVTable(opts.dtype ?? 'float32', rule.states, opts.initialCapacity ?? 1024);
+  const table = new KVTable(opts.dtype ?? 'float32', rule.states, opts.initialCapacity ?? 1024, {
+    denseRange: opts.denseRange,
+    wasmSlab: rule.wasmSlab === true && opts.simd !== false,
+  });
   const cache = new KeyListCache();
   /**
    * The entries of a request's keys: from the sender's last list when it is the same, else by
@@ -95,6 +119,12 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
       pushed = resolve(req, true, width, lens);
       const { entries, run, offsets } = pushed;
       const slabs = table.slabs;
+      if (run >= 0 && req.pull && rule.applyRead && table.width === width && width > 0) {
+        // One pass for the whole pushPull: the answer is every value just updated.
+        const out = allocUnzeroed(table.dtype, n * width);
+        rule.applyRead(slabs, run, n * width, vals, out);
+        return { keys, vals: out };
+      }
       if (run >= 0) rule.apply(slabs, run, n * width, vals, 0);
       else if (offsets && rule.applyScattered) rule.applyScattered(slabs, offsets, width, vals);
       else {

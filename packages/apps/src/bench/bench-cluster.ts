@@ -38,6 +38,13 @@ export interface BenchCluster {
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
+ * The handler of the in-process and thread servers: the sum rule over a dense range that holds
+ * every key the rows use (0 to 2^21 - 1), so the table indexes by key and hashes nothing, as a
+ * server of hashed features would (`denseRange`); float32 runs are added with WebAssembly SIMD.
+ */
+const inProcessHandler = () => sumHandler({ denseRange: { count: 1 << 21 } });
+
+/**
  * Opens the cluster a benchmark row runs on: a scheduler and the worker in this thread, and one
  * server with the sum handler (it really stores: a push adds into its table, a pull copies out):
  * in this thread (`inproc`), in a worker thread (`threads`), or in a child process (`tcp`, `ws`).
@@ -72,7 +79,7 @@ export async function openBenchCluster(kind: BenchTransport, script: string): Pr
       transport: make(),
       scheduler: at,
       logger: quiet,
-      handler: sumHandler({ initialCapacity: 1 << 21 }),
+      handler: inProcessHandler(),
     }).then((s) => {
       serverNode = s.node;
     });
@@ -115,7 +122,7 @@ export async function runThreadServer(data: {
     transport: threads({ port: data.port }),
     scheduler: data.scheduler,
     logger: quiet,
-    handler: sumHandler({ initialCapacity: 1 << 21 }),
+    handler: inProcessHandler(),
   });
   await node.terminated;
 }

@@ -51,9 +51,29 @@ export function resultsMarkdown(
       (t) =>
         `| ${t.transport} | ${t.op} | ${t.keys_per_request.toLocaleString('en-US')} | ${t.in_flight} | ${mkeys(t.keys_per_s)} | ${mkeys(t.min)}–${mkeys(t.max)} | ${fmt(t.payload_gbps, 3)} | ${fmt(t.wire_gbps, 3)} | ${fmt(t.fraction_of_ceiling, 3)} |`,
     ),
+    ...perKeyCost(tput),
     RESULTS_END,
   ];
   return out.join('\n');
+}
+
+/** In-process pushPull, 1 in flight, by keys per request: what one key costs as requests grow. */
+function perKeyCost(tput: ThroughputRow[]): string[] {
+  const rows = tput
+    .filter((t) => t.transport === 'inproc' && t.op === 'pushPull' && t.in_flight === 1)
+    .sort((a, b) => a.keys_per_request - b.keys_per_request);
+  if (rows.length === 0) return [];
+  return [
+    '',
+    '### Per-key cost in one process (inproc pushPull, 1 in flight)',
+    '',
+    '| keys/request | µs/request | ns/key | M keys/s |',
+    '| --- | --- | --- | --- |',
+    ...rows.map(
+      (t) =>
+        `| ${t.keys_per_request.toLocaleString('en-US')} | ${fmt((t.keys_per_request / t.keys_per_s) * 1e6, 1)} | ${fmt(1e9 / t.keys_per_s, 2)} | ${mkeys(t.keys_per_s)} |`,
+    ),
+  ];
 }
 
 /** Replaces the generated section of the doc (or appends it), keeping the hand-written text. */
