@@ -6,7 +6,7 @@ import { shard, takeRows } from '../data/split.js';
 import { keyBitsFor } from './feature-keys.js';
 import type { KktFilter } from './kkt-filter.js';
 import { logisticGradient, predictRows } from './logistic-gradient.js';
-import { MinibatchIndexer } from './minibatch.js';
+import { MinibatchIndexer, type MinibatchKeys } from './minibatch.js';
 import { type SlrConfig, slrEpochs } from './slr-config.js';
 import { WorkerClock } from './worker-clock.js';
 
@@ -138,22 +138,23 @@ export async function trainSlrWorker(
   const tau = slrTau(cfg);
   const depth = prefetchDepth(tau);
   const slowdown = rank === workers - 1 ? cfg.straggler : 1;
-  const pulls = new Map<number, Promise<KVPairs>>();
+  const pulls = new Map<number, { batch: MinibatchKeys; weights: Promise<KVPairs> }>();
   const pushes: Timestamp<void>[] = [];
   const clock = args.clock ? new WorkerClock(args.clock, rank, workers, node) : undefined;
   const issuePull = (b: number) => {
     const { start, end } = batchAt(b);
-    const { keys } = indexer.index(part, start, end);
+    const batch = indexer.keysOf(part, start, end);
+    const { keys } = batch;
     const dep = b - tau - 1;
     if (dep < 0) {
-      pulls.set(b, prefetched(worker.wait(worker.pull(keys))));
+      pulls.set(b, { batch, weights: prefetched(worker.wait(worker.pull(keys))) });
       return;
     }
     // The pull waits for this worker's push of batch b − τ − 1 (a task dependency) and, with a
     // clock, for every worker to have finished that iteration.
     const own = { deps: [pushes[dep]!] };
     const gate = clock ? clock.waitFor(dep + 1) : Promise.resolve();
-    pulls.set(b, prefetched(gate.then(() => worker.wait(worker.pull(keys, own)))));
+    pulls.set(b, { batch, weights: prefetched(gate.then(() => worker.wait(worker.pull(keys, own)))) });
   };
   let idleMs = 0;
   const kkt = args.kkt;
@@ -192,11 +193,13 @@ export async function trainSlrWorker(
   for (let b = 0; b < total; b++) {
     const { epoch, start, end } = batchAt(b);
     const w0 = performance.now();
-    const weights = await pulls.get(b)!;
+    const pending = pulls.get(b)!;
+    const weights = await pending.weights;
     idleMs += performance.now() - w0;
     pulls.delete(b);
     const c0 = performance.now();
-    const batch = indexer.index(part, start, end);
+    // The keys were collected when the pull was issued: only the positions are set now.
+    const batch = indexer.use(pending.batch);
     if (grad.length < batch.keys.length) grad = new Float32Array(batch.keys.length * 2);
     const g = grad.subarray(0, batch.keys.length);
     const stats = logisticGradient(part, start, end, indexer.positions, weights.vals, g, batch.bias);
