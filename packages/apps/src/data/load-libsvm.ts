@@ -32,6 +32,8 @@ const COLON = 0x3a;
 const latin1 = (b: Uint8Array, from: number, to: number) =>
   Buffer.from(b.buffer, b.byteOffset + from, to - from).toString('utf8');
 const isSep = (c: number) => c === SP || c === TAB || c === CR;
+/** A separator or the start of a comment: where a token ends. */
+const isStop = (c: number) => c === SP || c === TAB || c === CR || c === HASH;
 
 /**
  * Where the examples of a LIBSVM text are: `starts[i]`/`ends[i]` are the byte range of the i-th
@@ -140,7 +142,10 @@ export function parseLibsvm(
   const index = opts.index ?? indexLibsvm(bytes);
   if (index.rows === 0)
     bad(`${name}: no examples (the LIBSVM text is empty, or holds only comments and blank lines)`);
-  const maxId = opts.features === undefined ? maxLibsvmId(bytes, index) : 0;
+  const pick = opts.rows;
+  // The dimension is the whole text's largest id: a pass of its own only for a subset of rows
+  // (every id then maps to bucket id - 1; parsing every row finds the largest on the way).
+  let maxId = opts.features === undefined && pick ? maxLibsvmId(bytes, index) : 0;
   const badFeatures = (f: number) => {
     throw new RangeError(`features must be an integer in [1, 2^32], got ${f}`);
   };
@@ -148,8 +153,7 @@ export function parseLibsvm(
   if (given !== undefined && (!Number.isSafeInteger(given) || given < 1 || given > 2 ** 32))
     badFeatures(given);
   // Without ids (maxId 0) the lines are parsed first, so that a malformed one is named.
-  const features = given ?? Math.max(1, maxId);
-  const pick = opts.rows;
+  const features = given ?? (pick ? Math.max(1, maxId) : 2 ** 32);
   const rows = pick ? pick.length : index.rows;
   const indptr = new Int32Array(rows + 1);
   const labels = new Uint8Array(rows);
@@ -168,18 +172,13 @@ export function parseLibsvm(
       throw new RangeError(`row ${e} is out of range [0, ${index.rows})`);
     const lineNo = index.lines[e]!;
     const at = () => `${name} line ${lineNo}`;
+    // A '#' ends the row wherever a token may start or end (a comment); trailing separators go.
     let end = index.ends[e]!;
     let i = index.starts[e]!;
-    // Cut a comment, then trailing separators.
-    for (let j = i; j < end; j++)
-      if (bytes[j] === HASH) {
-        end = j;
-        break;
-      }
     while (end > i && isSep(bytes[end - 1]!)) end--;
     // Label.
     let t = i;
-    while (t < end && !isSep(bytes[t]!)) t++;
+    while (t < end && !isStop(bytes[t]!)) t++;
     const c0 = bytes[i]!;
     const len = t - i;
     let label: number;
@@ -199,7 +198,7 @@ export function parseLibsvm(
     let prevId = 0;
     for (;;) {
       while (i < end && isSep(bytes[i]!)) i++;
-      if (i >= end) break;
+      if (i >= end || bytes[i] === HASH) break;
       const tokStart = i;
       let id = 0;
       let c = bytes[i]!;
@@ -211,7 +210,7 @@ export function parseLibsvm(
       if (i >= end || c !== COLON) {
         // Not digits then ':': find the token's end to say what it is.
         let k = i;
-        while (k < end && !isSep(bytes[k]!)) k++;
+        while (k < end && !isStop(bytes[k]!)) k++;
         const tok = latin1(bytes, tokStart, k);
         const colon = tok.indexOf(':');
         if (colon <= 0 || colon === tok.length - 1) bad(`${at()}: '${tok}' is not idx:val`);
@@ -219,7 +218,7 @@ export function parseLibsvm(
       }
       if (idEnd === tokStart) {
         let k = i;
-        while (k < end && !isSep(bytes[k]!)) k++;
+        while (k < end && !isStop(bytes[k]!)) k++;
         bad(`${at()}: '${latin1(bytes, tokStart, k)}' is not idx:val`);
       }
       if (id < 1 || !Number.isSafeInteger(id))
@@ -251,11 +250,11 @@ export function parseLibsvm(
         }
       }
       let val: number;
-      if (digits > 0 && digits <= 15 && frac < POW10.length && (i >= end || isSep(c))) {
+      if (digits > 0 && digits <= 15 && frac < POW10.length && (i >= end || isStop(c))) {
         val = frac === 0 ? mant : mant / POW10[frac]!;
         if (neg) val = -val;
       } else {
-        while (i < end && !isSep(bytes[i]!)) i++;
+        while (i < end && !isStop(bytes[i]!)) i++;
         if (i === valStart) bad(`${at()}: '${latin1(bytes, tokStart, i)}' is not idx:val`);
         const vtok = latin1(bytes, valStart, i);
         val = Number(vtok);
@@ -272,6 +271,7 @@ export function parseLibsvm(
         order = new Uint32Array(m * 2);
       }
       if (id <= prevId) ascending = false;
+      if (id > maxId) maxId = id;
       prevId = id;
       rowIds[m] = id;
       rowVals[m] = val;
@@ -343,7 +343,7 @@ export function parseLibsvm(
     indices: indices.slice(0, nnz),
     values: values.slice(0, nnz),
     labels,
-    features,
+    features: given ?? maxId,
   };
 }
 
