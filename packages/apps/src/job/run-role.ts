@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import {
   assignHandler,
   configFromEnv,
@@ -35,7 +36,41 @@ import type { JobEvent } from './job-events.js';
  * @throws PsError `PS_ERR_DATASET` for a data set that cannot be loaded (see `loadDataset`), no
  *   training or test row, or training rows of one label only (see `checkTrainTest`).
  */
-export async function loadSlrData(
+export function loadSlrData(
+  cfg: SlrConfig,
+): Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> {
+  // A launcher checks the data (`preflightSlrData`), then runs every role in its process on the
+  // same data: the last load is kept, so that a file is read and parsed once.
+  // A file's size and modification time are part of the key: a rewritten file is read again.
+  const file = (p: string) => {
+    const st = p === '' ? undefined : statSync(p, { throwIfNoEntry: false });
+    return st ? [st.size, st.mtimeMs] : [];
+  };
+  const key = JSON.stringify([
+    cfg.dataset,
+    cfg.testDataset,
+    cfg.bits,
+    cfg.bigrams,
+    cfg.seed,
+    cfg.testFraction,
+    file(cfg.dataset),
+    file(cfg.testDataset),
+  ]);
+  if (lastLoad?.key !== key) {
+    const promise = loadSlrDataOnce(cfg);
+    lastLoad = { key, promise };
+    promise.catch(() => {
+      if (lastLoad?.promise === promise) lastLoad = undefined;
+    });
+  }
+  return lastLoad.promise;
+}
+
+let lastLoad:
+  | { key: string; promise: Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> }
+  | undefined;
+
+async function loadSlrDataOnce(
   cfg: SlrConfig,
 ): Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> {
   const t0 = performance.now();
