@@ -5,6 +5,7 @@ import { parseKillSpec, type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
 import type { JobEvent, JobSummary } from './job-events.js';
 import { JobInterrupted } from './job-interrupted.js';
+import { cacheSlrData } from './open-slr-data.js';
 import { resolveSecret } from './resolve-secret.js';
 import { loadSlrData, runSlrRole } from './run-role.js';
 
@@ -292,6 +293,12 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     const env = { PS_SCHEDULER: `127.0.0.1:${port}` };
     for (let i = 0; i < cfg.servers; i++)
       servers.push(launch(`ps-server (${i + 1}/${cfg.servers})`, { ...env, PS_ROLE: 'server' }));
+    // The workers' shards, hashed or parsed once here and read back by each worker.
+    if (cfg.workers > 0)
+      await Promise.race([
+        cacheSlrData(cfg, cfg.workers + cfg.browserWorkers, () => loadSlrData(cfg)),
+        failedPromise,
+      ]);
     for (let i = 0; i < cfg.workers; i++)
       workers.push(launch(`ps-worker (${i + 1}/${cfg.workers})`, { ...env, PS_ROLE: 'worker' }));
     await Promise.race([Promise.all(roles.map((r) => r.exited)), failedPromise]);

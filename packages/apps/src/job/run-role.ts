@@ -24,9 +24,10 @@ import { filtersFromSpec } from '../slr/filters-from-spec.js';
 import { kktFilter } from '../slr/kkt-filter.js';
 import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
-import { trainSlrWorker } from '../slr/train-slr-worker.js';
+import { type SlrShards, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
 import type { JobEvent } from './job-events.js';
+import { openSlrData } from './open-slr-data.js';
 
 /**
  * Loads the job's data as every worker does (deterministic from the seed) and checks it: the
@@ -194,7 +195,11 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     return;
   }
   setTitle('ps-worker');
-  const data = ctx.data ?? (await loadSlrData(cfg));
+  // In its own process a worker reads only what it needs: its shard (and, evaluating, the test
+  // rows), hashed or parsed once its rank is known, or read back from the cache (openSlrData).
+  const t0 = performance.now();
+  const opened = ctx.data ? undefined : await openSlrData(cfg);
+  let loadSeconds = ctx.data ? ctx.data.seconds : (performance.now() - t0) / 1000;
   // App 0 holds the model; app 1 the workers' clock (bounded delay across workers).
   const { node, workers } = await createWorker({
     transport: transport(),
@@ -207,13 +212,30 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   const [worker, clock] = workers as [KVWorker, KVWorker];
   const rank = node.rank;
   setTitle(`ps-worker-${rank}`);
+  let train: SparseDataset | SlrShards;
+  let test: SparseDataset | (() => Promise<SparseDataset>);
+  if (opened) {
+    const count = node.view.workers.length;
+    const s0 = performance.now();
+    const mine = await opened.shard(rank, count);
+    loadSeconds += (performance.now() - s0) / 1000;
+    train = {
+      rows: opened.trainRows,
+      features: opened.features,
+      shard: (r, c) => (r === rank && c === count ? Promise.resolve(mine) : opened.shard(r, c)),
+    };
+    test = opened.test;
+  } else {
+    train = ctx.data!.train;
+    test = ctx.data!.test;
+  }
   report({
     type: 'data',
     rank,
-    rowsTrain: data.train.rows,
-    rowsTest: data.test.rows,
-    features: data.train.features,
-    loadSeconds: data.seconds,
+    rowsTrain: opened ? opened.trainRows : ctx.data!.train.rows,
+    rowsTest: opened ? opened.testRows : ctx.data!.test.rows,
+    features: opened ? opened.features : ctx.data!.train.features,
+    loadSeconds,
   });
   // With browser workers, the first Node worker evaluates for the summary (a tab evaluates for
   // itself, in its page).
@@ -233,8 +255,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       kkt,
       significant: filters.find((f) => f.name === 'significant') as SignificantUpdateFilter | undefined,
       cfg,
-      train: data.train,
-      test: data.test,
+      train,
+      test,
       onProgress: report,
       onEval: report,
       ...(evaluator === undefined ? {} : { evaluator }),

@@ -60,14 +60,30 @@ export interface SlrWorkerReport {
   batches: number;
 }
 
+/**
+ * Training rows given as shards made on demand, for a worker that holds only its own (see
+ * `openSlrData`): `shard(rank, count)` must equal `shard(train, rank, count)` of the whole set.
+ */
+export interface SlrShards {
+  /** Rows of the whole training set. */
+  rows: number;
+  /** The dimension of every shard. */
+  features: number;
+  shard(rank: number, count: number): Promise<SparseDataset>;
+}
+
+const isShards = (t: SparseDataset | SlrShards): t is SlrShards => !('indptr' in t);
+
 export interface TrainSlrWorkerArgs {
   node: PsNode;
   worker: KVWorker;
   /** A KVWorker on the clock table (app 1, assign handler), for bounded delay across workers. */
   clock?: KVWorker;
   cfg: SlrConfig;
-  train: SparseDataset;
-  test: SparseDataset;
+  /** The whole training set (this worker trains its shard of it), or its shards on demand. */
+  train: SparseDataset | SlrShards;
+  /** The test rows, or a function that makes them (called only by the worker that evaluates). */
+  test: SparseDataset | (() => Promise<SparseDataset>);
   onProgress?: (p: SlrProgress) => void;
   onEval?: (p: SlrEvalPoint) => void;
   /** The app's KKT filter, run on every gradient before its push (`--filters ...,kkt`). */
@@ -121,12 +137,16 @@ const prefetchDepth = (tau: number) => (tau === Number.POSITIVE_INFINITY ? 8 : M
 export async function trainSlrWorker(
   args: TrainSlrWorkerArgs,
 ): Promise<{ evaluation: SlrEvaluation | undefined; report: SlrWorkerReport }> {
-  const { node, worker, cfg, train, test, onProgress, onEval } = args;
+  const { node, worker, cfg, train, onProgress, onEval } = args;
+  const testOf = args.test;
+  const test = typeof testOf === 'function' ? testOf : () => Promise.resolve(testOf);
   const every = args.progressEveryMs ?? 500;
   const rank = node.rank;
   const workers = node.view.workers.length;
   const evaluator = args.evaluator ?? rank === 0;
-  const part = shard(train, rank, workers);
+  const part = isShards(train) ? await train.shard(rank, workers) : shard(train, rank, workers);
+  // The evaluator's test rows are made while training waits on the servers.
+  if (evaluator) test().catch(() => undefined);
   const indexer = slrIndexer(train.features, cfg);
   const perEpoch = Math.ceil(part.rows / cfg.batchSize);
   const epochs = slrEpochs(cfg, train.rows);
@@ -184,11 +204,15 @@ export async function trainSlrWorker(
     windowCorrect = 0;
     windowStart = now;
   };
-  const sample = takeRows(
-    test,
-    Array.from({ length: Math.min(2000, test.rows) }, (_, i) => i),
-    `${test.name}/sample`,
-  );
+  const sampleOf = async () => {
+    const t = await test();
+    return takeRows(
+      t,
+      Array.from({ length: Math.min(2000, t.rows) }, (_, i) => i),
+      `${t.name}/sample`,
+    );
+  };
+  const sample = evaluator && onEval && cfg.evalEvery > 0 ? await sampleOf() : undefined;
   for (let b = 0; b <= Math.min(depth, total - 1); b++) issuePull(b);
   for (let b = 0; b < total; b++) {
     const { epoch, start, end } = batchAt(b);
@@ -221,7 +245,7 @@ export async function trainSlrWorker(
     windowLoss += stats.loss;
     windowCorrect += stats.correct;
     if (Date.now() - windowStart >= every || b % perEpoch === perEpoch - 1) report(epoch);
-    if (evaluator && onEval && cfg.evalEvery > 0 && (b + 1) % cfg.evalEvery === 0) {
+    if (sample && onEval && (b + 1) % cfg.evalEvery === 0) {
       const { accuracy: acc } = await evaluate(worker, sample, cfg);
       onEval({ type: 'eval', seconds: (performance.now() - t0) / 1000, batches: b + 1, accuracy: acc });
     }
@@ -252,7 +276,7 @@ export async function trainSlrWorker(
   // worker's place is taken by the next).
   const lowestLive = Math.min(...view.workers.filter((w) => !view.dead.includes(w.id)).map((w) => w.rank));
   if (!(args.evaluator ?? rank === lowestLive)) return { evaluation: undefined, report: workerReport };
-  return { evaluation: await evaluate(worker, test, cfg), report: workerReport };
+  return { evaluation: await evaluate(worker, await test(), cfg), report: workerReport };
 }
 
 /**
@@ -276,7 +300,7 @@ async function adoptDeadShards(
   let trained = 0;
   for (const d of dead) {
     if (live.length === 0 || live[d % live.length] !== node.rank) continue;
-    const part = shard(train, d, workers);
+    const part = isShards(train) ? await train.shard(d, workers) : shard(train, d, workers);
     const perEpoch = Math.ceil(part.rows / cfg.batchSize);
     const total = perEpoch * slrEpochs(cfg, train.rows);
     const from = Math.min(total, Math.max(0, Math.floor(await clock.progressOf(d))));
