@@ -144,7 +144,18 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-async function runInProcess(cfg: SlrConfig, on: (e: JobEvent) => void, secret?: string): Promise<void> {
+/**
+ * In one process every role shares one thread: a node falls silent only when the whole process
+ * stalls (a long garbage collection, a machine whose cores are taken), and then the scheduler's
+ * own clock jumps too. A silence that short is not a death: the timeout is at least this long.
+ */
+const INPROC_HEARTBEAT_TIMEOUT_MS = 30_000;
+
+async function runInProcess(given: SlrConfig, on: (e: JobEvent) => void, secret?: string): Promise<void> {
+  const cfg = {
+    ...given,
+    heartbeatTimeoutMs: Math.max(given.heartbeatTimeoutMs, INPROC_HEARTBEAT_TIMEOUT_MS),
+  };
   const hub = new InprocHub();
   const transport = () => inproc(secret ? { hub, secret } : { hub });
   const base = { numServers: cfg.servers, numWorkers: cfg.workers, host: '127.0.0.1', port: 0 };
