@@ -125,8 +125,8 @@ function putSizes(cache: DatasetCache, key: unknown[], sizes: Sizes): Promise<vo
   });
 }
 
-/** The cache key of a config's data (without the part). */
-async function slrDataKey(cfg: SlrConfig): Promise<unknown[]> {
+/** The cache key of a config's data (without the part: `['train', rank, count]`, `['test']`...). */
+export async function slrDataKey(cfg: SlrConfig): Promise<unknown[]> {
   return [
     'slr-data',
     SLR_DATA_FORMAT,

@@ -18,7 +18,8 @@ import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
 import { checkTrainTest } from '../data/check-train-test.js';
 import type { SparseDataset } from '../data/dataset.js';
-import { loadDataset } from '../data/load-dataset.js';
+import { DatasetCache } from '../data/dataset-cache.js';
+import { BUILT_IN_DATASETS, loadDataset } from '../data/load-dataset.js';
 import { trainTestSplit } from '../data/split.js';
 import { filtersFromSpec } from '../slr/filters-from-spec.js';
 import { kktFilter } from '../slr/kkt-filter.js';
@@ -27,10 +28,11 @@ import { slrHandler } from '../slr/slr-handler.js';
 import { type SlrShards, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
 import type { JobEvent } from './job-events.js';
-import { openSlrData } from './open-slr-data.js';
+import { openSlrData, slrDataKey } from './open-slr-data.js';
 
 /**
- * Loads the job's data as every worker does (deterministic from the seed) and checks it: the
+ * Loads the job's data as every worker does (deterministic from the seed) and checks it (a
+ * built-in corpus is hashed once and then read back from the cache, see `DatasetCache`): the
  * training rows (`dataset`, shuffled) and the test rows, held out of it by `testFraction`, or
  * read from `testDataset`. Without `bits`, a training file and a test file share the larger of
  * their dimensions (each file's largest feature id).
@@ -76,10 +78,19 @@ async function loadSlrDataOnce(
 ): Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> {
   const t0 = performance.now();
   const opts = { bigrams: cfg.bigrams, ...(cfg.bits > 0 ? { bits: cfg.bits } : {}) };
+  // A built-in corpus, hashed once, is read back from the cache (as the workers' shards are).
+  const builtIn = (BUILT_IN_DATASETS as readonly string[]).includes(cfg.dataset) && cfg.testDataset === '';
+  const cache = new DatasetCache();
+  const key = builtIn && cache.enabled ? await slrDataKey(cfg) : undefined;
+  if (key) {
+    const [train, test] = await Promise.all([cache.get([...key, 'all']), cache.get([...key, 'test'])]);
+    if (train && test) return { train, test, seconds: (performance.now() - t0) / 1000 };
+  }
   const ds = await loadDataset(cfg.dataset, opts);
   if (cfg.testDataset === '') {
     const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
     checkTrainTest(train, test, { testFraction: cfg.testFraction });
+    if (key) await Promise.all([cache.put([...key, 'all'], train), cache.put([...key, 'test'], test)]);
     return { train, test, seconds: (performance.now() - t0) / 1000 };
   }
   const other = await loadDataset(cfg.testDataset, opts);
