@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SparseDataset } from './dataset.js';
@@ -22,10 +22,15 @@ export function defaultCacheDir(): string {
  * they are in memory (`indptr`, `indices`, `values`, `labels`, then the name). Node.js only.
  *
  * Every failure to read (no file, a damaged or foreign one) is a miss, and every failure to
- * write is ignored: the cache only saves time. `PS_CACHE_DIR=off` turns it off.
+ * write is ignored: the cache only saves time. `PS_CACHE_DIR=off` turns it off. The folder is
+ * kept under `maxBytes` (default 2 GiB): after each write the least recently used files (a
+ * read marks a file used) are deleted until the rest fit.
  */
 export class DatasetCache {
-  constructor(readonly dir: string = defaultCacheDir()) {}
+  constructor(
+    readonly dir: string = defaultCacheDir(),
+    readonly maxBytes: number = 2 * 1024 ** 3,
+  ) {}
 
   /** Whether caching is on (`PS_CACHE_DIR` is not `off`). */
   get enabled(): boolean {
@@ -64,6 +69,8 @@ export class DatasetCache {
     const labels = take(rows, (b) => new Uint8Array(b));
     const name = buf.toString('utf8', at, at + nameBytes);
     if (indptr[rows] !== nnz) return undefined;
+    const now = new Date();
+    await utimes(this.fileOf(key), now, now).catch(() => undefined);
     return { name, rows, indptr, indices, values, labels, features };
   }
 
@@ -85,8 +92,27 @@ export class DatasetCache {
       await mkdir(this.dir, { recursive: true });
       await writeFile(tmp, [head, view(ds.indptr), view(ds.indices), view(ds.values), view(ds.labels), name]);
       await rename(tmp, file);
+      await this.prune();
     } catch {
       await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Deletes the least recently used files until the folder holds at most `maxBytes`. */
+  private async prune(): Promise<void> {
+    const names = (await readdir(this.dir)).filter((n) => n.endsWith('.psds'));
+    const files = await Promise.all(
+      names.map(async (n) => {
+        const st = await stat(join(this.dir, n)).catch(() => undefined);
+        return { path: join(this.dir, n), size: st?.size ?? 0, used: st?.mtimeMs ?? 0 };
+      }),
+    );
+    let total = files.reduce((a, f) => a + f.size, 0);
+    files.sort((a, b) => a.used - b.used);
+    for (const f of files) {
+      if (total <= this.maxBytes) break;
+      await rm(f.path, { force: true }).catch(() => undefined);
+      total -= f.size;
     }
   }
 }

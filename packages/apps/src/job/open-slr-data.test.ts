@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,6 +107,18 @@ describe('DatasetCache', () => {
     expect(await cache.get(['k'])).toEqual(ds);
     await writeFile(cache.fileOf(['k']), 'not a data set');
     expect(await cache.get(['k'])).toBeUndefined();
+    // Kept under maxBytes (each file here is 77 bytes): the least recently used goes first.
+    const small = new DatasetCache(join(dir, 'dc-small'), 200);
+    await small.put(['a'], ds);
+    await small.put(['b'], ds);
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
+    await utimes(small.fileOf(['a']), hoursAgo(2), hoursAgo(2));
+    await utimes(small.fileOf(['b']), hoursAgo(1), hoursAgo(1));
+    expect(await small.get(['a'])).toEqual(ds);
+    await small.put(['c'], ds);
+    expect(await small.get(['b'])).toBeUndefined();
+    expect(await small.get(['a'])).toEqual(ds);
+    expect(await small.get(['c'])).toEqual(ds);
     const off = new DatasetCache('off');
     await off.put(['k'], ds);
     expect(await off.get(['k'])).toBeUndefined();
