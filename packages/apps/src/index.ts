@@ -2,6 +2,7 @@ export * from './data/index.js';
 export type { JobEvent, JobSummary } from './job/job-events.js';
 export { JobInterrupted } from './job/job-interrupted.js';
 export { type LocalClusterOptions, runLocalCluster } from './job/local-cluster.js';
+export { openSlrData, type SlrData } from './job/open-slr-data.js';
 export { preflightSlrData } from './job/preflight-slr-data.js';
 export { createProgressDisplay, type ProgressDisplay } from './job/progress-display.js';
 export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-role.js';
@@ -25,6 +26,7 @@ export {
   evaluate,
   type SlrEvaluation,
   type SlrProgress,
+  type SlrShards,
   type TrainSlrWorkerArgs,
   trainSlrWorker,
 } from './slr/train-slr-worker.js';

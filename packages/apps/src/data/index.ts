@@ -1,10 +1,19 @@
 export { checkTrainTest, type TrainTestOrigin } from './check-train-test.js';
+export { concatDatasets } from './concat-datasets.js';
 export type { RawTextDataset, SparseDataset } from './dataset.js';
 export { validateDataset } from './dataset.js';
+export { DatasetCache, defaultCacheDir } from './dataset-cache.js';
 export { featureBucket, type HashTextOptions, hashText, tokenize } from './hash-features.js';
 export { BUILT_IN_DATASETS, type LoadDatasetOptions, loadDataset } from './load-dataset.js';
 export { type LoadImdbOptions, loadImdb } from './load-imdb.js';
-export { type LibsvmOptions, loadLibsvm, parseLibsvm } from './load-libsvm.js';
+export {
+  indexLibsvm,
+  type LibsvmIndex,
+  type LibsvmOptions,
+  loadLibsvm,
+  maxLibsvmId,
+  parseLibsvm,
+} from './load-libsvm.js';
 export {
   type LoadSpamAssassinOptions,
   loadSpamAssassin,
@@ -12,4 +21,12 @@ export {
 } from './load-spam-assassin.js';
 export { accuracy, auc, LOG_LOSS_EPS, logLoss } from './metrics.js';
 export { resolveDatasetPackage } from './resolve-dataset-package.js';
-export { type ShardMode, shard, type TrainTestSplitOptions, takeRows, trainTestSplit } from './split.js';
+export {
+  type ShardMode,
+  seededPermutation,
+  shard,
+  shardRange,
+  type TrainTestSplitOptions,
+  takeRows,
+  trainTestSplit,
+} from './split.js';

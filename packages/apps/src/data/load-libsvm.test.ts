@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import murmurhash from 'murmurhash';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SparseDataset, validateDataset } from './dataset.js';
-import { loadLibsvm, parseLibsvm } from './load-libsvm.js';
+import { indexLibsvm, loadLibsvm, maxLibsvmId, parseLibsvm } from './load-libsvm.js';
 
 function row(ds: SparseDataset, r: number): [number, number][] {
   const out: [number, number][] = [];
@@ -89,6 +89,41 @@ describe('parseLibsvm', () => {
     expect(() => parseLibsvm('1 2:x')).toThrow(/line 1: value 'x'/);
     expect(() => parseLibsvm('1 2:')).toThrow(/line 1: '2:' is not idx:val/);
     expect(() => parseLibsvm('# c\n1 2:1 2:3')).toThrow(/line 2: feature id 2 repeated/);
+  });
+});
+
+describe('parseLibsvm on bytes and row subsets', () => {
+  it('parses UTF-8 bytes as it parses the same text', () => {
+    const a = parseLibsvm(SAMPLE);
+    const b = parseLibsvm(Buffer.from(SAMPLE));
+    expect(b).toEqual(a);
+  });
+
+  it('parses only the rows asked for, in that order, with the whole text as dimension', () => {
+    const index = indexLibsvm(Buffer.from(SAMPLE));
+    expect(index.rows).toBe(4);
+    expect(Array.from(index.lines)).toEqual([1, 2, 5, 6]);
+    const all = parseLibsvm(SAMPLE);
+    const some = parseLibsvm(SAMPLE, { rows: [2, 0] });
+    expect(some.rows).toBe(2);
+    expect(some.features).toBe(13);
+    expect(Array.from(some.labels)).toEqual([all.labels[2], all.labels[0]]);
+    expect(row(some, 0)).toEqual(row(all, 2));
+    expect(row(some, 1)).toEqual(row(all, 0));
+    // Row 1 alone has ids up to 13, row 3 none: the dimension is still the text's.
+    expect(parseLibsvm(SAMPLE, { rows: [3] }).features).toBe(13);
+    expect(maxLibsvmId(Buffer.from(SAMPLE), index)).toBe(13);
+    expect(() => parseLibsvm(SAMPLE, { rows: [4] })).toThrow(RangeError);
+  });
+
+  it('reads decimals, exponents and comments glued to tokens as Number does', () => {
+    const ds = parseLibsvm('1 1:0.059868433 2:-2.5e-3 3:+4 4:.5 5:1234567890123456789#x\n-1 1:7#9:9');
+    expect(row(ds, 0).map(([, v]) => v)).toEqual(
+      [0.059868433, -2.5e-3, 4, 0.5, Number('1234567890123456789')].map((v) => Math.fround(v)),
+    );
+    expect(row(ds, 1)).toEqual([[0, 7]]);
+    expect(() => parseLibsvm('1 :5')).toThrow(/line 1: ':5' is not idx:val/);
+    expect(() => parseLibsvm('1 1:1.2.3')).toThrow(/line 1: value '1.2.3'/);
   });
 });
 

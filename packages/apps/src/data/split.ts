@@ -33,6 +33,31 @@ export function takeRows(ds: SparseDataset, rows: ArrayLike<number>, name: strin
   return { name, rows: n, indptr, indices, values, labels, features: ds.features };
 }
 
+/**
+ * The row order {@link trainTestSplit} draws: `0 .. rows - 1` permuted by a Fisher-Yates shuffle
+ * driven by seededRandom(`seed`). Its first `round(rows * testFraction)` entries are the test rows.
+ */
+export function seededPermutation(rows: number, seed: number): Uint32Array {
+  const rand = seededRandom(seed);
+  const perm = new Uint32Array(rows);
+  for (let i = 0; i < perm.length; i++) perm[i] = i;
+  for (let i = perm.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
+  }
+  return perm;
+}
+
+/**
+ * The rows `[begin, end)` that {@link shard} gives worker `rank` of `count` in `'contiguous'`
+ * mode, of a data set of `rows` rows.
+ */
+export function shardRange(rows: number, rank: number, count: number): { begin: number; end: number } {
+  return { begin: Math.floor((rank * rows) / count), end: Math.floor(((rank + 1) * rows) / count) };
+}
+
 /** Options of {@link trainTestSplit}. */
 export interface TrainTestSplitOptions {
   /** Fraction of rows, in [0, 1], that go to the test set (rounded to the nearest row); default 0.2. */
@@ -64,15 +89,7 @@ export function trainTestSplit(
   if (!(testFraction >= 0 && testFraction <= 1)) {
     throw new RangeError(`testFraction must be in [0, 1], got ${testFraction}`);
   }
-  const rand = seededRandom(opts.seed);
-  const perm = new Uint32Array(ds.rows);
-  for (let i = 0; i < perm.length; i++) perm[i] = i;
-  for (let i = perm.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
+  const perm = seededPermutation(ds.rows, opts.seed);
   const nTest = Math.round(ds.rows * testFraction);
   const testRows = perm.subarray(0, nTest);
   const trainRows = perm.subarray(nTest);
@@ -117,8 +134,7 @@ export function shard(
   const name = `${ds.name}[${rank}/${count}]`;
   let rows: Uint32Array;
   if (mode === 'contiguous') {
-    const begin = Math.floor((rank * ds.rows) / count);
-    const end = Math.floor(((rank + 1) * ds.rows) / count);
+    const { begin, end } = shardRange(ds.rows, rank, count);
     rows = new Uint32Array(end - begin);
     for (let i = 0; i < rows.length; i++) rows[i] = begin + i;
   } else {

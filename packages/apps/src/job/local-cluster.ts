@@ -6,6 +6,7 @@ import type { SlrEvaluation } from '../slr/train-slr-worker.js';
 import { EXIT_FENCED, EXIT_LOST_SCHEDULER } from './exit-codes.js';
 import type { JobEvent, JobSummary } from './job-events.js';
 import { JobInterrupted } from './job-interrupted.js';
+import { cacheSlrData } from './open-slr-data.js';
 import { resolveSecret } from './resolve-secret.js';
 import { loadSlrData, runSlrRole } from './run-role.js';
 
@@ -144,7 +145,18 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-async function runInProcess(cfg: SlrConfig, on: (e: JobEvent) => void, secret?: string): Promise<void> {
+/**
+ * In one process every role shares one thread: a node falls silent only when the whole process
+ * stalls (a long garbage collection, a machine whose cores are taken), and then the scheduler's
+ * own clock jumps too. A silence that short is not a death: the timeout is at least this long.
+ */
+const INPROC_HEARTBEAT_TIMEOUT_MS = 30_000;
+
+async function runInProcess(given: SlrConfig, on: (e: JobEvent) => void, secret?: string): Promise<void> {
+  const cfg = {
+    ...given,
+    heartbeatTimeoutMs: Math.max(given.heartbeatTimeoutMs, INPROC_HEARTBEAT_TIMEOUT_MS),
+  };
   const hub = new InprocHub();
   const transport = () => inproc(secret ? { hub, secret } : { hub });
   const base = { numServers: cfg.servers, numWorkers: cfg.workers, host: '127.0.0.1', port: 0 };
@@ -307,6 +319,12 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     const env = { PS_SCHEDULER: `127.0.0.1:${port}` };
     for (let i = 0; i < cfg.servers; i++)
       servers.push(launch(`ps-server (${i + 1}/${cfg.servers})`, { ...env, PS_ROLE: 'server' }));
+    // The workers' shards, hashed or parsed once here and read back by each worker.
+    if (cfg.workers > 0)
+      await Promise.race([
+        cacheSlrData(cfg, cfg.workers + cfg.browserWorkers, () => loadSlrData(cfg)),
+        failedPromise,
+      ]);
     for (let i = 0; i < cfg.workers; i++)
       workers.push(launch(`ps-worker (${i + 1}/${cfg.workers})`, { ...env, PS_ROLE: 'worker' }));
     const schedulerRole = roles[0]!;

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import {
   assignHandler,
   configFromEnv,
@@ -18,37 +19,83 @@ import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
 import { checkTrainTest } from '../data/check-train-test.js';
 import type { SparseDataset } from '../data/dataset.js';
-import { loadDataset } from '../data/load-dataset.js';
+import { DatasetCache } from '../data/dataset-cache.js';
+import { BUILT_IN_DATASETS, loadDataset } from '../data/load-dataset.js';
 import { trainTestSplit } from '../data/split.js';
 import { filtersFromSpec } from '../slr/filters-from-spec.js';
 import { kktFilter } from '../slr/kkt-filter.js';
 import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
-import { trainSlrWorker } from '../slr/train-slr-worker.js';
+import { type SlrShards, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
 import { exitCodeOf } from './exit-codes.js';
 import type { JobEvent } from './job-events.js';
+import { openSlrData, slrDataKey } from './open-slr-data.js';
 
 /** How many times a fenced server starts over as a new one (`PS_REJOIN`) before it gives up. */
 const MAX_REJOINS = 10;
 
 /**
- * Loads the job's data as every worker does (deterministic from the seed) and checks it: the
+ * Loads the job's data as every worker does (deterministic from the seed) and checks it (a
+ * built-in corpus is hashed once and then read back from the cache, see `DatasetCache`): the
  * training rows (`dataset`, shuffled) and the test rows, held out of it by `testFraction`, or
  * read from `testDataset`. Without `bits`, a training file and a test file share the larger of
  * their dimensions (each file's largest feature id).
  * @throws PsError `PS_ERR_DATASET` for a data set that cannot be loaded (see `loadDataset`), no
  *   training or test row, or training rows of one label only (see `checkTrainTest`).
  */
-export async function loadSlrData(
+export function loadSlrData(
+  cfg: SlrConfig,
+): Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> {
+  // A launcher checks the data (`preflightSlrData`), then runs every role in its process on the
+  // same data: the last load is kept, so that a file is read and parsed once.
+  // A file's size and modification time are part of the key: a rewritten file is read again.
+  const file = (p: string) => {
+    const st = p === '' ? undefined : statSync(p, { throwIfNoEntry: false });
+    return st ? [st.size, st.mtimeMs] : [];
+  };
+  const key = JSON.stringify([
+    cfg.dataset,
+    cfg.testDataset,
+    cfg.bits,
+    cfg.bigrams,
+    cfg.seed,
+    cfg.testFraction,
+    file(cfg.dataset),
+    file(cfg.testDataset),
+  ]);
+  if (lastLoad?.key !== key) {
+    const promise = loadSlrDataOnce(cfg);
+    lastLoad = { key, promise };
+    promise.catch(() => {
+      if (lastLoad?.promise === promise) lastLoad = undefined;
+    });
+  }
+  return lastLoad.promise;
+}
+
+let lastLoad:
+  | { key: string; promise: Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> }
+  | undefined;
+
+async function loadSlrDataOnce(
   cfg: SlrConfig,
 ): Promise<{ train: SparseDataset; test: SparseDataset; seconds: number }> {
   const t0 = performance.now();
   const opts = { bigrams: cfg.bigrams, ...(cfg.bits > 0 ? { bits: cfg.bits } : {}) };
+  // A built-in corpus, hashed once, is read back from the cache (as the workers' shards are).
+  const builtIn = (BUILT_IN_DATASETS as readonly string[]).includes(cfg.dataset) && cfg.testDataset === '';
+  const cache = new DatasetCache();
+  const key = builtIn && cache.enabled ? await slrDataKey(cfg) : undefined;
+  if (key) {
+    const [train, test] = await Promise.all([cache.get([...key, 'all']), cache.get([...key, 'test'])]);
+    if (train && test) return { train, test, seconds: (performance.now() - t0) / 1000 };
+  }
   const ds = await loadDataset(cfg.dataset, opts);
   if (cfg.testDataset === '') {
     const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
     checkTrainTest(train, test, { testFraction: cfg.testFraction });
+    if (key) await Promise.all([cache.put([...key, 'all'], train), cache.put([...key, 'test'], test)]);
     return { train, test, seconds: (performance.now() - t0) / 1000 };
   }
   const other = await loadDataset(cfg.testDataset, opts);
@@ -187,7 +234,11 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     return;
   }
   setTitle('ps-worker');
-  const data = ctx.data ?? (await loadSlrData(cfg));
+  // In its own process a worker reads only what it needs: its shard (and, evaluating, the test
+  // rows), hashed or parsed once its rank is known, or read back from the cache (openSlrData).
+  const t0 = performance.now();
+  const opened = ctx.data ? undefined : await openSlrData(cfg);
+  let loadSeconds = ctx.data ? ctx.data.seconds : (performance.now() - t0) / 1000;
   // App 0 holds the model; app 1 the workers' clock (bounded delay across workers).
   const { node, workers } = await createWorker({
     transport: transport(),
@@ -201,13 +252,30 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   const [worker, clock] = workers as [KVWorker, KVWorker];
   const rank = node.rank;
   setTitle(`ps-worker-${rank}`);
+  let train: SparseDataset | SlrShards;
+  let test: SparseDataset | (() => Promise<SparseDataset>);
+  if (opened) {
+    const count = node.view.workers.length;
+    const s0 = performance.now();
+    const mine = await opened.shard(rank, count);
+    loadSeconds += (performance.now() - s0) / 1000;
+    train = {
+      rows: opened.trainRows,
+      features: opened.features,
+      shard: (r, c) => (r === rank && c === count ? Promise.resolve(mine) : opened.shard(r, c)),
+    };
+    test = opened.test;
+  } else {
+    train = ctx.data!.train;
+    test = ctx.data!.test;
+  }
   report({
     type: 'data',
     rank,
-    rowsTrain: data.train.rows,
-    rowsTest: data.test.rows,
-    features: data.train.features,
-    loadSeconds: data.seconds,
+    rowsTrain: opened ? opened.trainRows : ctx.data!.train.rows,
+    rowsTest: opened ? opened.testRows : ctx.data!.test.rows,
+    features: opened ? opened.features : ctx.data!.train.features,
+    loadSeconds,
   });
   // With browser workers, the first Node worker evaluates for the summary (a tab evaluates for
   // itself, in its page).
@@ -227,8 +295,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       kkt,
       significant: filters.find((f) => f.name === 'significant') as SignificantUpdateFilter | undefined,
       cfg,
-      train: data.train,
-      test: data.test,
+      train,
+      test,
       onProgress: report,
       onEval: report,
       ...(evaluator === undefined ? {} : { evaluator }),

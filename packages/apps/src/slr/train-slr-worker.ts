@@ -6,7 +6,7 @@ import { shard, takeRows } from '../data/split.js';
 import { keyBitsFor } from './feature-keys.js';
 import type { KktFilter } from './kkt-filter.js';
 import { logisticGradient, predictRows } from './logistic-gradient.js';
-import { MinibatchIndexer } from './minibatch.js';
+import { MinibatchIndexer, type MinibatchKeys } from './minibatch.js';
 import { type SlrConfig, slrEpochs } from './slr-config.js';
 import { WorkerClock } from './worker-clock.js';
 
@@ -60,14 +60,30 @@ export interface SlrWorkerReport {
   batches: number;
 }
 
+/**
+ * Training rows given as shards made on demand, for a worker that holds only its own (see
+ * `openSlrData`): `shard(rank, count)` must equal `shard(train, rank, count)` of the whole set.
+ */
+export interface SlrShards {
+  /** Rows of the whole training set. */
+  rows: number;
+  /** The dimension of every shard. */
+  features: number;
+  shard(rank: number, count: number): Promise<SparseDataset>;
+}
+
+const isShards = (t: SparseDataset | SlrShards): t is SlrShards => !('indptr' in t);
+
 export interface TrainSlrWorkerArgs {
   node: PsNode;
   worker: KVWorker;
   /** A KVWorker on the clock table (app 1, assign handler), for bounded delay across workers. */
   clock?: KVWorker;
   cfg: SlrConfig;
-  train: SparseDataset;
-  test: SparseDataset;
+  /** The whole training set (this worker trains its shard of it), or its shards on demand. */
+  train: SparseDataset | SlrShards;
+  /** The test rows, or a function that makes them (called only by the worker that evaluates). */
+  test: SparseDataset | (() => Promise<SparseDataset>);
   onProgress?: (p: SlrProgress) => void;
   onEval?: (p: SlrEvalPoint) => void;
   /** The app's KKT filter, run on every gradient before its push (`--filters ...,kkt`). */
@@ -121,12 +137,16 @@ const prefetchDepth = (tau: number) => (tau === Number.POSITIVE_INFINITY ? 8 : M
 export async function trainSlrWorker(
   args: TrainSlrWorkerArgs,
 ): Promise<{ evaluation: SlrEvaluation | undefined; report: SlrWorkerReport }> {
-  const { node, worker, cfg, train, test, onProgress, onEval } = args;
+  const { node, worker, cfg, train, onProgress, onEval } = args;
+  const testOf = args.test;
+  const test = typeof testOf === 'function' ? testOf : () => Promise.resolve(testOf);
   const every = args.progressEveryMs ?? 500;
   const rank = node.rank;
   const workers = node.view.workers.length;
   const evaluator = args.evaluator ?? rank === 0;
-  const part = shard(train, rank, workers);
+  const part = isShards(train) ? await train.shard(rank, workers) : shard(train, rank, workers);
+  // The evaluator's test rows are made while training waits on the servers.
+  if (evaluator) test().catch(() => undefined);
   const indexer = slrIndexer(train.features, cfg);
   const perEpoch = Math.ceil(part.rows / cfg.batchSize);
   const epochs = slrEpochs(cfg, train.rows);
@@ -138,22 +158,23 @@ export async function trainSlrWorker(
   const tau = slrTau(cfg);
   const depth = prefetchDepth(tau);
   const slowdown = rank === workers - 1 ? cfg.straggler : 1;
-  const pulls = new Map<number, Promise<KVPairs>>();
+  const pulls = new Map<number, { batch: MinibatchKeys; weights: Promise<KVPairs> }>();
   const pushes: Timestamp<void>[] = [];
   const clock = args.clock ? new WorkerClock(args.clock, rank, workers, node) : undefined;
   const issuePull = (b: number) => {
     const { start, end } = batchAt(b);
-    const { keys } = indexer.index(part, start, end);
+    const batch = indexer.keysOf(part, start, end);
+    const { keys } = batch;
     const dep = b - tau - 1;
     if (dep < 0) {
-      pulls.set(b, prefetched(worker.wait(worker.pull(keys))));
+      pulls.set(b, { batch, weights: prefetched(worker.wait(worker.pull(keys))) });
       return;
     }
     // The pull waits for this worker's push of batch b − τ − 1 (a task dependency) and, with a
     // clock, for every worker to have finished that iteration.
     const own = { deps: [pushes[dep]!] };
     const gate = clock ? clock.waitFor(dep + 1) : Promise.resolve();
-    pulls.set(b, prefetched(gate.then(() => worker.wait(worker.pull(keys, own)))));
+    pulls.set(b, { batch, weights: prefetched(gate.then(() => worker.wait(worker.pull(keys, own)))) });
   };
   let idleMs = 0;
   const kkt = args.kkt;
@@ -183,20 +204,26 @@ export async function trainSlrWorker(
     windowCorrect = 0;
     windowStart = now;
   };
-  const sample = takeRows(
-    test,
-    Array.from({ length: Math.min(2000, test.rows) }, (_, i) => i),
-    `${test.name}/sample`,
-  );
+  const sampleOf = async () => {
+    const t = await test();
+    return takeRows(
+      t,
+      Array.from({ length: Math.min(2000, t.rows) }, (_, i) => i),
+      `${t.name}/sample`,
+    );
+  };
+  const sample = evaluator && onEval && cfg.evalEvery > 0 ? await sampleOf() : undefined;
   for (let b = 0; b <= Math.min(depth, total - 1); b++) issuePull(b);
   for (let b = 0; b < total; b++) {
     const { epoch, start, end } = batchAt(b);
     const w0 = performance.now();
-    const weights = await pulls.get(b)!;
+    const pending = pulls.get(b)!;
+    const weights = await pending.weights;
     idleMs += performance.now() - w0;
     pulls.delete(b);
     const c0 = performance.now();
-    const batch = indexer.index(part, start, end);
+    // The keys were collected when the pull was issued: only the positions are set now.
+    const batch = indexer.use(pending.batch);
     if (grad.length < batch.keys.length) grad = new Float32Array(batch.keys.length * 2);
     const g = grad.subarray(0, batch.keys.length);
     const stats = logisticGradient(part, start, end, indexer.positions, weights.vals, g, batch.bias);
@@ -218,7 +245,7 @@ export async function trainSlrWorker(
     windowLoss += stats.loss;
     windowCorrect += stats.correct;
     if (Date.now() - windowStart >= every || b % perEpoch === perEpoch - 1) report(epoch);
-    if (evaluator && onEval && cfg.evalEvery > 0 && (b + 1) % cfg.evalEvery === 0) {
+    if (sample && onEval && (b + 1) % cfg.evalEvery === 0) {
       const { accuracy: acc } = await evaluate(worker, sample, cfg);
       onEval({ type: 'eval', seconds: (performance.now() - t0) / 1000, batches: b + 1, accuracy: acc });
     }
@@ -249,7 +276,7 @@ export async function trainSlrWorker(
   // worker's place is taken by the next).
   const lowestLive = Math.min(...view.workers.filter((w) => !view.dead.includes(w.id)).map((w) => w.rank));
   if (!(args.evaluator ?? rank === lowestLive)) return { evaluation: undefined, report: workerReport };
-  return { evaluation: await evaluate(worker, test, cfg), report: workerReport };
+  return { evaluation: await evaluate(worker, await test(), cfg), report: workerReport };
 }
 
 /**
@@ -273,7 +300,7 @@ async function adoptDeadShards(
   let trained = 0;
   for (const d of dead) {
     if (live.length === 0 || live[d % live.length] !== node.rank) continue;
-    const part = shard(train, d, workers);
+    const part = isShards(train) ? await train.shard(d, workers) : shard(train, d, workers);
     const perEpoch = Math.ceil(part.rows / cfg.batchSize);
     const total = perEpoch * slrEpochs(cfg, train.rows);
     const from = Math.min(total, Math.max(0, Math.floor(await clock.progressOf(d))));
