@@ -179,7 +179,9 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       // Only a worker's own pushes count (a replica's replay comes from its master server). The
       // wrapper keeps the table and the rule, which replication and snapshots need.
       const pushesBySender: Record<string, number> = {};
-      const model = slrHandler(cfg);
+      // The feature keys' bits when known without the data: --bits, or the text sets' 2^20.
+      const builtIn = cfg.dataset === 'imdb' || cfg.dataset === 'spam';
+      const model = slrHandler(cfg, cfg.bits > 0 ? cfg.bits : builtIn ? 20 : undefined);
       let self: PsNode | undefined;
       const counted = Object.assign(
         (req: Parameters<typeof model>[0]) => {

@@ -5,20 +5,35 @@ import {
   type KVRequest,
   sgdHandler,
   type TableHandler,
+  type TableHandlerOptions,
 } from '@ps/core';
 import { BIAS_KEY } from './feature-keys.js';
 import type { SlrConfig } from './slr-config.js';
 
 type RuleConfig = Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l1' | 'l2'>;
 
-function ruleHandler(cfg: RuleConfig, l1: number, l2: number): TableHandler {
+/** Feature spaces up to 2^24 buckets are stored densely (at most 64 MiB of float32 a slab). */
+export const MAX_DENSE_KEY_BITS = 24;
+
+/**
+ * The table layout for `keyBits`-bit feature keys (`bucket << (64 - keyBits)`): every bucket by
+ * index (no hashing) up to {@link MAX_DENSE_KEY_BITS}, else hashed. The intercept's key is off
+ * the grid and stays in the hash part.
+ */
+export function slrTableOptions(keyBits: number | undefined): TableHandlerOptions {
+  if (keyBits === undefined || keyBits < 1 || keyBits > MAX_DENSE_KEY_BITS)
+    return { initialCapacity: 1 << 16 };
+  return { initialCapacity: 16, denseRange: { base: 0n, shift: 64 - keyBits, count: 2 ** keyBits } };
+}
+
+function ruleHandler(cfg: RuleConfig, l1: number, l2: number, table: TableHandlerOptions): TableHandler {
   switch (cfg.optimizer) {
     case 'ftrl':
-      return ftrlHandler({ alpha: cfg.lr, beta: cfg.beta, l1, l2, initialCapacity: 1 << 16 });
+      return ftrlHandler({ alpha: cfg.lr, beta: cfg.beta, l1, l2, ...table });
     case 'sgd':
-      return sgdHandler({ lr: cfg.lr, l1, l2, initialCapacity: 1 << 16 });
+      return sgdHandler({ lr: cfg.lr, l1, l2, ...table });
     default:
-      return adagradHandler({ lr: cfg.lr, l1, l2, initialCapacity: 1 << 16 });
+      return adagradHandler({ lr: cfg.lr, l1, l2, ...table });
   }
 }
 
@@ -31,11 +46,14 @@ function ruleHandler(cfg: RuleConfig, l1: number, l2: number): TableHandler {
  * other weight (so replication and snapshots carry it), but its update and its read use the same
  * rule without L1/L2: an intercept is not shrunk towards zero (as in liblinear's and
  * scikit-learn's logistic regression, whose intercept is not penalised either).
+ * @param keyBits the feature keys' bits when the server knows them (the text data sets: 20, or
+ *   `--bits`): the table then stores every bucket by index (see {@link slrTableOptions}).
  */
-export function slrHandler(cfg: RuleConfig): TableHandler {
-  const model = ruleHandler(cfg, cfg.l1, cfg.l2);
+export function slrHandler(cfg: RuleConfig, keyBits?: number): TableHandler {
+  const layout = slrTableOptions(keyBits);
+  const model = ruleHandler(cfg, cfg.l1, cfg.l2, layout);
   if (cfg.l1 === 0 && cfg.l2 === 0) return model;
-  const free = ruleHandler(cfg, 0, 0).rule;
+  const free = ruleHandler(cfg, 0, 0, { initialCapacity: 16 }).rule;
   const { table } = model;
   const bias = new BigUint64Array([BIAS_KEY]);
   const handle = (req: KVRequest): KVPairs | undefined => {
