@@ -93,6 +93,12 @@ export {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_PENDING_HANDSHAKES_PER_SOURCE,
 } from './net/connection-limits.js';
+export type {
+  FrameAddress,
+  FrameChannel,
+  FrameChannelLimits,
+  FrameTransport,
+} from './net/frame-transport.js';
 export {
   type BudgetClaim,
   DEFAULT_MAX_INBOUND_BUFFER_BYTES,
