@@ -129,6 +129,12 @@ export const PsErrorCode = {
    * `maxQueuedBytes`. The connection is closed; its queued sends reject with this code.
    */
   SLOW_PEER: 'PS_ERR_SLOW_PEER',
+  /**
+   * The buffer given as `into` to `pull` or `pushPull` does not hold the answer: its length is not
+   * the number of values the request reads (keys × values per key), or it is not a Float32Array
+   * or Float64Array.
+   */
+  INTO_LENGTH: 'PS_ERR_INTO_LENGTH',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

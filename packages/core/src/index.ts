@@ -74,7 +74,13 @@ export {
 } from './kv-pairs.js';
 export { type KVRequest, KVServer, type KVServerOptions, type RequestHandler } from './kv-server.js';
 export { KVTable } from './kv-table.js';
-export { KVWorker, type KVWorkerOptions, type RequestOptions, type Timestamp } from './kv-worker.js';
+export {
+  KVWorker,
+  type KVWorkerOptions,
+  type PullOptions,
+  type RequestOptions,
+  type Timestamp,
+} from './kv-worker.js';
 export {
   type Command,
   type Message,

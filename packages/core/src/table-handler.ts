@@ -180,6 +180,8 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
 }
 
 function allocUnzeroed(dtype: ValDtype, n: number): ValArray {
+  // Small arrays: one typed array is cheaper than a buffer and a view on it.
+  if (n < 1024) return allocLike(dtype, n);
   const bytes = allocBytes(n * (dtype === 'float64' ? 8 : 4));
   return dtype === 'float64'
     ? new Float64Array(bytes.buffer, bytes.byteOffset, n)

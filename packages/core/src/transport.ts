@@ -52,6 +52,13 @@ export interface Transport {
    */
   readonly credentials?: ClusterSecret | undefined;
   /**
+   * True when `send` hands the very parts array to the receiving node in the same thread (the
+   * in-process transport). Core then sends a data message without encoding its meta: the array
+   * carries the message itself, beside its segments' bytes. Leave it unset for any transport
+   * that copies, serializes or crosses a thread.
+   */
+  readonly passesFramesByReference?: boolean;
+  /**
    * Sets this node's id and (unless `listen: false`) listens at `self.host:self.port`.
    * Resolves with the real address (port 0 becomes the port the OS chose).
    * @throws PsError `PS_ERR_BIND` when the address cannot be bound.

@@ -87,6 +87,8 @@ type LossReason = 'closed' | 'replaced';
  */
 export class InprocTransport implements Transport {
   readonly kind = 'inproc';
+  /** Frames reach the receiver as the sender's own parts array (core skips encoding data messages). */
+  readonly passesFramesByReference = true;
   private readonly framesSubject = new Subject<InboundFrame>();
   private readonly eventsSubject = new Subject<TransportEvent>();
   readonly frames$: Observable<InboundFrame> = this.framesSubject.asObservable();

@@ -4,6 +4,7 @@ import { type AppFilters, chainFor, decodeChain, encodeChain, type Filter } from
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, frameLength } from '../frame-codec.js';
 import { COMMANDS, type Message, type Meta, type NodeId, type Segment } from '../message.js';
 import type { Transport } from '../transport.js';
+import { localFrame, localMessage } from './local-frame.js';
 import type { Logger } from './logger.js';
 
 /** Bytes and frames moved by one node, for job summaries and benchmarks. */
@@ -110,7 +111,14 @@ export class Endpoint {
     this.stats.bytesReceived += frame instanceof Uint8Array ? frame.byteLength : frameLength(frame);
     let msg: Message;
     try {
-      msg = decodeFrame(frame, this.maxFrameBytes);
+      const local = localMessage(frame);
+      if (local && frameLength(frame as readonly Uint8Array[]) > this.maxFrameBytes) {
+        throw new PsError(
+          PsErrorCode.FRAME_TOO_LARGE,
+          `frame of ${frameLength(frame as readonly Uint8Array[])} bytes exceeds maxFrameBytes (${this.maxFrameBytes})`,
+        );
+      }
+      msg = local ?? decodeFrame(frame, this.maxFrameBytes);
       validateMeta(msg.meta);
     } catch (err) {
       this.reject(err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err)), from);
@@ -156,8 +164,14 @@ export class Endpoint {
       const k = keys ?? (meta.request && first instanceof BigUint64Array ? first : undefined);
       msg = encodeChain(chain, msg, k ? { peer: to, keys: k } : { peer: to });
     }
-    const parts = encodeFrame(msg, this.maxFrameBytes);
+    // In one thread, a data message goes over as it is (see local-frame.ts); else as a frame.
+    const local = this.transport.passesFramesByReference === true ? localFrame(msg) : undefined;
+    const parts = local ?? encodeFrame(msg, this.maxFrameBytes);
     const n = frameLength(parts);
+    if (local && n > this.maxFrameBytes) {
+      // The frame codec's own check, on the bytes that would have been encoded (meta aside).
+      encodeFrame(msg, this.maxFrameBytes);
+    }
     await this.transport.send(to, parts);
     this.stats.bytesSent += n;
     this.stats.framesSent++;

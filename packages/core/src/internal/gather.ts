@@ -25,6 +25,8 @@ export function gatherKV(kv: KVPairs, iv: Intervals, withVals: boolean, valOffse
   if (iv.length === 2) {
     const b = iv[0]!;
     const e = iv[1]!;
+    // The whole list (one server): the request's own arrays, no views to make.
+    if (b === 0 && e === keys.length) return withVals ? kv : { keys, vals: vals.subarray(0, 0) };
     return {
       keys: keys.subarray(b, e),
       vals: withVals ? vals.subarray(from(b), from(e)) : vals.subarray(0, 0),

@@ -22,8 +22,8 @@ interface Entry {
 /**
  * The sender's side of delivery: requests sent and not yet answered, each with the time its next
  * resend is due (exponential backoff from {@link ResendTiming.intervalMs}) and its deadline. One
- * timer serves the whole table (it runs only while the table holds requests); each tick costs one
- * comparison per request. `onResend` is called when a resend is due (and for every request to a
+ * timer serves the whole table (it stops at the first tick that finds the table empty); each tick
+ * costs one comparison per request. `onResend` is called when a resend is due (and for every request to a
  * peer on {@link resendTo}, e.g. when its connection came back); `onExpire` once, when a request
  * passed its deadline (it is then removed). Keys are whatever identifies a request to its owner.
  */
@@ -63,10 +63,13 @@ export class ResendTable<K> {
     }
   }
 
-  /** The request was answered (or given up): forget it. */
+  /**
+   * The request was answered (or given up): forget it. The timer stops at its next tick if the
+   * table is still empty then, not here: a worker that sends one request at a time would start
+   * and clear a timer for every request.
+   */
   delete(key: K): void {
     this.entries.delete(key);
-    if (this.entries.size === 0) this.stop();
   }
 
   has(key: K): boolean {
