@@ -1,6 +1,7 @@
 import type { Subscription } from 'rxjs';
 import type { ClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
+import { type LocalHint, localHintOf } from './internal/local-frame.js';
 import { Replication } from './internal/replication.js';
 import { ValidatedKeys } from './internal/validated-keys.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './kv-pairs.js';
@@ -28,6 +29,14 @@ export interface KVRequest {
    * is an empty Float32Array and `lens` is undefined.
    */
   kv: KVPairs;
+  /**
+   * Where the answer's values may go: the worker's `into` buffer, given only when that worker
+   * runs in this thread and the request is its first send of the whole key list. A handler that
+   * answers `width × keys.length` values of this array's type may write them here, before it
+   * returns (not after an await), and return it as `vals`; the worker then skips its copy. It may
+   * also ignore it.
+   */
+  out?: ValArray | undefined;
 }
 
 /**
@@ -292,21 +301,25 @@ export class KVServer {
     return this.handler({ ...req, push: false, kv: { keys: req.kv.keys, vals: EMPTY_VALS } });
   }
 
-  private checkKeysOf(sender: NodeId): (keys: BigUint64Array) => void {
+  private checkKeysOf(sender: NodeId, hint: LocalHint | undefined): (keys: BigUint64Array) => void {
     let v = this.validated.get(sender);
     if (!v) {
       v = new ValidatedKeys();
       this.validated.set(sender, v);
     }
     const memo = v;
+    const vouch = hint?.keys;
     return (keys) => {
-      this.lastTag = memo.validate(keys);
+      // Keys a worker in this thread validated itself (and sent as that very array) are not
+      // compared again; from anyone else, by content.
+      this.lastTag = vouch ? memo.vouched(keys, vouch.tag, vouch.inc) : memo.validate(keys);
     };
   }
 
   private toRequest(msg: Message): KVRequest {
     const { meta, data } = msg;
     const [keys, vals, lens] = data as [Segment?, Segment?, Segment?];
+    const hint = localHintOf(data);
     if (!(keys instanceof BigUint64Array)) {
       throw new PsError(
         PsErrorCode.MESSAGE_INVALID,
@@ -325,13 +338,23 @@ export class KVServer {
         throw new PsError(PsErrorCode.MESSAGE_INVALID, 'lens travel as an int32 segment');
       }
       kv = { keys, vals, lens };
-      validateKVPairs(kv, this.checkKeysOf(meta.sender));
+      validateKVPairs(kv, this.checkKeysOf(meta.sender, hint));
     } else {
-      this.checkKeysOf(meta.sender)(keys);
+      this.checkKeysOf(meta.sender, hint)(keys);
       kv = { keys, vals: EMPTY_VALS };
     }
     const keysTag = this.lastTag >= 0 ? this.lastTag : undefined;
-    return { sender: meta.sender, app: meta.app, ts: meta.ts, push: meta.push, pull: meta.pull, kv, keysTag };
+    const out = meta.pull && hint?.into?.live() ? hint.into.vals : undefined;
+    return {
+      sender: meta.sender,
+      app: meta.app,
+      ts: meta.ts,
+      push: meta.push,
+      pull: meta.pull,
+      kv,
+      keysTag,
+      out,
+    };
   }
 
   private respond(msg: Message, result: KVPairs | undefined): void {

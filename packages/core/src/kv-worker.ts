@@ -3,6 +3,7 @@ import type { ClusterView } from './cluster-view.js';
 import { type Consistency, delayOf, eventual } from './consistency.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { gatherKV, valueOffsets } from './internal/gather.js';
+import { type LocalHint, withLocalHint } from './internal/local-frame.js';
 import { ValidatedKeys } from './internal/validated-keys.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs } from './kv-pairs.js';
 import type { Message, Meta, NodeId, Segment } from './message.js';
@@ -64,6 +65,8 @@ interface Slice {
   resend: boolean;
   /** Sent a second time after a key-cache miss. */
   cacheResent?: boolean;
+  /** Sent at least once (only a first send may carry an in-thread hint). */
+  sentOnce?: boolean;
   /** Version of the ring this slice was cut by (servers of another version refuse it). */
   ring: number;
   /** The task this slice belongs to (for the resend table). */
@@ -102,6 +105,8 @@ interface Task {
   waiters: { resolve: (v: KVPairs | undefined) => void; reject: (e: PsError) => void }[];
   /** The caller's buffer for the pulled values (`PullOptions.into`). */
   into?: ValArray;
+  /** What `ValidatedKeys` tagged `kv.keys` with when the task was issued (-1: not tagged). */
+  keysTag: number;
 }
 
 type Outcome = { ok: true; value: KVPairs | undefined } | { ok: false; error: PsError };
@@ -130,8 +135,9 @@ export interface PullOptions extends RequestOptions {
    * of a freshly allocated one. Its length is the number of values the request reads: keys ×
    * values per key (for a pushPull, `kv.vals.length`). Reusing one buffer per request shape
    * spares an allocation of the answer's size per request (4 MB for 1,000,000 float32 values).
-   * Values of the other float type are converted. Do not read it before `wait` resolves; a pull
-   * that fails leaves it as it was.
+   * Values of the other float type are converted. Do not read it before `wait` resolves (a server
+   * in this thread may write the answer there directly); after a failed request its content is
+   * unspecified, except that `PS_ERR_INTO_LENGTH` leaves it as it was.
    * @throws PsError `PS_ERR_INTO_LENGTH` (synchronously) when it is not a Float32Array or
    *   Float64Array, or (a pushPull) its length is not `kv.vals.length`; `wait(ts)` rejects with
    *   it when the servers' answer has another number of values than `into.length`.
@@ -169,8 +175,10 @@ export class KVWorker<V extends ValArray = ValArray> {
   private readonly finished = new Map<number, Outcome>();
   private readonly sub: Subscription;
   private readonly validated = new ValidatedKeys();
+  /** The tag `validated` gave the keys of the request being issued (-1: a short list). */
+  private keysTag = -1;
   private readonly checkKeys = (keys: BigUint64Array) => {
-    this.validated.validate(keys);
+    this.keysTag = this.validated.validate(keys);
   };
   private policy: Consistency;
   /** This worker's incarnation: servers tell its requests from those of an earlier process with its id. */
@@ -397,7 +405,9 @@ export class KVWorker<V extends ValArray = ValArray> {
       deadline: 0,
       waiters: [],
       into: pull ? opts.into : undefined,
+      keysTag: this.keysTag,
     };
+    this.keysTag = -1;
     this.pending.set(ts, t);
     if (this.held.length === 0 && this.ready(t)) this.send(t);
     else this.held.push(t);
@@ -574,7 +584,7 @@ export class KVWorker<V extends ValArray = ValArray> {
     };
     if (slice.resend) meta.resend = true;
     if (deps) meta.deps = deps;
-    const sent = this.node.send(server, meta, slice.data);
+    const sent = this.node.send(server, meta, this.hinted(t, slice));
     this.resends.add(slice, server, t.deadline);
     sent.catch((err: unknown) => {
       const e = err instanceof PsError ? err : new PsError(PsErrorCode.PEER_UNREACHABLE, String(err));
@@ -586,6 +596,24 @@ export class KVWorker<V extends ValArray = ValArray> {
       }
       this.fail(ts, e);
     });
+  }
+
+  /**
+   * A slice's segments, on its first send with what a server in this thread may use (see
+   * `LocalHint`): the caller's `into` and the keys' validation tag, when the slice is the whole
+   * request. A transport that frames the message drops the hint; resends never carry it.
+   */
+  private hinted(t: Task, slice: Slice): Segment[] {
+    const first = !slice.sentOnce;
+    slice.sentOnce = true;
+    if (!first || slice.keys !== t.kv.keys) return slice.data;
+    const hint: LocalHint = {};
+    if (t.keysTag >= 0) hint.keys = { tag: t.keysTag, inc: this.incarnation };
+    const { into } = t;
+    if (into) {
+      hint.into = { vals: into, live: () => this.pending.get(t.ts) === t && !slice.done && !slice.replaced };
+    }
+    return hint.keys || hint.into ? withLocalHint(slice.data.slice(), hint) : slice.data;
   }
 
   /** Sends an unanswered slice again (same ts and part: the server applies it once). */
@@ -768,7 +796,8 @@ function assemble(p: Task): KVPairs {
   if (slices.length === 0) return { keys, vals: into ?? new Float32Array(0) };
   if (slices.length === 1) {
     const s = slices[0]!;
-    if (into) into.set(s.vals!);
+    // A server in this thread may have written the answer into `into` itself.
+    if (into && s.vals !== into) into.set(s.vals!);
     return { keys, vals: into ?? s.vals!, lens: s.lens };
   }
   const dtype = dtypeOf(slices[0]!.vals);

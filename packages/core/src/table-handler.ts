@@ -121,7 +121,7 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
       const slabs = table.slabs;
       if (run >= 0 && req.pull && rule.applyRead && table.width === width && width > 0) {
         // One pass for the whole pushPull: the answer is every value just updated.
-        const out = allocUnzeroed(table.dtype, n * width);
+        const out = outFor(req, table.dtype, n * width) ?? allocUnzeroed(table.dtype, n * width);
         rule.applyRead(slabs, run, n * width, vals, out);
         return { keys, vals: out };
       }
@@ -146,7 +146,10 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
       const { entries, run, offsets } =
         pushed && pushed.width === fixed ? pushed : resolve(req, false, fixed);
       // One run is read whole into the answer, so it need not be zeroed first.
-      const out = run >= 0 ? allocUnzeroed(table.dtype, n * fixed) : allocLike(table.dtype, n * fixed);
+      const given = outFor(req, table.dtype, n * fixed);
+      if (given && run < 0) given.fill(0); // missing keys read as zero
+      const out =
+        given ?? (run >= 0 ? allocUnzeroed(table.dtype, n * fixed) : allocLike(table.dtype, n * fixed));
       if (run >= 0) rule.read(slabs, run, n * fixed, out, 0);
       else if (offsets && rule.readScattered) rule.readScattered(slabs, offsets, fixed, out);
       else {
@@ -177,6 +180,13 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     return { keys, vals: out, lens: outLens };
   };
   return Object.assign(handle, { table, rule });
+}
+
+/** The request's answer buffer (`KVRequest.out`), when it has this dtype and length. */
+function outFor(req: KVRequest, dtype: ValDtype, n: number): ValArray | undefined {
+  const out = req.out;
+  if (!out || out.length !== n) return undefined;
+  return (dtype === 'float64' ? out instanceof Float64Array : out instanceof Float32Array) ? out : undefined;
 }
 
 function allocUnzeroed(dtype: ValDtype, n: number): ValArray {

@@ -23,6 +23,8 @@ export interface ThroughputRow {
   op: 'push' | 'pull' | 'pushPull';
   keys_per_request: number;
   in_flight: number;
+  /** Pulled values went into a reused buffer of the caller's (`{ into }`), not a fresh array. */
+  into: boolean;
   /** Median over runs of keys moved per second. */
   keys_per_s: number;
   /** Median payload (keys and values) in GB/s (1e9 bytes). */

@@ -43,13 +43,15 @@ export function resultsMarkdown(
     '',
     'M keys/s is the median over runs (min–max beside it). Fraction of ceiling: TCP rows compare',
     'the bytes on the wire (both ways) with the loopback stream; in-process and worker-thread rows',
-    'compare the payload with memory copy bandwidth.',
+    'compare the payload with memory copy bandwidth. `into`: the pulled values are written into a',
+    'buffer the caller reuses (`pull(keys, { into })`, `pushPull(kv, { into })`) instead of a fresh',
+    'array per answer.',
     '',
     '| transport | op | keys/request | in flight | M keys/s | min–max | payload GB/s | wire GB/s | fraction of ceiling |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...tput.map(
       (t) =>
-        `| ${t.transport} | ${t.op} | ${t.keys_per_request.toLocaleString('en-US')} | ${t.in_flight} | ${mkeys(t.keys_per_s)} | ${mkeys(t.min)}–${mkeys(t.max)} | ${fmt(t.payload_gbps, 3)} | ${fmt(t.wire_gbps, 3)} | ${fmt(t.fraction_of_ceiling, 3)} |`,
+        `| ${t.transport} | ${t.op}${t.into ? ' into' : ''} | ${t.keys_per_request.toLocaleString('en-US')} | ${t.in_flight} | ${mkeys(t.keys_per_s)} | ${mkeys(t.min)}–${mkeys(t.max)} | ${fmt(t.payload_gbps, 3)} | ${fmt(t.wire_gbps, 3)} | ${fmt(t.fraction_of_ceiling, 3)} |`,
     ),
     ...perKeyCost(tput),
     RESULTS_END,
@@ -57,15 +59,18 @@ export function resultsMarkdown(
   return out.join('\n');
 }
 
-/** In-process pushPull, 1 in flight, by keys per request: what one key costs as requests grow. */
+/**
+ * In-process pushPull into a reused buffer, 1 in flight, by keys per request: what one key costs
+ * as requests grow.
+ */
 function perKeyCost(tput: ThroughputRow[]): string[] {
   const rows = tput
-    .filter((t) => t.transport === 'inproc' && t.op === 'pushPull' && t.in_flight === 1)
+    .filter((t) => t.transport === 'inproc' && t.op === 'pushPull' && t.in_flight === 1 && t.into)
     .sort((a, b) => a.keys_per_request - b.keys_per_request);
   if (rows.length === 0) return [];
   return [
     '',
-    '### Per-key cost in one process (inproc pushPull, 1 in flight)',
+    '### Per-key cost in one process (inproc pushPull into a reused buffer, 1 in flight)',
     '',
     '| keys/request | µs/request | ns/key | M keys/s |',
     '| --- | --- | --- | --- |',

@@ -2,6 +2,22 @@ import type { KVPairs } from '@ps/core';
 import { type BenchCluster, crossesWire } from './bench-cluster.js';
 import { type LatencyRow, percentile, summarize, type ThroughputRow } from './bench-stats.js';
 
+/**
+ * Lets timers run every 10 ms of requests. In one process a request loop is all promise
+ * callbacks, which run before any timer: without a turn of the event loop no heartbeat goes out,
+ * the server's lease lapses and it holds the requests (and, every timer being unref'd, the
+ * process exits). A real program yields for I/O anyway.
+ */
+function yielder(): () => Promise<void> | undefined {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    if (now - last < 10) return undefined;
+    last = now;
+    return new Promise<void>((resolve) => setImmediate(resolve));
+  };
+}
+
 /** Bytes of payload one key moves in each op: keys and values, both ways. */
 const PAYLOAD_BYTES_PER_KEY = { push: 8 + 4, pull: 8 + 4, pushPull: 8 + 4 + 4 } as const;
 
@@ -15,6 +31,11 @@ export interface ThroughputSpec {
   /** Each run lasts at least this long (ms) and at least `minRequests` requests. */
   runMs: number;
   minRequests: number;
+  /**
+   * Pulled values go into a buffer of the lane's own, reused for every request
+   * (`pull(keys, { into })`, `pushPull(kv, { into })`), instead of a fresh array per answer.
+   */
+  into?: boolean;
 }
 
 /**
@@ -28,33 +49,35 @@ export async function measureThroughput(
 ): Promise<ThroughputRow> {
   const n = spec.keysPerRequest;
   const keys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
-  const lanes = Array.from(
-    { length: spec.inFlight },
-    () => ({ keys, vals: new Float32Array(n).fill(1) }) as KVPairs,
-  );
+  const lanes = Array.from({ length: spec.inFlight }, () => ({
+    kv: { keys, vals: new Float32Array(n).fill(1) } as KVPairs,
+    opts: spec.into ? { into: new Float32Array(n) } : undefined,
+  }));
   const { worker, node } = c;
-  const issue = (kv: KVPairs) =>
+  const issue = ({ kv, opts }: (typeof lanes)[number]) =>
     spec.op === 'push'
       ? worker.wait(worker.push(kv))
       : spec.op === 'pull'
-        ? worker.wait(worker.pull(kv.keys))
-        : worker.wait(worker.pushPull(kv));
+        ? worker.wait(worker.pull(kv.keys, opts))
+        : worker.wait(worker.pushPull(kv, opts));
   // The server must hold the keys before pulls mean anything.
-  await worker.wait(worker.push(lanes[0]!));
+  await worker.wait(worker.push(lanes[0]!.kv));
   const keysPerS: number[] = [];
   const wire: number[] = [];
+  const breathe = yielder();
   for (let run = 0; run <= spec.runs; run++) {
     let requests = 0;
     const bytes0 = node.stats.bytesSent + node.stats.bytesReceived;
     const t0 = performance.now();
     const deadline = t0 + spec.runMs;
     await Promise.all(
-      lanes.map(async (kv) => {
+      lanes.map(async (lane) => {
         // Bounded by time and by count.
         for (let i = 0; i < 100_000; i++) {
           if (performance.now() >= deadline && requests >= spec.minRequests) break;
           requests++;
-          await issue(kv);
+          await issue(lane);
+          await breathe();
         }
       }),
     );
@@ -67,12 +90,13 @@ export async function measureThroughput(
   const payload = (s.median * PAYLOAD_BYTES_PER_KEY[spec.op]) / 1e9;
   const wireMedian = summarize(wire).median;
   return {
-    name: `${spec.op} ${c.transport} ${n} keys x${spec.inFlight}`,
+    name: `${spec.op} ${c.transport} ${n} keys x${spec.inFlight}${spec.into ? ' into' : ''}`,
     kind: 'throughput',
     transport: c.transport,
     op: spec.op,
     keys_per_request: n,
     in_flight: spec.inFlight,
+    into: spec.into === true,
     keys_per_s: s.median,
     payload_gbps: payload,
     wire_gbps: wireMedian,
@@ -86,19 +110,26 @@ export async function measureThroughput(
   };
 }
 
-/** A 1-key pushPull round trip, `rounds` times after 500 warm-up rounds: median and p99 in µs. */
+/**
+ * A 1-key pushPull round trip, `rounds` times after `warmup` rounds (default 3,000: V8 compiles
+ * the request path's functions over the first thousands; 500 measured that compilation, about
+ * 40 µs a round in process): median and p99 in µs.
+ */
 export async function measureLatency(
   c: BenchCluster,
   rounds: number,
   ceilingUs: number,
+  warmup = 3000,
 ): Promise<LatencyRow> {
   const kv = { keys: new BigUint64Array([42n]), vals: new Float32Array([1]) };
   const { worker } = c;
   const samples: number[] = [];
-  for (let i = 0; i < rounds + 500; i++) {
+  const breathe = yielder();
+  for (let i = 0; i < rounds + warmup; i++) {
     const t0 = performance.now();
     await worker.wait(worker.pushPull(kv));
-    if (i >= 500) samples.push((performance.now() - t0) * 1000);
+    if (i >= warmup) samples.push((performance.now() - t0) * 1000);
+    await breathe();
   }
   const s = summarize(samples);
   return {

@@ -1,3 +1,4 @@
+import type { ValArray } from '../kv-pairs.js';
 import type { Message, Segment } from '../message.js';
 
 /**
@@ -13,8 +14,40 @@ import type { Message, Segment } from '../message.js';
  * request does in process; the segments were never copied on this path anyway.
  */
 const LOCAL = Symbol.for('@ps/core.localMessage.v1');
+const HINT = Symbol.for('@ps/core.localHint.v1');
 
 type LocalParts = Uint8Array[] & { [LOCAL]?: Message };
+
+/**
+ * What a worker tells a server in the same thread beside a request, never on a wire: a request
+ * framed for a socket drops it, and the server then does what it does for any peer.
+ */
+export interface LocalHint {
+  /**
+   * The caller's buffer for the answer (`pull(keys, { into })`): the handler may write the
+   * values there instead of into a fresh array, while `live()` is true (the request is still
+   * waited for; a late or repeated handling must not write into a buffer handed back).
+   */
+  into?: { vals: ValArray; live(): boolean };
+  /**
+   * The worker validated these very keys (the array sent) as its long list number `tag` of
+   * incarnation `inc`: the same tag again means the same keys again, checked by the worker.
+   */
+  keys?: { tag: number; inc: string };
+}
+
+type HintedData = Segment[] & { [HINT]?: LocalHint };
+
+/** Attaches `hint` to a message's segment list (what the worker sends). */
+export function withLocalHint(data: Segment[], hint: LocalHint): Segment[] {
+  (data as HintedData)[HINT] = hint;
+  return data;
+}
+
+/** The hint a request came with, when it came from a worker in this thread. */
+export function localHintOf(data: readonly Segment[]): LocalHint | undefined {
+  return (data as HintedData)[HINT];
+}
 
 /** 'P', 'S', version 0xff: never a frame version, so a decoder rejects it cleanly. */
 const MARKER = new Uint8Array([0x50, 0x53, 0xff, 0, 0, 0, 0, 0]);
@@ -61,7 +94,10 @@ export function localMessage(frame: Uint8Array | readonly Uint8Array[]): Message
   const meta = { ...msg.meta };
   if (meta.deps) meta.deps = [...meta.deps];
   if (meta.error) meta.error = { ...meta.error };
-  return { meta, data: msg.data.slice() };
+  const data: HintedData = msg.data.slice();
+  const hint = (msg.data as HintedData)[HINT];
+  if (hint) data[HINT] = hint;
+  return { meta, data };
 }
 
 function asBytes(seg: Segment): Uint8Array {
