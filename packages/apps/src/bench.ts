@@ -118,6 +118,10 @@ if (!isMainThread && (workerData as { benchRole?: string } | null)?.benchRole ==
 } else if (process.env.BENCH_ROLE) {
   await runBenchPeer(process.env.BENCH_ROLE);
 } else {
+  // Every timer of a node is unref'd: while a server holds requests (its lease lapsed on a
+  // starved machine, until the next heartbeat answer) nothing else would keep the process alive.
+  const keepAlive = setInterval(() => {}, 1000);
   await main();
+  clearInterval(keepAlive);
   process.exit(0);
 }
