@@ -3,9 +3,10 @@
 // @ps/transport-inproc, and the sum handler alone on the same keys: the store's share of the
 // in-process path. Run after `npm run build`:
 //   node packages/apps/scripts/inproc-pushpull.mjs [keysPerRequest ...] [--dense] [--no-simd]
-//     [--miss] [--ms 400]
+//     [--miss] [--into] [--ms 400]
 // --dense: the server's table has a dense range over the keys; --no-simd: plain typed arrays;
 // --miss: alternate two key lists (shifted by one), so no request hits the key-list cache.
+// --into: the end-to-end pushPull writes its answer into a reused buffer (`pushPull(kv, { into })`).
 // Prints one line per size: M keys/s end to end and of the handler alone (wall clock), with the
 // CPU time per key of each (process.cpuUsage: less disturbed than wall time on a shared machine).
 import { createServer, createWorker, Scheduler, sumHandler } from '@ps/core';
@@ -15,6 +16,7 @@ const args = process.argv.slice(2);
 const dense = args.includes('--dense');
 const simd = !args.includes('--no-simd');
 const miss = args.includes('--miss');
+const useInto = args.includes('--into');
 const msAt = args.indexOf('--ms');
 const runMs = msAt >= 0 ? Number(args[msAt + 1]) : 400;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--ms').map(Number);
@@ -32,9 +34,15 @@ async function rate(n, once) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     let calls = 0;
+    let turn = performance.now();
     while (calls < 1_000_000 && (calls < 3 || performance.now() - t0 < runMs)) {
       await once();
       calls++;
+      // Let timers run now and then: heartbeats must go out, or the scheduler declares nodes dead.
+      if (performance.now() - turn > 10) {
+        await new Promise((r) => setImmediate(r));
+        turn = performance.now();
+      }
     }
     const c = process.cpuUsage(c0);
     wall.push((calls * n) / ((performance.now() - t0) / 1000));
@@ -44,6 +52,8 @@ async function rate(n, once) {
   return { keysPerS: mid(wall), cpuNs: mid(cpu) };
 }
 
+// Node timers are unref'd; this keeps the process alive while a server holds requests.
+const keepAlive = setInterval(() => {}, 1000);
 const hub = new InprocHub();
 const scheduler = await Scheduler.start({
   transport: inproc({ hub }),
@@ -69,7 +79,8 @@ for (const n of sizes) {
   }));
   let turn = 0;
   const next = () => lists[miss ? turn++ & 1 : 0];
-  const e2e = await rate(n, () => worker.wait(worker.pushPull(next())));
+  const opts = useInto ? { into: new Float32Array(n) } : undefined;
+  const e2e = await rate(n, () => worker.wait(worker.pushPull(next(), opts)));
   const h = await rate(n, async () =>
     alone({ push: true, pull: true, kv: next(), sender: 9, keysTag: undefined }),
   );
@@ -79,4 +90,5 @@ for (const n of sizes) {
 await node.finalize();
 await scheduler.terminated;
 await server.node.terminated;
+clearInterval(keepAlive);
 process.exit(0);
