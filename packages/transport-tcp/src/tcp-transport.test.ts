@@ -268,6 +268,37 @@ describe('TcpTransport security', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
+  it('with requestCert, admits a dialer whose certificate verifies and refuses one without', async () => {
+    const s = make({ tls: { ...tlsOptions, requestCert: true } });
+    const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+    const good = make({ tls: tlsOptions });
+    await good.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+    expect(await good.connect(addr)).toBe('srv');
+    const refused = firstValueFrom(
+      s.events$.pipe(
+        filter((e) => e.type === 'error' && e.error.code === PsErrorCode.AUTH),
+        timeout(10_000),
+      ),
+    );
+    const bare = make({ tls: { ca: pem.cert }, connectTimeoutMs: 1000 });
+    await bare.bind({ id: 'nocert', host: '127.0.0.1', port: 0 }, { listen: false });
+    const err = await bare.connect(addr).catch((e: unknown) => e);
+    expect(isPsError(err)).toBe(true);
+    expect(isPsError(err, PsErrorCode.AUTH) || isPsError(err, PsErrorCode.PEER_UNREACHABLE)).toBe(true);
+    expect((await refused).type).toBe('error');
+    // A certificate the listener does not trust (another self-signed one) is refused too.
+    const other = await selfSignedCertificate();
+    const stranger = make({
+      tls: { cert: other.cert, key: other.key, ca: pem.cert },
+      connectTimeoutMs: 1000,
+    });
+    await stranger.bind({ id: 'stranger', host: '127.0.0.1', port: 0 }, { listen: false });
+    expect(isPsError(await stranger.connect(addr).catch((e: unknown) => e))).toBe(true);
+    const got = firstValueFrom(s.frames$.pipe(take(1), timeout(10_000)));
+    await good.send('srv', encodeFrame(msg(3)));
+    expect((await got).from).toBe('cli');
+  });
+
   it('needs a certificate and key to listen with TLS (PS_ERR_CONFIG), and a long enough secret', async () => {
     const err = await make({ tls: { ca: pem.cert } })
       .bind({ id: 'srv', host: '127.0.0.1', port: 0 })
