@@ -6,36 +6,23 @@
 // (a push whose wait rejected may have landed on some servers: its amount is allowed, not
 // required). `npm run test:faults` runs this suite (after `npm run build`). Root only; on a
 // machine where `ip netns` is refused the suite fails with the reason, it never skips.
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { exitCode, killAll, type Proc, spawnNode } from '../helpers/processes.js';
+import { exitCode, killAll } from '../helpers/processes.js';
+import {
+  ackTimes,
+  finishLedger as finish,
+  type LedgerCluster,
+  type LedgerResult,
+  progress as progressOf,
+  startLedgerCluster,
+} from './ledger-cluster.js';
 import { NetnsLab, netnsProblem } from './netns.js';
 
-const script = fileURLToPath(new URL('./fixtures/delivery-node.mjs', import.meta.url));
 const SCHEDULER_PORT = 7070;
 // Hosts of the lab: 0 the scheduler, 1..3 the servers, 4..5 the workers.
 const SCHED = 0;
 const SERVER = [1, 2, 3] as const;
 const WORKER = [4, 5] as const;
-
-interface Result {
-  event: 'result';
-  rank: number;
-  issued: number;
-  acked: number;
-  failed: number;
-  settled: number;
-  codes: Record<string, number>;
-  mismatches: number;
-  firstBad?: unknown;
-}
-
-interface Cluster {
-  scheduler: Proc;
-  servers: Proc[];
-  workers: Proc[];
-  serverIds: string[];
-}
 
 let lab: NetnsLab | undefined;
 
@@ -58,85 +45,23 @@ function labOf(): NetnsLab {
   return lab;
 }
 
-async function startCluster(extra: Record<string, string>): Promise<Cluster> {
-  const l = labOf();
-  const sched = l.hosts[SCHED]!;
-  const common = {
-    PS_NUM_SERVERS: String(SERVER.length),
-    PS_NUM_WORKERS: String(WORKER.length),
-    PS_SCHEDULER: `${sched.ip}:${SCHEDULER_PORT}`,
-    LEDGER_KEYS: '2000',
-    LEDGER_REPLICAS: '1',
-    ...extra,
-  };
-  const scheduler = spawnNode(script, { ...common, PS_ROLE: 'scheduler', PS_HOST: sched.ip }, [], {
-    prefix: sched.prefix,
+/** Three servers (replicas 1) and two workers, each role in a namespace of its own. */
+function startCluster(extra: Record<string, string>): Promise<LedgerCluster> {
+  const h = labOf().hosts;
+  return startLedgerCluster({
+    servers: SERVER.length,
+    workers: WORKER.length,
+    env: { LEDGER_KEYS: '2000', LEDGER_REPLICAS: '1', ...extra },
+    at: {
+      scheduler: { ...h[SCHED]!, port: SCHEDULER_PORT },
+      servers: SERVER.map((i) => h[i]!),
+      workers: WORKER.map((i) => h[i]!),
+    },
   });
-  await scheduler.waitFor<{ event: string }>((o) => o.event === 'listening');
-  const servers = SERVER.map((h) =>
-    spawnNode(script, { ...common, PS_ROLE: 'server', PS_HOST: l.hosts[h]!.ip }, [], {
-      prefix: l.hosts[h]!.prefix,
-    }),
-  );
-  const workers = WORKER.map((h) =>
-    spawnNode(script, { ...common, PS_ROLE: 'worker', PS_HOST: l.hosts[h]!.ip }, [], {
-      prefix: l.hosts[h]!.prefix,
-    }),
-  );
-  const listening = await Promise.all(
-    servers.map((s) => s.waitFor<{ event: string; id: string }>((o) => o.event === 'listening', 60_000)),
-  );
-  await Promise.all(workers.map((w) => w.waitFor<{ event: string }>((o) => o.event === 'joined', 60_000)));
-  return { scheduler, servers, workers, serverIds: listening.map((s) => s.id) };
 }
 
-/** The pushes worker `w` has acknowledged so far, by its progress lines. */
-function ackedOf(w: Proc): number {
-  let n = 0;
-  for (const l of w.lines) {
-    if (!l.includes('"acked"')) continue;
-    const o = JSON.parse(l) as { event?: string; acked?: number };
-    if (o.event === 'acked' && (o.acked ?? 0) > n) n = o.acked!;
-  }
-  return n;
-}
-
-/** Waits until every worker acknowledged `more` pushes beyond what it had. */
-async function progress(c: Cluster, more: number, timeoutMs = 90_000): Promise<void> {
-  const base = c.workers.map(ackedOf);
-  await Promise.all(
-    c.workers.map((w, i) =>
-      w.waitFor<{ event: string; acked: number }>(
-        (o) => o.event === 'acked' && o.acked >= base[i]! + more,
-        timeoutMs,
-      ),
-    ),
-  );
-}
-
-/** Stops the workers (SIGUSR2), checks every ledger and every exit; returns the results. */
-async function finish(c: Cluster): Promise<Result[]> {
-  for (const w of c.workers) process.kill(w.pid, 'SIGUSR2');
-  const res = await Promise.all(
-    c.workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 180_000)),
-  );
-  for (const r of res) {
-    expect(r.settled, JSON.stringify(r)).toBe(r.issued); // every wait() settled
-    expect(r.acked + r.failed, JSON.stringify(r)).toBe(r.issued);
-    expect(r.mismatches, JSON.stringify(r.firstBad)).toBe(0);
-  }
-  for (const w of c.workers) expect(await exitCode(w, 60_000)).toBe(0);
-  return res;
-}
-
-/** The ms timestamps (`t`) of worker `w`'s ack lines. */
-function ackTimes(w: Proc): number[] {
-  return w.lines
-    .filter((l) => l.includes('"acked"'))
-    .map((l) => JSON.parse(l) as { event?: string; t: number })
-    .filter((o) => o.event === 'acked')
-    .map((o) => o.t);
-}
+const progress = (c: LedgerCluster, more: number, timeoutMs?: number) =>
+  progressOf(c.workers, more, timeoutMs);
 
 describe('partitions between network namespaces: every wait settles, the ledger is exact', () => {
   it('a worker cut off from one server past the deadline gets PS_ERR_TIMEOUT naming it; healed, it goes on', async () => {
@@ -154,11 +79,11 @@ describe('partitions between network namespaces: every wait settles, the ledger 
     expect(fail.message).toContain(`server ${c.serverIds[1]}`);
     expect(fail.message).toContain('within 3000 ms');
     // The other worker never lost a link: it keeps being acknowledged meanwhile.
-    await progress({ ...c, workers: [c.workers[1]!] }, 20);
+    await progressOf([c.workers[1]!], 20);
     l.heal();
     await progress(c, 20);
     const res = await finish(c);
-    const [cut, other] = res as [Result, Result]; // in the order of c.workers
+    const [cut, other] = res as [LedgerResult, LedgerResult]; // in the order of c.workers
     expect(cut.failed).toBeGreaterThan(0);
     expect(Object.keys(cut.codes)).toEqual(['PS_ERR_TIMEOUT']);
     expect(other.failed).toBe(0);
