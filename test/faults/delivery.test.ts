@@ -106,9 +106,9 @@ async function finish(c: Cluster): Promise<Result[]> {
   return res;
 }
 
-// Hundreds of resets of each link kind over a run; each one mid-flight (the workers push
-// throughout) and the job recovers from each before the next (a progress line every 5 acks).
-const RESETS = 300;
+// Hundreds of resets of each link kind over a run, each mid-flight (the workers push
+// throughout); the job recovers from each pair before the next (a progress line every 5 acks).
+const RESETS = 200;
 /** Resets of a master's replica links held down before it is SIGKILLed. */
 const HOLD_RESETS = 60;
 
@@ -127,7 +127,7 @@ describe('delivery under connection faults: every wait settles, the ledger is ex
       const port = c.serverPorts[i % c.serverPorts.length]!;
       const n = resetLinksFrom(c.workerPids, port, i % 2 === 0 ? 'dialer' : 'acceptor');
       if (n > 0) resets++;
-      await progress(c, 2); // the job recovers from each reset before the next
+      if (i % 2 === 1) await progress(c, 2); // the job recovers from each pair before the next
     }
     expect(resets).toBeGreaterThanOrEqual(RESETS);
     const res = await finish(c);
@@ -145,7 +145,7 @@ describe('delivery under connection faults: every wait settles, the ledger is ex
       const port = c.serverPorts[i % c.serverPorts.length]!;
       const n = resetLinksFrom(c.serverPids, port, i % 2 === 0 ? 'dialer' : 'acceptor');
       if (n > 0) resets++;
-      await progress(c, 2);
+      if (i % 2 === 1) await progress(c, 2);
     }
     expect(resets).toBeGreaterThanOrEqual(RESETS);
     const res = await finish(c);
