@@ -114,6 +114,15 @@ export class NetnsLab {
     }
   }
 
+  /** The names of this lab's namespaces that still exist on the machine (`ip netns list`). */
+  remaining(): string[] {
+    const mine = new Set([...this.hosts.map((h) => h.ns), this.hub]);
+    return run('ip', ['netns', 'list'])
+      .split('\n')
+      .map((l) => l.split(' ')[0] ?? '')
+      .filter((n) => mine.has(n));
+  }
+
   /** Deletes every namespace (and with them the veths and rules). Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
@@ -134,12 +143,4 @@ export class NetnsLab {
     run('ip', ['netns', 'exec', ns, 'iptables', '-I', ...rule]);
     this.rules.push({ ns, rule });
   }
-}
-
-/** Every namespace on this machine whose name starts `ps-` and was made by this code. */
-export function labNamespaces(): string[] {
-  return run('ip', ['netns', 'list'])
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => /^ps-[0-9a-f]{6}-(hub|n\d+)$/.test(n));
 }

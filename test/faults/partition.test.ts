@@ -38,6 +38,7 @@ afterEach(async () => {
 afterAll(async () => {
   await killAll();
   lab?.destroy();
+  expect(lab?.remaining() ?? [], 'namespaces left behind').toEqual([]);
 });
 
 function labOf(): NetnsLab {
