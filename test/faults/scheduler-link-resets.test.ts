@@ -13,7 +13,7 @@ afterEach(killAll);
 
 const RESETS = 300;
 /** Resets in the case that mixes every link kind. */
-const MIXED = 150;
+const MIXED = 120;
 
 /** Established connections dialed to `port` on 127.0.0.1 (`ss` without -p: no /proc scan). */
 function linksTo(port: number): number {
