@@ -14,12 +14,23 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
 });
 
-async function cluster(dir: string | undefined, restore: { run?: string; errors?: unknown[] } = {}) {
-  const scheduler = await Scheduler.start({ transport: tcp(), numServers: 2, numWorkers: 1, logger: quiet });
+async function cluster(
+  dir: string | undefined,
+  restore: { run?: string; errors?: unknown[]; loaded?: Map<number, number> } = {},
+  shape: { servers?: number; replicas?: number } = {},
+) {
+  const numServers = shape.servers ?? 2;
+  const scheduler = await Scheduler.start({
+    transport: tcp(),
+    numServers,
+    numWorkers: 1,
+    logger: quiet,
+    ...(shape.replicas === undefined ? {} : { replicas: shape.replicas }),
+  });
   closers.push(() => scheduler.shutdown());
   const at = { host: '127.0.0.1', port: scheduler.address.port };
   const opts = { transport: tcp(), scheduler: at, logger: quiet };
-  const servers = [0, 1].map(() =>
+  const servers = Array.from({ length: numServers }, (_, i) =>
     createServer({
       ...opts,
       transport: tcp(),
@@ -27,7 +38,10 @@ async function cluster(dir: string | undefined, restore: { run?: string; errors?
       ...(dir
         ? {
             beforeStart: async ([s]) => {
-              const run = restore.run === undefined ? {} : { run: restore.run };
+              const run = {
+                ...(restore.run === undefined ? {} : { run: restore.run }),
+                onLoaded: (n: number) => restore.loaded?.set(i, n),
+              };
               if (!restore.errors) await restoreServer(s!, dir, run);
               else await restoreServer(s!, dir, run).catch((e: unknown) => restore.errors!.push(e));
             },
@@ -39,7 +53,7 @@ async function cluster(dir: string | undefined, restore: { run?: string; errors?
   const s = await Promise.all(servers);
   const w = await worker;
   for (const x of [...s, w]) closers.push(() => x.node.close());
-  return { servers: s, worker: w.worker, run: w.node.view.run };
+  return { servers: s, worker: w.worker, run: w.node.view.run, view: w.node.view };
 }
 
 describe('snapshots', () => {
@@ -110,6 +124,40 @@ describe('snapshots', () => {
       // Nothing was loaded: the keys read as zero.
       const empty = await broken.worker.wait(broken.worker.pull(keys));
       expect(empty.vals.every((v) => v === 0)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a set written by 2 servers restored onto 3: each server loads only the keys it holds on the new ring, every value exact', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ps-snap-'));
+    try {
+      const keys = BigUint64Array.from({ length: 600 }, (_, i) => BigInt(i) * 30744573456182586n + 7n);
+      const grad = Float32Array.from({ length: 600 }, (_, i) => (i % 11) - 5);
+      const first = await cluster(undefined, {}, { servers: 2, replicas: 1 });
+      for (let r = 0; r < 2; r++) await first.worker.wait(first.worker.push({ keys, vals: grad }));
+      const before = [...(await first.worker.wait(first.worker.pull(keys))).vals];
+      // With 2 servers and 1 replica each file holds every key.
+      await Promise.all(first.servers.map(({ servers: [s] }) => snapshotServer(s!, dir)));
+      await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
+
+      const loaded = new Map<number, number>();
+      const second = await cluster(dir, { loaded }, { servers: 3, replicas: 1 });
+      const { ring, replicas } = second.view;
+      expect(replicas).toBe(1);
+      let total = 0;
+      second.servers.forEach(({ node, servers: [s] }, i) => {
+        // Exactly the keys whose range this server masters or replicates on the new ring.
+        const held = [...keys].filter((k) => ring.replicasOf(ring.rangeOf(k), replicas).includes(node.id));
+        const stored = [...s!.table!.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        expect(stored).toEqual(held);
+        expect(loaded.get(i)).toBe(held.length);
+        expect(held.length).toBeLessThan(keys.length); // not the whole set
+        total += held.length;
+      });
+      expect(total).toBe(2 * keys.length); // each key on its master and its one replica
+      const after = await second.worker.wait(second.worker.pull(keys));
+      expect([...after.vals]).toEqual(before);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -19,9 +19,11 @@ export function spawnNode(
   script: string,
   env: Record<string, string>,
   args: string[] = [],
-  opts: { cwd?: string } = {},
+  opts: { cwd?: string; prefix?: readonly string[] } = {},
 ): Proc {
-  const child = spawn(process.execPath, [script, ...args], {
+  // `prefix`: a command that execs node in place (e.g. `ip netns exec NAME`), so the pid is node's.
+  const [cmd, ...pre] = [...(opts.prefix ?? []), process.execPath];
+  const child = spawn(cmd!, [...pre, script, ...args], {
     env: { ...process.env, ...env },
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,6 +9,7 @@ import { JobInterrupted } from './job/job-interrupted.js';
 import { runLocalCluster } from './job/local-cluster.js';
 import { preflightSlrData } from './job/preflight-slr-data.js';
 import { createProgressDisplay } from './job/progress-display.js';
+import { resolveRoleSecrets, roleSecretValues } from './job/resolve-role-secrets.js';
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
@@ -137,6 +138,14 @@ function jobOptions(cmd: Command): Command {
       "the cluster secret (at least 16 bytes) is this file's content; every connection then authenticates with it (default: PS_SECRET_FILE, else PS_SECRET, else none: connections are not authenticated)",
     )
     .option(
+      '--server-secret-file <path>',
+      "per-role secrets instead of --secret-file: the servers' secret (at least 16 bytes), held by the scheduler and the servers only, so a worker's secret cannot register a server (default: PS_SERVER_SECRET_FILE, else PS_SERVER_SECRET)",
+    )
+    .option(
+      '--worker-secret-file <path>',
+      "with --server-secret-file: the workers' secret, which every role holds; a worker is given only this one (default: PS_WORKER_SECRET_FILE, else PS_WORKER_SECRET)",
+    )
+    .option(
       '--tls-cert <pem>',
       "this node's certificate: every connection speaks TLS (node:tls over tcp, wss over ws); needs --tls-key (default: PS_TLS_CERT, else plain)",
     )
@@ -156,8 +165,21 @@ function tlsOf(o: Record<string, unknown>) {
   });
 }
 
-/** The cluster secret from `--secret-file`, PS_SECRET_FILE or PS_SECRET; warns on a loose file. */
+/**
+ * The cluster secret from `--secret-file`, PS_SECRET_FILE or PS_SECRET, or the per-role secrets
+ * (`roles`) from `--server-secret-file`/`--worker-secret-file` or their variables; warns on a
+ * loose file.
+ */
 function secretOf(o: Record<string, unknown>) {
+  const roles = resolveRoleSecrets({
+    serverFile: o.serverSecretFile as string | undefined,
+    workerFile: o.workerSecretFile as string | undefined,
+    secretFile: o.secretFile as string | undefined,
+  });
+  if (roles) {
+    for (const w of roles.warnings) process.stderr.write(`pskv: warning: ${w}\n`);
+    return { roles };
+  }
   const found = resolveSecret(o.secretFile as string | undefined);
   if (found.warning) process.stderr.write(`pskv: warning: ${found.warning}\n`);
   return found;
@@ -225,7 +247,19 @@ jobOptions(
   running = 'slr';
   const stopOnSignals = exitOnSignals();
   const cfg = configFrom(o);
-  const { secret, file } = secretOf(o);
+  const found = secretOf(o);
+  const { secret, file } = 'roles' in found ? { secret: undefined, file: undefined } : found;
+  const roles = 'roles' in found ? found.roles : undefined;
+  if (roles && (roles.server === undefined || roles.worker === undefined))
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      'pskv slr runs servers and workers: give both --server-secret-file and --worker-secret-file',
+    );
+  if (roles && cfg.browserWorkers > 0)
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      '--browser-workers cannot be combined with per-role secrets yet: use --secret-file',
+    );
   const { files: tlsFiles } = tlsOf(o);
   if (tlsFiles && cfg.transport === 'inproc')
     throw new PsError(
@@ -248,7 +282,7 @@ jobOptions(
   await preflightSlrData(cfg);
   const over = tlsFiles ? `${cfg.transport} with TLS` : cfg.transport;
   log.write(
-    `pskv slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs > 0 ? cfg.epochs : 'default'} epochs${secret ? ', connections authenticated with the cluster secret' : ''}\n`,
+    `pskv slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs > 0 ? cfg.epochs : 'default'} epochs${secret ? ', connections authenticated with the cluster secret' : roles ? ", connections authenticated with per-role secrets (workers hold the workers' only)" : ''}\n`,
   );
   // The page's server, when this command serves it (stopped with the job, however it ends).
   const web = o.serve
@@ -268,6 +302,7 @@ jobOptions(
     cfg,
     ...(secret ? { secret } : {}),
     ...(file ? { secretFile: file } : {}),
+    ...(roles ? { roleSecrets: roles } : {}),
     ...(tlsFiles ? { tlsFiles } : {}),
     roleScript: fileURLToPath(import.meta.url),
     timeoutSeconds: (o.timeout as number | undefined) ?? 3600,
@@ -304,12 +339,14 @@ jobOptions(
   program
     .command('start')
     .description(
-      'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE, PS_TLS_CERT/KEY/CA; job options from flags, over PS_JOB (JSON)',
+      'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE (or per role: PS_SERVER_SECRET[_FILE] and PS_WORKER_SECRET[_FILE]), PS_TLS_CERT/KEY/CA; job options from flags, over PS_JOB (JSON)',
     ),
 ).action(async (o: Record<string, unknown>) => {
   running = 'start';
   const base = process.env.PS_JOB ? (JSON.parse(process.env.PS_JOB) as Partial<SlrConfig>) : {};
-  await roleMain(configFrom(o, base), secretOf(o).secret, tlsOf(o).tls);
+  const found = secretOf(o);
+  const secret = 'roles' in found ? roleSecretValues(found.roles) : found.secret;
+  await roleMain(configFrom(o, base), secret, tlsOf(o).tls);
 });
 
 program

@@ -1,10 +1,13 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { filter, take } from 'rxjs';
+import type { ClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { KEY_SPACE_END } from './key-range.js';
 import type { KVServer } from './kv-server.js';
 import type { KVTable } from './kv-table.js';
 import { readSnapshot, readSnapshotMeta, writeSnapshot } from './snapshot-file.js';
+import type { TableRange } from './table-range.js';
 import { encodeTableRange, type SnapshotSet } from './table-snapshot.js';
 
 const ALL = [{ begin: 0n, end: KEY_SPACE_END }];
@@ -64,6 +67,11 @@ const safe = (s: string) =>
 export interface RestoreOptions {
   /** Restore the set of this run (`ClusterView.run`; its latest ring's set) instead of the newest. */
   run?: string;
+  /**
+   * Called once the keys this server holds on its first ring were loaded, with their number
+   * (see {@link restoreServer}); not called when the node closes before it joins.
+   */
+  onLoaded?: (keys: number) => void;
 }
 
 /** One set found in a directory: its files by server. */
@@ -131,18 +139,24 @@ async function chooseSet(dir: string, app: number, run: string | undefined): Pro
 }
 
 /**
- * Loads one snapshot set of app `server.app` from `dir` (files as {@link snapshotServer} writes
- * them) into the server's table before it serves: the newest set, or the newest of the run named
- * by `options.run`. The set must be complete: one file of each server that was on its ring.
- * A cluster restarts so from the snapshots of all its servers, whatever its new membership (each
- * server loads every key of the set; it answers for those its ring gives it). Call it after
- * `PsNode.create`/`new KVServer` and before `node.start()`. Resolves with the number of keys
- * loaded. Node only (`@ps/core/node`).
+ * Restores one snapshot set of app `server.app` from `dir` (files as {@link snapshotServer} writes
+ * them): the newest set, or the newest of the run named by `options.run`. The set must be
+ * complete: one file of each server that was on its ring. A cluster restarts so from the
+ * snapshots of all its servers, whatever its new membership: each server loads **only the keys
+ * it holds on its new ring** (the ranges it masters and those it replicates, `view.replicas`),
+ * wherever they were written, so no server keeps a stale copy of a range it does not hold.
+ *
+ * Call it after `PsNode.create`/`new KVServer` and before `node.start()` (`createServer({
+ * beforeStart })`): it reads and checks every file at once, and loads the held keys when the
+ * node gets its first view with itself on the ring, synchronously, before it handles any request
+ * of that ring. Resolves with the number of keys in the set (each counted once per file holding
+ * it); `options.onLoaded` gets the number loaded. Node only (`@ps/core/node`).
  * @throws PsError `PS_ERR_SNAPSHOT` when `dir` holds no set of the app (or of the run named), the
  *   set chosen is incomplete (a server's file is missing: the message lists the complete sets)
  *   or mixed (its files disagree on the ring's servers), a file names no set (written by an
- *   older version), or a file is corrupt or written by another update rule; `PS_ERR_LENS_CONFLICT`
- *   when files disagree on a key's length.
+ *   older version), or a file is corrupt or written by another update rule. Files that disagree
+ *   on a key's length (`PS_ERR_LENS_CONFLICT`) are found when loading: the error is logged and
+ *   the node closes, serving nothing.
  */
 export async function restoreServer(
   server: KVServer,
@@ -152,7 +166,8 @@ export async function restoreServer(
   const table = tableOf(server);
   const chosen = await chooseSet(dir, server.app, options.run);
   const files = [...chosen.files.values()].sort();
-  let loaded = 0;
+  const parts: TableRange[] = [];
+  let read = 0;
   for (const f of files) {
     const { meta, data } = await readSnapshot(join(dir, f));
     if (meta.handler !== server.handlerName || meta.app !== server.app) {
@@ -167,20 +182,62 @@ export async function restoreServer(
         `${f} holds ${data.states} ${data.dtype} slabs; the table has ${table.states} ${table.dtype}`,
       );
     }
+    parts.push(data);
+    read += data.keys.length;
+  }
+  const node = server.node;
+  node.cluster$
+    .pipe(
+      filter((v): v is ClusterView => v?.ring.has(node.id) === true),
+      take(1),
+    )
+    .subscribe((view) => {
+      try {
+        const loaded = loadHeld(table, parts, view, node.id);
+        node.log.info(
+          `restored ${loaded} keys of app ${server.app} from run ${chosen.run} ring ${chosen.ring}`,
+        );
+        options.onLoaded?.(loaded);
+      } catch (err) {
+        node.log.error(`restore from ${dir} failed: ${(err as Error).message}; this server stops`);
+        void node.close();
+      }
+    });
+  return read;
+}
+
+/** Loads the keys of `parts` that `id` holds on `view`'s ring (as master or replica). */
+function loadHeld(table: KVTable, parts: readonly TableRange[], view: ClusterView, id: string): number {
+  const ring = view.ring;
+  const heldList = ring.ranges().filter((r) => ring.replicasOf(r, view.replicas).includes(id));
+  const held = new Set(heldList);
+  for (const data of parts) {
     const n = data.keys.length;
-    if (n === 0) continue;
-    // A fixed-width table stays fixed-width (pulls then answer without lens).
-    const w = data.lens[0]!;
-    const uniform = data.lens.every((l) => l === w);
-    const entries = uniform ? table.lookup(data.keys, true, w) : table.lookup(data.keys, true, 0, data.lens);
+    const pick: number[] = [];
+    const from: number[] = [];
     let vo = 0;
     for (let i = 0; i < n; i++) {
-      const len = data.lens[i]!;
-      const off = table.offsetOf(entries[i]!);
-      for (let s = 0; s < table.states; s++) table.slabs[s]!.set(data.slabs[s]!.subarray(vo, vo + len), off);
-      vo += len;
+      if (held.has(ring.rangeOf(data.keys[i]!))) {
+        pick.push(i);
+        from.push(vo);
+      }
+      vo += data.lens[i]!;
     }
-    loaded += n;
+    if (pick.length === 0) continue;
+    const keys = BigUint64Array.from(pick, (i) => data.keys[i]!);
+    const lens = Int32Array.from(pick, (i) => data.lens[i]!);
+    // A fixed-width table stays fixed-width (pulls then answer without lens).
+    const w = lens[0]!;
+    const uniform = lens.every((l) => l === w);
+    const entries = uniform ? table.lookup(keys, true, w) : table.lookup(keys, true, 0, lens);
+    for (let j = 0; j < pick.length; j++) {
+      const len = lens[j]!;
+      const off = table.offsetOf(entries[j]!);
+      for (let s = 0; s < table.states; s++) {
+        table.slabs[s]!.set(data.slabs[s]!.subarray(from[j]!, from[j]! + len), off);
+      }
+    }
   }
-  return loaded;
+  // Keys held in several files (a master's and its replica's) count once.
+  return table.exportRanges(heldList).keys.length;
 }

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { EnvConfig, TrafficStats } from '@ps/core';
+import { type EnvConfig, PsError, PsErrorCode, type TrafficStats } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { parseKillSpec, type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
@@ -7,6 +7,7 @@ import { EXIT_FENCED, EXIT_LOST_SCHEDULER } from './exit-codes.js';
 import type { JobEvent, JobSummary } from './job-events.js';
 import { JobInterrupted } from './job-interrupted.js';
 import { cacheSlrData } from './open-slr-data.js';
+import { type ResolvedRoleSecrets, roleSecretEnv, SECRET_ENV_VARS } from './resolve-role-secrets.js';
 import { resolveSecret } from './resolve-secret.js';
 import { loadSlrData, runSlrRole } from './run-role.js';
 
@@ -26,6 +27,13 @@ export interface LocalClusterOptions {
    * rather than the secret itself. Without it a secret goes to them as `PS_SECRET`.
    */
   secretFile?: string;
+  /**
+   * Per-role secrets instead of one `secret` (tcp and ws only): the scheduler and the servers are
+   * given both (`PS_SERVER_SECRET_FILE`, `PS_WORKER_SECRET_FILE`, or the values when they did not
+   * come from files), a worker the workers' only. Secret variables of this process's own
+   * environment never reach a role process.
+   */
+  roleSecrets?: ResolvedRoleSecrets;
   /**
    * PEM files (absolute paths) of the TLS settings every role speaks with (`tcp` and `ws` only);
    * role processes are told the paths (`PS_TLS_CERT`, `PS_TLS_KEY`, `PS_TLS_CA`). Default: plain.
@@ -51,6 +59,12 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<JobSum
   const t0 = performance.now();
   const collected = collector(opts.onEvent);
   if (cfg.transport === 'inproc') {
+    if (opts.roleSecrets) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        'per-role secrets need --transport tcp or ws: inproc runs every role in this one process, which then holds both secrets',
+      );
+    }
     const secret = opts.secret ?? (opts.secretFile ? resolveSecret(opts.secretFile).secret : undefined);
     await runInProcess(cfg, collected.on, secret);
   } else {
@@ -244,9 +258,14 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     common.PS_TLS_KEY = opts.tlsFiles.key;
     if (opts.tlsFiles.ca) common.PS_TLS_CA = opts.tlsFiles.ca;
   }
+  // A role process gets the secrets its role holds, and no secret variable of this process's.
+  const inherited: Record<string, string | undefined> = { ...process.env };
+  for (const k of SECRET_ENV_VARS) delete inherited[k];
   const launch = (name: string, env: Record<string, string>): Role => {
+    const psRole = env.PS_ROLE as 'scheduler' | 'server' | 'worker';
+    const secrets = opts.roleSecrets ? roleSecretEnv(opts.roleSecrets, psRole) : {};
     const child = spawn(process.execPath, [roleScript, 'start'], {
-      env: { ...process.env, ...common, ...env },
+      env: { ...inherited, ...common, ...secrets, ...env },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

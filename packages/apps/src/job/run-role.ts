@@ -9,6 +9,8 @@ import {
   type PsError,
   PsErrorCode,
   type PsNode,
+  RoleSecrets,
+  type RoleSecretValues,
   Scheduler,
   type Transport,
   transportLimitsFromEnv,
@@ -115,6 +117,12 @@ export interface RoleContext {
   transport?: () => Transport;
   /** TLS settings (PEM text) for the default `tcp`/`ws` transport: every connection speaks TLS. */
   tls?: { cert: string; key: string; ca?: string } | undefined;
+  /**
+   * Per-role secrets for the default `tcp`/`ws` transport (instead of `env.secret`): the role's
+   * `RoleSecrets`, so a worker proves the workers' secret and a server the servers'.
+   * `RoleSecrets` refuses (`PS_ERR_CONFIG`) a server without both, a worker with the servers'.
+   */
+  roleSecrets?: RoleSecretValues | undefined;
   /** Data already loaded (one process running every role shares one copy). */
   data?: { train: SparseDataset; test: SparseDataset; seconds: number };
 }
@@ -131,7 +139,11 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     (() => {
       const opts = {
         ...transportLimitsFromEnv(),
-        ...(env.secret ? { secret: env.secret } : {}),
+        ...(ctx.roleSecrets
+          ? { secret: new RoleSecrets(env.role, ctx.roleSecrets) }
+          : env.secret
+            ? { secret: env.secret }
+            : {}),
         ...(ctx.tls ? { tls: ctx.tls } : {}),
       };
       return cfg.transport === 'ws' ? ws(opts) : tcp(opts);
@@ -317,16 +329,17 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
 /**
  * The entry of a role process (`pskv start`): cluster settings from `PS_*` variables, the job from
  * `PS_JOB` (JSON) merged under the given config, the cluster secret (`secret`, else
- * `PS_SECRET`) and the TLS settings (`tls`, PEM text; none: plain connections). Reports over
+ * `PS_SECRET`; or per-role secrets, the servers' and the workers', see `RoleSecrets`) and the TLS settings (`tls`, PEM text; none: plain connections). Reports over
  * the IPC channel when the launcher opened one, else as JSON lines on stdout. Exits when the launcher goes away, so that no role outlives it.
  */
 export async function roleMain(
   cfg: SlrConfig,
-  secret?: string,
+  secret?: string | RoleSecretValues,
   tls?: { cert: string; key: string; ca?: string },
 ): Promise<void> {
   const env = configFromEnv();
-  if (secret !== undefined) env.secret = secret;
+  const roleSecrets = typeof secret === 'object' ? secret : undefined;
+  if (typeof secret === 'string') env.secret = secret;
   const send = process.send?.bind(process);
   const report = send
     ? (e: JobEvent) => {
@@ -339,7 +352,7 @@ export async function roleMain(
   // The launcher went away (crashed, killed): stop rather than outlive it.
   if (send) process.on('disconnect', () => finished || process.exit(1));
   try {
-    await runSlrRole({ env, cfg, report, tls });
+    await runSlrRole({ env, cfg, report, tls, roleSecrets });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     report({ type: 'failed', role: env.role, message });
