@@ -1,11 +1,6 @@
 import type { KVWorker, PsNode } from '@ps/core';
 
-/**
- * The pause between two polls of the clock, in ms: each poll is a request every server answers
- * with a write of its own, so a poll sent again at once costs the server that holds the clock
- * as much as it saves the waiter (measured: its `writev` time doubled).
- */
-const POLL_PAUSE_MS = 1;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The workers' progress, shared through the servers: worker r keeps, under key r of a small
@@ -40,57 +35,23 @@ export class WorkerClock {
   }
 
   /**
-   * Resolves once every worker finished at least `iterations` iterations. Every waiter shares one
-   * poll of the clock table (a pull of every worker's entry): sent at once when the first waiter
-   * comes, then {@link POLL_PAUSE_MS} after each answer while some waiter is left. Rejects after
-   * `timeoutMs` (default 10 minutes) without the progress.
+   * Resolves once every worker finished at least `iterations` iterations. Polls every 2 ms, for
+   * at most `timeoutMs` (default 10 minutes), then rejects.
    */
-  waitFor(iterations: number, timeoutMs = 600_000): Promise<void> {
-    if (iterations <= this.minSeen) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ iterations, deadline: performance.now() + timeoutMs, timeoutMs, resolve, reject });
-      if (!this.polling) void this.poll();
-    });
-  }
-
-  private readonly waiters: {
-    iterations: number;
-    deadline: number;
-    timeoutMs: number;
-    resolve: () => void;
-    reject: (e: Error) => void;
-  }[] = [];
-  private polling = false;
-
-  /** Pulls the clock until no waiter is left (at most 10 million polls). */
-  private async poll(): Promise<void> {
-    this.polling = true;
-    try {
-      for (let round = 0; round < 10_000_000 && this.waiters.length > 0; round++) {
-        const { vals } = await this.table.wait(this.table.pull(this.all));
-        const dead = this.deadRanks();
-        let min = Number.POSITIVE_INFINITY;
-        for (let i = 0; i < vals.length; i++) if (!dead.has(i)) min = Math.min(min, vals[i]!);
-        this.minSeen = Math.max(this.minSeen, min);
-        const now = performance.now();
-        for (let i = this.waiters.length - 1; i >= 0; i--) {
-          const w = this.waiters[i]!;
-          if (w.iterations <= this.minSeen) w.resolve();
-          else if (now > w.deadline)
-            w.reject(new Error(`workers did not reach iteration ${w.iterations} within ${w.timeoutMs} ms`));
-          else continue;
-          this.waiters.splice(i, 1);
-        }
-        // Let the answers' continuations run (they may add waiters) before the next poll.
-        if (this.waiters.length > 0) await new Promise((r) => setTimeout(r, POLL_PAUSE_MS));
-      }
-      for (const w of this.waiters.splice(0))
-        w.reject(new Error('the clock poll gave up after 10,000,000 rounds'));
-    } catch (err) {
-      for (const w of this.waiters.splice(0)) w.reject(err as Error);
-    } finally {
-      this.polling = false;
+  async waitFor(iterations: number, timeoutMs = 600_000): Promise<void> {
+    if (iterations <= this.minSeen) return;
+    const deadline = performance.now() + timeoutMs;
+    for (let poll = 0; poll < 1_000_000; poll++) {
+      const { vals } = await this.table.wait(this.table.pull(this.all));
+      const dead = this.deadRanks();
+      let min = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < vals.length; i++) if (!dead.has(i)) min = Math.min(min, vals[i]!);
+      this.minSeen = Math.max(this.minSeen, min);
+      if (min >= iterations) return;
+      if (performance.now() > deadline) break;
+      await sleep(2);
     }
+    throw new Error(`workers did not reach iteration ${iterations} within ${timeoutMs} ms`);
   }
 
   /** Ranks (below `workers`) of the workers the node's view lists as dead. */
