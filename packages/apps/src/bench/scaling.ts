@@ -110,7 +110,20 @@ export async function measureScaling(script: string, spec: ScalingSpec): Promise
       });
       workers.push(child);
     }
-    await Promise.all(workers.map((w) => once(w, 'message')));
+    // Every worker says `ready` once the cluster filled; a cluster that does not fill fails the row.
+    await Promise.all(
+      workers.map((w) =>
+        Promise.race([
+          once(w, 'message'),
+          new Promise((_, reject) =>
+            setTimeout(
+              () => reject(new Error(`bench worker ${w.pid} did not join within 120 s`)),
+              120_000,
+            ).unref(),
+          ),
+        ]),
+      ),
+    );
     const cpu = (c: ChildProcess) =>
       ask<{ type: 'cpu'; us: number }>(c, { type: 'cpu' }, 'cpu').then((m) => m.us);
     const rates: number[] = [];
