@@ -16,6 +16,7 @@ import { runBenchPeer } from './bench/bench-peer.js';
 import type { BenchRow } from './bench/bench-stats.js';
 import { resultsMarkdown, writeResults } from './bench/benchmarks-doc.js';
 import { loopbackRoundTripCeiling, loopbackStreamCeiling, memcpyCeiling } from './bench/ceilings.js';
+import { measureScaling, parseCounts, type ScalingRow, scalingMarkdown } from './bench/scaling.js';
 import { measureLatency, measureThroughput } from './bench/throughput.js';
 
 const script = fileURLToPath(import.meta.url);
@@ -32,10 +33,28 @@ async function main(): Promise<void> {
       'comma-separated: inproc,threads,tcp,ws,tcp-tls (TCP over TLS with a secret)',
       'inproc,threads,tcp,ws,tcp-tls',
     )
+    .option(
+      '--scaling',
+      'only the scaling grid: every --servers count with every --workers count, each a process, over TCP',
+    )
+    .option('--servers <list>', 'server counts of the scaling grid', '1,2,4')
+    .option('--workers <list>', 'worker counts of the scaling grid', '1,2,4')
     .parse(process.argv);
-  const o = program.opts<{ quick?: boolean; json?: string; doc: string | false; transports: string }>();
+  const o = program.opts<{
+    quick?: boolean;
+    json?: string;
+    doc: string | false;
+    transports: string;
+    scaling?: boolean;
+    servers: string;
+    workers: string;
+  }>();
   const quick = Boolean(o.quick);
   const log = (s: string) => process.stderr.write(`${s}\n`);
+  if (o.scaling) {
+    await runScaling(o, quick, log);
+    return;
+  }
   const rows: BenchRow[] = [];
   const add = (r: BenchRow) => {
     rows.push(r);
@@ -111,6 +130,36 @@ async function main(): Promise<void> {
   log(
     `${rows.length} rows${o.json ? `, JSON in ${o.json}` : ''}${o.doc !== false ? `, tables in ${o.doc}` : ''}`,
   );
+}
+
+/** `--scaling`: the grid of server and worker counts; a Markdown table on stdout (docs/benchmarks.md, "Scaling"). */
+async function runScaling(
+  o: { servers: string; workers: string; json?: string },
+  quick: boolean,
+  log: (s: string) => void,
+): Promise<void> {
+  let servers: number[];
+  let workers: number[];
+  try {
+    servers = parseCounts('servers', o.servers);
+    workers = parseCounts('workers', o.workers);
+  } catch (err) {
+    log(`bench: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const rows: ScalingRow[] = [];
+  for (const s of servers) {
+    for (const w of workers) {
+      const spec = { servers: s, workers: w, keysPerRequest: 100_000, inFlight: 2, runs: quick ? 1 : 3 };
+      const row = await measureScaling(script, { ...spec, runMs: quick ? 300 : 1500 });
+      rows.push(row);
+      log(
+        `${row.name}: ${(row.keys_per_s / 1e6).toFixed(2)} M keys/s (CPU per key: workers ${row.worker_cpu_ns_per_key.toFixed(1)} ns, servers ${row.server_cpu_ns_per_key.toFixed(1)} ns)`,
+      );
+    }
+  }
+  if (o.json) writeFileSync(o.json, `${JSON.stringify(rows, null, 2)}\n`);
+  process.stdout.write(`${scalingMarkdown(rows)}\n`);
 }
 
 if (!isMainThread && (workerData as { benchRole?: string } | null)?.benchRole === 'thread-server') {

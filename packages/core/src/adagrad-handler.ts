@@ -1,6 +1,11 @@
 import { checkOption, softThreshold } from './sgd-handler.js';
-import { readSlab0 } from './sum-handler.js';
-import { type TableHandler, type TableHandlerOptions, tableHandler } from './table-handler.js';
+import { gather, readSlab0 } from './sum-handler.js';
+import {
+  type TableHandler,
+  type TableHandlerOptions,
+  tableHandler,
+  type UpdateRule,
+} from './table-handler.js';
 
 /** Options of {@link adagradHandler}. */
 export interface AdaGradOptions extends TableHandlerOptions {
@@ -25,17 +30,38 @@ export function adagradHandler(opts: AdaGradOptions = {}): TableHandler {
   const eps = checkOption('eps', opts.eps ?? 1e-8, 0);
   const l1 = checkOption('l1', opts.l1 ?? 0, 0);
   const l2 = checkOption('l2', opts.l2 ?? 0, 0);
+  const apply: UpdateRule['apply'] = (slabs, off, len, vals, vi) => {
+    const w = slabs[0]!;
+    const h = slabs[1]!;
+    for (let j = 0; j < len; j++) {
+      const k = off + j;
+      const wk = w[k]!;
+      const g = vals[vi + j]! + l2 * wk;
+      const hk = h[k]! + g * g;
+      h[k] = hk;
+      const rate = lr / (Math.sqrt(hk) + eps);
+      const next = wk - rate * g;
+      w[k] = l1 > 0 ? softThreshold(next, rate * l1) : next;
+    }
+  };
   return tableHandler(
     {
       name: 'adagrad',
       states: 2,
-      apply(slabs, off, len, vals, vi) {
+      apply,
+      // Scattered keys of width 1 (hashed features in a dense range): one loop over the offsets,
+      // not a call per key.
+      applyScattered(slabs, offsets, width, vals) {
+        if (width !== 1) {
+          for (let i = 0; i < offsets.length; i++) apply(slabs, offsets[i]!, width, vals, i * width);
+          return;
+        }
         const w = slabs[0]!;
         const h = slabs[1]!;
-        for (let j = 0; j < len; j++) {
-          const k = off + j;
+        for (let i = 0; i < offsets.length; i++) {
+          const k = offsets[i]!;
           const wk = w[k]!;
-          const g = vals[vi + j]! + l2 * wk;
+          const g = vals[i]! + l2 * wk;
           const hk = h[k]! + g * g;
           h[k] = hk;
           const rate = lr / (Math.sqrt(hk) + eps);
@@ -44,6 +70,7 @@ export function adagradHandler(opts: AdaGradOptions = {}): TableHandler {
         }
       },
       read: readSlab0,
+      readScattered: gather,
     },
     opts,
   );

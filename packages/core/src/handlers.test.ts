@@ -56,6 +56,37 @@ describe('built-in update rules follow their formulas', () => {
     expect(weight(h)).toBeCloseTo(w, 12);
   });
 
+  it('AdaGrad on scattered keys of a dense range (the hashed-features path) matches the formula', () => {
+    const [lr, l1, l2] = [0.3, 0.01, 0.02];
+    const h = adagradHandler({ lr, l1, l2, denseRange: { base: 0n, shift: 44, count: 2 ** 20 } });
+    const buckets = [3, 17, 1000, 65_536, 1_048_575];
+    const keys = BigUint64Array.from(buckets, (b) => BigInt(b) << 44n);
+    const w = new Float64Array(buckets.length);
+    const acc = new Float64Array(buckets.length);
+    for (let step = 0; step < grads.length; step++) {
+      const g = Float32Array.from(buckets, (_, i) => grads[(step + i) % grads.length]! * (i + 1));
+      for (let i = 0; i < buckets.length; i++) {
+        // The table stores float32: the reference rounds where the table does.
+        const gi = g[i]! + l2 * w[i]!;
+        const hi = acc[i]! + gi * gi;
+        acc[i] = Math.fround(hi);
+        const rate = lr / (Math.sqrt(hi) + 1e-8);
+        const next = w[i]! - rate * gi;
+        w[i] = Math.fround(Math.sign(next) * Math.max(Math.abs(next) - rate * l1, 0));
+      }
+      h({ sender: 'w', app: 0, ts: step, push: true, pull: false, kv: { keys, vals: g } });
+    }
+    const pulled = h({
+      sender: 'w',
+      app: 0,
+      ts: 99,
+      push: false,
+      pull: true,
+      kv: { keys, vals: new Float32Array(0) },
+    });
+    expect(Array.from((pulled as KVPairs).vals)).toEqual(Array.from(w));
+  });
+
   it('FTRL-Proximal (McMahan et al. 2013, Algorithm 1)', () => {
     const [alpha, beta, l1, l2] = [0.2, 1, 0.3, 0.1];
     const h = ftrlHandler({ alpha, beta, l1, l2, dtype: 'float64' });

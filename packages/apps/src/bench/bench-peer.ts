@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { createServer, sumHandler } from '@ps/core';
+import { createServer, createWorker, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
 
@@ -47,15 +47,72 @@ export async function runBenchPeer(role: string): Promise<void> {
     server.listen(0, '127.0.0.1', () => send({ port: (server.address() as net.AddressInfo).port }));
     return;
   }
+  const [host, port] = (process.env.PS_SCHEDULER ?? '').split(':');
+  const scheduler = { host: host!, port: Number(port) };
+  // CPU time (user + system, µs) on request: the scaling rows charge each process its share.
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type === 'cpu') {
+      const u = process.cpuUsage();
+      send({ type: 'cpu', us: u.user + u.system });
+    }
+  });
+  if (role === 'worker') {
+    await runScalingWorker(scheduler, send);
+    return;
+  }
   if (role === 'server') {
-    const [host, port] = (process.env.PS_SCHEDULER ?? '').split(':');
     const { node } = await createServer({
       transport: peerTransport(),
-      scheduler: { host: host!, port: Number(port) },
+      scheduler,
       handler: sumHandler({ initialCapacity: 1 << 21 }),
     });
     await node.terminated;
     process.exit(0);
   }
   throw new Error(`unknown bench peer role ${role}`);
+}
+
+/**
+ * A worker of the scaling rows: joins the cluster, says `ready`, then on each `run` message
+ * pushes and pulls (pushPull) the same keys, spread evenly over the 64-bit key space, with
+ * `inFlight` requests outstanding for `runMs`, and answers with the keys moved, the seconds and
+ * the CPU time it took; on `stop` it leaves the cluster.
+ */
+async function runScalingWorker(
+  scheduler: { host: string; port: number },
+  send: (m: unknown) => void,
+): Promise<void> {
+  const { node, worker } = await createWorker({ transport: peerTransport(), scheduler });
+  process.on(
+    'message',
+    async (m: { type?: string; keysPerRequest?: number; inFlight?: number; runMs?: number }) => {
+      if (m?.type === 'stop') {
+        await node.finalize();
+        send({ type: 'stopped' });
+        return;
+      }
+      if (m?.type !== 'run') return;
+      const n = m.keysPerRequest!;
+      const step = (1n << 64n) / BigInt(n);
+      const keys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i) * step);
+      const vals = new Float32Array(n).fill(1);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      const deadline = t0 + m.runMs!;
+      let requests = 0;
+      await Promise.all(
+        Array.from({ length: m.inFlight! }, async () => {
+          // Bounded by time and by count.
+          for (let i = 0; i < 1_000_000 && performance.now() < deadline; i++) {
+            requests++;
+            await worker.wait(worker.pushPull({ keys, vals }));
+          }
+        }),
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
+      send({ type: 'ran', keys: requests * n, seconds, cpuUs: c.user + c.system });
+    },
+  );
+  send({ type: 'ready' });
 }

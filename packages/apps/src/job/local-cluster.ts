@@ -196,6 +196,15 @@ async function runInProcess(given: SlrConfig, on: (e: JobEvent) => void, secret?
   await Promise.all(roles);
 }
 
+/**
+ * The Node flags a role process starts with: the launcher's own (`node --cpu-prof
+ * --cpu-prof-dir=DIR pskv.js slr` profiles every role, each to its own file), except the
+ * inspector's, whose port only one process can hold.
+ */
+export function roleExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  return execArgv.filter((a) => !/^--inspect(-brk|-port|-wait)?(=|$)/.test(a));
+}
+
 /** How long nodes may run on after the scheduler and the workers finished, in ms. */
 const LATE_NODE_GRACE_MS = 5_000;
 
@@ -264,7 +273,7 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
   const launch = (name: string, env: Record<string, string>): Role => {
     const psRole = env.PS_ROLE as 'scheduler' | 'server' | 'worker';
     const secrets = opts.roleSecrets ? roleSecretEnv(opts.roleSecrets, psRole) : {};
-    const child = spawn(process.execPath, [roleScript, 'start'], {
+    const child = spawn(process.execPath, [...roleExecArgv(), roleScript, 'start'], {
       env: { ...inherited, ...common, ...secrets, ...env },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
