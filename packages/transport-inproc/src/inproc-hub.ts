@@ -1,5 +1,6 @@
 import type { InprocTransport } from './inproc-transport.js';
 import { AddressBook } from './internal/address-book.js';
+import type { InprocListener } from './internal/inproc-listener.js';
 
 /**
  * The registry of in-process listeners of one thread: which {@link InprocTransport} listens at
@@ -13,7 +14,7 @@ import { AddressBook } from './internal/address-book.js';
  *
  * Transports call the methods of the hub; applications only create it and pass it around.
  */
-export class InprocHub extends AddressBook<InprocTransport> {
+export class InprocHub extends AddressBook<InprocTransport | InprocListener> {
   constructor() {
     super(false);
   }

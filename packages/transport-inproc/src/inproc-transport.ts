@@ -204,7 +204,7 @@ export class InprocTransport implements Transport {
       this.assertOpen();
       const remote = this.hub.lookup(address.host, address.port);
       // The listener may have closed in the microtask since the wait resolved: wait again.
-      if (remote && !remote.closed) {
+      if (remote instanceof InprocTransport && !remote.closed) {
         const end = await this.handshake(remote);
         if (end) return end;
       }

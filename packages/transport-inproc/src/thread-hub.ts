@@ -89,7 +89,7 @@ export class ThreadHub {
         const listener = this.book.lookup(msg.host, msg.port);
         if (!listener) continue;
         const { port1, port2 } = new MessageChannel();
-        this.reply(listener, { t: 'accept', link: port1 }, [port1]);
+        this.reply(listener, { t: 'accept', link: port1, host: msg.host, port: msg.port }, [port1]);
         this.reply(client, { t: 'linked', req: msg.req, link: port2 }, [port2]);
         return;
       }

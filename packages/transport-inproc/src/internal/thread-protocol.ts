@@ -22,7 +22,7 @@ export type FromHub =
   | { t: 'released'; req: number }
   | { t: 'linked'; req: number; link: MessagePort }
   | { t: 'fail'; req: number; code: PsErrorCode; message: string }
-  | { t: 'accept'; link: MessagePort };
+  | { t: 'accept'; link: MessagePort; host: string; port: number };
 
 /** What flows over a link port, both ways. */
 export type OnLink =
@@ -36,4 +36,8 @@ export type OnLink =
   /** One frame, its parts copied into this one (transferred) buffer. */
   | { t: 'frame'; bytes: ArrayBuffer }
   /** The receiver consumed this many more frame bytes (flow control). */
-  | { t: 'ack'; bytes: number };
+  | { t: 'ack'; bytes: number }
+  /** The sender closed cleanly: every frame it sent came before this; the port closes after it. */
+  | { t: 'end' }
+  /** The sender closed with a reason (or refused a frame); the port closes after it. */
+  | { t: 'fail'; code: PsErrorCode; message: string };
