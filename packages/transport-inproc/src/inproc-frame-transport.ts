@@ -38,7 +38,6 @@ export class InprocFrameTransport implements FrameTransport {
   readonly hub: InprocHub;
   private readonly listeners = new Set<InprocListener>();
   private readonly channels = new Set<InprocChannel>();
-  private readonly abort = new AbortController();
   private closed = false;
 
   constructor(opts: InprocFrameTransportOptions = {}) {
@@ -66,26 +65,23 @@ export class InprocFrameTransport implements FrameTransport {
   }
 
   /**
-   * Opens a channel to the listener at `at`, waiting up to `timeoutMs` for one to register.
-   * The listener's `accept` has its end before this resolves.
-   * @throws PsError `PS_ERR_PEER_UNREACHABLE` (nothing listened there in time),
-   *   `PS_ERR_CLOSED` (this transport closed first).
+   * Opens a channel to the listener at `at` in this hub; the listener's `accept` has its end
+   * before this resolves. Nothing listening there is a refusal, at once (the message layer
+   * retries), so `timeoutMs` is never waited.
+   * @throws PsError `PS_ERR_PEER_UNREACHABLE` (nothing listens at `at` in this hub),
+   *   `PS_ERR_CLOSED` (this transport is closed).
    */
-  async dial(at: FrameAddress, limits: FrameChannelLimits, timeoutMs: number): Promise<FrameChannel> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      this.assertOpen();
-      await this.hub.waitFor(at.host, at.port, Math.max(0, deadline - Date.now()), this.abort.signal);
-      this.assertOpen();
-      const remote = this.hub.lookup(at.host, at.port);
-      // The listener may have left in the microtask since the wait resolved: wait again.
-      if (remote === undefined) continue;
-      if (remote instanceof InprocListener && remote.open) return remote.connect(this, limits);
-      throw new PsError(
-        PsErrorCode.PEER_UNREACHABLE,
-        `${at.host}:${at.port} is held in this hub by a transport that is not a frame transport; give each cluster its own hub`,
-      );
-    }
+  async dial(at: FrameAddress, limits: FrameChannelLimits, _timeoutMs: number): Promise<FrameChannel> {
+    this.assertOpen();
+    const remote = this.hub.lookup(at.host, at.port);
+    if (remote instanceof InprocListener && remote.open) return remote.connect(this, limits);
+    throw new PsError(
+      PsErrorCode.PEER_UNREACHABLE,
+      remote === undefined
+        ? `nothing listens on ${at.host}:${at.port} in this hub; is the peer started, with the same hub?`
+        : `${at.host}:${at.port} is held in this hub by a transport that is not a frame transport; give each cluster its own hub`,
+      { host: at.host, port: at.port },
+    );
   }
 
   /** Runs for a listener of this transport: makes the channel's ends, gives the listener its own. */
@@ -109,7 +105,6 @@ export class InprocFrameTransport implements FrameTransport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.abort.abort();
     for (const l of this.listeners) l.close();
     this.listeners.clear();
     for (const ch of [...this.channels]) ch.close();

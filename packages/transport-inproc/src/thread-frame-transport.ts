@@ -20,7 +20,7 @@ export interface ThreadFrameTransportOptions {
   /**
    * Flow control: bytes sent on one channel and not yet read by the receiving thread. Past it,
    * sends wait (in order) until the receiver catches up; a single larger frame still goes
-   * alone. Default 64 MiB.
+   * alone. Default 8 MiB.
    */
   maxBytesInFlight?: number;
 }
@@ -34,6 +34,9 @@ interface Listening {
   limits: () => FrameChannelLimits;
   accept: (channel: FrameChannel) => void;
 }
+
+/** Default `maxBytesInFlight`: 8 MiB, so a burst of sends waits in order (and `close(reason)` can fail it). */
+const DEFAULT_MAX_BYTES_IN_FLIGHT = 8 * 1024 * 1024;
 
 /** How long `close()` waits for the hub to release this transport's addresses, in ms. */
 const RELEASE_WAIT_MS = 1_000;
@@ -68,7 +71,7 @@ export class ThreadFrameTransport implements FrameTransport {
   constructor(opts: ThreadFrameTransportOptions) {
     this.hubPort = opts.port;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.maxBytesInFlight = opts.maxBytesInFlight ?? 64 * 1024 * 1024;
+    this.maxBytesInFlight = opts.maxBytesInFlight ?? DEFAULT_MAX_BYTES_IN_FLIGHT;
     this.hubPort.on('message', (msg: FromHub) => this.onHubMessage(msg));
     this.hubPort.on('close', () => this.onHubClosed());
     this.refreshHubRef();
@@ -105,19 +108,28 @@ export class ThreadFrameTransport implements FrameTransport {
   }
 
   /**
-   * Asks the hub for a channel to whoever listens at `at`, waiting up to `timeoutMs` for one.
-   * @throws PsError `PS_ERR_PEER_UNREACHABLE` (nothing listened there in time, or the hub is
-   *   closed), `PS_ERR_CLOSED`.
+   * Asks the hub for a channel to whoever listens at `at`. Nothing listening there is a
+   * refusal, at once (the message layer retries); `timeoutMs` bounds the wait for the hub.
+   * @throws PsError `PS_ERR_PEER_UNREACHABLE` (nothing listens at `at`, the hub did not answer
+   *   within `timeoutMs`, or the hub is closed), `PS_ERR_CLOSED`.
    */
   async dial(at: FrameAddress, limits: FrameChannelLimits, timeoutMs: number): Promise<FrameChannel> {
     this.assertOpen();
-    const reply = await this.ask({
-      t: 'connect',
-      req: this.nextReq++,
-      host: at.host,
-      port: at.port,
-      waitMs: timeoutMs,
-    });
+    const req = this.nextReq++;
+    const timer = setTimeout(() => {
+      const r = this.requests.get(req);
+      this.requests.delete(req);
+      this.refreshHubRef();
+      r?.reject(
+        new PsError(
+          PsErrorCode.PEER_UNREACHABLE,
+          `the ThreadHub did not answer a dial within ${timeoutMs} ms`,
+        ),
+      );
+    }, timeoutMs);
+    const reply = await this.ask({ t: 'connect', req, host: at.host, port: at.port, waitMs: 0 }).finally(() =>
+      clearTimeout(timer),
+    );
     if (reply.t !== 'linked') {
       throw new PsError(PsErrorCode.PROTOCOL, `the ThreadHub answered a connect with ${reply.t}`);
     }

@@ -47,6 +47,8 @@ export class InprocChannel implements FrameChannel {
   private ended = false;
   /** No more sends from this end. */
   private closed = false;
+  /** The reason this end was closed with, which later sends reject with too. */
+  private reason: PsError | undefined;
   /** Bytes this end sent that the other end has not emitted yet. */
   private outBytes = 0;
 
@@ -83,7 +85,7 @@ export class InprocChannel implements FrameChannel {
   }
 
   send(parts: readonly Uint8Array[]): Promise<void> {
-    if (this.closed) return Promise.reject(closedError());
+    if (this.closed) return Promise.reject(this.reason ?? closedError());
     const bytes = frameLength(parts);
     if (bytes > this.mediumMaxBytes) {
       return Promise.reject(
@@ -108,6 +110,7 @@ export class InprocChannel implements FrameChannel {
   close(reason?: PsError): void {
     if (this.closed) return;
     this.closed = true;
+    this.reason = reason;
     this.onClosed(this);
     // Frames from the other end that this end will not read: their sends fail.
     this.dropInbox(closedError());

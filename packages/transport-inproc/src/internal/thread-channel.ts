@@ -57,6 +57,8 @@ export class ThreadChannel implements FrameChannel {
   private ending: PsError | null | undefined;
   private ended = false;
   private closed = false;
+  /** The reason this end was closed with, which later sends reject with too. */
+  private reason: PsError | undefined;
   private readonly queue: PendingSend[] = [];
   private queued = 0;
   private inFlight = 0;
@@ -84,13 +86,16 @@ export class ThreadChannel implements FrameChannel {
     );
   }
 
-  /** Bytes waiting to be posted plus bytes posted and not yet read by the other thread. */
+  /**
+   * Bytes waiting to be posted (behind a full window): a thread that stops reading makes this
+   * grow, which the message layer's slow-peer limit watches.
+   */
   get queuedBytes(): number {
-    return this.queued + this.inFlight;
+    return this.queued;
   }
 
   send(parts: readonly Uint8Array[]): Promise<void> {
-    if (this.closed) return Promise.reject(closedError());
+    if (this.closed) return Promise.reject(this.reason ?? closedError());
     const bytes = frameLength(parts);
     if (bytes > this.opts.mediumMaxBytes) {
       return Promise.reject(
@@ -118,6 +123,7 @@ export class ThreadChannel implements FrameChannel {
       return;
     }
     if (reason) {
+      this.reason = reason;
       this.rejectQueue(reason);
       this.port.postMessage({ t: 'fail', ...reason.toWire() } satisfies OnLink);
     } else {
