@@ -6,7 +6,7 @@ import {
   PsError,
   PsErrorCode,
 } from '@ps/core';
-import { runFrameTransportConformance } from '@ps/core/testing';
+import { runFrameTransportConformance, runMessageLayerSuite } from '@ps/core/testing';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InprocFrameTransport } from './inproc-frame-transport.js';
@@ -26,6 +26,14 @@ runFrameTransportConformance(
   'inproc',
   () => new InprocFrameTransport({ hub: suiteHub }),
   { address: () => ({ host: 'mem', port: 0 }), source: 'inproc' },
+);
+runMessageLayerSuite(
+  { describe, it, expect, afterEach },
+  'inproc',
+  () => new InprocFrameTransport({ hub: suiteHub }),
+  {
+    host: 'mem',
+  },
 );
 
 describe('InprocFrameTransport', () => {

@@ -73,13 +73,15 @@ export class InprocFrameTransport implements FrameTransport {
    */
   async dial(at: FrameAddress, limits: FrameChannelLimits, _timeoutMs: number): Promise<FrameChannel> {
     this.assertOpen();
+    // One turn of the event loop per dial: a loop of dials and closes (two nodes with one id
+    // taking turns) then still lets timers and I/O run, as on a socket.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.assertOpen();
     const remote = this.hub.lookup(at.host, at.port);
-    if (remote instanceof InprocListener && remote.open) return remote.connect(this, limits);
+    if (remote?.open) return remote.connect(this, limits);
     throw new PsError(
       PsErrorCode.PEER_UNREACHABLE,
-      remote === undefined
-        ? `nothing listens on ${at.host}:${at.port} in this hub; is the peer started, with the same hub?`
-        : `${at.host}:${at.port} is held in this hub by a transport that is not a frame transport; give each cluster its own hub`,
+      `nothing listens on ${at.host}:${at.port} in this hub; is the peer started, with the same hub?`,
       { host: at.host, port: at.port },
     );
   }

@@ -1,5 +1,5 @@
 import { type FrameChannel, InboundBudget } from '@ps/core';
-import { runFrameTransportConformance } from '@ps/core/testing';
+import { runFrameTransportConformance, runMessageLayerSuite } from '@ps/core/testing';
 import { firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ThreadFrameTransport } from './thread-frame-transport.js';
@@ -14,6 +14,12 @@ runFrameTransportConformance(
   'threads',
   () => new ThreadFrameTransport({ port: hub.connectPort() }),
   { address: () => ({ host: 'mem', port: 0 }), source: 'threads' },
+);
+runMessageLayerSuite(
+  { describe, it, expect, afterEach },
+  'threads',
+  () => new ThreadFrameTransport({ port: hub.connectPort() }),
+  { host: 'mem' },
 );
 
 describe('ThreadFrameTransport flow control', () => {

@@ -127,7 +127,7 @@ export class ThreadFrameTransport implements FrameTransport {
         ),
       );
     }, timeoutMs);
-    const reply = await this.ask({ t: 'connect', req, host: at.host, port: at.port, waitMs: 0 }).finally(() =>
+    const reply = await this.ask({ t: 'connect', req, host: at.host, port: at.port }).finally(() =>
       clearTimeout(timer),
     );
     if (reply.t !== 'linked') {
