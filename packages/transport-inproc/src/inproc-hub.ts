@@ -1,9 +1,9 @@
-import type { InprocTransport } from './inproc-transport.js';
 import { AddressBook } from './internal/address-book.js';
+import type { InprocListener } from './internal/inproc-listener.js';
 
 /**
- * The registry of in-process listeners of one thread: which {@link InprocTransport} listens at
- * which `host:port`. Transports that share a hub reach each other; transports of different hubs
+ * The registry of in-process listeners of one thread: which transport ({@link InprocTransport} over
+ * {@link InprocFrameTransport}) listens at which `host:port`. Transports that share a hub reach each other; transports of different hubs
  * never do, which isolates tests that run side by side. `port: 0` gets a fresh port number
  * (1 and up) from the hub. Hosts are compared as plain strings.
  *
@@ -13,11 +13,7 @@ import { AddressBook } from './internal/address-book.js';
  *
  * Transports call the methods of the hub; applications only create it and pass it around.
  */
-export class InprocHub extends AddressBook<InprocTransport> {
-  constructor() {
-    super(false);
-  }
-}
+export class InprocHub extends AddressBook<InprocListener> {}
 
-/** The hub every {@link InprocTransport} of this thread uses unless given another one. */
+/** The hub every {@link InprocFrameTransport} of this thread uses unless given another one. */
 export const defaultInprocHub: InprocHub = new InprocHub();

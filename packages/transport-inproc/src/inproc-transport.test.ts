@@ -110,7 +110,10 @@ describe('InprocTransport', () => {
     const started = Date.now();
     const err = await t.connect({ host: 'h', port: 4242 }).catch((e: unknown) => e);
     expect(isPsError(err, PsErrorCode.PEER_UNREACHABLE)).toBe(true);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    // The layer retries with backoff (20 ms, 40 ms, ...) and gives up when the next pause would
+    // pass the window.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+    expect(Date.now() - started).toBeLessThan(1_000);
   });
 
   it('waits within the connect window for a listener that binds later', async () => {
@@ -190,26 +193,6 @@ describe('InprocTransport', () => {
     expect(isPsError(err, PsErrorCode.PEER_UNREACHABLE)).toBe(true);
     const after = await client.send('s', encodeFrame(msg(2))).catch((e: unknown) => e);
     expect(isPsError(after, PsErrorCode.UNKNOWN_PEER)).toBe(true);
-  });
-
-  it('replaces an older link from the same id and tells the replaced dialer', async () => {
-    const hub = new InprocHub();
-    const server = make({ hub });
-    const oldOne = make({ hub });
-    const newOne = make({ hub });
-    const addr = await server.bind({ id: 's', host: 'h', port: 0 });
-    await oldOne.bind({ id: 'dup', host: 'h', port: 0 }, { listen: false });
-    await newOne.bind({ id: 'dup', host: 'h', port: 0 }, { listen: false });
-    await oldOne.connect(addr);
-    const told = firstValueFrom(oldOne.events$.pipe(filter((e) => e.type === 'error')));
-    await newOne.connect(addr);
-    const ev = (await told) as Extract<TransportEvent, { type: 'error' }>;
-    expect(ev.error.code).toBe(PsErrorCode.HANDSHAKE);
-    const got = firstValueFrom(newOne.frames$);
-    await server.send('dup', encodeFrame(msg(4)));
-    expect((await got).from).toBe('s');
-    const err = await oldOne.send('s', encodeFrame(msg(5))).catch((e: unknown) => e);
-    expect(isPsError(err, PsErrorCode.UNKNOWN_PEER)).toBe(true);
   });
 
   it('refuses an invalid node id with PS_ERR_HANDSHAKE, and connect before bind with PS_ERR_CONFIG', async () => {

@@ -6,8 +6,6 @@ import type { FromHub, ToHub } from './internal/thread-protocol.js';
 /** One transport's connection to the hub. */
 interface Client {
   port: MessagePort;
-  /** Aborted when the client goes away: its pending connects stop waiting. */
-  gone: AbortController;
 }
 
 /**
@@ -18,7 +16,7 @@ interface Client {
  * directly between the two threads, never through the hub. Links made stay up when the hub
  * closes; only new binds and connects need it.
  *
- * The hub never keeps the process alive by itself (its ports and timers are unref'd). When a
+ * The hub never keeps the process alive by itself (its ports are unref'd). When a
  * worker exits or its transport closes, its addresses are released.
  *
  * ```ts
@@ -29,7 +27,7 @@ interface Client {
  * ```
  */
 export class ThreadHub {
-  private readonly book = new AddressBook<Client>(true);
+  private readonly book = new AddressBook<Client>();
   private readonly clients = new Set<Client>();
   private closed = false;
 
@@ -41,7 +39,7 @@ export class ThreadHub {
   connectPort(): MessagePort {
     if (this.closed) throw new PsError(PsErrorCode.CLOSED, 'the ThreadHub is closed');
     const { port1, port2 } = new MessageChannel();
-    const client: Client = { port: port1, gone: new AbortController() };
+    const client: Client = { port: port1 };
     this.clients.add(client);
     port1.on('message', (msg: ToHub) => this.onRequest(client, msg));
     port1.on('close', () => this.drop(client));
@@ -76,32 +74,33 @@ export class ThreadHub {
       this.book.unlistenAll(client);
       this.reply(client, { t: 'released', req: msg.req });
     } else if (msg.t === 'connect') {
-      void this.connect(client, msg);
+      this.connect(client, msg);
     }
   }
 
-  private async connect(client: Client, msg: Extract<ToHub, { t: 'connect' }>): Promise<void> {
-    const deadline = Date.now() + msg.waitMs;
-    try {
-      for (;;) {
-        await this.book.waitFor(msg.host, msg.port, Math.max(0, deadline - Date.now()), client.gone.signal);
-        if (this.closed || !this.clients.has(client)) return;
-        const listener = this.book.lookup(msg.host, msg.port);
-        if (!listener) continue;
-        const { port1, port2 } = new MessageChannel();
-        this.reply(listener, { t: 'accept', link: port1 }, [port1]);
-        this.reply(client, { t: 'linked', req: msg.req, link: port2 }, [port2]);
-        return;
-      }
-    } catch (err) {
-      if (!this.closed && this.clients.has(client)) this.fail(client, msg.req, err);
+  /** Links `client` to whoever listens at the address now (nobody: a refusal, at once). */
+  private connect(client: Client, msg: Extract<ToHub, { t: 'connect' }>): void {
+    const listener = this.book.lookup(msg.host, msg.port);
+    if (!listener) {
+      const at = AddressBook.key(msg.host, msg.port);
+      this.fail(
+        client,
+        msg.req,
+        new PsError(
+          PsErrorCode.PEER_UNREACHABLE,
+          `nothing listens on ${at} at this ThreadHub; is the peer started?`,
+        ),
+      );
+      return;
     }
+    const { port1, port2 } = new MessageChannel();
+    this.reply(listener, { t: 'accept', link: port1, host: msg.host, port: msg.port }, [port1]);
+    this.reply(client, { t: 'linked', req: msg.req, link: port2 }, [port2]);
   }
 
-  /** Forgets a client whose port closed: its addresses are released, its waits stop. */
+  /** Forgets a client whose port closed: its addresses are released. */
   private drop(client: Client): void {
     if (!this.clients.delete(client)) return;
-    client.gone.abort();
     this.book.unlistenAll(client);
   }
 
@@ -114,10 +113,7 @@ export class ThreadHub {
     this.closed = true;
     const clients = [...this.clients];
     this.clients.clear();
-    for (const c of clients) {
-      c.gone.abort();
-      c.port.close();
-    }
-    this.book.clear(new PsError(PsErrorCode.CLOSED, 'the ThreadHub was closed'));
+    for (const c of clients) c.port.close();
+    this.book.clear();
   }
 }

@@ -3,26 +3,14 @@ import { PsError, PsErrorCode } from '@ps/core';
 /** Highest port number an address book hands out or accepts (as for TCP). */
 const MAX_PORT = 65_535;
 
-interface Waiter {
-  resolve: () => void;
-  reject: (err: PsError) => void;
-}
-
 /**
- * The registry both hubs share: which listener is at which `host:port`, fresh port numbers
- * for `port: 0`, and waiting until someone listens at an address. Hosts are compared as plain
+ * The registry both hubs share: which listener is at which `host:port`, and fresh port numbers
+ * for `port: 0`. Hosts are compared as plain
  * strings (`localhost` and `127.0.0.1` are different addresses here).
  */
 export class AddressBook<T> {
   private readonly entries = new Map<string, T>();
-  private readonly waiters = new Map<string, Set<Waiter>>();
   private nextPort = 1;
-
-  /**
-   * @param unrefTimers Let wait timers not keep the thread alive (the hub of worker threads
-   *   only reacts to requests; the requester's own port keeps its thread alive).
-   */
-  constructor(private readonly unrefTimers = false) {}
 
   /** `host:port`, the key of an address. */
   static key(host: string, port: number): string {
@@ -30,8 +18,7 @@ export class AddressBook<T> {
   }
 
   /**
-   * Registers `value` at `host:port` (port 0: a fresh port number from 1 up) and wakes everyone
-   * waiting for that address. Returns the port.
+   * Registers `value` at `host:port` (port 0: a fresh port number from 1 up). Returns the port.
    * @throws PsError `PS_ERR_BIND` when the address is taken, the port is not an integer in
    *   0..65535, or every port of the host is taken.
    */
@@ -51,11 +38,6 @@ export class AddressBook<T> {
       });
     }
     this.entries.set(key, value);
-    const waiting = this.waiters.get(key);
-    if (waiting) {
-      this.waiters.delete(key);
-      for (const w of waiting) w.resolve();
-    }
     return real;
   }
 
@@ -92,64 +74,8 @@ export class AddressBook<T> {
     return [...this.entries.keys()];
   }
 
-  /**
-   * Resolves once something listens at `host:port` (at once if something already does).
-   * @param timeoutMs How long to wait, in ms (0: only check now).
-   * @param signal Aborting it rejects the wait with `PS_ERR_CLOSED`.
-   * @throws PsError `PS_ERR_PEER_UNREACHABLE` when nothing listened there within `timeoutMs`,
-   *   `PS_ERR_CLOSED` when `signal` aborted.
-   */
-  waitFor(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const key = AddressBook.key(host, port);
-    if (signal?.aborted) return Promise.reject(new PsError(PsErrorCode.CLOSED, 'the transport is closed'));
-    if (this.entries.has(key)) return Promise.resolve();
-    const unreachable = () =>
-      new PsError(
-        PsErrorCode.PEER_UNREACHABLE,
-        `nothing listens on ${key} (waited ${timeoutMs} ms); is the peer started, in the same hub?`,
-        {
-          host,
-          port,
-        },
-      );
-    if (timeoutMs <= 0) return Promise.reject(unreachable());
-    return new Promise<void>((resolve, reject) => {
-      let set = this.waiters.get(key);
-      if (!set) {
-        set = new Set();
-        this.waiters.set(key, set);
-      }
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        const s = this.waiters.get(key);
-        s?.delete(waiter);
-        if (s?.size === 0) this.waiters.delete(key);
-      };
-      const waiter: Waiter = {
-        resolve: () => {
-          done();
-          resolve();
-        },
-        reject: (err) => {
-          done();
-          reject(err);
-        },
-      };
-      const onAbort = () =>
-        waiter.reject(new PsError(PsErrorCode.CLOSED, 'the transport was closed while connecting'));
-      const timer = setTimeout(() => waiter.reject(unreachable()), timeoutMs);
-      if (this.unrefTimers) timer.unref();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      set.add(waiter);
-    });
-  }
-
-  /** Rejects every wait with `err` and forgets every entry. */
-  clear(err: PsError): void {
+  /** Forgets every entry. */
+  clear(): void {
     this.entries.clear();
-    const all = [...this.waiters.values()].flatMap((s) => [...s]);
-    this.waiters.clear();
-    for (const w of all) w.reject(err);
   }
 }
