@@ -1,15 +1,18 @@
 import { validateKeys } from '../kv-pairs.js';
 import { sameKeys } from './key-list-cache.js';
+import { RepeatHint } from './repeat-hint.js';
 
 /**
  * Validates key lists, remembering the last long one it passed: a list byte-identical to it
  * (the same keys pushed again, as dense models and benchmarks do) is checked by one memcmp
  * instead of the ordering loop. Recognised by content, never by identity, so arrays may be
- * refilled in place between requests.
+ * refilled in place between requests. The copy that recognises a list is taken only once the
+ * list repeats ({@link RepeatHint}), so lists that never repeat are not copied.
  */
 export class ValidatedKeys {
   private last: BigUint64Array | undefined;
   private version = 0;
+  private readonly hint = new RepeatHint();
 
   /** @param minKeys shorter lists are validated every time (cheaper than keeping a copy). */
   constructor(readonly minKeys = 4096) {}
@@ -24,7 +27,7 @@ export class ValidatedKeys {
     if (long && this.last && sameKeys(this.last, keys)) return this.version;
     validateKeys(keys);
     if (!long) return -1;
-    this.last = keys.slice();
+    if (this.hint.see(keys)) this.last = keys.slice();
     return ++this.version;
   }
 }
