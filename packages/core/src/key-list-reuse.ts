@@ -2,6 +2,7 @@ import { PsError, PsErrorCode } from './errors.js';
 import type { Filter, FilterContext, FilterStats } from './filter.js';
 import { sameKeys } from './internal/key-list-cache.js';
 import { RepeatHint } from './internal/repeat-hint.js';
+import { sharedKeyLists } from './internal/shared-key-lists.js';
 import type { Message, Segment } from './message.js';
 
 /** Options of {@link keyListReuse}. */
@@ -69,7 +70,7 @@ const MAX_ID = 2 ** 48;
  * **Receiver.** A `store` keeps a copy of the keys as that sender's list of the app (one list per
  * sender and app, at most `maxSenders` of them); a reference is answered with that list, shared
  * between requests (handlers must not change a request's keys in place: the built-in ones never
- * do), or refused with `PS_ERR_KEY_CACHE_MISS` when the id or count differs (a restarted
+ * do; the server's validation memo trusts the shared list by identity once it compared it), or refused with `PS_ERR_KEY_CACHE_MISS` when the id or count differs (a restarted
  * receiver, an evicted sender, requests reordered by a reconnect). Ids start at a random point,
  * so a restarted sender does not name its predecessor's lists (a clash needs a random 48-bit
  * start within the number of lists the old process stored).
@@ -167,8 +168,10 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
       }
       const slot = `${ctx.peer}/${msg.meta.app}`;
       if (m.store) {
+        const keys = seg.slice();
+        sharedKeyLists.add(keys);
         held.delete(slot);
-        held.set(slot, { id: m.id, keys: seg.slice() });
+        held.set(slot, { id: m.id, keys });
         if (held.size > maxSenders) held.delete(held.keys().next().value!);
         return withoutMeta(msg, msg.data.slice());
       }

@@ -67,6 +67,22 @@ describe('validateKVPairs', () => {
 });
 
 describe('ValidatedKeys (the memo of the last long list that passed)', () => {
+  it('trusts a shared list (key-list reuse hands the same one to every request) by identity once compared', async () => {
+    const { ValidatedKeys } = await import('./internal/validated-keys.js');
+    const { sharedKeyLists } = await import('./internal/shared-key-lists.js');
+    const v = new ValidatedKeys(16);
+    const shared = BigUint64Array.from({ length: 100 }, (_, i) => BigInt(i));
+    sharedKeyLists.add(shared);
+    v.validate(shared.slice());
+    const tag = v.validate(shared.slice());
+    expect(v.validate(shared)).toBe(tag); // compared once
+    shared[50] = 7n; // (its owner never does this; it shows no compare happens any more)
+    expect(v.validate(shared)).toBe(tag);
+    const other = BigUint64Array.from({ length: 100 }, (_, i) => BigInt(i));
+    other[50] = 7n;
+    expect(codeOf(() => v.validate(other))).toBe(PsErrorCode.KEYS_UNSORTED); // not trusted
+  });
+
   it('does not copy lists that never repeat: each gets a new tag', async () => {
     const { ValidatedKeys } = await import('./internal/validated-keys.js');
     const v = new ValidatedKeys(16);

@@ -1,6 +1,7 @@
 import { validateKeys } from '../kv-pairs.js';
 import { sameKeys } from './key-list-cache.js';
 import { RepeatHint } from './repeat-hint.js';
+import { sharedKeyLists } from './shared-key-lists.js';
 
 /**
  * Validates key lists, remembering the last long one it passed: a list byte-identical to it
@@ -13,6 +14,8 @@ export class ValidatedKeys {
   private last: BigUint64Array | undefined;
   private version = 0;
   private readonly hint = new RepeatHint();
+  /** The last list that matched, when it is one of {@link sharedKeyLists} (trusted by identity). */
+  private shared: BigUint64Array | undefined;
 
   /** @param minKeys shorter lists are validated every time (cheaper than keeping a copy). */
   constructor(readonly minKeys = 4096) {}
@@ -24,7 +27,14 @@ export class ValidatedKeys {
    */
   validate(keys: BigUint64Array): number {
     const long = keys.length >= this.minKeys && keys instanceof BigUint64Array;
-    if (long && this.last && sameKeys(this.last, keys)) return this.version;
+    if (long && this.last) {
+      if (keys === this.shared) return this.version;
+      if (sameKeys(this.last, keys)) {
+        if (sharedKeyLists.has(keys)) this.shared = keys;
+        return this.version;
+      }
+    }
+    this.shared = undefined;
     validateKeys(keys);
     if (!long) return -1;
     if (this.hint.see(keys)) this.last = keys.slice();
