@@ -114,10 +114,31 @@ describe('keyListReuse', () => {
     expect(restarted.stats.misses).toBe(1);
     decodeChain([w], missAnswer(), { peer: SERVER });
     expect(w.stats.resets).toBe(1);
-    // The resend carries the keys (and stores them), and the next request is a reference again.
-    const resent = send(w, restarted, pushPull(keys, 3));
-    expect(resent.wire.meta.filters?.keyReuse).toMatchObject({ store: true });
-    expect((send(w, restarted, pushPull(keys, 4)).wire.data[0] as BigUint64Array).length).toBe(0);
+    // The resend and the next 31 requests carry their keys as they are; then the list is stored
+    // again and named by reference.
+    for (let ts = 3; ts < 35; ts++) {
+      const r = send(w, restarted, pushPull(keys, ts));
+      expect(r.wire.meta.filters).toBeUndefined();
+      expect((r.wire.data[0] as BigUint64Array).length).toBe(100);
+    }
+    expect(send(w, restarted, pushPull(keys, 35)).wire.meta.filters?.keyReuse).toMatchObject({ store: true });
+    expect((send(w, restarted, pushPull(keys, 36)).wire.data[0] as BigUint64Array).length).toBe(0);
+  });
+
+  it('resolves a resend that names an older list, overtaken by newer stores', () => {
+    const w = keyListReuse();
+    const s = keyListReuse();
+    const a = keyList(100, 0n);
+    send(w, s, pushPull(a, 1));
+    send(w, s, pushPull(a, 2));
+    const ref = encodeChain([w], pushPull(a, 3), { peer: SERVER }); // a reference to a, in flight
+    for (let j = 1; j <= 3; j++) {
+      const b = keyList(100, BigInt(j) * 10_000n);
+      send(w, s, pushPull(b, 3 + 2 * j));
+      send(w, s, pushPull(b, 4 + 2 * j)); // stored: a is no longer the latest
+    }
+    const late = decodeChain([s], decodeFrame(encodeFrame(ref)), { peer: WORKER });
+    expect(Array.from(late.data[0] as BigUint64Array)).toEqual(Array.from(a));
   });
 
   it('rejects malformed meta and segments with stable codes', () => {

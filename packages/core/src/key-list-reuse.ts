@@ -50,6 +50,14 @@ export const KEY_LIST_REUSE = 'keyReuse';
 
 /** Largest id before it wraps (ids stay exact doubles and msgpack integers). */
 const MAX_ID = 2 ** 48;
+/**
+ * Lists a receiver keeps per sender and app (the latest stored first): a resend that names an
+ * older list (its answer lost in a dropped connection, then overtaken by a newer store) still
+ * resolves.
+ */
+const RECENT = 8;
+/** Requests a sender sends with their keys after a miss, before it names lists again. */
+const AFTER_MISS = 32;
 
 /**
  * Key-list reuse, the paper's key caching (OSDI 2014, section 4.2) in its cheapest form, which a
@@ -64,18 +72,20 @@ const MAX_ID = 2 ** 48;
  * the list samples the same as the previous request's ({@link RepeatHint}: no copy for a job
  * whose lists never repeat), the keys travel with `{ id, n, store: true }` under a fresh id and
  * the sender keeps a copy; else the request passes untouched. A response carrying
- * `PS_ERR_KEY_CACHE_MISS` makes the sender forget what it believed that peer holds, so the
- * worker's resend (which it makes once) carries the keys again.
+ * `PS_ERR_KEY_CACHE_MISS` makes the sender forget what it believed that peer holds and send its
+ * next 32 requests to it with their keys, so the worker's resend (which it makes once) carries
+ * the keys again even when other requests race it over a reconnect.
  *
- * **Receiver.** A `store` keeps a copy of the keys as that sender's list of the app (one list per
- * sender and app, at most `maxSenders` of them); a reference is answered with that list, shared
+ * **Receiver.** A `store` keeps a copy of the keys as that sender's latest list of the app (the
+ * last 8 lists per sender and app, so that a resend naming an older one still resolves; at most
+ * `maxSenders` senders); a reference is answered with that list, shared
  * between requests (handlers must not change a request's keys in place: the built-in ones never
  * do; the server's validation memo trusts the shared list by identity once it compared it), or refused with `PS_ERR_KEY_CACHE_MISS` when the id or count differs (a restarted
  * receiver, an evicted sender, requests reordered by a reconnect). Ids start at a random point,
  * so a restarted sender does not name its predecessor's lists (a clash needs a random 48-bit
  * start within the number of lists the old process stored).
  *
- * **Memory.** The sender keeps, per peer and app, one list (8 bytes a key); the receiver the same
+ * **Memory.** The sender keeps, per peer and app, one list (8 bytes a key); the receiver up to 8
  * per sender and app.
  *
  * @throws PsError `PS_ERR_CONFIG` for a `minKeys` or `maxSenders` that is not an integer >= 1.
@@ -100,10 +110,10 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
   /** Sender: per `peer/app`, the last list stored there, and the hint that sees lists repeat. */
   const sent = new Map<
     string,
-    { hint: RepeatHint; held: { id: number; keys: BigUint64Array } | undefined }
+    { hint: RepeatHint; held: { id: number; keys: BigUint64Array } | undefined; plain: number }
   >();
-  /** Receiver: per `sender/app`, the list it stored, least recently used first. */
-  const held = new Map<string, { id: number; keys: BigUint64Array }>();
+  /** Receiver: per `sender/app`, its latest stored lists (newest first), least recently used slot first. */
+  const held = new Map<string, { id: number; keys: BigUint64Array }[]>();
   const stats: KeyListReuseStats = {
     messages: 0,
     bytesIn: 0,
@@ -125,10 +135,16 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
       const slot = `${ctx.peer}/${msg.meta.app}`;
       let s = sent.get(slot);
       if (s === undefined) {
-        s = { hint: new RepeatHint(), held: undefined };
+        s = { hint: new RepeatHint(), held: undefined, plain: 0 };
         sent.set(slot, s);
       }
       const n = keys.length;
+      if (s.plain > 0) {
+        // Just after a miss: keys travel as they are, so that resends racing a reconnect never
+        // name a list again before the receiver holds one.
+        s.plain--;
+        return msg;
+      }
       if (s.held !== undefined && sameKeys(s.held.keys, keys)) {
         stats.sentRef++;
         return withMeta(msg, { id: s.held.id, n }, [new BigUint64Array(0), ...msg.data.slice(1)]);
@@ -150,9 +166,10 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
         }
         if (msg.meta.error?.code === PsErrorCode.KEY_CACHE_MISS) {
           const s = sent.get(`${ctx.peer}/${msg.meta.app}`);
-          if (s?.held !== undefined) {
+          if (s !== undefined) {
+            if (s.held !== undefined) stats.resets++;
             s.held = undefined;
-            stats.resets++;
+            s.plain = AFTER_MISS;
           }
         }
         return msg;
@@ -170,13 +187,17 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
       if (m.store) {
         const keys = seg.slice();
         sharedKeyLists.add(keys);
+        const lists = (held.get(slot) ?? []).filter((l) => l.id !== m.id);
+        lists.unshift({ id: m.id, keys });
+        if (lists.length > RECENT) lists.length = RECENT;
         held.delete(slot);
-        held.set(slot, { id: m.id, keys });
+        held.set(slot, lists);
         if (held.size > maxSenders) held.delete(held.keys().next().value!);
         return withoutMeta(msg, msg.data.slice());
       }
-      const h = held.get(slot);
-      if (h === undefined || h.id !== m.id || h.keys.length !== m.n) {
+      const lists = held.get(slot);
+      const h = lists?.find((l) => l.id === m.id);
+      if (lists === undefined || h === undefined || h.keys.length !== m.n) {
         stats.misses++;
         throw new PsError(
           PsErrorCode.KEY_CACHE_MISS,
@@ -185,7 +206,7 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
         );
       }
       held.delete(slot);
-      held.set(slot, h);
+      held.set(slot, lists);
       stats.hits++;
       return withoutMeta(msg, [h.keys, ...msg.data.slice(1)]);
     },
