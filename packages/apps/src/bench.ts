@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, workerData } from 'node:worker_threads';
 import { Command } from 'commander';
 import {
+  BENCH_TRANSPORTS,
   type BenchTransport,
   crossesWire,
   openBenchCluster,
@@ -30,8 +31,8 @@ async function main(): Promise<void> {
     .option('--no-doc', 'do not touch docs/benchmarks.md')
     .option(
       '--transports <list>',
-      'comma-separated: inproc,threads,tcp,ws,tcp-tls (TCP over TLS with a secret)',
-      'inproc,threads,tcp,ws,tcp-tls',
+      'comma-separated: inproc,threads,tcp,tcp-no-reuse (TCP without key-list reuse),ws,tcp-tls (TCP over TLS with a secret)',
+      BENCH_TRANSPORTS.join(','),
     )
     .option(
       '--scaling',
@@ -39,6 +40,12 @@ async function main(): Promise<void> {
     )
     .option('--servers <list>', 'server counts of the scaling grid', '1,2,4')
     .option('--workers <list>', 'worker counts of the scaling grid', '1,2,4')
+    .option(
+      '--keys <list>',
+      'keys per request of the throughput rows, comma-separated (default 1000,1000000; --quick 1000,100000)',
+    )
+    .option('--ops <list>', 'comma-separated: push,pull,pushPull', 'push,pull,pushPull')
+    .option('--no-latency', 'skip the 1-key round trip')
     .parse(process.argv);
   const o = program.opts<{
     quick?: boolean;
@@ -48,6 +55,9 @@ async function main(): Promise<void> {
     scaling?: boolean;
     servers: string;
     workers: string;
+    keys?: string;
+    ops: string;
+    latency: boolean;
   }>();
   const quick = Boolean(o.quick);
   const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -72,24 +82,34 @@ async function main(): Promise<void> {
   add(stream);
   const rtt = await loopbackRoundTripCeiling(script, quick);
   add(rtt);
-  const sizes = quick ? [1000, 100_000] : [1000, 1_000_000];
+  const sizes = o.keys ? o.keys.split(',').map(Number) : quick ? [1000, 100_000] : [1000, 1_000_000];
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
+    log(`bench: --keys takes positive integers, got ${o.keys}`);
+    process.exit(2);
+  }
   const kinds = o.transports.split(',') as BenchTransport[];
-  const known: readonly string[] = ['inproc', 'threads', 'tcp', 'ws', 'tcp-tls'];
+  const known: readonly string[] = BENCH_TRANSPORTS;
   const unknown = kinds.filter((k) => !known.includes(k));
   if (unknown.length > 0) {
     log(`bench: unknown transport ${unknown.join(', ')}; choose from ${known.join(', ')}`);
     process.exit(2);
   }
+  const ops = o.ops.split(',') as ('push' | 'pull' | 'pushPull')[];
+  const badOps = ops.filter((op) => !['push', 'pull', 'pushPull'].includes(op));
+  if (badOps.length > 0) {
+    log(`bench: unknown op ${badOps.join(', ')}; choose from push, pull, pushPull`);
+    process.exit(2);
+  }
   for (const kind of kinds) {
     const c = await openBenchCluster(kind, script);
     try {
-      add(await measureLatency(c, quick ? 300 : 1000, rtt.median, quick ? 1000 : 3000));
+      if (o.latency) add(await measureLatency(c, quick ? 300 : 1000, rtt.median, quick ? 1000 : 3000));
       const ceiling = crossesWire(kind)
         ? { gbps: stream.median, name: stream.name, wire: true }
         : { gbps: memcpy.median, name: memcpy.name, wire: false };
       const timing = { runs: quick ? 1 : 5, runMs: quick ? 60 : 400, minRequests: quick ? 2 : 8 };
       const largest = sizes[sizes.length - 1]!;
-      for (const op of ['push', 'pull', 'pushPull'] as const) {
+      for (const op of ops) {
         for (const keysPerRequest of sizes) {
           for (const inFlight of [1, 8]) {
             add(await measureThroughput(c, { op, keysPerRequest, inFlight, ...timing }, ceiling));

@@ -45,6 +45,25 @@ describe('frame codec', () => {
     expect(Array.from(decodeFrame(shifted).data[0] as Float64Array)).toEqual([1.5, -2.5]);
   });
 
+  it('gives unaligned copies their own aligned bytes, which later decodes never overwrite', () => {
+    const decoded: BigUint64Array[] = [];
+    // A frame at offset 4, as the first frame of a TCP chunk: its keys are copied (to slab pieces).
+    for (let j = 0; j < 40; j++) {
+      const keys = BigUint64Array.from({ length: 1000 }, (_, i) => BigInt(i * 40 + j));
+      const frame = concatParts(encodeFrame({ meta, data: [keys, new Float32Array(1000)] }));
+      const chunk = new Uint8Array(frame.byteLength + 4);
+      chunk.set(frame, 4);
+      const got = decodeFrame(chunk.subarray(4)).data[0] as BigUint64Array;
+      expect(got.buffer).not.toBe(chunk.buffer);
+      expect(got.byteOffset % 8).toBe(0);
+      chunk.fill(0xff); // the frame's buffer is reused: the copy must not change
+      decoded.push(got);
+    }
+    decoded.forEach((got, j) => {
+      expect(got.length).toBe(1000);
+      expect(got.every((k, i) => k === BigInt(i * 40 + j))).toBe(true);
+    });
+  });
   it('rejects every truncation of a frame with PS_ERR_FRAME_TRUNCATED or _MALFORMED, never another error', () => {
     const frame = concatParts(
       encodeFrame({ meta, data: [new BigUint64Array([1n, 9n]), new Float32Array([1, 2])] }),

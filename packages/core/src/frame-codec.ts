@@ -1,5 +1,6 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { PsError, PsErrorCode } from './errors.js';
+import { slabBytes } from './internal/slab-bytes.js';
 import type { Message, Meta, Segment } from './message.js';
 
 /**
@@ -218,15 +219,16 @@ function sliceSegment(parts: readonly Uint8Array[], ctor: SegmentCtor, off: numb
     if (off >= base && off + len <= base + p.byteLength) {
       const at = p.byteOffset + (off - base);
       if (at % ctor.BYTES_PER_ELEMENT === 0) return new ctor(p.buffer as ArrayBuffer, at, count);
-      // Unaligned: copy into a fresh buffer (not p.slice(): on a Node Buffer that is a view).
-      const copy = new Uint8Array(len);
+      // Unaligned: copy to an 8-aligned address (a piece of a slab for small segments: see
+      // slabBytes; not p.slice(), which on a Node Buffer is a view).
+      const copy = slabBytes(len);
       copy.set(p.subarray(off - base, off - base + len));
-      return new ctor(copy.buffer, 0, count);
+      return new ctor(copy.buffer as ArrayBuffer, copy.byteOffset, count);
     }
     base += p.byteLength;
   }
-  // The segment spans parts: gather it into a fresh, aligned buffer.
-  const out = new Uint8Array(len);
+  // The segment spans parts: gather it into a fresh, aligned buffer (overwritten in full).
+  const out = slabBytes(len);
   let o = 0;
   base = 0;
   for (const p of parts) {
@@ -238,5 +240,5 @@ function sliceSegment(parts: readonly Uint8Array[], ctor: SegmentCtor, off: numb
     }
     base += p.byteLength;
   }
-  return new ctor(out.buffer, 0, count);
+  return new ctor(out.buffer as ArrayBuffer, out.byteOffset, count);
 }

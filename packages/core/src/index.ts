@@ -59,6 +59,15 @@ export {
 } from './handshake.js';
 export type { TrafficStats } from './internal/endpoint.js';
 export { consoleLogger, type Logger, type LogLevel, logLevelFromEnv } from './internal/logger.js';
+export {
+  cachesKeyLists,
+  KEY_LIST_REUSE,
+  type KeyListReuseFilter,
+  type KeyListReuseMeta,
+  type KeyListReuseOptions,
+  type KeyListReuseStats,
+  keyListReuse,
+} from './key-list-reuse.js';
 export { evenKeyRanges, KEY_SPACE_END, type KeyRange, lowerBound, rangeContains } from './key-range.js';
 export {
   allocVals,

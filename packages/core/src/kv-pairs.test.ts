@@ -67,11 +67,41 @@ describe('validateKVPairs', () => {
 });
 
 describe('ValidatedKeys (the memo of the last long list that passed)', () => {
+  it('trusts a shared list (key-list reuse hands the same one to every request) by identity once compared', async () => {
+    const { ValidatedKeys } = await import('./internal/validated-keys.js');
+    const { sharedKeyLists } = await import('./internal/shared-key-lists.js');
+    const v = new ValidatedKeys(16);
+    const shared = BigUint64Array.from({ length: 100 }, (_, i) => BigInt(i));
+    sharedKeyLists.add(shared);
+    v.validate(shared.slice());
+    const tag = v.validate(shared.slice());
+    expect(v.validate(shared)).toBe(tag); // compared once
+    shared[50] = 7n; // (its owner never does this; it shows no compare happens any more)
+    expect(v.validate(shared)).toBe(tag);
+    const other = BigUint64Array.from({ length: 100 }, (_, i) => BigInt(i));
+    other[50] = 7n;
+    expect(codeOf(() => v.validate(other))).toBe(PsErrorCode.KEYS_UNSORTED); // not trusted
+  });
+
+  it('does not copy lists that never repeat: each gets a new tag', async () => {
+    const { ValidatedKeys } = await import('./internal/validated-keys.js');
+    const v = new ValidatedKeys(16);
+    const tags = new Set<number>();
+    for (let j = 0; j < 4; j++)
+      tags.add(v.validate(BigUint64Array.from({ length: 100 }, (_, i) => BigInt(i + j))));
+    expect(tags.size).toBe(4);
+    expect((v as unknown as { last: unknown }).last).toBeUndefined();
+  });
+
   it('recognises a repeat by content, so a list refilled in place with bad keys still fails', async () => {
     const { ValidatedKeys } = await import('./internal/validated-keys.js');
     const v = new ValidatedKeys(16);
     const keys = BigUint64Array.from({ length: 5000 }, (_, i) => BigInt(i * 2));
+    // The first sighting is not copied (lists that never repeat cost no copy); from the second on
+    // the list is remembered and keeps its tag.
+    const t0 = v.validate(keys);
     const t1 = v.validate(keys);
+    expect(t1).not.toBe(t0);
     expect(v.validate(keys)).toBe(t1);
     expect(v.validate(keys.slice())).toBe(t1);
     keys[100] = 1n; // same array object, now unsorted

@@ -26,7 +26,8 @@ export interface KVRequest {
   keysTag?: number | undefined;
   /**
    * The request's keys (sorted, validated) and, for a push, its values. For a pure pull `vals`
-   * is an empty Float32Array and `lens` is undefined.
+   * is an empty Float32Array and `lens` is undefined. Read-only: the keys may be a list that
+   * key-list reuse shares between requests (keep them if you like, never change them in place).
    */
   kv: KVPairs;
   /**

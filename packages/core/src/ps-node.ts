@@ -6,6 +6,7 @@ import { type AppFilters, chainsSignature, type Filter } from './filter.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import { ServerLease } from './internal/server-lease.js';
+import { cachesKeyLists, keyListReuse } from './key-list-reuse.js';
 import type { KeyRange } from './key-range.js';
 import {
   type Message,
@@ -57,6 +58,21 @@ export interface NodeOptions {
    * significant-update) never touch it. Part of what the scheduler compares.
    */
   appFilters?: AppFilters;
+  /**
+   * Key-list reuse ({@link keyListReuse}): a request with the same keys as the previous one of
+   * its app to that server sends a reference instead of the keys. Default: on when the transport
+   * moves bytes (every kind but `inproc`), and off when `filters` already cache key lists
+   * (`@ps/filters`' keyCaching). It is part of the filter chain the scheduler compares, so every
+   * node of a cluster needs the same setting.
+   */
+  keyListReuse?: boolean;
+}
+
+/** The default chain of a node: `filters`, behind key-list reuse unless turned off (see NodeOptions). */
+function defaultChain(opts: NodeOptions): Filter[] {
+  const filters = opts.filters ?? [];
+  const reuse = opts.keyListReuse ?? opts.transport.kind !== 'inproc';
+  return reuse && !cachesKeyLists(filters) ? [keyListReuse(), ...filters] : filters;
 }
 
 /** A customer: the part of a node that serves one app id (a KVServer or a KVWorker). */
@@ -166,7 +182,7 @@ export class PsNode {
       () => id,
       log,
       opts.maxFrameBytes,
-      opts.filters ?? [],
+      defaultChain(opts),
       opts.appFilters,
     );
     const address = await opts.transport.bind(
@@ -275,7 +291,7 @@ export class PsNode {
       role: this.role,
       host: this.address.host,
       port: this.address.port,
-      filters: chainsSignature(this.opts.filters ?? [], this.opts.appFilters),
+      filters: chainsSignature(defaultChain(this.opts), this.opts.appFilters),
       token: this.token,
     });
     this.startHeartbeat();

@@ -16,13 +16,26 @@ import { ws } from '@ps/transport-ws';
 import { startPeer, stopPeer } from './ceilings.js';
 
 /**
- * The transports the benchmark compares. `tcp-tls` is TCP over `node:tls` with a cluster secret
- * (a self-signed P-256 certificate made for the run by `openssl`): what security costs.
+ * The transports the benchmark compares, each with a node's defaults (key-list reuse on for all
+ * but `inproc`). `tcp-tls` is TCP over `node:tls` with a cluster secret (a self-signed P-256
+ * certificate made for the run by `openssl`): what security costs. `tcp-no-reuse` is TCP with
+ * `keyListReuse: false`: every request carries its keys, as in ps-lite.
  */
-export type BenchTransport = 'inproc' | 'threads' | 'tcp' | 'ws' | 'tcp-tls';
+export type BenchTransport = 'inproc' | 'threads' | 'tcp' | 'tcp-no-reuse' | 'ws' | 'tcp-tls';
+
+/** Every transport the benchmark knows, in the order of a full run. */
+export const BENCH_TRANSPORTS: readonly BenchTransport[] = [
+  'inproc',
+  'threads',
+  'tcp',
+  'tcp-no-reuse',
+  'ws',
+  'tcp-tls',
+];
 
 /** Whether a transport's traffic crosses the loopback wire (and so has a wire ceiling). */
-export const crossesWire = (kind: string): boolean => kind === 'tcp' || kind === 'ws' || kind === 'tcp-tls';
+export const crossesWire = (kind: string): boolean =>
+  kind === 'tcp' || kind === 'tcp-no-reuse' || kind === 'ws' || kind === 'tcp-tls';
 
 /** The secret of the `tcp-tls` rows: a fixed test value, never a real one. */
 const BENCH_SECRET = 'bench-secret-not-for-real-clusters';
@@ -69,6 +82,7 @@ export async function openBenchCluster(kind: BenchTransport, script: string): Pr
     tlsEnv = { BENCH_TLS_CERT: pem.cert, BENCH_TLS_KEY: pem.key };
     make = () => tcp({ secret: BENCH_SECRET, tls: { ...pem, ca: pem.cert } });
   } else make = () => tcp();
+  const reuse = kind === 'tcp-no-reuse' ? { keyListReuse: false } : {};
   const scheduler = await Scheduler.start({ transport: make(), numServers: 1, numWorkers: 1, logger: quiet });
   const at = { host: '127.0.0.1', port: scheduler.address.port };
   let serverNode: PsNode | undefined;
@@ -99,7 +113,7 @@ export async function openBenchCluster(kind: BenchTransport, script: string): Pr
     ).child;
   }
   const [{ node, worker }] = await Promise.all([
-    createWorker({ transport: make(), scheduler: at, logger: quiet }),
+    createWorker({ transport: make(), scheduler: at, logger: quiet, ...reuse }),
     serverStart,
   ]);
   cleanup = async () => {

@@ -16,7 +16,8 @@ function peerTransport() {
 /**
  * The far side of a benchmark, in a child process: a byte sink or an echo on raw `node:net`
  * (for the machine's ceilings), or a @ps server with the sum handler (for the TCP and WebSocket
- * rows; BENCH_TRANSPORT=ws picks WebSocket, tcp-tls TCP over TLS with a secret).
+ * rows; BENCH_TRANSPORT=ws picks WebSocket, tcp-tls TCP over TLS with a secret, tcp-no-reuse
+ * turns key-list reuse off).
  * Reports on the IPC channel and exits when the parent goes away.
  */
 export async function runBenchPeer(role: string): Promise<void> {
@@ -64,6 +65,7 @@ export async function runBenchPeer(role: string): Promise<void> {
     const { node } = await createServer({
       transport: peerTransport(),
       scheduler,
+      ...(process.env.BENCH_TRANSPORT === 'tcp-no-reuse' ? { keyListReuse: false } : {}),
       handler: sumHandler({ initialCapacity: 1 << 21 }),
     });
     await node.terminated;

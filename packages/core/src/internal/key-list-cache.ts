@@ -1,4 +1,5 @@
 import type { NodeId } from '../message.js';
+import { RepeatHint } from './repeat-hint.js';
 
 /** What a table handler remembers about a key list it has resolved. */
 export interface ResolvedKeys {
@@ -39,12 +40,16 @@ export function sameKeys(a: BigUint64Array, b: BigUint64Array): boolean {
  * the same keys again (every iteration of a dense model, the benchmark) skips the hash lookups.
  * A list is recognised by content (a copy is kept), never by object identity, so a worker may
  * reuse and refill its arrays. Entries never move in a KVTable, so a remembered list stays valid.
+ * A list is copied only once it repeats (its sender's previous list sampled the same, see
+ * {@link RepeatHint}): a sender whose lists never repeat costs no copies, and one that repeats
+ * pays one more lookup before its list is remembered.
  */
 export class KeyListCache {
   private readonly last = new Map<
     NodeId,
     { keys: BigUint64Array; tag: number | undefined; resolved: ResolvedKeys }
   >();
+  private readonly hints = new Map<NodeId, RepeatHint>();
 
   /** @param minKeys lists shorter than this are not worth remembering. */
   constructor(readonly minKeys = 32) {}
@@ -58,8 +63,15 @@ export class KeyListCache {
     return sameKeys(hit.keys, keys) ? hit.resolved : undefined;
   }
 
+  /** Remembers `keys` and their entries, if they repeat the sender's previous list (see the class). */
   set(sender: NodeId, keys: BigUint64Array, resolved: ResolvedKeys, tag?: number): void {
     if (keys.length < this.minKeys) return;
+    let hint = this.hints.get(sender);
+    if (hint === undefined) {
+      hint = new RepeatHint();
+      this.hints.set(sender, hint);
+    }
+    if (!hint.see(keys)) return;
     this.last.set(sender, {
       keys: keys.slice(),
       tag,

@@ -1,17 +1,23 @@
 import { validateKeys } from '../kv-pairs.js';
 import { sameKeys } from './key-list-cache.js';
+import { RepeatHint } from './repeat-hint.js';
+import { sharedKeyLists } from './shared-key-lists.js';
 
 /**
  * Validates key lists, remembering the last long one it passed: a list byte-identical to it
  * (the same keys pushed again, as dense models and benchmarks do) is checked by one memcmp
  * instead of the ordering loop. Recognised by content, never by identity, so arrays may be
- * refilled in place between requests.
+ * refilled in place between requests. The copy that recognises a list is taken only once the
+ * list repeats ({@link RepeatHint}), so lists that never repeat are not copied.
  */
 export class ValidatedKeys {
   private last: BigUint64Array | undefined;
   private version = 0;
   /** The sender's tag and incarnation that last vouched for `last`, and the version it maps to. */
   private vouch: { tag: number; inc: string; version: number } | undefined;
+  private readonly hint = new RepeatHint();
+  /** The last list that matched, when it is one of {@link sharedKeyLists} (trusted by identity). */
+  private shared: BigUint64Array | undefined;
 
   /** @param minKeys shorter lists are validated every time (cheaper than keeping a copy). */
   constructor(readonly minKeys = 4096) {}
@@ -23,10 +29,17 @@ export class ValidatedKeys {
    */
   validate(keys: BigUint64Array): number {
     const long = keys.length >= this.minKeys && keys instanceof BigUint64Array;
-    if (long && this.last && sameKeys(this.last, keys)) return this.version;
+    if (long && this.last) {
+      if (keys === this.shared) return this.version;
+      if (sameKeys(this.last, keys)) {
+        if (sharedKeyLists.has(keys)) this.shared = keys;
+        return this.version;
+      }
+    }
+    this.shared = undefined;
     validateKeys(keys);
     if (!long) return -1;
-    this.last = keys.slice();
+    if (this.hint.see(keys)) this.last = keys.slice();
     return ++this.version;
   }
 

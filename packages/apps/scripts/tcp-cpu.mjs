@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+// CPU time per request on both ends of a TCP pushPull, pull or push: a scheduler and a worker
+// in this process, a server with the sum handler in a child process (killed by pid at the end),
+// over 127.0.0.1. On a shared machine wall-clock rates move with the load; the CPU time each
+// process spends per request (process.cpuUsage here, /proc/<pid>/stat for the server, 10 ms
+// ticks) moves far less. Run after `npm run build`:
+//   node packages/apps/scripts/tcp-cpu.mjs [--op pushPull|pull|push] [--keys 1000000]
+//     [--requests 20] [--in-flight 1] [--no-reuse]
+// --no-reuse: keyListReuse: false on both ends (every request carries its keys).
+// Prints the median of 3 rounds: M keys/s, µs per request, CPU ms per request of the worker and
+// of the server, and the bytes the worker sent and received per request.
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createServer, createWorker, Scheduler, sumHandler } from '@ps/core';
+import { tcp } from '@ps/transport-tcp';
+import { Command } from 'commander';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+if (process.env.TCP_CPU_ROLE === 'server') {
+  process.on('disconnect', () => process.exit(0)); // the parent went away
+  const [host, port] = (process.env.PS_SCHEDULER ?? '').split(':');
+  const { node } = await createServer({
+    transport: tcp(),
+    scheduler: { host, port: Number(port) },
+    logger: quiet,
+    handler: sumHandler({ initialCapacity: 1 << 21 }),
+    ...(process.env.TCP_CPU_REUSE === '0' ? { keyListReuse: false } : {}),
+  });
+  await node.terminated;
+  process.exit(0);
+}
+
+const o = new Command()
+  .option('--op <op>', 'pushPull, pull or push', 'pushPull')
+  .option('--keys <n>', 'keys per request', '1000000')
+  .option('--requests <n>', 'requests per round', '20')
+  .option('--in-flight <n>', 'requests outstanding', '1')
+  .option('--no-reuse', 'turn key-list reuse off on both ends')
+  .parse(process.argv)
+  .opts();
+const n = Number(o.keys);
+const reqs = Number(o.requests);
+const inFlight = Number(o.inFlight);
+const reuse = o.reuse ? {} : { keyListReuse: false };
+
+/** CPU ms (user + system) a process has used, from /proc (Linux). */
+const cpuOf = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
+
+const scheduler = await Scheduler.start({ transport: tcp(), numServers: 1, numWorkers: 1, logger: quiet });
+const child = fork(fileURLToPath(import.meta.url), [], {
+  env: {
+    ...process.env,
+    TCP_CPU_ROLE: 'server',
+    TCP_CPU_REUSE: o.reuse ? '1' : '0',
+    PS_SCHEDULER: `127.0.0.1:${scheduler.address.port}`,
+  },
+});
+try {
+  const { node, worker } = await createWorker({
+    transport: tcp(),
+    scheduler: { host: '127.0.0.1', port: scheduler.address.port },
+    logger: quiet,
+    ...reuse,
+  });
+  const keys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+  const kv = { keys, vals: new Float32Array(n).fill(1) };
+  const issue = () =>
+    o.op === 'push'
+      ? worker.wait(worker.push(kv))
+      : o.op === 'pull'
+        ? worker.wait(worker.pull(keys))
+        : worker.wait(worker.pushPull(kv));
+  await worker.wait(worker.push(kv));
+  for (let i = 0; i < 5; i++) await issue();
+  const rounds = [];
+  for (let r = 0; r < 3; r++) {
+    const sent0 = node.stats.bytesSent;
+    const recv0 = node.stats.bytesReceived;
+    const cpu0 = process.cpuUsage();
+    const server0 = cpuOf(child.pid);
+    const t0 = performance.now();
+    let left = reqs;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (left-- > 0) await issue();
+      }),
+    );
+    const wall = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    rounds.push({
+      mkeys: (reqs * n) / wall / 1000,
+      us: (wall * 1000) / reqs,
+      worker: (cpu.user + cpu.system) / 1000 / reqs,
+      server: (cpuOf(child.pid) - server0) / reqs,
+      sent: (node.stats.bytesSent - sent0) / reqs,
+      recv: (node.stats.bytesReceived - recv0) / reqs,
+    });
+  }
+  rounds.sort((a, b) => a.mkeys - b.mkeys);
+  const m = rounds[1];
+  console.log(
+    `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
+      `CPU ms/request worker ${m.worker.toFixed(2)} server ${m.server.toFixed(2)}, ` +
+      `sent ${m.sent.toFixed(0)} B, received ${m.recv.toFixed(0)} B per request`,
+  );
+  await node.finalize();
+  await scheduler.terminated;
+} finally {
+  child.kill();
+}
+process.exit(0);
