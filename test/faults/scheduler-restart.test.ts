@@ -1,0 +1,266 @@
+// The scheduler can restart: SIGKILL it mid-job and start a new one at the same address (with
+// recover); the nodes reconnect, register again with their state, and the job completes. Also the
+// node→scheduler links reset again and again with `ss -K` (no node declared dead wrongly), a
+// barrier in progress when the scheduler dies, a node that does not come back within the
+// recovery window, and a second scheduler at the address of a live one. Real processes over TCP
+// on 127.0.0.1; each case checks a ledger of acknowledged pushes exactly against pulled totals.
+// `npm run test:faults` runs this suite (after `npm run build`: the processes run dist/).
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { exitCode, killAll, type Proc, spawnNode } from '../helpers/processes.js';
+import { resetPort, socketsOf, ssKillWorks } from './resets.js';
+
+const script = fileURLToPath(new URL('./fixtures/delivery-node.mjs', import.meta.url));
+afterEach(killAll);
+
+interface Result {
+  event: 'result';
+  rank: number;
+  issued: number;
+  acked: number;
+  failed: number;
+  settled: number;
+  mismatches: number;
+  firstBad?: unknown;
+}
+
+interface View {
+  event: 'view';
+  t: number;
+  version: number;
+  epoch: number;
+  run: string;
+  ring: number;
+  servers: string[];
+  dead: string[];
+}
+
+interface Cluster {
+  scheduler: Proc;
+  port: number;
+  common: Record<string, string>;
+  servers: Proc[];
+  workers: Proc[];
+}
+
+const isView = (o: unknown): o is View => (o as { event?: string }).event === 'view';
+
+async function startCluster(
+  servers: number,
+  workers: number,
+  extra: Record<string, string>,
+): Promise<Cluster> {
+  const common = {
+    PS_NUM_SERVERS: String(servers),
+    PS_NUM_WORKERS: String(workers),
+    PS_HOST: '127.0.0.1',
+    LEDGER_KEYS: '2000',
+    LEDGER_REPLICAS: '1',
+    ...extra,
+  };
+  const scheduler = spawnNode(script, { ...common, PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });
+  const { port } = await scheduler.waitFor<{ event: string; port: number }>((o) => o.event === 'listening');
+  const env = { ...common, PS_SCHEDULER: `127.0.0.1:${port}` };
+  const srv = Array.from({ length: servers }, () => spawnNode(script, { ...env, PS_ROLE: 'server' }));
+  const wrk = Array.from({ length: workers }, () => spawnNode(script, { ...env, PS_ROLE: 'worker' }));
+  await Promise.all(srv.map((s) => s.waitFor<{ event: string }>((o) => o.event === 'listening', 60_000)));
+  await Promise.all(wrk.map((w) => w.waitFor<{ event: string }>((o) => o.event === 'joined', 60_000)));
+  await scheduler.waitFor(isView, 30_000);
+  return { scheduler, port, common, servers: srv, workers: wrk };
+}
+
+/** The newest view line `p` printed so far. */
+function lastView(p: Proc): View {
+  const views = p.lines.filter((l) => l.includes('"view"')).map((l) => JSON.parse(l) as View);
+  return views[views.length - 1]!;
+}
+
+/** SIGKILLs the scheduler and starts a new one at its port with recover; resolves with its first view. */
+async function restartScheduler(
+  c: Cluster,
+  extra: Record<string, string> = {},
+): Promise<{ killedAt: number; view: View }> {
+  const before = lastView(c.scheduler);
+  const killedAt = Date.now();
+  process.kill(c.scheduler.pid, 'SIGKILL');
+  await exitCode(c.scheduler, 10_000);
+  c.scheduler = spawnNode(script, {
+    ...c.common,
+    ...extra,
+    PS_ROLE: 'scheduler',
+    PS_SCHEDULER: `127.0.0.1:${c.port}`,
+    PS_RECOVER: '1',
+  });
+  const up = await c.scheduler.waitFor<{ event: string; recovering: boolean }>(
+    (o) => o.event === 'listening',
+  );
+  expect(up.recovering).toBe(true);
+  const view = await c.scheduler.waitFor(isView, 60_000);
+  // The run goes on: the same run id, an epoch and a version past the last ones seen.
+  expect(view.run).toBe(before.run);
+  expect(view.epoch).toBeGreaterThan(before.epoch);
+  expect(view.version).toBeGreaterThan(before.version);
+  return { killedAt, view };
+}
+
+function ackedOf(w: Proc): number {
+  let n = 0;
+  for (const l of w.lines) {
+    if (!l.includes('"acked"')) continue;
+    const o = JSON.parse(l) as { event?: string; acked?: number };
+    if (o.event === 'acked' && (o.acked ?? 0) > n) n = o.acked!;
+  }
+  return n;
+}
+
+/** Waits until each of `workers` acknowledged `more` pushes beyond what it had. */
+async function progress(workers: Proc[], more: number, timeoutMs = 60_000): Promise<void> {
+  const base = workers.map(ackedOf);
+  await Promise.all(
+    workers.map((w, i) =>
+      w.waitFor<{ event: string; acked: number }>(
+        (o) => o.event === 'acked' && o.acked >= base[i]! + more,
+        timeoutMs,
+      ),
+    ),
+  );
+}
+
+/** Checks each worker's ledger: every wait settled, none failed, the pulled totals exact. */
+async function ledgers(c: Cluster): Promise<Result[]> {
+  const res = await Promise.all(
+    c.workers.map((w) => w.waitFor<Result>((o) => o.event === 'result', 180_000)),
+  );
+  for (const r of res) {
+    expect(r.settled, JSON.stringify(r)).toBe(r.issued);
+    expect(r.failed, JSON.stringify(r)).toBe(0);
+    expect(r.acked).toBe(r.issued);
+    expect(r.mismatches, JSON.stringify(r.firstBad)).toBe(0);
+  }
+  for (const w of c.workers) expect(await exitCode(w, 60_000), w.stderr.slice(-20).join('\n')).toBe(0);
+  expect(await exitCode(c.scheduler, 60_000)).toBe(0);
+  return res;
+}
+
+/** Every established connection accepted on the scheduler's port, counted at the scheduler. */
+const schedulerLinks = (c: Cluster) => socketsOf(c.port).filter((s) => s.localPort === c.port).length;
+
+/** Waits (bounded) until all `n` nodes are connected to the scheduler again. */
+async function relinked(c: Cluster, n: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (let i = 0; i < 2000 && Date.now() < deadline; i++) {
+    if (schedulerLinks(c) >= n) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`the nodes did not reconnect to the scheduler within 20 s (${schedulerLinks(c)} of ${n})`);
+}
+
+describe('the scheduler can restart', () => {
+  beforeAll(() => {
+    expect(ssKillWorks(), 'ss -K must work here (root, SOCK_DESTROY)').toBe(true);
+  });
+
+  it('SIGKILLed mid-job and started again at the same address: the job completes, the ledger is exact', async () => {
+    const c = await startCluster(3, 2, { PS_RUN: 'restart-a' });
+    await progress(c.workers, 20);
+    const before = lastView(c.scheduler);
+    const { killedAt, view } = await restartScheduler(c, { PS_RUN: 'restart-a' });
+    // Every node came back: nobody dead, the servers' ring kept (no range moved).
+    expect(view.dead).toEqual([]);
+    expect(view.ring).toBe(before.ring);
+    expect(view.servers).toEqual(before.servers);
+    await progress(c.workers, 20);
+    for (const w of c.workers) process.kill(w.pid, 'SIGUSR2');
+    const res = await ledgers(c);
+    for (const s of c.servers) {
+      const exit = await s.waitFor<{ event: string; code?: string }>((o) => o.event === 'exit', 60_000);
+      expect(exit.code).toBeUndefined(); // terminated in order, not lost or fenced
+    }
+    console.log(
+      `scheduler restart: recovered view ${view.version} (epoch ${view.epoch}, ring ${view.ring}) ${view.t - killedAt} ms after the SIGKILL; ${res.map((r) => r.acked).join(' + ')} pushes acknowledged, all exact`,
+    );
+  }, 300_000);
+
+  it('60 resets of node→scheduler links (ss -K) mid-job and in a barrier: nobody declared dead, the ledger is exact', async () => {
+    const c = await startCluster(3, 2, {});
+    await progress(c.workers, 10);
+    const nodes = 5;
+    let resets = 0;
+    const started = Date.now();
+    for (let i = 0; i < 200 && resets < 50 && Date.now() - started < 120_000; i++) {
+      if (resetPort(c.port, 'sport') > 0) resets++;
+      await relinked(c, nodes);
+      await progress(c.workers, 1);
+    }
+    // Worker 0 stops and waits in the barrier while the links keep being reset.
+    process.kill(c.workers[0]!.pid, 'SIGUSR2');
+    await c.workers[0]!.waitFor<{ event: string }>((o) => o.event === 'pushed', 60_000);
+    for (let i = 0; i < 40 && resets < 60; i++) {
+      if (resetPort(c.port, 'sport') > 0) resets++;
+      await relinked(c, nodes);
+      await progress([c.workers[1]!], 1);
+    }
+    expect(resets).toBeGreaterThanOrEqual(60);
+    process.kill(c.workers[1]!.pid, 'SIGUSR2');
+    const res = await ledgers(c);
+    // No view of the run ever listed a dead node.
+    const views = c.scheduler.lines.filter((l) => l.includes('"view"')).map((l) => JSON.parse(l) as View);
+    expect(views.every((v) => v.dead.length === 0)).toBe(true);
+    expect(views[views.length - 1]!.epoch).toBe(views[0]!.epoch);
+    console.log(
+      `node→scheduler: ${resets} resets in ${Date.now() - started} ms, none declared dead; ${res.map((r) => r.acked).join(' + ')} pushes, all exact`,
+    );
+  }, 300_000);
+
+  it('a barrier in progress when the scheduler dies completes after the restart', async () => {
+    const c = await startCluster(2, 2, {});
+    await progress(c.workers, 10);
+    // Worker 0 enters the barrier; worker 1 keeps pushing, so the barrier cannot complete yet.
+    process.kill(c.workers[0]!.pid, 'SIGUSR2');
+    await c.workers[0]!.waitFor<{ event: string }>((o) => o.event === 'pushed', 60_000);
+    // The new scheduler is not told the run: it adopts the one the nodes report.
+    const { view } = await restartScheduler(c);
+    expect(view.dead).toEqual([]);
+    expect(c.workers[0]!.lines.some((l) => l.includes('"barrier-done"'))).toBe(false);
+    await progress([c.workers[1]!], 10);
+    process.kill(c.workers[1]!.pid, 'SIGUSR2');
+    const done = await c.workers[0]!.waitFor<{ event: string; t: number }>(
+      (o) => o.event === 'barrier-done',
+      60_000,
+    );
+    expect(done.t).toBeGreaterThanOrEqual(view.t);
+    await ledgers(c);
+  }, 300_000);
+
+  it('a server that does not come back within the recovery window is declared dead; its replica serves, the ledger is exact', async () => {
+    const c = await startCluster(3, 2, { LEDGER_RECOVERY_MS: '3000' });
+    await progress(c.workers, 20);
+    const victim = c.servers[1]!;
+    const before = lastView(c.scheduler);
+    // The scheduler and a server die together; only the scheduler is started again.
+    process.kill(victim.pid, 'SIGKILL');
+    const { view } = await restartScheduler(c);
+    expect(view.dead).toHaveLength(1);
+    expect(view.servers).toHaveLength(2);
+    expect(before.servers).toContain(view.dead[0]);
+    expect(view.servers).not.toContain(view.dead[0]);
+    await progress(c.workers, 20);
+    for (const w of c.workers) process.kill(w.pid, 'SIGUSR2');
+    await ledgers(c);
+  }, 300_000);
+
+  it('a second scheduler at the address of a live one is refused', async () => {
+    const c = await startCluster(1, 1, {});
+    const second = spawnNode(script, {
+      ...c.common,
+      PS_ROLE: 'scheduler',
+      PS_SCHEDULER: `127.0.0.1:${c.port}`,
+      PS_RECOVER: '1',
+    });
+    expect(await exitCode(second, 30_000)).not.toBe(0);
+    expect(second.stderr.join('\n')).toContain('PS_ERR_BIND');
+    await progress(c.workers, 5);
+    process.kill(c.workers[0]!.pid, 'SIGUSR2');
+    await ledgers(c);
+  }, 120_000);
+});
