@@ -11,6 +11,7 @@ import { exitCode, killAll, type Proc, spawnNode } from '../helpers/processes.js
 import { resetPort, socketsOf, ssKillWorks } from './resets.js';
 
 const script = fileURLToPath(new URL('./fixtures/delivery-node.mjs', import.meta.url));
+const cli = fileURLToPath(new URL('../../packages/apps/dist/cli.js', import.meta.url));
 afterEach(killAll);
 
 interface Result {
@@ -263,4 +264,29 @@ describe('the scheduler can restart', () => {
     process.kill(c.workers[0]!.pid, 'SIGUSR2');
     await ledgers(c);
   }, 120_000);
+
+  it('pskv slr --dataset spam with the scheduler SIGKILLed at 40% and started again completes with its summary', async () => {
+    const p = spawnNode(cli, {}, [
+      'slr',
+      '--dataset',
+      'spam',
+      '--servers',
+      '3',
+      '--replicas',
+      '1',
+      '--kill',
+      'scheduler@0.4',
+      '--json',
+    ]);
+    const code = await exitCode(p, 240_000);
+    expect(code, p.stderr.slice(-40).join('\n')).toBe(0);
+    const s = JSON.parse(p.lines[p.lines.length - 1]!) as {
+      accuracy: number;
+      killed: { role: string; at: number }[];
+    };
+    expect(s.killed.map((k) => k.role)).toEqual(['ps-scheduler']);
+    expect(s.killed[0]!.at).toBeGreaterThanOrEqual(0.4);
+    expect(s.accuracy).toBeGreaterThan(0.95);
+    console.log(`pskv slr with the scheduler restarted at ${s.killed[0]!.at}: accuracy ${s.accuracy}`);
+  }, 300_000);
 });
