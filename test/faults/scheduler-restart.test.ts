@@ -265,6 +265,26 @@ describe('the scheduler can restart', () => {
     await ledgers(c);
   }, 120_000);
 
+  it('a scheduler started afresh (without recover) at the address: the nodes stop with PS_ERR_RUN_MISMATCH', async () => {
+    const c = await startCluster(1, 1, { PS_RUN: 'first-run' });
+    await progress(c.workers, 5);
+    process.kill(c.scheduler.pid, 'SIGKILL');
+    await exitCode(c.scheduler, 10_000);
+    c.scheduler = spawnNode(script, {
+      ...c.common,
+      PS_ROLE: 'scheduler',
+      PS_SCHEDULER: `127.0.0.1:${c.port}`,
+      PS_RUN: 'second-run',
+    });
+    const exit = await c.servers[0]!.waitFor<{ event: string; code?: string }>(
+      (o) => o.event === 'exit',
+      60_000,
+    );
+    expect(exit.code).toBe('PS_ERR_RUN_MISMATCH');
+    expect(await exitCode(c.workers[0]!, 60_000)).not.toBe(0);
+    expect(c.workers[0]!.stderr.join('\n')).toContain('PS_ERR_RUN_MISMATCH');
+  }, 120_000);
+
   it('pskv slr --dataset spam with the scheduler SIGKILLed at 40% and started again completes with its summary', async () => {
     const p = spawnNode(cli, {}, [
       'slr',
