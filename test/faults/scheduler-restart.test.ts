@@ -213,6 +213,40 @@ describe('the scheduler can restart', () => {
     );
   }, 300_000);
 
+  it('down past the transport’s reconnect window (10 s): the nodes dial it again, and the job completes', async () => {
+    const c = await startCluster(2, 2, {});
+    await progress(c.workers, 10);
+    process.kill(c.scheduler.pid, 'SIGKILL');
+    await exitCode(c.scheduler, 10_000);
+    const killedAt = Date.now();
+    // Wait (bounded) until every node's transport gave up and the node dials on its own.
+    const nodes = [...c.servers, ...c.workers];
+    for (
+      let i = 0;
+      i < 600 && !nodes.every((p) => p.stderr.some((l) => l.includes('dialing it again')));
+      i++
+    ) {
+      expect(Date.now() - killedAt).toBeLessThan(30_000);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(nodes.every((p) => p.stderr.some((l) => l.includes('dialing it again')))).toBe(true);
+    c.scheduler = spawnNode(script, {
+      ...c.common,
+      PS_ROLE: 'scheduler',
+      PS_SCHEDULER: `127.0.0.1:${c.port}`,
+      PS_RECOVER: '1',
+    });
+    const view = await c.scheduler.waitFor(isView, 60_000);
+    expect(view.dead).toEqual([]);
+    expect(view.t - killedAt).toBeGreaterThan(10_000);
+    await progress(c.workers, 10);
+    for (const w of c.workers) process.kill(w.pid, 'SIGUSR2');
+    await ledgers(c);
+    console.log(
+      `scheduler down for ${view.t - killedAt} ms (past the reconnect window): recovered, ledger exact`,
+    );
+  }, 300_000);
+
   it('a barrier in progress when the scheduler dies completes after the restart', async () => {
     const c = await startCluster(2, 2, {});
     await progress(c.workers, 10);

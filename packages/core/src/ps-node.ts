@@ -348,6 +348,7 @@ export class PsNode {
     if (this.redialing || this.closed) return;
     this.redialing = true;
     const at = this.opts.scheduler;
+    this.log.warn(`the scheduler at ${at.host}:${at.port} stays unreachable; dialing it again`);
     void (async () => {
       for (let attempt = 0; attempt < 100_000 && !this.closed; attempt++) {
         try {
