@@ -392,10 +392,9 @@ export class PsNode {
       const epoch = this.cluster$.value?.epoch ?? 0;
       void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch, token: this.token }).catch(
         (err: unknown) => {
-          // No connection left to the scheduler (the transport gave up): dial it again.
-          const code = (err as PsError).code;
-          if (code === PsErrorCode.UNKNOWN_PEER || code === PsErrorCode.PEER_UNREACHABLE)
-            this.redialScheduler();
+          // No connection left to the scheduler (the transport gave up on it): dial it again. A
+          // write that failed on a reset link is not that: the transport is reconnecting it.
+          if ((err as PsError).code === PsErrorCode.UNKNOWN_PEER) this.redialScheduler();
         },
       );
     }, every);

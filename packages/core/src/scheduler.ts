@@ -30,7 +30,8 @@ export interface SchedulerOptions {
    * every 500 ms by default). A node whose connection closed (a killed process) is declared dead
    * sooner: when it has not reconnected within a quarter of this time and has been silent for
    * half of it (the servers' lease, `ClusterView.leaseMs`: never shorter, so that a server that
-   * still holds its lease is never declared dead).
+   * still holds its lease is never declared dead), unless it reconnected within the heartbeat
+   * timeout (a link that is reset again and again is not a killed process).
    */
   heartbeatTimeoutMs?: number;
   /**
@@ -82,6 +83,8 @@ interface Member extends NodeInfo {
   left?: boolean;
   /** When its connection closed (0: connected). */
   lostAt: number;
+  /** When it last reconnected (0: never): a link that flaps is not a killed process. */
+  reconnectedAt?: number;
 }
 
 /** A membership change that moves key ranges: one runs at a time. */
@@ -174,7 +177,10 @@ export class Scheduler {
         const m = ev.type === 'error' || ev.peer === undefined ? undefined : this.members.get(ev.peer);
         if (!m) return;
         if (ev.type === 'disconnected') m.lostAt = Date.now();
-        else if (ev.type === 'connected') m.lostAt = 0;
+        else if (ev.type === 'connected') {
+          m.lostAt = 0;
+          m.reconnectedAt = Date.now();
+        }
       }),
     );
   }
@@ -828,7 +834,9 @@ export class Scheduler {
       if (m.dead || m.left) continue;
       const silent = now - m.lastSeen > this.heartbeatTimeoutMs;
       // Never within the lease: a server serves for leaseMs after a beat this scheduler answered.
-      const lost = m.lostAt > 0 && now - m.lostAt > grace && now - m.lastSeen > this.leaseMs;
+      // Not for a node that reconnected lately either (its link flaps: resets, not a dead process).
+      const flapping = now - (m.reconnectedAt ?? 0) < this.heartbeatTimeoutMs;
+      const lost = !flapping && m.lostAt > 0 && now - m.lostAt > grace && now - m.lastSeen > this.leaseMs;
       if (silent || lost) {
         m.dead = true;
         died.push(m);
