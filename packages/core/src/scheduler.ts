@@ -440,7 +440,7 @@ export class Scheduler {
         sender,
         new PsError(
           PsErrorCode.NODE_DEAD,
-          `${role} ${sender} registered again with the state of run ${resume.view.run}, which this scheduler does not hold it in (it came back after the recovery window closed); restart it: it joins as a new node`,
+          `${role} ${sender} registered again with the state of run ${resume.view.run}, but this scheduler does not know it (it came back after the recovery window closed); restart it: it joins as a new node`,
         ),
       );
       return;
