@@ -124,7 +124,7 @@ function jobOptions(cmd: Command): Command {
     .option('--replicas <k>', 'replicas per key range besides its master (default 0)', int)
     .option(
       '--kill <list>',
-      'fault injection: SIGKILL roles at a share of training, e.g. server:1@0.3,worker:1@0.5',
+      'fault injection: SIGKILL roles at a share of training, e.g. server:1@0.3,worker:1@0.5; scheduler@0.4 kills the scheduler and starts it again at its port, and the nodes re-register with their state',
     )
     .option(
       '--heartbeat-timeout-ms <ms>',

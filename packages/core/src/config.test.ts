@@ -36,4 +36,15 @@ describe('configFromEnv', () => {
     expect(configFromEnv(base).secret).toBeUndefined();
     expect('secret' in configFromEnv({ ...base, PS_SECRET: '' })).toBe(false);
   });
+  it('reads PS_RECOVER and PS_RUN (a scheduler started again to recover a run)', () => {
+    const sched = { ...base, PS_ROLE: 'scheduler' };
+    expect(configFromEnv({ ...sched, PS_RECOVER: '1', PS_RUN: 'mo9x-1a2b3c4d' })).toMatchObject({
+      recover: true,
+      run: 'mo9x-1a2b3c4d',
+    });
+    expect(configFromEnv({ ...sched, PS_RECOVER: 'false' }).recover).toBeUndefined();
+    expect('run' in configFromEnv({ ...sched, PS_RUN: '' })).toBe(false);
+    expect(() => configFromEnv({ ...sched, PS_RECOVER: 'yes' })).toThrow(/PS_ERR_CONFIG: PS_RECOVER/);
+    expect(() => configFromEnv({ ...sched, PS_RUN: 'a run/with slashes' })).toThrow(/PS_ERR_CONFIG: PS_RUN/);
+  });
 });

@@ -27,6 +27,13 @@ export interface EnvConfig {
    * instead of exiting. Default false. `ps start` honours it for servers.
    */
   rejoin?: boolean;
+  /**
+   * `PS_RECOVER` (`1` or `true`, the scheduler): start as the scheduler of a running cluster whose
+   * scheduler died, at its address (`SchedulerOptions.recover`). Default false.
+   */
+  recover?: boolean;
+  /** `PS_RUN` (the scheduler): the run's id (`SchedulerOptions.run`). Default: a new one. */
+  run?: string;
 }
 
 /** The environment variables {@link configFromEnv} reads, with their ps-lite equivalents. */
@@ -39,6 +46,8 @@ export const ENV_VARIABLES = {
   PS_PORT: 'DMLC_PORT',
   PS_SECRET: '(none: ps-lite does not authenticate)',
   PS_REJOIN: '(none: ps-lite has no fencing)',
+  PS_RECOVER: '(none: a ps-lite scheduler cannot restart)',
+  PS_RUN: '(none)',
 } as const;
 
 function positiveInt(name: string, raw: string | undefined): number {
@@ -101,8 +110,21 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
   if (!['', '0', '1', 'true', 'false'].includes(rejoinRaw)) {
     throw new PsError(PsErrorCode.CONFIG, `PS_REJOIN must be 1, true, 0 or false, got '${env.PS_REJOIN}'`);
   }
+  const recoverRaw = (env.PS_RECOVER ?? '').trim().toLowerCase();
+  if (!['', '0', '1', 'true', 'false'].includes(recoverRaw)) {
+    throw new PsError(PsErrorCode.CONFIG, `PS_RECOVER must be 1, true, 0 or false, got '${env.PS_RECOVER}'`);
+  }
+  const run = (env.PS_RUN ?? '').trim();
+  if (run !== '' && !/^[\w.-]{1,64}$/.test(run)) {
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `PS_RUN must be 1 to 64 letters, digits, '.', '_' or '-', got '${run}'`,
+    );
+  }
   return {
     ...(rejoinRaw === '1' || rejoinRaw === 'true' ? { rejoin: true } : {}),
+    ...(recoverRaw === '1' || recoverRaw === 'true' ? { recover: true } : {}),
+    ...(run !== '' ? { run } : {}),
     role,
     scheduler,
     numServers: positiveInt('PS_NUM_SERVERS', env.PS_NUM_SERVERS),

@@ -135,6 +135,12 @@ export const PsErrorCode = {
    * or Float64Array.
    */
   INTO_LENGTH: 'PS_ERR_INTO_LENGTH',
+  /**
+   * A node registered again (after losing its scheduler) with the state of another run than the
+   * scheduler's: the scheduler was started afresh, not to recover that run. The node stops; start
+   * the scheduler with `recover` and the run's id, or restart the node to join the new run.
+   */
+  RUN_MISMATCH: 'PS_ERR_RUN_MISMATCH',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

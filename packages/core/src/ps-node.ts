@@ -1,10 +1,11 @@
 import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
 import { type ClusterFill, clusterDidNotFill, fillFromWire } from './cluster-fill.js';
-import { type ClusterView, viewFromWire, type WireClusterView } from './cluster-view.js';
+import { type ClusterView, viewFromWire, viewToWire, type WireClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { type AppFilters, chainsSignature, type Filter } from './filter.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
+import type { WireResumeState } from './internal/resume-state.js';
 import { ServerLease } from './internal/server-lease.js';
 import { cachesKeyLists, keyListReuse } from './key-list-reuse.js';
 import type { KeyRange } from './key-range.js';
@@ -39,8 +40,18 @@ export interface NodeOptions {
   id?: NodeId;
   /** Interval between heartbeats to the scheduler, in ms. Default 500. */
   heartbeatIntervalMs?: number;
-  /** A scheduler silent for this long (ms) is taken as gone and the node terminates. Default 10,000. */
+  /**
+   * A scheduler silent for this long (ms) is taken as lost. Default 10,000. The node keeps
+   * serving (a server within its lease) and redials the scheduler's address for
+   * `schedulerReconnectMs` more; it registers again with its state on every reconnection.
+   */
   heartbeatTimeoutMs?: number;
+  /**
+   * How long a node keeps trying to reach a lost scheduler, in ms, past `heartbeatTimeoutMs`:
+   * a scheduler restarted at the same address within it (with `recover`) takes the node back.
+   * Then the node stops with `PS_ERR_NODE_DEAD`. Default 30,000; 0 stops at `heartbeatTimeoutMs`.
+   */
+  schedulerReconnectMs?: number;
   /** How long `start()` waits for the whole cluster to register, in ms. Default 120,000. */
   startTimeoutMs?: number;
   logger?: Logger;
@@ -138,6 +149,10 @@ export class PsNode {
   private started = false;
   /** Set once `start()` connected to the scheduler: control commands count only from then on. */
   private schedulerLinked = false;
+  /** Set while this node dials the scheduler again (the transport gave up reconnecting). */
+  private redialing = false;
+  /** A worker that called `finalize()` (told to a scheduler that registers it again). */
+  private finalized = false;
   private closed = false;
   private resolveTerminated!: () => void;
   private startWait: { resolve: (v: ClusterView) => void; reject: (e: PsError) => void } | undefined;
@@ -167,6 +182,13 @@ export class PsNode {
    * @throws PsError `PS_ERR_BIND` when the port is taken; `PS_ERR_CONFIG` for malformed `appFilters`.
    */
   static async create(opts: NodeOptions): Promise<PsNode> {
+    const r = opts.schedulerReconnectMs;
+    if (r !== undefined && !(r >= 0 && r <= 86_400_000)) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `schedulerReconnectMs must be a number of ms from 0 to 86,400,000, got ${r}`,
+      );
+    }
     for (const app of Object.keys(opts.appFilters ?? {})) {
       if (!/^(0|[1-9][0-9]*)$/.test(app) || !Array.isArray(opts.appFilters![Number(app)])) {
         throw new PsError(
@@ -287,13 +309,16 @@ export class PsNode {
     }, timeoutMs);
     this.lastFromScheduler = Date.now();
     this.lease.start();
-    await this.sendControl(SCHEDULER_ID, 'register', {
-      role: this.role,
-      host: this.address.host,
-      port: this.address.port,
-      filters: chainsSignature(defaultChain(this.opts), this.opts.appFilters),
-      token: this.token,
-    });
+    this.subs.push(
+      this.ep.transport.events$.subscribe((ev) => {
+        if (ev.peer !== SCHEDULER_ID || this.closed) return;
+        if (ev.type === 'connected') void this.register().catch(() => undefined);
+        else if (ev.type === 'disconnected')
+          this.log.warn('lost the connection to the scheduler; reconnecting');
+        else if (ev.error.code === PsErrorCode.PEER_UNREACHABLE) this.redialScheduler();
+      }),
+    );
+    await this.register();
     this.startHeartbeat();
     try {
       const view = await ready;
@@ -306,15 +331,75 @@ export class PsNode {
     }
   }
 
+  /**
+   * Registers with the scheduler: at start, and again on every reconnection, then with this
+   * node's state (its last view, the barriers it waits in, whether it is done), so that a
+   * restarted scheduler can rebuild the cluster and a live one can answer what a lost link dropped.
+   */
+  private register(): Promise<void> {
+    const view = this.cluster$.value;
+    let resume: WireResumeState | undefined;
+    if (view) {
+      const pending = [...this.barrierWaits.keys()].map((k) => {
+        const [group, seq] = k.split(':');
+        return { group: group as BarrierGroup, seq: Number(seq) };
+      });
+      resume = { view: viewToWire(view), pending, entered: { ...this.barrierSeq }, done: this.finalized };
+    }
+    return this.sendControl(SCHEDULER_ID, 'register', {
+      role: this.role,
+      host: this.address.host,
+      port: this.address.port,
+      filters: chainsSignature(defaultChain(this.opts), this.opts.appFilters),
+      token: this.token,
+      ...(resume ? { resume } : {}),
+    });
+  }
+
+  /**
+   * Dials the scheduler's address again once the transport gave up reconnecting (the scheduler
+   * is down for longer than its reconnect window), until it answers or the node stops.
+   */
+  private redialScheduler(): void {
+    if (this.redialing || this.closed) return;
+    this.redialing = true;
+    const at = this.opts.scheduler;
+    this.log.warn(`the scheduler at ${at.host}:${at.port} stays unreachable; dialing it again`);
+    void (async () => {
+      for (let attempt = 0; attempt < 100_000 && !this.closed; attempt++) {
+        try {
+          const id = await this.ep.transport.connect(at);
+          if (id !== SCHEDULER_ID) {
+            this.terminate(
+              new PsError(
+                PsErrorCode.HANDSHAKE,
+                `the peer at ${at.host}:${at.port} is ${id}, not the scheduler`,
+              ),
+            );
+          } else await this.register();
+          return;
+        } catch {
+          // Unreachable for the transport's connect timeout: try again until the node gives up.
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    })().finally(() => {
+      this.redialing = false;
+    });
+  }
+
   private startHeartbeat(): void {
     const every = this.opts.heartbeatIntervalMs ?? 500;
     const timeout = this.opts.heartbeatTimeoutMs ?? 10_000;
+    const giveUp = timeout + (this.opts.schedulerReconnectMs ?? 30_000);
     this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastFromScheduler > timeout) {
+      const silent = Date.now() - this.lastFromScheduler;
+      if (silent > giveUp) {
+        const { host, port } = this.opts.scheduler;
         this.terminate(
           new PsError(
             PsErrorCode.NODE_DEAD,
-            `no word from the scheduler for ${timeout} ms; this node stops (is the scheduler alive?)`,
+            `no word from the scheduler for ${silent} ms (heartbeat timeout ${timeout} ms, then redialing ${host}:${port} until ${giveUp} ms); this node stops: is the scheduler alive? Restart it at the same address with recover to keep the run`,
           ),
         );
         return;
@@ -322,7 +407,11 @@ export class PsNode {
       const seq = this.lease.beat();
       const epoch = this.cluster$.value?.epoch ?? 0;
       void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch, token: this.token }).catch(
-        () => undefined,
+        (err: unknown) => {
+          // No connection left to the scheduler (the transport gave up on it): dial it again. A
+          // write that failed on a reset link is not that: the transport is reconnecting it.
+          if ((err as PsError).code === PsErrorCode.UNKNOWN_PEER) this.redialScheduler();
+        },
       );
     }, every);
     this.heartbeat.unref?.();
@@ -409,7 +498,8 @@ export class PsNode {
     const seq = ++this.barrierSeq[group];
     const key = `${group}:${seq}`;
     const done = new Promise<void>((resolve, reject) => this.barrierWaits.set(key, { resolve, reject }));
-    await this.sendControl(SCHEDULER_ID, 'barrier', { group, seq });
+    // A barrier sent over a link that drops is entered again when this node registers again.
+    await this.sendControl(SCHEDULER_ID, 'barrier', { group, seq }).catch(() => undefined);
     return done;
   }
 
@@ -419,6 +509,7 @@ export class PsNode {
    */
   async finalize(): Promise<void> {
     if (this.role === 'worker' && !this.closed) {
+      this.finalized = true;
       await this.sendControl(SCHEDULER_ID, 'worker-done').catch(() => undefined);
     }
     await this.terminated;

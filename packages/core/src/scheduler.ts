@@ -4,6 +4,8 @@ import { type ClusterView, type NodeInfo, viewToWire } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
+import { type ResumeState, resumeStateFromWire } from './internal/resume-state.js';
+import { SchedulerRecovery } from './internal/scheduler-recovery.js';
 import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from './message.js';
 import { DEFAULT_VIRTUAL_NODES, movedRanges, Ring } from './ring.js';
 import { RoleSecrets } from './role-secrets.js';
@@ -28,7 +30,8 @@ export interface SchedulerOptions {
    * every 500 ms by default). A node whose connection closed (a killed process) is declared dead
    * sooner: when it has not reconnected within a quarter of this time and has been silent for
    * half of it (the servers' lease, `ClusterView.leaseMs`: never shorter, so that a server that
-   * still holds its lease is never declared dead).
+   * still holds its lease is never declared dead), unless it reconnected within the heartbeat
+   * timeout (a link that is reset again and again is not a killed process).
    */
   heartbeatTimeoutMs?: number;
   /**
@@ -47,6 +50,25 @@ export interface SchedulerOptions {
   terminateWhenWorkersDone?: boolean;
   logger?: Logger;
   maxFrameBytes?: number;
+  /**
+   * This run's id (see `ClusterView.run`). Default: the start time and a random part. A scheduler
+   * started again to recover a run (`recover`) takes the same id, or leaves it out and adopts the
+   * run the first node reports.
+   */
+  run?: string;
+  /**
+   * Start as the scheduler of a running cluster whose scheduler died (a new process at the same
+   * address, with the same secret and options): the nodes reconnect and register again with their
+   * state, and the scheduler rebuilds membership, the servers' ring (no range moves), the epoch and
+   * the barriers from it. Default false.
+   */
+  recover?: boolean;
+  /**
+   * With `recover`: how long the scheduler waits for the nodes of the last view to register again,
+   * in ms; those that have not by then are declared dead (fenced) as usual. It resumes at once
+   * when every one is back. Default 10,000.
+   */
+  recoveryWindowMs?: number;
 }
 
 interface Member extends NodeInfo {
@@ -61,6 +83,8 @@ interface Member extends NodeInfo {
   left?: boolean;
   /** When its connection closed (0: connected). */
   lostAt: number;
+  /** When it last reconnected (0: never): a link that flaps is not a killed process. */
+  reconnectedAt?: number;
 }
 
 /** A membership change that moves key ranges: one runs at a time. */
@@ -107,8 +131,16 @@ export class Scheduler {
   private nextRank = { server: 0, worker: 0 };
   /** Membership epoch (see `ClusterView.epoch`). */
   private epoch = 0;
-  /** This run's id (see `ClusterView.run`): start time and a random part. */
-  readonly run = `${Date.now().toString(36)}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
+  private runId: string;
+  /** The recovery phase of a restarted scheduler (`recover`), until it resumes the cluster. */
+  private recovery: SchedulerRecovery | undefined;
+  private recoveryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Registrations without a state, held while recovering (they join once it resumed). */
+  private readonly heldRegistrations: Message[] = [];
+  /** Per group, the last barrier released: a node that re-enters it is answered at once. */
+  private readonly released = { servers: 0, workers: 0, all: 0 };
+  /** Views continue past the version the nodes last saw (after a recovery). */
+  private versionFloor = 0;
   private readonly sub: Subscription;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closing = false;
@@ -121,6 +153,16 @@ export class Scheduler {
     private readonly log: Logger,
   ) {
     this.heartbeatTimeoutMs = opts.heartbeatTimeoutMs ?? 2000;
+    this.runId = opts.run ?? `${Date.now().toString(36)}-${globalThis.crypto.randomUUID().slice(0, 8)}`;
+    if (opts.recover) {
+      this.recovery = new SchedulerRecovery();
+      const windowMs = opts.recoveryWindowMs ?? 10_000;
+      this.recoveryTimer = setTimeout(
+        () => this.finishRecovery(`the window of ${windowMs} ms closed`),
+        windowMs,
+      );
+      this.recoveryTimer.unref?.();
+    }
     this.terminated = new Promise((r) => {
       this.resolveTerminated = r;
     });
@@ -135,7 +177,10 @@ export class Scheduler {
         const m = ev.type === 'error' || ev.peer === undefined ? undefined : this.members.get(ev.peer);
         if (!m) return;
         if (ev.type === 'disconnected') m.lostAt = Date.now();
-        else if (ev.type === 'connected') m.lostAt = 0;
+        else if (ev.type === 'connected') {
+          m.lostAt = 0;
+          m.reconnectedAt = Date.now();
+        }
       }),
     );
   }
@@ -154,6 +199,21 @@ export class Scheduler {
       throw new PsError(PsErrorCode.CONFIG, `replicas must be a non-negative integer, got ${opts.replicas}`);
     }
     Ring.create([], { virtualNodes: opts.virtualNodes ?? DEFAULT_VIRTUAL_NODES }); // validates
+    if (
+      opts.recoveryWindowMs !== undefined &&
+      !(opts.recoveryWindowMs > 0 && opts.recoveryWindowMs <= 3_600_000)
+    ) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `recoveryWindowMs must be a positive number of ms (at most 3,600,000), got ${opts.recoveryWindowMs}`,
+      );
+    }
+    if (opts.run !== undefined && (typeof opts.run !== 'string' || !/^[\w.-]{1,64}$/.test(opts.run))) {
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `run must be 1 to 64 letters, digits, '.', '_' or '-', got ${String(opts.run)}`,
+      );
+    }
     const log = opts.logger ?? consoleLogger('ps-scheduler', logLevelFromEnv());
     const ep = new Endpoint(opts.transport, () => SCHEDULER_ID, log, opts.maxFrameBytes);
     const address = await opts.transport.bind({
@@ -162,9 +222,21 @@ export class Scheduler {
       port: opts.port ?? 0,
     });
     log.info(
-      `listening on ${address.host}:${address.port}, waiting for ${opts.numServers} servers and ${opts.numWorkers} workers`,
+      opts.recover
+        ? `listening on ${address.host}:${address.port}, recovering: waiting for the nodes to register again`
+        : `listening on ${address.host}:${address.port}, waiting for ${opts.numServers} servers and ${opts.numWorkers} workers`,
     );
     return new Scheduler(ep, address, opts, log);
+  }
+
+  /** This run's id (see `ClusterView.run` and the `run` option). */
+  get run(): string {
+    return this.runId;
+  }
+
+  /** True while a restarted scheduler waits for the nodes to register again (see `recover`). */
+  get recovering(): boolean {
+    return this.recovery !== undefined;
   }
 
   /** Traffic through the scheduler. */
@@ -207,6 +279,8 @@ export class Scheduler {
       return;
     }
     if (!member) {
+      // While recovering, nodes that have not registered again yet still send heartbeats.
+      if (this.recovery) return;
       this.log.warn(
         new PsError(PsErrorCode.UNKNOWN_PEER, `message from unregistered node ${sender} ignored`).message,
       );
@@ -295,6 +369,42 @@ export class Scheduler {
     }
     const token =
       typeof (body as { token?: unknown }).token === 'string' ? (body as { token: string }).token : undefined;
+    let resume: ResumeState | undefined;
+    if ((body as { resume?: unknown }).resume !== undefined) {
+      try {
+        resume = resumeStateFromWire((body as { resume?: unknown }).resume);
+      } catch (err) {
+        this.replyError(
+          sender,
+          new PsError(PsErrorCode.MESSAGE_INVALID, `register: bad resume state: ${(err as Error).message}`),
+        );
+        return;
+      }
+      if (resume.view.run !== this.runId) {
+        if (this.recovery && this.opts.run === undefined && this.recovery.run === undefined) {
+          this.runId = resume.view.run; // a restarted scheduler not told its run adopts the nodes'
+          this.log.info(`recovering run ${this.runId}`);
+        } else {
+          this.replyError(
+            sender,
+            new PsError(
+              PsErrorCode.RUN_MISMATCH,
+              `${role} ${sender} registered again with the state of run ${resume.view.run}, but this scheduler runs ${this.runId}; restart the scheduler with recover and run ${resume.view.run} (pskv: PS_RECOVER=1 PS_RUN=${resume.view.run}), or restart the node to join this run as a new node`,
+            ),
+          );
+          return;
+        }
+      }
+    }
+    if (this.recovery) {
+      if (!resume) {
+        // A node new to the run: it joins once the cluster has been rebuilt.
+        if (this.heldRegistrations.length < 4096) this.heldRegistrations.push(msg);
+        return;
+      }
+      this.onRecoveryRegister(msg, role, token, resume);
+      return;
+    }
     if (existing) {
       // A repeated registration (the node reconnected): answer with the current view. A node
       // declared dead stays out: its ranges have moved on; it must restart with a new id. Another
@@ -318,7 +428,21 @@ export class Scheduler {
             `node ${sender} was declared dead or left; restart it (it rejoins with a new id)`,
           ),
         );
-      } else if (view) this.sendTo(sender, 'cluster', viewToWire(view));
+      } else if (view) {
+        this.sendTo(sender, 'cluster', viewToWire(view));
+        // The link was lost (a reset): what it may have dropped is answered again.
+        if (resume) this.resumeNode(existing, resume);
+      }
+      return;
+    }
+    if (resume) {
+      this.replyError(
+        sender,
+        new PsError(
+          PsErrorCode.NODE_DEAD,
+          `${role} ${sender} registered again with the state of run ${resume.view.run}, but this scheduler does not know it (it came back after the recovery window closed); restart it: it joins as a new node`,
+        ),
+      );
       return;
     }
     const started = this.cluster$.value !== undefined;
@@ -334,21 +458,7 @@ export class Scheduler {
       );
       return;
     }
-    const filters =
-      typeof (body as { filters?: unknown }).filters === 'string'
-        ? (body as { filters: string }).filters
-        : '';
-    if (this.filterChain === undefined) this.filterChain = filters;
-    else if (filters !== this.filterChain) {
-      this.replyError(
-        sender,
-        new PsError(
-          PsErrorCode.FILTER_MISMATCH,
-          `${role} ${sender} uses the filters '${filters || '(none)'}' but the cluster uses '${this.filterChain || '(none)'}'; give every server and worker the same filters, with the same parameters, in the same order`,
-        ),
-      );
-      return;
-    }
+    if (!this.filtersMatch(sender, role, body)) return;
     const host = typeof body.host === 'string' ? body.host : '';
     const port = Number.isInteger(body.port) ? (body.port as number) : 0;
     const rank = this.nextRank[role]++;
@@ -378,12 +488,144 @@ export class Scheduler {
     }
   }
 
+  /** Checks a registering node's filter chain against the cluster's (the first one sets it). */
+  private filtersMatch(sender: NodeId, role: NodeInfo['role'], body: unknown): boolean {
+    const filters =
+      typeof (body as { filters?: unknown }).filters === 'string'
+        ? (body as { filters: string }).filters
+        : '';
+    if (this.filterChain === undefined) this.filterChain = filters;
+    else if (filters !== this.filterChain) {
+      this.replyError(
+        sender,
+        new PsError(
+          PsErrorCode.FILTER_MISMATCH,
+          `${role} ${sender} uses the filters '${filters || '(none)'}' but the cluster uses '${this.filterChain || '(none)'}'; give every server and worker the same filters, with the same parameters, in the same order`,
+        ),
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** A node registers again with its state while this (restarted) scheduler recovers. */
+  private onRecoveryRegister(
+    msg: Message,
+    role: NodeInfo['role'],
+    token: string | undefined,
+    resume: ResumeState,
+  ): void {
+    const rec = this.recovery!;
+    const { sender } = msg.meta;
+    const me = SchedulerRecovery.self(sender, resume.view);
+    if (!me || me.role !== role || resume.view.dead.includes(sender)) {
+      this.replyError(
+        sender,
+        new PsError(
+          PsErrorCode.NODE_DEAD,
+          `${role} ${sender} is not a live ${role} of the view it reports (version ${resume.view.version}); restart it: it joins as a new node`,
+        ),
+      );
+      return;
+    }
+    const existing = this.members.get(sender);
+    if (existing && existing.token !== undefined && existing.token !== token) {
+      this.replyError(
+        sender,
+        new PsError(
+          PsErrorCode.DUPLICATE_ID,
+          `a second registration under the id ${sender}, which a recovering ${existing.role} holds, was refused; give every node a unique id`,
+        ),
+      );
+      return;
+    }
+    if (!this.filtersMatch(sender, role, msg.meta.body)) return;
+    const body = msg.meta.body as Partial<NodeInfo>;
+    this.members.set(sender, {
+      id: sender,
+      role,
+      rank: me.rank,
+      host: typeof body.host === 'string' ? body.host : me.host,
+      port: Number.isInteger(body.port) ? (body.port as number) : me.port,
+      lastSeen: Date.now(),
+      token,
+      dead: false,
+      lostAt: 0,
+    });
+    rec.add(sender, role, resume);
+    this.resumeNode(this.members.get(sender)!, resume);
+    const awaited = rec.awaited();
+    this.log.info(
+      `${role} ${sender} (rank ${me.rank}) registered again (it saw view ${resume.view.version}, epoch ${resume.view.epoch}); ${awaited.length} more awaited`,
+    );
+    if (awaited.length === 0) this.finishRecovery('every node of the last view is back');
+  }
+
+  /** Re-enters the barriers a node still waits in, and notes a worker that is done. */
+  private resumeNode(m: Member, state: ResumeState): void {
+    for (const p of state.pending) this.onBarrier(m.id, p);
+    if (state.done && m.role === 'worker' && !this.done.has(m.id)) {
+      this.done.add(m.id);
+      this.maybeFinish();
+    }
+  }
+
+  /**
+   * Ends the recovery phase: rebuilds membership, the ring the servers reported, the epoch and the
+   * barriers from the nodes' states, declares dead those that did not come back, publishes the
+   * view, then takes the registrations held meanwhile.
+   */
+  private finishRecovery(why: string): void {
+    const rec = this.recovery;
+    if (!rec || this.closing) return;
+    this.recovery = undefined;
+    clearTimeout(this.recoveryTimer);
+    const plan = rec.plan();
+    if (!plan) {
+      this.log.info(`recovery over (${why}): no node reported a state; the cluster starts afresh`);
+    } else {
+      for (const n of plan.members) {
+        if (this.members.has(n.id)) continue;
+        const { dead: _, ...info } = n;
+        this.members.set(n.id, { ...info, lastSeen: 0, token: undefined, dead: true, lostAt: 0 });
+        if (plan.missing.includes(n.id))
+          this.log.warn(`${n.role} ${n.id} (rank ${n.rank}) did not register again in time: declared dead`);
+      }
+      this.epoch = Math.max(this.epoch, plan.epoch) + 1;
+      this.versionFloor = plan.version;
+      this.replicas = plan.replicas;
+      let ring = plan.ring;
+      for (const m of this.members.values()) {
+        if (m.role !== 'server' || !ring.has(m.id) || !m.dead) continue;
+        if (ring.size === 1) this.log.error(`the last server ${m.id} did not come back: its ranges are lost`);
+        else ring = ring.withoutServer(m.id);
+      }
+      this.ring = ring;
+      for (const role of ['server', 'worker'] as const) {
+        const ranks = [...this.members.values()].filter((m) => m.role === role).map((m) => m.rank);
+        this.nextRank[role] = Math.max(this.nextRank[role], ...ranks.map((r) => r + 1));
+      }
+      for (const g of ['servers', 'workers', 'all'] as const)
+        this.released[g] = Math.max(this.released[g], plan.released[g]);
+      // A server that was joining when the scheduler died: its move starts over.
+      for (const m of this.live('server')) if (!ring.has(m.id)) this.changes.push({ kind: 'join', id: m.id });
+      this.log.info(
+        `recovery over (${why}): run ${this.runId}, epoch ${this.epoch}, ring ${ring.version} (${ring.size} servers), ${this.live().length} nodes back, ${plan.missing.length} declared dead`,
+      );
+      this.publish();
+      this.releaseBarriers();
+      this.nextChange();
+      this.maybeFinish();
+    }
+    for (const m of this.heldRegistrations.splice(0)) this.onRegister(m);
+  }
+
   /**
    * Until the cluster starts, a heartbeat's body: how many nodes of each role have registered, so
    * a node whose start times out can name the missing ones ({@link ClusterFill}).
    */
   private fillBody(): { fill: ClusterFill } | undefined {
-    if (this.cluster$.value !== undefined) return undefined;
+    if (this.cluster$.value !== undefined || this.recovery) return undefined;
     const count = (role: 'server' | 'worker') =>
       [...this.members.values()].filter((m) => m.role === role).length;
     return {
@@ -417,9 +659,9 @@ export class Scheduler {
     const workers = listed.filter((m) => m.role === 'worker').sort(byRank);
     const prev = this.cluster$.value;
     const view: ClusterView = {
-      version: (prev?.version ?? 0) + 1,
+      version: Math.max(prev?.version ?? 0, this.versionFloor) + 1,
       epoch: this.epoch,
-      run: this.run,
+      run: this.runId,
       leaseMs: this.leaseMs,
       servers: servers.map(strip),
       workers: workers.map(strip),
@@ -570,9 +812,14 @@ export class Scheduler {
     for (const [key, arrived] of this.barriers) {
       const group = key.slice(0, key.indexOf(':')) as BarrierGroup;
       const members = this.groupMembers(group);
-      if (members.every((m) => arrived.has(m.id))) {
+      const seq = Number(key.slice(key.indexOf(':') + 1));
+      if (seq <= this.released[group]) {
+        // Released already (a node re-entered it after a lost link, or a restart): answer again.
         this.barriers.delete(key);
-        const seq = Number(key.slice(key.indexOf(':') + 1));
+        for (const id of arrived) this.sendTo(id, 'barrier-done', { group, seq });
+      } else if (members.every((m) => arrived.has(m.id))) {
+        this.barriers.delete(key);
+        this.released[group] = Math.max(this.released[group], seq);
         for (const m of members) this.sendTo(m.id, 'barrier-done', { group, seq });
       }
     }
@@ -587,7 +834,9 @@ export class Scheduler {
       if (m.dead || m.left) continue;
       const silent = now - m.lastSeen > this.heartbeatTimeoutMs;
       // Never within the lease: a server serves for leaseMs after a beat this scheduler answered.
-      const lost = m.lostAt > 0 && now - m.lostAt > grace && now - m.lastSeen > this.leaseMs;
+      // Not for a node that reconnected lately either (its link flaps: resets, not a dead process).
+      const flapping = now - (m.reconnectedAt ?? 0) < this.heartbeatTimeoutMs;
+      const lost = !flapping && m.lostAt > 0 && now - m.lostAt > grace && now - m.lastSeen > this.leaseMs;
       if (silent || lost) {
         m.dead = true;
         died.push(m);
@@ -689,6 +938,7 @@ export class Scheduler {
     this.closing = true;
     if (this.timer) clearInterval(this.timer);
     if (this.migration) clearTimeout(this.migration.timer);
+    clearTimeout(this.recoveryTimer);
     this.log.info('shutting the cluster down');
     await Promise.all(this.live().map((m) => this.sendTo(m.id, 'terminate')));
     // Give nodes a moment to read the terminate before the connections go.

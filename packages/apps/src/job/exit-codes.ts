@@ -11,8 +11,9 @@ export const EXIT_FAILED = 1;
  */
 export const EXIT_FENCED = 3;
 /**
- * The node heard nothing from the scheduler for its heartbeat timeout (`PS_ERR_NODE_DEAD`): the
- * scheduler died, or finished the job while this node was paused.
+ * The node heard nothing from the scheduler for its heartbeat timeout and then could not reach
+ * it for `schedulerReconnectMs` more (`PS_ERR_NODE_DEAD`): the scheduler died and was not started
+ * again (with `PS_RECOVER=1`) in time, or finished the job while this node was paused.
  */
 export const EXIT_LOST_SCHEDULER = 4;
 

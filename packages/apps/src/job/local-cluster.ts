@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { type EnvConfig, PsError, PsErrorCode, type TrafficStats } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { parseKillSpec, type SlrConfig, slrEpochs } from '../slr/slr-config.js';
@@ -232,12 +233,50 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     }
     if (progress.size < cfg.workers || total === 0) return;
     for (const k of kills) {
+      if (k.role === 'scheduler') {
+        if (nextScheduler || !schedulerRole || schedulerPort === 0 || done / total < k.at) continue;
+        restartScheduler(done / total);
+        continue;
+      }
       const role = (k.role === 'server' ? servers : workers)[k.index];
       if (!role || killed.has(role) || done / total < k.at) continue;
       killed.add(role);
       role.child.kill('SIGKILL');
       on({ type: 'killed', role: role.name, pid: role.child.pid ?? -1, at: done / total });
     }
+  };
+  /** The scheduler now running (a new one after `--kill scheduler@x`), and its port. */
+  let schedulerRole: Role | undefined;
+  let schedulerPort = 0;
+  /** Resolves with the scheduler started in place of a killed one. */
+  let nextScheduler: Promise<Role> | undefined;
+  // The run's id, given to the scheduler so that one started again recovers this run.
+  const run = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+  /** SIGKILLs the scheduler and, once it is gone, starts a new one at its port to recover the run. */
+  const restartScheduler = (at: number) => {
+    const old = schedulerRole!;
+    killed.add(old);
+    old.child.kill('SIGKILL');
+    on({ type: 'killed', role: old.name, pid: old.child.pid ?? -1, at });
+    nextScheduler = old.exited.then(() => {
+      schedulerRole = launch('ps-scheduler', {
+        PS_ROLE: 'scheduler',
+        PS_SCHEDULER: `127.0.0.1:${schedulerPort}`,
+        PS_RUN: run,
+        PS_RECOVER: '1',
+      });
+      return schedulerRole;
+    });
+  };
+  /** The exit of the scheduler that ends the job (the last one started). */
+  const schedulerEnd = async () => {
+    let r = schedulerRole!;
+    for (let i = 0; i < 10; i++) {
+      const e = await r.exited;
+      if (!killed.has(r) || !nextScheduler) return e;
+      r = await nextScheduler;
+    }
+    return r.exited;
   };
   /** The scheduler exited 0: the job is done; a node still running was cut off from it. */
   let jobDone = false;
@@ -336,7 +375,12 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
   try {
     const port = await Promise.race([
       new Promise<number>((resolve) => {
-        const scheduler = launch('ps-scheduler', { PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });
+        const scheduler = launch('ps-scheduler', {
+          PS_ROLE: 'scheduler',
+          PS_SCHEDULER: '127.0.0.1:0',
+          PS_RUN: run,
+        });
+        schedulerRole = scheduler;
         scheduler.child.on('message', (m) => {
           const e = m as JobEvent;
           if (e.type === 'listening' && e.role === 'scheduler') resolve(e.port);
@@ -344,6 +388,7 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
       }),
       failedPromise,
     ]);
+    schedulerPort = port;
     const env = { PS_SCHEDULER: `127.0.0.1:${port}` };
     for (let i = 0; i < cfg.servers; i++)
       servers.push(launch(`ps-server (${i + 1}/${cfg.servers})`, { ...env, PS_ROLE: 'server' }));
@@ -355,10 +400,9 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
       ]);
     for (let i = 0; i < cfg.workers; i++)
       workers.push(launch(`ps-worker (${i + 1}/${cfg.workers})`, { ...env, PS_ROLE: 'worker' }));
-    const schedulerRole = roles[0]!;
     // Once the scheduler and the workers are done, a server still running (one declared dead
     // while paused, which never heard the end) gets a few seconds, then is stopped.
-    const jobEnded = Promise.all([schedulerRole, ...workers].map((r) => r.exited)).then(([s]) => {
+    const jobEnded = Promise.all([schedulerEnd(), ...workers.map((r) => r.exited)]).then(([s]) => {
       if (s!.code !== 0) return new Promise<never>(() => undefined);
       jobDone = true;
       return new Promise<void>((resolve) => {
@@ -368,7 +412,14 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
         }, LATE_NODE_GRACE_MS);
       });
     });
-    await Promise.race([Promise.all(roles.map((r) => r.exited)), jobEnded, failedPromise]);
+    // Every role exited (a scheduler started in place of a killed one counts too).
+    const allExited = async () => {
+      for (let n = -1, i = 0; n !== roles.length && i < 10; i++) {
+        n = roles.length;
+        await Promise.all(roles.map((r) => r.exited));
+      }
+    };
+    await Promise.race([allExited(), jobEnded, failedPromise]);
   } finally {
     clearTimeout(limit);
     clearTimeout(graceTimer);

@@ -164,6 +164,9 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       numWorkers: env.numWorkers,
       heartbeatTimeoutMs: cfg.heartbeatTimeoutMs,
       ...(cfg.replicas >= 0 ? { replicas: cfg.replicas } : {}),
+      // PS_RUN, PS_RECOVER: a scheduler started again at the address of one that died recovers its run.
+      ...(env.run ? { run: env.run } : {}),
+      ...(env.recover ? { recover: true } : {}),
     });
     report({ type: 'listening', role: 'scheduler', port: s.address.port });
     await s.terminated;

@@ -93,16 +93,20 @@ export interface SlrConfig {
   restore: string;
 }
 
-/** One planned SIGKILL of `--kill`. */
+/**
+ * One planned SIGKILL of `--kill`. A killed scheduler is started again at its address, to recover
+ * the run (the nodes register again with their state); a killed server or worker stays dead.
+ */
 export interface KillPlan {
-  role: 'server' | 'worker';
+  role: 'server' | 'worker' | 'scheduler';
+  /** The role's index from 0 (0 for the scheduler). */
   index: number;
   /** Share of all training rows done when the role is killed, in (0, 1). */
   at: number;
 }
 
 /**
- * Parses `--kill` (`server:1@0.3,worker:1@0.5`).
+ * Parses `--kill` (`server:1@0.3,worker:1@0.5,scheduler@0.4`; `scheduler:0@0.4` also reads).
  * @throws PsError `PS_ERR_CONFIG` on a malformed entry or an index beyond the role's count.
  */
 export function parseKillSpec(spec: string, servers: number, workers: number): KillPlan[] {
@@ -111,13 +115,22 @@ export function parseKillSpec(spec: string, servers: number, workers: number): K
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
-    const m = /^(server|worker):(\d+)@(0?\.\d+|1(?:\.0*)?|0)$/.exec(part);
-    const at = m ? Number(m[3]) : Number.NaN;
+    const m = /^(?:(server|worker):(\d+)|(scheduler)(?::(0))?)@(0?\.\d+|1(?:\.0*)?|0)$/.exec(part);
+    const at = m ? Number(m[5]) : Number.NaN;
     if (!m || !(at > 0 && at < 1)) {
       throw new PsError(
         PsErrorCode.CONFIG,
-        `--kill entry '${part}' is not role:index@fraction with a fraction in (0, 1), e.g. server:1@0.3`,
+        `--kill entry '${part}' is not role:index@fraction (or scheduler@fraction) with a fraction in (0, 1), e.g. server:1@0.3 or scheduler@0.4`,
       );
+    }
+    if (m[3]) {
+      if (out.some((k) => k.role === 'scheduler'))
+        throw new PsError(
+          PsErrorCode.CONFIG,
+          `--kill ${part}: the scheduler is killed (and restarted) once at most`,
+        );
+      out.push({ role: 'scheduler', index: 0, at });
+      continue;
     }
     const role = m[1] as 'server' | 'worker';
     const index = Number(m[2]);
