@@ -3,23 +3,10 @@
  * imports nothing from Node: only '@ps/core', 'rxjs' and the platform-neutral base.
  */
 import { type BindOptions, type NodeAddress, PsError, PsErrorCode } from '@ps/core';
+import type { WebSocketConstructorLike } from './websocket-like.js';
 import { type SocketAdapter, type SocketHandlers, type WsBaseOptions, WsTransportBase } from './ws-base.js';
 
-/** The part of the platform `WebSocket` this transport uses. */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  readonly bufferedAmount: number;
-  send(data: Uint8Array | ArrayBuffer): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  onclose: ((ev: unknown) => void) | null;
-}
-
-/** A constructor like the platform `WebSocket`. */
-export type WebSocketConstructorLike = new (url: string) => WebSocketLike;
+export type { WebSocketConstructorLike, WebSocketLike } from './websocket-like.js';
 
 /** Options of {@link wsBrowser}. */
 export interface BrowserWsTransportOptions extends WsBaseOptions {

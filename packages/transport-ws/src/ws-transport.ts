@@ -1,7 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { SecureContextOptions } from 'node:tls';
 import {
   type Admission,
   type BindOptions,
@@ -14,32 +13,12 @@ import {
   PsErrorCode,
   StreamInboundGate,
 } from '@ps/core';
+
+export type { WsTlsOptions } from './ws-tls-options.js';
+
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { type SocketAdapter, type SocketHandlers, type WsBaseOptions, WsTransportBase } from './ws-base.js';
-
-/**
- * TLS settings of {@link ws}: the transport then listens with HTTPS and dials `wss://` URLs.
- * PEM strings or buffers, as `node:tls` takes them; one object serves both ends.
- */
-export interface WsTlsOptions {
-  /** This node's certificate chain (PEM). Needed to listen. */
-  cert?: SecureContextOptions['cert'];
-  /** The private key of `cert` (PEM). Needed to listen. */
-  key?: SecureContextOptions['key'];
-  /** Passphrase of `key`, if it is encrypted. */
-  passphrase?: string;
-  /** Authorities to trust instead of the system's: a self-signed certificate itself, or your CA. */
-  ca?: SecureContextOptions['ca'];
-  /**
-   * Refuse a peer whose certificate does not verify against `ca` (a dialer checks the listener's;
-   * with `requestCert`, a listener checks the dialer's). Default true; false only for tests.
-   */
-  rejectUnauthorized?: boolean;
-  /** Listening side: ask dialers for a certificate too (mutual TLS). Default false. */
-  requestCert?: boolean;
-  /** Dialing side: the host name the listener's certificate must carry. Default: the host dialed. */
-  servername?: string;
-}
+import type { WsTlsOptions } from './ws-tls-options.js';
 
 /** Options of {@link ws}. */
 export interface WsTransportOptions extends WsBaseOptions {
