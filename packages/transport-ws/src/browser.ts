@@ -2,6 +2,11 @@
  * @ps/transport-ws for browsers: only the client transport on the platform `WebSocket`; nothing
  * here imports a Node module. (Node gets `./index.js`, which also has the `ws` server transport.)
  */
+
+export {
+  BrowserWsFrameTransport,
+  type BrowserWsFrameTransportOptions,
+} from './browser-ws-frame-transport.js';
 export {
   BrowserWsTransport,
   type BrowserWsTransportOptions,
