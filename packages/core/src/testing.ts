@@ -7,16 +7,14 @@ import { isPsError, PsErrorCode } from './errors.js';
 import { decodeFrame, encodeFrame } from './frame-codec.js';
 import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from './message.js';
 import { seededRandom } from './seeded-random.js';
+import type { TestApi } from './testing/test-api.js';
 import type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';
 
-/** The parts of a test framework the suite needs (vitest's or jest's `describe`, `it`, `expect`). */
-export interface TestApi {
-  describe: (name: string, fn: () => void) => void;
-  it: (name: string, fn: () => Promise<void>, timeoutMs?: number) => void;
-  // biome-ignore lint/suspicious/noExplicitAny: matchers are the framework's own
-  expect: (value: unknown) => any;
-  afterEach: (fn: () => Promise<void>) => void;
-}
+export {
+  type FrameConformanceOptions,
+  runFrameTransportConformance,
+} from './testing/frame-transport-conformance.js';
+export type { TestApi } from './testing/test-api.js';
 
 /** What the suite needs to know about a transport. */
 export interface ConformanceOptions {
