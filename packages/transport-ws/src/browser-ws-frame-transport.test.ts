@@ -1,5 +1,13 @@
-import { type FrameChannel, type FrameChannelLimits, InboundBudget, isPsError, PsErrorCode } from '@ps/core';
-import { selfSignedCertificate } from '@ps/core/testing';
+import {
+  type FrameAddress,
+  type FrameChannel,
+  type FrameChannelLimits,
+  type FrameTransport,
+  InboundBudget,
+  isPsError,
+  PsErrorCode,
+} from '@ps/core';
+import { runFrameTransportConformance, selfSignedCertificate } from '@ps/core/testing';
 import { firstValueFrom, lastValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket } from 'ws';
@@ -13,6 +21,29 @@ const limits = (maxFrameBytes = 1 << 20): FrameChannelLimits => ({
   maxFrameBytes,
   budget: new InboundBudget(),
 });
+
+/**
+ * A browser tab cannot listen: for the conformance suite, this medium listens with the Node
+ * medium (what a tab dials in a real cluster) and dials with the browser one.
+ */
+function tabAndServer(): FrameTransport {
+  const node = new WsFrameTransport();
+  const tab = new BrowserWsFrameTransport({ WebSocket });
+  return {
+    kind: tab.kind,
+    maxFrameBytes: tab.maxFrameBytes,
+    listen: (at, l, accept) => node.listen(at, l, accept),
+    dial: (at: FrameAddress, l, ms) => tab.dial(at, l, ms),
+    close: async () => {
+      await Promise.all([tab.close(), node.close()]);
+    },
+  };
+}
+runFrameTransportConformance(
+  { describe, it, expect, afterEach },
+  'ws-browser (dialing a ws listener)',
+  tabAndServer,
+);
 
 const made: { close(): Promise<void> }[] = [];
 afterEach(async () => {

@@ -9,12 +9,21 @@ import {
   PsError as PsErrorClass,
   PsErrorCode,
 } from '@ps/core';
-import { selfSignedCertificate } from '@ps/core/testing';
+import { runFrameTransportConformance, selfSignedCertificate } from '@ps/core/testing';
 import { firstValueFrom, lastValueFrom, type Observable, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { WsChannel } from './internal/ws-channel.js';
 import { WsFrameTransport } from './ws-frame-transport.js';
+
+const api = { describe, it, expect, afterEach };
+runFrameTransportConformance(api, 'ws', () => new WsFrameTransport());
+const tlsPair = await selfSignedCertificate();
+runFrameTransportConformance(
+  api,
+  'ws over TLS (wss)',
+  () => new WsFrameTransport({ tls: { cert: tlsPair.cert, key: tlsPair.key, ca: tlsPair.cert } }),
+);
 
 const limits = (maxFrameBytes = 1 << 20): FrameChannelLimits => ({
   maxFrameBytes,

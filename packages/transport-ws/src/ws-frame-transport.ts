@@ -90,13 +90,22 @@ function adapt(socket: WebSocket): SocketAdapter {
 function wire(socket: WebSocket, raw: Socket, channel: WsChannel, gate: StreamInboundGate): void {
   socket.binaryType = 'nodebuffer';
   const entry = gate.open({ pause: () => socket.pause(), resume: () => socket.resume() });
-  raw.prependListener('data', (chunk: Buffer) => entry.received(chunk.byteLength));
+  // Bytes are counted from the socket, ahead of ws's parser, until the channel fails or closes.
+  let counting = true;
+  const stopCounting = () => {
+    counting = false;
+    entry.closed();
+  };
+  raw.prependListener('data', (chunk: Buffer) => {
+    if (counting) entry.received(chunk.byteLength);
+  });
   socket.on('message', (data: RawData, isBinary: boolean) => {
     entry.frameDone();
     if (!isBinary) channel.received(undefined);
     else channel.received(Array.isArray(data) ? Buffer.concat(data) : (data as Buffer));
   });
   socket.on('error', (err: Error & { code?: string }) => {
+    stopCounting();
     channel.failed(
       err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
         ? channel.tooLarge()
@@ -109,7 +118,7 @@ function wire(socket: WebSocket, raw: Socket, channel: WsChannel, gate: StreamIn
     );
   });
   socket.on('close', (code: number, reason: Buffer) => {
-    entry.closed();
+    stopCounting();
     channel.ended(code, reason.toString());
   });
 }
