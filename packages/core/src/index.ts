@@ -105,6 +105,12 @@ export {
   INBOUND_BUDGET_EXEMPT_BYTES,
   InboundBudget,
 } from './net/inbound-budget.js';
+export {
+  HELLO_MAX_BYTES,
+  MessageLayer,
+  type MessageLayerOptions,
+  messageLayer,
+} from './net/message-layer.js';
 export { DEFAULT_RECEIVE_WINDOW, type ReceiveWindowLimits } from './net/receive-window.js';
 export { DEFAULT_RESEND_TIMING, type ResendTiming } from './net/resend-table.js';
 export { DEFAULT_MAX_QUEUED_BYTES, overQueueLimit, slowPeerError } from './net/slow-peer.js';

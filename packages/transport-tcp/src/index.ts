@@ -1,2 +1,6 @@
+export { HELLO_MAX_BYTES } from '@ps/core';
 export { FrameReader } from './frame-reader.js';
-export { HELLO_MAX_BYTES, TcpTransport, type TcpTransportOptions, tcp } from './tcp-transport.js';
+export { looksLikeTls, TcpChannel, type TcpChannelOptions } from './tcp-channel.js';
+export { type TcpFrameOptions, TcpFrameTransport } from './tcp-frames.js';
+export type { TcpTlsOptions } from './tcp-tls-options.js';
+export { TcpTransport, type TcpTransportOptions, tcp } from './tcp-transport.js';

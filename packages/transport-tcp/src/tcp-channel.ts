@@ -141,15 +141,15 @@ export class TcpChannel implements FrameChannel {
       if (!this.seen && chunk.byteLength > 0) {
         this.seen = true;
         if (!this.opts.tls && looksLikeTls(chunk)) {
+          // A TLS dialer gets a fatal alert, so it fails at once instead of retrying.
+          if (!this.opts.outgoing && chunk[0] === 0x16) this.socket.end(TLS_HANDSHAKE_FAILURE_ALERT);
+          setTimeout(() => this.socket.destroy(), 1000).unref();
           this.fail(
             new PsError(
               PsErrorCode.HANDSHAKE,
               'the peer speaks TLS and this transport does not; give every node the same tls options',
             ),
           );
-          // A TLS dialer gets a fatal alert, so it fails at once instead of retrying.
-          if (!this.opts.outgoing && chunk[0] === 0x16) this.socket.end(TLS_HANDSHAKE_FAILURE_ALERT);
-          setTimeout(() => this.socket.destroy(), 1000).unref();
           return;
         }
       }
@@ -270,6 +270,11 @@ export class TcpChannel implements FrameChannel {
     if (reason) {
       if (!this.closing) this.closing = reason;
       // A reset frees both ends' buffers at once (a FIN would wait behind what the peer does not read).
+      // Not once end() began: a reset during a shutdown never closes the handle (no 'close').
+      if (this.socket.writableEnded) {
+        this.socket.destroy();
+        return;
+      }
       try {
         this.socket.resetAndDestroy();
       } catch {

@@ -195,9 +195,9 @@ describe('TcpTransport specifics', () => {
       });
     });
     await new Promise((r) => setTimeout(r, 300));
-    const socket = (c as unknown as { dialed: Map<string, { conn: { socket: net.Socket } }> }).dialed.get(
-      'slow',
-    )!.conn.socket;
+    // The medium's socket under the message layer's link to 'slow'.
+    type Inside = { peers: { dialed: Map<string, { link: { channel: { socket: net.Socket } } }> } };
+    const socket = (c as unknown as Inside).peers.dialed.get('slow')!.link.channel.socket;
     // At most one frame beyond the high-water mark sits in the socket's buffer; the rest wait.
     expect(socket.writableLength).toBeLessThanOrEqual(socket.writableHighWaterMark + (1 << 20) + 4);
     expect(resolved).toBeLessThan(40);

@@ -39,6 +39,11 @@ export interface FrameChannel {
    */
   readonly source: string;
   /**
+   * Optional: the far end in full for messages (`127.0.0.1:50312`); the message layer names a
+   * connection by `source` when it is missing.
+   */
+  readonly remote?: string;
+  /**
    * Writes one frame: the parts back to back, after the medium's own framing. Resolves when
    * the medium can take more (backpressure), not when the peer has read it.
    * @throws PsError `PS_ERR_FRAME_TOO_LARGE` (over the medium's limit, nothing sent),
@@ -77,6 +82,11 @@ export interface FrameTransport {
   readonly kind: string;
   /** The largest frame this medium can carry, in bytes (the layer never raises a channel past it). */
   readonly maxFrameBytes: number;
+  /**
+   * Optional: words the message layer adds when a dialed channel ends before its handshake, to
+   * say what may be wrong with this medium's settings (TCP: ` (a TLS port? ...)`).
+   */
+  readonly earlyCloseHint?: string;
   /**
    * Listens at `at` and calls `accept` with every new channel (before any of its frames).
    * Resolves with the real address (port 0 becomes the port chosen).
