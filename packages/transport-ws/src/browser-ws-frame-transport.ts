@@ -182,6 +182,7 @@ export class BrowserWsFrameTransport implements FrameTransport {
           this.maxFrameBytes,
           limits.maxFrameBytes,
           this.highWaterMarkBytes,
+          `${at.host}:${at.port}`,
         );
         this.channels.add(ch);
         ch.onEnd(() => this.channels.delete(ch));

@@ -14,4 +14,4 @@ export {
   type WebSocketLike,
   wsBrowser,
 } from './browser-ws-transport.js';
-export { HELLO_MAX_BYTES, MAX_POLL_INTERVAL_MS, type WsBaseOptions } from './ws-base.js';
+export { MAX_POLL_INTERVAL_MS } from './internal/ws-channel.js';

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type Server, type ServerResponse } fr
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
+  type Admission,
   ConnectionLimits,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_FRAME_BYTES,
@@ -38,7 +39,11 @@ export interface WsFrameTransportOptions {
   upgradeTimeoutMs?: number;
   /** Most accepted connections open at once, upgraded or not (`PS_ERR_CONNECTION_LIMIT`). Default 1,024. */
   maxConnections?: number;
-  /** Most accepted connections waiting for their upgrade at once (`PS_ERR_RATE_LIMIT`). Default 128. */
+  /**
+   * Most accepted connections pending at once: from their TCP accept through TLS and the upgrade
+   * until the message layer raises their frame limit after its handshake (`PS_ERR_RATE_LIMIT`).
+   * Default 128.
+   */
   maxPendingUpgrades?: number;
   /** Of those, most from one address (`PS_ERR_RATE_LIMIT`). Default 16. */
   maxPendingUpgradesPerSource?: number;
@@ -187,8 +192,11 @@ export class WsFrameTransport implements FrameTransport {
   private readonly gates = new WeakMap<InboundBudget, StreamInboundGate>();
   private readonly channels = new Set<WsChannel>();
   private readonly dialing = new Set<WebSocket>();
-  /** Accepted connections not upgraded yet: what to run when they do (stop the timer, free the place). */
-  private readonly pendingUpgrades = new Map<string, () => void>();
+  /** Accepted connections not upgraded yet: their upgrade timer and their place in `limits`. */
+  private readonly pendingUpgrades = new Map<
+    string,
+    { timer: ReturnType<typeof setTimeout>; admission: Admission }
+  >();
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
   private closed = false;
@@ -273,8 +281,9 @@ export class WsFrameTransport implements FrameTransport {
     );
     wss.on('connection', (socket, req) => {
       const key = upgradeKey(req.socket);
-      this.pendingUpgrades.get(key)?.();
+      const pending = this.pendingUpgrades.get(key);
       this.pendingUpgrades.delete(key);
+      if (pending) clearTimeout(pending.timer);
       if (this.closed) {
         socket.terminate();
         return;
@@ -286,7 +295,10 @@ export class WsFrameTransport implements FrameTransport {
         this.maxFrameBytes,
         l.maxFrameBytes,
         this.highWaterMarkBytes,
+        `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       );
+      // The place is pending until the message layer raises the limit: its handshake completed.
+      if (pending) ch.onceRaised(() => pending.admission.authenticated());
       wire(socket, req.socket, this.track(ch), this.gate(l.budget));
       accept(ch);
     });
@@ -340,6 +352,7 @@ export class WsFrameTransport implements FrameTransport {
           this.maxFrameBytes,
           limits.maxFrameBytes,
           this.highWaterMarkBytes,
+          `${raw.remoteAddress}:${raw.remotePort}`,
         );
         wire(socket, raw, this.track(ch), this.gate(limits.budget));
         resolve(ch);
@@ -478,8 +491,9 @@ export class WsFrameTransport implements FrameTransport {
 
   /**
    * Counts an accepted TCP connection (before TLS): refused past `maxConnections`, or while too
-   * many (in all, or from its address) wait for their upgrade; closed if it does not upgrade
-   * within `upgradeTimeoutMs`.
+   * many (in all, or from its address) are pending; closed if it does not upgrade within
+   * `upgradeTimeoutMs`. A connection is pending from its TCP accept until the message layer
+   * raises its channel's frame limit (which it does once the handshake completed) or it closes.
    */
   private admit(raw: Socket): void {
     if (this.closed) {
@@ -504,14 +518,11 @@ export class WsFrameTransport implements FrameTransport {
     }, this.upgradeTimeoutMs);
     timer.unref();
     const key = upgradeKey(raw);
-    const done = () => {
-      clearTimeout(timer);
-      r.admission.authenticated();
-    };
-    this.pendingUpgrades.set(key, done);
+    const pending = { timer, admission: r.admission };
+    this.pendingUpgrades.set(key, pending);
     raw.once('close', () => {
       clearTimeout(timer);
-      if (this.pendingUpgrades.get(key) === done) this.pendingUpgrades.delete(key);
+      if (this.pendingUpgrades.get(key) === pending) this.pendingUpgrades.delete(key);
       r.admission.closed();
     });
   }

@@ -179,17 +179,21 @@ describe('WsTransport specifics', () => {
     expect((await back).from).toBe('srv');
   });
 
-  it('refuses a connection whose first message is not a hello (text or bytes), with PS_ERR_HANDSHAKE', async () => {
+  it('refuses a connection whose first message is not a hello: bytes with PS_ERR_HANDSHAKE (after the error frame, a clean close), text with PS_ERR_FRAME_MALFORMED (1003)', async () => {
     const s = make();
     const addr = await s.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
-    for (const first of ['not binary', new Uint8Array([0xc1, 0xc1, 0xc1])]) {
+    // The medium refuses text itself, whatever the layer expects; bytes that are no hello fail the handshake.
+    for (const [first, code, close] of [
+      ['not binary', PsErrorCode.FRAME_MALFORMED, 1003],
+      [new Uint8Array([0xc1, 0xc1, 0xc1]), PsErrorCode.HANDSHAKE, 1000],
+    ] as const) {
       const errors = firstError(s);
       const raw = rawClient(addr.port);
       await raw.opened;
       raw.sock.send(first);
       const ev = await errors;
-      expect(ev.type === 'error' ? ev.error.code : undefined).toBe(PsErrorCode.HANDSHAKE);
-      expect(await raw.closed).toBe(1008);
+      expect(ev.type === 'error' ? ev.error.code : undefined).toBe(code);
+      expect(await raw.closed).toBe(close);
     }
   });
 
@@ -261,13 +265,18 @@ describe('WsTransport specifics', () => {
     const hello = encodeHello('slow');
     let peerSocket: net.Socket | undefined;
     const received: Buffer[] = [];
+    let stopped!: () => void;
+    const stoppedReading = new Promise<void>((r) => (stopped = r));
     const slow = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise((r) => slow.once('listening', r));
     slow.on('connection', (sock) => {
       sock.send(hello);
       peerSocket = (sock as unknown as { _socket: net.Socket })._socket;
       sock.on('message', (d: Buffer) => received.push(d));
-      sock.once('message', () => peerSocket!.pause()); // read the client's hello, then stop reading
+      sock.once('message', () => {
+        peerSocket!.pause(); // read the client's hello, then stop reading
+        stopped();
+      });
     });
     const port = (slow.address() as net.AddressInfo).port;
     const c = make({ highWaterMarkBytes: 1 << 20 });
@@ -282,10 +291,19 @@ describe('WsTransport specifics', () => {
         resolved++;
       });
     });
-    await new Promise((r) => setTimeout(r, 300));
-    const conn = [...(c as unknown as { conns: Set<{ socket: { bufferedAmount: number } }> }).conns][0]!;
+    // The medium's socket under the message layer's link to 'slow'.
+    type Inside = {
+      peers: { dialed: Map<string, { link: { channel: { socket: { bufferedAmount: number } } } }> };
+    };
+    const socket = (c as unknown as Inside).peers.dialed.get('slow')!.link.channel.socket;
+    // Once the peer stopped reading, wait (bounded) for the kernel's buffers to fill: then the
+    // socket buffers past the mark.
+    await stoppedReading;
+    for (let i = 0; i < 500 && socket.bufferedAmount <= 1 << 20; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(socket.bufferedAmount).toBeGreaterThan(1 << 20);
     // At most one frame beyond the high-water mark sits in the socket's buffer; the rest wait.
-    expect(conn.socket.bufferedAmount).toBeLessThanOrEqual((1 << 20) + (1 << 20) + 64);
+    expect(socket.bufferedAmount).toBeLessThanOrEqual((1 << 20) + (1 << 20) + 64);
     expect(resolved).toBeLessThan(40);
     peerSocket!.resume();
     await Promise.all(sends);
@@ -475,14 +493,19 @@ describe('WsTransport security', () => {
     );
     const ev = await slow;
     expect(ev.type === 'error' && ev.peer).toBe('sluggish');
-    // What the kernel took went; the send that would pass the limit and those queued behind it
-    // reject with PS_ERR_SLOW_PEER; later ones find no connection.
+    // What the kernel took went; the send that would pass the limit, those queued behind it and
+    // those made after it reject with PS_ERR_SLOW_PEER (or find no connection, once it is gone).
     const slowAt = results.indexOf('slow');
     expect(slowAt).toBeGreaterThanOrEqual(0);
     expect(slowAt).toBeLessThan(20);
     expect(results.slice(0, slowAt).every((r) => r === 'sent')).toBe(true);
     expect(results.slice(slowAt).every((r) => r === 'slow' || /PS_ERR_UNKNOWN_PEER/.test(r))).toBe(true);
-    expect(results.at(-1)).toMatch(/PS_ERR_UNKNOWN_PEER/);
+    expect(results.at(-1)).toBe('slow');
+    const late = await s.send('sluggish', frame).then(
+      () => 'sent',
+      (e: unknown) => String(e),
+    );
+    expect(late).toMatch(/PS_ERR_UNKNOWN_PEER|PS_ERR_SLOW_PEER/);
   });
 
   it('closes a wss connection that never starts its TLS handshake', async () => {

@@ -88,6 +88,7 @@ export class WsChannel implements FrameChannel {
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly endHooks: (() => void)[] = [];
   private maxFrame: number;
+  private raised: (() => void) | undefined;
 
   readonly frames$: Observable<Uint8Array> = new Observable<Uint8Array>((sub) => {
     const early = this.early;
@@ -102,6 +103,7 @@ export class WsChannel implements FrameChannel {
    * @param maxSendBytes the largest frame this medium sends, in bytes.
    * @param maxFrameBytes the largest frame accepted until {@link setMaxFrameBytes}, in bytes.
    * @param highWaterMarkBytes sends wait while the socket buffers more than this, in bytes.
+   * @param remote the far end in full for messages (`127.0.0.1:50312`).
    */
   constructor(
     private readonly socket: SocketAdapter,
@@ -109,6 +111,7 @@ export class WsChannel implements FrameChannel {
     private readonly maxSendBytes: number,
     maxFrameBytes: number,
     private readonly highWaterMarkBytes: number,
+    readonly remote: string = source,
   ) {
     this.maxFrame = maxFrameBytes;
     socket.setMaxPayload(maxFrameBytes);
@@ -134,7 +137,15 @@ export class WsChannel implements FrameChannel {
     else this.endHooks.push(f);
   }
 
+  /** Runs `f` at the first {@link setMaxFrameBytes} (the message layer's handshake completed). */
+  onceRaised(f: () => void): void {
+    this.raised = f;
+  }
+
   setMaxFrameBytes(bytes: number): void {
+    const raised = this.raised;
+    this.raised = undefined;
+    raised?.();
     this.maxFrame = bytes;
     if (this.state !== 'ended') this.socket.setMaxPayload(bytes);
   }
@@ -165,17 +176,18 @@ export class WsChannel implements FrameChannel {
 
   close(reason?: PsError): void {
     if (this.state === 'ended') return;
+    // Closing cleanly (draining the queue) is the one close that a reason still overrides.
+    const draining = this.state === 'closing' && this.closeError?.code === PsErrorCode.CLOSED;
+    if (this.state === 'closing' && !(reason && draining)) return;
+    this.state = 'closing';
     if (reason) {
-      if (this.state === 'open' || this.closeError?.code === PsErrorCode.CLOSED) this.closeError = reason;
+      this.closeError = reason;
       this.rejectQueued(reason);
-      this.state = 'closing';
       // A peer that does not read would hold a close frame behind what it has not read: drop it.
       if (this.socket.bufferedAmount > 0 || !this.socket.isOpen) this.terminate();
       else this.closeSocket(CloseCode.POLICY_VIOLATION, reason.message);
       return;
     }
-    if (this.state === 'closing') return;
-    this.state = 'closing';
     this.closeError = new PsError(PsErrorCode.CLOSED, `the connection to ${this.source} was closed`);
     if (this.queue.length === 0) this.closeSocket(CloseCode.NORMAL, '');
     // else flush() sends the close frame once the queue drained.
@@ -229,10 +241,12 @@ export class WsChannel implements FrameChannel {
     if (this.state === 'ended') return;
     this.closeError ??= err;
     this.rejectQueued(err);
-    if (!this.subject.closed) this.subject.error(err);
+    // Closed before the error is told, so that a close(reason) in answer changes nothing.
+    const wasOpen = this.state === 'open';
     this.state = 'closing';
-    if (this.socket.isOpen) this.closeSocket(code, err.message);
-    else this.terminate();
+    if (wasOpen && this.socket.isOpen) this.closeSocket(code, err.message);
+    else if (wasOpen) this.terminate();
+    if (!this.subject.closed) this.subject.error(err);
   }
 
   /**
