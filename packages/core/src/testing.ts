@@ -14,6 +14,7 @@ export {
   type FrameConformanceOptions,
   runFrameTransportConformance,
 } from './testing/frame-transport-conformance.js';
+export { type MessageLayerSuiteOptions, runMessageLayerSuite } from './testing/message-layer-suite.js';
 export type { TestApi } from './testing/test-api.js';
 
 /** What the suite needs to know about a transport. */

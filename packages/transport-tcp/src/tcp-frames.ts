@@ -72,9 +72,12 @@ export class TcpFrameTransport implements FrameTransport {
           rejectUnauthorized: o.requestCert ? (o.rejectUnauthorized ?? true) : false,
         });
         if (o.requestCert && (o.rejectUnauthorized ?? true)) {
+          // What tls.Server does for its own sockets: a certificate that did not verify is refused
+          // once the handshake is done (OpenSSL only refuses a missing one itself).
           secure.once('secure', () => {
-            if (!secure.authorized)
-              secure.destroy(new Error(`client certificate refused: ${secure.authorizationError}`));
+            const handle = (secure as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+            const refused = handle?.verifyError ? handle.verifyError() : new Error('cannot check it');
+            if (refused) secure.destroy(new Error(`client certificate refused: ${refused.message}`));
           });
         }
         socket = secure;
