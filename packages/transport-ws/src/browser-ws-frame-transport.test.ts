@@ -7,7 +7,7 @@ import {
   isPsError,
   PsErrorCode,
 } from '@ps/core';
-import { runFrameTransportConformance, selfSignedCertificate } from '@ps/core/testing';
+import { runFrameTransportConformance, runMessageLayerSuite, selfSignedCertificate } from '@ps/core/testing';
 import { firstValueFrom, lastValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket } from 'ws';
@@ -42,6 +42,13 @@ function tabAndServer(): FrameTransport {
 runFrameTransportConformance(
   { describe, it, expect, afterEach },
   'ws-browser (dialing a ws listener)',
+  tabAndServer,
+);
+
+// The message layer over it (a browser cannot stop reading a socket, so the slow-peer case is left out).
+runMessageLayerSuite(
+  { describe, it, expect, afterEach },
+  'over ws-browser (dialing a ws listener)',
   tabAndServer,
 );
 

@@ -9,7 +9,7 @@ import {
   PsError as PsErrorClass,
   PsErrorCode,
 } from '@ps/core';
-import { runFrameTransportConformance, selfSignedCertificate } from '@ps/core/testing';
+import { runFrameTransportConformance, runMessageLayerSuite, selfSignedCertificate } from '@ps/core/testing';
 import { firstValueFrom, lastValueFrom, type Observable, take, timeout, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -23,6 +23,16 @@ runFrameTransportConformance(
   api,
   'ws over TLS (wss)',
   () => new WsFrameTransport({ tls: { cert: tlsPair.cert, key: tlsPair.key, ca: tlsPair.cert } }),
+);
+
+// The message layer's guarantees over this medium; a test stops a channel's reading at its socket.
+const stopReading = (ch: FrameChannel) => (ch as unknown as { socket: { ws: WebSocket } }).socket.ws.pause();
+runMessageLayerSuite(api, 'over ws', () => new WsFrameTransport(), { stopReading });
+runMessageLayerSuite(
+  api,
+  'over wss',
+  () => new WsFrameTransport({ tls: { cert: tlsPair.cert, key: tlsPair.key, ca: tlsPair.cert } }),
+  { stopReading },
 );
 
 const limits = (maxFrameBytes = 1 << 20): FrameChannelLimits => ({

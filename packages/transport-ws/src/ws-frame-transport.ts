@@ -65,8 +65,9 @@ const toBuffer = (p: Uint8Array) => Buffer.from(p.buffer, p.byteOffset, p.byteLe
  * nothing (a client masks on a copy, as RFC 6455 requires). The size limit is `ws`'s
  * `maxPayload`, checked from each fragment's header before its payload is buffered.
  */
-function adapt(socket: WebSocket): SocketAdapter {
+function adapt(socket: WebSocket): SocketAdapter & { readonly ws: WebSocket } {
   return {
+    ws: socket,
     get bufferedAmount() {
       return socket.bufferedAmount;
     },
