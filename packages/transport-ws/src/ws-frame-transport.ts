@@ -1,5 +1,4 @@
-import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   type Admission,
@@ -11,14 +10,16 @@ import {
   type FrameChannelLimits,
   type FrameTransport,
   type InboundBudget,
-  isTlsAuthError,
   PsError,
   PsErrorCode,
   StreamInboundGate,
 } from '@ps/core';
 import { type Observable, Subject } from 'rxjs';
-import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { DEFAULT_HIGH_WATER_MARK_BYTES, type SocketAdapter, WsChannel } from './internal/ws-channel.js';
+import { WebSocket, WebSocketServer } from 'ws';
+import { dialError } from './internal/dial-error.js';
+import { listenerServer } from './internal/listener-server.js';
+import { DEFAULT_HIGH_WATER_MARK_BYTES, WsChannel } from './internal/ws-channel.js';
+import { adapt, wire } from './internal/ws-socket.js';
 import { wsUrl } from './internal/ws-url.js';
 import type { WsTlsOptions } from './ws-tls-options.js';
 
@@ -47,127 +48,6 @@ export interface WsFrameTransportOptions {
   maxPendingUpgrades?: number;
   /** Of those, most from one address (`PS_ERR_RATE_LIMIT`). Default 16. */
   maxPendingUpgradesPerSource?: number;
-}
-
-/** A TLS record holding a fatal handshake_failure alert: what a plain listener answers a TLS dialer. */
-const TLS_HANDSHAKE_FAILURE_ALERT = Uint8Array.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28]);
-
-/** The `ws` receiver's size limit, which `ws` has no public setter for. */
-interface ReceiverInternals {
-  _receiver?: { _maxPayload?: number } | null;
-}
-
-const toBuffer = (p: Uint8Array) => Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-
-/**
- * Adapts a `ws` socket to a {@link WsChannel}. A frame's parts go out as the fragments of one
- * message (`fin: false` on all but the last): the receiver gets one message and a server copies
- * nothing (a client masks on a copy, as RFC 6455 requires). The size limit is `ws`'s
- * `maxPayload`, checked from each fragment's header before its payload is buffered.
- */
-function adapt(socket: WebSocket): SocketAdapter & { readonly ws: WebSocket } {
-  return {
-    ws: socket,
-    get bufferedAmount() {
-      return socket.bufferedAmount;
-    },
-    get isOpen() {
-      return socket.readyState === WebSocket.OPEN;
-    },
-    send(parts, _total, done) {
-      if (parts.length <= 1) {
-        socket.send(parts.length === 0 ? Buffer.alloc(0) : toBuffer(parts[0]!), { binary: true }, done);
-        return;
-      }
-      const last = parts.length - 1;
-      for (let i = 0; i < last; i++) socket.send(toBuffer(parts[i]!), { binary: true, fin: false });
-      socket.send(toBuffer(parts[last]!), { binary: true, fin: true }, done);
-    },
-    close: (code, reason) => socket.close(code, reason),
-    terminate: () => socket.terminate(),
-    setMaxPayload(bytes) {
-      const r = (socket as unknown as ReceiverInternals)._receiver;
-      if (r && typeof r._maxPayload === 'number') r._maxPayload = bytes;
-    },
-  };
-}
-
-/** Wires a `ws` socket's events to its channel; `budget` counts its partial messages. */
-function wire(socket: WebSocket, raw: Socket, channel: WsChannel, gate: StreamInboundGate): void {
-  socket.binaryType = 'nodebuffer';
-  const entry = gate.open({ pause: () => socket.pause(), resume: () => socket.resume() });
-  // Bytes are counted from the socket, ahead of ws's parser, until the channel fails or closes.
-  let counting = true;
-  const stopCounting = () => {
-    counting = false;
-    entry.closed();
-  };
-  raw.prependListener('data', (chunk: Buffer) => {
-    if (counting) entry.received(chunk.byteLength);
-  });
-  socket.on('message', (data: RawData, isBinary: boolean) => {
-    entry.frameDone();
-    if (!isBinary) channel.received(undefined);
-    else channel.received(Array.isArray(data) ? Buffer.concat(data) : (data as Buffer));
-  });
-  socket.on('error', (err: Error & { code?: string }) => {
-    stopCounting();
-    channel.failed(
-      err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
-        ? channel.tooLarge()
-        : new PsError(
-            PsErrorCode.FRAME_MALFORMED,
-            `bad WebSocket input from ${channel.source} (${err.message}); connection closed`,
-            undefined,
-            { cause: err },
-          ),
-    );
-  });
-  socket.on('close', (code: number, reason: Buffer) => {
-    stopCounting();
-    channel.ended(code, reason.toString());
-  });
-}
-
-/** Maps an error of a dial before the upgrade completed to a PsError. */
-function dialError(err: Error & { code?: string; syscall?: string }, url: string): PsError {
-  const cause = { cause: err };
-  if (isTlsAuthError(err)) {
-    // An untrusted certificate, or a peer that does not speak TLS: retrying will not help.
-    return new PsError(PsErrorCode.AUTH, `TLS to ${url} failed: ${err.message}`, undefined, cause);
-  }
-  if (err.code?.startsWith('HPE_')) {
-    return new PsError(
-      PsErrorCode.HANDSHAKE,
-      `${url} is not a @ps WebSocket endpoint (the answer is not HTTP: ${err.message}); a wss:// port? give this transport the same tls options as the server`,
-      undefined,
-      cause,
-    );
-  }
-  const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1];
-  // Refused, reset or timed out is worth a retry; a 4xx or a bad accept header is not.
-  const retry =
-    err.syscall !== undefined ||
-    err.code !== undefined ||
-    /timed out|closed before|hang up/i.test(err.message) ||
-    (status !== undefined && Number(status) >= 500);
-  // A wss:// port closes on a plain upgrade request without a word: say so.
-  const hint = /hang up/i.test(err.message)
-    ? ' (a wss:// port? then give this transport the tls options of the cluster)'
-    : '';
-  return retry
-    ? new PsError(
-        PsErrorCode.PEER_UNREACHABLE,
-        `cannot connect to ${url}: ${err.message}${hint}`,
-        undefined,
-        cause,
-      )
-    : new PsError(
-        PsErrorCode.HANDSHAKE,
-        `${url} is not a @ps WebSocket endpoint: ${err.message}`,
-        undefined,
-        cause,
-      );
 }
 
 /**
@@ -257,7 +137,12 @@ export class WsFrameTransport implements FrameTransport {
     this.assertOpen();
     if (this.http)
       throw new PsError(PsErrorCode.CONFIG, 'this ws transport listens already; make one per node');
-    const http = this.httpServer();
+    const http = listenerServer({
+      tls: this.tls,
+      upgradeTimeoutMs: this.upgradeTimeoutMs,
+      admit: (raw) => this.admit(raw),
+      refuse: (e) => this.refuse(e),
+    });
     this.http = http;
     await new Promise<void>((resolve, reject) => {
       http.once('error', (err) => {
@@ -406,88 +291,6 @@ export class WsFrameTransport implements FrameTransport {
         : Promise.resolve();
     await Promise.all([...ends, listener]);
     this.refusals.complete();
-  }
-
-  /** The HTTP(S) server under the WebSocket server, with the limits on connections before their upgrade. */
-  private httpServer(): Server {
-    const answer426 = (_req: unknown, res: ServerResponse) => {
-      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
-      res.end('this is a @ps WebSocket endpoint; connect with a WebSocket client\n');
-    };
-    const timeouts = { headersTimeout: this.upgradeTimeoutMs, requestTimeout: this.upgradeTimeoutMs };
-    const o = this.tls;
-    let http: Server;
-    if (o) {
-      if (o.cert === undefined || o.key === undefined) {
-        throw new PsError(
-          PsErrorCode.CONFIG,
-          'a TLS WebSocket transport that listens needs tls.cert and tls.key (PEM); a worker that only dials needs neither',
-        );
-      }
-      try {
-        http = createHttpsServer(
-          {
-            ...timeouts,
-            cert: o.cert,
-            key: o.key,
-            ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
-            ...(o.ca !== undefined ? { ca: o.ca } : {}),
-            requestCert: o.requestCert ?? false,
-            rejectUnauthorized: o.requestCert ? (o.rejectUnauthorized ?? true) : false,
-            handshakeTimeout: this.upgradeTimeoutMs,
-          },
-          answer426,
-        ) as unknown as Server;
-      } catch (err) {
-        throw new PsError(
-          PsErrorCode.CONFIG,
-          `cannot load the TLS certificate or key: ${(err as Error).message}`,
-          undefined,
-          { cause: err },
-        );
-      }
-      http.on('tlsClientError', (err: Error & { code?: string }, socket: Socket) => {
-        socket.destroy(); // with a listener for this event, closing the socket is ours to do
-        if (err.code === 'ECONNRESET') return;
-        const where = `${socket.remoteAddress}:${socket.remotePort}`;
-        const timeout = /timeout/i.test(err.message);
-        this.refuse(
-          new PsError(
-            timeout ? PsErrorCode.HANDSHAKE : PsErrorCode.AUTH,
-            timeout
-              ? `connection from ${where} did not complete its TLS handshake within ${this.upgradeTimeoutMs} ms; closed`
-              : `TLS handshake with ${where} failed (${err.message}); a plain or untrusted peer? closed`,
-          ),
-        );
-      });
-    } else {
-      http = createHttpServer(timeouts, answer426);
-    }
-    http.prependListener('connection', (raw: Socket) => this.admit(raw));
-    http.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {
-      // TLS failures were reported by 'tlsClientError' already.
-      const tlsFailure = err.code?.startsWith('ERR_SSL_') === true;
-      const tlsHello = !o && err.rawPacket !== undefined && err.rawPacket[0] === 0x16;
-      if (err.code !== 'ECONNRESET' && !tlsFailure) {
-        const where = `${socket.remoteAddress}:${socket.remotePort}`;
-        this.refuse(
-          new PsError(
-            PsErrorCode.HANDSHAKE,
-            tlsHello
-              ? `connection from ${where} speaks TLS (wss) and this endpoint does not; give every node the same tls options; closed`
-              : `connection from ${where} sent bad HTTP (${err.code ?? err.message}); closed`,
-          ),
-        );
-      }
-      if (socket.writable && !tlsFailure) {
-        // A TLS dialer gets a fatal alert, so it fails at once instead of retrying.
-        socket.end(
-          tlsHello ? TLS_HANDSHAKE_FAILURE_ALERT : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n',
-        );
-        setTimeout(() => socket.destroy(), 1000).unref();
-      } else socket.destroy();
-    });
-    return http;
   }
 
   /**
