@@ -14,4 +14,5 @@ export {
   type WebSocketLike,
   wsBrowser,
 } from './browser-ws-transport.js';
+export { HELLO_MAX_BYTES } from '@ps/core';
 export { MAX_POLL_INTERVAL_MS } from './internal/ws-channel.js';

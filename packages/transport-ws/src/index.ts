@@ -15,6 +15,7 @@ export {
   type WebSocketLike,
   wsBrowser,
 } from './browser-ws-transport.js';
+export { HELLO_MAX_BYTES } from '@ps/core';
 export { MAX_POLL_INTERVAL_MS } from './internal/ws-channel.js';
 export { WsFrameTransport, type WsFrameTransportOptions } from './ws-frame-transport.js';
 export type { WsTlsOptions } from './ws-tls-options.js';
