@@ -110,6 +110,15 @@ export class LayerLink {
     this.channel.close();
   }
 
+  /**
+   * Drops the link at once (a newer link replaced it, or it claimed an id it may not have): no
+   * frame it carries is handed out from now on, and its channel closes with `reason`.
+   */
+  drop(reason: PsError): void {
+    this.failed = true;
+    this.channel.close(reason);
+  }
+
   private receive(f: Uint8Array | readonly Uint8Array[]): void {
     if (this.failed || this.ended) return;
     const peer = this.peer;

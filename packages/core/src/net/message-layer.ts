@@ -356,7 +356,9 @@ export class MessageLayer implements Transport {
     const link = await this.dialWithRetry(peer, this.connectTimeoutMs);
     const id = link.peer!;
     const prev = this.peers.dialed.get(id);
-    if (prev?.link && prev.link !== link) prev.link.close();
+    if (prev?.link && prev.link !== link) {
+      prev.link.drop(new PsError(PsErrorCode.PEER_UNREACHABLE, `${id} dialed again; older link closed`));
+    }
     const d: DialedPeer = { address: peer, link, waiters: [], reconnecting: false };
     this.peers.dialed.set(id, d);
     const impostor = this.peers.dropImpostor(id);

@@ -39,7 +39,9 @@ export class PeerTable {
   /** Records an accepted link for `peer`, closing the one it replaces. */
   accept(peer: NodeId, link: LayerLink): void {
     const old = this.accepted.get(peer);
-    if (old && old !== link) old.close();
+    // At once: frames still arriving on the older link must not be answered over this one.
+    if (old && old !== link)
+      old.drop(new PsError(PsErrorCode.PEER_UNREACHABLE, `${peer} connected again; older link closed`));
     this.accepted.set(peer, link);
   }
 
@@ -59,7 +61,7 @@ export class PeerTable {
     const a = this.accepted.get(id);
     if (!err || !a) return undefined;
     this.accepted.delete(id);
-    a.close();
+    a.drop(err);
     return err;
   }
 
