@@ -3,30 +3,16 @@
 // playwright-core, which downloads no browser) opens it: the tab joins as a worker, trains its
 // shard of SpamAssassin, and its pushes reach the servers.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserServer, chromium } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { chromiumPath, launchChromium } from './helpers/chromium.js';
 import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js';
 
 const cli = fileURLToPath(new URL('../packages/apps/dist/cli.js', import.meta.url));
 afterEach(killAll);
-
-/** The Chromium to drive: `PS_CHROMIUM`, else Debian's package (`apt-get install chromium`). */
-function chromiumPath(): string {
-  const { PS_CHROMIUM: given } = process.env;
-  const candidates = given ? [given] : ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
-    throw new Error(
-      `Chromium is not installed (looked for ${candidates.join(', ')}): install Debian's package with ` +
-        '`apt-get install chromium` (.ci/run does), or set PS_CHROMIUM to a Chromium binary',
-    );
-  }
-  return found;
-}
 
 /** Waits until one of `lines` matches `re`, failing after `ms` with the process's stderr. */
 async function lineOf(p: Proc, lines: string[], re: RegExp, ms: number): Promise<RegExpExecArray> {
@@ -47,32 +33,6 @@ async function serve(): Promise<{ proc: Proc; url: string }> {
   const proc = spawnNode(cli, {}, ['serve', '--port', '0']);
   const [url] = await lineOf(proc, proc.lines, /^http:\/\/127\.0\.0\.1:\d+\/$/, 20_000);
   return { proc, url: url! };
-}
-
-/**
- * Starts headless Chromium (a browser server whose process we hold) and connects to it.
- * `close` closes the browser, and kills its process by pid if it lingers.
- */
-async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
-  const executablePath = chromiumPath();
-  const server: BrowserServer = await chromium.launchServer({
-    executablePath,
-    headless: true,
-    // The sandbox needs user namespaces, which a root shell in a container lacks.
-    args: ['--no-sandbox'],
-    timeout: 60_000,
-  });
-  const close = async () => {
-    await Promise.race([server.close(), new Promise((r) => setTimeout(r, 10_000))]);
-    const child = server.process();
-    if (child.exitCode === null && child.signalCode === null) await server.kill();
-  };
-  try {
-    return { browser: await chromium.connect(server.wsEndpoint(), { timeout: 30_000 }), close };
-  } catch (err) {
-    await close();
-    throw err;
-  }
 }
 
 /** Starts `pskv slr` over ws with one Node worker and one tab; resolves with the tab's address. */

@@ -2,6 +2,11 @@
  * @ps/transport-ws for browsers: only the client transport on the platform `WebSocket`; nothing
  * here imports a Node module. (Node gets `./index.js`, which also has the `ws` server transport.)
  */
+
+export {
+  BrowserWsFrameTransport,
+  type BrowserWsFrameTransportOptions,
+} from './browser-ws-frame-transport.js';
 export {
   BrowserWsTransport,
   type BrowserWsTransportOptions,
@@ -9,4 +14,5 @@ export {
   type WebSocketLike,
   wsBrowser,
 } from './browser-ws-transport.js';
-export { HELLO_MAX_BYTES, MAX_POLL_INTERVAL_MS, type WsBaseOptions } from './ws-base.js';
+export { HELLO_MAX_BYTES } from '@ps/core';
+export { MAX_POLL_INTERVAL_MS } from './internal/ws-channel.js';

@@ -3,6 +3,11 @@
  * library) and `wsBrowser()` on the platform `WebSocket` (client only, for workers in a browser
  * tab). Bundlers resolving the "browser" condition get `./browser.js`, which has only the latter.
  */
+
+export {
+  BrowserWsFrameTransport,
+  type BrowserWsFrameTransportOptions,
+} from './browser-ws-frame-transport.js';
 export {
   BrowserWsTransport,
   type BrowserWsTransportOptions,
@@ -10,5 +15,8 @@ export {
   type WebSocketLike,
   wsBrowser,
 } from './browser-ws-transport.js';
-export { HELLO_MAX_BYTES, MAX_POLL_INTERVAL_MS, type WsBaseOptions } from './ws-base.js';
+export { HELLO_MAX_BYTES } from '@ps/core';
+export { MAX_POLL_INTERVAL_MS } from './internal/ws-channel.js';
+export { WsFrameTransport, type WsFrameTransportOptions } from './ws-frame-transport.js';
+export type { WsTlsOptions } from './ws-tls-options.js';
 export { WsTransport, type WsTransportOptions, ws } from './ws-transport.js';
