@@ -3,6 +3,7 @@
  * here imports a Node module. (Node gets `./index.js`, which also has the `ws` server transport.)
  */
 
+export { HELLO_MAX_BYTES } from '@ps/core';
 export {
   BrowserWsFrameTransport,
   type BrowserWsFrameTransportOptions,
@@ -14,5 +15,4 @@ export {
   type WebSocketLike,
   wsBrowser,
 } from './browser-ws-transport.js';
-export { HELLO_MAX_BYTES } from '@ps/core';
 export { MAX_POLL_INTERVAL_MS } from './internal/ws-channel.js';

@@ -4,6 +4,7 @@
  * tab). Bundlers resolving the "browser" condition get `./browser.js`, which has only the latter.
  */
 
+export { HELLO_MAX_BYTES } from '@ps/core';
 export {
   BrowserWsFrameTransport,
   type BrowserWsFrameTransportOptions,
@@ -15,7 +16,6 @@ export {
   type WebSocketLike,
   wsBrowser,
 } from './browser-ws-transport.js';
-export { HELLO_MAX_BYTES } from '@ps/core';
 export { MAX_POLL_INTERVAL_MS } from './internal/ws-channel.js';
 export { WsFrameTransport, type WsFrameTransportOptions } from './ws-frame-transport.js';
 export type { WsTlsOptions } from './ws-tls-options.js';
