@@ -39,7 +39,9 @@ export class ValidatedKeys {
     this.shared = undefined;
     validateKeys(keys);
     if (!long) return -1;
-    if (this.hint.see(keys)) this.last = keys.slice();
+    // A list kept only once it repeats; meanwhile nothing is remembered, so a tag always names
+    // the latest list (an older copy must not match under the new list's tag).
+    this.last = this.hint.see(keys) ? keys.slice() : undefined;
     return ++this.version;
   }
 
