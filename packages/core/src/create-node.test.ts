@@ -6,10 +6,10 @@ import {
   createServer,
   createWorker,
 } from './create-node.js';
-import type { KVPairs, ValArray, ValArrayOf } from './kv-pairs.js';
 import type { KVServer } from './kv-server.js';
 import type { KVWorker } from './kv-worker.js';
 import type { PsNode } from './ps-node.js';
+import type { KVPairs, ValArray, ValArrayOf } from './wire/kv-pairs.js';
 
 // Type-level tests: `npm run typecheck` (tsc over src, tests included) fails when a type drifts.
 // The runtime shape is tested over a real cluster in test/cluster-fill.test.ts.

@@ -1,7 +1,7 @@
-import type { ValArray, ValArrayOf, ValDtype } from './kv-pairs.js';
 import { KVServer, type KVServerOptions, type RequestHandler } from './kv-server.js';
 import { KVWorker, type KVWorkerOptions } from './kv-worker.js';
 import { type NodeOptions, PsNode } from './ps-node.js';
+import type { ValArray, ValArrayOf, ValDtype } from './wire/kv-pairs.js';
 
 /** Options of {@link createServer}: a node's options plus the handler of each app id. */
 export interface CreateServerOptions extends Omit<NodeOptions, 'role'> {

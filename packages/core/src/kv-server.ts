@@ -1,16 +1,16 @@
 import type { Subscription } from 'rxjs';
-import type { ClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
-import { type LocalHint, localHintOf } from './internal/local-frame.js';
-import { Replication } from './internal/replication.js';
-import { ValidatedKeys } from './internal/validated-keys.js';
-import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './kv-pairs.js';
-import type { KVTable } from './kv-table.js';
-import type { Message, NodeId, Segment } from './message.js';
+import type { TableHandler } from './handlers/table-handler.js';
+import type { ClusterView } from './membership/cluster-view.js';
 import type { ReceiveWindowLimits } from './net/receive-window.js';
 import type { ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
-import type { TableHandler } from './table-handler.js';
+import { Replication } from './replication/replication.js';
+import type { KVTable } from './store/kv-table.js';
+import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './wire/kv-pairs.js';
+import { type LocalHint, localHintOf } from './wire/local-frame.js';
+import type { Message, NodeId, Segment } from './wire/message.js';
+import { ValidatedKeys } from './wire/validated-keys.js';
 
 /** A request as a server's handler sees it. */
 export interface KVRequest {

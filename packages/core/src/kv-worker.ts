@@ -1,15 +1,15 @@
 import { defer, from, type Observable, Subject, type Subscription } from 'rxjs';
-import type { ClusterView } from './cluster-view.js';
-import { type Consistency, delayOf, eventual } from './consistency.js';
+import { type Consistency, delayOf, eventual } from './consistency/consistency.js';
+import type { TaskEvent } from './consistency/task-event.js';
 import { PsError, PsErrorCode } from './errors.js';
-import { gatherKV, valueOffsets } from './internal/gather.js';
-import { type LocalHint, withLocalHint } from './internal/local-frame.js';
-import { ValidatedKeys } from './internal/validated-keys.js';
-import { dtypeOf, type KVPairs, type ValArray, validateKVPairs } from './kv-pairs.js';
-import type { Message, Meta, NodeId, Segment } from './message.js';
+import type { ClusterView } from './membership/cluster-view.js';
 import { DEFAULT_RESEND_TIMING, ResendTable, type ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
-import type { TaskEvent } from './task-event.js';
+import { gatherKV, valueOffsets } from './wire/gather.js';
+import { dtypeOf, type KVPairs, type ValArray, validateKVPairs } from './wire/kv-pairs.js';
+import { type LocalHint, withLocalHint } from './wire/local-frame.js';
+import type { Message, Meta, NodeId, Segment } from './wire/message.js';
+import { ValidatedKeys } from './wire/validated-keys.js';
 
 /**
  * A request's timestamp: a number, branded with what `wait` resolves to (`void` for a push,

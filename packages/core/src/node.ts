@@ -3,5 +3,5 @@
  * `@ps/core/node`; everything else is in `@ps/core`, which stays importable in a browser.
  */
 
-export { type RestoreOptions, restoreServer, snapshotServer } from './server-snapshot.js';
-export { readSnapshot, readSnapshotMeta, writeSnapshot } from './snapshot-file.js';
+export { type RestoreOptions, restoreServer, snapshotServer } from './store/server-snapshot.js';
+export { readSnapshot, readSnapshotMeta, writeSnapshot } from './store/snapshot-file.js';

@@ -1,14 +1,23 @@
 import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
-import { type ClusterFill, clusterDidNotFill, fillFromWire } from './cluster-fill.js';
-import { type ClusterView, viewFromWire, viewToWire, type WireClusterView } from './cluster-view.js';
 import { PsError, PsErrorCode } from './errors.js';
-import { type AppFilters, chainsSignature, type Filter } from './filter.js';
-import { Endpoint, type TrafficStats } from './internal/endpoint.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
-import type { WireResumeState } from './internal/resume-state.js';
-import { ServerLease } from './internal/server-lease.js';
-import { cachesKeyLists, keyListReuse } from './key-list-reuse.js';
-import type { KeyRange } from './key-range.js';
+import { type ClusterFill, clusterDidNotFill, fillFromWire } from './membership/cluster-fill.js';
+import {
+  type ClusterView,
+  viewFromWire,
+  viewToWire,
+  type WireClusterView,
+} from './membership/cluster-view.js';
+import type { WireResumeState } from './membership/resume-state.js';
+import { Ring, type WireRing } from './membership/ring.js';
+import type { BarrierGroup } from './membership/scheduler.js';
+import { ServerLease } from './membership/server-lease.js';
+import { Endpoint, type TrafficStats } from './net/endpoint.js';
+import { RoleSecrets } from './net/role-secrets.js';
+import type { PeerAddress, Transport, TransportEvent } from './net/transport.js';
+import { type AppFilters, chainsSignature, type Filter } from './wire/filter.js';
+import { cachesKeyLists, keyListReuse } from './wire/key-list-reuse.js';
+import type { KeyRange } from './wire/key-range.js';
 import {
   type Message,
   type Meta,
@@ -18,11 +27,7 @@ import {
   SCHEDULER_COMMANDS,
   SCHEDULER_ID,
   type Segment,
-} from './message.js';
-import { Ring, type WireRing } from './ring.js';
-import { RoleSecrets } from './role-secrets.js';
-import type { BarrierGroup } from './scheduler.js';
-import type { PeerAddress, Transport, TransportEvent } from './transport.js';
+} from './wire/message.js';
 
 /** Options of {@link PsNode.create}. */
 export interface NodeOptions {

@@ -4,11 +4,11 @@
  */
 import { filter, firstValueFrom, map, mergeMap, type Observable, take, timeout, timer, toArray } from 'rxjs';
 import { isPsError, PsErrorCode } from './errors.js';
-import { decodeFrame, encodeFrame } from './frame-codec.js';
-import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from './message.js';
-import { seededRandom } from './seeded-random.js';
+import { seededRandom } from './internal/seeded-random.js';
+import type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './net/transport.js';
 import type { TestApi } from './testing/test-api.js';
-import type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';
+import { decodeFrame, encodeFrame } from './wire/frame-codec.js';
+import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from './wire/message.js';
 
 export {
   type FrameConformanceOptions,
@@ -387,4 +387,4 @@ export function reorderingTransport(inner: Transport, opts: { seed: number; maxD
   };
 }
 
-export { seededRandom } from './seeded-random.js';
+export { seededRandom } from './internal/seeded-random.js';

@@ -1,5 +1,5 @@
 import { PsError, PsErrorCode } from '../errors.js';
-import { DEFAULT_MAX_PENDING_HANDSHAKES } from '../handshake.js';
+import { DEFAULT_MAX_PENDING_HANDSHAKES } from './handshake.js';
 
 /** Default most connections a listening transport keeps open at once (`maxConnections`). */
 export const DEFAULT_MAX_CONNECTIONS = 1024;

@@ -1,10 +1,10 @@
-import type { ClusterSecret } from '../cluster-secret.js';
 import { PsError, PsErrorCode } from '../errors.js';
-import { Handshake, type HandshakeStep } from '../handshake.js';
-import type { NodeId } from '../message.js';
-import { TokenBucket } from '../token-bucket.js';
+import type { NodeId } from '../wire/message.js';
+import type { ClusterSecret } from './cluster-secret.js';
 import type { FrameChannel } from './frame-transport.js';
+import { Handshake, type HandshakeStep } from './handshake.js';
 import { overQueueLimit, slowPeerError } from './slow-peer.js';
+import { TokenBucket } from './token-bucket.js';
 
 /** What a {@link LayerLink} needs to know: its side, this node, and the per-connection limits. */
 export interface LayerLinkOptions {

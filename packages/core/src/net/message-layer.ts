@@ -1,18 +1,18 @@
 import { type Observable, Subject } from 'rxjs';
-import { ClusterSecret } from '../cluster-secret.js';
 import { PsError, PsErrorCode } from '../errors.js';
-import { DEFAULT_MAX_FRAME_BYTES } from '../frame-codec.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../handshake.js';
-import type { NodeAddress, NodeId } from '../message.js';
-import { DEFAULT_MAX_MESSAGES_PER_SECOND } from '../token-bucket.js';
-import type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from '../transport.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '../wire/frame-codec.js';
+import type { NodeAddress, NodeId } from '../wire/message.js';
+import { ClusterSecret } from './cluster-secret.js';
 import { ConnectionLimits } from './connection-limits.js';
 import type { FrameChannel, FrameChannelLimits, FrameTransport } from './frame-transport.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './handshake.js';
 import { DEFAULT_MAX_INBOUND_BUFFER_BYTES, InboundBudget } from './inbound-budget.js';
 import { LayerLink } from './layer-link.js';
 import { type DialedPeer, PeerTable } from './peer-table.js';
 import { dialWithRetry } from './reconnect.js';
 import { DEFAULT_MAX_QUEUED_BYTES } from './slow-peer.js';
+import { DEFAULT_MAX_MESSAGES_PER_SECOND } from './token-bucket.js';
+import type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './transport.js';
 
 /** Largest frame accepted before a connection's handshake is done (handshake frames are under 200 bytes). */
 export const HELLO_MAX_BYTES = 4096;

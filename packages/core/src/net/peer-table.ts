@@ -1,8 +1,8 @@
 import { PsError, PsErrorCode } from '../errors.js';
-import type { NodeId } from '../message.js';
-import { displacedSchedulerImpostor, refuseSchedulerImpostor } from '../scheduler-impostor.js';
-import type { PeerAddress } from '../transport.js';
+import type { NodeId } from '../wire/message.js';
 import type { LayerLink } from './layer-link.js';
+import { displacedSchedulerImpostor, refuseSchedulerImpostor } from './scheduler-impostor.js';
+import type { PeerAddress } from './transport.js';
 
 /** A peer this node dialed: where it is, its open link (none while reconnecting), who waits. */
 export interface DialedPeer {

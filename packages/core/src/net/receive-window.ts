@@ -1,5 +1,5 @@
-import { type KeyRange, lowerBound } from '../key-range.js';
-import { keyWords } from '../kv-pairs.js';
+import { type KeyRange, lowerBound } from '../wire/key-range.js';
+import { keyWords } from '../wire/kv-pairs.js';
 
 /** Bounds of a {@link ReceiveWindow}, per sender. */
 export interface ReceiveWindowLimits {

@@ -1,5 +1,5 @@
 import { PsError, PsErrorCode } from '../errors.js';
-import type { PeerAddress } from '../transport.js';
+import type { PeerAddress } from './transport.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -3,16 +3,16 @@
 // ranges, a snapshot round trip), whatever mix of in-range, off-grid and out-of-range keys.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { adagradHandler } from '../adagrad-handler.js';
 import { isPsError, PsErrorCode } from '../errors.js';
-import { KEY_SPACE_END, type KeyRange } from '../key-range.js';
-import { keyWords } from '../kv-pairs.js';
+import { adagradHandler } from '../handlers/adagrad-handler.js';
+import { sumHandler } from '../handlers/sum-handler.js';
+import type { TableHandler } from '../handlers/table-handler.js';
 import type { KVRequest } from '../kv-server.js';
-import { sumHandler } from '../sum-handler.js';
-import type { TableHandler } from '../table-handler.js';
-import type { TableRange } from '../table-range.js';
-import { decodeTableRange, encodeTableRange } from '../table-snapshot.js';
+import { KEY_SPACE_END, type KeyRange } from '../wire/key-range.js';
+import { keyWords } from '../wire/kv-pairs.js';
 import { type DenseRange, denseKeyWords, denseLayout, denseSlot } from './dense-range.js';
+import type { TableRange } from './table-range.js';
+import { decodeTableRange, encodeTableRange } from './table-snapshot.js';
 
 const MAX_KEY = KEY_SPACE_END - 1n;
 const cmp = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);

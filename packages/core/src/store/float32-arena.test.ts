@@ -3,9 +3,9 @@
 // (the memory grows in place), long and short runs, pushPull's fused pass and the scalar tail.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KEY_SPACE_END } from '../key-range.js';
+import { sumHandler } from '../handlers/sum-handler.js';
 import type { KVRequest } from '../kv-server.js';
-import { sumHandler } from '../sum-handler.js';
+import { KEY_SPACE_END } from '../wire/key-range.js';
 import { Float32Arena } from './float32-arena.js';
 
 const req = (keys: BigUint64Array, vals: Float32Array, push: boolean, pull: boolean): KVRequest => ({

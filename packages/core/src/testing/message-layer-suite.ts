@@ -1,10 +1,10 @@
 import { filter, firstValueFrom, type Observable, take, timeout, toArray } from 'rxjs';
 import { PsError, PsErrorCode } from '../errors.js';
-import type { NodeId } from '../message.js';
 import type { FrameAddress, FrameChannel, FrameTransport } from '../net/frame-transport.js';
 import { InboundBudget } from '../net/inbound-budget.js';
 import { MessageLayer, type MessageLayerOptions } from '../net/message-layer.js';
-import type { InboundFrame, TransportEvent } from '../transport.js';
+import type { InboundFrame, TransportEvent } from '../net/transport.js';
+import type { NodeId } from '../wire/message.js';
 import type { TestApi } from './test-api.js';
 
 /** What {@link runMessageLayerSuite} needs to know about a medium beyond its factory. */
