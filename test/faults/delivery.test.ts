@@ -7,23 +7,14 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exitCode, killAll, type Proc, spawnNode } from '../helpers/processes.js';
+import type { LedgerResult } from './ledger-cluster.js';
 import { resetLinksFrom, ssKillWorks } from './resets.js';
 
 const script = fileURLToPath(new URL('./fixtures/delivery-node.mjs', import.meta.url));
 afterEach(killAll);
 
-interface Result {
-  event: 'result';
-  rank: number;
-  issued: number;
-  acked: number;
-  failed: number;
-  settled: number;
-  codes: Record<string, number>;
-  mismatches: number;
-  firstBad?: unknown;
-  proxy: { resets: number; stalls: number };
-}
+/** A worker's ledger line (the fixture's `result`). */
+type Result = LedgerResult;
 
 interface Cluster {
   scheduler: Proc;

@@ -8,22 +8,15 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exitCode, killAll, type Proc, spawnNode } from '../helpers/processes.js';
+import type { LedgerResult } from './ledger-cluster.js';
 import { resetPort, ssKillWorks } from './resets.js';
 
 const script = fileURLToPath(new URL('./fixtures/delivery-node.mjs', import.meta.url));
 const cli = fileURLToPath(new URL('../../packages/apps/dist/cli.js', import.meta.url));
 afterEach(killAll);
 
-interface Result {
-  event: 'result';
-  rank: number;
-  issued: number;
-  acked: number;
-  failed: number;
-  settled: number;
-  mismatches: number;
-  firstBad?: unknown;
-}
+/** A worker's ledger line (the fixture's `result`). */
+type Result = LedgerResult;
 
 interface View {
   event: 'view';

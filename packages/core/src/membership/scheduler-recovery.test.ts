@@ -1,39 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterView } from './cluster-view.js';
-import type { ResumeState } from './resume-state.js';
+import { state, view } from './resume-fixtures.test-util.js';
 import { Ring } from './ring.js';
 import { SchedulerRecovery } from './scheduler-recovery.js';
-
-const node = (id: string, role: 'server' | 'worker', rank: number) => ({
-  id,
-  role,
-  rank,
-  host: '127.0.0.1',
-  port: 0,
-});
-
-function view(over: Partial<ClusterView> = {}): ClusterView {
-  return {
-    version: 4,
-    epoch: 2,
-    run: 'r1',
-    leaseMs: 1000,
-    servers: [node('s0', 'server', 0), node('s1', 'server', 1), node('s2', 'server', 2)],
-    workers: [node('w0', 'worker', 0), node('w1', 'worker', 1)],
-    ring: Ring.create(['s0', 's1', 's2'], { version: 3 }),
-    replicas: 1,
-    dead: [],
-    ...over,
-  };
-}
-
-const state = (v: ClusterView, over: Partial<ResumeState> = {}): ResumeState => ({
-  view: v,
-  pending: [],
-  entered: { servers: 0, workers: 0, all: 0 },
-  done: false,
-  ...over,
-});
 
 describe('SchedulerRecovery', () => {
   it('awaits every live node of the newest view, and plans from the servers’ ring', () => {
