@@ -9,8 +9,8 @@
 // --into: the end-to-end pushPull writes its answer into a reused buffer (`pushPull(kv, { into })`).
 // Prints one line per size: M keys/s end to end and of the handler alone (wall clock), with the
 // CPU time per key of each (process.cpuUsage: less disturbed than wall time on a shared machine).
-import { createServer, createWorker, Scheduler, sumHandler } from '@ps/core';
-import { InprocHub, inproc } from '@ps/transport-inproc';
+import { sumHandler } from '@ps/core';
+import { startInprocPair } from './inproc-pair.mjs';
 
 const args = process.argv.slice(2);
 const dense = args.includes('--dense');
@@ -21,7 +21,6 @@ const msAt = args.indexOf('--ms');
 const runMs = msAt >= 0 ? Number(args[msAt + 1]) : 400;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--ms').map(Number);
 if (sizes.length === 0) sizes.push(1_000_000);
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const handlerOpts = () =>
   dense ? { simd, denseRange: { base: 0n, count: 1 << 21 } } : { simd, initialCapacity: 1 << 21 };
 
@@ -52,25 +51,7 @@ async function rate(n, once) {
   return { keysPerS: mid(wall), cpuNs: mid(cpu) };
 }
 
-// Node timers are unref'd; this keeps the process alive while a server holds requests.
-const keepAlive = setInterval(() => {}, 1000);
-const hub = new InprocHub();
-const scheduler = await Scheduler.start({
-  transport: inproc({ hub }),
-  numServers: 1,
-  numWorkers: 1,
-  logger: quiet,
-});
-const at = { host: '127.0.0.1', port: scheduler.address.port };
-const [server, { node, worker }] = await Promise.all([
-  createServer({
-    transport: inproc({ hub }),
-    scheduler: at,
-    logger: quiet,
-    handler: sumHandler(handlerOpts()),
-  }),
-  createWorker({ transport: inproc({ hub }), scheduler: at, logger: quiet }),
-]);
+const { worker, end } = await startInprocPair(sumHandler(handlerOpts()));
 const alone = sumHandler(handlerOpts());
 for (const n of sizes) {
   const lists = [0, 1].map((s) => ({
@@ -87,8 +68,5 @@ for (const n of sizes) {
   const f = (x) => `${(x.keysPerS / 1e6).toFixed(1)} M keys/s (CPU ${x.cpuNs.toFixed(2)} ns/key)`;
   console.log(`${n} keys: pushPull ${f(e2e)}; sum handler alone ${f(h)}`);
 }
-await node.finalize();
-await scheduler.terminated;
-await server.node.terminated;
-clearInterval(keepAlive);
+await end();
 process.exit(0);

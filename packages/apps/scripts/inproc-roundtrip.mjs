@@ -5,32 +5,13 @@
 // Prints, for three rounds of `rounds` requests (the first includes V8's compilation of the
 // path), the median and fastest round trip and the CPU time per request (process.cpuUsage,
 // garbage collector threads included), the figure least disturbed on a shared machine.
-import { createServer, createWorker, Scheduler, sumHandler } from '@ps/core';
-import { InprocHub, inproc } from '@ps/transport-inproc';
+import { sumHandler } from '@ps/core';
+import { startInprocPair } from './inproc-pair.mjs';
 
 const args = process.argv.slice(2).filter((a) => a !== '--into');
 const n = Number(args[0] ?? 1);
 const rounds = Number(args[1] ?? 20_000);
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-// Node timers are unref'd; this keeps the process alive while a server holds requests.
-const keepAlive = setInterval(() => {}, 1000);
-const hub = new InprocHub();
-const scheduler = await Scheduler.start({
-  transport: inproc({ hub }),
-  numServers: 1,
-  numWorkers: 1,
-  logger: quiet,
-});
-const at = { host: '127.0.0.1', port: scheduler.address.port };
-const [server, { node, worker }] = await Promise.all([
-  createServer({
-    transport: inproc({ hub }),
-    scheduler: at,
-    logger: quiet,
-    handler: sumHandler({ denseRange: { count: 1 << 21 } }),
-  }),
-  createWorker({ transport: inproc({ hub }), scheduler: at, logger: quiet }),
-]);
+const { worker, end } = await startInprocPair(sumHandler({ denseRange: { count: 1 << 21 } }));
 const kv = {
   keys: BigUint64Array.from({ length: n }, (_, i) => BigInt(i)),
   vals: new Float32Array(n).fill(1),
@@ -57,8 +38,5 @@ for (let rep = 0; rep < 3; rep++) {
     `${n} keys: median ${us(samples[samples.length >> 1])} µs, fastest ${us(samples[0])} µs, CPU ${((c.user + c.system) / rounds).toFixed(1)} µs/request`,
   );
 }
-clearInterval(keepAlive);
-await node.finalize();
-await scheduler.terminated;
-await server.node.terminated;
+await end();
 process.exit(0);
