@@ -1,16 +1,8 @@
-// Exactly-once delivery and "acknowledged means replicated", proved on real processes over TCP on
-// 127.0.0.1: connections reset mid-flight with `ss -K` (worker→server and master→replica links),
-// links through a fault-injecting proxy (delay, resets, stalls), and a master SIGKILLed while its
-// links to its replicas keep being reset. Each case keeps a ledger: every worker's wait() settles,
-// none fails, and the pulled totals equal the acknowledged pushes exactly.
-// `npm run test:faults` runs this suite (after `npm run build`: the processes run dist/).
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { exitCode, killAll, type Proc, spawnNode } from '../helpers/processes.js';
-import type { LedgerResult } from './ledger-cluster.js';
+import { exitCode, killAll, type Proc } from '../helpers/processes.js';
+import { ackedOf, type LedgerResult, startLedgerCluster } from './ledger-cluster.js';
 import { resetLinksFrom, ssKillWorks } from './resets.js';
 
-const script = fileURLToPath(new URL('./fixtures/delivery-node.mjs', import.meta.url));
 afterEach(killAll);
 
 /** A worker's ledger line (the fixture's `result`). */
@@ -30,42 +22,12 @@ async function startCluster(
   workers: number,
   extra: Record<string, string>,
 ): Promise<Cluster> {
-  const common = {
-    PS_NUM_SERVERS: String(servers),
-    PS_NUM_WORKERS: String(workers),
-    PS_HOST: '127.0.0.1',
-    ...extra,
-  };
-  const scheduler = spawnNode(script, { ...common, PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });
-  const { port } = await scheduler.waitFor<{ port: number }>(
-    (o) => (o as { event?: string }).event === 'listening',
-  );
-  const env = { ...common, PS_SCHEDULER: `127.0.0.1:${port}` };
-  const srv = Array.from({ length: servers }, () => spawnNode(script, { ...env, PS_ROLE: 'server' }));
-  const wrk = Array.from({ length: workers }, () => spawnNode(script, { ...env, PS_ROLE: 'worker' }));
-  const listening = await Promise.all(
-    srv.map((s) => s.waitFor<{ event: string; port: number }>((o) => o.event === 'listening', 60_000)),
-  );
-  await Promise.all(wrk.map((w) => w.waitFor<{ event: string }>((o) => o.event === 'joined', 60_000)));
+  const c = await startLedgerCluster({ servers, workers, env: extra });
   return {
-    scheduler,
-    servers: srv,
-    workers: wrk,
-    serverPorts: listening.map((l) => l.port),
-    serverPids: srv.map((s) => s.pid),
-    workerPids: wrk.map((w) => w.pid),
+    ...c,
+    serverPids: c.servers.map((s) => s.pid),
+    workerPids: c.workers.map((w) => w.pid),
   };
-}
-
-/** The number of pushes worker `w` has acknowledged so far (from its progress lines). */
-function ackedOf(w: Proc): number {
-  let n = 0;
-  for (const l of w.lines) {
-    if (!l.includes('"acked"')) continue;
-    const o = JSON.parse(l) as { event?: string; acked?: number };
-    if (o.event === 'acked' && (o.acked ?? 0) > n) n = o.acked!;
-  }
-  return n;
 }
 
 /** Waits until every worker acknowledged at least `more` pushes beyond `from` (per worker). */

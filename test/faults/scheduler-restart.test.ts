@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exitCode, killAll, type Proc, spawnNode } from '../helpers/processes.js';
-import type { LedgerResult } from './ledger-cluster.js';
+import { type LedgerResult, startLedgerCluster } from './ledger-cluster.js';
 import { resetPort, ssKillWorks } from './resets.js';
 
 const script = fileURLToPath(new URL('./fixtures/delivery-node.mjs', import.meta.url));
@@ -44,6 +44,7 @@ async function startCluster(
   workers: number,
   extra: Record<string, string>,
 ): Promise<Cluster> {
+  // The same variables as every role got, kept to start a new scheduler with them.
   const common = {
     PS_NUM_SERVERS: String(servers),
     PS_NUM_WORKERS: String(workers),
@@ -52,15 +53,9 @@ async function startCluster(
     LEDGER_REPLICAS: '1',
     ...extra,
   };
-  const scheduler = spawnNode(script, { ...common, PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0' });
-  const { port } = await scheduler.waitFor<{ event: string; port: number }>((o) => o.event === 'listening');
-  const env = { ...common, PS_SCHEDULER: `127.0.0.1:${port}` };
-  const srv = Array.from({ length: servers }, () => spawnNode(script, { ...env, PS_ROLE: 'server' }));
-  const wrk = Array.from({ length: workers }, () => spawnNode(script, { ...env, PS_ROLE: 'worker' }));
-  await Promise.all(srv.map((s) => s.waitFor<{ event: string }>((o) => o.event === 'listening', 60_000)));
-  await Promise.all(wrk.map((w) => w.waitFor<{ event: string }>((o) => o.event === 'joined', 60_000)));
-  await scheduler.waitFor(isView, 30_000);
-  return { scheduler, port, common, servers: srv, workers: wrk };
+  const c = await startLedgerCluster({ servers, workers, env: common });
+  await c.scheduler.waitFor(isView, 30_000);
+  return { scheduler: c.scheduler, port: c.schedulerPort, common, servers: c.servers, workers: c.workers };
 }
 
 /** The newest view line `p` printed so far. */
