@@ -33,6 +33,8 @@ export interface InprocFrameTransportOptions {
  */
 export class InprocFrameTransport implements FrameTransport {
   readonly kind = 'inproc';
+  /** Frames reach the receiver as the sender's own parts array (core skips encoding data messages). */
+  readonly passesFramesByReference = true;
   readonly maxFrameBytes: number;
   /** The hub this transport listens in and looks listeners up in. */
   readonly hub: InprocHub;

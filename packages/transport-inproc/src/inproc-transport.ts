@@ -31,8 +31,6 @@ export const INPROC_LAYER_DEFAULTS: MessageLayerOptions = {
 export class InprocTransport extends MessageLayer {
   /** The hub this transport listens in and looks peers up in. */
   readonly hub: InprocHub;
-  /** Frames reach the receiver as the sender's own parts array (core skips encoding data messages). */
-  readonly passesFramesByReference = true;
 
   /** @throws PsError `PS_ERR_CONFIG` for a secret shorter than 16 bytes, or limits that are not positive. */
   constructor(opts: InprocTransportOptions = {}) {

@@ -88,6 +88,11 @@ export interface FrameTransport {
    */
   readonly earlyCloseHint?: string;
   /**
+   * Optional: true when a frame reaches the receiver as the sender's very parts array (one
+   * thread, no copy). The message layer then says so to core, which skips encoding data messages.
+   */
+  readonly passesFramesByReference?: boolean;
+  /**
    * Listens at `at` and calls `accept` with every new channel (before any of its frames).
    * Resolves with the real address (port 0 becomes the port chosen).
    * @throws PsError `PS_ERR_BIND` when the address cannot be bound.

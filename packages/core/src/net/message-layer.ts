@@ -91,6 +91,10 @@ const bare = (e: PsError) => e.message.slice(e.code.length + 2);
  */
 export class MessageLayer implements Transport {
   readonly kind: string;
+  /** As the medium's (`FrameTransport.passesFramesByReference`): frames handed over uncopied. */
+  get passesFramesByReference(): boolean {
+    return this.medium.passesFramesByReference === true;
+  }
   private readonly framesSubject = new Subject<InboundFrame>();
   private readonly eventsSubject = new Subject<TransportEvent>();
   readonly frames$: Observable<InboundFrame> = this.framesSubject.asObservable();
