@@ -141,6 +141,17 @@ export const PsErrorCode = {
    * the scheduler with `recover` and the run's id, or restart the node to join the new run.
    */
   RUN_MISMATCH: 'PS_ERR_RUN_MISMATCH',
+  /**
+   * A scheduler task failed: its executor threw something other than a `PsError` on a node, or a
+   * task it depends on failed (so it never ran). `scheduler.tasks.wait(id)` rejects with it.
+   */
+  TASK_FAILED: 'PS_ERR_TASK_FAILED',
+  /** A node received a scheduler task whose name it has no executor for (`node.tasks.handle`). */
+  NO_EXECUTOR: 'PS_ERR_NO_EXECUTOR',
+  /** `scheduler.tasks.issue` would give a node more unfinished tasks than `maxPendingPerNode`. */
+  TASK_LIMIT: 'PS_ERR_TASK_LIMIT',
+  /** A task id that the scheduler never issued (`scheduler.tasks.wait`, `deps`). */
+  UNKNOWN_TASK: 'PS_ERR_UNKNOWN_TASK',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

@@ -9,6 +9,17 @@ export {
 export { type ClockSegment, RangeVectorClock } from './consistency/range-vector-clock.js';
 export { type IdleMeter, measureIdle, type TaskEvent } from './consistency/task-event.js';
 export {
+  type GraphTask,
+  type NodeTaskState,
+  TaskGraph,
+  type TaskGraphEvent,
+  type TaskGraphOptions,
+  type TaskId,
+  type TaskResults,
+  type TaskState,
+} from './consistency/task-graph.js';
+export { type TaskContext, type TaskExecutor, TaskRunner } from './consistency/task-runner.js';
+export {
   type CreatedServer,
   type CreatedWorker,
   type CreateServerOptions,
@@ -52,6 +63,11 @@ export {
   type WireRing,
 } from './membership/ring.js';
 export { type BarrierGroup, Scheduler, type SchedulerOptions } from './membership/scheduler.js';
+export {
+  TaskIssuer,
+  type TaskIssuerOptions,
+  type TaskSpec,
+} from './membership/task-issuer.js';
 export { ClusterSecret, MIN_SECRET_BYTES, PROOF_BYTES } from './net/cluster-secret.js';
 export {
   type Admission,

@@ -1,4 +1,5 @@
 import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
+import { TaskRunner } from './consistency/task-runner.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import { type ClusterFill, clusterDidNotFill, fillFromWire } from './membership/cluster-fill.js';
@@ -129,6 +130,8 @@ export class PsNode {
   readonly terminated: Promise<void>;
   /** Why the node terminated, when it was not an orderly shutdown. */
   terminationError: PsError | undefined;
+  /** The executors of scheduler tasks on this node: `node.tasks.handle(name, run)` (see {@link TaskRunner}). */
+  readonly tasks: TaskRunner;
 
   readonly log: Logger;
   private readonly ep: Endpoint;
@@ -177,6 +180,11 @@ export class PsNode {
     this.terminated = new Promise((r) => {
       this.resolveTerminated = r;
     });
+    this.tasks = new TaskRunner(
+      () => this.id,
+      (state) => this.sendControl(SCHEDULER_ID, 'task-state', state),
+      log,
+    );
     this.subs.push(ep.messages$.subscribe((m) => this.onMessage(m)));
     ep.onFilterError = (msg, err) => this.onUndecodable(msg, err);
     ep.requestKeys = (peer, app, ts, part) => this.requestKeys.get(app)?.(peer, ts, part);
@@ -489,7 +497,7 @@ export class PsNode {
 
   private sendControl(
     to: NodeId,
-    cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done' | 'leave' | 'migrate-done',
+    cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done' | 'leave' | 'migrate-done' | 'task-state',
     body?: unknown,
   ): Promise<void> {
     return this.ep.send(to, { app: 0, ts: 0, request: true, push: false, pull: false, cmd, body });
@@ -697,6 +705,9 @@ export class PsNode {
       }
       case 'terminate':
         this.terminate();
+        return;
+      case 'task':
+        this.tasks.onTask(meta.body);
         return;
       case 'heartbeat': {
         if (meta.error) {

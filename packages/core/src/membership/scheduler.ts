@@ -10,6 +10,7 @@ import { type ClusterView, type NodeInfo, viewToWire } from './cluster-view.js';
 import { type ResumeState, resumeStateFromWire } from './resume-state.js';
 import { DEFAULT_VIRTUAL_NODES, movedRanges, Ring } from './ring.js';
 import { SchedulerRecovery } from './scheduler-recovery.js';
+import { TaskIssuer, type TaskIssuerOptions } from './task-issuer.js';
 
 /** Groups a barrier can span. */
 export type BarrierGroup = 'servers' | 'workers' | 'all';
@@ -69,6 +70,8 @@ export interface SchedulerOptions {
    * when every one is back. Default 10,000.
    */
   recoveryWindowMs?: number;
+  /** Bounds of the task graph (`scheduler.tasks`): unfinished tasks per node, settled tasks kept. */
+  tasks?: TaskIssuerOptions;
 }
 
 interface Member extends NodeInfo {
@@ -117,6 +120,8 @@ export class Scheduler {
   readonly cluster$ = new BehaviorSubject<ClusterView | undefined>(undefined);
   /** Resolves when the scheduler has told every node to terminate and closed its transport. */
   readonly terminated: Promise<void>;
+  /** Tasks across nodes: issue named tasks with dependencies to workers or servers (see {@link TaskIssuer}). */
+  readonly tasks: TaskIssuer;
 
   private readonly members = new Map<NodeId, Member>();
   private readonly barriers = new Map<string, Set<NodeId>>();
@@ -166,6 +171,11 @@ export class Scheduler {
     this.terminated = new Promise((r) => {
       this.resolveTerminated = r;
     });
+    this.tasks = new TaskIssuer(
+      { view: () => this.cluster$.value, send: (to, body) => this.sendCommand(to, 'task', body) },
+      this.cluster$,
+      opts.tasks,
+    );
     this.sub = ep.messages$.subscribe((m) => this.onMessage(m));
     this.timer = setInterval(
       () => this.checkHeartbeats(),
@@ -316,6 +326,9 @@ export class Scheduler {
         return;
       case 'migrate-done':
         this.onMigrateDone(sender, msg.meta.body);
+        return;
+      case 'task-state':
+        this.tasks.onTaskState(sender, msg.meta.body);
         return;
       default:
         if (msg.meta.request) {
@@ -876,9 +889,18 @@ export class Scheduler {
     cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate',
     body?: unknown,
   ): Promise<void> {
-    return this.ep
-      .send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd, body })
-      .catch((err: unknown) => this.log.warn(`could not send ${cmd} to ${to}: ${(err as Error).message}`));
+    return this.sendCommand(to, cmd, body).catch((err: unknown) =>
+      this.log.warn(`could not send ${cmd} to ${to}: ${(err as Error).message}`),
+    );
+  }
+
+  /** Sends a command to a node; rejects when it cannot be sent. */
+  private sendCommand(
+    to: NodeId,
+    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate' | 'task',
+    body?: unknown,
+  ): Promise<void> {
+    return this.ep.send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd, body });
   }
 
   private readonly warnedImpostors = new Set<NodeId>();
