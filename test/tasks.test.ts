@@ -196,7 +196,7 @@ describe('scheduler tasks: refusals (inproc)', () => {
     );
     const [s, w] = await Promise.all([
       createServer({ transport: inproc({ hub }), scheduler: at, logger: quiet, handler: sumHandler() }),
-      createWorker({ transport: inproc({ hub }), scheduler: at, logger: quiet }),
+      createWorker({ transport: inproc({ hub }), scheduler: at, logger: quiet, taskGraceMs: 200 }),
     ]);
     closers.push(
       () => w.node.close(),
@@ -231,6 +231,21 @@ describe('scheduler tasks: refusals (inproc)', () => {
       expect.objectContaining({ code: PsErrorCode.CONFIG }),
     );
     expect('next' in scheduler.tasks.events$).toBe(false);
+  });
+
+  it('holds a task for an executor registered late, within taskGraceMs', async () => {
+    const { scheduler, worker } = await small();
+    worker.tasks.handle('marker', () => 'm');
+    const early = scheduler.tasks.issue({ name: 'late', to: 'workers', args: { x: 2 } });
+    // Sent after it over the same link: once the marker is answered, the worker holds 'late'.
+    await scheduler.tasks.wait(scheduler.tasks.issue({ name: 'marker', to: 'workers' }));
+    expect(scheduler.tasks.state(early)).toEqual({ state: 'running', nodes: { [worker.id]: 'sent' } });
+    worker.tasks.handle('late', (args) => (args as { x: number }).x * 21);
+    expect(await scheduler.tasks.wait(early)).toEqual({ [worker.id]: 42 });
+    const never = scheduler.tasks.issue({ name: 'never', to: 'workers' });
+    const err = await scheduler.tasks.wait(never).catch((e: unknown) => e);
+    expect(isPsError(err, PsErrorCode.NO_EXECUTOR)).toBe(true);
+    expect((err as PsError).message).toContain('waited 200 ms');
   });
 
   it('caps the unfinished tasks of a node, and runs tasks on servers too', async () => {

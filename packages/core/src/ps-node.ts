@@ -83,6 +83,12 @@ export interface NodeOptions {
    * node of a cluster needs the same setting.
    */
   keyListReuse?: boolean;
+  /**
+   * How long a scheduler task whose executor this node has not registered yet
+   * (`node.tasks.handle`) waits for it, in ms, before it fails with `PS_ERR_NO_EXECUTOR`.
+   * Default 5,000.
+   */
+  taskGraceMs?: number;
 }
 
 /** The default chain of a node: `filters`, behind key-list reuse unless turned off (see NodeOptions). */
@@ -184,6 +190,7 @@ export class PsNode {
       () => this.id,
       (state) => this.sendControl(SCHEDULER_ID, 'task-state', state),
       log,
+      opts.taskGraceMs,
     );
     this.subs.push(ep.messages$.subscribe((m) => this.onMessage(m)));
     ep.onFilterError = (msg, err) => this.onUndecodable(msg, err);
@@ -192,7 +199,8 @@ export class PsNode {
 
   /**
    * Creates the node and binds its transport (a server listens; a worker only records its id).
-   * @throws PsError `PS_ERR_BIND` when the port is taken; `PS_ERR_CONFIG` for malformed `appFilters`.
+   * @throws PsError `PS_ERR_BIND` when the port is taken; `PS_ERR_CONFIG` for malformed `appFilters`
+   *   or `taskGraceMs`.
    */
   static async create(opts: NodeOptions): Promise<PsNode> {
     const r = opts.schedulerReconnectMs;
@@ -202,6 +210,7 @@ export class PsNode {
         `schedulerReconnectMs must be a number of ms from 0 to 86,400,000, got ${r}`,
       );
     }
+    if (opts.taskGraceMs !== undefined) TaskRunner.checkGrace(opts.taskGraceMs);
     for (const app of Object.keys(opts.appFilters ?? {})) {
       if (!/^(0|[1-9][0-9]*)$/.test(app) || !Array.isArray(opts.appFilters![Number(app)])) {
         throw new PsError(
@@ -766,6 +775,7 @@ export class PsNode {
     if (this.closed) return this.terminated;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.tasks.close();
     const err =
       this.terminationError ?? new PsError(PsErrorCode.SHUTDOWN, `node ${this.id} is shutting down`);
     for (const w of this.barrierWaits.values()) w.reject(err);

@@ -24,21 +24,49 @@ export type TaskExecutor = (args: unknown, task: TaskContext) => unknown;
 
 /** Task ids a node remembers, so that a task sent twice runs once. */
 const REMEMBERED = 4096;
+/** Tasks a node holds for executors not registered yet (the scheduler caps what it sends anyway). */
+const MAX_HELD = 4096;
+/** How long a task waits for its executor to be registered by default, in ms. */
+export const DEFAULT_TASK_GRACE_MS = 5000;
+
+interface Held {
+  task: TaskContext;
+  args: unknown;
+  timer: ReturnType<typeof setTimeout>;
+}
 
 /**
  * A node's side of scheduler tasks (`node.tasks`): the executors it registered by name, and the
  * runs of the tasks the scheduler sends it. Each task runs as soon as it arrives (the scheduler
  * sends it only once its deps finished); tasks run concurrently unless their deps order them.
+ * A task whose executor is not registered yet waits for it up to `graceMs` (so executors can be
+ * registered once `createWorker` resolved, with the worker in hand), then fails with
+ * `PS_ERR_NO_EXECUTOR`.
  */
 export class TaskRunner {
   private readonly executors = new Map<string, TaskExecutor>();
   private readonly seen = new Set<TaskId>();
+  private readonly held = new Map<string, Held[]>();
+  private heldCount = 0;
 
   constructor(
     private readonly self: () => NodeId,
     private readonly report: (state: WireTaskState) => Promise<void>,
     private readonly log: Logger,
-  ) {}
+    /** How long a task waits for its executor to be registered, in ms. */
+    private readonly graceMs = DEFAULT_TASK_GRACE_MS,
+  ) {
+    TaskRunner.checkGrace(graceMs);
+  }
+
+  /** @throws PsError `PS_ERR_CONFIG` unless `ms` is a number of ms from 0 to 3,600,000. */
+  static checkGrace(ms: number): void {
+    if (!(ms >= 0 && ms <= 3_600_000))
+      throw new PsError(
+        PsErrorCode.CONFIG,
+        `taskGraceMs must be a number of ms from 0 to 3,600,000, got ${ms}`,
+      );
+  }
 
   /**
    * Registers the executor of tasks named `name`. Register before `node.start()` (or before the
@@ -54,6 +82,13 @@ export class TaskRunner {
         `task ${name} already has an executor on this node; register it once`,
       );
     this.executors.set(name, run);
+    const waiting = this.held.get(name) ?? [];
+    this.held.delete(name);
+    for (const h of waiting) {
+      clearTimeout(h.timer);
+      this.heldCount--;
+      void this.run(h.task, h.args);
+    }
   }
 
   /** A `task` command from the scheduler (routed here by the node). */
@@ -67,7 +102,33 @@ export class TaskRunner {
     if (this.seen.has(id)) return;
     this.seen.add(id);
     if (this.seen.size > REMEMBERED) this.seen.delete(this.seen.values().next().value!);
-    void this.run({ id, name: t.name, app: t.app as number, node: this.self() }, t.args ?? null);
+    const task = { id, name: t.name, app: t.app as number, node: this.self() };
+    if (this.executors.has(task.name) || this.graceMs === 0 || this.heldCount >= MAX_HELD)
+      void this.run(task, t.args ?? null);
+    else this.hold(task, t.args ?? null);
+  }
+
+  /** Stops the grace timers (the node closed). */
+  close(): void {
+    for (const list of this.held.values()) for (const h of list) clearTimeout(h.timer);
+    this.held.clear();
+    this.heldCount = 0;
+  }
+
+  private hold(task: TaskContext, args: unknown): void {
+    const list = this.held.get(task.name) ?? [];
+    this.held.set(task.name, list);
+    const timer = setTimeout(() => {
+      const i = list.findIndex((h) => h.task.id === task.id);
+      if (i < 0) return;
+      list.splice(i, 1);
+      this.heldCount--;
+      if (list.length === 0) this.held.delete(task.name);
+      void this.run(task, args);
+    }, this.graceMs);
+    timer.unref?.();
+    list.push({ task, args, timer });
+    this.heldCount++;
   }
 
   private async run(task: TaskContext, args: unknown): Promise<void> {
@@ -75,7 +136,7 @@ export class TaskRunner {
     if (!exec) {
       const err = new PsError(
         PsErrorCode.NO_EXECUTOR,
-        `node ${task.node} has no executor for task ${task.name}; call node.tasks.handle('${task.name}', ...) before node.start()`,
+        `node ${task.node} has no executor for task ${task.name} (waited ${this.graceMs} ms for one); call node.tasks.handle('${task.name}', ...) on every node the task goes to`,
       );
       await this.send({ id: task.id, state: 'failed', error: err.toWire() });
       return;
