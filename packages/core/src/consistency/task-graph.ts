@@ -187,6 +187,13 @@ export class TaskGraph {
     return this.entries.get(id)?.task;
   }
 
+  /** Unsettled tasks sent to `node` that it has not reported finished (to resend after a lost link). */
+  heldBy(node: NodeId): GraphTask[] {
+    return [...this.entries.values()]
+      .filter((e) => !isSettled(e) && (e.perNode.get(node) === 'sent' || e.perNode.get(node) === 'started'))
+      .map((e) => e.task);
+  }
+
   /** Ids of the tasks not settled yet. */
   unsettled(): TaskId[] {
     return [...this.entries.values()].filter((e) => !isSettled(e)).map((e) => e.task.id);

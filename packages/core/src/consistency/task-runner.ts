@@ -1,3 +1,4 @@
+import { encode } from '@msgpack/msgpack';
 import { PsError, PsErrorCode } from '../errors.js';
 import type { Logger } from '../internal/logger.js';
 import type { WireTask, WireTaskState } from '../membership/task-issuer.js';
@@ -45,7 +46,10 @@ interface Held {
  */
 export class TaskRunner {
   private readonly executors = new Map<string, TaskExecutor>();
+  /** Ids of the tasks received (running, held or settled), oldest first: each runs once. */
   private readonly seen = new Set<TaskId>();
+  /** The final report of each settled task still in `seen`: a repeat of the task is answered with it. */
+  private readonly settled = new Map<TaskId, WireTaskState>();
   private readonly held = new Map<string, Held[]>();
   private heldCount = 0;
 
@@ -99,9 +103,18 @@ export class TaskRunner {
       return;
     }
     const id = t.id as TaskId;
-    if (this.seen.has(id)) return;
+    if (this.seen.has(id)) {
+      // The scheduler sent it again (its link came back): a lost final report goes again.
+      const last = this.settled.get(id);
+      if (last) void this.send(last);
+      return;
+    }
     this.seen.add(id);
-    if (this.seen.size > REMEMBERED) this.seen.delete(this.seen.values().next().value!);
+    if (this.seen.size > REMEMBERED) {
+      const old = this.seen.values().next().value!;
+      this.seen.delete(old);
+      this.settled.delete(old);
+    }
     const task = { id, name: t.name, app: t.app as number, node: this.self() };
     if (this.executors.has(task.name) || this.graceMs === 0 || this.heldCount >= MAX_HELD)
       void this.run(task, t.args ?? null);
@@ -138,13 +151,14 @@ export class TaskRunner {
         PsErrorCode.NO_EXECUTOR,
         `node ${task.node} has no executor for task ${task.name} (waited ${this.graceMs} ms for one); call node.tasks.handle('${task.name}', ...) on every node the task goes to`,
       );
-      await this.send({ id: task.id, state: 'failed', error: err.toWire() });
+      await this.settle({ id: task.id, state: 'failed', error: err.toWire() });
       return;
     }
     await this.send({ id: task.id, state: 'started' });
     let result: unknown;
     try {
-      result = await exec(args, task);
+      result = (await exec(args, task)) ?? null;
+      encode(result); // a result that cannot travel fails here, not on the wire
     } catch (e) {
       const err =
         e instanceof PsError
@@ -154,17 +168,27 @@ export class TaskRunner {
               `the executor threw: ${e instanceof Error ? e.message : String(e)}`,
             );
       this.log.warn(`task ${task.id} (${task.name}) failed: ${err.message}`);
-      await this.send({ id: task.id, state: 'failed', error: err.toWire() });
+      await this.settle({ id: task.id, state: 'failed', error: err.toWire() });
       return;
     }
+    await this.settle({ id: task.id, state: 'finished', result });
+  }
+
+  /** Reports a task's final state, and keeps it to answer a repeat of the task. */
+  private async settle(state: WireTaskState): Promise<void> {
+    if (this.seen.has(state.id)) this.settled.set(state.id, state);
     try {
-      await this.report({ id: task.id, state: 'finished', result: result ?? null });
+      await this.report(state);
     } catch (e) {
+      if ((e as PsError).code !== PsErrorCode.FRAME_TOO_LARGE || state.state !== 'finished') {
+        this.log.warn(`could not report task ${state.id} ${state.state}: ${(e as Error).message}`);
+        return;
+      }
       const err = new PsError(
         PsErrorCode.TASK_FAILED,
-        `the result could not be sent (${(e as Error).message}); return small plain data`,
+        `the result is too large to send (${(e as Error).message}); return small plain data`,
       );
-      await this.send({ id: task.id, state: 'failed', error: err.toWire() });
+      await this.settle({ id: state.id, state: 'failed', error: err.toWire() });
     }
   }
 

@@ -172,7 +172,11 @@ export class Scheduler {
       this.resolveTerminated = r;
     });
     this.tasks = new TaskIssuer(
-      { view: () => this.cluster$.value, send: (to, body) => this.sendCommand(to, 'task', body) },
+      {
+        view: () => this.cluster$.value,
+        send: (to, body) => this.sendCommand(to, 'task', body),
+        links$: ep.transport.events$,
+      },
       this.cluster$,
       opts.tasks,
     );

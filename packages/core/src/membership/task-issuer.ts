@@ -10,6 +10,7 @@ import {
   type TaskState,
 } from '../consistency/task-graph.js';
 import { PsError, PsErrorCode } from '../errors.js';
+import type { TransportEvent } from '../net/transport.js';
 import type { NodeId } from '../wire/message.js';
 import type { ClusterView } from './cluster-view.js';
 
@@ -38,10 +39,14 @@ export interface TaskIssuerOptions {
   maxSettled?: number;
 }
 
-/** What the scheduler gives its issuer: the current view, and a way to send a `task` command. */
+/**
+ * What the scheduler gives its issuer: the current view, a way to send a `task` command, and the
+ * transport's link events (a node that reconnects gets its unfinished tasks again).
+ */
 export interface TaskIssuerLink {
   view: () => ClusterView | undefined;
   send: (to: NodeId, body: WireTask) => Promise<void>;
+  links$?: Observable<TransportEvent>;
 }
 
 /** The body of a `task` command (scheduler to node). */
@@ -68,6 +73,9 @@ export interface WireTaskState {
  * live nodes if the job can go on without that node).
  *
  * Task ids are the scheduler's, global across apps, so a task of one app can wait for another's.
+ * A node whose link to the scheduler comes back gets its unfinished tasks again: it runs each id
+ * once and answers a repeat of a finished one with its result, so a task or a report lost with a
+ * connection reset is recovered.
  * The graph lives in the scheduler's memory: a scheduler restarted with `recover` starts a new one.
  */
 export class TaskIssuer {
@@ -88,6 +96,10 @@ export class TaskIssuer {
         this.graph.close(
           new PsError(PsErrorCode.SHUTDOWN, 'the scheduler shut down before the task settled'),
         ),
+    });
+    link.links$?.subscribe((ev) => {
+      if (ev.type !== 'connected') return;
+      for (const task of this.graph.heldBy(ev.peer)) this.send(task, ev.peer);
     });
   }
 
