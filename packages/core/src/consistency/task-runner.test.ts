@@ -24,7 +24,13 @@ function runner(graceMs?: number, report?: (s: WireTaskState) => Promise<void>) 
   return { r, reports, until };
 }
 
-const task = (id: number, name: string, args: unknown = null) => ({ id, name, app: 0, args });
+const task = (id: number, name: string, args: unknown = null, graph = 'g1') => ({
+  graph,
+  id,
+  name,
+  app: 0,
+  args,
+});
 
 describe('TaskRunner', () => {
   it('runs a task once, reports started then finished, and answers a repeat with the same result', async () => {
@@ -39,8 +45,18 @@ describe('TaskRunner', () => {
     r.onTask(task(7, 'sq', 3));
     await until(3);
     expect(runs).toBe(1);
-    const finished = { id: 7, state: 'finished', result: { v: 9, node: 'w0', id: 7 } };
-    expect(reports).toEqual([{ id: 7, state: 'started' }, finished, finished]);
+    const finished = { graph: 'g1', id: 7, state: 'finished', result: { v: 9, node: 'w0', id: 7 } };
+    expect(reports).toEqual([{ graph: 'g1', id: 7, state: 'started' }, finished, finished]);
+    // The same id from another graph (a scheduler restarted with recover) is another task.
+    r.onTask(task(7, 'sq', 4, 'g2'));
+    await until(5);
+    expect(runs).toBe(2);
+    expect(reports.at(-1)).toEqual({
+      graph: 'g2',
+      id: 7,
+      state: 'finished',
+      result: { v: 16, node: 'w0', id: 7 },
+    });
   });
 
   it('carries a PsError with its code, anything else as PS_ERR_TASK_FAILED, and a result msgpack cannot encode', async () => {

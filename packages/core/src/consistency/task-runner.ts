@@ -31,6 +31,7 @@ const MAX_HELD = 4096;
 export const DEFAULT_TASK_GRACE_MS = 5000;
 
 interface Held {
+  graph: string;
   task: TaskContext;
   args: unknown;
   timer: ReturnType<typeof setTimeout>;
@@ -46,10 +47,10 @@ interface Held {
  */
 export class TaskRunner {
   private readonly executors = new Map<string, TaskExecutor>();
-  /** Ids of the tasks received (running, held or settled), oldest first: each runs once. */
-  private readonly seen = new Set<TaskId>();
+  /** Keys (graph and id) of the tasks received (running, held or settled), oldest first: each runs once. */
+  private readonly seen = new Set<string>();
   /** The final report of each settled task still in `seen`: a repeat of the task is answered with it. */
-  private readonly settled = new Map<TaskId, WireTaskState>();
+  private readonly settled = new Map<string, WireTaskState>();
   private readonly held = new Map<string, Held[]>();
   private heldCount = 0;
 
@@ -91,25 +92,32 @@ export class TaskRunner {
     for (const h of waiting) {
       clearTimeout(h.timer);
       this.heldCount--;
-      void this.run(h.task, h.args);
+      void this.run(h.graph, h.task, h.args);
     }
   }
 
   /** A `task` command from the scheduler (routed here by the node). */
   onTask(body: unknown): void {
     const t = (body ?? {}) as Partial<WireTask>;
-    if (!Number.isInteger(t.id) || typeof t.name !== 'string' || !Number.isInteger(t.app)) {
+    if (
+      !Number.isInteger(t.id) ||
+      typeof t.graph !== 'string' ||
+      typeof t.name !== 'string' ||
+      !Number.isInteger(t.app)
+    ) {
       this.log.warn('malformed task from the scheduler dropped');
       return;
     }
     const id = t.id as TaskId;
-    if (this.seen.has(id)) {
+    const graph = t.graph;
+    const key = `${graph}:${id}`;
+    if (this.seen.has(key)) {
       // The scheduler sent it again (its link came back): a lost final report goes again.
-      const last = this.settled.get(id);
+      const last = this.settled.get(key);
       if (last) void this.send(last);
       return;
     }
-    this.seen.add(id);
+    this.seen.add(key);
     if (this.seen.size > REMEMBERED) {
       const old = this.seen.values().next().value!;
       this.seen.delete(old);
@@ -117,8 +125,8 @@ export class TaskRunner {
     }
     const task = { id, name: t.name, app: t.app as number, node: this.self() };
     if (this.executors.has(task.name) || this.graceMs === 0 || this.heldCount >= MAX_HELD)
-      void this.run(task, t.args ?? null);
-    else this.hold(task, t.args ?? null);
+      void this.run(graph, task, t.args ?? null);
+    else this.hold(graph, task, t.args ?? null);
   }
 
   /** Stops the grace timers (the node closed). */
@@ -128,33 +136,33 @@ export class TaskRunner {
     this.heldCount = 0;
   }
 
-  private hold(task: TaskContext, args: unknown): void {
+  private hold(graph: string, task: TaskContext, args: unknown): void {
     const list = this.held.get(task.name) ?? [];
     this.held.set(task.name, list);
     const timer = setTimeout(() => {
-      const i = list.findIndex((h) => h.task.id === task.id);
+      const i = list.findIndex((h) => h.graph === graph && h.task.id === task.id);
       if (i < 0) return;
       list.splice(i, 1);
       this.heldCount--;
       if (list.length === 0) this.held.delete(task.name);
-      void this.run(task, args);
+      void this.run(graph, task, args);
     }, this.graceMs);
     timer.unref?.();
-    list.push({ task, args, timer });
+    list.push({ graph, task, args, timer });
     this.heldCount++;
   }
 
-  private async run(task: TaskContext, args: unknown): Promise<void> {
+  private async run(graph: string, task: TaskContext, args: unknown): Promise<void> {
     const exec = this.executors.get(task.name);
     if (!exec) {
       const err = new PsError(
         PsErrorCode.NO_EXECUTOR,
         `node ${task.node} has no executor for task ${task.name} (waited ${this.graceMs} ms for one); call node.tasks.handle('${task.name}', ...) on every node the task goes to`,
       );
-      await this.settle({ id: task.id, state: 'failed', error: err.toWire() });
+      await this.settle({ graph, id: task.id, state: 'failed', error: err.toWire() });
       return;
     }
-    await this.send({ id: task.id, state: 'started' });
+    await this.send({ graph, id: task.id, state: 'started' });
     let result: unknown;
     try {
       result = (await exec(args, task)) ?? null;
@@ -168,15 +176,16 @@ export class TaskRunner {
               `the executor threw: ${e instanceof Error ? e.message : String(e)}`,
             );
       this.log.warn(`task ${task.id} (${task.name}) failed: ${err.message}`);
-      await this.settle({ id: task.id, state: 'failed', error: err.toWire() });
+      await this.settle({ graph, id: task.id, state: 'failed', error: err.toWire() });
       return;
     }
-    await this.settle({ id: task.id, state: 'finished', result });
+    await this.settle({ graph, id: task.id, state: 'finished', result });
   }
 
   /** Reports a task's final state, and keeps it to answer a repeat of the task. */
   private async settle(state: WireTaskState): Promise<void> {
-    if (this.seen.has(state.id)) this.settled.set(state.id, state);
+    const key = `${state.graph}:${state.id}`;
+    if (this.seen.has(key)) this.settled.set(key, state);
     try {
       await this.report(state);
     } catch (e) {
@@ -188,7 +197,7 @@ export class TaskRunner {
         PsErrorCode.TASK_FAILED,
         `the result is too large to send (${(e as Error).message}); return small plain data`,
       );
-      await this.settle({ id: state.id, state: 'failed', error: err.toWire() });
+      await this.settle({ graph: state.graph, id: state.id, state: 'failed', error: err.toWire() });
     }
   }
 

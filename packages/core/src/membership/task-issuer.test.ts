@@ -51,8 +51,12 @@ describe('TaskIssuer', () => {
     cluster$.next(view(1));
     const a = tasks.issue({ name: 'a', to: 'workers', args: { k: 1 } });
     const b = tasks.issue({ name: 'b', to: ['w1'] });
-    tasks.onTaskState('w0', { id: a, state: 'started' });
-    tasks.onTaskState('w0', { id: a, state: 'finished', result: 5 });
+    const graph = sent[0]![1].graph;
+    tasks.onTaskState('w0', { graph, id: a, state: 'started' });
+    // A report of another graph (an earlier scheduler's) is not this one's.
+    tasks.onTaskState('w0', { graph: 'old', id: a, state: 'finished', result: 4 });
+    expect(tasks.state(a)?.nodes.w0).toBe('started');
+    tasks.onTaskState('w0', { graph, id: a, state: 'finished', result: 5 });
     sent.length = 0;
     links$.next({ type: 'connected', peer: 'w0' });
     expect(sent).toEqual([]);
@@ -61,11 +65,11 @@ describe('TaskIssuer', () => {
       ['w1', a, 'a'],
       ['w1', b, 'b'],
     ]);
-    tasks.onTaskState('w1', { id: a, state: 'finished', result: 6 });
+    tasks.onTaskState('w1', { graph, id: a, state: 'finished', result: 6 });
     expect(await tasks.wait(a)).toEqual({ w0: 5, w1: 6 });
     // A report from a node the task was not sent to, or malformed, changes nothing.
-    tasks.onTaskState('w0', { id: b, state: 'finished', result: 1 });
-    tasks.onTaskState('w1', { id: 'b', state: 'finished' });
+    tasks.onTaskState('w0', { graph, id: b, state: 'finished', result: 1 });
+    tasks.onTaskState('w1', { graph, id: 'b', state: 'finished' });
     expect(tasks.state(b)?.state).toBe('running');
   });
 

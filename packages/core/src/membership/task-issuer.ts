@@ -51,6 +51,8 @@ export interface TaskIssuerLink {
 
 /** The body of a `task` command (scheduler to node). */
 export interface WireTask {
+  /** The graph's incarnation (a scheduler restarted with `recover` counts ids from 1 again). */
+  graph: string;
   id: TaskId;
   name: string;
   app: number;
@@ -59,6 +61,8 @@ export interface WireTask {
 
 /** The body of a `task-state` command (node to scheduler). */
 export interface WireTaskState {
+  /** The incarnation of the graph the task came from (see {@link WireTask}). */
+  graph: string;
   id: TaskId;
   state: 'started' | 'finished' | 'failed';
   result?: unknown;
@@ -80,6 +84,8 @@ export interface WireTaskState {
  */
 export class TaskIssuer {
   private readonly graph: TaskGraph;
+  /** This graph's incarnation: reports of tasks of an earlier scheduler's graph are ignored. */
+  private readonly incarnation = globalThis.crypto.randomUUID().slice(0, 8);
   /** Changes of the task graph (issued, sent, started, finished, failed, done); read-only. */
   readonly events$: Observable<TaskGraphEvent>;
 
@@ -155,7 +161,7 @@ export class TaskIssuer {
   /** A node's `task-state` report (routed here by the scheduler). */
   onTaskState(from: NodeId, body: unknown): void {
     const b = (body ?? {}) as Partial<WireTaskState>;
-    if (!Number.isInteger(b.id)) return;
+    if (!Number.isInteger(b.id) || b.graph !== this.incarnation) return;
     const id = b.id as TaskId;
     if (b.state === 'started') this.graph.started(id, from);
     else if (b.state === 'finished') this.graph.finished(id, from, b.result ?? null);
@@ -174,7 +180,7 @@ export class TaskIssuer {
 
   private send(task: GraphTask, node: NodeId): void {
     const { id, name, app, args } = task;
-    this.link.send(node, { id, name, app, args }).catch((err: unknown) => {
+    this.link.send(node, { graph: this.incarnation, id, name, app, args }).catch((err: unknown) => {
       this.graph.failed(
         id,
         node,
