@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import {
   createServer,
   createWorker,
+  encodeFrame,
   isPsError,
+  type Logger,
   type PsError,
   PsErrorCode,
   Scheduler,
@@ -180,7 +182,7 @@ describe('scheduler tasks across worker processes (TCP)', () => {
 });
 
 describe('scheduler tasks: refusals (inproc)', () => {
-  async function small(maxPendingPerNode?: number) {
+  async function small(maxPendingPerNode?: number, serverLogger: Logger = quiet) {
     const hub = new InprocHub();
     const scheduler = await Scheduler.start({
       transport: inproc({ hub }),
@@ -195,7 +197,12 @@ describe('scheduler tasks: refusals (inproc)', () => {
       expect.objectContaining({ code: PsErrorCode.PROTOCOL }),
     );
     const [s, w] = await Promise.all([
-      createServer({ transport: inproc({ hub }), scheduler: at, logger: quiet, handler: sumHandler() }),
+      createServer({
+        transport: inproc({ hub }),
+        scheduler: at,
+        logger: serverLogger,
+        handler: sumHandler(),
+      }),
       createWorker({ transport: inproc({ hub }), scheduler: at, logger: quiet, taskGraceMs: 200 }),
     ]);
     closers.push(
@@ -209,7 +216,7 @@ describe('scheduler tasks: refusals (inproc)', () => {
         timeout(10_000),
       ),
     );
-    return { scheduler, server: s.node, worker: w.node };
+    return { scheduler, server: s.node, worker: w.node, hub };
   }
 
   it('refuses bad specs synchronously with a code that says what to fix', async () => {
@@ -279,5 +286,30 @@ describe('scheduler tasks: refusals (inproc)', () => {
     await scheduler.tasks.wait(b);
     // Below the cap again: the id goes on from the last one issued.
     expect(scheduler.tasks.issue({ name: 'hold', to: 'workers' })).toBe(b + 2);
+  });
+
+  it('ignores a task sent by anyone but the scheduler', async () => {
+    let ignored!: () => void;
+    const logged = new Promise<void>((r) => {
+      ignored = r;
+    });
+    const logger = {
+      ...quiet,
+      warn: (m: string) => {
+        if (m.includes('control command task from rogue ignored')) ignored();
+      },
+    };
+    const { server, hub } = await small(undefined, logger);
+    let runs = 0;
+    server.tasks.handle('where', () => ++runs);
+    const rogue = inproc({ hub });
+    closers.push(() => rogue.close());
+    await rogue.bind({ id: 'rogue', host: '127.0.0.1', port: 0 }, { listen: false });
+    const to = await rogue.connect({ host: '127.0.0.1', port: server.address.port });
+    const body = { graph: 'g', id: 1, name: 'where', app: 0, args: null };
+    const meta = { sender: '', recipient: '', app: 0, ts: 0, request: false, push: false, pull: false };
+    await rogue.send(to, encodeFrame({ meta: { ...meta, cmd: 'task', body }, data: [] }));
+    await logged;
+    expect(runs).toBe(0);
   });
 });
