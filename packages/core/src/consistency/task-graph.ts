@@ -79,6 +79,9 @@ interface Entry {
   waiters: { resolve: (r: TaskResults) => void; reject: (e: PsError) => void }[];
 }
 
+/** Ids of forgotten failed tasks kept (a dep on one fails at once). */
+const FORGOTTEN_FAILURES = 100_000;
+
 const terminal = (s: NodeTaskState | undefined) => s === 'finished' || s === 'failed';
 
 /**
@@ -311,7 +314,12 @@ export class TaskGraph {
     this.settledOrder.push(e.task.id);
     while (this.settledOrder.length > this.maxSettled) {
       const old = this.settledOrder.shift()!;
-      if (this.entries.get(old)?.state === 'failed') this.forgottenFailed.add(old);
+      if (this.entries.get(old)?.state === 'failed') {
+        this.forgottenFailed.add(old);
+        // Bounded too: a dep on a failure older than this many failures counts as finished.
+        if (this.forgottenFailed.size > FORGOTTEN_FAILURES)
+          this.forgottenFailed.delete(this.forgottenFailed.values().next().value!);
+      }
       this.entries.delete(old);
     }
   }
