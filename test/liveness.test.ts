@@ -44,12 +44,7 @@ const spread = (n: number) => {
 
 /** Resolves with the first view of `node` that satisfies `pred` (fails after `ms`). */
 function viewWhere(node: PsNode, pred: (v: ClusterView) => boolean, ms = 20_000): Promise<ClusterView> {
-  return firstValueFrom(
-    node.cluster$.pipe(
-      filter(pred),
-      timeout(ms),
-    ),
-  );
+  return firstValueFrom(node.cluster$.pipe(filter(pred), timeout(ms)));
 }
 
 async function cluster(heartbeatTimeoutMs: number) {
