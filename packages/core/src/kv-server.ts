@@ -6,6 +6,7 @@ import type { ReceiveWindowLimits } from './net/receive-window.js';
 import type { ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
 import { Replication } from './replication/replication.js';
+import type { ReplicationState } from './replication/replication-state.js';
 import { type UpdateBatch, UpdateFeed } from './serving/update-feed.js';
 import type { UpdateSubscription } from './serving/update-subscription.js';
 import type { UpdatesOptions } from './serving/updates-options.js';
@@ -180,6 +181,17 @@ export class KVServer {
    */
   subscribeUpdates(opts?: UpdatesOptions): UpdateSubscription {
     return this.feed.subscribe(opts);
+  }
+
+  /**
+   * This server's replication state for its app: per key range it holds (as master or replica),
+   * the range's chain (master first) and its lag, the pushes forwarded in the range and not yet
+   * acknowledged, in requests. Emits the current state on subscribe, then on change (a view, a
+   * forward sent or acknowledged), throttled to at most one state per 100 ms plus the last
+   * change of each interval, and only when the state differs; completes when the node terminates.
+   */
+  get replication$(): Observable<ReplicationState> {
+    return this.replicas.state.state$;
   }
 
   /** The current values of `keys` in the handler's table (a pull on this server, for `values`). */
