@@ -124,7 +124,10 @@ export interface ReplicaPort {
  * work → `finalize` (workers) → `terminated`.
  */
 export class PsNode {
-  /** The views the scheduler published, the latest first to new subscribers; never exposed. */
+  /**
+   * The views the scheduler published, the latest first to new subscribers; never exposed (and
+   * hidden behind `asObservable()`: a Subject piped is still a Subject, with a `next()`).
+   */
   private readonly views = new BehaviorSubject<ClusterView | undefined>(undefined);
   /**
    * The cluster views this node receives from the scheduler, read-only: a subscriber gets the
@@ -132,9 +135,9 @@ export class PsNode {
    * replica count, deaths); it completes when the node terminates. The latest one synchronously:
    * {@link PsNode.currentView}.
    */
-  readonly cluster$: Observable<ClusterView> = this.views.pipe(
-    filter((v): v is ClusterView => v !== undefined),
-  );
+  readonly cluster$: Observable<ClusterView> = this.views
+    .asObservable()
+    .pipe(filter((v): v is ClusterView => v !== undefined));
   /**
    * The consistent-hash ring's changes: the current ring at once, then each ring whose version
    * differs from the last one emitted (ownership moved: a server joined, left or died); views

@@ -114,16 +114,19 @@ interface Migration {
  * late worker simply joins. Ring changes run one at a time.
  */
 export class Scheduler {
-  /** The views published, the latest first to new subscribers; never exposed. */
+  /**
+   * The views published, the latest first to new subscribers; never exposed (and hidden behind
+   * `asObservable()`: a Subject piped is still a Subject, with a `next()`).
+   */
   private readonly views = new BehaviorSubject<ClusterView | undefined>(undefined);
   /**
    * The cluster views this scheduler publishes, read-only: the current one at once (none until
    * every expected node registered), then each newer one; completes at shutdown. The latest one
    * synchronously: {@link Scheduler.currentView}.
    */
-  readonly cluster$: Observable<ClusterView> = this.views.pipe(
-    filter((v): v is ClusterView => v !== undefined),
-  );
+  readonly cluster$: Observable<ClusterView> = this.views
+    .asObservable()
+    .pipe(filter((v): v is ClusterView => v !== undefined));
   /** The ring's changes: the current ring, then each one with a new version (see `PsNode.ring$`). */
   readonly ring$: Observable<Ring> = this.cluster$.pipe(ringChanges());
 

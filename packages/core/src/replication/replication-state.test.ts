@@ -103,6 +103,21 @@ describe('ReplicationStateStream (marbles; a frame is 1 ms)', () => {
     });
   });
 
+  it('on close, emits the change its interval still holds, then completes', () => {
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, expectObservable }) => {
+      const s = new ReplicationStateStream('s1', 10);
+      s.onView(view);
+      cold('--a|').subscribe(() => {
+        s.sent(1, view, [{ index: mastered }]);
+        s.close();
+      });
+      expectObservable(s.state$.pipe(map(lags))).toBe('a 9ms (b|)', {
+        a: lagsWith(undefined),
+        b: lagsWith(mastered),
+      });
+    });
+  });
+
   it('completes when closed, and at once for a subscriber that comes later', () => {
     new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, expectObservable }) => {
       const s = new ReplicationStateStream('s1', 10);

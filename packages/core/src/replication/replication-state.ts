@@ -9,7 +9,6 @@ import {
   type SchedulerLike,
   Subject,
   startWith,
-  takeUntil,
   throttleTime,
 } from 'rxjs';
 import type { ClusterView } from '../membership/cluster-view.js';
@@ -60,13 +59,13 @@ export class ReplicationStateStream {
   /** Forwards not acknowledged yet, by sequence number: the ring ranges each one covers. */
   private readonly inFlight = new Map<number, readonly KeyRange[]>();
   private readonly changes = new Subject<void>();
-  private readonly closed = new Subject<void>();
   private isClosed = false;
 
   /**
    * The current state at once (none before the server has a view), then each change, at most
    * one per `intervalMs` (the last change of an interval is emitted at its end); completes when
-   * the server terminates. Lags are counted in requests.
+   * the server terminates (after the state its last interval holds; a subscriber that comes
+   * later gets nothing). Lags are counted in requests.
    */
   readonly state$: Observable<ReplicationState>;
 
@@ -84,7 +83,6 @@ export class ReplicationStateStream {
             map(() => this.snapshot()),
             filter((s): s is ReplicationState => s !== undefined),
             distinctUntilChanged(sameState),
-            takeUntil(this.closed),
           ),
     );
   }
@@ -113,8 +111,8 @@ export class ReplicationStateStream {
   /** Ends `state$` (the server terminates). */
   close(): void {
     this.isClosed = true;
-    this.closed.next();
-    this.closed.complete();
+    // The throttle emits what its interval holds, then the streams complete.
+    this.changes.complete();
   }
 
   private snapshot(): ReplicationState | undefined {

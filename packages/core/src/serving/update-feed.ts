@@ -55,7 +55,7 @@ export class UpdateFeed {
   updates$(opts?: UpdatesOptions): Observable<UpdateBatch> {
     const o = resolveUpdatesOptions(opts);
     const cut = this.cutter(o.values);
-    return this.keys$.pipe(batchKeys(o), map(cut));
+    return this.keys$.asObservable().pipe(batchKeys(o), map(cut));
   }
 
   /** See `KVServer.subscribeUpdates`. @throws PsError `PS_ERR_CONFIG` as `updates$`. */
