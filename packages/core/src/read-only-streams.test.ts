@@ -1,9 +1,12 @@
 import type { Observable } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
+import type { KVServer } from './kv-server.js';
 import type { ClusterView } from './membership/cluster-view.js';
 import type { Ring } from './membership/ring.js';
 import type { Scheduler } from './membership/scheduler.js';
 import type { PsNode } from './ps-node.js';
+import type { ReplicationState } from './replication/replication-state.js';
+import type { UpdateBatch } from './serving/update-feed.js';
 
 // Type-level tests (`npm run typecheck` runs tsc over src, tests included): the public streams
 // are Observables, so no caller can `next()` a forged view into a node or a scheduler. Each
@@ -18,6 +21,8 @@ describe('public streams are read-only', () => {
     expectTypeOf<Scheduler['cluster$']>().toEqualTypeOf<Observable<ClusterView>>();
     expectTypeOf<Scheduler['ring$']>().toEqualTypeOf<Observable<Ring>>();
     expectTypeOf<Scheduler['currentView']>().toEqualTypeOf<ClusterView | undefined>();
+    expectTypeOf<KVServer['replication$']>().toEqualTypeOf<Observable<ReplicationState>>();
+    expectTypeOf<ReturnType<KVServer['updates$']>>().toEqualTypeOf<Observable<UpdateBatch>>();
   });
 
   it('refuses next(), error() and complete() on them at compile time', () => {
@@ -33,6 +38,8 @@ describe('public streams are read-only', () => {
       scheduler.cluster$.next(view);
       // @ts-expect-error the private subject is not reachable
       node.views.next(view);
+      // @ts-expect-error the server's streams have no next() either
+      (null as unknown as KVServer).replication$.next(undefined);
     };
     expectTypeOf(forge).toBeFunction();
   });
