@@ -12,7 +12,7 @@ const [server, { node, worker }] = await Promise.all([
     // Subscribe before the node joins, so that no push is applied before.
     beforeStart: async ([kv]) => {
       kv.updates$({ intervalMs: 10, values: true }).subscribe(({ keys, vals }) => {
-        keys.forEach((k, i) => latest.set(k, vals[i]));
+        for (let i = 0; i < keys.length; i++) latest.set(keys[i], vals[i]);
       });
     },
   }),
