@@ -35,6 +35,7 @@ export {
   KVWorker,
   type KVWorkerOptions,
   type PullOptions,
+  type RangePullOptions,
   type RequestOptions,
   type Timestamp,
 } from './kv-worker.js';
@@ -106,6 +107,8 @@ export { DEFAULT_MAX_MESSAGES_PER_SECOND, TokenBucket } from './net/token-bucket
 export type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './net/transport.js';
 export { type TransportLimits, transportLimitsFromEnv } from './net/transport-limits.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
+export type { RangePage } from './range/range-page.js';
+export { DEFAULT_RANGE_BYTES, type RangeLimits } from './range/range-request.js';
 export type { DenseLayout, DenseRange } from './store/dense-range.js';
 export { KVTable } from './store/kv-table.js';
 export type { TableRange } from './store/table-range.js';
