@@ -19,12 +19,12 @@ function push(
   h: (r: KVRequest) => unknown,
   keys: bigint[],
   width: number,
-  valueOf: (k: bigint, j: number) => number,
+  valueAt: (k: bigint, j: number) => number,
 ) {
   const ks = BigUint64Array.from([...new Set(keys)].sort(cmp));
   const vals = new Float64Array(ks.length * width);
   ks.forEach((k, i) => {
-    for (let j = 0; j < width; j++) vals[i * width + j] = valueOf(k, j);
+    for (let j = 0; j < width; j++) vals[i * width + j] = valueAt(k, j);
   });
   h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys: ks, vals } });
   return ks;
