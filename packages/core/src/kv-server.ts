@@ -420,7 +420,13 @@ export class KVServer {
     const { meta } = msg;
     let reply: ReturnType<typeof serveRange>;
     try {
-      reply = serveRange(msg, this.handler, this.node.cluster$.value?.ring, this.node.id);
+      reply = serveRange(
+        msg,
+        this.handler,
+        this.node.cluster$.value?.ring,
+        this.node.id,
+        this.node.maxFrameBytes,
+      );
     } catch (err) {
       this.respondError(msg, err);
       return;

@@ -13,10 +13,14 @@ export interface RangeReply {
   range: RangeAnswerWire;
 }
 
+/** Bytes of a frame left for the meta and segment table of a range pull's answer. */
+const FRAME_HEADROOM = 4096;
+
 /**
  * Serves a range pull request on server `id`: reads `meta.range`, checks that this server owns
  * every part on its ring (and that the worker sliced by this ring or a newer one), and answers
- * `[vals, lens, keys]` from the handler's table.
+ * `[vals, lens, keys]` from the handler's table, within `maxFrameBytes` (less a little headroom
+ * for the meta) whatever budget the worker asked for.
  * @throws PsError `PS_ERR_RANGE_INVALID` for a malformed request, `PS_ERR_WRONG_OWNER` when a part
  *   is not this server's (the worker re-slices), and what `answerRange` throws.
  */
@@ -25,8 +29,10 @@ export function serveRange(
   handler: RequestHandler,
   ring: Ring | undefined,
   id: NodeId,
+  maxFrameBytes: number,
 ): RangeReply {
   const req = rangeRequestFromWire(msg.meta.range);
+  req.maxBytes = Math.min(req.maxBytes, Math.max(1024, maxFrameBytes - FRAME_HEADROOM));
   const stale = ring !== undefined && msg.meta.ring !== undefined && msg.meta.ring < ring.version;
   const foreign = ring === undefined || ring.size === 0 ? req.ranges[0] : firstNotOwned(ring, id, req.ranges);
   if (stale || foreign) {
