@@ -231,6 +231,19 @@ describe('pullRange', () => {
     );
   });
 
+  it('orders a range pull after the pushes it names (deps), and a refused one leaves the worker as it was', async () => {
+    const { worker } = await cluster('inproc');
+    const keys = spread(50);
+    const pushed = worker.push({ keys, vals: valsOf(keys) });
+    // Sent at once; each server answers after the push reached it.
+    const got = await worker.wait(worker.pullRange({ begin: 0n, end: END }, { deps: [pushed], hold: false }));
+    expect(Array.from(got.keys)).toEqual(Array.from(keys));
+    expect(Array.from(got.vals)).toEqual(Array.from(valsOf(keys)));
+    expect(() => worker.pullRange({ begin: 0n, end: END }, { deps: [1000] })).toThrow(/PS_ERR_DEPS/);
+    const next = await worker.wait(worker.pull(keys.subarray(0, 2)));
+    expect(Array.from(next.vals)).toEqual([0.5, 1.5, 2.5, 3.5]);
+  });
+
   it('answers PS_ERR_RANGE_UNSUPPORTED from a custom handler', async () => {
     const custom: RequestHandler = (req) =>
       req.pull ? { keys: req.kv.keys, vals: new Float32Array(req.kv.keys.length) } : undefined;

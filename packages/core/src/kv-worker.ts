@@ -338,7 +338,11 @@ export class KVWorker<V extends ValArray = ValArray> {
     if (opts.limit !== undefined) limits.limit = opts.limit;
     if (opts.maxBytes !== undefined) limits.maxBytes = opts.maxBytes;
     this.issuing = { range: { begin: range.begin, end: range.end }, limits };
-    return this.issue({ keys: EMPTY_KEYS, vals: EMPTY_VALS }, false, true, opts) as Timestamp<RangePage<V>>;
+    try {
+      return this.issue({ keys: EMPTY_KEYS, vals: EMPTY_VALS }, false, true, opts) as Timestamp<RangePage<V>>;
+    } finally {
+      this.issuing = undefined; // also when issue threw (PS_ERR_DEPS): the next request is no range pull
+    }
   }
 
   /** The range of the range pull being issued (read once by `issue`). */
