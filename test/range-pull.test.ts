@@ -20,6 +20,7 @@ import { keyCaching, lz4, quantize, significantUpdate } from '@ps/filters';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
+import { filter, firstValueFrom, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -208,6 +209,57 @@ describe('pullRange', () => {
     expect(node.cluster$.value!.ring.servers).not.toContain(victim.id);
     expect(Array.from(got.keys)).toEqual(Array.from(keys));
     expect(Array.from(got.vals)).toEqual(Array.from(vals));
+  });
+
+  it('answers exactly while a fourth server joins and the ring changes under the range pulls', async () => {
+    const scheduler = await Scheduler.start({
+      transport: tcp(),
+      numServers: 3,
+      numWorkers: 1,
+      replicas: 1,
+      logger: quiet,
+    });
+    closers.push(() => scheduler.shutdown());
+    const at = { host: '127.0.0.1', port: scheduler.address.port };
+    const server = () =>
+      createServer({ transport: tcp(), scheduler: at, logger: quiet, handler: sumHandler() });
+    const [w, ...servers] = await Promise.all([
+      createWorker({ transport: tcp(), scheduler: at, logger: quiet }),
+      server(),
+      server(),
+      server(),
+    ]);
+    for (const x of [w, ...servers]) closers.push(() => x.node.close());
+    const worker = w.worker;
+    const keys = spread(600);
+    const vals = await pushAll(worker, keys);
+    let joined = false;
+    const extra = server().then((s) => {
+      joined = true;
+      closers.push(() => s.node.close());
+      return s;
+    });
+    // Range pulls, one after another, until the join is done (bounded in count and time).
+    const deadline = Date.now() + 60_000;
+    let pulls = 0;
+    while (!joined && pulls < 2000 && Date.now() < deadline) {
+      const got = await worker.wait(worker.pullRange({ begin: 0n, end: END }, { limit: 250 }));
+      expect(Array.from(got.keys)).toEqual(Array.from(keys.subarray(0, 250)));
+      expect(Array.from(got.vals)).toEqual(Array.from(vals.subarray(0, 500)));
+      pulls++;
+    }
+    const late = await extra;
+    // The worker sees the new ring; every range pull after it reads all keys, the new server's too.
+    await firstValueFrom(
+      w.node.cluster$.pipe(
+        filter((v) => v?.ring.servers.includes(late.node.id) === true),
+        timeout(30_000),
+      ),
+    );
+    expect(w.node.view.ring.servers).toContain(late.node.id);
+    const after = await pages(worker, 0n, END, 250, 10);
+    expect(after.keys).toEqual(Array.from(keys));
+    expect(after.vals).toEqual(Array.from(vals));
   });
 
   it('refuses bad bounds synchronously with PS_ERR_RANGE_INVALID', async () => {
