@@ -111,6 +111,7 @@ export type { RangePage } from './range/range-page.js';
 export { DEFAULT_RANGE_BYTES, type RangeLimits } from './range/range-request.js';
 export type { DenseLayout, DenseRange } from './store/dense-range.js';
 export { KVTable } from './store/kv-table.js';
+export type { RangeScan, ScanBudget } from './store/range-scan.js';
 export type { TableRange } from './store/table-range.js';
 export {
   type DecodedSnapshot,
