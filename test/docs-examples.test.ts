@@ -33,6 +33,12 @@ const EXPECTED: Record<string, string[]> = {
     'pull$ [ 4.5, 6, 0, 0 ]',
   ],
   'bounded-delay-deps.mjs': ['[ 1, 2 ]'],
+  'range-pull.mjs': [
+    '[ 20, 30, 40, 50, 60 ] undefined',
+    '[ 2n, 3n ] [ 20, 30 ]',
+    '[ 4n, 5n ] [ 40, 50 ]',
+    '[ 6n ] [ 60 ]',
+  ],
   'max-handler.mjs': ['[ 5, 4 ]'],
   'serving-updates.mjs': ['[ [ 1n, 1 ], [ 2n, 6 ], [ 3n, 5 ] ]'],
   'snapshot.mjs': [

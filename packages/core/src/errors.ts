@@ -152,6 +152,21 @@ export const PsErrorCode = {
   TASK_LIMIT: 'PS_ERR_TASK_LIMIT',
   /** A task id that the scheduler never issued (`scheduler.tasks.wait`, `deps`). */
   UNKNOWN_TASK: 'PS_ERR_UNKNOWN_TASK',
+  /**
+   * A range pull's bounds or options are not valid: `begin` and `end` must be bigints with
+   * `0 <= begin <= end <= 2^64`, `limit` and `maxBytes` positive integers.
+   */
+  RANGE_INVALID: 'PS_ERR_RANGE_INVALID',
+  /**
+   * A range pull's answer would not fit one frame (more than its byte budget): page through the
+   * range with `limit` (or `maxBytes`) and continue from each page's `next`.
+   */
+  RANGE_TOO_LARGE: 'PS_ERR_RANGE_TOO_LARGE',
+  /**
+   * A range pull reached a server whose handler is not table-backed (a custom `RequestHandler`):
+   * it has no stored keys to enumerate. Use a built-in handler, or pull named keys.
+   */
+  RANGE_UNSUPPORTED: 'PS_ERR_RANGE_UNSUPPORTED',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

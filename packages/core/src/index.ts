@@ -46,6 +46,7 @@ export {
   KVWorker,
   type KVWorkerOptions,
   type PullOptions,
+  type RangePullOptions,
   type RequestOptions,
   type Timestamp,
 } from './kv-worker.js';
@@ -136,8 +137,11 @@ export {
   DEFAULT_UPDATE_INTERVAL_MS,
   type UpdatesOptions,
 } from './serving/updates-options.js';
+export type { RangePage } from './range/range-page.js';
+export { DEFAULT_RANGE_BYTES, type RangeLimits } from './range/range-request.js';
 export type { DenseLayout, DenseRange } from './store/dense-range.js';
 export { KVTable } from './store/kv-table.js';
+export type { RangeScan, ScanBudget } from './store/range-scan.js';
 export type { TableRange } from './store/table-range.js';
 export {
   type DecodedSnapshot,

@@ -255,6 +255,11 @@ export class PsNode {
     return new PsNode(id, opts.role, address, ep, opts, log);
   }
 
+  /** The largest frame this node sends or takes, in bytes (`maxFrameBytes`, default 512 MiB). */
+  get maxFrameBytes(): number {
+    return this.ep.maxFrameBytes;
+  }
+
   /** Traffic sent and received by this node. */
   get stats(): TrafficStats {
     return this.ep.stats;

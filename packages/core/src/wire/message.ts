@@ -122,6 +122,11 @@ export interface Meta {
    * same id has a new incarnation, so its new requests are never taken for old ones.
    */
   inc?: string;
+  /**
+   * On a range pull request: its key ranges and limits; on the answer: where the range goes on
+   * (see `range/range-request.ts` and `range/range-page.ts`, which read and check it).
+   */
+  range?: unknown;
   /** Per-filter state of this message (see `Filter`), under each filter's name. */
   filters?: Record<string, unknown>;
   /** Set on a response whose request failed: the remote `PsError` code and message. */
