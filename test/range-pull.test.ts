@@ -205,8 +205,8 @@ describe('pullRange', () => {
     await (victim as unknown as { ep: { transport: { close(): Promise<void> } } }).ep.transport.close();
     const ts = worker.pullRange({ begin: 0n, end: END });
     const got = await worker.wait(ts);
-    expect(node.cluster$.value!.dead).toContain(victim.id);
-    expect(node.cluster$.value!.ring.servers).not.toContain(victim.id);
+    expect(node.currentView!.dead).toContain(victim.id);
+    expect(node.currentView!.ring.servers).not.toContain(victim.id);
     expect(Array.from(got.keys)).toEqual(Array.from(keys));
     expect(Array.from(got.vals)).toEqual(Array.from(vals));
   });

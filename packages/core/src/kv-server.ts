@@ -478,7 +478,7 @@ export class KVServer {
       reply = serveRange(
         msg,
         this.handler,
-        this.node.cluster$.value?.ring,
+        this.node.currentView?.ring,
         this.node.id,
         this.node.maxFrameBytes,
       );
