@@ -141,6 +141,12 @@ export const PsErrorCode = {
    * the scheduler with `recover` and the run's id, or restart the node to join the new run.
    */
   RUN_MISMATCH: 'PS_ERR_RUN_MISMATCH',
+  /**
+   * A worker's progress clock was given a bad iteration (not an integer from 0 to 2^31 − 1, or
+   * below one already reported by `finish`), a bad delay τ or a bad `timeoutMs` to `waitFor`, or
+   * `node.progress` was asked of a server.
+   */
+  PROGRESS: 'PS_ERR_PROGRESS',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

@@ -1,4 +1,5 @@
 import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
+import { WorkerProgress } from './consistency/worker-progress.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import { type ClusterFill, clusterDidNotFill, fillFromWire } from './membership/cluster-fill.js';
@@ -163,6 +164,8 @@ export class PsNode {
   private startWait: { resolve: (v: ClusterView) => void; reject: (e: PsError) => void } | undefined;
   /** The scheduler's last count of registered nodes while the cluster fills (for the timeout's message). */
   private fill: ClusterFill | undefined;
+  /** A worker's progress clock (see `progress`). */
+  private readonly workerProgress: WorkerProgress | undefined;
 
   private constructor(
     readonly id: NodeId,
@@ -180,6 +183,28 @@ export class PsNode {
     this.subs.push(ep.messages$.subscribe((m) => this.onMessage(m)));
     ep.onFilterError = (msg, err) => this.onUndecodable(msg, err);
     ep.requestKeys = (peer, app, ts, part) => this.requestKeys.get(app)?.(peer, ts, part);
+    if (role === 'worker') {
+      const progress = new WorkerProgress(id, (t, v) => {
+        // A report lost with the link is carried by the next registration.
+        this.sendControl(SCHEDULER_ID, 'progress', { t, v }).catch(() => undefined);
+      });
+      this.onTerminate((err) => progress.close(err));
+      this.workerProgress = progress;
+    }
+  }
+
+  /**
+   * This worker's progress clock: report finished iterations and wait for the other workers
+   * (the cross-worker bounded delay; see {@link WorkerProgress}).
+   * @throws PsError `PS_ERR_PROGRESS` on a server.
+   */
+  get progress(): WorkerProgress {
+    if (!this.workerProgress)
+      throw new PsError(
+        PsErrorCode.PROGRESS,
+        'only a worker has a progress clock; ask node.progress of a worker',
+      );
+    return this.workerProgress;
   }
 
   /**
@@ -358,6 +383,7 @@ export class PsNode {
       filters: chainsSignature(defaultChain(this.opts), this.opts.appFilters),
       token: this.token,
       ...(resume ? { resume } : {}),
+      ...this.workerProgress?.registration(),
     });
   }
 
@@ -489,7 +515,7 @@ export class PsNode {
 
   private sendControl(
     to: NodeId,
-    cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done' | 'leave' | 'migrate-done',
+    cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done' | 'leave' | 'migrate-done' | 'progress',
     body?: unknown,
   ): Promise<void> {
     return this.ep.send(to, { app: 0, ts: 0, request: true, push: false, pull: false, cmd, body });
@@ -697,6 +723,13 @@ export class PsNode {
       }
       case 'terminate':
         this.terminate();
+        return;
+      case 'progress-clock':
+        try {
+          this.workerProgress?.receive(meta.body);
+        } catch (e) {
+          this.log.warn(`bad progress clock from the scheduler: ${(e as Error).message}`);
+        }
         return;
       case 'heartbeat': {
         if (meta.error) {

@@ -7,6 +7,7 @@ import type { Transport } from '../net/transport.js';
 import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from '../wire/message.js';
 import type { ClusterFill } from './cluster-fill.js';
 import { type ClusterView, type NodeInfo, viewToWire } from './cluster-view.js';
+import { ProgressKeeper, progressReportFromWire } from './progress-keeper.js';
 import { type ResumeState, resumeStateFromWire } from './resume-state.js';
 import { DEFAULT_VIRTUAL_NODES, movedRanges, Ring } from './ring.js';
 import { SchedulerRecovery } from './scheduler-recovery.js';
@@ -141,6 +142,10 @@ export class Scheduler {
   private readonly released = { servers: 0, workers: 0, all: 0 };
   /** Views continue past the version the nodes last saw (after a recovery). */
   private versionFloor = 0;
+  /** The workers' progress clocks (the cross-worker bounded delay). */
+  private readonly progress = new ProgressKeeper(
+    (to, clock) => void this.sendTo(to, 'progress-clock', clock),
+  );
   private readonly sub: Subscription;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closing = false;
@@ -276,6 +281,12 @@ export class Scheduler {
     }
     if (cmd === 'register') {
       this.onRegister(msg);
+      const m = this.members.get(sender);
+      if (m?.role === 'worker' && !m.dead && !m.left)
+        this.progress.rejoined(
+          sender,
+          progressReportFromWire((msg.meta.body as { progress?: unknown })?.progress),
+        );
       return;
     }
     if (!member) {
@@ -302,6 +313,11 @@ export class Scheduler {
       case 'barrier':
         this.onBarrier(sender, msg.meta.body);
         return;
+      case 'progress': {
+        const report = progressReportFromWire(msg.meta.body);
+        if (member.role === 'worker' && report) this.progress.report(sender, report);
+        return;
+      }
       case 'worker-done':
         if (member.role !== 'worker') break;
         this.done.add(sender);
@@ -672,6 +688,7 @@ export class Scheduler {
     this.cluster$.next(view);
     const wire = viewToWire(view);
     for (const m of this.live()) this.sendTo(m.id, 'cluster', wire);
+    this.progress.onView(view);
     this.log.info(
       `cluster view ${view.version} (ring ${ring.version}): ${ring.size} servers on the ring, ${workers.length} workers, ${view.dead.length} dead`,
     );
@@ -873,7 +890,7 @@ export class Scheduler {
 
   private sendTo(
     to: NodeId,
-    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate',
+    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate' | 'progress-clock',
     body?: unknown,
   ): Promise<void> {
     return this.ep

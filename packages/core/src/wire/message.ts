@@ -33,7 +33,9 @@ export type Command =
   | 'migrate-done'
   | 'replicate'
   | 'replicate-ack'
-  | 'range-copy';
+  | 'range-copy'
+  | 'progress'
+  | 'progress-clock';
 
 /** All commands, for validation of incoming meta. */
 export const COMMANDS: ReadonlySet<string> = new Set<Command>([
@@ -50,6 +52,8 @@ export const COMMANDS: ReadonlySet<string> = new Set<Command>([
   'replicate',
   'replicate-ack',
   'range-copy',
+  'progress',
+  'progress-clock',
 ]);
 
 /** Commands only the scheduler may send (a node ignores them from anyone else). */
@@ -59,6 +63,7 @@ export const SCHEDULER_COMMANDS: ReadonlySet<string> = new Set<Command>([
   'heartbeat',
   'terminate',
   'migrate',
+  'progress-clock',
 ]);
 
 /** Commands servers exchange for replication and range moves (a node takes them only from servers). */
