@@ -33,6 +33,7 @@ const EXPECTED: Record<string, string[]> = {
     'pull$ [ 4.5, 6, 0, 0 ]',
   ],
   'bounded-delay-deps.mjs': ['[ 1, 2 ]'],
+  'progress-clock.mjs': ['[ 3, 3 ]'],
   'max-handler.mjs': ['[ 5, 4 ]'],
   'snapshot.mjs': [
     '[ -0.10000000149011612, 0.10000000149011612 ] [ -0.10000000149011612, 0.10000000149011612 ]',
