@@ -53,6 +53,28 @@ const startsOf = (p: Proc): Start[] =>
 
 const slowest = (st: Start) => Math.min(...Object.values(st.finished));
 
+/** When each worker printed `done` (its last iteration finished; it then leaves the clock). */
+function doneAt(procs: Proc[], ids: string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  procs.forEach((p, i) => {
+    for (const l of p.lines) {
+      const o = JSON.parse(l) as { event?: string; at?: number };
+      if (o.event === 'done') out.set(ids[i]!, o.at!);
+    }
+  });
+  return out;
+}
+
+/**
+ * The clock a worker started with lists every worker not yet done (a worker done with its
+ * iterations leaves the clock), and no other.
+ */
+function expectLiveOnClock(st: Start, ids: string[], done: Map<string, number>): void {
+  const listed = Object.keys(st.finished);
+  for (const id of listed) expect(ids).toContain(id);
+  for (const id of ids) if ((done.get(id) ?? Number.POSITIVE_INFINITY) > st.at) expect(listed).toContain(id);
+}
+
 describe('the cross-worker bounded delay, 3 worker processes and a straggler', () => {
   it('τ = 2: no worker starts iteration s before every worker finished s − 3', async () => {
     const iterations = 16;
@@ -62,12 +84,13 @@ describe('the cross-worker bounded delay, 3 worker processes and a straggler', (
       PROGRESS_SLOW_MS: '60',
     });
     expect(await Promise.all(c.workers.map((w) => exitCode(w, 120_000)))).toEqual([0, 0, 0]);
+    const done = doneAt(c.workers, c.ids);
     for (const w of c.workers) {
       const starts = startsOf(w);
       expect(starts.map((st) => st.s)).toEqual(Array.from({ length: iterations }, (_, i) => i + 1));
       for (const st of starts.filter((x) => x.s > 3)) {
-        // Every worker is on the clock (none died), and the slowest finished s − 1 − τ.
-        expect(Object.keys(st.finished).sort()).toEqual([...c.ids].sort());
+        // Every worker not done is on the clock (none died), and the slowest finished s − 1 − τ.
+        expectLiveOnClock(st, c.ids, done);
         expect(
           slowest(st),
           `worker ${st.id} started ${st.s} with ${JSON.stringify(st.finished)}`,
@@ -92,6 +115,26 @@ describe('the cross-worker bounded delay, 3 worker processes and a straggler', (
         // The clock a worker starts s with is the first on which every worker finished s − 1,
         // and none can have finished s yet.
         expect(Object.values(st.finished)).toEqual([st.s - 1, st.s - 1, st.s - 1]);
+      }
+    }
+  }, 180_000);
+
+  it('a worker done with fewer iterations leaves the clock and holds nobody back', async () => {
+    const c = await startCluster([{}, {}, { PROGRESS_ITERATIONS: '4' }], {
+      PROGRESS_TAU: '0',
+      PROGRESS_ITERATIONS: '9',
+    });
+    expect(await Promise.all(c.workers.map((w) => exitCode(w, 120_000)))).toEqual([0, 0, 0]);
+    const short = c.ids[2]!;
+    for (const w of c.workers.slice(0, 2)) {
+      const starts = startsOf(w);
+      expect(starts.map((st) => st.s)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      // Lockstep with all three up to 4; from 6 on the short worker is off the clock.
+      for (const st of starts.filter((x) => x.s > 1 && x.s <= 4))
+        expect(Object.values(st.finished)).toEqual([st.s - 1, st.s - 1, st.s - 1]);
+      for (const st of starts.filter((x) => x.s >= 6)) {
+        expect(Object.keys(st.finished)).not.toContain(short);
+        expect(Object.values(st.finished)).toEqual([st.s - 1, st.s - 1]);
       }
     }
   }, 180_000);
@@ -148,11 +191,12 @@ describe('the cross-worker bounded delay, 3 worker processes and a straggler', (
     });
     await again.waitFor((o: { event?: string }) => o.event === 'view', 60_000);
     expect(await Promise.all(c.workers.map((w) => exitCode(w, 120_000)))).toEqual([0, 0, 0]);
+    const done = doneAt(c.workers, c.ids);
     for (const w of c.workers) {
       const starts = startsOf(w);
       expect(starts.map((st) => st.s)).toEqual(Array.from({ length: iterations }, (_, i) => i + 1));
       for (const st of starts.filter((x) => x.s > 2)) {
-        expect(Object.keys(st.finished).sort()).toEqual([...c.ids].sort());
+        expectLiveOnClock(st, c.ids, done);
         expect(slowest(st)).toBeGreaterThanOrEqual(st.s - 2);
       }
       // Iterations past the bound of the clock before the crash ran on the restarted scheduler's.

@@ -184,9 +184,11 @@ export class PsNode {
     ep.onFilterError = (msg, err) => this.onUndecodable(msg, err);
     ep.requestKeys = (peer, app, ts, part) => this.requestKeys.get(app)?.(peer, ts, part);
     if (role === 'worker') {
-      const progress = new WorkerProgress(id, (t, v) => {
+      const progress = new WorkerProgress(id, (t, v, done) => {
         // A report lost with the link is carried by the next registration.
-        this.sendControl(SCHEDULER_ID, 'progress', { t, v }).catch(() => undefined);
+        this.sendControl(SCHEDULER_ID, 'progress', { t, v, ...(done ? { done } : {}) }).catch(
+          () => undefined,
+        );
       });
       this.onTerminate((err) => progress.close(err));
       this.workerProgress = progress;
@@ -541,6 +543,7 @@ export class PsNode {
   async finalize(): Promise<void> {
     if (this.role === 'worker' && !this.closed) {
       this.finalized = true;
+      this.workerProgress?.done();
       await this.sendControl(SCHEDULER_ID, 'worker-done').catch(() => undefined);
     }
     await this.terminated;

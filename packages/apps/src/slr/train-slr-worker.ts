@@ -281,6 +281,8 @@ export async function trainSlrWorker(
   }
   idleMs += performance.now() - w0;
   watch.unsubscribe();
+  // Shards differ by a batch or so: a worker done with its own holds the others back no more.
+  progress.done();
   // A dead worker's data shard goes to a live one (section 4.5), from its last applied batch.
   const adopted = await adoptDeadShards(args, indexer, workers);
   const trainSeconds = (performance.now() - t0) / 1000;

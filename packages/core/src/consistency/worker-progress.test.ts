@@ -7,8 +7,8 @@ import { WorkerProgress } from './worker-progress.js';
 
 /** A worker's progress fed by hand, and the reports it sent. */
 function progress() {
-  const reports: [number, number][] = [];
-  const p = new WorkerProgress('a', (t, v) => reports.push([t, v]));
+  const reports: (number | boolean)[][] = [];
+  const p = new WorkerProgress('a', (t, v, done) => reports.push(done ? [t, v, done] : [t, v]));
   return { p, reports };
 }
 
@@ -38,6 +38,19 @@ describe('WorkerProgress', () => {
     ]);
     expect(p.finished).toBe(3);
     expect(p.registration()).toEqual({ progress: { t: 3, v: 4 } });
+  });
+
+  it('reports done once, with its last iteration, and refuses iterations after it', () => {
+    const { p, reports } = progress();
+    p.finish(2);
+    p.done();
+    p.done();
+    expect(reports).toEqual([
+      [2, 0],
+      [2, 0, true],
+    ]);
+    expect(p.registration()).toEqual({ progress: { t: 2, v: 0, done: true } });
+    expect(() => p.finish(3)).toThrow(expect.objectContaining({ code: PsErrorCode.PROGRESS }));
   });
 
   it('refuses bad iterations, τ and timeouts with PS_ERR_PROGRESS', () => {

@@ -70,6 +70,7 @@ export class WorkerProgress {
   /** The last iteration each worker was seen to finish, dead ones included (see `finishedBy`). */
   private readonly last = new Map<NodeId, number>();
   private own = 0;
+  private isDone = false;
   private closedBy: PsError | undefined;
 
   /**
@@ -78,7 +79,7 @@ export class WorkerProgress {
    */
   constructor(
     readonly id: NodeId,
-    private readonly report: (t: number, version: number) => void,
+    private readonly report: (t: number, version: number, done?: boolean) => void,
   ) {
     this.clock$ = this.state$.pipe(filter((c): c is ProgressClock => c !== undefined));
   }
@@ -104,11 +105,17 @@ export class WorkerProgress {
   /**
    * Reports that this worker finished iterations 1 to `t` (iterations count from 1). Reporting
    * the same `t` again is a no-op.
-   * @throws PsError `PS_ERR_PROGRESS` when `t` is not an integer from 0 to 2^31 − 1, or is below
-   *   an iteration already reported; `PS_ERR_CLOSED` once the node closed.
+   * @throws PsError `PS_ERR_PROGRESS` when `t` is not an integer from 0 to 2^31 − 1, is below
+   *   an iteration already reported, or comes after `done()`; `PS_ERR_CLOSED` once the node closed.
    */
   finish(t: number): void {
     this.throwIfClosed();
+    if (this.isDone) {
+      throw new PsError(
+        PsErrorCode.PROGRESS,
+        `finish(${t}): this worker called done() after iteration ${this.own}; it reports no more iterations`,
+      );
+    }
     if (!isIteration(t)) {
       throw new PsError(
         PsErrorCode.PROGRESS,
@@ -124,6 +131,19 @@ export class WorkerProgress {
     if (t === this.own) return;
     this.own = t;
     this.report(t, this.clock.version);
+  }
+
+  /**
+   * Reports that this worker has no iteration left: it leaves the clock (as a dead worker does),
+   * so that workers with more iterations than this one are not held back by it. `finalize()`
+   * calls it. Idempotent.
+   * @throws PsError `PS_ERR_CLOSED` once the node closed.
+   */
+  done(): void {
+    this.throwIfClosed();
+    if (this.isDone) return;
+    this.isDone = true;
+    this.report(this.own, this.clock.version, true);
   }
 
   /**
@@ -206,8 +226,10 @@ export class WorkerProgress {
   }
 
   /** What this worker tells a scheduler it registers with: its last finished iteration. */
-  registration(): { progress: { t: number; v: number } } {
-    return { progress: { t: this.own, v: this.clock.version } };
+  registration(): { progress: { t: number; v: number; done?: true } } {
+    return {
+      progress: { t: this.own, v: this.clock.version, ...(this.isDone ? { done: true as const } : {}) },
+    };
   }
 
   /** The node closed: pending and later waits reject with `err` (`PS_ERR_CLOSED` by default). */

@@ -118,6 +118,27 @@ describe('ProgressKeeper', () => {
     });
   });
 
+  it('takes a worker done with its iterations off the clock for good', async () => {
+    const { k, sent } = keeper();
+    k.onView(view(['a', 'b']));
+    k.report('a', { t: 3 });
+    k.report('b', { t: 5 });
+    await flush();
+    sent.length = 0;
+    k.report('a', { t: 3, done: true });
+    k.report('a', { t: 4 });
+    k.onView(view(['a', 'b', 'c']));
+    await flush();
+    expect(sent.map((s) => s.to)).toEqual(['a', 'b', 'c']);
+    expect(sent[0]!.clock).toEqual({
+      version: 2,
+      finished: [
+        ['b', 5],
+        ['c', 5],
+      ],
+    });
+  });
+
   it('sends a worker that registers again the current clock', async () => {
     const { k, sent } = keeper();
     k.onView(view(['a', 'b']));
@@ -168,6 +189,8 @@ describe('ProgressKeeper', () => {
   it('reads reports and refuses malformed ones', () => {
     expect(progressReportFromWire({ t: 3, v: 2 })).toEqual({ t: 3, v: 2 });
     expect(progressReportFromWire({ t: 3, v: -2 })).toEqual({ t: 3 });
+    expect(progressReportFromWire({ t: 3, done: true })).toEqual({ t: 3, done: true });
+    expect(progressReportFromWire({ t: 3, done: 1 })).toEqual({ t: 3 });
     for (const bad of [undefined, null, 3, {}, { t: -1 }, { t: 1.5 }, { t: 2 ** 31 }, { t: '1' }])
       expect(progressReportFromWire(bad)).toBeUndefined();
   });

@@ -7,25 +7,34 @@ import {
 import type { NodeId } from '../wire/message.js';
 import type { ClusterView } from './cluster-view.js';
 
-/** What a worker sends the scheduler: "I finished iteration `t`" (`v`: the last clock version it saw). */
+/**
+ * What a worker sends the scheduler: "I finished iteration `t`" (`v`: the last clock version it
+ * saw; `done`: it has no iteration left, and leaves the clock).
+ */
 export interface ProgressReport {
   t: number;
   v?: number;
+  done?: boolean;
 }
 
 /** Reads a report's body; undefined for a malformed one (which the scheduler drops). */
 export function progressReportFromWire(body: unknown): ProgressReport | undefined {
   if (!body || typeof body !== 'object') return undefined;
-  const { t, v } = body as { t?: unknown; v?: unknown };
+  const { t, v, done } = body as { t?: unknown; v?: unknown; done?: unknown };
   if (!isIteration(t)) return undefined;
-  return Number.isSafeInteger(v) && (v as number) >= 0 ? { t, v: v as number } : { t };
+  return {
+    t,
+    ...(Number.isSafeInteger(v) && (v as number) >= 0 ? { v: v as number } : {}),
+    ...(done === true ? { done: true } : {}),
+  };
 }
 
 /**
  * The scheduler's side of the workers' progress clocks ({@link ProgressClock}): it takes the
  * workers' "finished iteration t" reports, keeps one entry per live worker of the newest view
  * (a dead worker's entry goes, a joining worker's starts at the minimum), and sends the clock to
- * every live worker whenever it changes. Reports that arrive in one turn of the event loop go out
+ * every live worker whenever it changes. A worker done with its iterations (`done`) leaves the
+ * clock as a dead one does, so that a worker with more iterations is not held back. Reports that arrive in one turn of the event loop go out
  * as one clock.
  *
  * A restarted scheduler (`recover`) learns the clock again from the workers' re-registrations:
@@ -34,6 +43,8 @@ export function progressReportFromWire(body: unknown): ProgressReport | undefine
  */
 export class ProgressKeeper {
   private readonly finished = new Map<NodeId, number>();
+  /** Workers done with their iterations: never on the clock again. */
+  private readonly retired = new Set<NodeId>();
   /** Live workers of the newest view; undefined before the first view (or while recovering). */
   private live: ReadonlySet<NodeId> | undefined;
   private version = 0;
@@ -54,6 +65,14 @@ export class ProgressKeeper {
   report(id: NodeId, r: ProgressReport): void {
     if (r.v !== undefined && r.v > this.version) this.version = r.v;
     if (this.live && !this.live.has(id)) return;
+    if (r.done) {
+      if (this.retired.has(id)) return;
+      this.retired.add(id);
+      this.finished.delete(id);
+      if (this.live) this.schedule();
+      return;
+    }
+    if (this.retired.has(id)) return;
     const before = this.finished.get(id);
     if (before !== undefined && before >= r.t) return;
     this.finished.set(id, r.t);
@@ -84,7 +103,7 @@ export class ProgressKeeper {
     let min = Number.POSITIVE_INFINITY;
     for (const t of this.finished.values()) min = Math.min(min, t);
     for (const id of live) {
-      if (this.finished.has(id)) continue;
+      if (this.finished.has(id) || this.retired.has(id)) continue;
       // A joining worker starts at the minimum: it does not hold back the ones already running.
       this.finished.set(id, min === Number.POSITIVE_INFINITY ? 0 : min);
       changed = true;
