@@ -41,7 +41,8 @@ export interface ProgressWaitOptions {
  * The clock ({@link ProgressClock}) lives on the scheduler, which pushes every change to the
  * workers: nothing polls. Workers the scheduler declares dead leave the clock (they hold nobody
  * back, once the heartbeat timeout passed); a worker that joins a running cluster starts at the
- * clock's minimum. After a scheduler restart (`recover`) the workers' re-registrations carry
+ * clock's minimum; one done with its iterations (`done()`, which `finalize()` calls) leaves it
+ * too, so that workers with more iterations go on. After a scheduler restart (`recover`) the workers' re-registrations carry
  * their last finished iteration, so the clock comes back whole.
  *
  * Get it from a worker node: `node.progress` (see `PsNode.progress`).
@@ -75,7 +76,8 @@ export class WorkerProgress {
 
   /**
    * @param id this worker's node id.
-   * @param report sends "finished iteration t" to the scheduler (`PsNode` wires it).
+   * @param report sends "finished iteration t" (and, with `done`, "no iteration left") to the
+   *   scheduler, with the last clock version seen (`PsNode` wires it).
    */
   constructor(
     readonly id: NodeId,
