@@ -74,6 +74,12 @@ describe('WorkerProgress', () => {
     expect(code(() => p.waitFor$(1, 0, { timeoutMs: Number.POSITIVE_INFINITY }))).toBe(PsErrorCode.PROGRESS);
   });
 
+  it('gives clock$ as a read-only Observable: nothing to next() a forged clock into', () => {
+    const { p } = progress();
+    expect('next' in p.clock$).toBe(false);
+    expect('next' in p.waitFor$(1, 0)).toBe(false);
+  });
+
   it('emits the clock once per change: not for an older version, nor for the same entries', () => {
     marbles(({ cold, expectObservable }) => {
       const { p } = progress();

@@ -83,7 +83,7 @@ export class WorkerProgress {
     readonly id: NodeId,
     private readonly report: (t: number, version: number, done?: boolean) => void,
   ) {
-    this.clock$ = this.state$.pipe(filter((c): c is ProgressClock => c !== undefined));
+    this.clock$ = this.state$.asObservable().pipe(filter((c): c is ProgressClock => c !== undefined));
   }
 
   /** The last clock received ({@link EMPTY_PROGRESS_CLOCK} before the first). */
@@ -190,7 +190,8 @@ export class WorkerProgress {
     if (this.closedBy) return throwError(() => this.closedBy);
     const need = t - tau;
     if (need <= 0) return of(this.clock);
-    const met = this.state$.pipe(
+    // From asObservable(): a piped Subject is still a Subject (its next() would reach state$).
+    const met = this.state$.asObservable().pipe(
       filter((c): c is ProgressClock => c !== undefined && slowestOf(c) >= need),
       take(1),
     );
