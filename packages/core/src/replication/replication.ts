@@ -11,6 +11,7 @@ import { gatherKV, valueOffsets } from '../wire/gather.js';
 import { KEY_SPACE_END, type KeyRange, lowerBound } from '../wire/key-range.js';
 import { type KVPairs, keyWords, validateKVPairs } from '../wire/kv-pairs.js';
 import type { Message, NodeId, Segment } from '../wire/message.js';
+import { ReplicationStateStream } from './replication-state.js';
 
 /** Keys `[begin, end)` (indices) of a request that fall in range `index` of the ring. */
 export interface RangeSlice {
@@ -108,6 +109,8 @@ export class Replication implements ReplicaPort {
   private readonly copiesSeen = new Map<NodeId, Set<number>>();
   /** Forwarded pushes and range copies sent and received, for logs and tests. */
   readonly counters = { forwarded: 0, replicated: 0, copiesSent: 0, copiesReceived: 0, duplicatesDropped: 0 };
+  /** Per range: its chain and the forwards not acknowledged yet, as a throttled stream. */
+  readonly state: ReplicationStateStream;
 
   constructor(
     private readonly node: PsNode,
@@ -117,6 +120,7 @@ export class Replication implements ReplicaPort {
     opts: ReplicationOptions = {},
   ) {
     this.window = new ReceiveWindow(opts.window);
+    this.state = new ReplicationStateStream(node.id);
     this.resends = new ResendTable<string>(
       opts.resend ?? DEFAULT_RESEND_TIMING,
       (key) => this.resendForward(key),
@@ -132,6 +136,7 @@ export class Replication implements ReplicaPort {
   /** Stops resending (the node terminates). */
   close(): void {
     this.resends.close();
+    this.state.close();
   }
 
   private resendForward(key: string): void {
@@ -221,6 +226,7 @@ export class Replication implements ReplicaPort {
   onView(view: ClusterView): void {
     const prev = this.view;
     this.view = view;
+    this.state.onView(view);
     const dead = new Set(view.dead);
     for (const [to, mv] of this.moves) {
       if (mv.version <= view.ring.version || dead.has(to)) this.moves.delete(to);
@@ -240,6 +246,7 @@ export class Replication implements ReplicaPort {
       }
       if (p.waiting.size === 0) {
         this.pending.delete(seq);
+        this.state.settled(seq);
         const rebuilt = this.rebuilding;
         void rebuilt.then(() => p.done(p.error));
       }
@@ -378,6 +385,7 @@ export class Replication implements ReplicaPort {
     const replicated = new Promise<PsError | undefined>((resolve) => {
       this.pending.set(seq, { waiting: new Set(targets.keys()), done: resolve, sends: new Map() });
     });
+    this.state.sent(seq, view, slices);
     const offsets = kv.lens ? valueOffsets(kv.lens) : undefined;
     for (const [to, iv] of targets) {
       const part = gatherKV(kv, iv, true, offsets);
@@ -455,6 +463,7 @@ export class Replication implements ReplicaPort {
     if (error && !p.error) p.error = error;
     if (p.waiting.size === 0) {
       this.pending.delete(seq);
+      this.state.settled(seq);
       p.done(p.error);
     }
   }
