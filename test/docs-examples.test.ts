@@ -39,6 +39,7 @@ const EXPECTED: Record<string, string[]> = {
     '[ 4n, 5n ] [ 40, 50 ]',
     '[ 6n ] [ 60 ]',
   ],
+  'progress-clock.mjs': ['[ 3, 3 ]'],
   'max-handler.mjs': ['[ 5, 4 ]'],
   'serving-updates.mjs': ['[ [ 1n, 1 ], [ 2n, 6 ], [ 3n, 5 ] ]'],
   'snapshot.mjs': [

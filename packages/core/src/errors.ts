@@ -167,6 +167,12 @@ export const PsErrorCode = {
    * it has no stored keys to enumerate. Use a built-in handler, or pull named keys.
    */
   RANGE_UNSUPPORTED: 'PS_ERR_RANGE_UNSUPPORTED',
+  /**
+   * A worker's progress clock was given a bad iteration (not an integer from 0 to 2^31 − 1, or
+   * below one already reported by `finish`), a bad delay τ or a bad `timeoutMs` to `waitFor`, or
+   * `node.progress` was asked of a server.
+   */
+  PROGRESS: 'PS_ERR_PROGRESS',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

@@ -6,8 +6,15 @@ export {
   parseConsistency,
   sequential,
 } from './consistency/consistency.js';
+export {
+  EMPTY_PROGRESS_CLOCK,
+  type ProgressClock,
+  slowestOf,
+  stalenessOf,
+} from './consistency/progress-clock.js';
 export { type ClockSegment, RangeVectorClock } from './consistency/range-vector-clock.js';
 export { type IdleMeter, measureIdle, type TaskEvent } from './consistency/task-event.js';
+export { type ProgressWaitOptions, WorkerProgress } from './consistency/worker-progress.js';
 export {
   type GraphTask,
   type NodeTaskState,

@@ -1,5 +1,6 @@
 import { BehaviorSubject, filter, type Observable, type Subscription } from 'rxjs';
 import { TaskRunner } from './consistency/task-runner.js';
+import { WorkerProgress } from './consistency/worker-progress.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import { type ClusterFill, clusterDidNotFill, fillFromWire } from './membership/cluster-fill.js';
@@ -191,6 +192,8 @@ export class PsNode {
   private startWait: { resolve: (v: ClusterView) => void; reject: (e: PsError) => void } | undefined;
   /** The scheduler's last count of registered nodes while the cluster fills (for the timeout's message). */
   private fill: ClusterFill | undefined;
+  /** A worker's progress clock (see `progress`). */
+  private readonly workerProgress: WorkerProgress | undefined;
 
   private constructor(
     readonly id: NodeId,
@@ -214,6 +217,30 @@ export class PsNode {
     this.subs.push(ep.messages$.subscribe((m) => this.onMessage(m)));
     ep.onFilterError = (msg, err) => this.onUndecodable(msg, err);
     ep.requestKeys = (peer, app, ts, part) => this.requestKeys.get(app)?.(peer, ts, part);
+    if (role === 'worker') {
+      const progress = new WorkerProgress(id, (t, v, done) => {
+        // A report lost with the link is carried by the next registration.
+        this.sendControl(SCHEDULER_ID, 'progress', { t, v, ...(done ? { done } : {}) }).catch(
+          () => undefined,
+        );
+      });
+      this.onTerminate((err) => progress.close(err));
+      this.workerProgress = progress;
+    }
+  }
+
+  /**
+   * This worker's progress clock: report finished iterations and wait for the other workers
+   * (the cross-worker bounded delay; see {@link WorkerProgress}).
+   * @throws PsError `PS_ERR_PROGRESS` on a server.
+   */
+  get progress(): WorkerProgress {
+    if (!this.workerProgress)
+      throw new PsError(
+        PsErrorCode.PROGRESS,
+        'only a worker has a progress clock; ask node.progress of a worker',
+      );
+    return this.workerProgress;
   }
 
   /**
@@ -404,6 +431,7 @@ export class PsNode {
       filters: chainsSignature(defaultChain(this.opts), this.opts.appFilters),
       token: this.token,
       ...(resume ? { resume } : {}),
+      ...this.workerProgress?.registration(),
     });
   }
 
@@ -535,7 +563,15 @@ export class PsNode {
 
   private sendControl(
     to: NodeId,
-    cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done' | 'leave' | 'migrate-done' | 'task-state',
+    cmd:
+      | 'register'
+      | 'heartbeat'
+      | 'barrier'
+      | 'worker-done'
+      | 'leave'
+      | 'migrate-done'
+      | 'task-state'
+      | 'progress',
     body?: unknown,
   ): Promise<void> {
     return this.ep.send(to, { app: 0, ts: 0, request: true, push: false, pull: false, cmd, body });
@@ -561,6 +597,7 @@ export class PsNode {
   async finalize(): Promise<void> {
     if (this.role === 'worker' && !this.closed) {
       this.finalized = true;
+      this.workerProgress?.done();
       await this.sendControl(SCHEDULER_ID, 'worker-done').catch(() => undefined);
     }
     await this.terminated;
@@ -746,6 +783,13 @@ export class PsNode {
         return;
       case 'task':
         this.tasks.onTask(meta.body);
+        return;
+      case 'progress-clock':
+        try {
+          this.workerProgress?.receive(meta.body);
+        } catch (e) {
+          this.log.warn(`bad progress clock from the scheduler: ${(e as Error).message}`);
+        }
         return;
       case 'heartbeat': {
         if (meta.error) {

@@ -7,6 +7,7 @@ import type { Transport } from '../net/transport.js';
 import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from '../wire/message.js';
 import type { ClusterFill } from './cluster-fill.js';
 import { type ClusterView, type NodeInfo, viewToWire } from './cluster-view.js';
+import { ProgressKeeper, progressReportFromWire } from './progress-keeper.js';
 import { type ResumeState, resumeStateFromWire } from './resume-state.js';
 import { DEFAULT_VIRTUAL_NODES, movedRanges, Ring } from './ring.js';
 import { ringChanges } from './ring-changes.js';
@@ -165,6 +166,10 @@ export class Scheduler {
   private readonly released = { servers: 0, workers: 0, all: 0 };
   /** Views continue past the version the nodes last saw (after a recovery). */
   private versionFloor = 0;
+  /** The workers' progress clocks (the cross-worker bounded delay). */
+  private readonly progress = new ProgressKeeper(
+    (to, clock) => void this.sendTo(to, 'progress-clock', clock),
+  );
   private readonly sub: Subscription;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closing = false;
@@ -309,6 +314,12 @@ export class Scheduler {
     }
     if (cmd === 'register') {
       this.onRegister(msg);
+      const m = this.members.get(sender);
+      if (m?.role === 'worker' && !m.dead && !m.left)
+        this.progress.rejoined(
+          sender,
+          progressReportFromWire((msg.meta.body as { progress?: unknown })?.progress),
+        );
       return;
     }
     if (!member) {
@@ -335,6 +346,11 @@ export class Scheduler {
       case 'barrier':
         this.onBarrier(sender, msg.meta.body);
         return;
+      case 'progress': {
+        const report = progressReportFromWire(msg.meta.body);
+        if (member.role === 'worker' && report) this.progress.report(sender, report);
+        return;
+      }
       case 'worker-done':
         if (member.role !== 'worker') break;
         this.done.add(sender);
@@ -708,6 +724,7 @@ export class Scheduler {
     this.views.next(view);
     const wire = viewToWire(view);
     for (const m of this.live()) this.sendTo(m.id, 'cluster', wire);
+    this.progress.onView(view);
     this.log.info(
       `cluster view ${view.version} (ring ${ring.version}): ${ring.size} servers on the ring, ${workers.length} workers, ${view.dead.length} dead`,
     );
@@ -909,7 +926,7 @@ export class Scheduler {
 
   private sendTo(
     to: NodeId,
-    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate',
+    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate' | 'progress-clock',
     body?: unknown,
   ): Promise<void> {
     return this.sendCommand(to, cmd, body).catch((err: unknown) =>
@@ -920,7 +937,7 @@ export class Scheduler {
   /** Sends a command to a node; rejects when it cannot be sent. */
   private sendCommand(
     to: NodeId,
-    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate' | 'task',
+    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate' | 'task' | 'progress-clock',
     body?: unknown,
   ): Promise<void> {
     return this.ep.send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd, body });

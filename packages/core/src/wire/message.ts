@@ -35,7 +35,9 @@ export type Command =
   | 'replicate-ack'
   | 'range-copy'
   | 'task'
-  | 'task-state';
+  | 'task-state'
+  | 'progress'
+  | 'progress-clock';
 
 /** All commands, for validation of incoming meta. */
 export const COMMANDS: ReadonlySet<string> = new Set<Command>([
@@ -54,6 +56,8 @@ export const COMMANDS: ReadonlySet<string> = new Set<Command>([
   'range-copy',
   'task',
   'task-state',
+  'progress',
+  'progress-clock',
 ]);
 
 /** Commands only the scheduler may send (a node ignores them from anyone else). */
@@ -64,6 +68,7 @@ export const SCHEDULER_COMMANDS: ReadonlySet<string> = new Set<Command>([
   'terminate',
   'migrate',
   'task',
+  'progress-clock',
 ]);
 
 /** Commands servers exchange for replication and range moves (a node takes them only from servers). */
