@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Per-key cost of an in-process pushPull (createWorker to createServer over @ps/transport-inproc,
+// sum handler, dense range, WebAssembly SIMD add, `{ into }`), by keys per request, beside what
+// the same bytes cost to copy in the same run: is a large request's extra cost per key the
+// memory system's? Run after `npm run build`:
+//   node packages/apps/scripts/inproc-per-key.mjs [keysPerRequest ...] [--rounds 3] [--ms 300]
+// Per size and round: CPU ns/key (process.cpuUsage, less disturbed than wall time on a shared
+// machine) of pushPull with the key list as it is and sealed (`sealKeys`), and of copying one
+// request's worth of data with `TypedArray.set`: the 4 B/key answer, and 16 B/key (what a pushPull
+// touches once: the pushed values, the slab read and written, the answer). Medians over rounds.
+import { sealKeys, sumHandler } from '@ps/core';
+import { startInprocPair } from './inproc-pair.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+const rounds = opt('--rounds', 3);
+const runMs = opt('--ms', 300);
+const sizes = args.filter((a, i) => /^\d+$/.test(a) && !args[i - 1]?.startsWith('--')).map(Number);
+if (sizes.length === 0) sizes.push(10_000, 100_000, 1_000_000);
+
+/** CPU ns per key of `once()` repeated for at least `runMs` (at most 100,000 calls). */
+async function cpuPerKey(n, once) {
+  for (let i = 0; i < 5; i++) await once();
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  let calls = 0;
+  let turn = t0;
+  while (calls < 100_000 && (calls < 5 || performance.now() - t0 < runMs)) {
+    await once();
+    calls++;
+    // Let timers run now and then: heartbeats must go out, or the scheduler declares nodes dead.
+    if (performance.now() - turn > 10) {
+      await new Promise((r) => setImmediate(r));
+      turn = performance.now();
+    }
+  }
+  const c = process.cpuUsage(c0);
+  return ((c.user + c.system) * 1000) / (calls * n);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const { worker, end } = await startInprocPair(sumHandler({ denseRange: { count: 1 << 21 } }));
+const results = new Map(sizes.map((n) => [n, { plain: [], sealed: [], copy4: [], copy16: [] }]));
+for (let r = 0; r < rounds; r++) {
+  for (const n of sizes) {
+    const res = results.get(n);
+    const plainKeys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+    const sealed = sealKeys(plainKeys.slice());
+    const vals = new Float32Array(n).fill(1);
+    const into = new Float32Array(n);
+    res.plain.push(await cpuPerKey(n, () => worker.wait(worker.pushPull({ keys: plainKeys, vals }, { into }))));
+    res.sealed.push(await cpuPerKey(n, () => worker.wait(worker.pushPull({ keys: sealed, vals }, { into }))));
+    const src4 = new Float32Array(n).fill(2);
+    res.copy4.push(await cpuPerKey(n, async () => into.set(src4)));
+    const src16 = new Float32Array(4 * n).fill(3);
+    const dst16 = new Float32Array(4 * n);
+    res.copy16.push(await cpuPerKey(n, async () => dst16.set(src16)));
+  }
+}
+console.log('keys/request | pushPull ns/key | sealed ns/key | copy 4 B/key ns | copy 16 B/key ns | sealed / copy 16 B');
+for (const [n, res] of results) {
+  const [p, s, c4, c16] = [res.plain, res.sealed, res.copy4, res.copy16].map(median);
+  console.log(
+    `${n} | ${p.toFixed(3)} | ${s.toFixed(3)} | ${c4.toFixed(3)} | ${c16.toFixed(3)} | ${(s / c16).toFixed(2)}`,
+  );
+}
+await end();
+process.exit(0);
