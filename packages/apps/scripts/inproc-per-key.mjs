@@ -18,14 +18,12 @@ const runMs = opt('--ms', 300);
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && !args[i - 1]?.startsWith('--')).map(Number);
 if (sizes.length === 0) sizes.push(10_000, 100_000, 1_000_000);
 
-/** CPU ns per key of `once()` repeated for at least `runMs` (at most 100,000 calls). */
-async function cpuPerKey(n, once) {
-  for (let i = 0; i < 5; i++) await once();
+/** Calls `once()` for at least `ms` ms and `min` calls (at most 100,000): calls made. */
+async function repeat(once, ms, min = 5) {
   const t0 = performance.now();
-  const c0 = process.cpuUsage();
   let calls = 0;
   let turn = t0;
-  while (calls < 100_000 && (calls < 5 || performance.now() - t0 < runMs)) {
+  while (calls < 100_000 && (calls < min || performance.now() - t0 < ms)) {
     await once();
     calls++;
     // Let timers run now and then: heartbeats must go out, or the scheduler declares nodes dead.
@@ -34,6 +32,18 @@ async function cpuPerKey(n, once) {
       turn = performance.now();
     }
   }
+  return calls;
+}
+
+/**
+ * CPU ns per key of `once()`, after an untimed warm-up of 5,000 calls (500 at 1,000,000 keys):
+ * V8 compiles the request path over its first thousands of calls, which cost 2-3 times as much
+ * per request at 10,000 keys.
+ */
+async function cpuPerKey(n, once) {
+  await repeat(once, 0, Math.min(5000, Math.ceil(5e8 / n)));
+  const c0 = process.cpuUsage();
+  const calls = await repeat(once, runMs);
   const c = process.cpuUsage(c0);
   return ((c.user + c.system) * 1000) / (calls * n);
 }
@@ -48,7 +58,9 @@ for (let r = 0; r < rounds; r++) {
     const sealed = sealKeys(plainKeys.slice());
     const vals = new Float32Array(n).fill(1);
     const into = new Float32Array(n);
-    res.plain.push(await cpuPerKey(n, () => worker.wait(worker.pushPull({ keys: plainKeys, vals }, { into }))));
+    res.plain.push(
+      await cpuPerKey(n, () => worker.wait(worker.pushPull({ keys: plainKeys, vals }, { into }))),
+    );
     res.sealed.push(await cpuPerKey(n, () => worker.wait(worker.pushPull({ keys: sealed, vals }, { into }))));
     const src4 = new Float32Array(n).fill(2);
     res.copy4.push(await cpuPerKey(n, async () => into.set(src4)));
@@ -57,7 +69,9 @@ for (let r = 0; r < rounds; r++) {
     res.copy16.push(await cpuPerKey(n, async () => dst16.set(src16)));
   }
 }
-console.log('keys/request | pushPull ns/key | sealed ns/key | copy 4 B/key ns | copy 16 B/key ns | sealed / copy 16 B');
+console.log(
+  'keys/request | pushPull ns/key | sealed ns/key | copy 4 B/key ns | copy 16 B/key ns | sealed / copy 16 B',
+);
 for (const [n, res] of results) {
   const [p, s, c4, c16] = [res.plain, res.sealed, res.copy4, res.copy16].map(median);
   console.log(
