@@ -8,8 +8,10 @@
 // machine) of pushPull with the key list as it is and sealed (`sealKeys`), and of copies with
 // `TypedArray.set` of 8 B/key (the same traffic as a sealed pushPull's: it reads 4 B of pushed
 // value and 4 B of slab, and writes 4 B of slab and 4 B of answer) and of 16 B/key. Medians over
-// rounds.
-import { sealKeys, sumHandler } from '@ps/core';
+// rounds. Beside them, the sum handler alone (called directly, answer into the reused buffer, a
+// key-list cache hit): the store's share. On a build without `sealKeys` (to compare against
+// one, copy this file and inproc-pair.mjs there) the sealed column reads NaN.
+import * as core from '@ps/core';
 import { startInprocPair } from './inproc-pair.mjs';
 
 const args = process.argv.slice(2);
@@ -50,19 +52,37 @@ async function cpuPerKey(n, once) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const { worker, end } = await startInprocPair(sumHandler({ denseRange: { count: 1 << 21 } }));
-const results = new Map(sizes.map((n) => [n, { plain: [], sealed: [], copy8: [], copy16: [] }]));
+const { sumHandler } = core;
+const handler = () => sumHandler({ denseRange: { count: 1 << 21 } });
+const { worker, end } = await startInprocPair(handler());
+const alone = handler();
+const results = new Map(sizes.map((n) => [n, { plain: [], sealed: [], alone: [], copy8: [], copy16: [] }]));
 for (let r = 0; r < rounds; r++) {
   for (const n of sizes) {
     const res = results.get(n);
     const plainKeys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
-    const sealed = sealKeys(plainKeys.slice());
+    const sealed = core.sealKeys?.(plainKeys.slice());
     const vals = new Float32Array(n).fill(1);
     const into = new Float32Array(n);
     res.plain.push(
       await cpuPerKey(n, () => worker.wait(worker.pushPull({ keys: plainKeys, vals }, { into }))),
     );
-    res.sealed.push(await cpuPerKey(n, () => worker.wait(worker.pushPull({ keys: sealed, vals }, { into }))));
+    res.sealed.push(
+      sealed
+        ? await cpuPerKey(n, () => worker.wait(worker.pushPull({ keys: sealed, vals }, { into })))
+        : Number.NaN,
+    );
+    const req = {
+      sender: 'w',
+      app: 0,
+      ts: 0,
+      push: true,
+      pull: true,
+      kv: { keys: plainKeys, vals },
+      out: into,
+      keysTag: 1,
+    };
+    res.alone.push(await cpuPerKey(n, async () => alone(req)));
     const src8 = new Float32Array(2 * n).fill(2);
     const dst8 = new Float32Array(2 * n);
     res.copy8.push(await cpuPerKey(n, async () => dst8.set(src8)));
@@ -72,12 +92,12 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 console.log(
-  'keys/request | pushPull ns/key | sealed ns/key | copy 8 B/key ns | copy 16 B/key ns | sealed / copy 8 B',
+  'keys/request | pushPull ns/key | sealed ns/key | handler alone ns/key | copy 8 B/key ns | copy 16 B/key ns | sealed / copy 8 B',
 );
 for (const [n, res] of results) {
-  const [p, s, c8, c16] = [res.plain, res.sealed, res.copy8, res.copy16].map(median);
+  const [p, s, h, c8, c16] = [res.plain, res.sealed, res.alone, res.copy8, res.copy16].map(median);
   console.log(
-    `${n} | ${p.toFixed(3)} | ${s.toFixed(3)} | ${c8.toFixed(3)} | ${c16.toFixed(3)} | ${(s / c8).toFixed(2)}`,
+    `${n} | ${p.toFixed(3)} | ${s.toFixed(3)} | ${h.toFixed(3)} | ${c8.toFixed(3)} | ${c16.toFixed(3)} | ${(s / c8).toFixed(2)}`,
   );
 }
 await end();
