@@ -130,6 +130,16 @@ async function main(): Promise<void> {
         const spec = { op: 'pushPull' as const, keysPerRequest, inFlight: 1, into: true };
         add(await measureThroughput(c, { ...spec, ...timing }, ceiling));
       }
+      // The same sweep with the key list sealed (`sealKeys`): what the store and the request path
+      // cost once the worker need not compare the keys with its copy of them.
+      const sealedSizes =
+        kind === 'inproc' ? [...new Set([...sweep, ...(ops.includes('pushPull') ? [largest] : [])])] : [];
+      for (const keysPerRequest of sealedSizes) {
+        for (const inFlight of keysPerRequest === largest ? [1, 8] : [1]) {
+          const spec = { op: 'pushPull' as const, keysPerRequest, inFlight, into: true, sealed: true };
+          add(await measureThroughput(c, { ...spec, ...timing }, ceiling));
+        }
+      }
     } finally {
       await c.close();
     }

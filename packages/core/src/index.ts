@@ -212,3 +212,4 @@ export {
   SCHEDULER_ID,
   type Segment,
 } from './wire/message.js';
+export { sealKeys } from './wire/seal-keys.js';

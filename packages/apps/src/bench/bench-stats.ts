@@ -25,6 +25,8 @@ export interface ThroughputRow {
   in_flight: number;
   /** Pulled values went into a reused buffer of the caller's (`{ into }`), not a fresh array. */
   into: boolean;
+  /** The key list was sealed once (`sealKeys`): trusted by identity, not compared per request. */
+  sealed: boolean;
   /** Median over runs of keys moved per second. */
   keys_per_s: number;
   /** Median payload (keys and values) in GB/s (1e9 bytes). */

@@ -1,4 +1,4 @@
-import type { KVPairs } from '@ps/core';
+import { type KVPairs, sealKeys } from '@ps/core';
 import { type BenchCluster, crossesWire } from './bench-cluster.js';
 import { type LatencyRow, percentile, summarize, type ThroughputRow } from './bench-stats.js';
 
@@ -36,6 +36,11 @@ export interface ThroughputSpec {
    * (`pull(keys, { into })`, `pushPull(kv, { into })`), instead of a fresh array per answer.
    */
   into?: boolean;
+  /**
+   * The key list is sealed once (`sealKeys`), so the worker trusts it by identity instead of
+   * comparing it with a copy of the last list every request.
+   */
+  sealed?: boolean;
 }
 
 /**
@@ -48,7 +53,8 @@ export async function measureThroughput(
   ceiling: { gbps: number; name: string; wire: boolean },
 ): Promise<ThroughputRow> {
   const n = spec.keysPerRequest;
-  const keys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+  const list = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+  const keys = spec.sealed ? sealKeys(list) : list;
   const lanes = Array.from({ length: spec.inFlight }, () => ({
     kv: { keys, vals: new Float32Array(n).fill(1) } as KVPairs,
     opts: spec.into ? { into: new Float32Array(n) } : undefined,
@@ -90,13 +96,14 @@ export async function measureThroughput(
   const payload = (s.median * PAYLOAD_BYTES_PER_KEY[spec.op]) / 1e9;
   const wireMedian = summarize(wire).median;
   return {
-    name: `${spec.op} ${c.transport} ${n} keys x${spec.inFlight}${spec.into ? ' into' : ''}`,
+    name: `${spec.op} ${c.transport} ${n} keys x${spec.inFlight}${spec.into ? ' into' : ''}${spec.sealed ? ' sealed' : ''}`,
     kind: 'throughput',
     transport: c.transport,
     op: spec.op,
     keys_per_request: n,
     in_flight: spec.inFlight,
     into: spec.into === true,
+    sealed: spec.sealed === true,
     keys_per_s: s.median,
     payload_gbps: payload,
     wire_gbps: wireMedian,

@@ -4,32 +4,6 @@
 (module
   (import "env" "memory" (memory 0))
 
-  ;; w[i] += v[i]; out[i] = w[i]   for i < n
-  (func (export "addRead") (param $w i32) (param $v i32) (param $out i32) (param $n i32)
-    (local $i i32) (local $end i32) (local $s v128) (local $sf f32)
-    (local.set $end (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2)))
-    (block $done
-      (loop $simd
-        (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-        (v128.store (i32.add (local.get $w) (local.get $i))
-          (local.tee $s (f32x4.add
-            (v128.load (i32.add (local.get $w) (local.get $i)))
-            (v128.load (i32.add (local.get $v) (local.get $i))))))
-        (v128.store (i32.add (local.get $out) (local.get $i)) (local.get $s))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $simd)))
-    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
-    (block $done2
-      (loop $tail
-        (br_if $done2 (i32.ge_u (local.get $i) (local.get $end)))
-        (f32.store (i32.add (local.get $w) (local.get $i))
-          (local.tee $sf (f32.add
-            (f32.load (i32.add (local.get $w) (local.get $i)))
-            (f32.load (i32.add (local.get $v) (local.get $i))))))
-        (f32.store (i32.add (local.get $out) (local.get $i)) (local.get $sf))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $tail))))
-
   ;; w[i] += v[i]   for i < n
   (func (export "add") (param $w i32) (param $v i32) (param $n i32)
     (local $i i32) (local $end i32)

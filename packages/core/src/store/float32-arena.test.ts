@@ -17,6 +17,12 @@ const req = (keys: BigUint64Array, vals: Float32Array, push: boolean, pull: bool
   kv: { keys, vals },
 });
 const everything = [{ begin: 0n, end: KEY_SPACE_END }];
+/** Index of the first value that differs (lengths included), or -1: cheaper than a deep equal of 40,000 floats. */
+const firstDifference = (a: Float32Array, b: Float32Array): number => {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+};
 
 describe('Float32Arena (WebAssembly SIMD sum)', () => {
   it('keeps slab 0 of a float32 sum table in WebAssembly memory, and not with simd: false', () => {
@@ -75,5 +81,46 @@ describe('Float32Arena (WebAssembly SIMD sum)', () => {
     h(req(keys, vals, true, true));
     const out = h(req(keys, vals, true, true))!;
     expect(out.vals).toEqual(Float32Array.from({ length: n }, (_, i) => 2 * (i % 5)));
+  });
+
+  it('addRun adds and copies out exactly as a plain loop, across chunk boundaries and growth (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            off: fc.integer({ min: 0, max: 40_000 }),
+            // Runs shorter than, equal to and longer than one chunk (16,384 values), with tails.
+            len: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 16_380, max: 40_000 })),
+            out: fc.boolean(),
+            seed: fc.integer({ min: 0, max: 1000 }),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
+        (ops) => {
+          const arena = Float32Arena.create(1024);
+          expect(arena).toBeDefined();
+          if (!arena) return;
+          let plain = new Float32Array(1024);
+          for (const op of ops) {
+            const had = arena.slab.length;
+            const cap = Math.max(had, op.off + op.len);
+            arena.reserve(cap);
+            arena.slab.fill(0, had); // what reserve adds is not zeroed (a table zeroes it, as here)
+            if (plain.length < cap) {
+              const grown = new Float32Array(cap);
+              grown.set(plain);
+              plain = grown;
+            }
+            const vals = Float32Array.from({ length: op.len }, (_, i) => ((op.seed + i * 13) % 101) / 4 - 12);
+            const out = op.out ? new Float32Array(op.len).fill(Number.NaN) : undefined;
+            expect(arena.addRun(op.off, op.len, vals, out)).toBe(true);
+            for (let j = 0; j < op.len; j++) plain[op.off + j]! += vals[j]!;
+            if (out) expect(firstDifference(out, plain.subarray(op.off, op.off + op.len))).toBe(-1);
+            expect(firstDifference(arena.slab, plain.subarray(0, arena.slab.length))).toBe(-1);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });

@@ -7,7 +7,6 @@ const CHUNK = 16384;
 export const ARENA_MIN_RUN = 256;
 
 interface Kernel {
-  addRead(w: number, v: number, out: number, n: number): void;
   add(w: number, v: number, n: number): void;
 }
 
@@ -44,10 +43,10 @@ function kernelModule(): WasmModule | null {
 const byBuffer = new WeakMap<ArrayBuffer, Float32Arena>();
 
 /**
- * One float32 slab kept in a `WebAssembly.Memory`, with the SIMD add loops of `add-kernel.wat`
- * over it. The memory holds `[slab | pushed values | answer]`: a run's pushed values are copied
- * in behind the slab 16,384 at a time, added with f32x4 (4 lanes a step), and the answer copied
- * out. Growing the
+ * One float32 slab kept in a `WebAssembly.Memory`, with the SIMD add loop of `add-kernel.wat`
+ * over it. The memory holds `[slab | pushed values]`: a run's pushed values are copied in behind
+ * the slab 16,384 at a time, added into the slab with f32x4 (4 lanes a step), and, for a
+ * pushPull, the values just added copied out of the slab into the answer. Growing the
  * memory keeps the slab in place (no copy) but detaches the old views, so {@link slab} is read
  * again after any call that may grow ({@link reserve}, {@link addRun}): {@link onMove} is told.
  */
@@ -104,31 +103,29 @@ export class Float32Arena {
   }
 
   /**
-   * `slab[off + j] += vals[j]` for `j < len`, and with `out`, `out[j]` = the new value: one
-   * SIMD pass in the arena. Returns false (and changes nothing) when the memory has no room for
+   * `slab[off + j] += vals[j]` for `j < len`, and with `out`, `out[j]` = the new value: per
+   * chunk of 16,384 values a copy in, one SIMD pass and a copy out, all within the core's cache. Returns false (and changes nothing) when the memory has no room for
    * the scratch values; the caller then runs its own loop.
    */
   addRun(off: number, len: number, vals: Float32Array, out?: Float32Array): boolean {
     const cap = this.slab.length;
     const at = (cap * 4 + 15) & ~15;
-    const outAt = at + CHUNK * 4;
     try {
-      this.reserve(cap, 2 * CHUNK + 8);
+      this.reserve(cap, CHUNK + 4);
     } catch {
       return false;
     }
-    // In chunks that stay in the core's cache: the copies in and out then cost cache bandwidth,
-    // not memory bandwidth, and the scratch stays small.
-    const buf = this.memory.buffer;
-    const vin = new Float32Array(buf, at, CHUNK);
-    const vout = new Float32Array(buf, outAt, CHUNK);
+    // In chunks that stay in the core's cache: the copy in, the add and the copy out of the
+    // values just added then cost cache bandwidth, and only the three streams the rule needs
+    // (pushed values, slab, answer) come from memory. The answer is read from the slab itself,
+    // not from a scratch copy: one store stream fewer in the kernel.
+    const slab = this.slab;
+    const vin = new Float32Array(this.memory.buffer, at, CHUNK);
     for (let o = 0; o < len; o += CHUNK) {
       const m = Math.min(CHUNK, len - o);
       vin.set(vals.subarray(o, o + m));
-      if (out) {
-        this.k.addRead((off + o) * 4, at, outAt, m);
-        out.set(m === CHUNK ? vout : vout.subarray(0, m), o);
-      } else this.k.add((off + o) * 4, at, m);
+      this.k.add((off + o) * 4, at, m);
+      if (out) out.set(slab.subarray(off + o, off + o + m), o);
     }
     return true;
   }

@@ -28,4 +28,18 @@ describe('KeyListCache', () => {
       expect(c.get('w', keys)).toBeUndefined();
     }
   });
+
+  it('adopts the tag of a request whose keys match by content, and trusts that tag afterwards', () => {
+    const c = new KeyListCache(4);
+    const keys = BigUint64Array.from({ length: 100 }, (_, i) => BigInt(i));
+    c.set('w', keys, resolved(100), 1);
+    c.set('w', keys.slice(), resolved(100), 1);
+    expect(c.get('w', keys.slice(), 2)).toBeDefined(); // compared: the same keys, under tag 2 now
+    const refilled = keys.map((k) => k + 1n);
+    // (A sender never reuses a tag for other keys; this shows the tag is trusted without a compare.)
+    expect(c.get('w', refilled, 2)).toBeDefined();
+    expect(c.get('w', refilled, 1)).toBeUndefined(); // the old tag: compared, and the keys differ
+    expect(c.get('w', refilled, 3)).toBeUndefined();
+    expect(c.get('w', keys.slice(), 3)).toBeDefined();
+  });
 });

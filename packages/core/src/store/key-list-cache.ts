@@ -60,7 +60,11 @@ export class KeyListCache {
     const hit = this.last.get(sender);
     if (!hit) return undefined;
     if (tag !== undefined && hit.tag === tag) return hit.resolved;
-    return sameKeys(hit.keys, keys) ? hit.resolved : undefined;
+    if (!sameKeys(hit.keys, keys)) return undefined;
+    // The same keys under a new tag (the sender's validation memo moved on and came back, or
+    // the list was sealed): the tag proves them from now on, so later requests need no compare.
+    if (tag !== undefined) hit.tag = tag;
+    return hit.resolved;
   }
 
   /** Remembers `keys` and their entries, if they repeat the sender's previous list (see the class). */

@@ -1,6 +1,7 @@
 import { sameKeys } from '../store/key-list-cache.js';
 import { validateKeys } from './kv-pairs.js';
 import { RepeatHint } from './repeat-hint.js';
+import { isSealed } from './seal-keys.js';
 import { sharedKeyLists } from './shared-key-lists.js';
 
 /**
@@ -16,7 +17,10 @@ export class ValidatedKeys {
   /** The sender's tag and incarnation that last vouched for `last`, and the version it maps to. */
   private vouch: { tag: number; inc: string; version: number } | undefined;
   private readonly hint = new RepeatHint();
-  /** The last list that matched, when it is one of {@link sharedKeyLists} (trusted by identity). */
+  /**
+   * The current list when it is trusted by identity: one of {@link sharedKeyLists} that matched
+   * `last`, or a list passed to `sealKeys`.
+   */
   private shared: BigUint64Array | undefined;
 
   /** @param minKeys shorter lists are validated every time (cheaper than keeping a copy). */
@@ -29,6 +33,14 @@ export class ValidatedKeys {
    */
   validate(keys: BigUint64Array): number {
     const long = keys.length >= this.minKeys && keys instanceof BigUint64Array;
+    // A sealed list was validated when sealed and never changes: trusted by identity, no copy.
+    if (isSealed(keys)) {
+      if (!long) return -1;
+      if (keys === this.shared) return this.version;
+      this.shared = keys;
+      this.last = undefined; // the tag now names this list; no older copy may match under it
+      return ++this.version;
+    }
     if (long && this.last) {
       if (keys === this.shared) return this.version;
       if (sameKeys(this.last, keys)) {
