@@ -48,6 +48,13 @@ const EMPTY_KEYS = new BigUint64Array(0);
 /** Errors of a send that a later resend may cure (the connection was lost or not yet made). */
 const RETRYABLE_SEND = new Set<string>([PsErrorCode.PEER_UNREACHABLE, PsErrorCode.UNKNOWN_PEER]);
 
+/**
+ * Key-cache misses one slice may answer with a resend of its keys. After a miss the sender's
+ * key-list reuse sends keys plainly for a while, so a miss is repaired by the next copy; copies
+ * already in flight when the connection was reset may each still be answered with a miss.
+ */
+const MAX_CACHE_RESENDS = 8;
+
 /** How many times one task may be re-sliced after ring changes before it fails. */
 const MAX_RESLICES = 64;
 /** How long a slice answered `PS_ERR_WRONG_OWNER` waits for the newer ring, in ms. */
@@ -69,8 +76,12 @@ interface Slice {
   replaced: boolean;
   /** A push part sent before to another server: the server drops what it applied already. */
   resend: boolean;
-  /** Sent a second time after a key-cache miss. */
-  cacheResent?: boolean;
+  /**
+   * Times this slice was sent again after a key-cache miss. Each copy of a request in flight (the
+   * first send and the resend table's copies after a reconnect) can be answered with a miss, so
+   * several misses for one slice are normal after a reset; the bound stops a loop.
+   */
+  cacheResends?: number;
   /** Sent at least once (only a first send may carry an in-thread hint). */
   sentOnce?: boolean;
   /** Version of the ring this slice was cut by (servers of another version refuse it). */
@@ -767,8 +778,8 @@ export class KVWorker<V extends ValArray = ValArray> {
     if (meta.error) {
       // The server lost the key list this slice named by signature: the key-caching filter has
       // already forgotten what it believed that server holds, so a resend carries the keys.
-      if (meta.error.code === PsErrorCode.KEY_CACHE_MISS && !slice.cacheResent) {
-        slice.cacheResent = true;
+      if (meta.error.code === PsErrorCode.KEY_CACHE_MISS && (slice.cacheResends ?? 0) < MAX_CACHE_RESENDS) {
+        slice.cacheResends = (slice.cacheResends ?? 0) + 1;
         this.sendSlice(p, index);
         return;
       }
