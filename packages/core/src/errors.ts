@@ -141,6 +141,11 @@ export const PsErrorCode = {
    * the scheduler with `recover` and the run's id, or restart the node to join the new run.
    */
   RUN_MISMATCH: 'PS_ERR_RUN_MISMATCH',
+  /**
+   * A request's `keysTag` (the caller's promise that its key list is unchanged) is not an
+   * integer from 0 to 2^53 − 1.
+   */
+  KEYS_TAG: 'PS_ERR_KEYS_TAG',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

@@ -1,5 +1,6 @@
 import { sameKeys } from '../store/key-list-cache.js';
 import { validateKeys } from './kv-pairs.js';
+import { KeySamples } from './key-samples.js';
 import { RepeatHint } from './repeat-hint.js';
 import { sharedKeyLists } from './shared-key-lists.js';
 
@@ -18,6 +19,10 @@ export class ValidatedKeys {
   private readonly hint = new RepeatHint();
   /** The last list that matched, when it is one of {@link sharedKeyLists} (trusted by identity). */
   private shared: BigUint64Array | undefined;
+  /** The list the caller last declared with a tag (`RequestOptions.keysTag`), and its version. */
+  private declared: { keys: BigUint64Array; tag: number; version: number } | undefined;
+  /** Samples of `declared.keys` when it was validated: a guard against a broken declaration. */
+  private readonly samples = new KeySamples();
 
   /** @param minKeys shorter lists are validated every time (cheaper than keeping a copy). */
   constructor(readonly minKeys = 4096) {}
@@ -25,9 +30,12 @@ export class ValidatedKeys {
   /**
    * Validates `keys`. Returns a tag: the same number for consecutive calls with the same long
    * list (so a consumer can recognise a repeat without comparing again), or -1 for a short list.
+   * With `declaredTag` (the caller's `RequestOptions.keysTag`), the very array validated last
+   * under the same tag is trusted without a compare (see `declare`).
    * @throws PsError `PS_ERR_KEYS_UNSORTED` or `PS_ERR_KEYS_DUPLICATE`, as `validateKeys`.
    */
-  validate(keys: BigUint64Array): number {
+  validate(keys: BigUint64Array, declaredTag?: number): number {
+    if (declaredTag !== undefined) return this.declare(keys, declaredTag);
     const long = keys.length >= this.minKeys && keys instanceof BigUint64Array;
     if (long && this.last) {
       if (keys === this.shared) return this.version;
@@ -43,6 +51,27 @@ export class ValidatedKeys {
     // the latest list (an older copy must not match under the new list's tag).
     this.last = this.hint.see(keys) ? keys.slice() : undefined;
     return ++this.version;
+  }
+
+  /**
+   * As `validate`, for a list its caller tagged `tag` (`RequestOptions.keysTag`): the very array
+   * validated last, under the same tag, with no other list validated since, is trusted to hold
+   * the same keys, so neither the ordering loop nor a compare runs (a few reads: its length and 8
+   * sampled keys must still be what they were, which catches most but not every list changed in
+   * place under an old tag). Any other array, tag or list in between takes the full path.
+   */
+  private declare(keys: BigUint64Array, tag: number): number {
+    const d = this.declared;
+    if (d && d.keys === keys && d.tag === tag && d.version === this.version && this.samples.same(keys)) {
+      return this.version;
+    }
+    this.declared = undefined;
+    const mine = this.validate(keys);
+    if (mine >= 0) {
+      this.declared = { keys, tag, version: mine };
+      this.samples.take(keys);
+    }
+    return mine;
   }
 
   /**
