@@ -4,8 +4,8 @@
 import {
   createServer,
   createWorker,
-  keyListReuse,
   type KVWorker,
+  keyListReuse,
   PsError,
   PsErrorCode,
   Scheduler,
@@ -25,7 +25,13 @@ async function cluster(): Promise<{ worker: KVWorker; reuse: ReturnType<typeof k
   const at = { host: '127.0.0.1', port: scheduler.address.port };
   const reuse = keyListReuse();
   const [s, w] = await Promise.all([
-    createServer({ transport: tcp(), scheduler: at, logger: quiet, handler: sumHandler(), filters: [keyListReuse()] }),
+    createServer({
+      transport: tcp(),
+      scheduler: at,
+      logger: quiet,
+      handler: sumHandler(),
+      filters: [keyListReuse()],
+    }),
     createWorker({ transport: tcp(), scheduler: at, logger: quiet, filters: [reuse] }),
   ]);
   closers.push(
@@ -96,7 +102,9 @@ describe('keysTag over TCP', () => {
     for (const bad of [-1, 1.5, Number.NaN, 2 ** 53, '1' as unknown as number]) {
       expect(codeOf(() => worker.push({ keys, vals: ones }, { keysTag: bad }))).toBe(PsErrorCode.KEYS_TAG);
       expect(codeOf(() => worker.pull(keys, { keysTag: bad }))).toBe(PsErrorCode.KEYS_TAG);
-      expect(codeOf(() => worker.pushPull({ keys, vals: ones }, { keysTag: bad }))).toBe(PsErrorCode.KEYS_TAG);
+      expect(codeOf(() => worker.pushPull({ keys, vals: ones }, { keysTag: bad }))).toBe(
+        PsErrorCode.KEYS_TAG,
+      );
     }
     expect(worker.inFlight).toBe(0);
   });

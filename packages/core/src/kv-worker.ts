@@ -6,10 +6,10 @@ import type { ClusterView } from './membership/cluster-view.js';
 import { DEFAULT_RESEND_TIMING, ResendTable, type ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
 import { gatherKV, valueOffsets } from './wire/gather.js';
+import { keysTagOf } from './wire/keys-tag.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs } from './wire/kv-pairs.js';
 import { type LocalHint, withLocalHint } from './wire/local-frame.js';
 import type { Message, Meta, NodeId, Segment } from './wire/message.js';
-import { keysTagOf } from './wire/keys-tag.js';
 import { ValidatedKeys } from './wire/validated-keys.js';
 
 /**

@@ -130,10 +130,7 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
   }
   let nextId = Math.floor(Math.random() * MAX_ID);
   /** Sender: per `peer/app`, the last list stored there, and the hint that sees lists repeat. */
-  const sent = new Map<
-    string,
-    { hint: RepeatHint; held: HeldList | undefined; plain: number }
-  >();
+  const sent = new Map<string, { hint: RepeatHint; held: HeldList | undefined; plain: number }>();
   /** Receiver: per `sender/app`, its latest stored lists (newest first), least recently used slot first. */
   const held = new Map<string, { id: number; keys: BigUint64Array }[]>();
   const stats: KeyListReuseStats = {

@@ -22,7 +22,8 @@ export class KeySamples {
   same(keys: BigUint64Array): boolean {
     const n = keys.length;
     if (n !== this.n) return false;
-    for (let s = 0; s < SAMPLES; s++) if (this.keys[s] !== (n === 0 ? 0n : keys[position(n, s)]!)) return false;
+    for (let s = 0; s < SAMPLES; s++)
+      if (this.keys[s] !== (n === 0 ? 0n : keys[position(n, s)]!)) return false;
     return true;
   }
 }

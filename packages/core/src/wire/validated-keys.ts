@@ -1,6 +1,6 @@
 import { sameKeys } from '../store/key-list-cache.js';
-import { validateKeys } from './kv-pairs.js';
 import { KeySamples } from './key-samples.js';
+import { validateKeys } from './kv-pairs.js';
 import { RepeatHint } from './repeat-hint.js';
 import { sharedKeyLists } from './shared-key-lists.js';
 
