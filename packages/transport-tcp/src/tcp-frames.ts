@@ -10,6 +10,7 @@ import {
   PsError,
   PsErrorCode,
 } from '@ps/core';
+import { DirectReads } from './direct-reads.js';
 import { TcpChannel } from './tcp-channel.js';
 import type { TcpTlsOptions } from './tcp-tls-options.js';
 
@@ -131,9 +132,11 @@ export class TcpFrameTransport implements FrameTransport {
     outgoing: boolean,
     limits: FrameChannelLimits,
     raw?: net.Socket,
+    direct?: DirectReads,
   ): TcpChannel {
     const ch = new TcpChannel(socket, {
       ...(raw ? { raw } : {}),
+      ...(direct ? { direct } : {}),
       outgoing,
       tls: this.tls !== undefined,
       limits,
@@ -155,7 +158,9 @@ export class TcpFrameTransport implements FrameTransport {
     return new Promise<FrameChannel>((resolve, reject) => {
       let socket: net.Socket;
       const o = this.tls;
-      const raw = net.connect({ host: at.host, port: at.port });
+      // A plain socket reads large frames straight into their buffers (see DirectReads).
+      const direct = o ? undefined : new DirectReads();
+      const raw = net.connect({ host: at.host, port: at.port, ...(direct ? { onread: direct.onread } : {}) });
       try {
         socket = o
           ? tls.connect({
@@ -231,7 +236,7 @@ export class TcpFrameTransport implements FrameTransport {
         socket.removeListener('error', onError);
         socket.removeListener('close', onClose);
         raw.removeListener('error', onError);
-        resolve(this.track(socket, true, limits, raw !== socket ? raw : undefined));
+        resolve(this.track(socket, true, limits, raw !== socket ? raw : undefined, direct));
       });
     });
   }
