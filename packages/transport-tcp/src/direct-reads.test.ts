@@ -53,7 +53,7 @@ function collect(ch: FrameChannel, count: number, ms = 20_000): Promise<Uint8Arr
   });
 }
 
-describe('direct reads of a dialed TCP socket', () => {
+describe('direct reads of TCP sockets', () => {
   it('hands out frames of every size byte-exact and in order, none overwritten by later reads', async () => {
     const { accepted, dialed } = await pair();
     // Small frames (copied out of the scratch buffer), mid-size ones (views of it), frames just
@@ -72,7 +72,7 @@ describe('direct reads of a dialed TCP socket', () => {
     for (let i = 0; i < all.length; i++) expect(Buffer.compare(frames[i]!, frameOf(i, all[i]!))).toBe(0);
   });
 
-  it('reads the other way (accepted end, chunks copied) as before', async () => {
+  it('reads the other way (the accepted end, its socket adopted for direct reads) byte-exact too', async () => {
     const { accepted, dialed } = await pair();
     const all = [5, 70_000, 5_000_000, 9000];
     const arrived = collect(accepted, all.length);

@@ -24,8 +24,9 @@ export interface DirectReadSink {
  * frames, reads go to a 64 KiB scratch buffer, reused while no frame (nor a budget wait) keeps a
  * view of it; reads under 8 KiB are copied out of it at once.
  *
- * Node offers `onread` only to sockets it dials (not to accepted ones, nor under TLS), so a
- * server's channels keep the copying path; a worker's pull answers take this one.
+ * Node offers `onread` only to sockets it dials, not to accepted ones: {@link adoptWithDirectReads}
+ * moves an accepted socket's handle into a socket made with it. Under TLS, reads stay as Node
+ * makes them (chunks, copied into frames).
  */
 export class DirectReads {
   private scratch = allocBytes(SCRATCH_BYTES);
@@ -59,4 +60,37 @@ export class DirectReads {
     else if (n < COPY_BELOW) sink.readChunk(chunk.slice());
     else if (!sink.readChunk(chunk)) this.scratch = allocBytes(SCRATCH_BYTES);
   }
+}
+
+/**
+ * An accepted plain-TCP socket (from a server made with `pauseOnConnect`, so it has not read
+ * yet) as a socket that reads through {@link DirectReads}: its handle moves into a new
+ * `net.Socket` made with the `onread` option, which Node 20 offers only to sockets it makes
+ * itself, and the emptied original is destroyed (which only counts it off its server). Where
+ * the handle cannot be taken (`_handle`, not part of Node's documented API), the socket is
+ * resumed as it is and reads as Node makes them: undefined `direct`.
+ */
+export function adoptWithDirectReads(
+  raw: net.Socket,
+  Socket: typeof net.Socket,
+): {
+  socket: net.Socket;
+  direct: DirectReads | undefined;
+} {
+  const holder = raw as unknown as { _handle?: object | null };
+  const handle = holder._handle;
+  if (handle === null || typeof handle !== 'object' || raw.destroyed) {
+    raw.resume();
+    return { socket: raw, direct: undefined };
+  }
+  const direct = new DirectReads();
+  holder._handle = null;
+  raw.destroy();
+  const socket = new Socket({
+    handle,
+    readable: true,
+    writable: true,
+    onread: direct.onread,
+  } as net.SocketConstructorOpts);
+  return { socket, direct };
 }

@@ -10,7 +10,7 @@ import {
   PsError,
   PsErrorCode,
 } from '@ps/core';
-import { DirectReads } from './direct-reads.js';
+import { adoptWithDirectReads, DirectReads } from './direct-reads.js';
 import { TcpChannel } from './tcp-channel.js';
 import type { TcpTlsOptions } from './tcp-tls-options.js';
 
@@ -58,12 +58,15 @@ export class TcpFrameTransport implements FrameTransport {
   ): Promise<FrameAddress> {
     if (this.closed) throw new PsError(PsErrorCode.CLOSED, 'the TCP transport is closed');
     const context = this.tls ? this.serverContext() : undefined;
-    const server = net.createServer((raw) => {
+    // Plain sockets start paused, to be adopted for direct reads (see adoptWithDirectReads).
+    const server = net.createServer({ pauseOnConnect: context === undefined }, (raw) => {
       if (this.closed) {
         raw.destroy();
         return;
       }
       let socket: net.Socket = raw;
+      let direct: DirectReads | undefined;
+      if (!context) ({ socket, direct } = adoptWithDirectReads(raw, net.Socket));
       if (context) {
         const o = this.tls!;
         const secure = new tls.TLSSocket(raw, {
@@ -83,7 +86,7 @@ export class TcpFrameTransport implements FrameTransport {
         }
         socket = secure;
       }
-      const ch = this.track(socket, false, limits(), context ? raw : undefined);
+      const ch = this.track(socket, false, limits(), context ? raw : undefined, direct);
       accept(ch);
     });
     this.server = server;
