@@ -64,8 +64,8 @@ interface Slice {
   replaced: boolean;
   /** A push part sent before to another server: the server drops what it applied already. */
   resend: boolean;
-  /** Sent a second time after a key-cache miss. */
-  cacheResent?: boolean;
+  /** Times sent again after a key-cache miss (at most `KEY_CACHE_RESENDS`). */
+  cacheResent?: number;
   /** Sent at least once (only a first send may carry an in-thread hint). */
   sentOnce?: boolean;
   /** Version of the ring this slice was cut by (servers of another version refuse it). */
@@ -109,6 +109,9 @@ interface Task {
   /** What `ValidatedKeys` tagged `kv.keys` with when the task was issued (-1: not tagged). */
   keysTag: number;
 }
+
+/** Resends of a slice answered `PS_ERR_KEY_CACHE_MISS` before the request fails with it. */
+const KEY_CACHE_RESENDS = 3;
 
 type Outcome = { ok: true; value: KVPairs | undefined } | { ok: false; error: PsError };
 
@@ -676,8 +679,10 @@ export class KVWorker<V extends ValArray = ValArray> {
     if (meta.error) {
       // The server lost the key list this slice named by signature: the key-caching filter has
       // already forgotten what it believed that server holds, so a resend carries the keys.
-      if (meta.error.code === PsErrorCode.KEY_CACHE_MISS && !slice.cacheResent) {
-        slice.cacheResent = true;
+      // Bounded, not once: two copies of a slice (a resend while a stalled link held the first)
+      // may both name a list whose store a reset lost, and both be answered with a miss.
+      if (meta.error.code === PsErrorCode.KEY_CACHE_MISS && (slice.cacheResent ?? 0) < KEY_CACHE_RESENDS) {
+        slice.cacheResent = (slice.cacheResent ?? 0) + 1;
         this.sendSlice(p, index);
         return;
       }
