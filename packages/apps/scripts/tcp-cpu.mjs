@@ -5,14 +5,15 @@
 // process spends per request (process.cpuUsage here, /proc/<pid>/stat for the server, 10 ms
 // ticks) moves far less. Run after `npm run build`:
 //   node packages/apps/scripts/tcp-cpu.mjs [--op pushPull|pull|push] [--keys 1000000]
-//     [--requests 20] [--in-flight 1] [--no-reuse]
+//     [--requests 20] [--in-flight 1] [--no-reuse] [--sealed]
 // --no-reuse: keyListReuse: false on both ends (every request carries its keys).
+// --sealed: the (never changed) key list is passed to `sealKeys` once.
 // Prints the median of 3 rounds: M keys/s, µs per request, CPU ms per request of the worker and
 // of the server, and the bytes the worker sent and received per request.
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createServer, createWorker, Scheduler, sumHandler } from '@ps/core';
+import { createServer, createWorker, Scheduler, sealKeys, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { Command } from 'commander';
 
@@ -38,6 +39,7 @@ const o = new Command()
   .option('--requests <n>', 'requests per round', '20')
   .option('--in-flight <n>', 'requests outstanding', '1')
   .option('--no-reuse', 'turn key-list reuse off on both ends')
+  .option('--sealed', 'seal the unchanged key list once (sealKeys)')
   .parse(process.argv)
   .opts();
 const n = Number(o.keys);
@@ -67,14 +69,16 @@ try {
     logger: quiet,
     ...reuse,
   });
-  const keys = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+  const list = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+  const keys = o.sealed ? sealKeys(list) : list;
   const kv = { keys, vals: new Float32Array(n).fill(1) };
+  const opts = undefined;
   const issue = () =>
     o.op === 'push'
-      ? worker.wait(worker.push(kv))
+      ? worker.wait(worker.push(kv, opts))
       : o.op === 'pull'
-        ? worker.wait(worker.pull(keys))
-        : worker.wait(worker.pushPull(kv));
+        ? worker.wait(worker.pull(keys, opts))
+        : worker.wait(worker.pushPull(kv, opts));
   await worker.wait(worker.push(kv));
   for (let i = 0; i < 5; i++) await issue();
   const rounds = [];
@@ -104,7 +108,7 @@ try {
   rounds.sort((a, b) => a.mkeys - b.mkeys);
   const m = rounds[1];
   console.log(
-    `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
+    `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
       `CPU ms/request worker ${m.worker.toFixed(2)} server ${m.server.toFixed(2)}, ` +
       `sent ${m.sent.toFixed(0)} B, received ${m.recv.toFixed(0)} B per request`,
   );

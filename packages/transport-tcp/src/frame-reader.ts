@@ -38,6 +38,12 @@ export class FrameReader {
   /** A frame waiting for its budget claim: its length, and the bytes received behind its header. */
   private waiting: { len: number; claim: BudgetClaim; chunks: Uint8Array[]; bytes: number } | undefined;
   private budget: FrameReaderBudget | undefined;
+  /**
+   * True once a chunk given to `push` was handed out (a frame as a view of it) or kept (while a
+   * frame waits for budget) since the owner last cleared it: the owner may reuse a chunk's
+   * memory for the next read only while this stays false.
+   */
+  lent = false;
 
   /** @param maxFrameBytes largest frame accepted; may be raised later (after a handshake). */
   constructor(public maxFrameBytes: number) {}
@@ -79,6 +85,7 @@ export class FrameReader {
       if (chunk.byteLength > 0) {
         w.chunks.push(chunk);
         w.bytes += chunk.byteLength;
+        this.lent = true;
       }
       if (!w.claim.held) return;
       // Granted: start the frame, then replay what arrived while it waited.
@@ -97,6 +104,7 @@ export class FrameReader {
           const len = readU32(chunk, off);
           this.check(len);
           if (n - off - 4 >= len) {
+            this.lent = true;
             onFrame(chunk.subarray(off + 4, off + 4 + len));
             off += 4 + len;
             continue;
@@ -116,6 +124,7 @@ export class FrameReader {
           if (!claim.held) {
             const rest = chunk.subarray(off);
             this.waiting = { len, claim, chunks: rest.byteLength > 0 ? [rest] : [], bytes: rest.byteLength };
+            if (rest.byteLength > 0) this.lent = true;
             b.pause();
             return;
           }
@@ -129,6 +138,33 @@ export class FrameReader {
       off += take;
       if (this.frameFill === this.frame.byteLength) this.finish(onFrame);
     }
+  }
+
+  /**
+   * The unfilled tail of the frame being gathered, when at least `minBytes` of it are missing:
+   * where a socket may read the frame's next bytes itself (then call {@link filled}), instead of
+   * reading into a chunk that `push` copies. Undefined between frames or while one waits.
+   */
+  tail(minBytes: number): Uint8Array | undefined {
+    const f = this.frame;
+    if (f === undefined || this.waiting !== undefined || f.byteLength - this.frameFill < minBytes)
+      return undefined;
+    return f.subarray(this.frameFill);
+  }
+
+  /**
+   * Records that `n` bytes were read into `tail` (what {@link tail} returned); completes the frame
+   * when they were its last. False when `tail` is not this reader's tail any more (the
+   * connection closed meanwhile): nothing is recorded.
+   */
+  filled(tail: Uint8Array, n: number, onFrame: (frame: Uint8Array) => void): boolean {
+    const f = this.frame;
+    if (f === undefined || tail.buffer !== f.buffer || tail.byteOffset !== f.byteOffset + this.frameFill)
+      return false;
+    if (n > tail.byteLength) return false;
+    this.frameFill += n;
+    if (this.frameFill === f.byteLength) this.finish(onFrame);
+    return true;
   }
 
   /** Allocates the buffer of a frame of `len` bytes (filled as chunks arrive: not zeroed). */

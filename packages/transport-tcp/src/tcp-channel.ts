@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { type FrameChannel, type FrameChannelLimits, isTlsAuthError, PsError, PsErrorCode } from '@ps/core';
 import { Observable, Subject } from 'rxjs';
+import type { DirectReadSink, DirectReads } from './direct-reads.js';
 import { EMPTY_CHUNK, FrameReader } from './frame-reader.js';
 
 interface QueuedFrame {
@@ -30,6 +31,8 @@ export interface TcpChannelOptions {
   mediumMaxFrameBytes: number;
   /** Under a TLS socket, the TCP socket it wraps (its errors are heard, the TLS socket reports them). */
   raw?: net.Socket;
+  /** The socket reads through `onread` (a dialed plain socket): it reads for this channel. */
+  direct?: DirectReads;
 }
 
 /**
@@ -39,7 +42,7 @@ export interface TcpChannelOptions {
  * are corked so a frame's parts leave in one `writev` without being copied together, and queue
  * behind the socket's high-water mark; a send resolves once the kernel took the frame's last byte.
  */
-export class TcpChannel implements FrameChannel {
+export class TcpChannel implements FrameChannel, DirectReadSink {
   readonly source: string;
   /** The far end's address and port, for messages (`127.0.0.1:50312`). */
   readonly remote: string;
@@ -89,7 +92,8 @@ export class TcpChannel implements FrameChannel {
       return s;
     });
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Uint8Array) => this.feed(chunk));
+    if (opts.direct) opts.direct.attach(this);
+    else socket.on('data', (chunk: Uint8Array) => this.feed(chunk));
     // The TLS socket reports what matters; a reset of the TCP socket under it must not go unheard.
     opts.raw?.on('error', () => undefined);
     socket.on('error', (err: Error & { code?: string }) => {
@@ -153,15 +157,35 @@ export class TcpChannel implements FrameChannel {
           return;
         }
       }
-      this.reader.push(chunk, (frame) => {
-        if (this.ended || this.failure) return;
-        if (this.early) this.early.frames.push(frame);
-        else this.subject.next(frame);
-      });
+      this.reader.push(chunk, this.deliver);
     } catch (err) {
       this.fail(err instanceof PsError ? err : new PsError(PsErrorCode.FRAME_MALFORMED, String(err)));
       this.socket.destroy();
     }
+  }
+
+  private readonly deliver = (frame: Uint8Array): void => {
+    if (this.ended || this.failure) return;
+    if (this.early) this.early.frames.push(frame);
+    else this.subject.next(frame);
+  };
+
+  /** See {@link DirectReadSink}: the tail of the frame being received, for the socket to read into. */
+  readTail(minBytes: number): Uint8Array | undefined {
+    return this.ended || this.failure ? undefined : this.reader.tail(minBytes);
+  }
+
+  /** See {@link DirectReadSink}: `n` bytes were read into the frame's tail. */
+  readFilled(tail: Uint8Array, n: number): void {
+    if (this.ended || this.failure) return;
+    this.reader.filled(tail, n, this.deliver);
+  }
+
+  /** See {@link DirectReadSink}: a chunk read into a buffer of the socket's. */
+  readChunk(chunk: Uint8Array): boolean {
+    this.reader.lent = false;
+    this.feed(chunk);
+    return !this.reader.lent;
   }
 
   /** Records a failure the medium found itself (frames$ errors with it once the socket closed). */

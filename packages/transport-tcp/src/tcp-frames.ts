@@ -10,6 +10,7 @@ import {
   PsError,
   PsErrorCode,
 } from '@ps/core';
+import { adoptWithDirectReads, DirectReads } from './direct-reads.js';
 import { TcpChannel } from './tcp-channel.js';
 import type { TcpTlsOptions } from './tcp-tls-options.js';
 
@@ -57,12 +58,15 @@ export class TcpFrameTransport implements FrameTransport {
   ): Promise<FrameAddress> {
     if (this.closed) throw new PsError(PsErrorCode.CLOSED, 'the TCP transport is closed');
     const context = this.tls ? this.serverContext() : undefined;
-    const server = net.createServer((raw) => {
+    // Plain sockets start paused, to be adopted for direct reads (see adoptWithDirectReads).
+    const server = net.createServer({ pauseOnConnect: context === undefined }, (raw) => {
       if (this.closed) {
         raw.destroy();
         return;
       }
       let socket: net.Socket = raw;
+      let direct: DirectReads | undefined;
+      if (!context) ({ socket, direct } = adoptWithDirectReads(raw, net.Socket));
       if (context) {
         const o = this.tls!;
         const secure = new tls.TLSSocket(raw, {
@@ -82,7 +86,7 @@ export class TcpFrameTransport implements FrameTransport {
         }
         socket = secure;
       }
-      const ch = this.track(socket, false, limits(), context ? raw : undefined);
+      const ch = this.track(socket, false, limits(), context ? raw : undefined, direct);
       accept(ch);
     });
     this.server = server;
@@ -131,9 +135,11 @@ export class TcpFrameTransport implements FrameTransport {
     outgoing: boolean,
     limits: FrameChannelLimits,
     raw?: net.Socket,
+    direct?: DirectReads,
   ): TcpChannel {
     const ch = new TcpChannel(socket, {
       ...(raw ? { raw } : {}),
+      ...(direct ? { direct } : {}),
       outgoing,
       tls: this.tls !== undefined,
       limits,
@@ -155,7 +161,9 @@ export class TcpFrameTransport implements FrameTransport {
     return new Promise<FrameChannel>((resolve, reject) => {
       let socket: net.Socket;
       const o = this.tls;
-      const raw = net.connect({ host: at.host, port: at.port });
+      // A plain socket reads large frames straight into their buffers (see DirectReads).
+      const direct = o ? undefined : new DirectReads();
+      const raw = net.connect({ host: at.host, port: at.port, ...(direct ? { onread: direct.onread } : {}) });
       try {
         socket = o
           ? tls.connect({
@@ -231,7 +239,7 @@ export class TcpFrameTransport implements FrameTransport {
         socket.removeListener('error', onError);
         socket.removeListener('close', onClose);
         raw.removeListener('error', onError);
-        resolve(this.track(socket, true, limits, raw !== socket ? raw : undefined));
+        resolve(this.track(socket, true, limits, raw !== socket ? raw : undefined, direct));
       });
     });
   }

@@ -1,4 +1,4 @@
-import { type KVPairs, sealKeys } from '@ps/core';
+import { type KVPairs, type PullOptions, sealKeys } from '@ps/core';
 import { type BenchCluster, crossesWire } from './bench-cluster.js';
 import { type LatencyRow, percentile, summarize, type ThroughputRow } from './bench-stats.js';
 
@@ -57,12 +57,12 @@ export async function measureThroughput(
   const keys = spec.sealed ? sealKeys(list) : list;
   const lanes = Array.from({ length: spec.inFlight }, () => ({
     kv: { keys, vals: new Float32Array(n).fill(1) } as KVPairs,
-    opts: spec.into ? { into: new Float32Array(n) } : undefined,
+    opts: (spec.into ? { into: new Float32Array(n) } : {}) as PullOptions,
   }));
   const { worker, node } = c;
   const issue = ({ kv, opts }: (typeof lanes)[number]) =>
     spec.op === 'push'
-      ? worker.wait(worker.push(kv))
+      ? worker.wait(worker.push(kv, opts))
       : spec.op === 'pull'
         ? worker.wait(worker.pull(kv.keys, opts))
         : worker.wait(worker.pushPull(kv, opts));

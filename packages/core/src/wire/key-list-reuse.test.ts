@@ -3,6 +3,7 @@ import { isPsError, PsErrorCode } from '../errors.js';
 import { decodeChain, encodeChain } from './filter.js';
 import { decodeFrame, encodeFrame } from './frame-codec.js';
 import { cachesKeyLists, keyListReuse } from './key-list-reuse.js';
+import { withLocalHint } from './local-frame.js';
 import type { Message, Meta } from './message.js';
 
 const WORKER = 'worker-1';
@@ -71,6 +72,36 @@ describe('keyListReuse', () => {
     const r = send(w, s, pushPull(keys, 3));
     expect((r.wire.data[0] as BigUint64Array).length).toBe(500);
     expect((r.got.data[0] as BigUint64Array)[250]).toBe(751n);
+  });
+
+  it("trusts the worker's validation tag instead of comparing; another tag takes the compare", () => {
+    const w = keyListReuse();
+    const s = keyListReuse();
+    const keys = keyList(500, 0n);
+    const tagged = (ts: number, tag: number, k = keys) => {
+      const m = pushPull(k, ts);
+      return { ...m, data: withLocalHint(m.data.slice(), { keys: { tag, inc: 'w-inc' } }) };
+    };
+    send(w, s, tagged(1, 4));
+    const stored = send(w, s, tagged(2, 4));
+    expect(stored.wire.meta.filters?.keyReuse).toMatchObject({ store: true });
+    // The same tag names the same list: a reference, with no compare. (A list changed in place
+    // under its old tag would go unseen; the worker's validation never gives one such a tag.)
+    const changed = keys.slice();
+    changed[250] = changed[250]! + 1n;
+    const trusted = send(w, s, tagged(3, 4, changed));
+    expect((trusted.wire.data[0] as BigUint64Array).length).toBe(0);
+    expect((trusted.got.data[0] as BigUint64Array)[250]).toBe(750n);
+    // Another tag: compared, found different, sent with its keys (and stored).
+    const fresh = send(w, s, tagged(4, 5, changed));
+    expect(fresh.wire.meta.filters?.keyReuse).toMatchObject({ store: true });
+    expect((fresh.wire.data[0] as BigUint64Array).length).toBe(500);
+    expect((fresh.got.data[0] as BigUint64Array)[250]).toBe(751n);
+    // Another tag of equal keys: compared, found equal, a reference.
+    const equal = send(w, s, tagged(5, 6, changed.slice()));
+    expect((equal.wire.data[0] as BigUint64Array).length).toBe(0);
+    expect((equal.got.data[0] as BigUint64Array)[250]).toBe(751n);
+    expect(w.stats).toMatchObject({ sentStore: 2, sentRef: 2 });
   });
 
   it('leaves short lists, responses and lists that never repeat alone', () => {

@@ -1,6 +1,7 @@
 import { PsError, PsErrorCode } from '../errors.js';
 import { sameKeys } from '../store/key-list-cache.js';
 import type { Filter, FilterContext, FilterStats } from './filter.js';
+import { localHintOf } from './local-frame.js';
 import type { Message, Segment } from './message.js';
 import { RepeatHint } from './repeat-hint.js';
 import { sharedKeyLists } from './shared-key-lists.js';
@@ -45,6 +46,25 @@ export interface KeyListReuseFilter extends Filter {
   readonly stats: KeyListReuseStats;
 }
 
+/** What a sender believes a peer holds for one app: the list it stored there last. */
+interface HeldList {
+  id: number;
+  /** A copy of the keys, compared with a request's list when no tag proves them equal. */
+  keys: BigUint64Array;
+  /**
+   * The validation tag the worker in this thread gave the list (`LocalHint.keys`: its
+   * `ValidatedKeys` number and incarnation), when it came with one. The worker's validation hands
+   * out one number per content (a new list gets a new number), and a request's arrays must not
+   * change until it is answered, so a later request with the same tag holds the same keys.
+   */
+  tag: { tag: number; inc: string } | undefined;
+}
+
+/** True when `tag` is the validation tag `h` was stored or last matched under. */
+function sameTag(h: HeldList, tag: { tag: number; inc: string } | undefined): boolean {
+  return tag !== undefined && h.tag !== undefined && h.tag.tag === tag.tag && h.tag.inc === tag.inc;
+}
+
 /** The name under which the filter records its meta; also how a chain is recognised as having one. */
 export const KEY_LIST_REUSE = 'keyReuse';
 
@@ -65,7 +85,9 @@ const AFTER_MISS = 32;
  * worker that sends a server the same key list as its previous request of that app sends a
  * reference (an id and the count) instead of the keys, which halves a pushPull's bytes and
  * leaves a pull's request a few dozen bytes. No hashing: a list is recognised by one memcmp
- * against the copy of the last list sent to that peer.
+ * against the copy of the last list sent to that peer, or with no compare at all when the worker
+ * in this thread tagged the request's keys as the same list it validated last (`LocalHint.keys`;
+ * with a list sealed by `sealKeys`, neither end of the worker compares the list).
  *
  * **Sender.** A request whose segment 0 holds at least `minKeys` keys: when they equal the last
  * list stored at the peer for this app, segment 0 travels empty with `{ id, n }`. Otherwise, when
@@ -108,10 +130,7 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
   }
   let nextId = Math.floor(Math.random() * MAX_ID);
   /** Sender: per `peer/app`, the last list stored there, and the hint that sees lists repeat. */
-  const sent = new Map<
-    string,
-    { hint: RepeatHint; held: { id: number; keys: BigUint64Array } | undefined; plain: number }
-  >();
+  const sent = new Map<string, { hint: RepeatHint; held: HeldList | undefined; plain: number }>();
   /** Receiver: per `sender/app`, its latest stored lists (newest first), least recently used slot first. */
   const held = new Map<string, { id: number; keys: BigUint64Array }[]>();
   const stats: KeyListReuseStats = {
@@ -145,13 +164,17 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
         s.plain--;
         return msg;
       }
-      if (s.held !== undefined && sameKeys(s.held.keys, keys)) {
+      // The worker's validation tag (see HeldList.tag) proves the list equal without the compare.
+      const tag = localHintOf(msg.data)?.keys;
+      const h = s.held;
+      if (h !== undefined && (sameTag(h, tag) || sameKeys(h.keys, keys))) {
         stats.sentRef++;
-        return withMeta(msg, { id: s.held.id, n }, [new BigUint64Array(0), ...msg.data.slice(1)]);
+        if (tag !== undefined) h.tag = tag;
+        return withMeta(msg, { id: h.id, n }, [new BigUint64Array(0), ...msg.data.slice(1)]);
       }
       if (!s.hint.see(keys)) return msg;
       nextId = (nextId + 1) % MAX_ID;
-      s.held = { id: nextId, keys: keys.slice() };
+      s.held = { id: nextId, keys: keys.slice(), tag };
       stats.sentStore++;
       return withMeta(msg, { id: nextId, n, store: true }, msg.data.slice());
     },
