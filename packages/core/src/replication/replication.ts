@@ -11,6 +11,7 @@ import { gatherKV, valueOffsets } from '../wire/gather.js';
 import { KEY_SPACE_END, type KeyRange, lowerBound } from '../wire/key-range.js';
 import { type KVPairs, keyWords, validateKVPairs } from '../wire/kv-pairs.js';
 import type { Message, NodeId, Segment } from '../wire/message.js';
+import { chainCopies, chainSuccessors } from './chain-hops.js';
 
 /** Keys `[begin, end)` (indices) of a request that fall in range `index` of the ring. */
 export interface RangeSlice {
@@ -47,6 +48,16 @@ interface PendingAck {
   lostTarget?: boolean;
 }
 
+/** Who a forward is for, carried down the chain with it. */
+interface ForwardOrigin {
+  worker: NodeId;
+  inc: string;
+  ts: number;
+  done?: number;
+  /** The range's master, which applied the push first. */
+  master: NodeId;
+}
+
 /** Options of the replication side of a KVServer. */
 export interface ReplicationOptions {
   /** Bounds of the per-sender window of applied pushes (exactly-once). */
@@ -78,9 +89,10 @@ function rangesFromWire(w: unknown): KeyRange[] {
 /**
  * The replication side of a KVServer (OSDI 2014, sections 4.1 to 4.5): ownership checks against
  * the ring, per-worker range vector clocks (a resent push already applied is dropped), chain
- * forwarding of applied pushes to the k successors of each range and to servers taking ranges
- * over, acknowledgements, range copies to new replicas, and requests held while this server's
- * ring is older than the sender's.
+ * replication of applied pushes (master, replica 1, ..., tail: each link applies a forward, sends
+ * it on to its successor in the range's chain, and acknowledges its predecessor once the tail
+ * holds it), forwards to servers taking ranges over, range copies to new replicas (from their
+ * predecessor in the chain), and requests held while this server's ring is older than the sender's.
  */
 export class Replication implements ReplicaPort {
   private view: ClusterView | undefined;
@@ -106,8 +118,21 @@ export class Replication implements ReplicaPort {
   private warnedNoTable = false;
   /** Per sending server, the range copies applied here (a copy sent again is not re-imported). */
   private readonly copiesSeen = new Map<NodeId, Set<number>>();
-  /** Forwarded pushes and range copies sent and received, for logs and tests. */
-  readonly counters = { forwarded: 0, replicated: 0, copiesSent: 0, copiesReceived: 0, duplicatesDropped: 0 };
+  /**
+   * Forwarded pushes and range copies sent and received, for logs and tests: `forwarded` counts
+   * forwards sent as a range's master, `relayed` those sent on as a middle link of a chain, and
+   * `keysByHop[h]` the keys applied here from forwards at position `h` of their chain (1: sent by
+   * the master, 2: relayed by replica 1, ...).
+   */
+  readonly counters = {
+    forwarded: 0,
+    relayed: 0,
+    replicated: 0,
+    copiesSent: 0,
+    copiesReceived: 0,
+    duplicatesDropped: 0,
+    keysByHop: [] as number[],
+  };
 
   constructor(
     private readonly node: PsNode,
@@ -228,15 +253,23 @@ export class Replication implements ReplicaPort {
     if (prev && (prev.ring.version !== view.ring.version || prev.replicas !== view.replicas)) {
       this.rebuilding = this.rebuild(prev.ring, prev.replicas, view);
     }
-    // A target declared dead will never acknowledge: the new ring decides where the push must be
-    // held (its new replicas get the ranges by copy), so the answer waits for those copies.
+    // A target declared dead will never acknowledge: the new ring's chain decides where the push
+    // must be held. What was forwarded to it goes to this server's successor on the new ring
+    // (each link applies only keys it never had), and the answer also waits for the copies of
+    // this server's ranges to its new successors.
     for (const [seq, p] of this.pending) {
       for (const id of p.waiting) {
         if (!dead.has(id)) continue;
+        const sent = p.sends.get(id);
         p.waiting.delete(id);
         p.sends.delete(id);
         this.resends.delete(`${seq}:${id}`);
         p.lostTarget = true;
+        const again = sent ? this.reforward(sent, view) : undefined;
+        if (again) {
+          p.waiting.add(again.key);
+          void again.done.then((err) => this.settle(seq, again.key, err));
+        }
       }
       if (p.waiting.size === 0) {
         this.pending.delete(seq);
@@ -359,9 +392,11 @@ export class Replication implements ReplicaPort {
   }
 
   /**
-   * Forwards the applied `kv` (cut by `slices` of `view`'s ring) to the other servers of each
-   * range's chain and to servers taking its ranges over; resolves once every one acknowledged it
-   * (or was declared dead), with the first refusal. Undefined when there is nobody to forward to.
+   * Forwards the applied `kv` (cut by `slices` of `view`'s ring) down each range's chain (to the
+   * master's successor, which applies it and forwards it to its own, up to the tail) and to
+   * servers taking its ranges over; resolves once every replica of the slices holds it (each link
+   * acknowledges once its successors did, or were declared dead and the next ring's chain took
+   * it), with the first refusal. Undefined when there is nobody to forward to.
    */
   private forward(
     req: KVRequest,
@@ -370,9 +405,26 @@ export class Replication implements ReplicaPort {
     meta: Pick<Message['meta'], 'inc' | 'done'>,
     view: ClusterView,
   ): Promise<PsError | undefined> | undefined {
-    const targets = this.targetsOf(view, kv, slices);
+    const origin: ForwardOrigin = {
+      worker: req.sender,
+      inc: meta.inc ?? '',
+      ts: req.ts,
+      master: this.node.id,
+      ...(meta.done !== undefined ? { done: meta.done } : {}),
+    };
+    return this.forwardOn(origin, kv, slices, view);
+  }
+
+  /** Sends `kv` to the next link of each slice's chain (and, at the master, to range moves). */
+  private forwardOn(
+    origin: ForwardOrigin,
+    kv: KVPairs,
+    slices: readonly RangeSlice[],
+    view: ClusterView,
+  ): Promise<PsError | undefined> | undefined {
+    const master = origin.master === this.node.id;
+    const targets = this.targetsOf(view, kv, slices, master);
     if (targets.size === 0) return undefined;
-    const inc = meta.inc ?? '';
     const { keys } = kv;
     const seq = ++this.seq;
     const replicated = new Promise<PsError | undefined>((resolve) => {
@@ -388,23 +440,25 @@ export class Replication implements ReplicaPort {
       }
       const data: Segment[] = [part.keys, part.vals, spans];
       if (part.lens) data.push(part.lens);
-      this.counters.forwarded++;
+      if (master) this.counters.forwarded++;
+      else this.counters.relayed++;
       this.sendTracked(
         seq,
         to,
         {
           app: this.app,
-          ts: req.ts,
+          ts: origin.ts,
           request: true,
           push: true,
           pull: false,
           cmd: 'replicate',
           body: {
-            worker: req.sender,
-            inc,
+            worker: origin.worker,
+            inc: origin.inc,
             ring: view.ring.version,
             seq,
-            ...(meta.done !== undefined ? { done: meta.done } : {}),
+            master: origin.master,
+            ...(origin.done !== undefined ? { done: origin.done } : {}),
           },
         },
         data,
@@ -413,12 +467,18 @@ export class Replication implements ReplicaPort {
     return replicated;
   }
 
-  /** Per target server, the index intervals of `kv` it must hold (each within one ring slice). */
-  private targetsOf(view: ClusterView, kv: KVPairs, slices: readonly RangeSlice[]): Map<NodeId, number[]> {
+  /**
+   * Per target server, the index intervals of `kv` it must get from this server (each within one
+   * ring slice): the next link of each slice's chain, and, at the master, servers taking a range over.
+   */
+  private targetsOf(
+    view: ClusterView,
+    kv: KVPairs,
+    slices: readonly RangeSlice[],
+    master: boolean,
+  ): Map<NodeId, number[]> {
     const out = new Map<NodeId, number[]>();
     const dead = view.dead;
-    const chains = view.ring.chains(view.replicas);
-    const ranges = view.ring.ranges();
     const add = (to: NodeId, b: number, e: number) => {
       if (b >= e || to === this.node.id || dead.includes(to)) return;
       let list = out.get(to);
@@ -428,11 +488,13 @@ export class Replication implements ReplicaPort {
       }
       list.push(b, e);
     };
-    const words = this.moves.size > 0 ? keyWords(kv.keys) : undefined;
+    chainSuccessors(view, this.node.id, slices, add);
+    if (!master || this.moves.size === 0) return out;
+    const chains = view.ring.chains(view.replicas);
+    const ranges = view.ring.ranges();
+    const words = keyWords(kv.keys);
     for (const s of slices) {
       const chain = chains[s.index]!;
-      for (let c = 1; c < chain.length; c++) add(chain[c]!, s.begin, s.end);
-      if (!words) continue;
       const r = ranges[s.index]!;
       for (const [to, mv] of this.moves) {
         if (chain.includes(to)) continue;
@@ -447,6 +509,34 @@ export class Replication implements ReplicaPort {
     return out;
   }
 
+  /**
+   * A forward whose target was declared dead, sent again on `view`'s ring: to this server's
+   * successor in the chain of each of its keys' ranges. `key` names it among the pending
+   * acknowledgements; undefined for a range copy, or when this server ends every chain now.
+   */
+  private reforward(
+    sent: { meta: Omit<Message['meta'], 'sender' | 'recipient'>; data: Segment[] },
+    view: ClusterView,
+  ): { key: string; done: Promise<PsError | undefined> } | undefined {
+    if (sent.meta.cmd !== 'replicate' || view.ring.size === 0) return undefined;
+    const body = sent.meta.body as { worker: NodeId; inc: string; master: NodeId; done?: number };
+    const [keys, vals, , lens] = sent.data as [BigUint64Array, KVPairs['vals'], Segment, Int32Array?];
+    const kv: KVPairs = lens ? { keys, vals, lens } : { keys, vals };
+    const origin: ForwardOrigin = {
+      worker: body.worker,
+      inc: body.inc,
+      ts: sent.meta.ts,
+      master: body.master,
+      ...(body.done !== undefined ? { done: body.done } : {}),
+    };
+    const done = this.forwardOn(origin, kv, view.ring.sliceByRange(keys), view);
+    if (!done) return undefined;
+    this.node.log.debug(
+      `forward of ${body.worker} ts ${sent.meta.ts} sent again on ring ${view.ring.version}`,
+    );
+    return { key: `again:${++this.seq}`, done };
+  }
+
   private settle(seq: number, from: NodeId, error?: PsError): void {
     const p = this.pending.get(seq);
     if (!p?.waiting.delete(from)) return;
@@ -455,7 +545,8 @@ export class Replication implements ReplicaPort {
     if (error && !p.error) p.error = error;
     if (p.waiting.size === 0) {
       this.pending.delete(seq);
-      p.done(p.error);
+      if (p.lostTarget) void this.rebuilding.then(() => p.done(p.error));
+      else p.done(p.error);
     }
   }
 
@@ -486,17 +577,22 @@ export class Replication implements ReplicaPort {
   }
 
   /**
-   * A forward or copy from an older ring is taken only when its sender still owns those keys on
-   * ours (a master whose ranges did not move); else the sender must tell its worker to resend.
+   * A forward or copy from an older ring is taken only when the master it comes from (`owner`:
+   * the sender of a copy, the chain's head for a forward) still owns those keys on ours (a master
+   * whose ranges did not move); else that master must tell its worker to resend.
    */
-  private staleSender(msg: Message, ranges: readonly KeyRange[]): PsError | undefined {
+  private staleSender(
+    msg: Message,
+    ranges: readonly KeyRange[],
+    owner: NodeId = msg.meta.sender,
+  ): PsError | undefined {
     const view = this.view!;
     if (this.theirRing(msg) >= view.ring.version) return undefined;
     for (const r of ranges) {
-      if (view.ring.size === 0 || view.ring.ownerOf(r.begin) !== msg.meta.sender) {
+      if (view.ring.size === 0 || view.ring.ownerOf(r.begin) !== owner) {
         return new PsError(
           PsErrorCode.WRONG_OWNER,
-          `${msg.meta.sender} no longer owns [${r.begin}, ${r.end}) on ring ${view.ring.version}`,
+          `${owner} no longer owns [${r.begin}, ${r.end}) on ring ${view.ring.version}`,
         );
       }
     }
@@ -516,8 +612,15 @@ export class Replication implements ReplicaPort {
   }
 
   private applyForward(msg: Message): void {
-    const body = (msg.meta.body ?? {}) as { worker?: unknown; inc?: unknown; done?: unknown };
+    const body = (msg.meta.body ?? {}) as {
+      worker?: unknown;
+      inc?: unknown;
+      done?: unknown;
+      master?: unknown;
+    };
     const { worker } = body;
+    // A forward from a server older than chains names no master: its sender is the master.
+    const master = typeof body.master === 'string' ? body.master : msg.meta.sender;
     const inc = typeof body.inc === 'string' ? body.inc : '';
     const [keys, vals, spans, lens] = msg.data as [Segment?, Segment?, Segment?, Segment?];
     if (
@@ -541,7 +644,7 @@ export class Replication implements ReplicaPort {
         throw new PsError(PsErrorCode.MESSAGE_INVALID, 'a span ends before it begins');
       ranges.push({ begin: spans[i]!, end: spans[i + 1]! + 1n });
     }
-    const stale = this.staleSender(msg, ranges);
+    const stale = this.staleSender(msg, ranges, master);
     if (stale) {
       this.ack(msg, stale);
       return;
@@ -554,32 +657,62 @@ export class Replication implements ReplicaPort {
       return;
     }
     // Exactly once per (worker, ts): a forward sent again (its ack was lost), or keys this server
-    // holds already from another copy of the push, are not applied twice.
+    // holds already from another copy of the push, are not applied twice. What was applied before
+    // is acknowledged once the rest of the chain holds it (and this server's copies to its new
+    // successors landed), as a fresh forward is.
     let apply = kv;
     const cov = this.window.coverage(worker, inc, ts, keys);
+    const before = cov && cov.covered > 0 ? [...cov.waits, this.rebuilding] : undefined;
+    const ackAfter = (downstream: Promise<PsError | undefined> | undefined) => {
+      const all: Promise<unknown>[] = [...(before ?? []), ...(downstream ? [downstream] : [])];
+      if (all.length === 0) {
+        this.ack(msg);
+        return;
+      }
+      void Promise.all(all).then((rs) =>
+        this.ack(msg, rs.find((r) => r instanceof PsError) as PsError | undefined),
+      );
+    };
     if (cov && cov.covered > 0) {
       this.counters.duplicatesDropped += cov.covered;
       if (cov.fresh.length === 0) {
-        this.ack(msg);
+        ackAfter(undefined);
         return;
       }
       apply = gatherKV(kv, cov.fresh, true, lens ? valueOffsets(lens) : undefined);
     }
     const req: KVRequest = { sender: msg.meta.sender, app: this.app, ts, push: true, pull: false, kv: apply };
     const finish = () => {
-      this.window.applied(worker, inc, ts, apply.keys);
       let clock = this.clocks.get(worker);
       if (!clock) {
         clock = new RangeVectorClock(-1);
         this.clocks.set(worker, clock);
       }
       const view = this.view!;
+      let downstream: Promise<PsError | undefined> | undefined;
       if (view.ring.size > 0) {
         const owned = view.ring.ranges();
-        for (const sl of view.ring.sliceByRange(apply.keys)) clock.advance(owned[sl.index]!, ts);
+        const slices = view.ring.sliceByRange(apply.keys);
+        const chains = view.ring.chains(view.replicas);
+        const byHop = this.counters.keysByHop;
+        for (const sl of slices) {
+          clock.advance(owned[sl.index]!, ts);
+          const hop = chains[sl.index]!.indexOf(this.node.id);
+          if (hop <= 0) continue;
+          while (byHop.length <= hop) byHop.push(0);
+          byHop[hop]! += sl.end - sl.begin;
+        }
+        // The next link of the chain: apply, then forward, then acknowledge once it holds it.
+        downstream = this.forwardOn(
+          { worker, inc, ts, master, ...(typeof body.done === 'number' ? { done: body.done } : {}) },
+          apply,
+          slices,
+          view,
+        );
       }
+      this.window.applied(worker, inc, ts, apply.keys, downstream);
       this.counters.replicated++;
-      this.ack(msg);
+      ackAfter(downstream);
     };
     const r = this.handler(req);
     if (r instanceof Promise) {
@@ -749,44 +882,11 @@ export class Replication implements ReplicaPort {
   }
 
   /**
-   * The ring or the replica count changed: for each range this server now masters, copy it to
-   * each replica that may not hold it (all of them when the master changed, else the new ones).
+   * The ring or the replica count changed: copy each range whose chain holds this server to its
+   * successor there, when that successor may not hold it (see {@link chainCopies}).
    */
   private rebuild(oldRing: Ring, oldK: number, view: ClusterView): Promise<void> {
-    const me = this.node.id;
-    const a = oldRing.ranges();
-    const ca = oldRing.chains(Math.min(oldK, Math.max(0, oldRing.size - 1)));
-    const b = view.ring.ranges();
-    const cb = view.ring.chains(view.replicas);
-    const copies = new Map<NodeId, KeyRange[]>();
-    let i = 0;
-    let j = 0;
-    let begin = 0n;
-    while (j < b.length) {
-      const rb = b[j]!;
-      const ra = a[i];
-      const end = ra && ra.end < rb.end ? ra.end : rb.end;
-      if (rb.owner === me) {
-        const chain = cb[j]!;
-        const oldChain = ra ? ca[i]! : [];
-        const masterChanged = !ra || ra.owner !== me;
-        for (let c = 1; c < chain.length; c++) {
-          const to = chain[c]!;
-          if (view.dead.includes(to) || (!masterChanged && oldChain.includes(to))) continue;
-          let list = copies.get(to);
-          if (!list) {
-            list = [];
-            copies.set(to, list);
-          }
-          const last = list[list.length - 1];
-          if (last && last.end === begin) list[list.length - 1] = { begin: last.begin, end };
-          else list.push({ begin, end });
-        }
-      }
-      begin = end;
-      if (ra && ra.end === end) i++;
-      if (rb.end === end) j++;
-    }
+    const copies = chainCopies(oldRing, oldK, view, this.node.id);
     const done: Promise<void>[] = [];
     for (const [to, ranges] of copies) {
       const started = Date.now();
