@@ -111,6 +111,12 @@ export class Replication implements ReplicaPort {
   readonly window: ReceiveWindow;
   /** Forwards and copies not yet acknowledged, keyed `seq:target`: resent until they land. */
   private readonly resends: ResendTable<string>;
+  /**
+   * Forwards a middle link said it received and is passing down its chain (their final ack waits
+   * for the tail): sent again when the link to it comes back, and on the timer only at the
+   * longest interval, so that a slow chain does not make every link resend what it holds.
+   */
+  private readonly relaying: ResendTable<string>;
   /** Settles when the copies to the current ring's new replicas have landed. */
   private rebuilding: Promise<void> = Promise.resolve();
   /** Ranges being handed to other servers (a join or leave): pushes in them are forwarded there too. */
@@ -142,8 +148,14 @@ export class Replication implements ReplicaPort {
     opts: ReplicationOptions = {},
   ) {
     this.window = new ReceiveWindow(opts.window);
+    const timing = opts.resend ?? DEFAULT_RESEND_TIMING;
     this.resends = new ResendTable<string>(
-      opts.resend ?? DEFAULT_RESEND_TIMING,
+      timing,
+      (key) => this.resendForward(key),
+      () => undefined,
+    );
+    this.relaying = new ResendTable<string>(
+      { intervalMs: timing.maxIntervalMs, maxIntervalMs: timing.maxIntervalMs * 4 },
       (key) => this.resendForward(key),
       () => undefined,
     );
@@ -152,11 +164,13 @@ export class Replication implements ReplicaPort {
   /** The connection to `peer` came back: send it every forward it has not acknowledged. */
   reconnected(peer: NodeId): void {
     this.resends.resendTo(peer);
+    this.relaying.resendTo(peer);
   }
 
   /** Stops resending (the node terminates). */
   close(): void {
     this.resends.close();
+    this.relaying.close();
   }
 
   private resendForward(key: string): void {
@@ -166,6 +180,7 @@ export class Replication implements ReplicaPort {
     const f = this.pending.get(seq)?.sends.get(to);
     if (!f) {
       this.resends.delete(key);
+      this.relaying.delete(key);
       return;
     }
     this.node.send(to, f.meta, f.data).catch((err: unknown) => {
@@ -264,6 +279,7 @@ export class Replication implements ReplicaPort {
         p.waiting.delete(id);
         p.sends.delete(id);
         this.resends.delete(`${seq}:${id}`);
+        this.relaying.delete(`${seq}:${id}`);
         p.lostTarget = true;
         const again = sent ? this.reforward(sent, view) : undefined;
         if (again) {
@@ -542,6 +558,7 @@ export class Replication implements ReplicaPort {
     if (!p?.waiting.delete(from)) return;
     p.sends.delete(from);
     this.resends.delete(`${seq}:${from}`);
+    this.relaying.delete(`${seq}:${from}`);
     if (error && !p.error) p.error = error;
     if (p.waiting.size === 0) {
       this.pending.delete(seq);
@@ -551,12 +568,26 @@ export class Replication implements ReplicaPort {
   }
 
   private onAck(msg: Message): void {
-    const { seq, error } = (msg.meta.body ?? {}) as { seq?: number; error?: unknown };
+    const { seq, error, received } = (msg.meta.body ?? {}) as {
+      seq?: number;
+      error?: unknown;
+      received?: unknown;
+    };
     if (typeof seq !== 'number') return;
+    if (received === true) {
+      // A middle link holds the forward and passes it on: no timed resend while the chain works.
+      const key = `${seq}:${msg.meta.sender}`;
+      if (this.resends.has(key)) {
+        this.resends.delete(key);
+        this.relaying.add(key, msg.meta.sender, Number.POSITIVE_INFINITY);
+      }
+      return;
+    }
     this.settle(seq, msg.meta.sender, error ? PsError.fromWire(error) : undefined);
   }
 
-  private ack(msg: Message, error?: PsError): void {
+  /** Answers a forward or copy; `received`: only that it arrived (the final ack follows). */
+  private ack(msg: Message, error?: PsError, received = false): void {
     const seq = (msg.meta.body as { seq?: number } | undefined)?.seq;
     if (error) this.node.log.warn(`${msg.meta.cmd} from ${msg.meta.sender} refused: ${error.message}`);
     void this.node
@@ -569,7 +600,12 @@ export class Replication implements ReplicaPort {
           push: false,
           pull: false,
           cmd: 'replicate-ack',
-          body: { seq, ring: this.ringVersion, ...(error ? { error: error.toWire() } : {}) },
+          body: {
+            seq,
+            ring: this.ringVersion,
+            ...(error ? { error: error.toWire() } : {}),
+            ...(received ? { received: true } : {}),
+          },
         },
         [],
       )
@@ -669,6 +705,7 @@ export class Replication implements ReplicaPort {
         this.ack(msg);
         return;
       }
+      this.ack(msg, undefined, true);
       void Promise.all(all).then((rs) =>
         this.ack(msg, rs.find((r) => r instanceof PsError) as PsError | undefined),
       );
