@@ -20,7 +20,9 @@ describe('chain replication: a middle link SIGKILLed while pushes flow', () => {
         env: {
           LEDGER_REPLICAS: String(k),
           LEDGER_KEYS: String(KEYS),
-          LEDGER_HEARTBEAT_MS: '1500',
+          // A killed server's closed connections get it declared dead in a quarter of this; a
+          // slow one is not declared dead on a loaded machine before the kill.
+          LEDGER_HEARTBEAT_MS: '8000',
           LEDGER_ACK_EVERY: '5',
           LEDGER_DUMP: '1',
         },
@@ -28,6 +30,7 @@ describe('chain replication: a middle link SIGKILLed while pushes flow', () => {
       await progress(c.workers, 20);
       const victim = 1;
       const victimId = c.serverIds[victim]!;
+      expect(lastRing(c.scheduler).servers.length, 'every server alive before the kill').toBe(4);
       // The victim is a middle link (neither master nor tail) of some of the keys being pushed.
       const ring = lastRing(c.scheduler);
       const middle = [0, 1]

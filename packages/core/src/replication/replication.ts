@@ -693,14 +693,45 @@ export class Replication implements ReplicaPort {
       return;
     }
     // Exactly once per (worker, ts): a forward sent again (its ack was lost), or keys this server
-    // holds already from another copy of the push, are not applied twice. What was applied before
-    // is acknowledged once the rest of the chain holds it (and this server's copies to its new
-    // successors landed), as a fresh forward is.
-    let apply = kv;
+    // holds already from another copy of the push, are not applied twice. A copy sent again is
+    // still passed on whole down this server's chain on its ring (each link applies only what it
+    // never had) and acknowledged on what that attempt gets, not on how an earlier one ended: an
+    // earlier attempt may have been refused by a link on a newer ring, which this one is not.
     const cov = this.window.coverage(worker, inc, ts, keys);
-    const before = cov && cov.covered > 0 ? [...cov.waits, this.rebuilding] : undefined;
-    const ackAfter = (downstream: Promise<PsError | undefined> | undefined) => {
-      const all: Promise<unknown>[] = [...(before ?? []), ...(downstream ? [downstream] : [])];
+    const again = cov !== undefined && cov.covered > 0;
+    let apply: KVPairs | undefined = kv;
+    if (again) {
+      this.counters.duplicatesDropped += cov.covered;
+      apply =
+        cov.fresh.length === 0
+          ? undefined
+          : gatherKV(kv, cov.fresh, true, lens ? valueOffsets(lens) : undefined);
+    }
+    const origin: ForwardOrigin = {
+      worker,
+      inc,
+      ts,
+      master,
+      ...(typeof body.done === 'number' ? { done: body.done } : {}),
+    };
+    const finish = () => {
+      const view = this.view!;
+      let downstream: Promise<PsError | undefined> | undefined;
+      if (view.ring.size > 0) {
+        if (apply) this.recordApplied(worker, ts, apply, view);
+        // The next link of the chain: apply, then forward, then acknowledge once it holds it.
+        const onward = again ? kv : apply!;
+        downstream = this.forwardOn(origin, onward, view.ring.sliceByRange(onward.keys), view);
+      }
+      if (apply) {
+        this.window.applied(worker, inc, ts, apply.keys, downstream);
+        this.counters.replicated++;
+      }
+      // What was applied before is acknowledged once this server's copies to new successors landed.
+      const all: Promise<unknown>[] = [
+        ...(again ? [this.rebuilding] : []),
+        ...(downstream ? [downstream] : []),
+      ];
       if (all.length === 0) {
         this.ack(msg);
         return;
@@ -710,53 +741,42 @@ export class Replication implements ReplicaPort {
         this.ack(msg, rs.find((r) => r instanceof PsError) as PsError | undefined),
       );
     };
-    if (cov && cov.covered > 0) {
-      this.counters.duplicatesDropped += cov.covered;
-      if (cov.fresh.length === 0) {
-        ackAfter(undefined);
-        return;
-      }
-      apply = gatherKV(kv, cov.fresh, true, lens ? valueOffsets(lens) : undefined);
+    if (!apply) {
+      finish();
+      return;
     }
-    const req: KVRequest = { sender: msg.meta.sender, app: this.app, ts, push: true, pull: false, kv: apply };
-    const finish = () => {
-      let clock = this.clocks.get(worker);
-      if (!clock) {
-        clock = new RangeVectorClock(-1);
-        this.clocks.set(worker, clock);
-      }
-      const view = this.view!;
-      let downstream: Promise<PsError | undefined> | undefined;
-      if (view.ring.size > 0) {
-        const owned = view.ring.ranges();
-        const slices = view.ring.sliceByRange(apply.keys);
-        const chains = view.ring.chains(view.replicas);
-        const byHop = this.counters.keysByHop;
-        for (const sl of slices) {
-          clock.advance(owned[sl.index]!, ts);
-          const hop = chains[sl.index]!.indexOf(this.node.id);
-          if (hop <= 0) continue;
-          while (byHop.length <= hop) byHop.push(0);
-          byHop[hop]! += sl.end - sl.begin;
-        }
-        // The next link of the chain: apply, then forward, then acknowledge once it holds it.
-        downstream = this.forwardOn(
-          { worker, inc, ts, master, ...(typeof body.done === 'number' ? { done: body.done } : {}) },
-          apply,
-          slices,
-          view,
-        );
-      }
-      this.window.applied(worker, inc, ts, apply.keys, downstream);
-      this.counters.replicated++;
-      ackAfter(downstream);
-    };
-    const r = this.handler(req);
+    const r = this.handler({
+      sender: msg.meta.sender,
+      app: this.app,
+      ts,
+      push: true,
+      pull: false,
+      kv: apply,
+    });
     if (r instanceof Promise) {
       r.then(finish, (err: unknown) =>
         this.ack(msg, new PsError(PsErrorCode.REPLICATION, `the handler failed: ${(err as Error).message}`)),
       );
     } else finish();
+  }
+
+  /** A forward's keys applied here: the worker's clock, and the keys by this server's chain position. */
+  private recordApplied(worker: NodeId, ts: number, apply: KVPairs, view: ClusterView): void {
+    let clock = this.clocks.get(worker);
+    if (!clock) {
+      clock = new RangeVectorClock(-1);
+      this.clocks.set(worker, clock);
+    }
+    const owned = view.ring.ranges();
+    const chains = view.ring.chains(view.replicas);
+    const byHop = this.counters.keysByHop;
+    for (const sl of view.ring.sliceByRange(apply.keys)) {
+      clock.advance(owned[sl.index]!, ts);
+      const hop = chains[sl.index]!.indexOf(this.node.id);
+      if (hop <= 0) continue;
+      while (byHop.length <= hop) byHop.push(0);
+      byHop[hop]! += sl.end - sl.begin;
+    }
   }
 
   private tableOf(): TableHandler['table'] | undefined {
