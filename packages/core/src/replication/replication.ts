@@ -12,6 +12,7 @@ import { KEY_SPACE_END, type KeyRange, lowerBound } from '../wire/key-range.js';
 import { type KVPairs, keyWords, validateKVPairs } from '../wire/kv-pairs.js';
 import type { Message, NodeId, Segment } from '../wire/message.js';
 import { chainCopies, chainSuccessors } from './chain-hops.js';
+import { ReplicationStateStream } from './replication-state.js';
 
 /** Keys `[begin, end)` (indices) of a request that fall in range `index` of the ring. */
 export interface RangeSlice {
@@ -139,6 +140,8 @@ export class Replication implements ReplicaPort {
     duplicatesDropped: 0,
     keysByHop: [] as number[],
   };
+  /** Per range: its chain and the forwards not acknowledged yet, as a throttled stream. */
+  readonly state: ReplicationStateStream;
 
   constructor(
     private readonly node: PsNode,
@@ -148,6 +151,7 @@ export class Replication implements ReplicaPort {
     opts: ReplicationOptions = {},
   ) {
     this.window = new ReceiveWindow(opts.window);
+    this.state = new ReplicationStateStream(node.id);
     const timing = opts.resend ?? DEFAULT_RESEND_TIMING;
     this.resends = new ResendTable<string>(
       timing,
@@ -171,6 +175,7 @@ export class Replication implements ReplicaPort {
   close(): void {
     this.resends.close();
     this.relaying.close();
+    this.state.close();
   }
 
   private resendForward(key: string): void {
@@ -261,6 +266,7 @@ export class Replication implements ReplicaPort {
   onView(view: ClusterView): void {
     const prev = this.view;
     this.view = view;
+    this.state.onView(view);
     const dead = new Set(view.dead);
     for (const [to, mv] of this.moves) {
       if (mv.version <= view.ring.version || dead.has(to)) this.moves.delete(to);
@@ -289,6 +295,7 @@ export class Replication implements ReplicaPort {
       }
       if (p.waiting.size === 0) {
         this.pending.delete(seq);
+        this.state.settled(seq);
         const rebuilt = this.rebuilding;
         void rebuilt.then(() => p.done(p.error));
       }
@@ -446,6 +453,7 @@ export class Replication implements ReplicaPort {
     const replicated = new Promise<PsError | undefined>((resolve) => {
       this.pending.set(seq, { waiting: new Set(targets.keys()), done: resolve, sends: new Map() });
     });
+    this.state.sent(seq, view, slices);
     const offsets = kv.lens ? valueOffsets(kv.lens) : undefined;
     for (const [to, iv] of targets) {
       const part = gatherKV(kv, iv, true, offsets);
@@ -562,6 +570,7 @@ export class Replication implements ReplicaPort {
     if (error && !p.error) p.error = error;
     if (p.waiting.size === 0) {
       this.pending.delete(seq);
+      this.state.settled(seq);
       if (p.lostTarget) void this.rebuilding.then(() => p.done(p.error));
       else p.done(p.error);
     }
