@@ -92,9 +92,10 @@ interface SenderOrder {
  * ranges, runs the handler, and responds. Bad requests (unsorted keys, wrong lengths) are
  * answered with their `PsError` and change nothing.
  *
- * With replicas (the view's `replicas` k > 0, section 4.3), a push is applied, forwarded to the
- * next k servers on the ring of each range it touches, and acknowledged to the worker only once
- * they hold it; a request for keys this server does not own on its ring is answered
+ * With replicas (the view's `replicas` k > 0, section 4.3), a push is applied and sent down the
+ * chain of each range it touches (the next k servers on the ring, one after the other: each
+ * applies it and forwards it to the next), and acknowledged to the worker only once the chain's
+ * tail holds it; a request for keys this server does not own on its ring is answered
  * `PS_ERR_WRONG_OWNER`, and resent pushes already applied (by range vector clock) are dropped.
  * Replication needs a table-backed handler (the built-ins) to copy ranges to new replicas.
  */

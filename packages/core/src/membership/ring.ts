@@ -309,7 +309,9 @@ export class Ring {
 
   /**
    * The chain that stores `key` (or the keys of `range`): its owner (the master) followed by the
-   * next `k` distinct servers clockwise on the ring, in chain-replication order. Returns all
+   * next `k` distinct servers clockwise on the ring, in chain-replication order: the order a push
+   * travels (the master applies it and forwards it to the second, which forwards it to the third,
+   * up to the last, the tail, whose holding it is what acknowledges the push). Returns all
    * servers when there are at most `k + 1`. A range must lie inside one owned range (as the
    * ranges of {@link ranges} and {@link movedRanges} do). O(log m + walk), where the walk visits
    * points until it has found `k` other servers (about `k · m / s` points on a balanced ring).

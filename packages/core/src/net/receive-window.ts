@@ -14,7 +14,7 @@ export const DEFAULT_RECEIVE_WINDOW: ReceiveWindowLimits = { maxEntries: 4_096, 
 /** What a receiver knows of one part of a request (`ts`, `part`) from one sender. */
 export type PartState = 'new' | 'running' | 'answered' | 'stale' | 'forgotten';
 
-/** One application of a push's keys here: as master (then `replicated` settles when the replicas hold it) or as replica. */
+/** One application of a push's keys here, as master or as a link of its chain: `replicated` settles when the rest of the chain holds it. */
 interface Application {
   keys: BigUint64Array;
   replicated: Promise<unknown>;
@@ -141,8 +141,8 @@ export class ReceiveWindow {
   }
 
   /**
-   * Records that `keys` of push `ts` were applied here; `replicated` settles once the replicas
-   * hold them (resolved for a replica's own application).
+   * Records that `keys` of push `ts` were applied here; `replicated` settles once the links after
+   * this server in their chains hold them (resolved for the tail's own application).
    */
   applied(
     origin: string,

@@ -11,6 +11,7 @@ import { gatherKV, valueOffsets } from '../wire/gather.js';
 import { KEY_SPACE_END, type KeyRange, lowerBound } from '../wire/key-range.js';
 import { type KVPairs, keyWords, validateKVPairs } from '../wire/kv-pairs.js';
 import type { Message, NodeId, Segment } from '../wire/message.js';
+import { chainCopies, chainSuccessors } from './chain-hops.js';
 import { ReplicationStateStream } from './replication-state.js';
 
 /** Keys `[begin, end)` (indices) of a request that fall in range `index` of the ring. */
@@ -48,6 +49,16 @@ interface PendingAck {
   lostTarget?: boolean;
 }
 
+/** Who a forward is for, carried down the chain with it. */
+interface ForwardOrigin {
+  worker: NodeId;
+  inc: string;
+  ts: number;
+  done?: number;
+  /** The range's master, which applied the push first. */
+  master: NodeId;
+}
+
 /** Options of the replication side of a KVServer. */
 export interface ReplicationOptions {
   /** Bounds of the per-sender window of applied pushes (exactly-once). */
@@ -79,9 +90,10 @@ function rangesFromWire(w: unknown): KeyRange[] {
 /**
  * The replication side of a KVServer (OSDI 2014, sections 4.1 to 4.5): ownership checks against
  * the ring, per-worker range vector clocks (a resent push already applied is dropped), chain
- * forwarding of applied pushes to the k successors of each range and to servers taking ranges
- * over, acknowledgements, range copies to new replicas, and requests held while this server's
- * ring is older than the sender's.
+ * replication of applied pushes (master, replica 1, ..., tail: each link applies a forward, sends
+ * it on to its successor in the range's chain, and acknowledges its predecessor once the tail
+ * holds it), forwards to servers taking ranges over, range copies to new replicas (from their
+ * predecessor in the chain), and requests held while this server's ring is older than the sender's.
  */
 export class Replication implements ReplicaPort {
   private view: ClusterView | undefined;
@@ -100,6 +112,12 @@ export class Replication implements ReplicaPort {
   readonly window: ReceiveWindow;
   /** Forwards and copies not yet acknowledged, keyed `seq:target`: resent until they land. */
   private readonly resends: ResendTable<string>;
+  /**
+   * Forwards a middle link said it received and is passing down its chain (their final ack waits
+   * for the tail): sent again when the link to it comes back, and on the timer only at the
+   * longest interval, so that a slow chain does not make every link resend what it holds.
+   */
+  private readonly relaying: ResendTable<string>;
   /** Settles when the copies to the current ring's new replicas have landed. */
   private rebuilding: Promise<void> = Promise.resolve();
   /** Ranges being handed to other servers (a join or leave): pushes in them are forwarded there too. */
@@ -107,8 +125,21 @@ export class Replication implements ReplicaPort {
   private warnedNoTable = false;
   /** Per sending server, the range copies applied here (a copy sent again is not re-imported). */
   private readonly copiesSeen = new Map<NodeId, Set<number>>();
-  /** Forwarded pushes and range copies sent and received, for logs and tests. */
-  readonly counters = { forwarded: 0, replicated: 0, copiesSent: 0, copiesReceived: 0, duplicatesDropped: 0 };
+  /**
+   * Forwarded pushes and range copies sent and received, for logs and tests: `forwarded` counts
+   * forwards sent as a range's master, `relayed` those sent on as a middle link of a chain, and
+   * `keysByHop[h]` the keys applied here from forwards at position `h` of their chain (1: sent by
+   * the master, 2: relayed by replica 1, ...).
+   */
+  readonly counters = {
+    forwarded: 0,
+    relayed: 0,
+    replicated: 0,
+    copiesSent: 0,
+    copiesReceived: 0,
+    duplicatesDropped: 0,
+    keysByHop: [] as number[],
+  };
   /** Per range: its chain and the forwards not acknowledged yet, as a throttled stream. */
   readonly state: ReplicationStateStream;
 
@@ -121,8 +152,14 @@ export class Replication implements ReplicaPort {
   ) {
     this.window = new ReceiveWindow(opts.window);
     this.state = new ReplicationStateStream(node.id);
+    const timing = opts.resend ?? DEFAULT_RESEND_TIMING;
     this.resends = new ResendTable<string>(
-      opts.resend ?? DEFAULT_RESEND_TIMING,
+      timing,
+      (key) => this.resendForward(key),
+      () => undefined,
+    );
+    this.relaying = new ResendTable<string>(
+      { intervalMs: timing.maxIntervalMs, maxIntervalMs: timing.maxIntervalMs * 4 },
       (key) => this.resendForward(key),
       () => undefined,
     );
@@ -131,11 +168,13 @@ export class Replication implements ReplicaPort {
   /** The connection to `peer` came back: send it every forward it has not acknowledged. */
   reconnected(peer: NodeId): void {
     this.resends.resendTo(peer);
+    this.relaying.resendTo(peer);
   }
 
   /** Stops resending (the node terminates). */
   close(): void {
     this.resends.close();
+    this.relaying.close();
     this.state.close();
   }
 
@@ -146,6 +185,7 @@ export class Replication implements ReplicaPort {
     const f = this.pending.get(seq)?.sends.get(to);
     if (!f) {
       this.resends.delete(key);
+      this.relaying.delete(key);
       return;
     }
     this.node.send(to, f.meta, f.data).catch((err: unknown) => {
@@ -234,15 +274,24 @@ export class Replication implements ReplicaPort {
     if (prev && (prev.ring.version !== view.ring.version || prev.replicas !== view.replicas)) {
       this.rebuilding = this.rebuild(prev.ring, prev.replicas, view);
     }
-    // A target declared dead will never acknowledge: the new ring decides where the push must be
-    // held (its new replicas get the ranges by copy), so the answer waits for those copies.
+    // A target declared dead will never acknowledge: the new ring's chain decides where the push
+    // must be held. What was forwarded to it goes to this server's successor on the new ring
+    // (each link applies only keys it never had), and the answer also waits for the copies of
+    // this server's ranges to its new successors.
     for (const [seq, p] of this.pending) {
       for (const id of p.waiting) {
         if (!dead.has(id)) continue;
+        const sent = p.sends.get(id);
         p.waiting.delete(id);
         p.sends.delete(id);
         this.resends.delete(`${seq}:${id}`);
+        this.relaying.delete(`${seq}:${id}`);
         p.lostTarget = true;
+        const again = sent ? this.reforward(sent, view) : undefined;
+        if (again) {
+          p.waiting.add(again.key);
+          void again.done.then((err) => this.settle(seq, again.key, err));
+        }
       }
       if (p.waiting.size === 0) {
         this.pending.delete(seq);
@@ -366,9 +415,11 @@ export class Replication implements ReplicaPort {
   }
 
   /**
-   * Forwards the applied `kv` (cut by `slices` of `view`'s ring) to the other servers of each
-   * range's chain and to servers taking its ranges over; resolves once every one acknowledged it
-   * (or was declared dead), with the first refusal. Undefined when there is nobody to forward to.
+   * Forwards the applied `kv` (cut by `slices` of `view`'s ring) down each range's chain (to the
+   * master's successor, which applies it and forwards it to its own, up to the tail) and to
+   * servers taking its ranges over; resolves once every replica of the slices holds it (each link
+   * acknowledges once its successors did, or were declared dead and the next ring's chain took
+   * it), with the first refusal. Undefined when there is nobody to forward to.
    */
   private forward(
     req: KVRequest,
@@ -377,9 +428,26 @@ export class Replication implements ReplicaPort {
     meta: Pick<Message['meta'], 'inc' | 'done'>,
     view: ClusterView,
   ): Promise<PsError | undefined> | undefined {
-    const targets = this.targetsOf(view, kv, slices);
+    const origin: ForwardOrigin = {
+      worker: req.sender,
+      inc: meta.inc ?? '',
+      ts: req.ts,
+      master: this.node.id,
+      ...(meta.done !== undefined ? { done: meta.done } : {}),
+    };
+    return this.forwardOn(origin, kv, slices, view);
+  }
+
+  /** Sends `kv` to the next link of each slice's chain (and, at the master, to range moves). */
+  private forwardOn(
+    origin: ForwardOrigin,
+    kv: KVPairs,
+    slices: readonly RangeSlice[],
+    view: ClusterView,
+  ): Promise<PsError | undefined> | undefined {
+    const master = origin.master === this.node.id;
+    const targets = this.targetsOf(view, kv, slices, master);
     if (targets.size === 0) return undefined;
-    const inc = meta.inc ?? '';
     const { keys } = kv;
     const seq = ++this.seq;
     const replicated = new Promise<PsError | undefined>((resolve) => {
@@ -396,23 +464,25 @@ export class Replication implements ReplicaPort {
       }
       const data: Segment[] = [part.keys, part.vals, spans];
       if (part.lens) data.push(part.lens);
-      this.counters.forwarded++;
+      if (master) this.counters.forwarded++;
+      else this.counters.relayed++;
       this.sendTracked(
         seq,
         to,
         {
           app: this.app,
-          ts: req.ts,
+          ts: origin.ts,
           request: true,
           push: true,
           pull: false,
           cmd: 'replicate',
           body: {
-            worker: req.sender,
-            inc,
+            worker: origin.worker,
+            inc: origin.inc,
             ring: view.ring.version,
             seq,
-            ...(meta.done !== undefined ? { done: meta.done } : {}),
+            master: origin.master,
+            ...(origin.done !== undefined ? { done: origin.done } : {}),
           },
         },
         data,
@@ -421,12 +491,18 @@ export class Replication implements ReplicaPort {
     return replicated;
   }
 
-  /** Per target server, the index intervals of `kv` it must hold (each within one ring slice). */
-  private targetsOf(view: ClusterView, kv: KVPairs, slices: readonly RangeSlice[]): Map<NodeId, number[]> {
+  /**
+   * Per target server, the index intervals of `kv` it must get from this server (each within one
+   * ring slice): the next link of each slice's chain, and, at the master, servers taking a range over.
+   */
+  private targetsOf(
+    view: ClusterView,
+    kv: KVPairs,
+    slices: readonly RangeSlice[],
+    master: boolean,
+  ): Map<NodeId, number[]> {
     const out = new Map<NodeId, number[]>();
     const dead = view.dead;
-    const chains = view.ring.chains(view.replicas);
-    const ranges = view.ring.ranges();
     const add = (to: NodeId, b: number, e: number) => {
       if (b >= e || to === this.node.id || dead.includes(to)) return;
       let list = out.get(to);
@@ -436,11 +512,13 @@ export class Replication implements ReplicaPort {
       }
       list.push(b, e);
     };
-    const words = this.moves.size > 0 ? keyWords(kv.keys) : undefined;
+    chainSuccessors(view, this.node.id, slices, add);
+    if (!master || this.moves.size === 0) return out;
+    const chains = view.ring.chains(view.replicas);
+    const ranges = view.ring.ranges();
+    const words = keyWords(kv.keys);
     for (const s of slices) {
       const chain = chains[s.index]!;
-      for (let c = 1; c < chain.length; c++) add(chain[c]!, s.begin, s.end);
-      if (!words) continue;
       const r = ranges[s.index]!;
       for (const [to, mv] of this.moves) {
         if (chain.includes(to)) continue;
@@ -455,26 +533,70 @@ export class Replication implements ReplicaPort {
     return out;
   }
 
+  /**
+   * A forward whose target was declared dead, sent again on `view`'s ring: to this server's
+   * successor in the chain of each of its keys' ranges. `key` names it among the pending
+   * acknowledgements; undefined for a range copy, or when this server ends every chain now.
+   */
+  private reforward(
+    sent: { meta: Omit<Message['meta'], 'sender' | 'recipient'>; data: Segment[] },
+    view: ClusterView,
+  ): { key: string; done: Promise<PsError | undefined> } | undefined {
+    if (sent.meta.cmd !== 'replicate' || view.ring.size === 0) return undefined;
+    const body = sent.meta.body as { worker: NodeId; inc: string; master: NodeId; done?: number };
+    const [keys, vals, , lens] = sent.data as [BigUint64Array, KVPairs['vals'], Segment, Int32Array?];
+    const kv: KVPairs = lens ? { keys, vals, lens } : { keys, vals };
+    const origin: ForwardOrigin = {
+      worker: body.worker,
+      inc: body.inc,
+      ts: sent.meta.ts,
+      master: body.master,
+      ...(body.done !== undefined ? { done: body.done } : {}),
+    };
+    const done = this.forwardOn(origin, kv, view.ring.sliceByRange(keys), view);
+    if (!done) return undefined;
+    this.node.log.debug(
+      `forward of ${body.worker} ts ${sent.meta.ts} sent again on ring ${view.ring.version}`,
+    );
+    return { key: `again:${++this.seq}`, done };
+  }
+
   private settle(seq: number, from: NodeId, error?: PsError): void {
     const p = this.pending.get(seq);
     if (!p?.waiting.delete(from)) return;
     p.sends.delete(from);
     this.resends.delete(`${seq}:${from}`);
+    this.relaying.delete(`${seq}:${from}`);
     if (error && !p.error) p.error = error;
     if (p.waiting.size === 0) {
       this.pending.delete(seq);
       this.state.settled(seq);
-      p.done(p.error);
+      if (p.lostTarget) void this.rebuilding.then(() => p.done(p.error));
+      else p.done(p.error);
     }
   }
 
   private onAck(msg: Message): void {
-    const { seq, error } = (msg.meta.body ?? {}) as { seq?: number; error?: unknown };
+    const { seq, error, received } = (msg.meta.body ?? {}) as {
+      seq?: number;
+      error?: unknown;
+      received?: unknown;
+    };
     if (typeof seq !== 'number') return;
+    if (received === true) {
+      // A middle link holds the forward and passes it on: no timed resend while the chain works.
+      const key = `${seq}:${msg.meta.sender}`;
+      if (this.resends.has(key)) {
+        this.resends.delete(key);
+        this.relaying.add(key, msg.meta.sender, Number.POSITIVE_INFINITY);
+      }
+      return;
+    }
     this.settle(seq, msg.meta.sender, error ? PsError.fromWire(error) : undefined);
   }
 
-  private ack(msg: Message, error?: PsError): void {
+  /** Answers a forward or copy; `received`: only that it arrived (the final ack follows). */
+  private ack(msg: Message, error?: PsError, received = false): void {
     const seq = (msg.meta.body as { seq?: number } | undefined)?.seq;
     if (error) this.node.log.warn(`${msg.meta.cmd} from ${msg.meta.sender} refused: ${error.message}`);
     void this.node
@@ -487,7 +609,12 @@ export class Replication implements ReplicaPort {
           push: false,
           pull: false,
           cmd: 'replicate-ack',
-          body: { seq, ring: this.ringVersion, ...(error ? { error: error.toWire() } : {}) },
+          body: {
+            seq,
+            ring: this.ringVersion,
+            ...(error ? { error: error.toWire() } : {}),
+            ...(received ? { received: true } : {}),
+          },
         },
         [],
       )
@@ -495,17 +622,22 @@ export class Replication implements ReplicaPort {
   }
 
   /**
-   * A forward or copy from an older ring is taken only when its sender still owns those keys on
-   * ours (a master whose ranges did not move); else the sender must tell its worker to resend.
+   * A forward or copy from an older ring is taken only when the master it comes from (`owner`:
+   * the sender of a copy, the chain's head for a forward) still owns those keys on ours (a master
+   * whose ranges did not move); else that master must tell its worker to resend.
    */
-  private staleSender(msg: Message, ranges: readonly KeyRange[]): PsError | undefined {
+  private staleSender(
+    msg: Message,
+    ranges: readonly KeyRange[],
+    owner: NodeId = msg.meta.sender,
+  ): PsError | undefined {
     const view = this.view!;
     if (this.theirRing(msg) >= view.ring.version) return undefined;
     for (const r of ranges) {
-      if (view.ring.size === 0 || view.ring.ownerOf(r.begin) !== msg.meta.sender) {
+      if (view.ring.size === 0 || view.ring.ownerOf(r.begin) !== owner) {
         return new PsError(
           PsErrorCode.WRONG_OWNER,
-          `${msg.meta.sender} no longer owns [${r.begin}, ${r.end}) on ring ${view.ring.version}`,
+          `${owner} no longer owns [${r.begin}, ${r.end}) on ring ${view.ring.version}`,
         );
       }
     }
@@ -525,8 +657,15 @@ export class Replication implements ReplicaPort {
   }
 
   private applyForward(msg: Message): void {
-    const body = (msg.meta.body ?? {}) as { worker?: unknown; inc?: unknown; done?: unknown };
+    const body = (msg.meta.body ?? {}) as {
+      worker?: unknown;
+      inc?: unknown;
+      done?: unknown;
+      master?: unknown;
+    };
     const { worker } = body;
+    // A forward from a server older than chains names no master: its sender is the master.
+    const master = typeof body.master === 'string' ? body.master : msg.meta.sender;
     const inc = typeof body.inc === 'string' ? body.inc : '';
     const [keys, vals, spans, lens] = msg.data as [Segment?, Segment?, Segment?, Segment?];
     if (
@@ -550,7 +689,7 @@ export class Replication implements ReplicaPort {
         throw new PsError(PsErrorCode.MESSAGE_INVALID, 'a span ends before it begins');
       ranges.push({ begin: spans[i]!, end: spans[i + 1]! + 1n });
     }
-    const stale = this.staleSender(msg, ranges);
+    const stale = this.staleSender(msg, ranges, master);
     if (stale) {
       this.ack(msg, stale);
       return;
@@ -563,39 +702,90 @@ export class Replication implements ReplicaPort {
       return;
     }
     // Exactly once per (worker, ts): a forward sent again (its ack was lost), or keys this server
-    // holds already from another copy of the push, are not applied twice.
-    let apply = kv;
+    // holds already from another copy of the push, are not applied twice. A copy sent again is
+    // still passed on whole down this server's chain on its ring (each link applies only what it
+    // never had) and acknowledged on what that attempt gets, not on how an earlier one ended: an
+    // earlier attempt may have been refused by a link on a newer ring, which this one is not.
     const cov = this.window.coverage(worker, inc, ts, keys);
-    if (cov && cov.covered > 0) {
+    const again = cov !== undefined && cov.covered > 0;
+    let apply: KVPairs | undefined = kv;
+    if (again) {
       this.counters.duplicatesDropped += cov.covered;
-      if (cov.fresh.length === 0) {
+      apply =
+        cov.fresh.length === 0
+          ? undefined
+          : gatherKV(kv, cov.fresh, true, lens ? valueOffsets(lens) : undefined);
+    }
+    const origin: ForwardOrigin = {
+      worker,
+      inc,
+      ts,
+      master,
+      ...(typeof body.done === 'number' ? { done: body.done } : {}),
+    };
+    const finish = () => {
+      const view = this.view!;
+      let downstream: Promise<PsError | undefined> | undefined;
+      if (view.ring.size > 0) {
+        if (apply) this.recordApplied(worker, ts, apply, view);
+        // The next link of the chain: apply, then forward, then acknowledge once it holds it.
+        const onward = again ? kv : apply!;
+        downstream = this.forwardOn(origin, onward, view.ring.sliceByRange(onward.keys), view);
+      }
+      if (apply) {
+        this.window.applied(worker, inc, ts, apply.keys, downstream);
+        this.counters.replicated++;
+      }
+      // What was applied before is acknowledged once this server's copies to new successors landed.
+      const all: Promise<unknown>[] = [
+        ...(again ? [this.rebuilding] : []),
+        ...(downstream ? [downstream] : []),
+      ];
+      if (all.length === 0) {
         this.ack(msg);
         return;
       }
-      apply = gatherKV(kv, cov.fresh, true, lens ? valueOffsets(lens) : undefined);
-    }
-    const req: KVRequest = { sender: msg.meta.sender, app: this.app, ts, push: true, pull: false, kv: apply };
-    const finish = () => {
-      this.window.applied(worker, inc, ts, apply.keys);
-      let clock = this.clocks.get(worker);
-      if (!clock) {
-        clock = new RangeVectorClock(-1);
-        this.clocks.set(worker, clock);
-      }
-      const view = this.view!;
-      if (view.ring.size > 0) {
-        const owned = view.ring.ranges();
-        for (const sl of view.ring.sliceByRange(apply.keys)) clock.advance(owned[sl.index]!, ts);
-      }
-      this.counters.replicated++;
-      this.ack(msg);
+      this.ack(msg, undefined, true);
+      void Promise.all(all).then((rs) =>
+        this.ack(msg, rs.find((r) => r instanceof PsError) as PsError | undefined),
+      );
     };
-    const r = this.handler(req);
+    if (!apply) {
+      finish();
+      return;
+    }
+    const r = this.handler({
+      sender: msg.meta.sender,
+      app: this.app,
+      ts,
+      push: true,
+      pull: false,
+      kv: apply,
+    });
     if (r instanceof Promise) {
       r.then(finish, (err: unknown) =>
         this.ack(msg, new PsError(PsErrorCode.REPLICATION, `the handler failed: ${(err as Error).message}`)),
       );
     } else finish();
+  }
+
+  /** A forward's keys applied here: the worker's clock, and the keys by this server's chain position. */
+  private recordApplied(worker: NodeId, ts: number, apply: KVPairs, view: ClusterView): void {
+    let clock = this.clocks.get(worker);
+    if (!clock) {
+      clock = new RangeVectorClock(-1);
+      this.clocks.set(worker, clock);
+    }
+    const owned = view.ring.ranges();
+    const chains = view.ring.chains(view.replicas);
+    const byHop = this.counters.keysByHop;
+    for (const sl of view.ring.sliceByRange(apply.keys)) {
+      clock.advance(owned[sl.index]!, ts);
+      const hop = chains[sl.index]!.indexOf(this.node.id);
+      if (hop <= 0) continue;
+      while (byHop.length <= hop) byHop.push(0);
+      byHop[hop]! += sl.end - sl.begin;
+    }
   }
 
   private tableOf(): TableHandler['table'] | undefined {
@@ -758,44 +948,11 @@ export class Replication implements ReplicaPort {
   }
 
   /**
-   * The ring or the replica count changed: for each range this server now masters, copy it to
-   * each replica that may not hold it (all of them when the master changed, else the new ones).
+   * The ring or the replica count changed: copy each range whose chain holds this server to its
+   * successor there, when that successor may not hold it (see {@link chainCopies}).
    */
   private rebuild(oldRing: Ring, oldK: number, view: ClusterView): Promise<void> {
-    const me = this.node.id;
-    const a = oldRing.ranges();
-    const ca = oldRing.chains(Math.min(oldK, Math.max(0, oldRing.size - 1)));
-    const b = view.ring.ranges();
-    const cb = view.ring.chains(view.replicas);
-    const copies = new Map<NodeId, KeyRange[]>();
-    let i = 0;
-    let j = 0;
-    let begin = 0n;
-    while (j < b.length) {
-      const rb = b[j]!;
-      const ra = a[i];
-      const end = ra && ra.end < rb.end ? ra.end : rb.end;
-      if (rb.owner === me) {
-        const chain = cb[j]!;
-        const oldChain = ra ? ca[i]! : [];
-        const masterChanged = !ra || ra.owner !== me;
-        for (let c = 1; c < chain.length; c++) {
-          const to = chain[c]!;
-          if (view.dead.includes(to) || (!masterChanged && oldChain.includes(to))) continue;
-          let list = copies.get(to);
-          if (!list) {
-            list = [];
-            copies.set(to, list);
-          }
-          const last = list[list.length - 1];
-          if (last && last.end === begin) list[list.length - 1] = { begin: last.begin, end };
-          else list.push({ begin, end });
-        }
-      }
-      begin = end;
-      if (ra && ra.end === end) i++;
-      if (rb.end === end) j++;
-    }
+    const copies = chainCopies(oldRing, oldK, view, this.node.id);
     const done: Promise<void>[] = [];
     for (const [to, ranges] of copies) {
       const started = Date.now();
