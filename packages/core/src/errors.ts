@@ -141,6 +141,18 @@ export const PsErrorCode = {
    * the scheduler with `recover` and the run's id, or restart the node to join the new run.
    */
   RUN_MISMATCH: 'PS_ERR_RUN_MISMATCH',
+  /**
+   * Sync mode (aggregation on servers) was misused: a push without an iteration to a server in
+   * sync mode, a push with `lens` or of another width than the iteration's, or roles that disagree
+   * on the mode (a server started with `sync` in a cluster whose scheduler was not, or back).
+   */
+  SYNC: 'PS_ERR_SYNC',
+  /**
+   * A push opened more iterations on a server in sync mode than its cap (`sync.maxOpenIterations`):
+   * some live worker has not pushed the older ones. Wait for each iteration's push (or pull the
+   * next iteration) before pushing further ahead, or raise the cap.
+   */
+  SYNC_BACKLOG: 'PS_ERR_SYNC_BACKLOG',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

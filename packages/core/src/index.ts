@@ -6,7 +6,14 @@ export {
   parseConsistency,
   sequential,
 } from './consistency/consistency.js';
+export { IterationSum } from './consistency/iteration-sum.js';
 export { type ClockSegment, RangeVectorClock } from './consistency/range-vector-clock.js';
+export {
+  SyncAggregator,
+  type SyncHooks,
+  type SyncOptions,
+  type SyncPush,
+} from './consistency/sync-aggregator.js';
 export { type IdleMeter, measureIdle, type TaskEvent } from './consistency/task-event.js';
 export {
   type CreatedServer,

@@ -1,4 +1,6 @@
 import type { Subscription } from 'rxjs';
+import type { SyncOptions } from './consistency/sync-aggregator.js';
+import { SyncMode } from './consistency/sync-mode.js';
 import { PsError, PsErrorCode } from './errors.js';
 import type { TableHandler } from './handlers/table-handler.js';
 import type { ClusterView } from './membership/cluster-view.js';
@@ -38,6 +40,11 @@ export interface KVRequest {
    * also ignore it.
    */
   out?: ValArray | undefined;
+  /**
+   * On an aggregate a master forwards to its replicas (sync mode): the worker pushes summed in
+   * it, as `[sender, incarnation, ts]`. Handlers ignore it.
+   */
+  contributors?: [NodeId, string, number][] | undefined;
 }
 
 /**
@@ -69,6 +76,15 @@ export interface KVServerOptions {
    * Forwards are resent until they land or the scheduler declares the replica dead.
    */
   resend?: ResendTiming;
+  /**
+   * Sync mode (aggregation on servers): per iteration (`push(kv, { iteration: t })`), sum the
+   * pushes of the live workers, apply the handler once to the sum, replicate the sum once, and
+   * only then acknowledge those pushes and answer the iteration's pulls. `true` or options turn
+   * it on, `false` off; default: as the cluster's view says (`Scheduler.start({ sync })`), which
+   * it must agree with (else pushes are refused with `PS_ERR_SYNC`). Needs a handler that applies
+   * a push synchronously (the built-ins).
+   */
+  sync?: boolean | SyncOptions;
 }
 
 const EMPTY_VALS = new Float32Array(0);
@@ -105,6 +121,8 @@ export class KVServer {
   private readonly order = new Map<NodeId, SenderOrder>();
   /** Ring membership, ownership checks, clocks, forwarding and range copies. */
   readonly replicas: Replication;
+  /** Aggregation on servers, when on (see {@link KVServerOptions.sync}). */
+  readonly sync: SyncMode;
   private readonly sub: Subscription;
 
   constructor(
@@ -117,10 +135,13 @@ export class KVServer {
       ...(opts.window ? { window: opts.window } : {}),
       ...(opts.resend ? { resend: opts.resend } : {}),
     });
+    this.sync = new SyncMode(node.id, this.app, this.handler, this.replicas, node.log, opts.sync);
     node.attach(this.app, 'server', (msg) => this.replicas.onRequest(msg));
     node.attachReplica(this.app, this.replicas);
     this.sub = node.cluster$.subscribe((view) => {
-      if (view) this.replicas.onView(view as ClusterView);
+      if (!view) return;
+      this.sync.onView(view as ClusterView);
+      this.replicas.onView(view as ClusterView);
     });
     const links = node.links$.subscribe((ev) => {
       if (ev.type === 'connected') this.replicas.reconnected(ev.peer);
@@ -231,6 +252,19 @@ export class KVServer {
   }
 
   private run(order: SenderOrder, msg: Message): void {
+    const agg = this.sync.active;
+    if (agg && !msg.meta.push && msg.meta.iter !== undefined) {
+      // A pull of iteration t waits for the sums of the iterations before it.
+      agg.pull(msg.meta.iter, () => {
+        this.runNow(order, msg);
+        this.drain(order);
+      });
+      return;
+    }
+    this.runNow(order, msg);
+  }
+
+  private runNow(order: SenderOrder, msg: Message): void {
     const applied = () => {
       if (msg.meta.ts >= order.doneBelow) order.applied.add(msg.meta.ts);
     };
@@ -248,6 +282,11 @@ export class KVServer {
       plan = this.replicas.plan(req, msg);
       if (plan.wrongOwner) {
         failed(plan.wrongOwner);
+        return;
+      }
+      if (req.push && this.sync.refusal) throw this.sync.refusal;
+      if (req.push && this.sync.active && plan.apply !== null) {
+        this.syncPush(msg, req, plan, applied, failed);
         return;
       }
       result = this.apply(req, plan.apply);
@@ -288,6 +327,31 @@ export class KVServer {
         },
       );
     } else finish(result);
+  }
+
+  /** A push in sync mode: summed into its iteration, answered once the sum is applied and replicated. */
+  private syncPush(
+    msg: Message,
+    req: KVRequest,
+    plan: ReturnType<Replication['plan']>,
+    applied: () => void,
+    failed: (err: unknown) => void,
+  ): void {
+    const { meta } = msg;
+    this.sync.push(msg, req, plan.apply ?? req.kv, (err) => {
+      const answer = () => {
+        if (err) {
+          failed(err);
+          return;
+        }
+        applied();
+        this.replicas.window.mark(meta.sender, meta.inc ?? '', meta.ts, meta.part ?? 0, 'answered');
+        this.respond(msg, undefined);
+      };
+      if (plan.waits && plan.waits.length > 0) void Promise.all(plan.waits).then(answer);
+      else answer();
+      this.drain(this.orderOf(meta.sender));
+    });
   }
 
   /**

@@ -57,6 +57,29 @@ export interface ReplicationOptions {
 
 type WireSegment = [string, string, number];
 
+/** A worker push summed into an aggregate (sync mode): its sender, incarnation and timestamp. */
+export interface AggregateContributor {
+  sender: NodeId;
+  inc: string;
+  ts: number;
+}
+
+/** Records the worker pushes an aggregate forward names as applied here, with the sum's keys. */
+function recordContributors(
+  window: ReceiveWindow,
+  body: { contributors?: unknown },
+  keys: BigUint64Array,
+): void {
+  const list = body.contributors;
+  if (!Array.isArray(list)) return;
+  for (const c of list) {
+    if (!Array.isArray(c)) continue;
+    const [w, inc, ts] = c as unknown[];
+    if (typeof w === 'string' && typeof inc === 'string' && Number.isInteger(ts) && (ts as number) >= 0)
+      window.applied(w, inc, ts as number, keys);
+  }
+}
+
 /** Wire form of key ranges: bounds as decimal strings (msgpack has no 2^64). */
 function rangesToWire(ranges: readonly KeyRange[]): [string, string][] {
   return ranges.map((r) => [r.begin.toString(), r.end.toString()]);
@@ -107,7 +130,20 @@ export class Replication implements ReplicaPort {
   /** Per sending server, the range copies applied here (a copy sent again is not re-imported). */
   private readonly copiesSeen = new Map<NodeId, Set<number>>();
   /** Forwarded pushes and range copies sent and received, for logs and tests. */
-  readonly counters = { forwarded: 0, replicated: 0, copiesSent: 0, copiesReceived: 0, duplicatesDropped: 0 };
+  readonly counters = {
+    forwarded: 0,
+    replicated: 0,
+    copiesSent: 0,
+    copiesReceived: 0,
+    duplicatesDropped: 0,
+    /** Segment bytes of forwards and range copies sent to other servers (first sends, not resends). */
+    replicaBytes: 0,
+  };
+  /** The sums this server sent as master (sync mode), numbered under its own incarnation. */
+  private aggregateSeq = 0;
+  private readonly aggregateInc = globalThis.crypto.randomUUID().replaceAll('-', '').slice(0, 16);
+  /** Aggregate numbers forwarded and not yet held by every replica. */
+  private readonly aggregatesPending = new Set<number>();
 
   constructor(
     private readonly node: PsNode,
@@ -158,6 +194,7 @@ export class Replication implements ReplicaPort {
     const p = this.pending.get(seq);
     if (!p) return;
     p.sends.set(to, { meta, data });
+    for (const d of data) this.counters.replicaBytes += d.byteLength;
     this.resends.add(`${seq}:${to}`, to, Number.POSITIVE_INFINITY);
     this.node.send(to, meta, data).catch((err: unknown) => {
       // Resent on reconnect or after the resend interval, until it lands or `to` is declared dead.
@@ -405,12 +442,48 @@ export class Replication implements ReplicaPort {
             ring: view.ring.version,
             seq,
             ...(meta.done !== undefined ? { done: meta.done } : {}),
+            ...(req.contributors ? { contributors: req.contributors } : {}),
           },
         },
         data,
       );
     }
     return replicated;
+  }
+
+  /**
+   * Replication after aggregation (section 4.3, sync mode): forwards a sum this server applied as
+   * master (an iteration's aggregate) to the replicas of the ranges it touches, once, through the
+   * same forward and acknowledgement path as a worker's push, under this server's own id,
+   * incarnation and aggregate number. `contributors` are the worker pushes summed in it (sender,
+   * incarnation, timestamp): each replica records them as applied with the sum's keys, so that a
+   * worker resending one to the replica after it took over is not applied twice. Resolves once
+   * every replica holds the sum (at once when there is none), with the first refusal.
+   */
+  forwardAggregate(kv: KVPairs, contributors: readonly AggregateContributor[]): Promise<PsError | undefined> {
+    const view = this.view;
+    if (!view || kv.keys.length === 0 || view.ring.size === 0) return Promise.resolve(undefined);
+    const seq = ++this.aggregateSeq;
+    const req: KVRequest = {
+      sender: this.node.id,
+      app: this.app,
+      ts: seq,
+      push: true,
+      pull: false,
+      kv,
+      contributors: contributors.map((c) => [c.sender, c.inc, c.ts]),
+    };
+    // Replicas may forget the aggregates below the oldest one still unacknowledged.
+    let done = seq;
+    for (const p of this.aggregatesPending) if (p < done) done = p;
+    const meta = { inc: this.aggregateInc, done };
+    const replicated = this.forward(req, kv, view.ring.sliceByRange(kv.keys), meta, view);
+    if (!replicated) return Promise.resolve(undefined);
+    this.aggregatesPending.add(seq);
+    return replicated.then((err) => {
+      this.aggregatesPending.delete(seq);
+      return err;
+    });
   }
 
   /** Per target server, the index intervals of `kv` it must hold (each within one ring slice). */
@@ -516,7 +589,12 @@ export class Replication implements ReplicaPort {
   }
 
   private applyForward(msg: Message): void {
-    const body = (msg.meta.body ?? {}) as { worker?: unknown; inc?: unknown; done?: unknown };
+    const body = (msg.meta.body ?? {}) as {
+      worker?: unknown;
+      inc?: unknown;
+      done?: unknown;
+      contributors?: unknown;
+    };
     const { worker } = body;
     const inc = typeof body.inc === 'string' ? body.inc : '';
     const [keys, vals, spans, lens] = msg.data as [Segment?, Segment?, Segment?, Segment?];
@@ -568,6 +646,7 @@ export class Replication implements ReplicaPort {
     const req: KVRequest = { sender: msg.meta.sender, app: this.app, ts, push: true, pull: false, kv: apply };
     const finish = () => {
       this.window.applied(worker, inc, ts, apply.keys);
+      recordContributors(this.window, body, apply.keys);
       let clock = this.clocks.get(worker);
       if (!clock) {
         clock = new RangeVectorClock(-1);

@@ -117,6 +117,12 @@ export interface Meta {
    * same id has a new incarnation, so its new requests are never taken for old ones.
    */
   inc?: string;
+  /**
+   * On a data request to a server in sync mode: the iteration the push belongs to (summed with
+   * the other workers' pushes of that iteration), or the iteration a pull reads (answered once
+   * every earlier iteration is applied).
+   */
+  iter?: number;
   /** Per-filter state of this message (see `Filter`), under each filter's name. */
   filters?: Record<string, unknown>;
   /** Set on a response whose request failed: the remote `PsError` code and message. */
