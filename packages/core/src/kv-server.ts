@@ -80,9 +80,10 @@ export interface KVServerOptions {
    * Sync mode (aggregation on servers): per iteration (`push(kv, { iteration: t })`), sum the
    * pushes of the live workers, apply the handler once to the sum, replicate the sum once, and
    * only then acknowledge those pushes and answer the iteration's pulls. `true` or options turn
-   * it on, `false` off; default: as the cluster's view says (`Scheduler.start({ sync })`), which
-   * it must agree with (else pushes are refused with `PS_ERR_SYNC`). Needs a handler that applies
-   * a push synchronously (the built-ins).
+   * it on, `false` off (an app of a sync cluster that applies pushes on arrival); default: as the
+   * cluster's view says (`Scheduler.start({ sync: true })`). On in a cluster whose view says
+   * otherwise, pushes are refused with `PS_ERR_SYNC`. Needs a handler that applies a push
+   * synchronously (the built-ins).
    */
   sync?: boolean | SyncOptions;
 }

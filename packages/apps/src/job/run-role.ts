@@ -164,6 +164,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       numWorkers: env.numWorkers,
       heartbeatTimeoutMs: cfg.heartbeatTimeoutMs,
       ...(cfg.replicas >= 0 ? { replicas: cfg.replicas } : {}),
+      ...(cfg.consistency === 'sync' ? { sync: true } : {}),
       // PS_RUN, PS_RECOVER: a scheduler started again at the address of one that died recovers its run.
       ...(env.run ? { run: env.run } : {}),
       ...(env.recover ? { recover: true } : {}),
@@ -219,6 +220,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         },
         filters: chain,
         ...appFilters,
+        // Sync mode is for the model: the clock applies its entries on arrival.
+        ...(cfg.consistency === 'sync' ? { sync: { 1: false } } : {}),
         // Load the model of an earlier run (app 0) before serving.
         ...(cfg.restore && first
           ? { beforeStart: async ([app0]) => void (await restoreServer(app0!, cfg.restore)) }
@@ -236,6 +239,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         stats: node.stats,
         filters: filterStats(chain),
         pushesBySender,
+        replicaBytes: servers.reduce((n, s) => n + s.replicas.counters.replicaBytes, 0),
       });
       return node.terminationError;
     };

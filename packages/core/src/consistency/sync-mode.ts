@@ -11,8 +11,9 @@ import { SyncAggregator, type SyncOptions, type SyncPush } from './sync-aggregat
  * The sync mode of one KVServer: whether it is on (the server's `sync` option, else the view's),
  * and, when on, the {@link SyncAggregator} with its hooks: apply a sum once with the handler,
  * record the summed pushes in the delivery window, and replicate the sum once
- * (`Replication.forwardAggregate`). A server whose option disagrees with the view refuses pushes
- * with `PS_ERR_SYNC`.
+ * (`Replication.forwardAggregate`). A server in sync mode in a cluster whose scheduler was not
+ * told (`Scheduler.start({ sync: true })`) refuses pushes with `PS_ERR_SYNC`; `sync: false` in a
+ * sync cluster opts an app out (it applies pushes on arrival).
  */
 export class SyncMode {
   private aggregator: SyncAggregator | undefined;
@@ -42,12 +43,12 @@ export class SyncMode {
     const cluster = view.sync === true;
     const mine = this.option === undefined ? cluster : this.option !== false;
     this.mismatch =
-      mine === cluster
-        ? undefined
-        : new PsError(
+      mine && !cluster
+        ? new PsError(
             PsErrorCode.SYNC,
-            `server ${this.id} runs app ${this.app} ${mine ? 'in' : 'without'} sync mode but the scheduler ${cluster ? 'does' : 'does not'}; give Scheduler.start and every server the same sync option`,
-          );
+            `server ${this.id} runs app ${this.app} in sync mode but the cluster does not; start the scheduler with Scheduler.start({ sync: true }) too`,
+          )
+        : undefined;
     if (this.mismatch && !this.warned) {
       this.warned = true;
       this.log.warn(this.mismatch.message);
