@@ -41,8 +41,9 @@ export interface KVRequest {
    */
   out?: ValArray | undefined;
   /**
-   * On an aggregate a master forwards to its replicas (sync mode): the worker pushes summed in
-   * it, as `[sender, incarnation, ts]`. Handlers ignore it.
+   * On an iteration's sum (sync mode; `sender` is then the master server): the worker pushes
+   * summed in it, as `[sender, incarnation, ts]`, given to the master's handler and carried to
+   * the replicas. Update rules ignore it; a handler may count it.
    */
   contributors?: [NodeId, string, number][] | undefined;
 }

@@ -203,6 +203,9 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         (req: Parameters<typeof model>[0]) => {
           if (req.push && (!self || self.view.workers.some((w) => w.id === req.sender)))
             pushesBySender[req.sender] = (pushesBySender[req.sender] ?? 0) + 1;
+          // Sync mode: the master applies sums; each names the worker pushes it holds.
+          else if (req.push && req.contributors && req.sender === self?.id)
+            for (const [w] of req.contributors) pushesBySender[w] = (pushesBySender[w] ?? 0) + 1;
           return model(req);
         },
         { table: model.table, rule: model.rule },

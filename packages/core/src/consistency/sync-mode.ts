@@ -86,7 +86,15 @@ export class SyncMode {
 
   /** Applies a sum once, records its pushes as applied here, and replicates it once. */
   private apply(sum: KVPairs, pushes: readonly SyncPush[]): Promise<PsError | undefined> {
-    const req: KVRequest = { sender: this.id, app: this.app, ts: 0, push: true, pull: false, kv: sum };
+    const req: KVRequest = {
+      sender: this.id,
+      app: this.app,
+      ts: 0,
+      push: true,
+      pull: false,
+      kv: sum,
+      contributors: pushes.map((p) => [p.sender, p.inc, p.ts]),
+    };
     const replicate = () => {
       const replicated = this.replicas.forwardAggregate(sum, pushes);
       for (const p of pushes) this.replicas.window.applied(p.sender, p.inc, p.ts, p.keys, replicated);
