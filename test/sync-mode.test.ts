@@ -102,29 +102,40 @@ async function models(w: Proc, iterations: number): Promise<number[][]> {
 }
 
 describe('sync mode: aggregation on servers, replication after aggregation', () => {
-  it('3 workers, 5 iterations: each iteration sum applied once, replicas equal the master bit for bit', async () => {
-    const iterations = 5;
-    const c = await startCluster(3, { SYNC_ITERATIONS: String(iterations), SYNC_REPLICAS: '1' });
-    const want = schedule(iterations, () => [0, 1, 2], true);
-    const oneByOne = schedule(iterations, () => [0, 1, 2], false);
-    expect(want).not.toEqual(oneByOne); // the test tells the two apart
-    for (const w of c.workers) expect(await models(w, iterations)).toEqual(want);
-    const [a, b] = await tables(c.servers);
-    // With 2 servers and one replica, each holds every key: as master of its ranges, as replica
-    // of the other's; both tables are the same bytes.
-    expect(a!.keys).toEqual([...allKeys].map(String));
-    expect(b!.keys).toEqual(a!.keys);
-    expect(b!.hex).toBe(a!.hex);
-    // One forward per iteration from each master (not one per push), each applied once there.
-    for (const t of [a!, b!]) {
-      expect(t.iterations).toEqual({ iterations, late: 0 });
-      expect(t.counters.forwarded).toBe(iterations);
-      expect(t.counters.replicated).toBe(iterations);
-      expect(t.counters.replicaBytes).toBeGreaterThan(0);
-    }
-    for (const w of c.workers) process.kill(w.pid, 'SIGUSR2');
-    for (const p of [...c.workers, ...c.servers, c.scheduler]) expect(await exitCode(p, 60_000)).toBe(0);
-  }, 180_000);
+  it.each([
+    ['hashed', '0'],
+    ['dense', '1'],
+  ])(
+    '3 workers, 5 iterations, %s store: each iteration sum applied once, replicas equal the master bit for bit',
+    async (_store, dense) => {
+      const iterations = 5;
+      const c = await startCluster(3, {
+        SYNC_ITERATIONS: String(iterations),
+        SYNC_REPLICAS: '1',
+        SYNC_DENSE: dense,
+      });
+      const want = schedule(iterations, () => [0, 1, 2], true);
+      const oneByOne = schedule(iterations, () => [0, 1, 2], false);
+      expect(want).not.toEqual(oneByOne); // the test tells the two apart
+      for (const w of c.workers) expect(await models(w, iterations)).toEqual(want);
+      const [a, b] = await tables(c.servers);
+      // With 2 servers and one replica, each holds every key: as master of its ranges, as replica
+      // of the other's; both tables are the same bytes.
+      expect(a!.keys).toEqual([...allKeys].map(String));
+      expect(b!.keys).toEqual(a!.keys);
+      expect(b!.hex).toBe(a!.hex);
+      // One forward per iteration from each master (not one per push), each applied once there.
+      for (const t of [a!, b!]) {
+        expect(t.iterations).toEqual({ iterations, late: 0 });
+        expect(t.counters.forwarded).toBe(iterations);
+        expect(t.counters.replicated).toBe(iterations);
+        expect(t.counters.replicaBytes).toBeGreaterThan(0);
+      }
+      for (const w of c.workers) process.kill(w.pid, 'SIGUSR2');
+      for (const p of [...c.workers, ...c.servers, c.scheduler]) expect(await exitCode(p, 60_000)).toBe(0);
+    },
+    180_000,
+  );
 
   it('a worker SIGKILLed mid-iteration is dropped from it: the others complete it without it', async () => {
     const iterations = 4;
