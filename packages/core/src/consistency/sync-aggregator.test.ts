@@ -121,6 +121,19 @@ describe('SyncAggregator', () => {
     expect(h.agg.counters).toEqual({ iterations: 1, late: 1 });
   });
 
+  it('applies a re-sliced part of an iteration not open here on its own (a server that just joined)', () => {
+    const h = harness();
+    h.agg.onView(view(['w0', 'w1']));
+    h.agg.push(4, kv([9], [2]), { ...h.push('w0', 4), resend: true });
+    expect(h.applied).toEqual([{ keys: [9n], vals: [2], from: ['w0'] }]);
+    expect(h.agg.openIterations).toBe(0);
+    // Once open, a re-sliced part joins the iteration's sum.
+    h.agg.push(5, kv([1], [1]), h.push('w0', 5));
+    h.agg.push(5, kv([2], [1]), { ...h.push('w0', 5), resend: true });
+    h.agg.push(5, kv([1], [1]), h.push('w1', 5));
+    expect(h.applied.at(-1)).toEqual({ keys: [1n, 2n], vals: [2, 1], from: ['w0', 'w0', 'w1'] });
+  });
+
   it('caps open iterations with PS_ERR_SYNC_BACKLOG, adding nothing', () => {
     const h = harness(2);
     h.agg.onView(view(['w0', 'w1']));

@@ -25,6 +25,12 @@ export interface SyncPush {
   keys: BigUint64Array;
   /** Called once the iteration's sum is applied here and held by every replica (or failed). */
   settle: (err?: PsError) => void;
+  /**
+   * A part re-sliced to this server after a ring change (a failover, a join): when its iteration
+   * is not open here, it is applied on its own rather than opening an iteration that the other
+   * workers, whose parts went elsewhere, would never push.
+   */
+  resend?: boolean;
 }
 
 /** What the aggregator asks of its server. */
@@ -52,8 +58,9 @@ interface OpenIteration {
  * the iteration opened has pushed it (or has been declared dead), the sum is applied once, in
  * iteration order, replicated once, and only then are those pushes acknowledged and that
  * iteration's pulls answered. A worker that joins later is not waited for until the next
- * iteration it opens; a push of an iteration already applied (one re-sliced after a failover)
- * is applied on its own, so nothing acknowledged is lost. Memory: one {@link IterationSum} per
+ * iteration it opens; a push of an iteration already applied, or a re-sliced part of one not
+ * open here (after a failover or a join), is applied on its own, so nothing is lost and no
+ * iteration waits for pushes that went to other servers. Memory: one {@link IterationSum} per
  * open iteration, at most `maxOpenIterations`.
  */
 export class SyncAggregator {
@@ -100,7 +107,7 @@ export class SyncAggregator {
    */
   push(iteration: number, kv: KVPairs, push: SyncPush): void {
     let it = this.open.get(iteration);
-    if (!it && iteration <= this.appliedUpTo) {
+    if (!it && (iteration <= this.appliedUpTo || push.resend === true)) {
       // Its iteration was applied already: apply it on its own (never lose an acknowledged push).
       const late = new IterationSum();
       late.add(kv);

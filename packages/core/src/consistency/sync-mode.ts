@@ -80,7 +80,14 @@ export class SyncMode {
         `app ${this.app} runs in sync mode: push with { iteration: t }, then pull with { iteration: t + 1 } instead of pushPull`,
       );
     }
-    const push: SyncPush = { sender: req.sender, inc: msg.meta.inc ?? '', ts: req.ts, keys: kv.keys, settle };
+    const push: SyncPush = {
+      sender: req.sender,
+      inc: msg.meta.inc ?? '',
+      ts: req.ts,
+      keys: kv.keys,
+      settle,
+      ...(msg.meta.resend ? { resend: true } : {}),
+    };
     agg.push(iteration, kv, push);
   }
 
