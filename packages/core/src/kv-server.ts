@@ -286,7 +286,8 @@ export class KVServer {
         failed(plan.wrongOwner);
         return;
       }
-      if (req.push && this.sync.refusal) throw this.sync.refusal;
+      const refused = req.push ? this.sync.refusal(msg) : undefined;
+      if (refused) throw refused;
       if (req.push && this.sync.active && plan.apply !== null) {
         this.syncPush(msg, req, plan, applied, failed);
         return;

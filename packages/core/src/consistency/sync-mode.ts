@@ -34,9 +34,19 @@ export class SyncMode {
     return this.aggregator;
   }
 
-  /** Why pushes are refused (the server's mode disagrees with the cluster's), if they are. */
-  get refusal(): PsError | undefined {
-    return this.mismatch;
+  /**
+   * Why a push is refused before anything is applied: this server is in sync mode in a cluster
+   * that is not, or the push names an iteration but this app is not in sync mode.
+   */
+  refusal(msg: Message): PsError | undefined {
+    if (this.mismatch) return this.mismatch;
+    if (msg.meta.iter !== undefined && !this.aggregator) {
+      return new PsError(
+        PsErrorCode.SYNC,
+        `a push of iteration ${msg.meta.iter} reached app ${this.app}, which is not in sync mode; start the scheduler with Scheduler.start({ sync: true }), or push without an iteration`,
+      );
+    }
+    return undefined;
   }
 
   onView(view: ClusterView): void {
