@@ -219,7 +219,7 @@ describe('a cluster in one process over TCP', () => {
     // Sent to the dead server, then resent to the survivor once the new ring arrives.
     const ts = w.push({ keys, vals: new Float32Array(8).fill(2) });
     await w.wait(ts);
-    const view = workers[0]!.node.cluster$.value!;
+    const view = workers[0]!.node.currentView!;
     expect(view.dead).toContain(victim.id);
     expect(view.ring.servers).toEqual([servers[0]!.node.id]);
     const got = await w.wait(w.pull(keys));

@@ -35,6 +35,7 @@ const EXPECTED: Record<string, string[]> = {
   ],
   'bounded-delay-deps.mjs': ['[ 1, 2 ]'],
   'max-handler.mjs': ['[ 5, 4 ]'],
+  'serving-updates.mjs': ['[ [ 1n, 1 ], [ 2n, 6 ], [ 3n, 5 ] ]'],
   'snapshot.mjs': [
     '[ -0.10000000149011612, 0.10000000149011612 ] [ -0.10000000149011612, 0.10000000149011612 ]',
   ],

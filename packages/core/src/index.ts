@@ -58,6 +58,7 @@ export {
   ringPosition,
   type WireRing,
 } from './membership/ring.js';
+export { ringChanges } from './membership/ring-changes.js';
 export { type BarrierGroup, Scheduler, type SchedulerOptions } from './membership/scheduler.js';
 export { ClusterSecret, MIN_SECRET_BYTES, PROOF_BYTES } from './net/cluster-secret.js';
 export {
@@ -113,6 +114,19 @@ export { DEFAULT_MAX_MESSAGES_PER_SECOND, TokenBucket } from './net/token-bucket
 export type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './net/transport.js';
 export { type TransportLimits, transportLimitsFromEnv } from './net/transport-limits.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
+export {
+  type RangeReplication,
+  REPLICATION_STATE_INTERVAL_MS,
+  type ReplicationState,
+} from './replication/replication-state.js';
+export { batchKeys } from './serving/batch-keys.js';
+export type { UpdateBatch } from './serving/update-feed.js';
+export { UpdateSubscription } from './serving/update-subscription.js';
+export {
+  DEFAULT_UPDATE_BATCH_KEYS,
+  DEFAULT_UPDATE_INTERVAL_MS,
+  type UpdatesOptions,
+} from './serving/updates-options.js';
 export type { DenseLayout, DenseRange } from './store/dense-range.js';
 export { KVTable } from './store/kv-table.js';
 export type { TableRange } from './store/table-range.js';

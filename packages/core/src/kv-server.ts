@@ -1,4 +1,4 @@
-import type { Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import type { SyncOptions } from './consistency/sync-aggregator.js';
 import { SyncMode } from './consistency/sync-mode.js';
 import { PsError, PsErrorCode } from './errors.js';
@@ -8,6 +8,10 @@ import type { ReceiveWindowLimits } from './net/receive-window.js';
 import type { ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
 import { Replication } from './replication/replication.js';
+import type { ReplicationState } from './replication/replication-state.js';
+import { type UpdateBatch, UpdateFeed } from './serving/update-feed.js';
+import type { UpdateSubscription } from './serving/update-subscription.js';
+import type { UpdatesOptions } from './serving/updates-options.js';
 import type { KVTable } from './store/kv-table.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './wire/kv-pairs.js';
 import { type LocalHint, localHintOf } from './wire/local-frame.js';
@@ -126,6 +130,8 @@ export class KVServer {
   /** Aggregation on servers, when on (see {@link KVServerOptions.sync}). */
   readonly sync: SyncMode;
   private readonly sub: Subscription;
+  /** Keys of the pushes applied here, for `updates$` subscribers (idle without them). */
+  private readonly feed: UpdateFeed;
 
   constructor(
     readonly node: PsNode,
@@ -138,6 +144,7 @@ export class KVServer {
       ...(opts.resend ? { resend: opts.resend } : {}),
     });
     this.sync = new SyncMode(node.id, this.app, this.handler, this.replicas, node.log, opts.sync);
+    this.feed = new UpdateFeed(this.table ? (keys) => this.readValues(keys) : undefined);
     node.attach(this.app, 'server', (msg) => this.replicas.onRequest(msg));
     node.attachReplica(this.app, this.replicas);
     this.sub = node.cluster$.subscribe((view) => {
@@ -152,6 +159,7 @@ export class KVServer {
       this.sub.unsubscribe();
       links.unsubscribe();
       this.replicas.close();
+      this.feed.close();
     });
   }
 
@@ -168,6 +176,52 @@ export class KVServer {
   /** The name of the handler's update rule (`sum`, `adagrad`, ...), or `custom`. */
   get handlerName(): string {
     return (this.handler as Partial<TableHandler>).rule?.name ?? 'custom';
+  }
+
+  /**
+   * Batches of the keys updated on this server, for serving a model while it trains: each push
+   * this server applies as the keys' master (a replica's copies are not reported: every key
+   * appears on its master's stream only, so the streams of all servers together name each pushed
+   * key, and a server's stream names the keys it owns). Each batch is the keys updated since the
+   * previous one, strictly increasing, each once however often it changed; with `values: true`,
+   * also their values when the batch was cut. A batch is cut `intervalMs` after its first key or
+   * at once when `maxKeys` keys are held (see {@link UpdatesOptions}); the stream completes when
+   * the node terminates. Batches are delivered synchronously and nothing queues in between: a
+   * consumer slower than the updates should use {@link KVServer.subscribeUpdates}, which
+   * coalesces instead. Nobody subscribed, the server does no work for it.
+   * @throws PsError `PS_ERR_CONFIG` for bad options, or `values: true` without a table-backed handler.
+   */
+  updates$(opts?: UpdatesOptions): Observable<UpdateBatch> {
+    return this.feed.updates$(opts);
+  }
+
+  /**
+   * The pull form of {@link KVServer.updates$} for a slow consumer: `for await (const batch of
+   * server.subscribeUpdates({ maxKeys }))`. While the consumer works, updated keys are coalesced
+   * (each held once), so it gets fewer, fuller batches and memory stays bounded by the keys that
+   * changed; see {@link UpdateSubscription}. Call `close()` (or leave the loop) to stop.
+   * @throws PsError `PS_ERR_CONFIG` as `updates$`.
+   */
+  subscribeUpdates(opts?: UpdatesOptions): UpdateSubscription {
+    return this.feed.subscribe(opts);
+  }
+
+  /**
+   * This server's replication state for its app: per key range it holds (as master or replica),
+   * the range's chain (master first) and its lag, the pushes forwarded in the range and not yet
+   * acknowledged, in requests. Emits the current state on subscribe, then on change (a view, a
+   * forward sent or acknowledged), throttled to at most one state per 100 ms plus the last
+   * change of each interval, and only when the state differs; completes when the node terminates.
+   */
+  get replication$(): Observable<ReplicationState> {
+    return this.replicas.state.state$;
+  }
+
+  /** The current values of `keys` in the handler's table (a pull on this server, for `values`). */
+  private readValues(keys: BigUint64Array): KVPairs {
+    const kv = { keys, vals: EMPTY_VALS };
+    const req: KVRequest = { sender: this.node.id, app: this.app, ts: 0, push: false, pull: true, kv };
+    return this.handler(req) as KVPairs;
   }
 
   private admit(msg: Message): void {
@@ -299,6 +353,7 @@ export class KVServer {
     }
     const finish = (r: KVPairs | undefined) => {
       applied();
+      if (req.push && plan.apply !== null && this.feed.active) this.feed.applied((plan.apply ?? req.kv).keys);
       if (!req.push) {
         this.respond(msg, r);
         return;
@@ -341,13 +396,15 @@ export class KVServer {
     failed: (err: unknown) => void,
   ): void {
     const { meta } = msg;
-    this.sync.push(msg, req, plan.apply ?? req.kv, (err) => {
+    const kv = plan.apply ?? req.kv;
+    this.sync.push(msg, req, kv, (err) => {
       const answer = () => {
         if (err) {
           failed(err);
           return;
         }
         applied();
+        if (this.feed.active) this.feed.applied(kv.keys);
         this.replicas.window.mark(meta.sender, meta.inc ?? '', meta.ts, meta.part ?? 0, 'answered');
         this.respond(msg, undefined);
       };

@@ -460,7 +460,7 @@ export class KVWorker<V extends ValArray = ValArray> {
       t.sentAt = performance.now();
       this.emit({ type: 'sent', ts, time: t.sentAt, heldMs: t.issuedAt ? t.sentAt - t.issuedAt : 0 });
     }
-    const view = this.node.cluster$.value;
+    const view = this.node.currentView;
     if (!view) {
       this.fail(
         ts,
@@ -730,7 +730,7 @@ export class KVWorker<V extends ValArray = ValArray> {
    * it does not arrive within {@link RING_WAIT_MS}.
    */
   private onWrongOwner(t: Task, i: number, ring: number, err: PsError): void {
-    const view = this.node.cluster$.value;
+    const view = this.node.currentView;
     const s = t.slices[i]!;
     t.lastRefusal = `${s.server} on ring ${ring}: ${err.message}`;
     if (view && view.ring.version > s.ring) {
@@ -741,7 +741,7 @@ export class KVWorker<V extends ValArray = ValArray> {
       // The server was behind us: give it a moment to catch up, then resend.
       const delay = Math.min(200, 5 * 2 ** Math.min(t.reslices, 5));
       setTimeout(() => {
-        const v = this.node.cluster$.value;
+        const v = this.node.currentView;
         if (v && this.pending.get(t.ts) === t && !s.done && !s.replaced) this.reslice(t, [i], v);
       }, delay).unref?.();
       return;

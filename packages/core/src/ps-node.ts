@@ -1,4 +1,4 @@
-import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
+import { BehaviorSubject, filter, type Observable, type Subscription } from 'rxjs';
 import { PsError, PsErrorCode } from './errors.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import { type ClusterFill, clusterDidNotFill, fillFromWire } from './membership/cluster-fill.js';
@@ -10,6 +10,7 @@ import {
 } from './membership/cluster-view.js';
 import type { WireResumeState } from './membership/resume-state.js';
 import { Ring, type WireRing } from './membership/ring.js';
+import { ringChanges } from './membership/ring-changes.js';
 import type { BarrierGroup } from './membership/scheduler.js';
 import { ServerLease } from './membership/server-lease.js';
 import { Endpoint, type TrafficStats } from './net/endpoint.js';
@@ -123,8 +124,26 @@ export interface ReplicaPort {
  * work → `finalize` (workers) → `terminated`.
  */
 export class PsNode {
-  /** The current cluster view (undefined before `start` completes). */
-  readonly cluster$ = new BehaviorSubject<ClusterView | undefined>(undefined);
+  /**
+   * The views the scheduler published, the latest first to new subscribers; never exposed (and
+   * hidden behind `asObservable()`: a Subject piped is still a Subject, with a `next()`).
+   */
+  private readonly views = new BehaviorSubject<ClusterView | undefined>(undefined);
+  /**
+   * The cluster views this node receives from the scheduler, read-only: a subscriber gets the
+   * current view at once (none before the node joined), then each newer one (membership, ring,
+   * replica count, deaths); it completes when the node terminates. The latest one synchronously:
+   * {@link PsNode.currentView}.
+   */
+  readonly cluster$: Observable<ClusterView> = this.views
+    .asObservable()
+    .pipe(filter((v): v is ClusterView => v !== undefined));
+  /**
+   * The consistent-hash ring's changes: the current ring at once, then each ring whose version
+   * differs from the last one emitted (ownership moved: a server joined, left or died); views
+   * that change nothing in the ring are skipped. Completes with `cluster$`.
+   */
+  readonly ring$: Observable<Ring> = this.cluster$.pipe(ringChanges());
   /** Resolves when the node has terminated (scheduler's order, scheduler lost, or `close()`). */
   readonly terminated: Promise<void>;
   /** Why the node terminated, when it was not an orderly shutdown. */
@@ -237,9 +256,14 @@ export class PsNode {
     return this.ep.transport.kind;
   }
 
+  /** The latest cluster view, or undefined before this node joined (see `cluster$`). */
+  get currentView(): ClusterView | undefined {
+    return this.views.value;
+  }
+
   /** The cluster view; throws `PS_ERR_PROTOCOL` before `start()` completed. */
   get view(): ClusterView {
-    const v = this.cluster$.value;
+    const v = this.views.value;
     if (!v)
       throw new PsError(
         PsErrorCode.PROTOCOL,
@@ -342,7 +366,7 @@ export class PsNode {
    * restarted scheduler can rebuild the cluster and a live one can answer what a lost link dropped.
    */
   private register(): Promise<void> {
-    const view = this.cluster$.value;
+    const view = this.views.value;
     let resume: WireResumeState | undefined;
     if (view) {
       const pending = [...this.barrierWaits.keys()].map((k) => {
@@ -410,7 +434,7 @@ export class PsNode {
         return;
       }
       const seq = this.lease.beat();
-      const epoch = this.cluster$.value?.epoch ?? 0;
+      const epoch = this.views.value?.epoch ?? 0;
       void this.sendControl(SCHEDULER_ID, 'heartbeat', { seq, epoch, token: this.token }).catch(
         (err: unknown) => {
           // No connection left to the scheduler (the transport gave up on it): dial it again. A
@@ -527,7 +551,7 @@ export class PsNode {
    * until the scheduler answers again, or tells it that it is dead: it never serves stale values.
    */
   private leaseValid(): boolean {
-    const view = this.cluster$.value;
+    const view = this.views.value;
     return this.role !== 'server' || !view || this.lease.valid(view.leaseMs);
   }
 
@@ -543,7 +567,7 @@ export class PsNode {
       this.terminate(PsError.fromWire(meta.error));
       return;
     }
-    if (meta.request && this.cluster$.value?.dead.includes(meta.sender)) {
+    if (meta.request && this.views.value?.dead.includes(meta.sender)) {
       this.log.warn(`request ts ${meta.ts} from ${meta.sender} refused: it was declared dead`);
       this.answerWithError(
         meta,
@@ -562,7 +586,7 @@ export class PsNode {
   }
 
   private isServer(id: NodeId): boolean {
-    return this.cluster$.value?.servers.some((s) => s.id === id) ?? false;
+    return this.views.value?.servers.some((s) => s.id === id) ?? false;
   }
 
   /** The refusal of a request this server cannot serve: its lease lapsed, or it was declared dead. */
@@ -617,7 +641,7 @@ export class PsNode {
 
   /** Answers a data request with an error, so that the sender's wait() rejects with it. */
   private answerWithError(meta: Meta, err: PsError): void {
-    const ring = this.cluster$.value?.ring.version ?? 0;
+    const ring = this.views.value?.ring.version ?? 0;
     void this.ep
       .send(meta.sender, {
         app: meta.app,
@@ -636,7 +660,7 @@ export class PsNode {
   private onControl(msg: Message): void {
     const { meta } = msg;
     if (REPLICA_COMMANDS.has(meta.cmd!)) {
-      const view = this.cluster$.value;
+      const view = this.views.value;
       const creds = this.ep.transport.credentials;
       // Per-role secrets: only a peer that proved the servers' secret is a server here.
       const fromServer =
@@ -682,7 +706,7 @@ export class PsNode {
           return;
         }
         this.connectServers(view);
-        this.cluster$.next(view);
+        this.views.next(view);
         if (view.servers.some((s) => s.id === this.id) || view.workers.some((w) => w.id === this.id)) {
           this.startWait?.resolve(view);
         }
@@ -765,7 +789,7 @@ export class PsNode {
     for (const m of this.lease.takeHeld()) this.answerWithError(m.meta, this.leaseLapsed());
     for (const s of this.subs) s.unsubscribe();
     await this.ep.close().catch(() => undefined);
-    this.cluster$.complete();
+    this.views.complete();
     this.resolveTerminated();
   }
 }

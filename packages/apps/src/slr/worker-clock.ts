@@ -56,7 +56,7 @@ export class WorkerClock {
 
   /** Ranks (below `workers`) of the workers the node's view lists as dead. */
   deadRanks(): Set<number> {
-    const view = this.node?.cluster$.value;
+    const view = this.node?.currentView;
     const out = new Set<number>();
     if (!view) return out;
     for (const w of view.workers) if (view.dead.includes(w.id) && w.rank < this.workers) out.add(w.rank);

@@ -1,4 +1,4 @@
-import { BehaviorSubject, type Subscription } from 'rxjs';
+import { BehaviorSubject, filter, type Observable, type Subscription } from 'rxjs';
 import { PsError, PsErrorCode } from '../errors.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from '../internal/logger.js';
 import { Endpoint, type TrafficStats } from '../net/endpoint.js';
@@ -9,6 +9,7 @@ import type { ClusterFill } from './cluster-fill.js';
 import { type ClusterView, type NodeInfo, viewToWire } from './cluster-view.js';
 import { type ResumeState, resumeStateFromWire } from './resume-state.js';
 import { DEFAULT_VIRTUAL_NODES, movedRanges, Ring } from './ring.js';
+import { ringChanges } from './ring-changes.js';
 import { SchedulerRecovery } from './scheduler-recovery.js';
 
 /** Groups a barrier can span. */
@@ -119,8 +120,26 @@ interface Migration {
  * late worker simply joins. Ring changes run one at a time.
  */
 export class Scheduler {
-  /** The current cluster view, `undefined` until every expected node registered. */
-  readonly cluster$ = new BehaviorSubject<ClusterView | undefined>(undefined);
+  /**
+   * The views published, the latest first to new subscribers; never exposed (and hidden behind
+   * `asObservable()`: a Subject piped is still a Subject, with a `next()`).
+   */
+  private readonly views = new BehaviorSubject<ClusterView | undefined>(undefined);
+  /**
+   * The cluster views this scheduler publishes, read-only: the current one at once (none until
+   * every expected node registered), then each newer one; completes at shutdown. The latest one
+   * synchronously: {@link Scheduler.currentView}.
+   */
+  readonly cluster$: Observable<ClusterView> = this.views
+    .asObservable()
+    .pipe(filter((v): v is ClusterView => v !== undefined));
+  /** The ring's changes: the current ring, then each one with a new version (see `PsNode.ring$`). */
+  readonly ring$: Observable<Ring> = this.cluster$.pipe(ringChanges());
+
+  /** The latest view published, or undefined until every expected node registered. */
+  get currentView(): ClusterView | undefined {
+    return this.views.value;
+  }
   /** Resolves when the scheduler has told every node to terminate and closed its transport. */
   readonly terminated: Promise<void>;
 
@@ -300,7 +319,7 @@ export class Scheduler {
         const answer = { ...(Number.isInteger(seq) ? { seq } : {}), ...this.fillBody() };
         this.sendTo(sender, 'heartbeat', Object.keys(answer).length > 0 ? answer : undefined);
         // A node that missed a view (its epoch is behind) gets the current one again.
-        const view = this.cluster$.value;
+        const view = this.views.value;
         if (view && typeof epoch === 'number' && epoch < view.epoch)
           this.sendTo(sender, 'cluster', viewToWire(view));
         return;
@@ -415,7 +434,7 @@ export class Scheduler {
       // A repeated registration (the node reconnected): answer with the current view. A node
       // declared dead stays out: its ranges have moved on; it must restart with a new id. Another
       // node under a live node's id (not holding its registration token) is refused.
-      const view = this.cluster$.value;
+      const view = this.views.value;
       if (!existing.dead && !existing.left && existing.token !== undefined && token !== existing.token) {
         this.replyError(
           sender,
@@ -451,7 +470,7 @@ export class Scheduler {
       );
       return;
     }
-    const started = this.cluster$.value !== undefined;
+    const started = this.views.value !== undefined;
     const want = role === 'server' ? this.opts.numServers : this.opts.numWorkers;
     const have = [...this.members.values()].filter((m) => m.role === role).length;
     if (!started && have >= want) {
@@ -631,7 +650,7 @@ export class Scheduler {
    * a node whose start times out can name the missing ones ({@link ClusterFill}).
    */
   private fillBody(): { fill: ClusterFill } | undefined {
-    if (this.cluster$.value !== undefined || this.recovery) return undefined;
+    if (this.views.value !== undefined || this.recovery) return undefined;
     const count = (role: 'server' | 'worker') =>
       [...this.members.values()].filter((m) => m.role === role).length;
     return {
@@ -663,7 +682,7 @@ export class Scheduler {
     const listed = [...this.members.values()].filter((m) => !m.left);
     const servers = listed.filter((m) => m.role === 'server').sort(byRank);
     const workers = listed.filter((m) => m.role === 'worker').sort(byRank);
-    const prev = this.cluster$.value;
+    const prev = this.views.value;
     const view: ClusterView = {
       version: Math.max(prev?.version ?? 0, this.versionFloor) + 1,
       epoch: this.epoch,
@@ -676,7 +695,7 @@ export class Scheduler {
       dead: listed.filter((m) => m.dead).map((m) => m.id),
       ...(this.opts.sync ? { sync: true } : {}),
     };
-    this.cluster$.next(view);
+    this.views.next(view);
     const wire = viewToWire(view);
     for (const m of this.live()) this.sendTo(m.id, 'cluster', wire);
     this.log.info(
@@ -815,7 +834,7 @@ export class Scheduler {
   }
 
   private releaseBarriers(): void {
-    if (!this.cluster$.value) return;
+    if (!this.views.value) return;
     for (const [key, arrived] of this.barriers) {
       const group = key.slice(0, key.indexOf(':')) as BarrierGroup;
       const members = this.groupMembers(group);
@@ -854,7 +873,7 @@ export class Scheduler {
     }
     if (died.length === 0) return;
     this.epoch++;
-    if (!this.cluster$.value) return;
+    if (!this.views.value) return;
     for (const m of died) {
       if (m.role === 'server' && this.ring?.has(m.id)) {
         if (this.ring.size === 1) {
@@ -873,7 +892,7 @@ export class Scheduler {
   }
 
   private maybeFinish(): void {
-    if (this.opts.terminateWhenWorkersDone === false || !this.cluster$.value) return;
+    if (this.opts.terminateWhenWorkersDone === false || !this.views.value) return;
     const workers = this.live('worker');
     if (workers.length === 0 || workers.every((w) => this.done.has(w.id))) void this.shutdown();
   }
@@ -952,7 +971,7 @@ export class Scheduler {
     await new Promise((r) => setTimeout(r, 50));
     this.sub.unsubscribe();
     await this.ep.close();
-    this.cluster$.complete();
+    this.views.complete();
     this.resolveTerminated();
   }
 }

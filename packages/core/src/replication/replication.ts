@@ -11,6 +11,7 @@ import { gatherKV, valueOffsets } from '../wire/gather.js';
 import { KEY_SPACE_END, type KeyRange, lowerBound } from '../wire/key-range.js';
 import { type KVPairs, keyWords, validateKVPairs } from '../wire/kv-pairs.js';
 import type { Message, NodeId, Segment } from '../wire/message.js';
+import { ReplicationStateStream } from './replication-state.js';
 
 /** Keys `[begin, end)` (indices) of a request that fall in range `index` of the ring. */
 export interface RangeSlice {
@@ -144,6 +145,8 @@ export class Replication implements ReplicaPort {
   private readonly aggregateInc = globalThis.crypto.randomUUID().replaceAll('-', '').slice(0, 16);
   /** Aggregate numbers forwarded and not yet held by every replica. */
   private readonly aggregatesPending = new Set<number>();
+  /** Per range: its chain and the forwards not acknowledged yet, as a throttled stream. */
+  readonly state: ReplicationStateStream;
 
   constructor(
     private readonly node: PsNode,
@@ -153,6 +156,7 @@ export class Replication implements ReplicaPort {
     opts: ReplicationOptions = {},
   ) {
     this.window = new ReceiveWindow(opts.window);
+    this.state = new ReplicationStateStream(node.id);
     this.resends = new ResendTable<string>(
       opts.resend ?? DEFAULT_RESEND_TIMING,
       (key) => this.resendForward(key),
@@ -168,6 +172,7 @@ export class Replication implements ReplicaPort {
   /** Stops resending (the node terminates). */
   close(): void {
     this.resends.close();
+    this.state.close();
   }
 
   private resendForward(key: string): void {
@@ -258,6 +263,7 @@ export class Replication implements ReplicaPort {
   onView(view: ClusterView): void {
     const prev = this.view;
     this.view = view;
+    this.state.onView(view);
     const dead = new Set(view.dead);
     for (const [to, mv] of this.moves) {
       if (mv.version <= view.ring.version || dead.has(to)) this.moves.delete(to);
@@ -277,6 +283,7 @@ export class Replication implements ReplicaPort {
       }
       if (p.waiting.size === 0) {
         this.pending.delete(seq);
+        this.state.settled(seq);
         const rebuilt = this.rebuilding;
         void rebuilt.then(() => p.done(p.error));
       }
@@ -415,6 +422,7 @@ export class Replication implements ReplicaPort {
     const replicated = new Promise<PsError | undefined>((resolve) => {
       this.pending.set(seq, { waiting: new Set(targets.keys()), done: resolve, sends: new Map() });
     });
+    this.state.sent(seq, view, slices);
     const offsets = kv.lens ? valueOffsets(kv.lens) : undefined;
     for (const [to, iv] of targets) {
       const part = gatherKV(kv, iv, true, offsets);
@@ -528,6 +536,7 @@ export class Replication implements ReplicaPort {
     if (error && !p.error) p.error = error;
     if (p.waiting.size === 0) {
       this.pending.delete(seq);
+      this.state.settled(seq);
       p.done(p.error);
     }
   }

@@ -188,7 +188,7 @@ export async function restoreServer(
   const node = server.node;
   node.cluster$
     .pipe(
-      filter((v): v is ClusterView => v?.ring.has(node.id) === true),
+      filter((v) => v.ring.has(node.id)),
       take(1),
     )
     .subscribe((view) => {
