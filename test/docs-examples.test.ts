@@ -34,6 +34,13 @@ const EXPECTED: Record<string, string[]> = {
     'pull$ [ 4.5, 6, 0, 0 ]',
   ],
   'bounded-delay-deps.mjs': ['[ 1, 2 ]'],
+  'range-pull.mjs': [
+    '[ 20, 30, 40, 50, 60 ] undefined',
+    '[ 2n, 3n ] [ 20, 30 ]',
+    '[ 4n, 5n ] [ 40, 50 ]',
+    '[ 6n ] [ 60 ]',
+  ],
+  'progress-clock.mjs': ['[ 3, 3 ]'],
   'max-handler.mjs': ['[ 5, 4 ]'],
   'serving-updates.mjs': ['[ [ 1n, 1 ], [ 2n, 6 ], [ 3n, 5 ] ]'],
   'snapshot.mjs': [
@@ -48,6 +55,7 @@ const EXPECTED: Record<string, string[]> = {
   'ws-transport.mjs': ['server-0'],
   'ws-tls.mjs': ['server-0'],
   'ws-browser.mjs': ['[ 2.5 ]'],
+  'tasks-algorithm1.mjs': ['[ 100, 101 ]', '10', '12 true'],
 };
 /** Examples run another way (below), or by another example. */
 const RUN_ELSEWHERE = [

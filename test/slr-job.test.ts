@@ -174,6 +174,10 @@ describe('pskv slr', () => {
       expect(s.worker_idle_fraction as number).toBeGreaterThan(0);
       expect(s.worker_idle_fraction as number).toBeLessThan(1);
       idle.push(s.worker_idle_fraction as number);
+      // The gap between the fastest and the slowest worker on the progress clock: τ + 1 at most,
+      // reached under the straggler; unbounded with eventual.
+      if (extra[1] === 'eventual') expect(s.max_staleness as number).toBeGreaterThan(4);
+      else expect(s.max_staleness).toBe(extra[1] === 'sequential' ? 1 : 4);
     }
     // With a straggler, waiting for every worker each iteration idles the others most.
     expect(idle[0]!).toBeGreaterThan(idle[2]!);

@@ -142,9 +142,41 @@ export const PsErrorCode = {
    */
   RUN_MISMATCH: 'PS_ERR_RUN_MISMATCH',
   /**
+   * A scheduler task failed: its executor threw something other than a `PsError` on a node, or a
+   * task it depends on failed (so it never ran). `scheduler.tasks.wait(id)` rejects with it.
+   */
+  TASK_FAILED: 'PS_ERR_TASK_FAILED',
+  /** A node received a scheduler task whose name it has no executor for (`node.tasks.handle`). */
+  NO_EXECUTOR: 'PS_ERR_NO_EXECUTOR',
+  /** `scheduler.tasks.issue` would give a node more unfinished tasks than `maxPendingPerNode`. */
+  TASK_LIMIT: 'PS_ERR_TASK_LIMIT',
+  /** A task id that the scheduler never issued (`scheduler.tasks.wait`, `deps`). */
+  UNKNOWN_TASK: 'PS_ERR_UNKNOWN_TASK',
+  /**
+   * A range pull's bounds or options are not valid: `begin` and `end` must be bigints with
+   * `0 <= begin <= end <= 2^64`, `limit` and `maxBytes` positive integers.
+   */
+  RANGE_INVALID: 'PS_ERR_RANGE_INVALID',
+  /**
+   * A range pull's answer would not fit one frame (more than its byte budget): page through the
+   * range with `limit` (or `maxBytes`) and continue from each page's `next`.
+   */
+  RANGE_TOO_LARGE: 'PS_ERR_RANGE_TOO_LARGE',
+  /**
+   * A range pull reached a server whose handler is not table-backed (a custom `RequestHandler`):
+   * it has no stored keys to enumerate. Use a built-in handler, or pull named keys.
+   */
+  RANGE_UNSUPPORTED: 'PS_ERR_RANGE_UNSUPPORTED',
+  /**
+   * A worker's progress clock was given a bad iteration (not an integer from 0 to 2^31 − 1, or
+   * below one already reported by `finish`), a bad delay τ or a bad `timeoutMs` to `waitFor`, or
+   * `node.progress` was asked of a server.
+   */
+  PROGRESS: 'PS_ERR_PROGRESS',
+  /**
    * Sync mode (aggregation on servers) was misused: a push without an iteration to a server in
-   * sync mode, a push with `lens` or of another width than the iteration's, or roles that disagree
-   * on the mode (a server started with `sync` in a cluster whose scheduler was not, or back).
+   * sync mode (or with one to an app that is not), a pushPull, a push with `lens` or of another
+   * width than the iteration's, or a server started with `sync` in a cluster whose scheduler was not.
    */
   SYNC: 'PS_ERR_SYNC',
   /**

@@ -7,6 +7,12 @@ export {
   sequential,
 } from './consistency/consistency.js';
 export { IterationSum } from './consistency/iteration-sum.js';
+export {
+  EMPTY_PROGRESS_CLOCK,
+  type ProgressClock,
+  slowestOf,
+  stalenessOf,
+} from './consistency/progress-clock.js';
 export { type ClockSegment, RangeVectorClock } from './consistency/range-vector-clock.js';
 export {
   SyncAggregator,
@@ -15,6 +21,18 @@ export {
   type SyncPush,
 } from './consistency/sync-aggregator.js';
 export { type IdleMeter, measureIdle, type TaskEvent } from './consistency/task-event.js';
+export { type ProgressWaitOptions, WorkerProgress } from './consistency/worker-progress.js';
+export {
+  type GraphTask,
+  type NodeTaskState,
+  TaskGraph,
+  type TaskGraphEvent,
+  type TaskGraphOptions,
+  type TaskId,
+  type TaskResults,
+  type TaskState,
+} from './consistency/task-graph.js';
+export { type TaskContext, type TaskExecutor, TaskRunner } from './consistency/task-runner.js';
 export {
   type CreatedServer,
   type CreatedWorker,
@@ -42,6 +60,7 @@ export {
   KVWorker,
   type KVWorkerOptions,
   type PullOptions,
+  type RangePullOptions,
   type RequestOptions,
   type Timestamp,
 } from './kv-worker.js';
@@ -60,6 +79,11 @@ export {
 } from './membership/ring.js';
 export { ringChanges } from './membership/ring-changes.js';
 export { type BarrierGroup, Scheduler, type SchedulerOptions } from './membership/scheduler.js';
+export {
+  TaskIssuer,
+  type TaskIssuerOptions,
+  type TaskSpec,
+} from './membership/task-issuer.js';
 export { ClusterSecret, MIN_SECRET_BYTES, PROOF_BYTES } from './net/cluster-secret.js';
 export {
   type Admission,
@@ -127,8 +151,11 @@ export {
   DEFAULT_UPDATE_INTERVAL_MS,
   type UpdatesOptions,
 } from './serving/updates-options.js';
+export type { RangePage } from './range/range-page.js';
+export { DEFAULT_RANGE_BYTES, type RangeLimits } from './range/range-request.js';
 export type { DenseLayout, DenseRange } from './store/dense-range.js';
 export { KVTable } from './store/kv-table.js';
+export type { RangeScan, ScanBudget } from './store/range-scan.js';
 export type { TableRange } from './store/table-range.js';
 export {
   type DecodedSnapshot,

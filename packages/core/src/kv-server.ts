@@ -7,6 +7,7 @@ import type { ClusterView } from './membership/cluster-view.js';
 import type { ReceiveWindowLimits } from './net/receive-window.js';
 import type { ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
+import { serveRange } from './range/serve-range.js';
 import { Replication } from './replication/replication.js';
 import type { ReplicationState } from './replication/replication-state.js';
 import { type UpdateBatch, UpdateFeed } from './serving/update-feed.js';
@@ -308,6 +309,11 @@ export class KVServer {
   }
 
   private run(order: SenderOrder, msg: Message): void {
+    if (msg.meta.range !== undefined && !msg.meta.push) {
+      if (msg.meta.ts >= order.doneBelow) order.applied.add(msg.meta.ts);
+      this.runRange(msg);
+      return;
+    }
     const agg = this.sync.active;
     if (agg && !msg.meta.push && msg.meta.iter !== undefined) {
       // A pull of iteration t waits for the sums of the iterations before it.
@@ -530,6 +536,37 @@ export class KVServer {
         // push is not applied twice), so an error here would wrongly fail an applied push.
         this.node.log.debug(`could not answer ${meta.sender} ts ${meta.ts}: ${(err as Error).message}`);
         if (err instanceof PsError && err.code === PsErrorCode.FRAME_TOO_LARGE) this.respondError(msg, err);
+      });
+  }
+
+  /** Answers a range pull (see `serveRange`): the stored keys of its ranges, from the handler's table. */
+  private runRange(msg: Message): void {
+    const { meta } = msg;
+    let reply: ReturnType<typeof serveRange>;
+    try {
+      reply = serveRange(
+        msg,
+        this.handler,
+        this.node.currentView?.ring,
+        this.node.id,
+        this.node.maxFrameBytes,
+      );
+    } catch (err) {
+      this.respondError(msg, err);
+      return;
+    }
+    const head = { app: meta.app, ts: meta.ts, request: false, push: false, pull: true, range: reply.range };
+    void this.node
+      .send(meta.sender, meta.part !== undefined ? { ...head, part: meta.part } : head, reply.data)
+      .catch((err: unknown) => {
+        if (!(err instanceof PsError && err.code === PsErrorCode.FRAME_TOO_LARGE)) return; // the worker resends
+        this.respondError(
+          msg,
+          new PsError(
+            PsErrorCode.RANGE_TOO_LARGE,
+            `the range pull's answer does not fit a frame (${err.message}); pull with a smaller limit or maxBytes`,
+          ),
+        );
       });
   }
 

@@ -5,7 +5,12 @@ import { PsError, PsErrorCode } from './errors.js';
 import type { ClusterView } from './membership/cluster-view.js';
 import { DEFAULT_RESEND_TIMING, ResendTable, type ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
+import type { RangeAnswer } from './range/range-answer.js';
+import { assemblePage, type RangePage, rangeAnswerFromWire } from './range/range-page.js';
+import { checkRangePull, type RangeLimits, rangeRequestToWire } from './range/range-request.js';
+import { joinRanges, sliceRanges } from './range/range-slices.js';
 import { gatherKV, valueOffsets } from './wire/gather.js';
+import type { KeyRange } from './wire/key-range.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs } from './wire/kv-pairs.js';
 import { type LocalHint, withLocalHint } from './wire/local-frame.js';
 import type { Message, Meta, NodeId, Segment } from './wire/message.js';
@@ -38,6 +43,7 @@ export interface KVWorkerOptions {
 }
 
 const EMPTY_VALS = new Float32Array(0);
+const EMPTY_KEYS = new BigUint64Array(0);
 
 /** Errors of a send that a later resend may cure (the connection was lost or not yet made). */
 const RETRYABLE_SEND = new Set<string>([PsErrorCode.PEER_UNREACHABLE, PsErrorCode.UNKNOWN_PEER]);
@@ -73,6 +79,9 @@ interface Slice {
   task: Task;
   /** Index in `task.slices` (`meta.part`). */
   index: number;
+  /** A range pull's part: the key ranges this server owns, and its answer once it came. */
+  ranges?: KeyRange[];
+  answer?: RangeAnswer;
 }
 
 interface Task {
@@ -109,6 +118,8 @@ interface Task {
   into?: ValArray;
   /** What `ValidatedKeys` tagged `kv.keys` with when the task was issued (-1: not tagged). */
   keysTag: number;
+  /** A range pull: its range and limits (`kv` is then empty). */
+  range?: { range: KeyRange; limits: RangeLimits };
 }
 
 type Outcome = { ok: true; value: KVPairs | undefined } | { ok: false; error: PsError };
@@ -139,6 +150,9 @@ export interface RequestOptions {
    */
   iteration?: number;
 }
+
+/** Per-request options of `pullRange`: the request's dependencies and policy, and its page bounds. */
+export interface RangePullOptions extends RequestOptions, RangeLimits {}
 
 /** Per-request options of `pull` and `pushPull`. */
 export interface PullOptions extends RequestOptions {
@@ -310,6 +324,44 @@ export class KVWorker<V extends ValArray = ValArray> {
   }
 
   /**
+   * Pulls every stored key in `range` (`[begin, end)`: bigint bounds, `end` exclusive, up to
+   * `2n ** 64n`), without naming the keys: each server owning part of the range (sliced by the
+   * ring, read from the master) lists its stored keys there, and `wait(ts)` resolves to a
+   * {@link RangePage}: the keys in ascending order, each with the values a `pull` of it reads (the
+   * table's dtype; `lens` when keys hold different numbers of values, else `vals.length /
+   * keys.length` each). Keys never pushed are not listed (no zeros).
+   *
+   * Large ranges come in pages: with `opts.limit` (keys) or `opts.maxBytes` (bytes each server's
+   * answer may carry), the page holds the range's first keys up to those bounds, and `next` is
+   * the first stored key it left out; pull `{ begin: next, end }` for the next page, until `next`
+   * is `undefined`. A page sees the table as it is when each server answers (keys pushed between
+   * pages show up in later pages when they lie after `next`).
+   *
+   * The answers pass this worker's filters as pull answers do, and follow ring changes (a server
+   * that no longer owns its part answers `PS_ERR_WRONG_OWNER`, and the part is pulled again by the
+   * new ring). Dependencies and policy work as for `pull`.
+   * @throws PsError `PS_ERR_RANGE_INVALID`, `PS_ERR_DEPS` (synchronously). `wait(ts)` rejects with
+   *   `PS_ERR_RANGE_TOO_LARGE` when a server's part would pass its byte budget (64 MiB by default)
+   *   and neither `limit` nor `maxBytes` was given, and with `PS_ERR_RANGE_UNSUPPORTED` when a
+   *   server's handler is not table-backed.
+   */
+  pullRange(range: KeyRange, opts: RangePullOptions = {}): Timestamp<RangePage<V>> {
+    checkRangePull(range, opts);
+    const limits: RangeLimits = {};
+    if (opts.limit !== undefined) limits.limit = opts.limit;
+    if (opts.maxBytes !== undefined) limits.maxBytes = opts.maxBytes;
+    this.issuing = { range: { begin: range.begin, end: range.end }, limits };
+    try {
+      return this.issue({ keys: EMPTY_KEYS, vals: EMPTY_VALS }, false, true, opts) as Timestamp<RangePage<V>>;
+    } finally {
+      this.issuing = undefined; // also when issue threw (PS_ERR_DEPS): the next request is no range pull
+    }
+  }
+
+  /** The range of the range pull being issued (read once by `issue`). */
+  private issuing: Task['range'];
+
+  /**
    * Pushes, then pulls the same keys in one round trip (the values after this push was applied).
    * With `opts.into` (length `kv.vals.length`), the values are written into that array.
    * @throws PsError as `push`, and `PS_ERR_INTO_LENGTH` (synchronously) for a wrong `into`.
@@ -425,6 +477,8 @@ export class KVWorker<V extends ValArray = ValArray> {
       keysTag: this.keysTag,
       iteration,
     };
+    if (this.issuing) t.range = this.issuing;
+    this.issuing = undefined;
     this.keysTag = -1;
     this.pending.set(ts, t);
     if (this.held.length === 0 && this.ready(t)) this.send(t);
@@ -466,6 +520,12 @@ export class KVWorker<V extends ValArray = ValArray> {
         ts,
         new PsError(PsErrorCode.SHUTDOWN, `the node left the cluster before request ${ts} was sent`),
       );
+      return;
+    }
+    if (t.range) {
+      if (!this.addRangeSlices(t, [t.range.range], view)) return;
+      if (t.slices.length === 0) this.complete(ts, t);
+      for (let i = 0; i < t.slices.length; i++) this.sendSlice(t, i);
       return;
     }
     const n = t.kv.keys.length;
@@ -548,6 +608,45 @@ export class KVWorker<V extends ValArray = ValArray> {
     return true;
   }
 
+  /** Appends one slice per server owning part of `ranges` on the view's ring (a range pull). */
+  private addRangeSlices(t: Task, ranges: readonly KeyRange[], view: ClusterView): boolean {
+    const ring = view.ring;
+    if (ring.size === 0 && ranges.some((r) => r.end > r.begin)) {
+      this.fail(
+        t.ts,
+        new PsError(PsErrorCode.NODE_DEAD, `no live server holds the key ranges of request ${t.ts}`),
+      );
+      return false;
+    }
+    for (const [server, parts] of sliceRanges(ring, ranges)) {
+      if (view.dead.includes(server)) {
+        this.fail(
+          t.ts,
+          new PsError(
+            PsErrorCode.NODE_DEAD,
+            `server ${server} owning part of range pull ${t.ts} is dead, with no replica to take over`,
+          ),
+        );
+        return false;
+      }
+      t.slices.push({
+        server,
+        iv: [],
+        keys: new BigUint64Array(0),
+        data: [],
+        done: false,
+        replaced: false,
+        resend: false,
+        ring: ring.version,
+        task: t,
+        index: t.slices.length,
+        ranges: parts,
+      });
+      t.remaining++;
+    }
+    return true;
+  }
+
   /** Replaces slices `which` of a sent task by slices of their keys on the view's ring, and sends them. */
   private reslice(t: Task, which: readonly number[], view: ClusterView): void {
     if (++t.reslices > MAX_RESLICES) {
@@ -561,12 +660,20 @@ export class KVWorker<V extends ValArray = ValArray> {
       return;
     }
     const pairs: [number, number][] = [];
+    const ranges: KeyRange[] = [];
     for (const i of which) {
       const s = t.slices[i]!;
       s.replaced = true;
       this.resends.delete(s);
       t.remaining--;
       for (let k = 0; k < s.iv.length; k += 2) pairs.push([s.iv[k]!, s.iv[k + 1]!]);
+      if (s.ranges) ranges.push(...s.ranges);
+    }
+    if (t.range) {
+      const first = t.slices.length;
+      if (!this.addRangeSlices(t, joinRanges(ranges), view)) return;
+      for (let j = first; j < t.slices.length; j++) this.sendSlice(t, j);
+      return;
     }
     pairs.sort((a, b) => a[0] - b[0]);
     const iv: number[] = [];
@@ -606,6 +713,7 @@ export class KVWorker<V extends ValArray = ValArray> {
     };
     if (slice.resend) meta.resend = true;
     if (deps) meta.deps = deps;
+    if (slice.ranges) meta.range = rangeRequestToWire(slice.ranges, t.range!.limits);
     if (t.iteration !== undefined) meta.iter = t.iteration;
     const sent = this.node.send(server, meta, this.hinted(t, slice));
     this.resends.add(slice, server, t.deadline);
@@ -696,7 +804,14 @@ export class KVWorker<V extends ValArray = ValArray> {
       this.fail(meta.ts, PsError.fromWire(meta.error));
       return;
     }
-    if (p.pull) {
+    if (p.range) {
+      try {
+        slice.answer = rangeAnswerFromWire(data, meta.range, meta.sender);
+      } catch (err) {
+        this.fail(meta.ts, err as PsError);
+        return;
+      }
+    } else if (p.pull) {
       const [vals, lens] = data as [Segment?, Segment?];
       const n = slice.keys.length;
       const okVals = vals instanceof Float32Array || vals instanceof Float64Array;
@@ -754,7 +869,7 @@ export class KVWorker<V extends ValArray = ValArray> {
   private complete(ts: number, p: Task): void {
     let outcome: Outcome;
     try {
-      outcome = { ok: true, value: p.pull ? assemble(p) : undefined };
+      outcome = { ok: true, value: p.range ? assembleRange(p) : p.pull ? assemble(p) : undefined };
     } catch (err) {
       outcome = { ok: false, error: err as PsError };
     }
@@ -798,6 +913,13 @@ export class KVWorker<V extends ValArray = ValArray> {
     this.sub.unsubscribe();
     this.eventsSubject.complete();
   }
+}
+
+/** Joins the servers' answers to a range pull into its page. */
+function assembleRange(p: Task): RangePage {
+  const parts = [];
+  for (const s of p.slices) if (!s.replaced) parts.push({ ranges: s.ranges!, answer: s.answer! });
+  return assemblePage(parts, p.range!.limits.limit ?? Number.POSITIVE_INFINITY);
 }
 
 /** Joins the servers' answers in key order (each slice's values go back to its key intervals). */

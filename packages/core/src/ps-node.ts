@@ -1,4 +1,6 @@
 import { BehaviorSubject, filter, type Observable, type Subscription } from 'rxjs';
+import { TaskRunner } from './consistency/task-runner.js';
+import { WorkerProgress } from './consistency/worker-progress.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { consoleLogger, type Logger, logLevelFromEnv } from './internal/logger.js';
 import { type ClusterFill, clusterDidNotFill, fillFromWire } from './membership/cluster-fill.js';
@@ -83,6 +85,12 @@ export interface NodeOptions {
    * node of a cluster needs the same setting.
    */
   keyListReuse?: boolean;
+  /**
+   * How long a scheduler task whose executor this node has not registered yet
+   * (`node.tasks.handle`) waits for it, in ms, before it fails with `PS_ERR_NO_EXECUTOR`.
+   * Default 5,000.
+   */
+  taskGraceMs?: number;
 }
 
 /** The default chain of a node: `filters`, behind key-list reuse unless turned off (see NodeOptions). */
@@ -148,6 +156,8 @@ export class PsNode {
   readonly terminated: Promise<void>;
   /** Why the node terminated, when it was not an orderly shutdown. */
   terminationError: PsError | undefined;
+  /** The executors of scheduler tasks on this node: `node.tasks.handle(name, run)` (see {@link TaskRunner}). */
+  readonly tasks: TaskRunner;
 
   readonly log: Logger;
   private readonly ep: Endpoint;
@@ -182,6 +192,8 @@ export class PsNode {
   private startWait: { resolve: (v: ClusterView) => void; reject: (e: PsError) => void } | undefined;
   /** The scheduler's last count of registered nodes while the cluster fills (for the timeout's message). */
   private fill: ClusterFill | undefined;
+  /** A worker's progress clock (see `progress`). */
+  private readonly workerProgress: WorkerProgress | undefined;
 
   private constructor(
     readonly id: NodeId,
@@ -196,14 +208,45 @@ export class PsNode {
     this.terminated = new Promise((r) => {
       this.resolveTerminated = r;
     });
+    this.tasks = new TaskRunner(
+      () => this.id,
+      (state) => this.sendControl(SCHEDULER_ID, 'task-state', state),
+      log,
+      opts.taskGraceMs,
+    );
     this.subs.push(ep.messages$.subscribe((m) => this.onMessage(m)));
     ep.onFilterError = (msg, err) => this.onUndecodable(msg, err);
     ep.requestKeys = (peer, app, ts, part) => this.requestKeys.get(app)?.(peer, ts, part);
+    if (role === 'worker') {
+      const progress = new WorkerProgress(id, (t, v, done) => {
+        // A report lost with the link is carried by the next registration.
+        this.sendControl(SCHEDULER_ID, 'progress', { t, v, ...(done ? { done } : {}) }).catch(
+          () => undefined,
+        );
+      });
+      this.onTerminate((err) => progress.close(err));
+      this.workerProgress = progress;
+    }
+  }
+
+  /**
+   * This worker's progress clock: report finished iterations and wait for the other workers
+   * (the cross-worker bounded delay; see {@link WorkerProgress}).
+   * @throws PsError `PS_ERR_PROGRESS` on a server.
+   */
+  get progress(): WorkerProgress {
+    if (!this.workerProgress)
+      throw new PsError(
+        PsErrorCode.PROGRESS,
+        'only a worker has a progress clock; ask node.progress of a worker',
+      );
+    return this.workerProgress;
   }
 
   /**
    * Creates the node and binds its transport (a server listens; a worker only records its id).
-   * @throws PsError `PS_ERR_BIND` when the port is taken; `PS_ERR_CONFIG` for malformed `appFilters`.
+   * @throws PsError `PS_ERR_BIND` when the port is taken; `PS_ERR_CONFIG` for malformed `appFilters`
+   *   or `taskGraceMs`.
    */
   static async create(opts: NodeOptions): Promise<PsNode> {
     const r = opts.schedulerReconnectMs;
@@ -213,6 +256,7 @@ export class PsNode {
         `schedulerReconnectMs must be a number of ms from 0 to 86,400,000, got ${r}`,
       );
     }
+    if (opts.taskGraceMs !== undefined) TaskRunner.checkGrace(opts.taskGraceMs);
     for (const app of Object.keys(opts.appFilters ?? {})) {
       if (!/^(0|[1-9][0-9]*)$/.test(app) || !Array.isArray(opts.appFilters![Number(app)])) {
         throw new PsError(
@@ -236,6 +280,11 @@ export class PsNode {
       { listen: opts.listen ?? opts.role === 'server' },
     );
     return new PsNode(id, opts.role, address, ep, opts, log);
+  }
+
+  /** The largest frame this node sends or takes, in bytes (`maxFrameBytes`, default 512 MiB). */
+  get maxFrameBytes(): number {
+    return this.ep.maxFrameBytes;
   }
 
   /** Traffic sent and received by this node. */
@@ -382,6 +431,7 @@ export class PsNode {
       filters: chainsSignature(defaultChain(this.opts), this.opts.appFilters),
       token: this.token,
       ...(resume ? { resume } : {}),
+      ...this.workerProgress?.registration(),
     });
   }
 
@@ -513,7 +563,15 @@ export class PsNode {
 
   private sendControl(
     to: NodeId,
-    cmd: 'register' | 'heartbeat' | 'barrier' | 'worker-done' | 'leave' | 'migrate-done',
+    cmd:
+      | 'register'
+      | 'heartbeat'
+      | 'barrier'
+      | 'worker-done'
+      | 'leave'
+      | 'migrate-done'
+      | 'task-state'
+      | 'progress',
     body?: unknown,
   ): Promise<void> {
     return this.ep.send(to, { app: 0, ts: 0, request: true, push: false, pull: false, cmd, body });
@@ -539,6 +597,7 @@ export class PsNode {
   async finalize(): Promise<void> {
     if (this.role === 'worker' && !this.closed) {
       this.finalized = true;
+      this.workerProgress?.done();
       await this.sendControl(SCHEDULER_ID, 'worker-done').catch(() => undefined);
     }
     await this.terminated;
@@ -722,6 +781,16 @@ export class PsNode {
       case 'terminate':
         this.terminate();
         return;
+      case 'task':
+        this.tasks.onTask(meta.body);
+        return;
+      case 'progress-clock':
+        try {
+          this.workerProgress?.receive(meta.body);
+        } catch (e) {
+          this.log.warn(`bad progress clock from the scheduler: ${(e as Error).message}`);
+        }
+        return;
       case 'heartbeat': {
         if (meta.error) {
           this.terminate(PsError.fromWire(meta.error));
@@ -779,6 +848,7 @@ export class PsNode {
     if (this.closed) return this.terminated;
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.tasks.close();
     const err =
       this.terminationError ?? new PsError(PsErrorCode.SHUTDOWN, `node ${this.id} is shutting down`);
     for (const w of this.barrierWaits.values()) w.reject(err);

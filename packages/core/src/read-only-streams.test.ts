@@ -1,5 +1,7 @@
 import type { Observable } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
+import type { ProgressClock } from './consistency/progress-clock.js';
+import type { WorkerProgress } from './consistency/worker-progress.js';
 import type { KVServer } from './kv-server.js';
 import type { ClusterView } from './membership/cluster-view.js';
 import type { Ring } from './membership/ring.js';
@@ -23,6 +25,8 @@ describe('public streams are read-only', () => {
     expectTypeOf<Scheduler['currentView']>().toEqualTypeOf<ClusterView | undefined>();
     expectTypeOf<KVServer['replication$']>().toEqualTypeOf<Observable<ReplicationState>>();
     expectTypeOf<ReturnType<KVServer['updates$']>>().toEqualTypeOf<Observable<UpdateBatch>>();
+    expectTypeOf<WorkerProgress['clock$']>().toEqualTypeOf<Observable<ProgressClock>>();
+    expectTypeOf<ReturnType<WorkerProgress['waitFor$']>>().toEqualTypeOf<Observable<ProgressClock>>();
   });
 
   it('refuses next(), error() and complete() on them at compile time', () => {
@@ -40,6 +44,10 @@ describe('public streams are read-only', () => {
       node.views.next(view);
       // @ts-expect-error the server's streams have no next() either
       (null as unknown as KVServer).replication$.next(undefined);
+      // @ts-expect-error the workers' progress clock has no next()
+      node.progress.clock$.next({ version: 1, finished: {} });
+      // @ts-expect-error nor the private subject behind it
+      node.progress.state$.next(undefined);
     };
     expectTypeOf(forge).toBeFunction();
   });

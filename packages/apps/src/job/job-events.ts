@@ -66,6 +66,12 @@ export interface JobSummary {
   straggler: number;
   /** Mean over workers of the share of training time spent waiting on pulls and pushes. */
   worker_idle_fraction: number;
+  /**
+   * The largest gap in finished batches observed between the fastest and the slowest live worker
+   * (the maximum over workers of what each saw on the workers' progress clock); at most τ + 1 with
+   * bounded delay τ, 1 with sequential.
+   */
+  max_staleness: number;
   /** The filter chain (`--filters`), empty for none. */
   filters: string;
   /** Replicas per key range (`--replicas`; -1: the default). */

@@ -82,6 +82,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
   const dataSeen = new Set<number>();
   const stats: TrafficStats[] = [];
   const idle: number[] = [];
+  let maxStaleness = 0;
   let sentByWorkers = 0;
   let sentByServers = 0;
   let replicaBytes = 0;
@@ -91,8 +92,10 @@ function collector(onEvent?: (e: JobEvent) => void) {
   const killed: { role: string; at: number }[] = [];
   const on = (e: JobEvent) => {
     if (e.type === 'killed') killed.push({ role: e.role, at: round(e.at, 3) });
-    if (e.type === 'worker-report') idle.push(e.report.idleFraction);
-    else if (e.type === 'eval')
+    if (e.type === 'worker-report') {
+      idle.push(e.report.idleFraction);
+      maxStaleness = Math.max(maxStaleness, e.report.maxStaleness);
+    } else if (e.type === 'eval')
       evals.push({ seconds: round(e.seconds, 3), batches: e.batches, accuracy: round(e.accuracy, 5) });
     if (e.type === 'data') {
       data = e;
@@ -157,6 +160,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
         idle.length ? idle.reduce((a, b) => a + b, 0) / idle.length : Number.NaN,
         4,
       ),
+      max_staleness: maxStaleness,
       ...(cfg.evalEvery > 0 ? { evals } : {}),
     };
   };

@@ -1,11 +1,9 @@
 import { statSync } from 'node:fs';
 import {
-  assignHandler,
   configFromEnv,
   createServer,
   createWorker,
   type EnvConfig,
-  type KVWorker,
   type PsError,
   PsErrorCode,
   type PsNode,
@@ -176,8 +174,6 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   }
   const filters = filtersFromSpec(cfg.filters);
   const kkt = cfg.filters.split(',').some((f) => f.trim() === 'kkt') ? kktFilter(cfg.l1) : undefined;
-  // The workers' clock (app 1) stays exact: filters run on the model (app 0) only.
-  const appFilters = filters.length > 0 ? { appFilters: { 1: [] } } : {};
   const filterStats = (chain = filters) =>
     [...(kkt ? [kkt] : []), ...chain].map((f) => ({
       signature: f.signature,
@@ -216,15 +212,10 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         host: env.host,
         port: env.port,
         ...(startTimeoutMs ? { startTimeoutMs } : {}),
-        // App 0: the model; app 1: the workers' clock (bounded delay across workers).
-        handler: {
-          0: counted,
-          1: assignHandler(),
-        },
+        // App 0: the model (the workers' progress clock, for the bounded delay across workers,
+        // lives on the scheduler).
+        handler: { 0: counted },
         filters: chain,
-        ...appFilters,
-        // Sync mode is for the model: the clock applies its entries on arrival.
-        ...(cfg.consistency === 'sync' ? { sync: { 1: false } } : {}),
         // Load the model of an earlier run (app 0) before serving.
         ...(cfg.restore && first
           ? { beforeStart: async ([app0]) => void (await restoreServer(app0!, cfg.restore)) }
@@ -263,17 +254,14 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   const t0 = performance.now();
   const opened = ctx.data ? undefined : await openSlrData(cfg);
   let loadSeconds = ctx.data ? ctx.data.seconds : (performance.now() - t0) / 1000;
-  // App 0 holds the model; app 1 the workers' clock (bounded delay across workers).
-  const { node, workers } = await createWorker({
+  // App 0 holds the model; the workers' progress clock (bounded delay across workers) is core's.
+  const { node, worker } = await createWorker({
     transport: transport(),
     scheduler: at,
     host: env.host,
-    apps: [0, 1],
     filters,
-    ...appFilters,
     ...(startTimeoutMs ? { startTimeoutMs } : {}),
   });
-  const [worker, clock] = workers as [KVWorker, KVWorker];
   const rank = node.rank;
   setTitle(`ps-worker-${rank}`);
   let train: SparseDataset | SlrShards;
@@ -315,7 +303,6 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     const { evaluation, report: mine } = await trainSlrWorker({
       node,
       worker,
-      clock,
       kkt,
       significant: filters.find((f) => f.name === 'significant') as SignificantUpdateFilter | undefined,
       cfg,

@@ -1,4 +1,4 @@
-import type { KVPairs, KVWorker, PsNode, Timestamp } from '@ps/core';
+import { type KVPairs, type KVWorker, type PsNode, stalenessOf, type Timestamp } from '@ps/core';
 import type { SignificantUpdateFilter } from '@ps/filters';
 import type { SparseDataset } from '../data/dataset.js';
 import { accuracy, auc, logLoss } from '../data/metrics.js';
@@ -8,7 +8,6 @@ import type { KktFilter } from './kkt-filter.js';
 import { logisticGradient, predictRows } from './logistic-gradient.js';
 import { MinibatchIndexer, type MinibatchKeys } from './minibatch.js';
 import { type SlrConfig, slrEpochs } from './slr-config.js';
-import { WorkerClock } from './worker-clock.js';
 
 /** A worker's progress, reported at most every `progressEveryMs` and at the end of each epoch. */
 export interface SlrProgress {
@@ -58,6 +57,11 @@ export interface SlrWorkerReport {
    */
   idleFraction: number;
   batches: number;
+  /**
+   * The largest gap in finished batches this worker saw on the workers' progress clock between the
+   * fastest and the slowest live worker (see `stalenessOf`); at most τ + 1 with bounded delay τ.
+   */
+  maxStaleness: number;
 }
 
 /**
@@ -77,8 +81,6 @@ const isShards = (t: SparseDataset | SlrShards): t is SlrShards => !('indptr' in
 export interface TrainSlrWorkerArgs {
   node: PsNode;
   worker: KVWorker;
-  /** A KVWorker on the clock table (app 1, assign handler), for bounded delay across workers. */
-  clock?: KVWorker;
   cfg: SlrConfig;
   /** The whole training set (this worker trains its shard of it), or its shards on demand. */
   train: SparseDataset | SlrShards;
@@ -163,7 +165,23 @@ export async function trainSlrWorker(
   const slowdown = rank === workers - 1 ? cfg.straggler : 1;
   const pulls = new Map<number, { batch: MinibatchKeys; weights: Promise<KVPairs> }>();
   const pushes: Timestamp<void>[] = [];
-  const clock = args.clock ? new WorkerClock(args.clock, rank, workers, node) : undefined;
+  // The cross-worker bound runs on the workers' progress clock (core's node.progress): batch b
+  // counts as iteration b + 1, finished once the servers acknowledged its push.
+  const progress = node.progress;
+  let maxStaleness = 0;
+  const watch = progress.clock$.subscribe({
+    next: (c) => {
+      maxStaleness = Math.max(maxStaleness, stalenessOf(c));
+    },
+    error: () => undefined,
+  });
+  const acked: boolean[] = [];
+  let finished = 0;
+  const onAcked = (b: number) => {
+    acked[b] = true;
+    while (acked[finished]) finished++;
+    if (finished > progress.finished) progress.finish(finished);
+  };
   const issuePull = (b: number) => {
     const { start, end } = batchAt(b);
     const batch = indexer.keysOf(part, start, end);
@@ -173,10 +191,10 @@ export async function trainSlrWorker(
       pulls.set(b, { batch, weights: prefetched(worker.wait(worker.pull(keys, iter(b)))) });
       return;
     }
-    // The pull waits for this worker's push of batch b − τ − 1 (a task dependency) and, with a
-    // clock, for every worker to have finished that iteration.
+    // The pull waits for this worker's push of batch b − τ − 1 (a task dependency) and for every
+    // live worker to have finished that batch (iteration b − τ on the progress clock).
     const own = { deps: [pushes[dep]!], ...iter(b) };
-    const gate = clock ? clock.waitFor(dep + 1) : Promise.resolve();
+    const gate = progress.waitFor(b, tau);
     pulls.set(b, { batch, weights: prefetched(gate.then(() => worker.wait(worker.pull(keys, own)))) });
   };
   let idleMs = 0;
@@ -236,13 +254,11 @@ export async function trainSlrWorker(
       kkt ? kkt.apply(batch.keys, weights.vals, g.slice()) : { keys: batch.keys, vals: g.slice() },
       iter(b),
     );
-    if (clock) {
-      const done = b + 1;
-      void worker.wait(pushes[b]!).then(
-        () => clock.publish(done),
-        () => undefined,
-      );
-    }
+    // A push that fails is reported by the wait at the end; a closed node ends the waits.
+    void worker
+      .wait(pushes[b]!)
+      .then(() => onAcked(b))
+      .catch(() => undefined);
     if (b + depth + 1 < total) issuePull(b + depth + 1);
     rowsDone += stats.rows;
     windowRows += stats.rows;
@@ -268,13 +284,15 @@ export async function trainSlrWorker(
       );
     await Promise.all(flushes.map((t) => worker.wait(t)));
   }
-  await clock?.flush();
   idleMs += performance.now() - w0;
+  watch.unsubscribe();
+  // Shards differ by a batch or so: a worker done with its own holds the others back no more.
+  progress.done();
   // A dead worker's data shard goes to a live one (section 4.5), from its last applied batch.
-  const adopted = clock ? await adoptDeadShards(args, clock, indexer, workers) : 0;
+  const adopted = await adoptDeadShards(args, indexer, workers);
   const trainSeconds = (performance.now() - t0) / 1000;
   const idleFraction = idleMs / 1000 / trainSeconds;
-  const workerReport = { rank, trainSeconds, idleFraction, batches: total + adopted };
+  const workerReport = { rank, trainSeconds, idleFraction, batches: total + adopted, maxStaleness };
   await node.barrier('workers');
   const view = node.view;
   // The final evaluation: the worker `evaluator` names, else the lowest live rank (a dead
@@ -307,17 +325,20 @@ function syncIterations(
 /**
  * Trains, in this worker, the remaining batches of every dead worker whose shard falls to it
  * (dead rank d goes to the d-th live worker, modulo their number), starting after the dead
- * worker's last batch the servers applied (its clock entry). Returns the batches trained.
+ * worker's last batch the servers acknowledged (its last entry on the progress clock). Returns
+ * the batches trained.
  */
 async function adoptDeadShards(
   args: TrainSlrWorkerArgs,
-  clock: WorkerClock,
   indexer: MinibatchIndexer,
   workers: number,
 ): Promise<number> {
   const { node, worker, cfg, train } = args;
   const view = node.view;
-  const dead = [...clock.deadRanks()].sort((a, b) => a - b);
+  const deadIds = new Map(
+    view.workers.filter((w) => view.dead.includes(w.id) && w.rank < workers).map((w) => [w.rank, w.id]),
+  );
+  const dead = [...deadIds.keys()].sort((a, b) => a - b);
   const live = view.workers
     .filter((w) => !view.dead.includes(w.id) && w.rank < workers)
     .map((w) => w.rank)
@@ -328,7 +349,7 @@ async function adoptDeadShards(
     const part = isShards(train) ? await train.shard(d, workers) : shard(train, d, workers);
     const perEpoch = Math.ceil(part.rows / cfg.batchSize);
     const total = perEpoch * slrEpochs(cfg, train.rows);
-    const from = Math.min(total, Math.max(0, Math.floor(await clock.progressOf(d))));
+    const from = Math.min(total, node.progress.finishedBy(deadIds.get(d)!) ?? 0);
     node.log.warn(`worker rank ${d} is dead: training its shard from batch ${from} of ${total}`);
     let pending: Timestamp<void>[] = [];
     for (let b = from; b < total; b++) {

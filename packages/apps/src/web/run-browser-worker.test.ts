@@ -1,5 +1,5 @@
 // The browser worker's logic, run in Node: the page only adds the DOM and wsBrowser().
-import { assignHandler, createServer, Scheduler } from '@ps/core';
+import { createServer, Scheduler } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { tcp } from '@ps/transport-tcp';
 import { describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ describe('runBrowserWorker', () => {
     const server = createServer({
       transport: inproc({ hub }),
       scheduler: at,
-      handler: { 0: slrHandler(cfg), 1: assignHandler() },
+      handler: { 0: slrHandler(cfg) },
     });
     const seen: BrowserWorkerState[] = [];
     const final = await runBrowserWorker({

@@ -143,11 +143,10 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
       transport: opts.transport(),
       scheduler: opts.scheduler,
       id: state.id,
-      apps: [0, 1],
       startTimeoutMs: opts.startTimeoutMs ?? 600_000,
     });
     node = joined.node;
-    const [model, clock] = joined.workers as [KVWorker, KVWorker];
+    const model = joined.worker;
     worker = model;
     const workers = node.view.workers.length;
     const rank = node.rank;
@@ -173,7 +172,6 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
     await trainSlrWorker({
       node,
       worker: model,
-      clock,
       cfg,
       train,
       test,

@@ -7,10 +7,12 @@ import type { Transport } from '../net/transport.js';
 import { type Message, type NodeAddress, type NodeId, SCHEDULER_ID } from '../wire/message.js';
 import type { ClusterFill } from './cluster-fill.js';
 import { type ClusterView, type NodeInfo, viewToWire } from './cluster-view.js';
+import { ProgressKeeper, progressReportFromWire } from './progress-keeper.js';
 import { type ResumeState, resumeStateFromWire } from './resume-state.js';
 import { DEFAULT_VIRTUAL_NODES, movedRanges, Ring } from './ring.js';
 import { ringChanges } from './ring-changes.js';
 import { SchedulerRecovery } from './scheduler-recovery.js';
+import { TaskIssuer, type TaskIssuerOptions } from './task-issuer.js';
 
 /** Groups a barrier can span. */
 export type BarrierGroup = 'servers' | 'workers' | 'all';
@@ -76,6 +78,8 @@ export interface SchedulerOptions {
    * when every one is back. Default 10,000.
    */
   recoveryWindowMs?: number;
+  /** Bounds of the task graph (`scheduler.tasks`): unfinished tasks per node, settled tasks kept. */
+  tasks?: TaskIssuerOptions;
 }
 
 interface Member extends NodeInfo {
@@ -142,6 +146,8 @@ export class Scheduler {
   }
   /** Resolves when the scheduler has told every node to terminate and closed its transport. */
   readonly terminated: Promise<void>;
+  /** Tasks across nodes: issue named tasks with dependencies to workers or servers (see {@link TaskIssuer}). */
+  readonly tasks: TaskIssuer;
 
   private readonly members = new Map<NodeId, Member>();
   private readonly barriers = new Map<string, Set<NodeId>>();
@@ -166,6 +172,10 @@ export class Scheduler {
   private readonly released = { servers: 0, workers: 0, all: 0 };
   /** Views continue past the version the nodes last saw (after a recovery). */
   private versionFloor = 0;
+  /** The workers' progress clocks (the cross-worker bounded delay). */
+  private readonly progress = new ProgressKeeper(
+    (to, clock) => void this.sendTo(to, 'progress-clock', clock),
+  );
   private readonly sub: Subscription;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closing = false;
@@ -191,6 +201,15 @@ export class Scheduler {
     this.terminated = new Promise((r) => {
       this.resolveTerminated = r;
     });
+    this.tasks = new TaskIssuer(
+      {
+        view: () => this.views.value,
+        send: (to, body) => this.sendCommand(to, 'task', body),
+        links$: ep.transport.events$,
+      },
+      this.cluster$,
+      opts.tasks,
+    );
     this.sub = ep.messages$.subscribe((m) => this.onMessage(m));
     this.timer = setInterval(
       () => this.checkHeartbeats(),
@@ -301,6 +320,12 @@ export class Scheduler {
     }
     if (cmd === 'register') {
       this.onRegister(msg);
+      const m = this.members.get(sender);
+      if (m?.role === 'worker' && !m.dead && !m.left)
+        this.progress.rejoined(
+          sender,
+          progressReportFromWire((msg.meta.body as { progress?: unknown })?.progress),
+        );
       return;
     }
     if (!member) {
@@ -327,6 +352,11 @@ export class Scheduler {
       case 'barrier':
         this.onBarrier(sender, msg.meta.body);
         return;
+      case 'progress': {
+        const report = progressReportFromWire(msg.meta.body);
+        if (member.role === 'worker' && report) this.progress.report(sender, report);
+        return;
+      }
       case 'worker-done':
         if (member.role !== 'worker') break;
         this.done.add(sender);
@@ -341,6 +371,9 @@ export class Scheduler {
         return;
       case 'migrate-done':
         this.onMigrateDone(sender, msg.meta.body);
+        return;
+      case 'task-state':
+        this.tasks.onTaskState(sender, msg.meta.body);
         return;
       default:
         if (msg.meta.request) {
@@ -698,6 +731,7 @@ export class Scheduler {
     this.views.next(view);
     const wire = viewToWire(view);
     for (const m of this.live()) this.sendTo(m.id, 'cluster', wire);
+    this.progress.onView(view);
     this.log.info(
       `cluster view ${view.version} (ring ${ring.version}): ${ring.size} servers on the ring, ${workers.length} workers, ${view.dead.length} dead`,
     );
@@ -899,12 +933,21 @@ export class Scheduler {
 
   private sendTo(
     to: NodeId,
-    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate',
+    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate' | 'progress-clock',
     body?: unknown,
   ): Promise<void> {
-    return this.ep
-      .send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd, body })
-      .catch((err: unknown) => this.log.warn(`could not send ${cmd} to ${to}: ${(err as Error).message}`));
+    return this.sendCommand(to, cmd, body).catch((err: unknown) =>
+      this.log.warn(`could not send ${cmd} to ${to}: ${(err as Error).message}`),
+    );
+  }
+
+  /** Sends a command to a node; rejects when it cannot be sent. */
+  private sendCommand(
+    to: NodeId,
+    cmd: 'cluster' | 'heartbeat' | 'barrier-done' | 'terminate' | 'migrate' | 'task' | 'progress-clock',
+    body?: unknown,
+  ): Promise<void> {
+    return this.ep.send(to, { app: 0, ts: 0, request: false, push: false, pull: false, cmd, body });
   }
 
   private readonly warnedImpostors = new Set<NodeId>();

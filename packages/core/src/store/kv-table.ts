@@ -11,6 +11,8 @@ import {
   denseSlot,
 } from './dense-range.js';
 import { Float32Arena } from './float32-arena.js';
+import { HashKeyOrder } from './hash-key-order.js';
+import { type RangeScan, type ScanBudget, scanRange } from './range-scan.js';
 import { RangeWords, type TableRange } from './table-range.js';
 
 /** How a {@link KVTable} stores its values, beyond dtype and states. */
@@ -531,6 +533,36 @@ export class KVTable {
       }
     }
   }
+
+  /**
+   * The stored keys in `range` (`[begin, end)`, `end` up to 2^64), ascending, with their entries,
+   * up to `budget` (keys, and bytes counted per key); `next` is the first stored key of the range
+   * left out, `undefined` when none was. Copies no values: read them by entry right after (a later
+   * push may move the slabs). The hashed keys' sorted order is built on the first call (4 bytes a
+   * key) and extended with the keys inserted since on later ones.
+   */
+  scanRange(range: KeyRange, budget: ScanBudget): RangeScan {
+    this.hashOrder ??= new HashKeyOrder();
+    const order = this.hashOrder.update(this.keyLo, this.keyHi, this.hashed, (lo, hi) =>
+      this.findEntry(lo, hi),
+    );
+    return scanRange(
+      {
+        dense: this.dense,
+        present: this.present,
+        base: this.base,
+        order,
+        keyLo: this.keyLo,
+        keyHi: this.keyHi,
+        lengthOf: (e) => this.lengthOf(e),
+      },
+      range,
+      budget,
+    );
+  }
+
+  /** The hashed keys in key order, made by the first {@link KVTable.scanRange}. */
+  private hashOrder: HashKeyOrder | undefined;
 
   /**
    * The keys stored (for snapshots and tests): the dense range's in ascending order, then the

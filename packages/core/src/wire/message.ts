@@ -33,7 +33,11 @@ export type Command =
   | 'migrate-done'
   | 'replicate'
   | 'replicate-ack'
-  | 'range-copy';
+  | 'range-copy'
+  | 'task'
+  | 'task-state'
+  | 'progress'
+  | 'progress-clock';
 
 /** All commands, for validation of incoming meta. */
 export const COMMANDS: ReadonlySet<string> = new Set<Command>([
@@ -50,6 +54,10 @@ export const COMMANDS: ReadonlySet<string> = new Set<Command>([
   'replicate',
   'replicate-ack',
   'range-copy',
+  'task',
+  'task-state',
+  'progress',
+  'progress-clock',
 ]);
 
 /** Commands only the scheduler may send (a node ignores them from anyone else). */
@@ -59,6 +67,8 @@ export const SCHEDULER_COMMANDS: ReadonlySet<string> = new Set<Command>([
   'heartbeat',
   'terminate',
   'migrate',
+  'task',
+  'progress-clock',
 ]);
 
 /** Commands servers exchange for replication and range moves (a node takes them only from servers). */
@@ -117,6 +127,11 @@ export interface Meta {
    * same id has a new incarnation, so its new requests are never taken for old ones.
    */
   inc?: string;
+  /**
+   * On a range pull request: its key ranges and limits; on the answer: where the range goes on
+   * (see `range/range-request.ts` and `range/range-page.ts`, which read and check it).
+   */
+  range?: unknown;
   /**
    * On a data request to a server in sync mode: the iteration the push belongs to (summed with
    * the other workers' pushes of that iteration), or the iteration a pull reads (answered once
