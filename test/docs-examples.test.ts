@@ -21,6 +21,7 @@ const JS = new Set(['js', 'ts', 'javascript', 'typescript', 'mjs', 'cjs', 'jsx',
 const EXPECTED: Record<string, string[]> = {
   'quick-start.mjs': ['Float32Array(3) [ 2, 4, 6 ]'],
   'consistency-models.mjs': ['[ 0.5, -1 ]'],
+  'sync-mode.mjs': ['[ [ -1.5, -0.5 ], [ -1.5, -0.5 ] ]'],
   'join-and-leave.mjs': ['true'],
   'filter-chain.mjs': ['true'],
   'secret-cluster.mjs': ['[ 1, 2 ]', 'true'],

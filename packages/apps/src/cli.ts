@@ -94,8 +94,8 @@ function jobOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--consistency <model>',
-        `sequential, eventual, or bounded delay with --tau (default ${d.consistency})`,
-      ).choices(['sequential', 'eventual', 'bounded']),
+        `sequential, eventual, bounded delay with --tau, or sync (aggregation on servers: each iteration's gradients summed, applied and replicated once) (default ${d.consistency})`,
+      ).choices(['sequential', 'eventual', 'bounded', 'sync']),
     )
     .option('--tau <n>', `bounded delay τ in batches (default ${d.tau})`, int)
     .option('--straggler <factor>', 'slow the last worker down by this factor (default 1: none)', num)
@@ -204,7 +204,7 @@ function printHuman(s: JobSummary, out: NodeJS.WriteStream): void {
       `dataset ${s.dataset}: ${s.rows_train} training rows, ${s.rows_test} test rows, ${s.features} features`,
       `cluster: ${s.servers} servers, ${s.workers} workers${s.browser_workers ? ` + ${s.browser_workers} in browser tabs` : ''} over ${s.transport}; ${s.epochs} epochs of batch ${s.batch_size}, ${s.optimizer}`,
       `test accuracy ${s.accuracy.toFixed(4)}   log-loss ${s.logloss.toFixed(4)}   AUC ${s.auc.toFixed(4)}`,
-      `time ${s.seconds.toFixed(1)} s (training ${s.train_seconds.toFixed(1)} s); traffic ${mb(s.bytes_sent)} sent, ${mb(s.bytes_received)} received`,
+      `time ${s.seconds.toFixed(1)} s (training ${s.train_seconds.toFixed(1)} s); traffic ${mb(s.bytes_sent)} sent, ${mb(s.bytes_received)} received, ${mb(s.replica_bytes)} to replicas`,
       `consistency ${s.consistency}${s.consistency === 'bounded' ? ` (τ ${s.tau})` : ''}${s.straggler > 1 ? `, straggler ×${s.straggler}` : ''}; workers idle ${(s.worker_idle_fraction * 100).toFixed(1)}% of training, at most ${s.max_staleness} batches apart`,
       '',
     ].join('\n'),

@@ -14,6 +14,12 @@ export interface CreateServerOptions extends Omit<NodeOptions, 'role'> {
   beforeStart?: (servers: KVServer[]) => Promise<void>;
   /** Delivery options of every KVServer (the per-worker window, forward resends). */
   delivery?: Pick<KVServerOptions, 'window' | 'resend'>;
+  /**
+   * Sync mode (aggregation on servers, see {@link KVServerOptions.sync}) of every app, or per app
+   * id (`{ 1: false }`: app 1 applies pushes on arrival in a sync cluster). Default: every app as
+   * the cluster's view says (`Scheduler.start({ sync: true })`).
+   */
+  sync?: KVServerOptions['sync'] | Record<number, KVServerOptions['sync']>;
 }
 
 /** What {@link createServer} resolves to; the same shape as {@link CreatedWorker}. */
@@ -40,7 +46,13 @@ export async function createServer(opts: CreateServerOptions): Promise<CreatedSe
   const handlers: Record<number, RequestHandler> =
     typeof opts.handler === 'function' ? { 0: opts.handler } : opts.handler;
   const servers = Object.entries(handlers).map(
-    ([app, handler]) => new KVServer(node, { ...opts.delivery, app: Number(app), handler }),
+    ([app, handler]) =>
+      new KVServer(node, {
+        ...opts.delivery,
+        app: Number(app),
+        handler,
+        ...syncOf(opts.sync, Number(app)),
+      }),
   );
   try {
     await opts.beforeStart?.(servers);
@@ -50,6 +62,15 @@ export async function createServer(opts: CreateServerOptions): Promise<CreatedSe
     throw err;
   }
   return { node, server: servers[0]!, servers };
+}
+
+/** The `sync` option of app `app` from {@link CreateServerOptions.sync}. */
+function syncOf(sync: CreateServerOptions['sync'], app: number): Pick<KVServerOptions, 'sync'> {
+  if (sync === undefined) return {};
+  if (typeof sync === 'boolean' || 'maxOpenIterations' in sync)
+    return { sync: sync as KVServerOptions['sync'] };
+  const own = (sync as Record<number, KVServerOptions['sync']>)[app];
+  return own === undefined ? {} : { sync: own };
 }
 
 /** Options of {@link createWorker}. */

@@ -173,6 +173,18 @@ export const PsErrorCode = {
    * `node.progress` was asked of a server.
    */
   PROGRESS: 'PS_ERR_PROGRESS',
+  /**
+   * Sync mode (aggregation on servers) was misused: a push without an iteration to a server in
+   * sync mode (or with one to an app that is not), a pushPull, a push with `lens` or of another
+   * width than the iteration's, or a server started with `sync` in a cluster whose scheduler was not.
+   */
+  SYNC: 'PS_ERR_SYNC',
+  /**
+   * A push opened more iterations on a server in sync mode than its cap (`sync.maxOpenIterations`):
+   * some live worker has not pushed the older ones. Wait for each iteration's push (or pull the
+   * next iteration) before pushing further ahead, or raise the cap.
+   */
+  SYNC_BACKLOG: 'PS_ERR_SYNC_BACKLOG',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

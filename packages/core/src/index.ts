@@ -6,6 +6,7 @@ export {
   parseConsistency,
   sequential,
 } from './consistency/consistency.js';
+export { IterationSum } from './consistency/iteration-sum.js';
 export {
   EMPTY_PROGRESS_CLOCK,
   type ProgressClock,
@@ -13,8 +14,13 @@ export {
   stalenessOf,
 } from './consistency/progress-clock.js';
 export { type ClockSegment, RangeVectorClock } from './consistency/range-vector-clock.js';
+export {
+  SyncAggregator,
+  type SyncHooks,
+  type SyncOptions,
+  type SyncPush,
+} from './consistency/sync-aggregator.js';
 export { type IdleMeter, measureIdle, type TaskEvent } from './consistency/task-event.js';
-export { type ProgressWaitOptions, WorkerProgress } from './consistency/worker-progress.js';
 export {
   type GraphTask,
   type NodeTaskState,
@@ -26,6 +32,7 @@ export {
   type TaskState,
 } from './consistency/task-graph.js';
 export { type TaskContext, type TaskExecutor, TaskRunner } from './consistency/task-runner.js';
+export { type ProgressWaitOptions, WorkerProgress } from './consistency/worker-progress.js';
 export {
   type CreatedServer,
   type CreatedWorker,
@@ -131,6 +138,8 @@ export { DEFAULT_MAX_MESSAGES_PER_SECOND, TokenBucket } from './net/token-bucket
 export type { BindOptions, InboundFrame, PeerAddress, Transport, TransportEvent } from './net/transport.js';
 export { type TransportLimits, transportLimitsFromEnv } from './net/transport-limits.js';
 export { type CustomerHandler, type NodeOptions, PsNode } from './ps-node.js';
+export type { RangePage } from './range/range-page.js';
+export { DEFAULT_RANGE_BYTES, type RangeLimits } from './range/range-request.js';
 export {
   type RangeReplication,
   REPLICATION_STATE_INTERVAL_MS,
@@ -144,8 +153,6 @@ export {
   DEFAULT_UPDATE_INTERVAL_MS,
   type UpdatesOptions,
 } from './serving/updates-options.js';
-export type { RangePage } from './range/range-page.js';
-export { DEFAULT_RANGE_BYTES, type RangeLimits } from './range/range-request.js';
 export type { DenseLayout, DenseRange } from './store/dense-range.js';
 export { KVTable } from './store/kv-table.js';
 export type { RangeScan, ScanBudget } from './store/range-scan.js';

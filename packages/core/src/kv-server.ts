@@ -1,4 +1,6 @@
 import type { Observable, Subscription } from 'rxjs';
+import type { SyncOptions } from './consistency/sync-aggregator.js';
+import { SyncMode } from './consistency/sync-mode.js';
 import { PsError, PsErrorCode } from './errors.js';
 import type { TableHandler } from './handlers/table-handler.js';
 import type { ClusterView } from './membership/cluster-view.js';
@@ -43,6 +45,12 @@ export interface KVRequest {
    * also ignore it.
    */
   out?: ValArray | undefined;
+  /**
+   * On an iteration's sum (sync mode; `sender` is then the master server): the worker pushes
+   * summed in it, as `[sender, incarnation, ts]`, given to the master's handler and carried to
+   * the replicas. Update rules ignore it; a handler may count it.
+   */
+  contributors?: [NodeId, string, number][] | undefined;
 }
 
 /**
@@ -74,6 +82,16 @@ export interface KVServerOptions {
    * Forwards are resent until they land or the scheduler declares the replica dead.
    */
   resend?: ResendTiming;
+  /**
+   * Sync mode (aggregation on servers): per iteration (`push(kv, { iteration: t })`), sum the
+   * pushes of the live workers, apply the handler once to the sum, replicate the sum once, and
+   * only then acknowledge those pushes and answer the iteration's pulls. `true` or options turn
+   * it on, `false` off (an app of a sync cluster that applies pushes on arrival); default: as the
+   * cluster's view says (`Scheduler.start({ sync: true })`). On in a cluster whose view says
+   * otherwise, pushes are refused with `PS_ERR_SYNC`. Needs a handler that applies a push
+   * synchronously (the built-ins).
+   */
+  sync?: boolean | SyncOptions;
 }
 
 const EMPTY_VALS = new Float32Array(0);
@@ -111,6 +129,8 @@ export class KVServer {
   private readonly order = new Map<NodeId, SenderOrder>();
   /** Ring membership, ownership checks, clocks, forwarding and range copies. */
   readonly replicas: Replication;
+  /** Aggregation on servers, when on (see {@link KVServerOptions.sync}). */
+  readonly sync: SyncMode;
   private readonly sub: Subscription;
   /** Keys of the pushes applied here, for `updates$` subscribers (idle without them). */
   private readonly feed: UpdateFeed;
@@ -125,11 +145,14 @@ export class KVServer {
       ...(opts.window ? { window: opts.window } : {}),
       ...(opts.resend ? { resend: opts.resend } : {}),
     });
+    this.sync = new SyncMode(node.id, this.app, this.handler, this.replicas, node.log, opts.sync);
     this.feed = new UpdateFeed(this.table ? (keys) => this.readValues(keys) : undefined);
     node.attach(this.app, 'server', (msg) => this.replicas.onRequest(msg));
     node.attachReplica(this.app, this.replicas);
     this.sub = node.cluster$.subscribe((view) => {
-      if (view) this.replicas.onView(view as ClusterView);
+      if (!view) return;
+      this.sync.onView(view as ClusterView);
+      this.replicas.onView(view as ClusterView);
     });
     const links = node.links$.subscribe((ev) => {
       if (ev.type === 'connected') this.replicas.reconnected(ev.peer);
@@ -292,6 +315,19 @@ export class KVServer {
       this.runRange(msg);
       return;
     }
+    const agg = this.sync.active;
+    if (agg && !msg.meta.push && msg.meta.iter !== undefined) {
+      // A pull of iteration t waits for the sums of the iterations before it.
+      agg.pull(msg.meta.iter, () => {
+        this.runNow(order, msg);
+        this.drain(order);
+      });
+      return;
+    }
+    this.runNow(order, msg);
+  }
+
+  private runNow(order: SenderOrder, msg: Message): void {
     const applied = () => {
       if (msg.meta.ts >= order.doneBelow) order.applied.add(msg.meta.ts);
     };
@@ -309,6 +345,12 @@ export class KVServer {
       plan = this.replicas.plan(req, msg);
       if (plan.wrongOwner) {
         failed(plan.wrongOwner);
+        return;
+      }
+      const refused = req.push ? this.sync.refusal(msg) : undefined;
+      if (refused) throw refused;
+      if (req.push && this.sync.active && plan.apply !== null) {
+        this.syncPush(msg, req, plan, applied, failed);
         return;
       }
       result = this.apply(req, plan.apply);
@@ -350,6 +392,33 @@ export class KVServer {
         },
       );
     } else finish(result);
+  }
+
+  /** A push in sync mode: summed into its iteration, answered once the sum is applied and replicated. */
+  private syncPush(
+    msg: Message,
+    req: KVRequest,
+    plan: ReturnType<Replication['plan']>,
+    applied: () => void,
+    failed: (err: unknown) => void,
+  ): void {
+    const { meta } = msg;
+    const kv = plan.apply ?? req.kv;
+    this.sync.push(msg, req, kv, (err) => {
+      const answer = () => {
+        if (err) {
+          failed(err);
+          return;
+        }
+        applied();
+        if (this.feed.active) this.feed.applied(kv.keys);
+        this.replicas.window.mark(meta.sender, meta.inc ?? '', meta.ts, meta.part ?? 0, 'answered');
+        this.respond(msg, undefined);
+      };
+      if (plan.waits && plan.waits.length > 0) void Promise.all(plan.waits).then(answer);
+      else answer();
+      this.drain(this.orderOf(meta.sender));
+    });
   }
 
   /**

@@ -117,6 +117,8 @@ interface Task {
   hold: boolean;
   /** The policy's delay τ when the task was issued. */
   tau: number;
+  /** The iteration it belongs to (sync mode), if tagged. */
+  iteration?: number | undefined;
   issuedAt: number;
   sentAt: number;
   sent: boolean;
@@ -147,6 +149,17 @@ export interface RequestOptions {
   hold?: boolean;
   /** This request's policy, instead of the worker's. */
   consistency?: Consistency;
+  /**
+   * Sync mode (aggregation on servers, `sync` on the servers and the scheduler): the iteration
+   * (a non-negative integer) this push belongs to, or that this pull reads. Every server sums
+   * the pushes of iteration t of every live worker, applies the update rule once to the sum,
+   * and only then acknowledges them; a pull of iteration t is answered once every earlier
+   * iteration is applied. A push of an iteration goes to every server, with no keys where it has
+   * none there, so each server knows this worker is done with it: push once per iteration, even
+   * with nothing to send.
+   * @throws PsError `PS_ERR_SYNC` (synchronously) for a value that is not a non-negative integer.
+   */
+  iteration?: number;
 }
 
 /** Per-request options of `pullRange`: the request's dependencies and policy, and its page bounds. */
@@ -445,6 +458,10 @@ export class KVWorker<V extends ValArray = ValArray> {
         );
       }
     }
+    const iteration = opts.iteration;
+    if (iteration !== undefined && (!Number.isSafeInteger(iteration) || iteration < 0)) {
+      throw new PsError(PsErrorCode.SYNC, `iteration must be a non-negative integer, got ${iteration}`);
+    }
     this.nextTs++;
     const op = push && pull ? 'pushPull' : push ? 'push' : 'pull';
     const now = this.eventsSubject.observed ? performance.now() : 0;
@@ -469,6 +486,7 @@ export class KVWorker<V extends ValArray = ValArray> {
       waiters: [],
       into: pull ? opts.into : undefined,
       keysTag: this.keysTag,
+      iteration,
     };
     if (this.issuing) t.range = this.issuing;
     this.issuing = undefined;
@@ -522,7 +540,7 @@ export class KVWorker<V extends ValArray = ValArray> {
       return;
     }
     const n = t.kv.keys.length;
-    if (n === 0) {
+    if (n === 0 && !(t.push && t.iteration !== undefined)) {
       this.complete(ts, t);
       return;
     }
@@ -560,6 +578,10 @@ export class KVWorker<V extends ValArray = ValArray> {
         if (list.length > 0 && list[list.length - 1] === lo) list[list.length - 1] = hi;
         else list.push(lo, hi);
       }
+    }
+    // Sync mode: every server hears from this worker for the iteration, with no keys if need be.
+    if (t.push && t.iteration !== undefined && !resend) {
+      for (const server of ring.servers) if (!byOwner.has(server)) byOwner.set(server, []);
     }
     for (const server of byOwner.keys()) {
       if (view.dead.includes(server)) {
@@ -703,6 +725,7 @@ export class KVWorker<V extends ValArray = ValArray> {
     if (slice.resend) meta.resend = true;
     if (deps) meta.deps = deps;
     if (slice.ranges) meta.range = rangeRequestToWire(slice.ranges, t.range!.limits);
+    if (t.iteration !== undefined) meta.iter = t.iteration;
     const sent = this.node.send(server, meta, this.hinted(t, slice));
     this.resends.add(slice, server, t.deadline);
     sent.catch((err: unknown) => {

@@ -20,6 +20,8 @@ export type JobEvent =
       filters?: { signature: string; bytesIn: number; bytesOut: number }[];
       /** A server's push requests to the model (app 0), per worker node id. */
       pushesBySender?: Record<string, number>;
+      /** A server's segment bytes sent to other servers to replicate (see `replica_bytes`). */
+      replicaBytes?: number;
     }
   | { type: 'failed'; role: string; message: string };
 
@@ -52,6 +54,11 @@ export interface JobSummary {
   /** Of `bytes_sent`: what the workers sent (pushes, pulls) and what the servers sent (answers). */
   bytes_sent_by_workers: number;
   bytes_sent_by_servers: number;
+  /**
+   * Of `bytes_sent_by_servers`: the segment bytes (keys, values) servers sent to other servers to
+   * replicate (forwards of pushes, or of iteration sums in sync mode, and range copies).
+   */
+  replica_bytes: number;
   /** The consistency model (`sequential`, `eventual`, `bounded`) and its τ in batches (null: ∞). */
   consistency: string;
   tau: number | null;

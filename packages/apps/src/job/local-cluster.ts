@@ -85,6 +85,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
   let maxStaleness = 0;
   let sentByWorkers = 0;
   let sentByServers = 0;
+  let replicaBytes = 0;
   const byFilter: Record<string, { bytes_in: number; bytes_out: number }> = {};
   const pushes: Record<string, number> = {};
   const evals: { seconds: number; batches: number; accuracy: number }[] = [];
@@ -107,6 +108,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
       stats.push(e.stats);
       if (e.role.startsWith('worker')) sentByWorkers += e.stats.bytesSent;
       else if (e.role.startsWith('server')) sentByServers += e.stats.bytesSent;
+      replicaBytes += e.replicaBytes ?? 0;
       for (const [id, n] of Object.entries(e.pushesBySender ?? {})) pushes[id] = (pushes[id] ?? 0) + n;
       for (const f of e.filters ?? []) {
         const b = byFilter[f.signature] ?? { bytes_in: 0, bytes_out: 0 };
@@ -140,8 +142,14 @@ function collector(onEvent?: (e: JobEvent) => void) {
       bytes_received: stats.reduce((a, s) => a + s.bytesReceived, 0),
       bytes_sent_by_workers: sentByWorkers,
       bytes_sent_by_servers: sentByServers,
+      replica_bytes: replicaBytes,
       consistency: cfg.consistency,
-      tau: cfg.consistency === 'sequential' ? 0 : cfg.consistency === 'eventual' ? null : cfg.tau,
+      tau:
+        cfg.consistency === 'sequential' || cfg.consistency === 'sync'
+          ? 0
+          : cfg.consistency === 'eventual'
+            ? null
+            : cfg.tau,
       straggler: cfg.straggler,
       filters: cfg.filters,
       replicas: cfg.replicas,

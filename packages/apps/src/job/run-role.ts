@@ -162,6 +162,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       numWorkers: env.numWorkers,
       heartbeatTimeoutMs: cfg.heartbeatTimeoutMs,
       ...(cfg.replicas >= 0 ? { replicas: cfg.replicas } : {}),
+      ...(cfg.consistency === 'sync' ? { sync: true } : {}),
       // PS_RUN, PS_RECOVER: a scheduler started again at the address of one that died recovers its run.
       ...(env.run ? { run: env.run } : {}),
       ...(env.recover ? { recover: true } : {}),
@@ -198,6 +199,9 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         (req: Parameters<typeof model>[0]) => {
           if (req.push && (!self || self.view.workers.some((w) => w.id === req.sender)))
             pushesBySender[req.sender] = (pushesBySender[req.sender] ?? 0) + 1;
+          // Sync mode: the master applies sums; each names the worker pushes it holds.
+          else if (req.push && req.contributors && req.sender === self?.id)
+            for (const [w] of req.contributors) pushesBySender[w] = (pushesBySender[w] ?? 0) + 1;
           return model(req);
         },
         { table: model.table, rule: model.rule },
@@ -229,6 +233,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         stats: node.stats,
         filters: filterStats(chain),
         pushesBySender,
+        replicaBytes: servers.reduce((n, s) => n + s.replicas.counters.replicaBytes, 0),
       });
       return node.terminationError;
     };

@@ -1,6 +1,6 @@
 import { isPsError, PsErrorCode } from '@ps/core';
 import { describe, expect, it } from 'vitest';
-import { parseKillSpec } from './slr-config.js';
+import { parseKillSpec, resolveSlrConfig } from './slr-config.js';
 
 describe('parseKillSpec (--kill)', () => {
   it('reads servers, workers and the scheduler (which is started again)', () => {
@@ -27,5 +27,29 @@ describe('parseKillSpec (--kill)', () => {
     expect(refused('scheduler:1@0.5')).toMatch(/scheduler@fraction/);
     expect(refused('scheduler@0.2,scheduler@0.6')).toMatch(/once at most/);
     expect(refused('server:3@0.5')).toMatch(/only 3 servers/);
+  });
+});
+
+describe('resolveSlrConfig --consistency sync', () => {
+  it('takes sync beside the other models', () => {
+    expect(resolveSlrConfig({ consistency: 'sync' }).consistency).toBe('sync');
+  });
+
+  it('refuses sync with significant-update and with browser workers, saying why', () => {
+    const refused = (partial: Parameters<typeof resolveSlrConfig>[0], why: RegExp) => {
+      let err: unknown;
+      try {
+        resolveSlrConfig(partial);
+      } catch (e) {
+        err = e;
+      }
+      expect(isPsError(err, PsErrorCode.CONFIG)).toBe(true);
+      expect((err as Error).message).toMatch(why);
+    };
+    refused({ consistency: 'sync', filters: 'significant:0.01' }, /significant-update/);
+    refused(
+      { consistency: 'sync', browserWorkers: 1, transport: 'ws', dataset: 'spam' },
+      /browser workers do not tag/,
+    );
   });
 });

@@ -63,9 +63,12 @@ export interface SlrConfig {
   /**
    * How stale a worker's weights may be (OSDI 2014, section 3.5): `sequential` (each batch's pull
    * waits for the previous batch's push), `eventual` (pulls prefetched without waiting), or
-   * `bounded` with `tau`: the pull for batch i + τ + 1 waits for batch i's push (default bounded, τ 1).
+   * `bounded` with `tau`: the pull for batch i + τ + 1 waits for batch i's push (default bounded, τ 1);
+   * or `sync`: aggregation on servers, batch i is iteration i of every worker, each server applies
+   * the sum of the workers' gradients of an iteration once and replicates that sum once, and the
+   * pull of batch i + 1 reads the model after iteration i.
    */
-  consistency: 'sequential' | 'eventual' | 'bounded';
+  consistency: 'sequential' | 'eventual' | 'bounded' | 'sync';
   /** τ of bounded delay, in batches (default 1). */
   tau: number;
   /** Slow the last worker down by this factor (1 = no straggler), to show what bounded delay buys. */
@@ -221,8 +224,8 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   int('seed', 0, 2 ** 31 - 1);
   int('tau', 0, 1024);
   int('evalEvery', 0, 1_000_000);
-  if (!['sequential', 'eventual', 'bounded'].includes(c.consistency)) {
-    bad(`--consistency must be sequential, eventual or bounded, got ${c.consistency}`);
+  if (!['sequential', 'eventual', 'bounded', 'sync'].includes(c.consistency)) {
+    bad(`--consistency must be sequential, eventual, bounded or sync, got ${c.consistency}`);
   }
   if (!(c.straggler >= 1 && c.straggler <= 1000))
     bad(`--straggler must be a factor from 1 to 1000, got ${c.straggler}`);
@@ -242,6 +245,14 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
       bad(`--browser-workers: browser workers train on --dataset spam only, got ${c.dataset}`);
     if (filters.length > 0) bad(`--browser-workers: browser workers run no --filters yet, got ${c.filters}`);
     if (c.testDataset !== '') bad('--browser-workers: browser workers cannot read a --test-dataset');
+  }
+  if (c.consistency === 'sync') {
+    if (c.browserWorkers > 0)
+      bad('--consistency sync: browser workers do not tag their pushes with iterations yet');
+    if (filters.some((f) => f.name === 'significant'))
+      bad(
+        '--consistency sync: significant-update holds values back across iterations; drop it from --filters',
+      );
   }
   int('replicas', -1, 63);
   int('heartbeatTimeoutMs', 100, 600_000);

@@ -114,7 +114,7 @@ function prefetched<T>(p: Promise<T>): Promise<T> {
 
 /** The delay τ the job's consistency option stands for, in batches. */
 export function slrTau(cfg: Pick<SlrConfig, 'consistency' | 'tau'>): number {
-  return cfg.consistency === 'sequential'
+  return cfg.consistency === 'sequential' || cfg.consistency === 'sync'
     ? 0
     : cfg.consistency === 'eventual'
       ? Number.POSITIVE_INFINITY
@@ -153,6 +153,9 @@ export async function trainSlrWorker(
   const perEpoch = Math.ceil(part.rows / cfg.batchSize);
   const epochs = slrEpochs(cfg, train.rows);
   const total = perEpoch * epochs;
+  // Sync mode: batch b is iteration b of every worker (see syncIterations).
+  const sync = cfg.consistency === 'sync';
+  const iter = (b: number) => (sync ? { iteration: b } : {});
   const batchAt = (b: number) => {
     const start = (b % perEpoch) * cfg.batchSize;
     return { epoch: Math.floor(b / perEpoch) + 1, start, end: Math.min(start + cfg.batchSize, part.rows) };
@@ -185,12 +188,12 @@ export async function trainSlrWorker(
     const { keys } = batch;
     const dep = b - tau - 1;
     if (dep < 0) {
-      pulls.set(b, { batch, weights: prefetched(worker.wait(worker.pull(keys))) });
+      pulls.set(b, { batch, weights: prefetched(worker.wait(worker.pull(keys, iter(b)))) });
       return;
     }
     // The pull waits for this worker's push of batch b − τ − 1 (a task dependency) and for every
     // live worker to have finished that batch (iteration b − τ on the progress clock).
-    const own = { deps: [pushes[dep]!] };
+    const own = { deps: [pushes[dep]!], ...iter(b) };
     const gate = progress.waitFor(b, tau);
     pulls.set(b, { batch, weights: prefetched(gate.then(() => worker.wait(worker.pull(keys, own)))) });
   };
@@ -249,6 +252,7 @@ export async function trainSlrWorker(
     // The gradient buffer is sent without a copy: give each push its own.
     pushes[b] = worker.push(
       kkt ? kkt.apply(batch.keys, weights.vals, g.slice()) : { keys: batch.keys, vals: g.slice() },
+      iter(b),
     );
     // A push that fails is reported by the wait at the end; a closed node ends the waits.
     void worker
@@ -267,6 +271,7 @@ export async function trainSlrWorker(
     }
   }
   const w0 = performance.now();
+  if (sync) for (const t of syncIterations(worker, total, train.rows, workers, cfg)) pushes.push(t);
   await Promise.all(pushes.map((t) => worker.wait(t)));
   // Push what significant-update held back, whole, so the sum of all updates reaches the servers.
   const sig = args.significant;
@@ -295,6 +300,26 @@ export async function trainSlrWorker(
   const lowestLive = Math.min(...view.workers.filter((w) => !view.dead.includes(w.id)).map((w) => w.rank));
   if (!(args.evaluator ?? rank === lowestLive)) return { evaluation: undefined, report: workerReport };
   return { evaluation: await evaluate(worker, await test(), cfg), report: workerReport };
+}
+
+/**
+ * Sync mode: every live worker pushes every iteration, and shards differ by a row, so one with
+ * fewer batches than the largest shard pushes nothing (an empty push) for the iterations it has
+ * no batch for. Returns their timestamps.
+ */
+function syncIterations(
+  worker: KVWorker,
+  total: number,
+  rows: number,
+  workers: number,
+  cfg: SlrConfig,
+): Timestamp<void>[] {
+  const largest = Math.ceil(rows / workers);
+  const last = Math.ceil(largest / cfg.batchSize) * slrEpochs(cfg, rows);
+  const empty = { keys: new BigUint64Array(0), vals: new Float32Array(0) };
+  const out: Timestamp<void>[] = [];
+  for (let b = total; b < last; b++) out.push(worker.push(empty, { iteration: b }));
+  return out;
 }
 
 /**

@@ -43,6 +43,8 @@ export interface ClusterView {
   replicas: number;
   /** Ids of nodes declared dead (missed heartbeats or lost connection). */
   dead: NodeId[];
+  /** Sync mode (aggregation on servers, `Scheduler.start({ sync: true })`); absent when off. */
+  sync?: boolean;
 }
 
 /** The wire form of a view: the ring travels as its defining fields. */
@@ -56,6 +58,7 @@ export interface WireClusterView {
   ring: WireRing;
   replicas: number;
   dead: NodeId[];
+  sync?: boolean;
 }
 
 export function viewToWire(v: ClusterView): WireClusterView {
@@ -72,5 +75,6 @@ export function viewFromWire(w: WireClusterView): ClusterView {
   if (!Number.isInteger(w.epoch) || w.epoch < 0) throw new RangeError(`bad epoch ${w.epoch}`);
   if (typeof w.run !== 'string') throw new RangeError('a view names its run');
   if (typeof w.leaseMs !== 'number' || !(w.leaseMs > 0)) throw new RangeError(`bad lease ${w.leaseMs}`);
+  if (w.sync !== undefined && typeof w.sync !== 'boolean') throw new RangeError('sync must be a boolean');
   return { ...w, dead: Array.isArray(w.dead) ? w.dead : [], ring: Ring.fromWire(w.ring) };
 }

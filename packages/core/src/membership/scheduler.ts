@@ -42,6 +42,12 @@ export interface SchedulerOptions {
    * into, as in the paper (ps-lite and BytePS have none). Capped by the number of servers minus one.
    */
   replicas?: number;
+  /**
+   * Sync mode (aggregation on servers): every server sums each iteration's pushes of the live
+   * workers and applies the update rule once to the sum (see `KVServerOptions.sync`). Carried in
+   * the view (`ClusterView.sync`) so that every role agrees. Default false.
+   */
+  sync?: boolean;
   /** Virtual servers per server on the ring (section 4.2). Default {@link DEFAULT_VIRTUAL_NODES}. */
   virtualNodes?: number;
   /**
@@ -720,6 +726,7 @@ export class Scheduler {
       ring,
       replicas: Math.max(0, Math.min(this.replicas, ring.size - 1)),
       dead: listed.filter((m) => m.dead).map((m) => m.id),
+      ...(this.opts.sync ? { sync: true } : {}),
     };
     this.views.next(view);
     const wire = viewToWire(view);

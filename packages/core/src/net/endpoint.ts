@@ -47,6 +47,9 @@ export function validateMeta(meta: Meta): void {
     bad('part must be a non-negative integer');
   }
   if (meta.resend !== undefined && typeof meta.resend !== 'boolean') bad('resend must be a boolean');
+  if (meta.iter !== undefined && (!Number.isSafeInteger(meta.iter) || meta.iter < 0)) {
+    bad('iter must be a non-negative integer');
+  }
   if (meta.inc !== undefined && (typeof meta.inc !== 'string' || meta.inc.length > 32)) {
     bad('inc must be a string of at most 32 characters');
   }

@@ -57,6 +57,8 @@ interface ForwardOrigin {
   done?: number;
   /** The range's master, which applied the push first. */
   master: NodeId;
+  /** For an iteration's sum (sync mode): the worker pushes summed in it, in wire form. */
+  contributors?: unknown;
 }
 
 /** Options of the replication side of a KVServer. */
@@ -68,6 +70,29 @@ export interface ReplicationOptions {
 }
 
 type WireSegment = [string, string, number];
+
+/** A worker push summed into an aggregate (sync mode): its sender, incarnation and timestamp. */
+export interface AggregateContributor {
+  sender: NodeId;
+  inc: string;
+  ts: number;
+}
+
+/** Records the worker pushes an aggregate forward names as applied here, with the sum's keys. */
+function recordContributors(
+  window: ReceiveWindow,
+  body: { contributors?: unknown },
+  keys: BigUint64Array,
+): void {
+  const list = body.contributors;
+  if (!Array.isArray(list)) return;
+  for (const c of list) {
+    if (!Array.isArray(c)) continue;
+    const [w, inc, ts] = c as unknown[];
+    if (typeof w === 'string' && typeof inc === 'string' && Number.isInteger(ts) && (ts as number) >= 0)
+      window.applied(w, inc, ts as number, keys);
+  }
+}
 
 /** Wire form of key ranges: bounds as decimal strings (msgpack has no 2^64). */
 function rangesToWire(ranges: readonly KeyRange[]): [string, string][] {
@@ -139,7 +164,14 @@ export class Replication implements ReplicaPort {
     copiesReceived: 0,
     duplicatesDropped: 0,
     keysByHop: [] as number[],
+    /** Segment bytes of forwards and range copies sent to other servers (first sends, not resends). */
+    replicaBytes: 0,
   };
+  /** The sums this server sent as master (sync mode), numbered under its own incarnation. */
+  private aggregateSeq = 0;
+  private readonly aggregateInc = globalThis.crypto.randomUUID().replaceAll('-', '').slice(0, 16);
+  /** Aggregate numbers forwarded and not yet held by every replica. */
+  private readonly aggregatesPending = new Set<number>();
   /** Per range: its chain and the forwards not acknowledged yet, as a throttled stream. */
   readonly state: ReplicationStateStream;
 
@@ -203,6 +235,7 @@ export class Replication implements ReplicaPort {
     const p = this.pending.get(seq);
     if (!p) return;
     p.sends.set(to, { meta, data });
+    for (const d of data) this.counters.replicaBytes += d.byteLength;
     this.resends.add(`${seq}:${to}`, to, Number.POSITIVE_INFINITY);
     this.node.send(to, meta, data).catch((err: unknown) => {
       // Resent on reconnect or after the resend interval, until it lands or `to` is declared dead.
@@ -434,6 +467,7 @@ export class Replication implements ReplicaPort {
       ts: req.ts,
       master: this.node.id,
       ...(meta.done !== undefined ? { done: meta.done } : {}),
+      ...(req.contributors ? { contributors: req.contributors } : {}),
     };
     return this.forwardOn(origin, kv, slices, view);
   }
@@ -483,12 +517,48 @@ export class Replication implements ReplicaPort {
             seq,
             master: origin.master,
             ...(origin.done !== undefined ? { done: origin.done } : {}),
+            ...(origin.contributors !== undefined ? { contributors: origin.contributors } : {}),
           },
         },
         data,
       );
     }
     return replicated;
+  }
+
+  /**
+   * Replication after aggregation (section 4.3, sync mode): forwards a sum this server applied as
+   * master (an iteration's aggregate) to the replicas of the ranges it touches, once, through the
+   * same forward and acknowledgement path as a worker's push, under this server's own id,
+   * incarnation and aggregate number. `contributors` are the worker pushes summed in it (sender,
+   * incarnation, timestamp): each replica records them as applied with the sum's keys, so that a
+   * worker resending one to the replica after it took over is not applied twice. Resolves once
+   * every replica holds the sum (at once when there is none), with the first refusal.
+   */
+  forwardAggregate(kv: KVPairs, contributors: readonly AggregateContributor[]): Promise<PsError | undefined> {
+    const view = this.view;
+    if (!view || kv.keys.length === 0 || view.ring.size === 0) return Promise.resolve(undefined);
+    const seq = ++this.aggregateSeq;
+    const req: KVRequest = {
+      sender: this.node.id,
+      app: this.app,
+      ts: seq,
+      push: true,
+      pull: false,
+      kv,
+      contributors: contributors.map((c) => [c.sender, c.inc, c.ts]),
+    };
+    // Replicas may forget the aggregates below the oldest one still unacknowledged.
+    let done = seq;
+    for (const p of this.aggregatesPending) if (p < done) done = p;
+    const meta = { inc: this.aggregateInc, done };
+    const replicated = this.forward(req, kv, view.ring.sliceByRange(kv.keys), meta, view);
+    if (!replicated) return Promise.resolve(undefined);
+    this.aggregatesPending.add(seq);
+    return replicated.then((err) => {
+      this.aggregatesPending.delete(seq);
+      return err;
+    });
   }
 
   /**
@@ -543,7 +613,13 @@ export class Replication implements ReplicaPort {
     view: ClusterView,
   ): { key: string; done: Promise<PsError | undefined> } | undefined {
     if (sent.meta.cmd !== 'replicate' || view.ring.size === 0) return undefined;
-    const body = sent.meta.body as { worker: NodeId; inc: string; master: NodeId; done?: number };
+    const body = sent.meta.body as {
+      worker: NodeId;
+      inc: string;
+      master: NodeId;
+      done?: number;
+      contributors?: unknown;
+    };
     const [keys, vals, , lens] = sent.data as [BigUint64Array, KVPairs['vals'], Segment, Int32Array?];
     const kv: KVPairs = lens ? { keys, vals, lens } : { keys, vals };
     const origin: ForwardOrigin = {
@@ -552,6 +628,7 @@ export class Replication implements ReplicaPort {
       ts: sent.meta.ts,
       master: body.master,
       ...(body.done !== undefined ? { done: body.done } : {}),
+      ...(body.contributors !== undefined ? { contributors: body.contributors } : {}),
     };
     const done = this.forwardOn(origin, kv, view.ring.sliceByRange(keys), view);
     if (!done) return undefined;
@@ -662,6 +739,7 @@ export class Replication implements ReplicaPort {
       inc?: unknown;
       done?: unknown;
       master?: unknown;
+      contributors?: unknown;
     };
     const { worker } = body;
     // A forward from a server older than chains names no master: its sender is the master.
@@ -722,6 +800,7 @@ export class Replication implements ReplicaPort {
       ts,
       master,
       ...(typeof body.done === 'number' ? { done: body.done } : {}),
+      ...(body.contributors !== undefined ? { contributors: body.contributors } : {}),
     };
     const finish = () => {
       const view = this.view!;
@@ -734,6 +813,7 @@ export class Replication implements ReplicaPort {
       }
       if (apply) {
         this.window.applied(worker, inc, ts, apply.keys, downstream);
+        recordContributors(this.window, body, apply.keys);
         this.counters.replicated++;
       }
       // What was applied before is acknowledged once this server's copies to new successors landed.

@@ -132,6 +132,12 @@ export interface Meta {
    * (see `range/range-request.ts` and `range/range-page.ts`, which read and check it).
    */
   range?: unknown;
+  /**
+   * On a data request to a server in sync mode: the iteration the push belongs to (summed with
+   * the other workers' pushes of that iteration), or the iteration a pull reads (answered once
+   * every earlier iteration is applied).
+   */
+  iter?: number;
   /** Per-filter state of this message (see `Filter`), under each filter's name. */
   filters?: Record<string, unknown>;
   /** Set on a response whose request failed: the remote `PsError` code and message. */
