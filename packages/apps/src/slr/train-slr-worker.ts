@@ -194,7 +194,8 @@ export async function trainSlrWorker(
     // The pull waits for this worker's push of batch b − τ − 1 (a task dependency) and for every
     // live worker to have finished that batch (iteration b − τ on the progress clock).
     const own = { deps: [pushes[dep]!], ...iter(b) };
-    const gate = progress.waitFor(b, tau);
+    // With one worker the bound across workers is the task dependency itself: no clock to wait on.
+    const gate = workers > 1 ? progress.waitFor(b, tau) : Promise.resolve();
     pulls.set(b, { batch, weights: prefetched(gate.then(() => worker.wait(worker.pull(keys, own)))) });
   };
   let idleMs = 0;
