@@ -2,13 +2,10 @@
 // roles, and createServer / createWorker resolve to the same shape.
 import { createServer, createWorker, isPsError, PsErrorCode, Scheduler, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, quiet } from './helpers/closers.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
+const closers = closeAfterEach();
 
 const HINT =
   'start every role before awaiting any (createServer and createWorker resolve only once the cluster is full, so await them together, e.g. Promise.all)';

@@ -16,13 +16,10 @@ import {
 import { reorderingTransport } from '@ps/core/testing';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, quiet } from './helpers/closers.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
+const closers = closeAfterEach();
 
 async function cluster(seed: number, consistency: Consistency, maxDelayMs = 4) {
   const hub = new InprocHub();

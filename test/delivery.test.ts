@@ -13,13 +13,10 @@ import {
   type Transport,
 } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, quiet } from './helpers/closers.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
+const closers = closeAfterEach();
 
 /** Drops every `every`-th frame sent to a peer whose id starts with `prefix` (it never arrives). */
 function lossy(inner: Transport, prefix: string, every: number, stats: { dropped: number }): Transport {

@@ -13,13 +13,10 @@ import {
 } from '@ps/core';
 import { keyCaching, quantize } from '@ps/filters';
 import { InprocHub, inproc } from '@ps/transport-inproc';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, quiet } from './helpers/closers.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
+const closers = closeAfterEach();
 
 /** A lossless test filter: XORs every value byte with `mask` and records the order it runs in. */
 function xorValues(mask: number, log: string[]): Filter {

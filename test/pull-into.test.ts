@@ -13,13 +13,10 @@ import {
 } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { tcp } from '@ps/transport-tcp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, quiet } from './helpers/closers.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
+const closers = closeAfterEach();
 
 async function cluster(kind: 'inproc' | 'tcp'): Promise<KVWorker> {
   const hub = new InprocHub();

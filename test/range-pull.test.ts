@@ -21,13 +21,10 @@ import { InprocHub, inproc } from '@ps/transport-inproc';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
 import { filter, firstValueFrom, timeout } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, quiet } from './helpers/closers.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
+const closers = closeAfterEach();
 
 type Kind = 'inproc' | 'tcp' | 'ws';
 

@@ -6,13 +6,10 @@ import { join } from 'node:path';
 import { adagradHandler, createServer, createWorker, isPsError, PsErrorCode, Scheduler } from '@ps/core';
 import { restoreServer, snapshotServer } from '@ps/core/node';
 import { tcp } from '@ps/transport-tcp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, quiet } from './helpers/closers.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
+const closers = closeAfterEach();
 
 async function cluster(
   dir: string | undefined,

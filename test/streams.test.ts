@@ -4,13 +4,10 @@
 import { createServer, createWorker, type Ring, Scheduler, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, quiet } from './helpers/closers.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
+const closers = closeAfterEach();
 
 async function cluster(numServers: number, replicas: number) {
   const scheduler = await Scheduler.start({

@@ -2,13 +2,10 @@
 // message that says what to do (an in-process cluster: the refusals do not depend on the wire).
 import { createServer, createWorker, isPsError, PsErrorCode, Scheduler, sumHandler } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, quiet } from './helpers/closers.js';
 
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const closers: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((c) => c().catch(() => undefined)));
-});
+const closers = closeAfterEach();
 
 async function cluster(opts: { sync: boolean; workers: number; maxOpenIterations?: number }) {
   const hub = new InprocHub();
