@@ -1,6 +1,8 @@
 import {
+  consoleLogger,
   createServer,
   createWorker,
+  logLevelFromEnv,
   PsError,
   PsErrorCode,
   Scheduler,
@@ -58,6 +60,8 @@ export interface SketchSummary {
   /** N over the seconds the workers took to stream and push their items (tokenizing excluded). */
   inserts_per_s: number;
   pushes: number;
+  /** Counters each server holds (every counter touched; the ring's ranges split the rows). */
+  counters_per_server: number[];
   seconds: number;
 }
 
@@ -114,15 +118,14 @@ export async function runSketch(opts: RunSketchOptions): Promise<SketchSummary> 
     port: 0,
     numServers: servers,
     numWorkers: workers,
+    // The workers leave as soon as they are done: the scheduler's warnings about the progress
+    // clocks it can no longer send them are noise here (PS_LOG_LEVEL still sets the level).
+    logger: consoleLogger('ps-scheduler', process.env.PS_LOG_LEVEL ? logLevelFromEnv() : 'error'),
   });
   const at = { host: '127.0.0.1', port: scheduler.address.port };
-  const serverNodes = Array.from({ length: servers }, () =>
-    createServer({
-      transport: inproc({ hub }),
-      scheduler: at,
-      host: '127.0.0.1',
-      handler: sumHandler({ dtype: 'float64' }),
-    }),
+  const tables = Array.from({ length: servers }, () => sumHandler({ dtype: 'float64' }));
+  const serverNodes = tables.map((handler) =>
+    createServer({ transport: inproc({ hub }), scheduler: at, host: '127.0.0.1', handler }),
   );
   const workerNodes = await Promise.all(
     Array.from({ length: workers }, () =>
@@ -182,6 +185,7 @@ export async function runSketch(opts: RunSketchOptions): Promise<SketchSummary> 
       heavy_hitters_recall: trueTop.length ? found / trueTop.length : 1,
       inserts_per_s: streamSeconds > 0 ? N / streamSeconds : 0,
       pushes: pushes.reduce((a, b) => a + b, 0),
+      counters_per_server: tables.map((t) => t.table.size),
       seconds: (performance.now() - t0) / 1000,
     };
   } finally {
