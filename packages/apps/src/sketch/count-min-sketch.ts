@@ -3,11 +3,15 @@ import { PsError, PsErrorCode, seededRandom } from '@ps/core';
 /** The Mersenne prime 2^31 − 1: the field of the hash family `((a·x + b) mod p) mod w`. */
 const P = 2147483647;
 
-/** `(a · x) mod P` for `a, x < 2^31`, exact in doubles: `a` split in 16-bit halves (every term < 2^48). */
-function mulMod(a: number, x: number): number {
-  const hi = Math.floor(a / 65536);
-  const lo = a % 65536;
-  return (((hi * x) % P) * 65536 + lo * x) % P;
+/**
+ * `v mod P` for `0 ≤ v < 2^52`, with `2^31 ≡ 1 (mod P)`: the high part folded onto the low one
+ * (exact in doubles, and without the slow floating-point `%`). The result is in `[0, P)` when
+ * `v < 2^48` (the fold is then below 2P).
+ */
+function fold(v: number): number {
+  const hi = Math.floor(v / 2147483648);
+  const r = v - hi * 2147483648 + hi;
+  return r >= P ? r - P : r;
 }
 
 /** Options of {@link CountMinSketch}. */
@@ -50,7 +54,9 @@ export class CountMinSketch {
   readonly delta: number;
   /** The distance between the keys of consecutive counters. */
   readonly stride: bigint;
-  private readonly a: Float64Array;
+  /** The rows' multipliers `a_r`, split in 16-bit halves so every product stays below 2^48. */
+  private readonly aHi: Float64Array;
+  private readonly aLo: Float64Array;
   private readonly b: Float64Array;
 
   /** @throws PsError `PS_ERR_CONFIG` when ε or δ is not in (0, 1), or the sketch would exceed 2^31 counters. */
@@ -78,18 +84,23 @@ export class CountMinSketch {
       );
     this.stride = (1n << 64n) / BigInt(this.size);
     const rand = seededRandom(opts.seed ?? 1);
-    this.a = new Float64Array(this.depth);
+    this.aHi = new Float64Array(this.depth);
+    this.aLo = new Float64Array(this.depth);
     this.b = new Float64Array(this.depth);
     for (let r = 0; r < this.depth; r++) {
-      this.a[r] = 1 + Math.floor(rand() * (P - 1)); // a ≠ 0
+      const a = 1 + Math.floor(rand() * (P - 1)); // a ≠ 0
+      this.aHi[r] = Math.floor(a / 65536);
+      this.aLo[r] = a % 65536;
       this.b[r] = Math.floor(rand() * P);
     }
   }
 
   /** The counter index (`r·w + c`) of `item` (a uint32) in row `row`. */
   index(item: number, row: number): number {
-    const x = (item >>> 0) % P;
-    return row * this.width + (((mulMod(this.a[row]!, x) + this.b[row]!) % P) % this.width);
+    const x = fold(item >>> 0);
+    // (a·x + b) mod P = ((aHi·x mod P)·2^16 + aLo·x + b) mod P, every term below 2^48.
+    const h = fold(fold(this.aHi[row]! * x) * 65536 + this.aLo[row]! * x + this.b[row]!);
+    return row * this.width + (h % this.width);
   }
 
   /** The parameter-server key of counter `index`. */
