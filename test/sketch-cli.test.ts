@@ -1,6 +1,7 @@
 // `pskv sketch` as a user runs it: the built CLI spawned as a process on SpamAssassin's word
-// bigrams; its JSON summary checked against the count-min guarantee, which the process computes
-// from the exact counts (estimate never below the truth, within εN for at least 1 − δ).
+// bigrams, its nodes talking over TCP on 127.0.0.1; its JSON summary checked against the
+// count-min guarantee, which the process computes from the exact counts (an estimate is never
+// below the truth, and within εN for at least 1 − δ of the queried bigrams).
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exitCode, killAll, spawnNode } from './helpers/processes.js';
@@ -23,6 +24,8 @@ describe('pskv sketch', () => {
       '3',
       '--workers',
       '2',
+      '--transport',
+      'tcp',
       '--json',
     ]);
     expect(await exitCode(p, 120_000), p.stderr.join('\n')).toBe(0);
@@ -35,6 +38,7 @@ describe('pskv sketch', () => {
       depth: 5,
       servers: 3,
       workers: 2,
+      transport: 'tcp',
     });
     // The corpus as the loader and tokenizer give it: a fixed count of bigram occurrences.
     expect(s.N).toBe(2_087_188);

