@@ -121,36 +121,43 @@ export async function runSketch(opts: RunSketchOptions): Promise<SketchSummary> 
   const queries = chooseQueries(exact, opts.top ?? 100, opts.sample ?? 10_000, seed);
   const { queried } = queries;
   const top = queries.trueTop.length;
-  // Over inproc nothing holds the event loop open while a request waits in the message layer
-  // (its timers are unref'd): without this handle a run of 10,000 IMDB reviews ended the process
-  // mid-stream with status 0. Held until the cluster is down.
+  // Over inproc, while a request waits in the message layer nothing of the transport holds the
+  // event loop open: without this handle a run of 10,000 IMDB reviews ended the process
+  // mid-stream with status 0. Held until the cluster is down, or its start failed.
   const keepAlive = setInterval(() => undefined, 1_000);
   const hub = new InprocHub();
   const transport = () => (opts.transport === 'tcp' ? tcp() : inproc({ hub }));
-  const scheduler = await Scheduler.start({
-    transport: transport(),
-    host: '127.0.0.1',
-    port: 0,
-    numServers: servers,
-    numWorkers: workers,
-    // Every node shares this one thread: a long synchronous stretch (a worker counting a batch)
-    // must not look like a dead node.
-    heartbeatTimeoutMs: 60_000,
-    // The workers leave as soon as they are done: the scheduler's warnings about the progress
-    // clocks it can no longer send them are noise here (PS_LOG_LEVEL still sets the level).
-    logger: consoleLogger('ps-scheduler', process.env.PS_LOG_LEVEL ? logLevelFromEnv() : 'error'),
+  const startCluster = async () => {
+    const scheduler = await Scheduler.start({
+      transport: transport(),
+      host: '127.0.0.1',
+      port: 0,
+      numServers: servers,
+      numWorkers: workers,
+      // Every node shares this one thread: a long synchronous stretch (a worker counting a batch)
+      // must not look like a dead node.
+      heartbeatTimeoutMs: 60_000,
+      // The workers leave as soon as they are done: the scheduler's warnings about the progress
+      // clocks it can no longer send them are noise here (PS_LOG_LEVEL still sets the level).
+      logger: consoleLogger('ps-scheduler', process.env.PS_LOG_LEVEL ? logLevelFromEnv() : 'error'),
+    });
+    const at = { host: '127.0.0.1', port: scheduler.address.port };
+    const tables = Array.from({ length: servers }, () => sumHandler({ dtype: 'float64' }));
+    const serverNodes = tables.map((handler) =>
+      createServer({ transport: transport(), scheduler: at, host: '127.0.0.1', handler }),
+    );
+    const workerNodes = await Promise.all(
+      Array.from({ length: workers }, () =>
+        createWorker({ transport: transport(), scheduler: at, host: '127.0.0.1' }),
+      ),
+    );
+    const started = await Promise.all(serverNodes);
+    return { scheduler, tables, workerNodes, started };
+  };
+  const { scheduler, tables, workerNodes, started } = await startCluster().catch((err: unknown) => {
+    clearInterval(keepAlive);
+    throw err;
   });
-  const at = { host: '127.0.0.1', port: scheduler.address.port };
-  const tables = Array.from({ length: servers }, () => sumHandler({ dtype: 'float64' }));
-  const serverNodes = tables.map((handler) =>
-    createServer({ transport: transport(), scheduler: at, host: '127.0.0.1', handler }),
-  );
-  const workerNodes = await Promise.all(
-    Array.from({ length: workers }, () =>
-      createWorker({ transport: transport(), scheduler: at, host: '127.0.0.1' }),
-    ),
-  );
-  const started = await Promise.all(serverNodes);
   try {
     const s0 = performance.now();
     const pushes = await Promise.all(
