@@ -121,9 +121,11 @@ export async function runSketch(opts: RunSketchOptions): Promise<SketchSummary> 
   const queries = chooseQueries(exact, opts.top ?? 100, opts.sample ?? 10_000, seed);
   const { queried } = queries;
   const top = queries.trueTop.length;
-  // Over inproc, while a request waits in the message layer nothing of the transport holds the
-  // event loop open: without this handle a run of 10,000 IMDB reviews ended the process
-  // mid-stream with status 0. Held until the cluster is down, or its start failed.
+  // Over inproc no socket holds the event loop open. With the default 2 s heartbeat timeout
+  // (before the one below) a run of 10,000 IMDB reviews had its nodes declared dead while this
+  // thread was busy, and the process ended mid-stream with status 0, the workers' waits never
+  // settled; with this handle the same run fails with PS_ERR_FENCED instead. Held until the
+  // cluster is down, or its start failed.
   const keepAlive = setInterval(() => undefined, 1_000);
   const hub = new InprocHub();
   const transport = () => (opts.transport === 'tcp' ? tcp() : inproc({ hub }));
