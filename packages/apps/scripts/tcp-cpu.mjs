@@ -72,13 +72,12 @@ try {
   const list = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
   const keys = o.sealed ? sealKeys(list) : list;
   const kv = { keys, vals: new Float32Array(n).fill(1) };
-  const opts = undefined;
   const issue = () =>
     o.op === 'push'
-      ? worker.wait(worker.push(kv, opts))
+      ? worker.wait(worker.push(kv))
       : o.op === 'pull'
-        ? worker.wait(worker.pull(keys, opts))
-        : worker.wait(worker.pushPull(kv, opts));
+        ? worker.wait(worker.pull(keys))
+        : worker.wait(worker.pushPull(kv));
   await worker.wait(worker.push(kv));
   for (let i = 0; i < 5; i++) await issue();
   const rounds = [];
