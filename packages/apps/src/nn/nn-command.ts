@@ -46,8 +46,8 @@ export function registerNnCommand(program: Command, script: string, onStart?: (n
         .choices(['sgd', 'momentum', 'adam'])
         .default('adam'),
     )
-    .option('--lr <rate>', 'learning rate (default: sgd 0.1, momentum 0.01, adam 0.001)', num)
-    .option('--epochs <n>', 'passes over the training images', int, 3)
+    .option('--lr <rate>', 'learning rate (default: sgd 0.1, momentum 0.01, adam 0.002)', num)
+    .option('--epochs <n>', 'passes over the training images', int, 4)
     .option('--batch-size <n>', 'images per step per worker', int, 64)
     .option('--train-limit <n>', 'train on the first n of the 60,000 training images', int, 60_000)
     .option('--test-limit <n>', 'test on the first n of the 10,000 test images', int, 10_000)

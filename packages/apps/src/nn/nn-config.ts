@@ -12,7 +12,7 @@ export interface NnConfig {
   consistency: 'sync' | 'eventual';
   /** The update rule on the servers. */
   optimizer: 'sgd' | 'momentum' | 'adam';
-  /** Its learning rate (default per rule: SGD 0.1, momentum 0.01, Adam 0.001). */
+  /** Its learning rate (default per rule: SGD 0.1, momentum 0.01, Adam 0.002). */
   lr: number;
   epochs: number;
   /** Images per step per worker. */
@@ -26,10 +26,10 @@ export interface NnConfig {
 }
 
 /** Learning rates by rule when `--lr` is not given. */
-export const NN_DEFAULT_LR = { sgd: 0.1, momentum: 0.01, adam: 0.001 } as const;
+export const NN_DEFAULT_LR = { sgd: 0.1, momentum: 0.01, adam: 0.002 } as const;
 
 /**
- * Fills in the defaults (MLP, 2 workers, 1 server, sync, Adam, 3 epochs, batch 64, all of MNIST,
+ * Fills in the defaults (MLP, 2 workers, 1 server, sync, Adam, 4 epochs, batch 64, all of MNIST,
  * seed 1) and checks the ranges.
  * @throws PsError `PS_ERR_CONFIG` for a value out of range; the message names the option.
  */
@@ -43,7 +43,7 @@ export function resolveNnConfig(o: Partial<NnConfig>): NnConfig {
     consistency: o.consistency ?? 'sync',
     optimizer,
     lr: o.lr ?? NN_DEFAULT_LR[optimizer],
-    epochs: o.epochs ?? 3,
+    epochs: o.epochs ?? 4,
     batchSize: o.batchSize ?? 64,
     trainLimit: o.trainLimit ?? 60_000,
     testLimit: o.testLimit ?? 10_000,

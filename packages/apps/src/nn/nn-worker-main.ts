@@ -24,6 +24,11 @@ export async function nnWorkerMain(): Promise<void> {
   const port = Number(process.env.PS_NN_SCHEDULER_PORT);
   if (!cfg || !Number.isInteger(port))
     throw new PsError(PsErrorCode.CONFIG, 'pskv nn-worker is started by `pskv nn`, not by hand');
+  // The launcher gone (killed, crashed): nothing is left to report to, so stop.
+  let finished = false;
+  process.once('disconnect', () => {
+    if (!finished) process.exit(1);
+  });
   await useWasmBackend(1);
   const data = await loadMnist({ trainLimit: cfg.trainLimit, testLimit: cfg.testLimit });
   const { node, workers } = await createWorker({
@@ -81,6 +86,7 @@ export async function nnWorkerMain(): Promise<void> {
     final,
   });
   await node.finalize();
+  finished = true;
   // The IPC channel would keep this process alive.
   process.disconnect?.();
 }

@@ -90,7 +90,7 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
     let exited = 0;
     const finished = new Promise<void>((resolve, reject) => {
       for (let i = 0; i < cfg.workers; i++) {
-        const child = spawn(process.execPath, [opts.workerScript, 'nn-worker'], {
+        const child = spawn(process.execPath, [...process.execArgv, opts.workerScript, 'nn-worker'], {
           stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
           env: { ...process.env, PS_NN_CONFIG: JSON.stringify(cfg), PS_NN_SCHEDULER_PORT: String(at.port) },
         });

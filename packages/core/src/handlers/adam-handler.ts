@@ -33,6 +33,11 @@ export function adamHandler(opts: AdamOptions = {}): TableHandler {
   checkOption('1 - beta1', 1 - b1, 0, true);
   checkOption('1 - beta2', 1 - b2, 0, true);
   const eps = checkOption('eps', opts.eps ?? 1e-7, 0);
+  // Bias corrections by step count: keys usually share t, so the two powers are computed once
+  // per run of equal t, not per element.
+  let lastT = 0;
+  let c1 = 1;
+  let c2 = 1;
   return tableHandler(
     {
       name: 'adam',
@@ -50,8 +55,13 @@ export function adamHandler(opts: AdamOptions = {}): TableHandler {
           m[k] = b1 * m[k]! + (1 - b1) * g;
           v[k] = b2 * v[k]! + (1 - b2) * g * g;
           // The stored (possibly float32) moments are the ones applied, as a replica applies them.
-          const mHat = m[k]! / (1 - b1 ** t);
-          const vHat = v[k]! / (1 - b2 ** t);
+          if (t !== lastT) {
+            lastT = t;
+            c1 = 1 - b1 ** t;
+            c2 = 1 - b2 ** t;
+          }
+          const mHat = m[k]! / c1;
+          const vHat = v[k]! / c2;
           w[k] = w[k]! - (lr * mHat) / (Math.sqrt(vHat) + eps);
         }
       },
