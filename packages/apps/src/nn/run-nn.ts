@@ -9,8 +9,11 @@ import {
   Scheduler,
 } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
+import { mnistModel } from './mnist-model.js';
 import { type NnConfig, nnRule } from './nn-config.js';
 import type { NnWorkerMessage } from './nn-worker-message.js';
+import { useWasmBackend } from './use-wasm-backend.js';
+import { variableKeyMap } from './variable-key-map.js';
 
 /** The summary of a `pskv nn` job (its `--json` line). */
 export interface NnSummary {
@@ -54,6 +57,13 @@ export interface RunNnOptions {
  */
 export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummary> {
   const t0 = performance.now();
+  // The model's key map, for the servers' tables: its keys stored by index, not hashed.
+  await useWasmBackend(1);
+  const model = mnistModel(cfg.model, cfg.seed);
+  const keys = variableKeyMap(
+    model.trainableWeights.map((w) => ({ name: w.name, shape: w.shape as number[] })),
+  );
+  model.dispose();
   const sync = cfg.consistency === 'sync';
   const scheduler = await Scheduler.start({
     transport: tcp(),
@@ -68,7 +78,7 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
   });
   const at = { host: '127.0.0.1', port: scheduler.address.port };
   const servers = Array.from({ length: cfg.servers }, () => {
-    const rule = nnRule(cfg);
+    const rule = nnRule(cfg, keys);
     return createServer({
       transport: tcp(),
       scheduler: at,
