@@ -1,7 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type NnConfig, resolveNnConfig } from './nn-config.js';
-import { nnWorkerMain } from './nn-worker-main.js';
-import { runNn } from './run-nn.js';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -61,6 +59,8 @@ export function registerNnCommand(program: Command, script: string, onStart?: (n
       log(
         `pskv nn: ${cfg.model} on MNIST (${cfg.trainLimit} training, ${cfg.testLimit} test images), ${cfg.workers} worker processes, ${cfg.servers} server(s), ${cfg.consistency}, ${cfg.optimizer} lr ${cfg.lr}, ${cfg.epochs} epochs of batch ${cfg.batchSize}`,
       );
+      // tfjs loads only for this command, not for every `pskv` process (the SLR roles).
+      const { runNn } = await import('./run-nn.js');
       const s = await runNn(cfg, { workerScript: script, onProgress: log });
       const out = json ? process.stderr : process.stdout;
       out.write(
@@ -70,6 +70,7 @@ export function registerNnCommand(program: Command, script: string, onStart?: (n
     });
   program.command('nn-worker', { hidden: true }).action(async () => {
     onStart?.('nn-worker');
+    const { nnWorkerMain } = await import('./nn-worker-main.js');
     await nnWorkerMain();
   });
 }
