@@ -3,8 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 /**
  * Gives tfjs's WebAssembly backend the kernel it lacks for training a ConvNet:
  * `Conv2DBackpropFilter` (the gradient of a 2-D convolution with respect to its filter; 4.22.0
- * registers the 3-D one only). It runs the 2-D case as the 3-D kernel on a depth of 1 (NHWC,
- * `valid` or `same` padding, no dilation: what `tf.layers.conv2d` training uses). Idempotent;
+ * registers the 3-D one only). It runs the 2-D case as the 3-D kernel on a depth of 1: NHWC,
+ * `valid` or `same` padding, strides of 1, no dilation (`tf.layers.conv2d`'s defaults; a pooling
+ * layer downsamples). Other convolutions throw when their gradient is taken. Idempotent;
  * browser-safe. Call it once before training a model with a `conv2d` layer on the `wasm` backend.
  */
 export function registerWasmConvGrad(): void {
@@ -20,6 +21,12 @@ export function registerWasmConvGrad(): void {
           `Conv2DBackpropFilter on wasm: only NHWC with 'valid' or 'same' padding, got ${dataFormat} ${JSON.stringify(pad)}`,
         );
       const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
+      // Through the 3-D kernel a stride of 2 gives wrong gradients (checked against the CPU
+      // backend): refuse rather than train on them.
+      if (sh !== 1 || sw !== 1)
+        throw new Error(
+          `Conv2DBackpropFilter on wasm: strides of 1 only, got [${sh}, ${sw}]; downsample with a pooling layer, or train on the cpu backend`,
+        );
       const e = tf.engine();
       const run = (name: string, ins: tf.NamedTensorMap, at: object) =>
         e.runKernel(name, ins, at as unknown as tf.NamedAttrMap) as tf.Tensor;
