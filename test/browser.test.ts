@@ -1,12 +1,14 @@
 // Browser workers end to end: `pskv slr --transport ws --browser-workers 1` runs a cluster of OS
 // processes on 127.0.0.1, `pskv serve` serves the page, and Debian's Chromium (driven by
-// playwright-core, which downloads no browser) opens it: the tab joins as a worker, trains its
-// shard of SpamAssassin, and its pushes reach the servers.
+// playwright-core, which downloads no browser) opens it: the tab joins as a worker in a Web
+// Worker, reads its own shard in the job's binary form, trains it through the job's filter chain
+// (lz4 as the browser build of lz4-wasm), and its pushes reach the servers.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decodeSparseDataset, validateDataset } from '@ps/apps';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chromiumPath, launchChromium } from './helpers/chromium.js';
 import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js';
@@ -72,7 +74,14 @@ interface TabState {
   accuracy: number | null;
   auc: number | null;
   bytesSent: number;
+  filters: { signature: string; bytesIn: number; bytesOut: number }[];
   error: string | null;
+}
+
+/** The page's main-thread timer (`window.psMainThread`): 50 ms ticks and the longest gap seen. */
+interface MainThreadPulse {
+  ticks: number;
+  maxGapMs: number;
 }
 
 describe('browser workers', () => {
@@ -83,7 +92,12 @@ describe('browser workers', () => {
     const secretFile = join(dir, 'secret');
     writeFileSync(secretFile, randomBytes(32).toString('base64'), { mode: 0o600 });
     const web = await serve();
-    const { job, page } = await browserJob(web.url, ['--secret-file', secretFile]);
+    const { job, page } = await browserJob(web.url, [
+      '--secret-file',
+      secretFile,
+      '--filters',
+      'key-caching,lz4',
+    ]);
     expect(page.startsWith(`${web.url}?scheduler=127.0.0.1%3A`)).toBe(true);
     expect(new URL(page).hash).toMatch(/^#secret=/);
     const chrome = await launchChromium();
@@ -96,11 +110,39 @@ describe('browser workers', () => {
       await tab.waitForFunction(
         () => {
           const s = (window as { psWorker?: { status: string } }).psWorker?.status;
+          return s === 'training' || s === 'done' || s === 'failed';
+        },
+        undefined,
+        { timeout: 120_000, polling: 100 },
+      );
+      // The training loop runs in a dedicated Worker of the page, which has no DOM.
+      const workers = tab.workers();
+      expect(workers.map((w) => new URL(w.url()).pathname)).toEqual(['/train-worker.js']);
+      expect(await workers[0]!.evaluate(() => typeof (globalThis as { document?: unknown }).document)).toBe(
+        'undefined',
+      );
+      // While it trains, the page's main thread answers at once and its 50 ms timer keeps ticking.
+      const before = (await tab.evaluate(
+        () => (window as { psMainThread?: unknown }).psMainThread,
+      )) as MainThreadPulse;
+      const t0 = Date.now();
+      const during = (await tab.evaluate(() => (window as { psWorker?: unknown }).psWorker)) as TabState;
+      const answeredMs = Date.now() - t0;
+      expect(during.status, `${JSON.stringify(during)}; the tab's console:\n${logs.join('\n')}`).toBe(
+        'training',
+      );
+      expect(answeredMs).toBeLessThan(2000);
+      await tab.waitForFunction(
+        () => {
+          const s = (window as { psWorker?: { status: string } }).psWorker?.status;
           return s === 'done' || s === 'failed';
         },
         undefined,
         { timeout: 180_000, polling: 250 },
       );
+      const after = (await tab.evaluate(
+        () => (window as { psMainThread?: unknown }).psMainThread,
+      )) as MainThreadPulse;
       const tabState = (await tab.evaluate(() => (window as { psWorker?: unknown }).psWorker)) as TabState;
       expect(tabState.error, `the tab failed; its console:\n${logs.join('\n')}`).toBeNull();
       expect(tabState.status).toBe('done');
@@ -114,6 +156,16 @@ describe('browser workers', () => {
       expect(tabState.pushes).toBeGreaterThan(0);
       expect(tabState.pushesAcked).toBe(tabState.pushes);
       expect(tabState.bytesSent).toBeGreaterThan(0);
+      // The job's filter chain ran in the tab: key caching, then LZ4 (lz4-wasm), which shrank what it was given.
+      expect(tabState.filters.map((f) => f.signature)).toEqual([
+        expect.stringMatching(/^key-caching/),
+        'lz4',
+      ]);
+      const lz4 = tabState.filters[1]!;
+      expect(lz4.bytesIn).toBeGreaterThan(0);
+      expect(lz4.bytesOut).toBeLessThan(lz4.bytesIn);
+      expect(after.ticks).toBeGreaterThan(before.ticks);
+      expect(after.maxGapMs).toBeLessThan(2000);
       // The model on the tab's held-out split, pulled after every worker finished.
       expect(tabState.accuracy!).toBeGreaterThanOrEqual(0.95);
       // The page shows it too.
@@ -184,7 +236,7 @@ describe('browser workers', () => {
     }
   }, 240_000);
 
-  it('pskv serve serves the page, its bundle and the data, refuses the rest, and stops on SIGTERM', async () => {
+  it("pskv serve serves the page, its bundles and a job's data in binary shards, refuses the rest, and stops on SIGTERM", async () => {
     const { proc, url } = await serve();
     const page = await fetch(url);
     expect(page.status).toBe(200);
@@ -195,12 +247,37 @@ describe('browser workers', () => {
     expect(bundle.headers.get('content-type')).toMatch(/^text\/javascript/);
     // A browser bundle: no Node built-in is imported.
     expect(await bundle.text()).not.toMatch(/from\s*["']node:|require\(["']node:/);
-    const data = await fetch(new URL('data/spam.json', url));
-    expect(data.status).toBe(200);
-    const { texts, labels } = (await data.json()) as { texts: string[]; labels: number[] };
-    expect(texts).toHaveLength(6046);
-    expect(labels.reduce((a, b) => a + b, 0)).toBe(1896);
-    expect((await fetch(new URL('data/imdb.json', url))).status).toBe(404);
+    const worker = await fetch(new URL('train-worker.js', url));
+    expect(worker.status).toBe(200);
+    const workerCode = await worker.text();
+    expect(workerCode).not.toMatch(/from\s*["']node:|require\(["']node:/);
+    // lz4-wasm's wasm is in the Worker's bundle (base64): the tab fetches nothing else for it.
+    expect(workerCode).toContain('__psSetWasm');
+    // A job's data, in its binary form: the sizes, a tab's shard, the test rows.
+    const job = 'scheduler=127.0.0.1%3A1&dataset=spam';
+    const sizes = await fetch(new URL(`data/slr/sizes?${job}`, url));
+    expect(sizes.status).toBe(200);
+    expect(await sizes.json()).toEqual({ trainRows: 4837, testRows: 1209, features: 2 ** 20 });
+    const shard = await fetch(new URL(`data/slr/train?${job}&rank=1&count=2`, url));
+    expect(shard.status).toBe(200);
+    expect(shard.headers.get('content-type')).toBe('application/octet-stream');
+    const rows = validateDataset(decodeSparseDataset(new Uint8Array(await shard.arrayBuffer()))!);
+    expect(rows.rows).toBe(4837 - Math.floor(4837 / 2));
+    expect(rows.features).toBe(2 ** 20);
+    expect(rows.name).toBe('spam/train[1/2]');
+    const test = validateDataset(
+      decodeSparseDataset(
+        new Uint8Array(await (await fetch(new URL(`data/slr/test?${job}`, url))).arrayBuffer()),
+      )!,
+    );
+    expect(test.rows).toBe(1209);
+    // The raw corpus is not served; nor is a file the server was not given, nor a bad shard.
+    expect((await fetch(new URL('data/spam.json', url))).status).toBe(404);
+    const other = await fetch(new URL('data/slr/sizes?scheduler=127.0.0.1%3A1&dataset=%2Fetc%2Fpasswd', url));
+    expect(other.status).toBe(403);
+    expect(await other.text()).toMatch(/the data set '\/etc\/passwd' is not served here/);
+    expect((await fetch(new URL(`data/slr/train?${job}&rank=2&count=2`, url))).status).toBe(400);
+    expect((await fetch(new URL('data/slr/sizes?dataset=spam', url))).status).toBe(400);
     expect((await fetch(new URL('../package.json', url))).status).toBe(404);
     expect((await fetch(new URL('%2e%2e/cli.js', url))).status).toBe(404);
     expect((await fetch(url, { method: 'POST', body: 'x' })).status).toBe(405);
