@@ -236,6 +236,73 @@ describe('browser workers', () => {
     }
   }, 240_000);
 
+  it('a tab trains a LIBSVM file the job was given, through quantize:8 and lz4, beside a Node worker', async () => {
+    chromiumPath();
+    // 2,000 rows of 40 sparse features, labelled by the sign of a fixed linear score: separable.
+    const dir = mkdtempSync(join(tmpdir(), 'ps-browser-svm-'));
+    const file = join(dir, 'linear.svm');
+    let seed = 7;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const lines: string[] = [];
+    for (let r = 0; r < 2000; r++) {
+      const feats = new Map<number, number>();
+      for (let k = 0; k < 6; k++) feats.set(1 + Math.floor(rnd() * 40), Math.round(rnd() * 100) / 100 + 0.01);
+      const ids = [...feats.keys()].sort((a, b) => a - b);
+      const score = ids.reduce((a, id) => a + (id <= 20 ? 1 : -1) * feats.get(id)!, 0);
+      lines.push(`${score >= 0 ? '+1' : '-1'} ${ids.map((id) => `${id}:${feats.get(id)}`).join(' ')}`);
+    }
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const { job, page } = await browserJob('http://127.0.0.1:0/', [
+      '--serve',
+      '--servers',
+      '1',
+      '--filters',
+      'quantize:8,lz4:0',
+      '--dataset',
+      file,
+    ]);
+    const chrome = await launchChromium();
+    try {
+      const tab = await chrome.browser.newPage();
+      await tab.goto(page, { timeout: 30_000 });
+      await tab.waitForFunction(
+        () => {
+          const s = (window as { psWorker?: { status: string } }).psWorker?.status;
+          return s === 'done' || s === 'failed';
+        },
+        undefined,
+        { timeout: 120_000, polling: 250 },
+      );
+      const tabState = (await tab.evaluate(() => (window as { psWorker?: unknown }).psWorker)) as TabState;
+      expect(tabState.error).toBeNull();
+      expect(tabState.status).toBe('done');
+      // The job's split (seed 42, a fifth held out); the tab trains its half of the training rows.
+      expect(tabState.rowsTrain).toBe(1600);
+      expect(tabState.rowsTest).toBe(400);
+      expect(tabState.pushes).toBe(tabState.batchesTotal);
+      expect(tabState.pushesAcked).toBe(tabState.pushes);
+      expect(tabState.filters.map((f) => f.signature)).toEqual(['quantize:8', 'lz4']);
+      expect(tabState.filters[0]!.bytesOut).toBeLessThan(tabState.filters[0]!.bytesIn);
+      expect(tabState.accuracy!).toBeGreaterThanOrEqual(0.9);
+      expect(await exitCode(job, 60_000), job.stderr.join('\n')).toBe(0);
+      const summary = JSON.parse(job.lines.at(-1)!) as {
+        accuracy: number;
+        rows_train: number;
+        push_requests_by_worker: Record<string, number>;
+      };
+      expect(summary.rows_train).toBe(1600);
+      // One server: each of the tab's pushes is one push request there.
+      expect(summary.push_requests_by_worker[tabState.id]).toBe(tabState.pushes);
+      expect(summary.accuracy).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      await chrome.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+
   it("pskv serve serves the page, its bundles and a job's data in binary shards, refuses the rest, and stops on SIGTERM", async () => {
     const { proc, url } = await serve();
     const page = await fetch(url);
