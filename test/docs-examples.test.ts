@@ -56,6 +56,7 @@ const EXPECTED: Record<string, string[]> = {
   'ws-tls.mjs': ['server-0'],
   'ws-browser.mjs': ['[ 2.5 ]'],
   'tasks-algorithm1.mjs': ['[ 100, 101 ]', '10', '12 true'],
+  'nn-own-model.mjs': ['true true'],
 };
 /** Examples run another way (below), or by another example. */
 const RUN_ELSEWHERE = [

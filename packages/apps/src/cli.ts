@@ -15,6 +15,7 @@ import { resolveRoleSecrets, roleSecretValues } from './job/resolve-role-secrets
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
+import { registerNnCommand } from './nn/nn-command.js';
 import { runSketch } from './sketch/run-sketch.js';
 import {
   resolveSlrConfig,
@@ -404,6 +405,10 @@ program
     );
     if (o.json) process.stdout.write(`${JSON.stringify({ dataset: ds.name, ...s })}\n`);
   });
+
+registerNnCommand(program, fileURLToPath(import.meta.url), (name) => {
+  running = name;
+});
 
 program
   .command('serve')

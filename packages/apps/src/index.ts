@@ -6,6 +6,15 @@ export { openSlrData, type SlrData } from './job/open-slr-data.js';
 export { preflightSlrData } from './job/preflight-slr-data.js';
 export { createProgressDisplay, type ProgressDisplay } from './job/progress-display.js';
 export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-role.js';
+export { registerWasmConvGrad } from './nn/register-wasm-conv-grad.js';
+export {
+  type BridgeStep,
+  TfjsBridge,
+  type TfjsBridgeOptions,
+  type TrainableVariables,
+} from './nn/tfjs-bridge.js';
+export { useWasmBackend } from './nn/use-wasm-backend.js';
+export { type VariableKeyMap, type VariableSlot, variableKeyMap } from './nn/variable-key-map.js';
 export { CountMinSketch, type CountMinSketchOptions } from './sketch/count-min-sketch.js';
 export { itemId } from './sketch/item-id.js';
 export { type PushSketchCountsOptions, pushSketchCounts } from './sketch/push-sketch-counts.js';

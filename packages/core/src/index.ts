@@ -43,8 +43,11 @@ export {
 } from './create-node.js';
 export { isPsError, isPsErrorCode, PsError, PsErrorCode } from './errors.js';
 export { type AdaGradOptions, adagradHandler } from './handlers/adagrad-handler.js';
+export { type AdamOptions, adamHandler } from './handlers/adam-handler.js';
 export { assignHandler } from './handlers/assign-handler.js';
+export { assignWeightsHandler } from './handlers/assign-weights-handler.js';
 export { type FtrlOptions, ftrlHandler } from './handlers/ftrl-handler.js';
+export { type MomentumOptions, momentumHandler } from './handlers/momentum-handler.js';
 export { type SgdOptions, sgdHandler } from './handlers/sgd-handler.js';
 export { sumHandler } from './handlers/sum-handler.js';
 export {

@@ -14,6 +14,7 @@ export {
   maxLibsvmId,
   parseLibsvm,
 } from './load-libsvm.js';
+export { type LoadMnistOptions, loadMnist, type Mnist, type MnistSplit } from './load-mnist.js';
 export {
   type LoadSpamAssassinOptions,
   loadSpamAssassin,
