@@ -52,14 +52,19 @@ function lz4WasmForBrowsers(): Plugin {
 
 /**
  * The browser worker's page: src/web/page bundled for browsers into dist/web: index.html, the
- * page's module (browser-worker.js) and the training Worker's module (train-worker.js). The
+ * page's module (browser-worker.js), the training Workers' modules (train-worker.js for sparse
+ * logistic regression, nn-train-worker.js with tfjs for `pskv nn`) and tfjs's .wasm files. The
  * "browser" export condition gives @ps/transport-ws's browser entry, so the bundles hold no Node
  * module; `platform: 'browser'` makes any Node import fail the build.
  */
 async function buildWebPage(): Promise<void> {
   await mkdir('dist/web', { recursive: true });
   await build({
-    entryPoints: ['src/web/page/browser-worker.ts', 'src/web/page/train-worker.ts'],
+    entryPoints: [
+      'src/web/page/browser-worker.ts',
+      'src/web/page/train-worker.ts',
+      'src/web/page/nn-train-worker.ts',
+    ],
     outdir: 'dist/web',
     bundle: true,
     platform: 'browser',
@@ -72,6 +77,11 @@ async function buildWebPage(): Promise<void> {
     plugins: [lz4WasmForBrowsers()],
   });
   await copyFile('src/web/page/index.html', 'dist/web/index.html');
+  // tfjs's WebAssembly backend loads these beside the page (setWasmPaths); the threaded build
+  // needs cross-origin isolation, which the page does not ask for.
+  const tfjsWasm = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'])
+    await copyFile(join(tfjsWasm, f), join('dist/web', f));
 }
 
 export default defineConfig({

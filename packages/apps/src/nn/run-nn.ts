@@ -8,8 +8,8 @@ import {
   PsErrorCode,
   Scheduler,
 } from '@ps/core';
-import { tcp } from '@ps/transport-tcp';
-import { type NnConfig, nnRule } from './nn-config.js';
+import { type NnConfig, nnRule, nnWorkerCount } from './nn-config.js';
+import { nnTransport } from './nn-transport.js';
 import type { NnWorkerMessage } from './nn-worker-message.js';
 
 /** The summary of a `pskv nn` job (its `--json` line). */
@@ -39,6 +39,8 @@ export interface RunNnOptions {
   workerScript: string;
   /** A line of progress (per epoch), for stderr. */
   onProgress?: (line: string) => void;
+  /** Told the scheduler's address once it listens (browser tabs dial it). */
+  onScheduler?: (at: { host: string; port: number }) => void;
   /** Tear the job down and fail after this many seconds. Default 3,600. */
   timeoutSeconds?: number;
 }
@@ -56,21 +58,22 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
   const t0 = performance.now();
   const sync = cfg.consistency === 'sync';
   const scheduler = await Scheduler.start({
-    transport: tcp(),
+    transport: nnTransport(cfg),
     host: '127.0.0.1',
     port: 0,
     numServers: cfg.servers,
-    numWorkers: cfg.workers,
+    numWorkers: nnWorkerCount(cfg),
     sync,
     // A worker's step is synchronous WebAssembly; under load one may stall: not a dead node.
     heartbeatTimeoutMs: 30_000,
     logger: consoleLogger('ps-scheduler', process.env.PS_LOG_LEVEL ? logLevelFromEnv() : 'error'),
   });
   const at = { host: '127.0.0.1', port: scheduler.address.port };
+  opts.onScheduler?.(at);
   const servers = Array.from({ length: cfg.servers }, () => {
     const rule = nnRule(cfg);
     return createServer({
-      transport: tcp(),
+      transport: nnTransport(cfg),
       scheduler: at,
       host: '127.0.0.1',
       handler: { 0: rule, 1: assignWeightsHandler(rule) },
@@ -152,7 +155,7 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
     killAll();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const final = done.find((d) => d.rank === 0)?.final;
+  const final = done.find((d) => d.final)?.final;
   if (!final) throw new PsError(PsErrorCode.HANDLER, 'pskv nn: worker 0 reported no final evaluation');
   const examples = done.reduce((a, d) => a + d.examples, 0);
   const trainSeconds = Math.max(...done.map((d) => d.trainSeconds));

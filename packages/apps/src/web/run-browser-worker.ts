@@ -59,6 +59,8 @@ export interface BrowserWorkerState {
   bytesReceived: number;
   /** Seconds since the run started. */
   seconds: number;
+  /** The tfjs backend a `pskv nn` tab computes with (`wasm`, or `cpu` when wasm cannot load). */
+  backend?: string;
   /** Why the run failed (`status: 'failed'`). */
   error: string | null;
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PsError, PsErrorCode } from '@ps/core';
+import { nnDataRoute } from './serve-nn-data.js';
 import { type SlrDataRouteOptions, slrDataRoute } from './serve-slr-data.js';
 
 /** Options of {@link startWebServer}. */
@@ -69,6 +70,7 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
     const path = join(root, name);
     if (statSync(path).isFile()) files.set(name, readFileSync(path));
   }
+  const nnData = nnDataRoute();
   const data = slrDataRoute({
     ...(opts.files ? { files: opts.files } : {}),
     ...(opts.openData ? { openData: opts.openData } : {}),
@@ -102,11 +104,8 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path === '/healthz') return text(res, req, 200, 'ok');
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const answer = await data(
-      path,
-      url.search,
-      /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? '')),
-    );
+    const gz = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const answer = (await data(path, url.search, gz)) ?? (await nnData(path, url.search, gz));
     if (answer) return send(res, req, answer.status, answer.type, answer.body, answer.headers);
     const name = path === '/' ? 'index.html' : path.slice(1);
     const body = files.get(name);

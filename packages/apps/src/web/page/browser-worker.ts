@@ -66,11 +66,13 @@ function main(): void {
   pulse();
   const params = new URLSearchParams(location.search);
   $('scheduler').textContent = `ws://${params.get('scheduler') ?? '?'}`;
-  $('dataset').textContent = params.get('dataset') ?? 'imdb';
+  $('dataset').textContent = params.has('nn') ? 'mnist (pskv nn)' : (params.get('dataset') ?? 'imdb');
   // The cluster secret, when the cluster has one, rides in the fragment (`#secret=…`), which the
   // browser never sends to the HTTP server; the page hands it to its own Worker only.
   const secret = new URLSearchParams(location.hash.slice(1)).get('secret') ?? undefined;
-  const worker = new Worker(new URL('./train-worker.js', import.meta.url), { type: 'module' });
+  // A `pskv nn` job's tab (its query holds `nn`) trains tfjs in its own Worker bundle.
+  const script = params.has('nn') ? './nn-train-worker.js' : './train-worker.js';
+  const worker = new Worker(new URL(script, import.meta.url), { type: 'module' });
   const start: TrainWorkerStart = { type: 'start', href: location.href, ...(secret ? { secret } : {}) };
   worker.addEventListener('message', (e: MessageEvent<TrainWorkerMessage>) => {
     if (e.data.type === 'ready') worker.postMessage(start);
