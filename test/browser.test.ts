@@ -303,6 +303,74 @@ describe('browser workers', () => {
     }
   }, 240_000);
 
+  it('a tab trains the tfjs MNIST model beside a Node worker of pskv nn (sync): every iteration waits for its push', async () => {
+    chromiumPath();
+    const job = spawnNode(cli, {}, [
+      'nn',
+      '--workers',
+      '1',
+      '--browser-workers',
+      '1',
+      '--web-url',
+      'http://127.0.0.1:0/',
+      '--train-limit',
+      '4000',
+      '--test-limit',
+      '1000',
+      '--epochs',
+      '3',
+      '--lr',
+      '0.01',
+      '--json',
+    ]);
+    const [, page] = await lineOf(job, job.stderr, /^browser workers: open (\S+) in 1 tab/, 60_000);
+    const chrome = await launchChromium();
+    try {
+      const tab = await chrome.browser.newPage();
+      await tab.goto(page!, { timeout: 30_000 });
+      await tab.waitForFunction(
+        () => {
+          const s = (window as { psWorker?: { status: string } }).psWorker?.status;
+          return s === 'done' || s === 'failed';
+        },
+        undefined,
+        { timeout: 180_000, polling: 250 },
+      );
+      expect(tab.workers().map((w) => new URL(w.url()).pathname)).toEqual(['/nn-train-worker.js']);
+      const tabState = (await tab.evaluate(() => (window as { psWorker?: unknown }).psWorker)) as TabState & {
+        backend: string;
+        logloss: number;
+      };
+      expect(tabState.error).toBeNull();
+      expect(tabState.status).toBe('done');
+      // tfjs's WebAssembly backend loaded in the Worker (its .wasm files from the page's server).
+      expect(tabState.backend).toBe('wasm');
+      expect(tabState.workers).toBe(2);
+      // Its half of the first 4,000 training images; 31 steps of 64 an epoch, 3 epochs.
+      expect(tabState.rowsTrain).toBe(2000);
+      expect(tabState.rowsTest).toBe(1000);
+      expect(tabState.batchesTotal).toBe(93);
+      expect(tabState.pushes).toBe(93);
+      expect(tabState.pushesAcked).toBe(93);
+      expect(tabState.accuracy!).toBeGreaterThanOrEqual(0.9);
+      expect(await exitCode(job, 60_000), job.stderr.join('\n')).toBe(0);
+      const summary = JSON.parse(job.lines.at(-1)!) as {
+        test_accuracy: number;
+        steps: number;
+        config: { browserWorkers: number };
+      };
+      expect(summary.config.browserWorkers).toBe(1);
+      // Sync mode: the servers apply iteration t once both workers pushed it, so the Node
+      // worker's 93 steps each waited for one of the tab's pushes.
+      expect(summary.steps).toBe(93);
+      expect(summary.test_accuracy).toBeGreaterThanOrEqual(0.9);
+      // The same final model on the same test images, measured in the tab and by the Node worker.
+      expect(tabState.accuracy!).toBeCloseTo(summary.test_accuracy, 2);
+    } finally {
+      await chrome.close();
+    }
+  }, 300_000);
+
   it("pskv serve serves the page, its bundles and a job's data in binary shards, refuses the rest, and stops on SIGTERM", async () => {
     const { proc, url } = await serve();
     const page = await fetch(url);
@@ -320,6 +388,14 @@ describe('browser workers', () => {
     expect(workerCode).not.toMatch(/from\s*["']node:|require\(["']node:/);
     // lz4-wasm's wasm is in the Worker's bundle (base64): the tab fetches nothing else for it.
     expect(workerCode).toContain('__psSetWasm');
+    // tfjs's WebAssembly backend, for pskv nn tabs, and their Worker.
+    const wasm = await fetch(new URL('tfjs-backend-wasm-simd.wasm', url));
+    expect(wasm.status).toBe(200);
+    expect(wasm.headers.get('content-type')).toBe('application/wasm');
+    expect((await fetch(new URL('nn-train-worker.js', url))).status).toBe(200);
+    expect((await fetch(new URL('data/nn/train?scheduler=127.0.0.1%3A1&nn=%7B&rank=0', url))).status).toBe(
+      400,
+    );
     // A job's data, in its binary form: the sizes, a tab's shard, the test rows.
     const job = 'scheduler=127.0.0.1%3A1&dataset=spam';
     const sizes = await fetch(new URL(`data/slr/sizes?${job}`, url));
