@@ -357,12 +357,16 @@ describe('browser workers', () => {
       const summary = JSON.parse(job.lines.at(-1)!) as {
         test_accuracy: number;
         steps: number;
+        push_requests_by_worker: Record<string, number>;
         config: { browserWorkers: number };
       };
       expect(summary.config.browserWorkers).toBe(1);
       // Sync mode: the servers apply iteration t once both workers pushed it, so the Node
       // worker's 93 steps each waited for one of the tab's pushes.
       expect(summary.steps).toBe(93);
+      // And the servers counted the tab's 93 pushes under its node id, the Node worker's beside them.
+      expect(Object.values(summary.push_requests_by_worker)).toEqual([93, 93]);
+      expect(summary.push_requests_by_worker[tabState.id]).toBe(93);
       expect(summary.test_accuracy).toBeGreaterThanOrEqual(0.9);
       // The same final model on the same test images, measured in the tab and by the Node worker.
       expect(tabState.accuracy!).toBeCloseTo(summary.test_accuracy, 2);

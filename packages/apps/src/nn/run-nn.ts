@@ -6,8 +6,10 @@ import {
   logLevelFromEnv,
   PsError,
   PsErrorCode,
+  type PsNode,
   Scheduler,
 } from '@ps/core';
+import { countPushes } from './count-pushes.js';
 import { type NnConfig, nnRule, nnWorkerCount } from './nn-config.js';
 import { nnTransport } from './nn-transport.js';
 import type { NnWorkerMessage } from './nn-worker-message.js';
@@ -31,6 +33,11 @@ export interface NnSummary {
   /** Per epoch: worker 0's test accuracy (null after the last: see `test_accuracy`). */
   epochs: { epoch: number; train_loss: number; test_accuracy: number | null }[];
   config: NnConfig;
+  /**
+   * Push requests of gradients the servers applied, per worker node id (a browser tab's starts
+   * with `tab-`); in sync mode each iteration's sum counts once for each worker it holds.
+   */
+  push_requests_by_worker: Record<string, number>;
 }
 
 /** Options of {@link runNn}. */
@@ -70,16 +77,26 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
   });
   const at = { host: '127.0.0.1', port: scheduler.address.port };
   opts.onScheduler?.(at);
+  // Push requests per worker node id (tabs too), for the summary.
+  const pushes: Record<string, number> = {};
   const servers = Array.from({ length: cfg.servers }, () => {
     const rule = nnRule(cfg);
-    return createServer({
+    let self: PsNode | undefined;
+    const started = createServer({
       transport: nnTransport(cfg),
       scheduler: at,
       host: '127.0.0.1',
-      handler: { 0: rule, 1: assignWeightsHandler(rule) },
+      handler: { 0: countPushes(rule, pushes, () => self), 1: assignWeightsHandler(rule) },
       sync: { 1: false },
       logger: consoleLogger('ps-server', process.env.PS_LOG_LEVEL ? logLevelFromEnv() : 'error'),
     });
+    started.then(
+      (s) => {
+        self = s.node;
+      },
+      () => undefined,
+    );
+    return started;
   });
   const children: ChildProcess[] = [];
   const killAll = () => {
@@ -175,5 +192,6 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
         test_accuracy: e.acc,
       })),
     config: cfg,
+    push_requests_by_worker: pushes,
   };
 }
