@@ -67,6 +67,7 @@ function main(): void {
   const params = new URLSearchParams(location.search);
   $('scheduler').textContent = `ws://${params.get('scheduler') ?? '?'}`;
   $('dataset').textContent = params.has('nn') ? 'mnist (pskv nn)' : (params.get('dataset') ?? 'imdb');
+  if (params.has('nn')) $('job').textContent = 'a tfjs model on MNIST';
   // The cluster secret, when the cluster has one, rides in the fragment (`#secret=…`), which the
   // browser never sends to the HTTP server; the page hands it to its own Worker only.
   const secret = new URLSearchParams(location.hash.slice(1)).get('secret') ?? undefined;
