@@ -13,7 +13,7 @@ afterEach(killAll);
 const small = ['--train-limit', '1280', '--test-limit', '500', '--epochs', '1', '--workers', '2', '--json'];
 
 describe('pskv nn', () => {
-  it('trains the MLP in sync mode with Adam on the servers: fields, steps and accuracy > 0.6', async () => {
+  it('trains the MLP in sync mode with Adam on the servers: fields, steps and accuracy > 0.6 (0.80: a sync run is deterministic)', async () => {
     const p = spawnNode(cli, {}, [
       'nn',
       '--dataset',
@@ -70,17 +70,15 @@ describe('pskv nn', () => {
     expect(p.stderr.join('\n')).toMatch(/epoch 1\/1: worker 0 train loss/);
   });
 
-  it('trains the ConvNet in eventual mode with momentum: accuracy > 0.3', async () => {
+  it('trains the ConvNet in eventual mode: accuracy > 0.4 (0.63 to 0.69 in three runs)', async () => {
     const p = spawnNode(cli, {}, [
       'nn',
       '--model',
       'cnn',
       '--consistency',
       'eventual',
-      '--optimizer',
-      'momentum',
       '--lr',
-      '0.05',
+      '0.01',
       ...small,
     ]);
     expect(await exitCode(p, 120_000), p.stderr.join('\n')).toBe(0);
@@ -95,10 +93,10 @@ describe('pskv nn', () => {
     expect(s.config).toMatchObject({
       model: 'cnn',
       consistency: 'eventual',
-      optimizer: 'momentum',
-      lr: 0.05,
+      optimizer: 'adam',
+      lr: 0.01,
     });
-    expect(s.test_accuracy).toBeGreaterThan(0.3);
+    expect(s.test_accuracy).toBeGreaterThan(0.4);
   });
 
   it('refuses a train limit smaller than a batch per worker with exit 2 and says what to change', async () => {

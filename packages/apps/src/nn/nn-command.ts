@@ -1,8 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { serveNnTabs } from '../web/serve-nn-tabs.js';
 import { type NnConfig, resolveNnConfig } from './nn-config.js';
-import { nnWorkerMain } from './nn-worker-main.js';
-import { runNn } from './run-nn.js';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -74,6 +72,8 @@ export function registerNnCommand(program: Command, script: string, onStart?: (n
         `pskv nn: ${cfg.model} on MNIST (${cfg.trainLimit} training, ${cfg.testLimit} test images), ${cfg.workers} worker processes, ${cfg.servers} server(s), ${cfg.consistency}, ${cfg.optimizer} lr ${cfg.lr}, ${cfg.epochs} epochs of batch ${cfg.batchSize}`,
       );
       const tabs = cfg.browserWorkers > 0 ? await serveNnTabs(cfg, webUrl ?? '', log) : undefined;
+      // tfjs loads only for this command, not for every `pskv` process (the SLR roles).
+      const { runNn } = await import('./run-nn.js');
       const s = await runNn(cfg, {
         workerScript: script,
         onProgress: log,
@@ -87,6 +87,7 @@ export function registerNnCommand(program: Command, script: string, onStart?: (n
     });
   program.command('nn-worker', { hidden: true }).action(async () => {
     onStart?.('nn-worker');
+    const { nnWorkerMain } = await import('./nn-worker-main.js');
     await nnWorkerMain();
   });
 }

@@ -1,5 +1,14 @@
-import { adamHandler, momentumHandler, PsError, PsErrorCode, sgdHandler, type TableHandler } from '@ps/core';
+import {
+  adamHandler,
+  type DenseRange,
+  momentumHandler,
+  PsError,
+  PsErrorCode,
+  sgdHandler,
+  type TableHandler,
+} from '@ps/core';
 import type { MnistModelKind } from './mnist-model.js';
+import type { VariableKeyMap } from './variable-key-map.js';
 
 /** The configuration of a `pskv nn` job. */
 export interface NnConfig {
@@ -87,11 +96,15 @@ export function resolveNnConfig(o: Partial<NnConfig>): NnConfig {
   return cfg;
 }
 
-/** The servers' update rule of a job. */
-export function nnRule(cfg: NnConfig): TableHandler {
-  if (cfg.optimizer === 'sgd') return sgdHandler({ lr: cfg.lr });
-  if (cfg.optimizer === 'momentum') return momentumHandler({ lr: cfg.lr, momentum: 0.9 });
-  return adamHandler({ lr: cfg.lr });
+/**
+ * The servers' update rule of a job. With `keys` (the model's key map) the table stores those
+ * keys by index, hashing none ({@link DenseRange}).
+ */
+export function nnRule(cfg: NnConfig, keys?: Pick<VariableKeyMap, 'shift' | 'total'>): TableHandler {
+  const denseRange: DenseRange | undefined = keys ? { shift: keys.shift, count: keys.total } : undefined;
+  if (cfg.optimizer === 'sgd') return sgdHandler({ lr: cfg.lr, denseRange });
+  if (cfg.optimizer === 'momentum') return momentumHandler({ lr: cfg.lr, momentum: 0.9, denseRange });
+  return adamHandler({ lr: cfg.lr, denseRange });
 }
 
 /** Steps per epoch of every worker: each gets `floor(trainLimit / workers)` images (tabs count). */

@@ -10,9 +10,12 @@ import {
   Scheduler,
 } from '@ps/core';
 import { countPushes } from './count-pushes.js';
+import { mnistModel } from './mnist-model.js';
 import { type NnConfig, nnRule, nnWorkerCount } from './nn-config.js';
 import { nnTransport } from './nn-transport.js';
 import type { NnWorkerMessage } from './nn-worker-message.js';
+import { useWasmBackend } from './use-wasm-backend.js';
+import { variableKeyMap } from './variable-key-map.js';
 
 /** The summary of a `pskv nn` job (its `--json` line). */
 export interface NnSummary {
@@ -63,6 +66,13 @@ export interface RunNnOptions {
  */
 export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummary> {
   const t0 = performance.now();
+  // The model's key map, for the servers' tables: its keys stored by index, not hashed.
+  await useWasmBackend(1);
+  const model = mnistModel(cfg.model, cfg.seed);
+  const keys = variableKeyMap(
+    model.trainableWeights.map((w) => ({ name: w.name, shape: w.shape as number[] })),
+  );
+  model.dispose();
   const sync = cfg.consistency === 'sync';
   const scheduler = await Scheduler.start({
     transport: nnTransport(cfg),
@@ -80,7 +90,7 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
   // Push requests per worker node id (tabs too), for the summary.
   const pushes: Record<string, number> = {};
   const servers = Array.from({ length: cfg.servers }, () => {
-    const rule = nnRule(cfg);
+    const rule = nnRule(cfg, keys);
     let self: PsNode | undefined;
     const started = createServer({
       transport: nnTransport(cfg),
