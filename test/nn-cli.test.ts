@@ -34,6 +34,7 @@ describe('pskv nn', () => {
         'epochs',
         'examples_per_s',
         'loss',
+        'push_requests_by_worker',
         'seconds',
         'steps',
         'test_accuracy',
@@ -54,7 +55,10 @@ describe('pskv nn', () => {
       trainLimit: 1280,
       testLimit: 500,
       seed: 1,
+      browserWorkers: 0,
     });
+    // Each worker's 10 pushes, counted by the servers under its node id.
+    expect(Object.values(s.push_requests_by_worker as Record<string, number>)).toEqual([10, 10]);
     expect(s.weights).toBe(784 * 128 + 128 + 128 * 10 + 10);
     expect(s.steps).toBe(2 * 10); // 640 images per worker, batches of 64
     expect(s.test_accuracy as number).toBeGreaterThan(0.6);

@@ -292,7 +292,11 @@ jobOptions(
   const web = o.serve
     ? await (() => {
         const at = new URL(String(o.webUrl));
-        return startWebServer({ host: at.hostname.replace(/^\[|\]$/g, ''), port: Number(at.port || 80) });
+        return startWebServer({
+          host: at.hostname.replace(/^\[|\]$/g, ''),
+          port: Number(at.port || 80),
+          files: [cfg.dataset, cfg.testDataset],
+        });
       })()
     : undefined;
   const pageBase = web ? web.url : String(o.webUrl);
@@ -413,8 +417,9 @@ program
   )
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--port <n>', 'port to listen on (0: any free port)', int, 8080)
-  .action(async (o: { host: string; port: number }) => {
-    const server = await startWebServer({ host: o.host, port: o.port });
+  .option('--libsvm <files...>', "LIBSVM files the jobs' tabs may train on, by the path given to pskv slr")
+  .action(async (o: { host: string; port: number; libsvm?: string[] }) => {
+    const server = await startWebServer({ host: o.host, port: o.port, files: o.libsvm ?? [] });
     process.stdout.write(`${server.url}\n`);
     process.stderr.write(`pskv serve: the browser worker page is at ${server.url} (Ctrl-C stops)\n`);
     const sig = await new Promise<NodeJS.Signals>((resolve) => {

@@ -45,11 +45,13 @@ export {
   trainSlrWorker,
 } from './slr/train-slr-worker.js';
 export {
+  type BrowserSlrData,
   type BrowserWorkerState,
   type BrowserWorkerStatus,
   type RunBrowserWorkerOptions,
   runBrowserWorker,
 } from './web/run-browser-worker.js';
+export { type SlrDataRouteOptions, slrDataRoute } from './web/serve-slr-data.js';
 export { startWebServer, type WebServer, type WebServerOptions } from './web/web-server.js';
 export {
   BROWSER_WORKER_ID_PREFIX,

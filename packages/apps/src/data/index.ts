@@ -23,6 +23,12 @@ export {
 export { accuracy, auc, LOG_LOSS_EPS, logLoss } from './metrics.js';
 export { resolveDatasetPackage } from './resolve-dataset-package.js';
 export {
+  decodeSparseDataset,
+  encodeSparseDataset,
+  encodeSparseDatasetBytes,
+  SPARSE_DATASET_HEADER_BYTES,
+} from './sparse-dataset-codec.js';
+export {
   type ShardMode,
   seededPermutation,
   shard,

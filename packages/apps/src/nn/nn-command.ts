@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { serveNnTabs } from '../web/serve-nn-tabs.js';
 import { type NnConfig, resolveNnConfig } from './nn-config.js';
 
 const int = (v: string) => {
@@ -50,18 +51,34 @@ export function registerNnCommand(program: Command, script: string, onStart?: (n
     .option('--train-limit <n>', 'train on the first n of the 60,000 training images', int, 60_000)
     .option('--test-limit <n>', 'test on the first n of the 10,000 test images', int, 10_000)
     .option('--seed <n>', 'seed of the initial weights and the shuffles', int, 1)
+    .option(
+      '--browser-workers <n>',
+      'workers in browser tabs besides --workers (the job runs over WebSocket and serves their page)',
+      int,
+      0,
+    )
+    .option(
+      '--web-url <url>',
+      'with --browser-workers: where to serve the page (port 0: any free port)',
+      'http://127.0.0.1:8080/',
+    )
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
-    .action(async (o: Partial<NnConfig> & { json?: boolean }) => {
+    .action(async (o: Partial<NnConfig> & { json?: boolean; webUrl?: string }) => {
       onStart?.('nn');
-      const { json, ...rest } = o;
+      const { json, webUrl, ...rest } = o;
       const cfg = resolveNnConfig(rest);
       const log = (line: string) => process.stderr.write(`${line}\n`);
       log(
         `pskv nn: ${cfg.model} on MNIST (${cfg.trainLimit} training, ${cfg.testLimit} test images), ${cfg.workers} worker processes, ${cfg.servers} server(s), ${cfg.consistency}, ${cfg.optimizer} lr ${cfg.lr}, ${cfg.epochs} epochs of batch ${cfg.batchSize}`,
       );
+      const tabs = cfg.browserWorkers > 0 ? await serveNnTabs(cfg, webUrl ?? '', log) : undefined;
       // tfjs loads only for this command, not for every `pskv` process (the SLR roles).
       const { runNn } = await import('./run-nn.js');
-      const s = await runNn(cfg, { workerScript: script, onProgress: log });
+      const s = await runNn(cfg, {
+        workerScript: script,
+        onProgress: log,
+        ...(tabs ? { onScheduler: tabs.onScheduler } : {}),
+      }).finally(() => tabs?.close());
       const out = json ? process.stderr : process.stdout;
       out.write(
         `test accuracy ${s.test_accuracy.toFixed(4)}, test loss ${s.loss.toFixed(4)}; ${s.weights} weights, ${s.steps} steps, ${Math.round(s.examples_per_s)} examples/s; ${s.seconds.toFixed(1)} s\n`,

@@ -32,6 +32,16 @@ export interface NnConfig {
   testLimit: number;
   /** Seed of the initial weights and of the shuffles. */
   seed: number;
+  /**
+   * Workers that join from browser tabs besides `workers` (default 0): the job then runs over
+   * WebSocket and serves the tabs' page (see docs/browser-workers.md).
+   */
+  browserWorkers: number;
+}
+
+/** Every worker of a job: the Node worker processes and the browser tabs. */
+export function nnWorkerCount(cfg: Pick<NnConfig, 'workers' | 'browserWorkers'>): number {
+  return cfg.workers + (cfg.browserWorkers ?? 0);
 }
 
 /** Learning rates by rule when `--lr` is not given. */
@@ -57,6 +67,7 @@ export function resolveNnConfig(o: Partial<NnConfig>): NnConfig {
     trainLimit: o.trainLimit ?? 60_000,
     testLimit: o.testLimit ?? 10_000,
     seed: o.seed ?? 1,
+    browserWorkers: o.browserWorkers ?? 0,
   };
   const bad = (opt: string, want: string, got: unknown) =>
     new PsError(PsErrorCode.CONFIG, `--${opt} must be ${want}, got ${String(got)}`);
@@ -76,10 +87,11 @@ export function resolveNnConfig(o: Partial<NnConfig>): NnConfig {
   intIn('train-limit', cfg.trainLimit, 1, 60_000);
   intIn('test-limit', cfg.testLimit, 1, 10_000);
   intIn('seed', cfg.seed, 0, 2 ** 31 - 1);
-  if (Math.floor(cfg.trainLimit / cfg.workers) < cfg.batchSize)
+  intIn('browser-workers', cfg.browserWorkers, 0, 64);
+  if (Math.floor(cfg.trainLimit / nnWorkerCount(cfg)) < cfg.batchSize)
     throw new PsError(
       PsErrorCode.CONFIG,
-      `--train-limit ${cfg.trainLimit} gives each of ${cfg.workers} workers fewer images than one batch of ${cfg.batchSize}; raise --train-limit or lower --batch-size`,
+      `--train-limit ${cfg.trainLimit} gives each of ${nnWorkerCount(cfg)} workers fewer images than one batch of ${cfg.batchSize}; raise --train-limit or lower --batch-size`,
     );
   return cfg;
 }
@@ -95,7 +107,7 @@ export function nnRule(cfg: NnConfig, keys?: Pick<VariableKeyMap, 'shift' | 'tot
   return adamHandler({ lr: cfg.lr, denseRange });
 }
 
-/** Steps per epoch of every worker: each gets `floor(trainLimit / workers)` images. */
+/** Steps per epoch of every worker: each gets `floor(trainLimit / workers)` images (tabs count). */
 export function nnStepsPerEpoch(cfg: NnConfig): number {
-  return Math.floor(Math.floor(cfg.trainLimit / cfg.workers) / cfg.batchSize);
+  return Math.floor(Math.floor(cfg.trainLimit / nnWorkerCount(cfg)) / cfg.batchSize);
 }

@@ -1,9 +1,10 @@
 import { consoleLogger, createWorker, logLevelFromEnv, PsError, PsErrorCode } from '@ps/core';
-import { tcp } from '@ps/transport-tcp';
 import { loadMnist } from '../data/load-mnist.js';
 import { evaluateMnist } from './evaluate-mnist.js';
 import { mnistModel } from './mnist-model.js';
-import { type NnConfig, nnStepsPerEpoch } from './nn-config.js';
+import { type NnConfig, nnStepsPerEpoch, nnWorkerCount } from './nn-config.js';
+import { nnLeader } from './nn-leader.js';
+import { nnTransport } from './nn-transport.js';
 import type { NnWorkerMessage } from './nn-worker-message.js';
 import { TfjsBridge } from './tfjs-bridge.js';
 import { trainNnWorker } from './train-nn-worker.js';
@@ -32,22 +33,25 @@ export async function nnWorkerMain(): Promise<void> {
   await useWasmBackend(1);
   const data = await loadMnist({ trainLimit: cfg.trainLimit, testLimit: cfg.testLimit });
   const { node, workers } = await createWorker({
-    transport: tcp(),
+    transport: nnTransport(cfg),
     scheduler: { host: '127.0.0.1', port },
     apps: [0, 1],
     dtype: 'float32',
     logger: consoleLogger(`nn-worker`, process.env.PS_LOG_LEVEL ? logLevelFromEnv() : 'warn'),
   });
   const rank = node.rank;
+  // Sets the weights and evaluates: rank 0, or with browser tabs the first Node worker.
+  const leader = nnLeader(node);
+  const count = nnWorkerCount(cfg);
   const model = mnistModel(cfg.model, cfg.seed);
   const bridge = new TfjsBridge(model, {
     worker: workers[0]!,
     weights: workers[1]!,
-    gradientScale: cfg.consistency === 'sync' ? 1 / cfg.workers : 1,
+    gradientScale: cfg.consistency === 'sync' ? 1 / count : 1,
   });
-  if (rank === 0) await bridge.pushWeights();
+  if (leader) await bridge.pushWeights();
   await node.barrier('workers');
-  const per = Math.floor(data.train.count / cfg.workers);
+  const per = Math.floor(data.train.count / count);
   const shard = {
     images: data.train.images.subarray(rank * per * 784, (rank + 1) * per * 784),
     labels: data.train.labels.subarray(rank * per, (rank + 1) * per),
@@ -65,15 +69,14 @@ export async function nnWorkerMain(): Promise<void> {
     consistency: cfg.consistency,
     seed: cfg.seed * 64 + rank,
     onEpoch: async ({ epoch, trainLoss }) => {
-      const ev =
-        rank === 0 && epoch < cfg.epochs ? await evaluateMnist(model, cfg.model, data.test) : undefined;
+      const ev = leader && epoch < cfg.epochs ? await evaluateMnist(model, cfg.model, data.test) : undefined;
       await send({ type: 'epoch', rank, epoch, trainLoss, test: ev });
     },
   });
   // Every worker's last push is applied before rank 0 reads the final weights.
   await node.barrier('workers');
   let final: { accuracy: number; loss: number } | undefined;
-  if (rank === 0) {
+  if (leader) {
     await bridge.pullWeights(cfg.consistency === 'sync' ? { iteration: res.steps } : {});
     final = await evaluateMnist(model, cfg.model, data.test);
   }

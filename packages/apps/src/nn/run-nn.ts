@@ -6,11 +6,13 @@ import {
   logLevelFromEnv,
   PsError,
   PsErrorCode,
+  type PsNode,
   Scheduler,
 } from '@ps/core';
-import { tcp } from '@ps/transport-tcp';
+import { countPushes } from './count-pushes.js';
 import { mnistModel } from './mnist-model.js';
-import { type NnConfig, nnRule } from './nn-config.js';
+import { type NnConfig, nnRule, nnWorkerCount } from './nn-config.js';
+import { nnTransport } from './nn-transport.js';
 import type { NnWorkerMessage } from './nn-worker-message.js';
 import { useWasmBackend } from './use-wasm-backend.js';
 import { variableKeyMap } from './variable-key-map.js';
@@ -34,6 +36,11 @@ export interface NnSummary {
   /** Per epoch: worker 0's test accuracy (null after the last: see `test_accuracy`). */
   epochs: { epoch: number; train_loss: number; test_accuracy: number | null }[];
   config: NnConfig;
+  /**
+   * Push requests of gradients the servers applied, per worker node id (a browser tab's starts
+   * with `tab-`); in sync mode each iteration's sum counts once for each worker it holds.
+   */
+  push_requests_by_worker: Record<string, number>;
 }
 
 /** Options of {@link runNn}. */
@@ -42,6 +49,8 @@ export interface RunNnOptions {
   workerScript: string;
   /** A line of progress (per epoch), for stderr. */
   onProgress?: (line: string) => void;
+  /** Told the scheduler's address once it listens (browser tabs dial it). */
+  onScheduler?: (at: { host: string; port: number }) => void;
   /** Tear the job down and fail after this many seconds. Default 3,600. */
   timeoutSeconds?: number;
 }
@@ -66,27 +75,38 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
   model.dispose();
   const sync = cfg.consistency === 'sync';
   const scheduler = await Scheduler.start({
-    transport: tcp(),
+    transport: nnTransport(cfg),
     host: '127.0.0.1',
     port: 0,
     numServers: cfg.servers,
-    numWorkers: cfg.workers,
+    numWorkers: nnWorkerCount(cfg),
     sync,
     // A worker's step is synchronous WebAssembly; under load one may stall: not a dead node.
     heartbeatTimeoutMs: 30_000,
     logger: consoleLogger('ps-scheduler', process.env.PS_LOG_LEVEL ? logLevelFromEnv() : 'error'),
   });
   const at = { host: '127.0.0.1', port: scheduler.address.port };
+  opts.onScheduler?.(at);
+  // Push requests per worker node id (tabs too), for the summary.
+  const pushes: Record<string, number> = {};
   const servers = Array.from({ length: cfg.servers }, () => {
     const rule = nnRule(cfg, keys);
-    return createServer({
-      transport: tcp(),
+    let self: PsNode | undefined;
+    const started = createServer({
+      transport: nnTransport(cfg),
       scheduler: at,
       host: '127.0.0.1',
-      handler: { 0: rule, 1: assignWeightsHandler(rule) },
+      handler: { 0: countPushes(rule, pushes, () => self), 1: assignWeightsHandler(rule) },
       sync: { 1: false },
       logger: consoleLogger('ps-server', process.env.PS_LOG_LEVEL ? logLevelFromEnv() : 'error'),
     });
+    started.then(
+      (s) => {
+        self = s.node;
+      },
+      () => undefined,
+    );
+    return started;
   });
   const children: ChildProcess[] = [];
   const killAll = () => {
@@ -162,7 +182,7 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
     killAll();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const final = done.find((d) => d.rank === 0)?.final;
+  const final = done.find((d) => d.final)?.final;
   if (!final) throw new PsError(PsErrorCode.HANDLER, 'pskv nn: worker 0 reported no final evaluation');
   const examples = done.reduce((a, d) => a + d.examples, 0);
   const trainSeconds = Math.max(...done.map((d) => d.trainSeconds));
@@ -182,5 +202,6 @@ export async function runNn(cfg: NnConfig, opts: RunNnOptions): Promise<NnSummar
         test_accuracy: e.acc,
       })),
     config: cfg,
+    push_requests_by_worker: pushes,
   };
 }

@@ -57,7 +57,7 @@ export interface SlrConfig {
   transport: 'tcp' | 'inproc' | 'ws';
   /**
    * Workers that join from browser tabs (default 0). The cluster waits for them besides `workers`
-   * Node workers; they need `transport: 'ws'`, `dataset: 'spam'` and no filters.
+   * Node workers; they need `transport: 'ws'`, and train any data set with the job's filters.
    */
   browserWorkers: number;
   /**
@@ -241,10 +241,6 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   if (c.browserWorkers > 0) {
     if (c.transport !== 'ws')
       bad(`--browser-workers needs --transport ws (a browser speaks WebSocket), got ${c.transport}`);
-    if (c.dataset !== 'spam')
-      bad(`--browser-workers: browser workers train on --dataset spam only, got ${c.dataset}`);
-    if (filters.length > 0) bad(`--browser-workers: browser workers run no --filters yet, got ${c.filters}`);
-    if (c.testDataset !== '') bad('--browser-workers: browser workers cannot read a --test-dataset');
   }
   if (c.consistency === 'sync') {
     if (c.browserWorkers > 0)

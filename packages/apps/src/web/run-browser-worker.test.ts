@@ -3,7 +3,7 @@ import { createServer, Scheduler } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { tcp } from '@ps/transport-tcp';
 import { describe, expect, it } from 'vitest';
-import { loadSpamAssassin } from '../data/load-spam-assassin.js';
+import { openSlrData } from '../job/open-slr-data.js';
 import { resolveSlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { type BrowserWorkerState, runBrowserWorker } from './run-browser-worker.js';
@@ -31,7 +31,7 @@ describe('runBrowserWorker', () => {
       scheduler: at,
       cfg,
       transport: () => inproc({ hub }),
-      loadData: () => loadSpamAssassin(),
+      openData: () => openSlrData(cfg),
       onState: (s) => seen.push(s),
       id: 'tab-000000000001',
     });
@@ -69,16 +69,17 @@ describe('runBrowserWorker', () => {
       scheduler: { host: '127.0.0.1', port: 1 },
       cfg,
       transport: () => tcp(),
-      loadData: () => Promise.reject(new Error('GET /data/spam.json: HTTP 404')),
+      openData: () => Promise.reject(new Error('GET /data/slr/sizes: HTTP 404')),
     });
-    expect(noData).toMatchObject({ status: 'failed', error: 'GET /data/spam.json: HTTP 404', rank: null });
-    const raw = { name: 'tiny', texts: ['win money now', 'meeting at noon'], labels: Uint8Array.of(1, 0) };
+    expect(noData).toMatchObject({ status: 'failed', error: 'GET /data/slr/sizes: HTTP 404', rank: null });
+    const none = () => Promise.reject(new Error('not asked for before joining'));
+    const sizesOnly = { trainRows: 2, testRows: 1, features: 16, shard: none, test: none };
     const noScheduler = await runBrowserWorker({
       // Port 1 on loopback: nobody listens there.
       scheduler: { host: '127.0.0.1', port: 1 },
       cfg,
       transport: () => tcp({ connectTimeoutMs: 300 }),
-      loadData: async () => raw,
+      openData: async () => sizesOnly,
     });
     expect(noScheduler.status).toBe('failed');
     expect(noScheduler.error).toMatch(/127\.0\.0\.1:1/);

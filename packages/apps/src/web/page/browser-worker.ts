@@ -1,14 +1,21 @@
-// The browser worker's page: reads the cluster and the job from the URL query, runs the worker
-// over the platform WebSocket, shows its progress, and exposes its state on `window.psWorker`.
-import { wsBrowser } from '@ps/transport-ws/browser';
-import type { RawTextDataset } from '../../data/dataset.js';
-import { type BrowserWorkerState, runBrowserWorker } from '../run-browser-worker.js';
-import { parseBrowserWorkerQuery } from '../worker-query.js';
+// The browser worker's page: starts the training Worker (train-worker.ts), shows the progress it
+// posts, and exposes its state on `window.psWorker`. The page's main thread only renders: every
+// byte of data, hashing-free shard, gradient and WebSocket frame lives in the Worker. A timer
+// measures how responsive the main thread stays (`window.psMainThread`).
+import type { BrowserWorkerState } from '../run-browser-worker.js';
+import type { TrainWorkerMessage, TrainWorkerStart } from './train-worker-protocol.js';
+
+/** How promptly the main thread runs a 50 ms timer: ticks so far and the longest gap between two. */
+interface MainThreadPulse {
+  ticks: number;
+  maxGapMs: number;
+}
 
 declare global {
   interface Window {
     /** The worker's latest state (a copy), for people and for tests. */
     psWorker?: BrowserWorkerState | { status: 'failed'; error: string };
+    psMainThread?: MainThreadPulse;
   }
 }
 
@@ -35,35 +42,51 @@ function render(s: BrowserWorkerState): void {
   progress.value = s.batchesTotal ? s.pushesAcked / s.batchesTotal : 0;
 }
 
-async function main(): Promise<void> {
-  const { scheduler, cfg } = parseBrowserWorkerQuery(location.search);
-  // The cluster secret, when the cluster has one, rides in the fragment (`#secret=…`), which the
-  // browser never sends to the HTTP server.
-  const secret = new URLSearchParams(location.hash.slice(1)).get('secret') ?? undefined;
-  $('scheduler').textContent = `ws://${scheduler.host}:${scheduler.port}`;
-  const dataUrl = new URL(`data/${cfg.dataset}.json`, location.href);
-  await runBrowserWorker({
-    scheduler,
-    cfg,
-    transport: () => wsBrowser(secret ? { secret } : {}),
-    loadData: async () => {
-      const res = await fetch(dataUrl);
-      if (!res.ok) throw new Error(`GET ${dataUrl.pathname}: HTTP ${res.status} ${await res.text()}`);
-      const { name, texts, labels } = (await res.json()) as {
-        name: string;
-        texts: string[];
-        labels: number[];
-      };
-      return { name, texts, labels: Uint8Array.from(labels) } satisfies RawTextDataset;
-    },
-    onState: render,
-  });
-}
-
-main().catch((err: unknown) => {
-  const error = err instanceof Error ? err.message : String(err);
+function fail(error: string): void {
   window.psWorker = { status: 'failed', error };
   document.body.className = 'failed';
   $('status').textContent = 'failed';
   $('error').textContent = error;
-});
+}
+
+function pulse(): void {
+  const p: MainThreadPulse = { ticks: 0, maxGapMs: 0 };
+  window.psMainThread = p;
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    p.ticks++;
+    p.maxGapMs = Math.max(p.maxGapMs, now - last);
+    last = now;
+    $('pulse').textContent = String(p.ticks);
+  }, 50);
+}
+
+function main(): void {
+  pulse();
+  const params = new URLSearchParams(location.search);
+  $('scheduler').textContent = `ws://${params.get('scheduler') ?? '?'}`;
+  $('dataset').textContent = params.has('nn') ? 'mnist (pskv nn)' : (params.get('dataset') ?? 'imdb');
+  if (params.has('nn')) $('job').textContent = 'a tfjs model on MNIST';
+  // The cluster secret, when the cluster has one, rides in the fragment (`#secret=…`), which the
+  // browser never sends to the HTTP server; the page hands it to its own Worker only.
+  const secret = new URLSearchParams(location.hash.slice(1)).get('secret') ?? undefined;
+  // A `pskv nn` job's tab (its query holds `nn`) trains tfjs in its own Worker bundle.
+  const script = params.has('nn') ? './nn-train-worker.js' : './train-worker.js';
+  const worker = new Worker(new URL(script, import.meta.url), { type: 'module' });
+  const start: TrainWorkerStart = { type: 'start', href: location.href, ...(secret ? { secret } : {}) };
+  worker.addEventListener('message', (e: MessageEvent<TrainWorkerMessage>) => {
+    if (e.data.type === 'ready') worker.postMessage(start);
+    else if (e.data.type === 'state') render(e.data.state);
+    else fail(e.data.error);
+  });
+  worker.addEventListener('error', (e) =>
+    fail(`the training worker failed: ${e.message || 'it could not load'}`),
+  );
+}
+
+try {
+  main();
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err));
+}
