@@ -15,6 +15,7 @@ import { resolveRoleSecrets, roleSecretValues } from './job/resolve-role-secrets
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
+import { registerLdaCommand } from './lda/lda-command.js';
 import { runSketch } from './sketch/run-sketch.js';
 import {
   resolveSlrConfig,
@@ -400,6 +401,8 @@ program
     );
     if (o.json) process.stdout.write(`${JSON.stringify({ dataset: ds.name, ...s })}\n`);
   });
+
+registerLdaCommand(program, fileURLToPath(import.meta.url));
 
 program
   .command('serve')

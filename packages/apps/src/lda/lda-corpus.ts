@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import { PsError, PsErrorCode } from '@ps/core';
-import { eng } from 'stopword';
 
 /**
  * Documents as word ids, in CSR form: document `d` is `words[offsets[d] .. offsets[d + 1])`,
@@ -36,21 +36,31 @@ export interface LdaCorpusOptions {
   minLength?: number;
 }
 
-const STOP_WORDS = new Set(eng);
+let stopWords: Set<string> | undefined;
+
+/**
+ * The English list of the npm package `stopwords-iso` (1,298 words, lower case), read on first
+ * use: its entry is a JSON file of every language's list.
+ */
+function englishStopWords(): Set<string> {
+  stopWords ??= new Set((createRequire(import.meta.url)('stopwords-iso') as Record<string, string[]>).en);
+  return stopWords;
+}
 
 /**
  * Splits a text into words for topic models: HTML line breaks removed, lower case, runs of the
  * letters a to z, at least `minLength` of them, not in the English stop-word list of the npm
- * package `stopword`.
+ * package `stopwords-iso`.
  */
 export function ldaTokens(text: string, minLength = 3): string[] {
+  const stop = englishStopWords();
   const out: string[] = [];
   for (const m of text
     .replace(/<br\s*\/?>/gi, ' ')
     .toLowerCase()
     .matchAll(/[a-z]+/g)) {
     const w = m[0];
-    if (w.length >= minLength && !STOP_WORDS.has(w)) out.push(w);
+    if (w.length >= minLength && !stop.has(w)) out.push(w);
   }
   return out;
 }
