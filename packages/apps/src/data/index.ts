@@ -14,6 +14,7 @@ export {
   maxLibsvmId,
   parseLibsvm,
 } from './load-libsvm.js';
+export { type LoadReutersOptions, loadReuters } from './load-reuters.js';
 export {
   type LoadSpamAssassinOptions,
   loadSpamAssassin,

@@ -131,3 +131,12 @@ export function buildLdaCorpus(texts: readonly string[], opts: LdaCorpusOptions 
     );
   return { vocabulary, train, test, trainCounts };
 }
+
+/** Documents `[from, to)` of `docs` as a set of their own (offsets from 0; the words are a view). */
+export function docsSlice(docs: LdaDocs, from: number, to: number): LdaDocs {
+  const base = docs.offsets[from]!;
+  return {
+    offsets: docs.offsets.slice(from, to + 1).map((o) => o - base),
+    words: docs.words.subarray(base, docs.offsets[to]!),
+  };
+}

@@ -1,7 +1,7 @@
 import { type KVPairs, type KVWorker, type PsNode, seededRandom, type Timestamp } from '@ps/core';
 import { GibbsSampler, type LdaPriors } from './gibbs-sampler.js';
 import type { LdaConfig } from './lda-config.js';
-import type { LdaCorpus, LdaDocs } from './lda-corpus.js';
+import { docsSlice, type LdaCorpus } from './lda-corpus.js';
 import { ldaKeys } from './lda-keys.js';
 
 /** What a worker reports at the end of each sweep over its documents. */
@@ -40,15 +40,6 @@ export interface TrainLdaWorkerArgs {
 /** The seed of worker `rank`'s sampler: `seed` for rank 0 (a 1-worker run is the plain sampler's). */
 export function ldaWorkerSeed(seed: number, rank: number): number {
   return (seed + Math.imul(rank, 0x9e3779b9)) >>> 0;
-}
-
-/** Documents `[from, to)` of `docs` as a set of their own (offsets from 0; the words are a view). */
-export function docsSlice(docs: LdaDocs, from: number, to: number): LdaDocs {
-  const base = docs.offsets[from]!;
-  return {
-    offsets: docs.offsets.slice(from, to + 1).map((o) => o - base),
-    words: docs.words.subarray(base, docs.offsets[to]!),
-  };
 }
 
 /**
