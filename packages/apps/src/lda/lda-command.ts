@@ -25,7 +25,7 @@ export function formatLdaSummary(s: LdaSummary, topics = 5): string {
   const lines = [
     `dataset ${s.dataset}: ${s.docs_train} training documents (${s.tokens_train} tokens, ${s.vocabulary} words), ${s.docs_held_out} held out (${s.tokens_held_out} tokens scored)`,
     `${s.topics} topics (α ${s.alpha}, β ${s.beta}), ${s.sweeps} sweeps on ${s.workers} workers and ${s.servers} servers (${s.processes ? 'one process each, TCP' : `in this process, ${s.transport}`}), ${s.consistency}${s.consistency === 'bounded' ? ` τ ${s.tau}` : ''}, batches of ${s.batch_docs} documents`,
-    `held-out perplexity ${s.perplexity.toFixed(1)} (unigram ${s.unigram_perplexity.toFixed(1)}); ${s.tokens_per_s} tokens/s; ${s.seconds.toFixed(1)} s in all`,
+    `held-out perplexity ${s.perplexity.toFixed(1)} (unigram ${s.unigram_perplexity.toFixed(1)}); ${s.tokens_per_s} tokens/s (${s.tokens_per_cpu_s} per CPU second); ${s.seconds.toFixed(1)} s in all`,
     ...s.top_words.slice(0, topics).map((ws, k) => `topic ${k}: ${ws.join(' ')}`),
   ];
   return `${lines.join('\n')}\n`;

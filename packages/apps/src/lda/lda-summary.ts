@@ -31,6 +31,11 @@ export interface LdaSummary {
   unigram_perplexity: number;
   /** Tokens sampled by all workers over the slowest worker's sampling seconds. */
   tokens_per_s: number;
+  /**
+   * Tokens sampled over the CPU seconds of sampling: the worker processes' (each its own, summed),
+   * or the one process's when every node shares it. On a loaded machine the steadier figure.
+   */
+  tokens_per_cpu_s: number;
   /** The slowest worker's sampling seconds (after the first counts were pushed). */
   train_seconds: number;
   /** The whole job, data loading and evaluation included. */
@@ -52,6 +57,10 @@ export function ldaSummary(
 ): LdaSummary {
   const trainSeconds = Math.max(...reports.map((r) => r.seconds));
   const tokens = reports.reduce((a, r) => a + r.tokens, 0);
+  // Nodes sharing one process each measured that process: its CPU time once, not per worker.
+  const cpu = processes
+    ? reports.reduce((a, r) => a + r.cpuSeconds, 0)
+    : Math.max(...reports.map((r) => r.cpuSeconds));
   return {
     dataset: cfg.dataset,
     docs_train: corpus.train.offsets.length - 1,
@@ -74,6 +83,7 @@ export function ldaSummary(
     perplexity: round(evaluation.perplexity, 3),
     unigram_perplexity: round(evaluation.unigramPerplexity, 3),
     tokens_per_s: trainSeconds > 0 ? Math.round(tokens / trainSeconds) : 0,
+    tokens_per_cpu_s: cpu > 0 ? Math.round(tokens / cpu) : 0,
     train_seconds: round(trainSeconds, 3),
     seconds: round(seconds, 3),
     top_words: evaluation.topWords,

@@ -24,6 +24,11 @@ export interface LdaWorkerReport {
   tokens: number;
   /** Seconds from the first batch's pull to the last push applied. */
   seconds: number;
+  /**
+   * CPU seconds (user + system) of this process over the same stretch: the worker's own when it
+   * has a process to itself, every node's when they share one.
+   */
+  cpuSeconds: number;
   /** Push requests (the initial counts, then one per batch). */
   pushes: number;
 }
@@ -128,6 +133,7 @@ export async function trainLdaWorker(args: TrainLdaWorkerArgs): Promise<LdaWorke
   const rows = new Int32Array(V);
   let tokens = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let b = 0; b <= Math.min(tau, total - 1); b++) issuePull(b);
   for (let b = 0; b < total; b++) {
     const { from, to, words, keys } = batches[b % perSweep]!;
@@ -160,8 +166,9 @@ export async function trainLdaWorker(args: TrainLdaWorkerArgs): Promise<LdaWorke
   }
   await Promise.all(pushes.map((t) => worker.wait(t)));
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   // A worker done with its batches holds the others back no more.
   progress.done();
   await node.barrier('workers');
-  return { rank, tokens, seconds, pushes: total + 1 };
+  return { rank, tokens, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, pushes: total + 1 };
 }
