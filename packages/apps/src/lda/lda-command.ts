@@ -1,7 +1,7 @@
 import { isPsError, PsErrorCode } from '@ps/core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { JobInterrupted } from '../job/job-interrupted.js';
-import { LDA_DEFAULTS, type LdaConfig, resolveLdaConfig } from './lda-config.js';
+import { checkLdaWorkers, LDA_DEFAULTS, type LdaConfig, resolveLdaConfig } from './lda-config.js';
 import { ldaRoleMain } from './lda-role-main.js';
 import type { LdaSummary } from './lda-summary.js';
 import { loadLdaCorpus } from './load-lda-corpus.js';
@@ -92,6 +92,11 @@ export function registerLdaCommand(program: Command, roleScript: string): void {
     )
     .option('--json', 'print the summary as one JSON object on the last line of stdout')
     .action(async (o: Record<string, unknown>) => {
+      const usage = (err: unknown): never => {
+        if (!isPsError(err, PsErrorCode.CONFIG)) throw err;
+        process.stderr.write(`pskv: error: ${err.message}\nRun 'pskv lda --help' for the options.\n`);
+        process.exit(2);
+      };
       let cfg: LdaConfig;
       try {
         cfg = resolveLdaConfig({
@@ -110,15 +115,18 @@ export function registerLdaCommand(program: Command, roleScript: string): void {
           transport: o.transport as LdaConfig['transport'],
         });
       } catch (err) {
-        if (!isPsError(err, PsErrorCode.CONFIG)) throw err;
-        process.stderr.write(`pskv: error: ${err.message}\nRun 'pskv lda --help' for the options.\n`);
-        process.exit(2);
+        return usage(err);
       }
       const corpus = await loadLdaCorpus(cfg).catch((err: unknown) => {
         if (!isPsError(err, PsErrorCode.DATASET)) throw err;
         process.stderr.write(`pskv: error: ${err.message}\n`);
         process.exit(2);
       });
+      try {
+        checkLdaWorkers(cfg, corpus.train.offsets.length - 1);
+      } catch (err) {
+        usage(err);
+      }
       const onSweep = sweepPrinter(cfg.workers, cfg.sweeps);
       let summary: LdaSummary;
       try {

@@ -83,3 +83,15 @@ export function resolveLdaConfig(given: Partial<LdaConfig> = {}): LdaConfig {
   if (cfg.consistency === 'sequential') cfg.tau = 0;
   return cfg;
 }
+
+/**
+ * Checks that every worker gets at least one training document of the corpus.
+ * @throws PsError `PS_ERR_CONFIG` when `--workers` exceeds the training documents.
+ */
+export function checkLdaWorkers(cfg: Pick<LdaConfig, 'workers'>, trainDocs: number): void {
+  if (cfg.workers > trainDocs)
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `--workers ${cfg.workers} is more than the ${trainDocs} training documents: use fewer workers or more --docs`,
+    );
+}

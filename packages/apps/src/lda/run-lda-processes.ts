@@ -4,7 +4,7 @@ import { tcp } from '@ps/transport-tcp';
 import { JobInterrupted } from '../job/job-interrupted.js';
 import { roleExecArgv } from '../job/local-cluster.js';
 import type { LdaEvaluation } from './evaluate-lda.js';
-import type { LdaConfig } from './lda-config.js';
+import { checkLdaWorkers, type LdaConfig } from './lda-config.js';
 import type { LdaCorpus } from './lda-corpus.js';
 import type { LdaRoleMessage } from './lda-role-main.js';
 import { type LdaSummary, ldaSummary } from './lda-summary.js';
@@ -31,11 +31,13 @@ const KILL_GRACE_MS = 2_000;
  * `PS_LDA_JOB` and reports over an IPC channel (see `ldaRoleMain`). The children are killed, by
  * pid, when a role fails, at the time limit, and on SIGINT or SIGTERM (then it rejects with
  * `JobInterrupted`). Resolves with the summary (worker 0 measures the model).
- * @throws Error naming the role that failed and how.
+ * @throws PsError `PS_ERR_CONFIG` for more workers than training documents; Error naming the
+ *   role that failed and how.
  */
 export async function runLdaProcesses(cfg: LdaConfig, opts: RunLdaProcessesOptions): Promise<LdaSummary> {
   const t0 = performance.now();
   const corpus = opts.corpus ?? (await loadLdaCorpus(cfg));
+  checkLdaWorkers(cfg, corpus.train.offsets.length - 1);
   const scheduler = await Scheduler.start({
     transport: tcp(),
     host: '127.0.0.1',

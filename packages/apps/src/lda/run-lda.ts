@@ -1,7 +1,7 @@
 import { consoleLogger, logLevelFromEnv, Scheduler } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { tcp } from '@ps/transport-tcp';
-import type { LdaConfig } from './lda-config.js';
+import { checkLdaWorkers, type LdaConfig } from './lda-config.js';
 import type { LdaCorpus } from './lda-corpus.js';
 import { type LdaSummary, ldaSummary } from './lda-summary.js';
 import { loadLdaCorpus } from './load-lda-corpus.js';
@@ -22,7 +22,8 @@ export interface RunLdaOptions {
  * `cfg.workers` workers (see `trainLdaWorker`), talking over the in-process transport
  * (`cfg.transport` `inproc`) or TCP on 127.0.0.1 (`tcp`). Resolves with the summary and the
  * final counts the servers held (pulled by worker 0).
- * @throws PsError `PS_ERR_DATASET` from loading the corpus; a node's error.
+ * @throws PsError `PS_ERR_DATASET` from loading the corpus; `PS_ERR_CONFIG` for more workers than
+ *   training documents; a node's error.
  */
 export async function runLda(
   cfg: LdaConfig,
@@ -30,6 +31,7 @@ export async function runLda(
 ): Promise<{ summary: LdaSummary; counts: LdaCounts }> {
   const t0 = performance.now();
   const corpus = opts.corpus ?? (await loadLdaCorpus(cfg));
+  checkLdaWorkers(cfg, corpus.train.offsets.length - 1);
   // Over inproc no socket holds the event loop open while the nodes wait on each other.
   const keepAlive = setInterval(() => undefined, 1_000);
   try {
