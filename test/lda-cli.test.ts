@@ -5,11 +5,39 @@
 // in one process: the plain sampler's counts, see run-lda.test.ts) after the same 25 sweeps.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exitCode, killAll, spawnNode } from './helpers/processes.js';
+import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js';
 
 const cli = fileURLToPath(new URL('../packages/apps/dist/cli.js', import.meta.url));
 
 afterEach(killAll);
+
+/** Resolves once `pred` holds, checked every 50 ms; false when `ms` passed first. */
+async function until(pred: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (pred()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return pred();
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The role processes' pids, from the `processes: server 0 PID, ...` line on stderr. */
+async function rolePids(p: Proc, ms = 60_000): Promise<number[]> {
+  const line = () => p.stderr.find((l) => l.startsWith('processes: '));
+  expect(await until(() => line() !== undefined || p.child.exitCode !== null, ms), p.stderr.join('\n')).toBe(
+    true,
+  );
+  return [...(line() ?? '').matchAll(/ (\d+)(?=,|$)/g)].map((m) => Number(m[1]));
+}
 
 const common = ['lda', '--dataset', 'reuters', '--docs', '2000', '--topics', '20', '--sweeps', '25'];
 const common2 = ['--servers', '2', '--batch-docs', '50', '--seed', '3', '--json'];
@@ -91,6 +119,36 @@ describe('pskv lda', () => {
     expect(four.stderr.filter((l) => /^sweep \d+\/25: \d+ tokens/.test(l))).toHaveLength(25);
     expect(four.stderr.join('\n')).toMatch(/held-out perplexity \d+/);
   }, 180_000);
+
+  it('exits 143 on SIGTERM with every server and worker process gone', async () => {
+    const p = spawnNode(cli, {}, [
+      ...common.slice(0, 5),
+      '--sweeps',
+      '500',
+      '--workers',
+      '2',
+      '--servers',
+      '1',
+    ]);
+    const pids = await rolePids(p);
+    expect(pids).toHaveLength(3);
+    expect(pids.every(alive)).toBe(true);
+    // Once sampling runs (the workers loaded the corpus and pushed their first counts).
+    expect(
+      await until(() => p.stderr.some((l) => l.startsWith('sweep 1/500')), 60_000),
+      p.stderr.join('\n'),
+    ).toBe(true);
+    process.kill(p.pid, 'SIGTERM');
+    expect(await exitCode(p, 20_000)).toBe(143);
+    expect(p.stderr).toContain('pskv: interrupted by SIGTERM; the cluster was torn down');
+    expect(await until(() => pids.every((pid) => !alive(pid)), 10_000)).toBe(true);
+  }, 90_000);
+
+  it('refuses more workers than training documents with exit 2', async () => {
+    const p = spawnNode(cli, {}, ['lda', '--docs', '30', '--workers', '40']);
+    expect(await exitCode(p, 30_000)).toBe(2);
+    expect(p.stderr.join('\n')).toMatch(/--workers 40 is more than the 27 training documents/);
+  });
 
   it('refuses a count of topics out of range with exit 2 and a message naming the option', async () => {
     const p = spawnNode(cli, {}, ['lda', '--topics', '1']);

@@ -132,7 +132,13 @@ export function registerLdaCommand(program: Command, roleScript: string): void {
       try {
         summary =
           cfg.transport === 'tcp'
-            ? await runLdaProcesses(cfg, { roleScript, corpus, onSweep })
+            ? await runLdaProcesses(cfg, {
+                roleScript,
+                corpus,
+                onSweep,
+                onSpawned: (roles) =>
+                  process.stderr.write(`processes: ${roles.map((r) => `${r.name} ${r.pid}`).join(', ')}\n`),
+              })
             : (await runLda(cfg, { corpus, onSweep })).summary;
       } catch (err) {
         if (!(err instanceof JobInterrupted)) throw err;

@@ -18,6 +18,8 @@ export interface RunLdaProcessesOptions {
   /** The corpus (default: `loadLdaCorpus(cfg)`), for the summary; each worker loads its own. */
   corpus?: LdaCorpus;
   onSweep?: (s: LdaSweep) => void;
+  /** Called once every role process is started, with their names (`server 0`...) and pids. */
+  onSpawned?: (roles: { name: string; pid: number }[]) => void;
   /** Tear the job down and fail after this many seconds. Default 3,600. */
   timeoutSeconds?: number;
 }
@@ -98,6 +100,7 @@ export async function runLdaProcesses(cfg: LdaConfig, opts: RunLdaProcessesOptio
   try {
     for (let i = 0; i < cfg.servers; i++) launch('server', i);
     for (let i = 0; i < cfg.workers; i++) launch('worker', i);
+    opts.onSpawned?.(children.map(({ name, child }) => ({ name, pid: child.pid ?? -1 })));
     await Promise.race([failed, Promise.all([scheduler.terminated, ...exits])]);
     if (!evaluation || reports.length !== cfg.workers)
       throw new Error(
