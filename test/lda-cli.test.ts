@@ -1,8 +1,8 @@
-// `pskv lda` as a user runs it: the built CLI spawned as a process on 2,000 Reuters-21578 stories.
+// `pskv lda` as a user runs it: the built CLI spawned as a process on 1,500 Reuters-21578 stories.
 // With --transport tcp its 2 servers and 4 workers are each an OS process of their own (the
 // launcher spawns them, the scheduler runs in it) over TCP on 127.0.0.1, under bounded delay;
 // their held-out perplexity must be within 5% of one worker's under sequential consistency (all
-// in one process: the plain sampler's counts, see run-lda.test.ts) after the same 25 sweeps.
+// in one process: the plain sampler's counts, see run-lda.test.ts) after the same 20 sweeps.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js';
@@ -39,7 +39,7 @@ async function rolePids(p: Proc, ms = 60_000): Promise<number[]> {
   return [...(line() ?? '').matchAll(/ (\d+)(?=,|$)/g)].map((m) => Number(m[1]));
 }
 
-const common = ['lda', '--dataset', 'reuters', '--docs', '2000', '--topics', '20', '--sweeps', '25'];
+const common = ['lda', '--dataset', 'reuters', '--docs', '1500', '--topics', '20', '--sweeps', '20'];
 const common2 = ['--servers', '2', '--batch-docs', '50', '--seed', '3', '--json'];
 
 interface Summary {
@@ -83,12 +83,12 @@ describe('pskv lda', () => {
     for (const s of [s4, s1]) {
       expect(s).toMatchObject({
         dataset: 'reuters',
-        docs_train: 1800,
-        docs_held_out: 200,
+        docs_train: 1350,
+        docs_held_out: 150,
         topics: 20,
         alpha: 2.5,
         beta: 0.1,
-        sweeps: 25,
+        sweeps: 20,
         servers: 2,
       });
       expect(s.top_words).toHaveLength(20);
@@ -116,7 +116,7 @@ describe('pskv lda', () => {
     const gap = Math.abs(s4.perplexity - s1.perplexity) / s1.perplexity;
     expect(gap, `4 workers ${s4.perplexity}, 1 worker ${s1.perplexity}`).toBeLessThan(0.05);
     // A progress line per sweep on stderr, the summary after them.
-    expect(four.stderr.filter((l) => /^sweep \d+\/25: \d+ tokens/.test(l))).toHaveLength(25);
+    expect(four.stderr.filter((l) => /^sweep \d+\/20: \d+ tokens/.test(l))).toHaveLength(20);
     expect(four.stderr.join('\n')).toMatch(/held-out perplexity \d+/);
   }, 180_000);
 
