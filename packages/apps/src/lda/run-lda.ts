@@ -49,15 +49,22 @@ export async function runLda(
     });
     const ctx = { transport, scheduler: { host: '127.0.0.1', port: scheduler.address.port } };
     const servers = Array.from({ length: cfg.servers }, () => runLdaServer(ctx));
-    const workers = await Promise.all(
-      Array.from({ length: cfg.workers }, () => runLdaWorker(ctx, corpus, cfg, opts.onSweep)),
-    );
+    const workers = await Promise.all([
+      ...Array.from({ length: cfg.workers }, () => runLdaWorker(ctx, corpus, cfg, opts.onSweep)),
+      // A server that fails fails the job (its workers' requests would only time out).
+      ...servers.map((s) => s.then(() => undefined)),
+    ]).catch(async (err: unknown) => {
+      // Every node of the job goes down with it.
+      await scheduler.shutdown();
+      throw err;
+    });
     await Promise.all([scheduler.terminated, ...servers]);
-    const first = workers.find((w) => w.evaluation)!;
+    const done = workers.filter((w) => w !== undefined);
+    const first = done.find((w) => w.evaluation)!;
     const summary = ldaSummary(
       cfg,
       corpus,
-      workers.map((w) => w.report),
+      done.map((w) => w.report),
       first.evaluation!,
       (performance.now() - t0) / 1000,
       false,
