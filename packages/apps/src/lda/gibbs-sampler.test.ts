@@ -116,4 +116,25 @@ describe('GibbsSampler', () => {
     expect(Array.from(nwk)).toEqual([50, 0, 0, 50]);
     expect(Array.from(nk)).toEqual([50, 50]);
   });
+
+  it('reads a count below zero in a stale copy as zero', () => {
+    // One token of word 0, first drawn in topic 0 (rand 0.1), sampled against a copy that does not
+    // hold it yet: n(0,0) = 0 and n(0) = 0 become −1 once the token is taken out. Read as 0, topic
+    // 0 weighs α · 0.1 / 0.4 against α · 5.1 / 5.4 for topic 1, so u = 0.3 · Σ picks topic 1; read
+    // as −1 it would weigh α · (−0.9) / (−0.6), and pick topic 0.
+    const draws = [0.1, 0.3];
+    const s = new GibbsSampler(
+      toDocs([[0]]),
+      { topics: 2, vocabulary: 4, alpha: 1, beta: 0.1 },
+      () => draws.shift()!,
+    );
+    s.initialize(new Int32Array(8), new Int32Array(2));
+    expect(s.z[0]).toBe(0);
+    const nwk = Int32Array.from([0, 5, 0, 0, 0, 0, 0, 0]);
+    const nk = Int32Array.from([0, 5]);
+    s.sample(0, 1, nwk, nk);
+    expect(s.z[0]).toBe(1);
+    expect(Array.from(nwk.subarray(0, 2))).toEqual([-1, 6]);
+    expect(Array.from(nk)).toEqual([-1, 6]);
+  });
 });
