@@ -85,4 +85,35 @@ describe('runLda', () => {
     expect(summary.tokens_train).toBe(corpus.train.words.length);
     expect(counts.nk.reduce((a, b) => a + b, 0)).toBe(corpus.train.words.length);
   }, 60_000);
+
+  it('with 3 workers under bounded delay (τ 3) loses no delta: the counts on the servers are those of a topic per token', async () => {
+    const cfg = resolveLdaConfig({
+      dataset: 'reuters',
+      docs: 200,
+      topics: 8,
+      sweeps: 4,
+      servers: 2,
+      workers: 3,
+      batchDocs: 10,
+      consistency: 'bounded',
+      tau: 3,
+      seed: 11,
+      transport: 'tcp',
+    });
+    const { counts } = await runLda(cfg, { corpus });
+    const K = cfg.topics;
+    const V = corpus.vocabulary.length;
+    expect(counts.nwk.every((c) => c >= 0)).toBe(true);
+    for (let k = 0; k < K; k++) {
+      let sum = 0;
+      for (let w = 0; w < V; w++) sum += counts.nwk[w * K + k]!;
+      expect(sum).toBe(counts.nk[k]);
+    }
+    // Every word keeps its number of tokens, whatever their topics.
+    for (let w = 0; w < V; w++) {
+      let n = 0;
+      for (let k = 0; k < K; k++) n += counts.nwk[w * K + k]!;
+      expect(n).toBe(corpus.trainCounts[w]);
+    }
+  }, 60_000);
 });
