@@ -15,6 +15,7 @@ import { resolveRoleSecrets, roleSecretValues } from './job/resolve-role-secrets
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
+import { registerLdaCommand } from './lda/lda-command.js';
 import { registerNnCommand } from './nn/nn-command.js';
 import { runSketch } from './sketch/run-sketch.js';
 import {
@@ -409,6 +410,7 @@ program
 registerNnCommand(program, fileURLToPath(import.meta.url), (name) => {
   running = name;
 });
+registerLdaCommand(program, fileURLToPath(import.meta.url));
 
 program
   .command('serve')

@@ -6,6 +6,34 @@ export { openSlrData, type SlrData } from './job/open-slr-data.js';
 export { preflightSlrData } from './job/preflight-slr-data.js';
 export { createProgressDisplay, type ProgressDisplay } from './job/progress-display.js';
 export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-role.js';
+export { evaluateLda, type LdaEvaluation } from './lda/evaluate-lda.js';
+export { GibbsSampler, type LdaPriors } from './lda/gibbs-sampler.js';
+export { type HeldOutOptions, heldOutPerplexity, unigramPerplexity } from './lda/held-out-perplexity.js';
+export { checkLdaWorkers, LDA_DEFAULTS, type LdaConfig, resolveLdaConfig } from './lda/lda-config.js';
+export {
+  buildLdaCorpus,
+  docsSlice,
+  type LdaCorpus,
+  type LdaCorpusOptions,
+  type LdaDocs,
+  ldaTokens,
+} from './lda/lda-corpus.js';
+export { ldaKeys } from './lda/lda-keys.js';
+export { type LdaRoleMessage, ldaRoleMain } from './lda/lda-role-main.js';
+export { type LdaSummary, ldaSummary } from './lda/lda-summary.js';
+export { loadLdaCorpus } from './lda/load-lda-corpus.js';
+export { type LdaCounts, pullLdaCounts } from './lda/pull-lda-counts.js';
+export { type RunLdaOptions, runLda } from './lda/run-lda.js';
+export { type RunLdaProcessesOptions, runLdaProcesses } from './lda/run-lda-processes.js';
+export { type LdaRoleContext, runLdaServer, runLdaWorker } from './lda/run-lda-roles.js';
+export { topWords } from './lda/top-words.js';
+export {
+  type LdaSweep,
+  type LdaWorkerReport,
+  ldaWorkerSeed,
+  type TrainLdaWorkerArgs,
+  trainLdaWorker,
+} from './lda/train-lda-worker.js';
 export { registerWasmConvGrad } from './nn/register-wasm-conv-grad.js';
 export {
   type BridgeStep,

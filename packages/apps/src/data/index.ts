@@ -15,6 +15,7 @@ export {
   parseLibsvm,
 } from './load-libsvm.js';
 export { type LoadMnistOptions, loadMnist, type Mnist, type MnistSplit } from './load-mnist.js';
+export { type LoadReutersOptions, loadReuters } from './load-reuters.js';
 export {
   type LoadSpamAssassinOptions,
   loadSpamAssassin,
