@@ -342,7 +342,7 @@ jobOptions(
   program
     .command('start')
     .description(
-      'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE (or per role: PS_SERVER_SECRET[_FILE] and PS_WORKER_SECRET[_FILE]), PS_TLS_CERT/KEY/CA; job options from flags, over PS_JOB (JSON)',
+      "run one role of the job in this process, from an orchestrator's environment (ps-lite's DMLC_*, a Kubernetes JobSet or Indexed Job, Slurm: docs/orchestrators.md) or PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE (or per role: PS_SERVER_SECRET[_FILE] and PS_WORKER_SECRET[_FILE]), PS_TLS_CERT/KEY/CA; job options from flags, over PS_JOB (JSON)",
     ),
 ).action(async (o: Record<string, unknown>) => {
   running = 'start';
