@@ -462,7 +462,11 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     write(`pskv: ${err.message}`);
     process.exit(signalStatus(err.signal));
   }
-  if (isPsError(err, PsErrorCode.CONFIG) || isPsError(err, PsErrorCode.DATASET)) {
+  if (
+    isPsError(err, PsErrorCode.CONFIG) ||
+    isPsError(err, PsErrorCode.DATASET) ||
+    isPsError(err, PsErrorCode.CLUSTER_ENV)
+  ) {
     write(`pskv: error: ${err.message}`);
     if (err.code === PsErrorCode.CONFIG) write(`Run 'pskv ${running} --help' for the options.`);
     process.exit(2);

@@ -1,6 +1,5 @@
 import { statSync } from 'node:fs';
 import {
-  configFromEnv,
   createServer,
   createWorker,
   type EnvConfig,
@@ -13,7 +12,7 @@ import {
   type Transport,
   transportLimitsFromEnv,
 } from '@ps/core';
-import { restoreServer, snapshotServer } from '@ps/core/node';
+import { type ClusterDialect, clusterConfigFromEnv, restoreServer, snapshotServer } from '@ps/core/node';
 import type { SignificantUpdateFilter } from '@ps/filters';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
@@ -28,7 +27,7 @@ import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { type SlrShards, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
-import { exitCodeOf } from './exit-codes.js';
+import { duringStart, exitCodeOf } from './exit-codes.js';
 import type { JobEvent } from './job-events.js';
 import { openSlrData, slrDataKey } from './open-slr-data.js';
 
@@ -123,6 +122,8 @@ export interface RoleContext {
   roleSecrets?: RoleSecretValues | undefined;
   /** Data already loaded (one process running every role shares one copy). */
   data?: { train: SparseDataset; test: SparseDataset; seconds: number };
+  /** The address the default `tcp` transport binds (e.g. `0.0.0.0`) while announcing `env.host`. */
+  listenHost?: string | undefined;
 }
 
 /**
@@ -144,7 +145,9 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
             : {}),
         ...(ctx.tls ? { tls: ctx.tls } : {}),
       };
-      return cfg.transport === 'ws' ? ws(opts) : tcp(opts);
+      return cfg.transport === 'ws'
+        ? ws(opts)
+        : tcp({ ...opts, ...(ctx.listenHost ? { listenHost: ctx.listenHost } : {}) });
     });
   const at = env.scheduler;
   // A human opens the browser workers' tabs: give them ten minutes rather than two.
@@ -220,6 +223,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         ...(cfg.restore && first
           ? { beforeStart: async ([app0]) => void (await restoreServer(app0!, cfg.restore)) }
           : {}),
+      }).catch((err: unknown) => {
+        throw duringStart(err);
       });
       setTitle(`ps-server-${node.rank}`);
       self = node;
@@ -261,6 +266,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     host: env.host,
     filters,
     ...(startTimeoutMs ? { startTimeoutMs } : {}),
+  }).catch((err: unknown) => {
+    throw duringStart(err);
   });
   const rank = node.rank;
   setTitle(`ps-worker-${rank}`);
@@ -324,7 +331,10 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
 }
 
 /**
- * The entry of a role process (`pskv start`): cluster settings from `PS_*` variables, the job from
+ * The entry of a role process (`pskv start`): cluster settings from the environment in any
+ * orchestrator's dialect (`PS_*`, ps-lite's `DMLC_*`, a Kubernetes JobSet or Indexed Job, Slurm:
+ * `clusterConfigFromEnv`; a Kubernetes pod binds `PS_LISTEN_HOST`, default `0.0.0.0`, and
+ * announces its host name), the job from
  * `PS_JOB` (JSON) merged under the given config, the cluster secret (`secret`, else
  * `PS_SECRET`; or per-role secrets, the servers' and the workers', see `RoleSecrets`) and the TLS settings (`tls`, PEM text; none: plain connections). Reports over
  * the IPC channel when the launcher opened one, else as JSON lines on stdout. Exits when the launcher goes away, so that no role outlives it.
@@ -334,7 +344,8 @@ export async function roleMain(
   secret?: string | RoleSecretValues,
   tls?: { cert: string; key: string; ca?: string },
 ): Promise<void> {
-  const env = configFromEnv();
+  const env = clusterConfigFromEnv();
+  const listenHost = process.env.PS_LISTEN_HOST?.trim() || defaultListenHost(env.dialect);
   const roleSecrets = typeof secret === 'object' ? secret : undefined;
   if (typeof secret === 'string') env.secret = secret;
   const send = process.send?.bind(process);
@@ -349,7 +360,7 @@ export async function roleMain(
   // The launcher went away (crashed, killed): stop rather than outlive it.
   if (send) process.on('disconnect', () => finished || process.exit(1));
   try {
-    await runSlrRole({ env, cfg, report, tls, roleSecrets });
+    await runSlrRole({ env, cfg, report, tls, roleSecrets, listenHost });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     report({ type: 'failed', role: env.role, message });
@@ -358,4 +369,12 @@ export async function roleMain(
   }
   finished = true;
   if (send) process.disconnect?.();
+}
+
+/**
+ * Where a pod binds: every address (`0.0.0.0`), since its own DNS name may not be published yet
+ * when it starts; elsewhere the announced host itself.
+ */
+function defaultListenHost(dialect: ClusterDialect): string | undefined {
+  return dialect === 'jobset' || dialect === 'indexed-job' ? '0.0.0.0' : undefined;
 }
