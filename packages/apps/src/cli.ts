@@ -15,6 +15,7 @@ import { resolveRoleSecrets, roleSecretValues } from './job/resolve-role-secrets
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
+import { registerK8sCommand } from './k8s/k8s-command.js';
 import { runSketch } from './sketch/run-sketch.js';
 import {
   resolveSlrConfig,
@@ -351,6 +352,8 @@ jobOptions(
   const secret = 'roles' in found ? roleSecretValues(found.roles) : found.secret;
   await roleMain(configFrom(o, base), secret, tlsOf(o).tls);
 });
+
+registerK8sCommand(program, jobOptions);
 
 program
   .command('sketch')
