@@ -31,10 +31,11 @@ beforeAll(() => {
   const problem = netnsProblem();
   expect(problem, problem).toBeUndefined();
   lab = new NetnsLab(PODS.length);
-  // The pod's FQDN under the subdomain, and its short name, as a cluster's DNS answers them.
+  // The pod's FQDN under the subdomain, and its short name, as a cluster's DNS answers them;
+  // host i is also rank i of the Indexed Job `ix` under the Service `ix-net`.
   removeHosts = writeHostsFiles(
     lab,
-    PODS.map((p) => [`${hostname(p)}.slr`, hostname(p)]),
+    PODS.map((p, i) => [`${hostname(p)}.slr`, hostname(p), `ix-${i}.ix-net`]),
   );
 });
 afterAll(async () => {
@@ -79,5 +80,37 @@ describe('a JobSet-shaped job across network namespaces, by host name', () => {
         .sort(),
     ).toEqual([0, 1]);
     process.stdout.write(`k8s-netns: accuracy ${evaluation?.evaluation.accuracy}\n`);
+  }, 180_000);
+});
+
+describe('an Indexed Job across network namespaces, by host name', () => {
+  it('trains SLR with the ranks read from JOB_COMPLETION_INDEX, the workers started before the scheduler', async () => {
+    const hosts = lab!.hosts;
+    const job = ['start', '--dataset', 'spam', '--epochs', '1'];
+    // All at once, as a Job's pods start, the scheduler (rank 0) last: the others wait for it.
+    const order = [3, 2, 1, 0];
+    const procs = order.map((rank) =>
+      spawnNode(
+        cli,
+        {
+          JOB_NAME: 'ix',
+          JOB_COMPLETION_INDEX: String(rank),
+          PS_SUBDOMAIN: 'ix-net',
+          PS_NUM_SERVERS: '1',
+          PS_NUM_WORKERS: '2',
+        },
+        job,
+        { prefix: hosts[rank]!.prefix },
+      ),
+    );
+    const codes = await Promise.all(procs.map((p) => exitCode(p, 150_000)));
+    const logs = procs.map((p, i) => `rank ${order[i]}:\n${p.stderr.join('\n')}`).join('\n---\n');
+    expect(codes, logs).toEqual([0, 0, 0, 0]);
+    const events = procs.flatMap((p) => p.lines).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const evaluation = events.find((e) => e.type === 'evaluation') as
+      | { evaluation: { accuracy: number } }
+      | undefined;
+    expect(evaluation?.evaluation.accuracy, logs).toBeGreaterThanOrEqual(0.9);
+    process.stdout.write(`k8s-netns (indexed job): accuracy ${evaluation?.evaluation.accuracy}\n`);
   }, 180_000);
 });

@@ -30,6 +30,10 @@ import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
 import { duringStart, exitCodeOf } from './exit-codes.js';
 import type { JobEvent } from './job-events.js';
 import { openSlrData, slrDataKey } from './open-slr-data.js';
+import { waitForScheduler } from './wait-for-scheduler.js';
+
+/** How long a pod or a Slurm task waits for its scheduler to answer before it exits 75. */
+const ORCHESTRATED_START_TIMEOUT_MS = 120_000;
 
 /** How many times a fenced server starts over as a new one (`PS_REJOIN`) before it gives up. */
 const MAX_REJOINS = 10;
@@ -360,6 +364,15 @@ export async function roleMain(
   // The launcher went away (crashed, killed): stop rather than outlive it.
   if (send) process.on('disconnect', () => finished || process.exit(1));
   try {
+    // Started all at once by an orchestrator, a node waits for the scheduler as long as for the
+    // cluster to fill (its name may not be published yet), not the reconnect window.
+    if (env.role !== 'scheduler' && env.dialect !== 'ps' && env.dialect !== 'dmlc') {
+      await waitForScheduler(env.scheduler, { timeoutMs: ORCHESTRATED_START_TIMEOUT_MS }).catch(
+        (err: unknown) => {
+          throw duringStart(err);
+        },
+      );
+    }
     await runSlrRole({ env, cfg, report, tls, roleSecrets, listenHost });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
