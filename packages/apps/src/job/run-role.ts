@@ -365,7 +365,7 @@ export async function roleMain(
   if (send) process.on('disconnect', () => finished || process.exit(1));
   try {
     // Started all at once by an orchestrator, a node waits for the scheduler as long as for the
-    // cluster to fill (its name may not be published yet), not the reconnect window.
+    // cluster to fill (its name may not be published yet), not the connect timeout (30 s).
     if (env.role !== 'scheduler' && env.dialect !== 'ps' && env.dialect !== 'dmlc') {
       await waitForScheduler(env.scheduler, { timeoutMs: ORCHESTRATED_START_TIMEOUT_MS }).catch(
         (err: unknown) => {

@@ -19,7 +19,7 @@ export interface WaitForSchedulerOptions {
  * readiness probe does), retrying with backoff from 100 ms to 2 s. Processes that an orchestrator
  * starts all at once (an Indexed Job's pods, a Slurm step's tasks) may start before the
  * scheduler's name is published or its port open: this gives them the start timeout rather than
- * the transport's reconnect window (10 s).
+ * the transport's connect timeout (30 s).
  * @throws PsError `PS_ERR_PEER_UNREACHABLE` naming the address and the last error once `timeoutMs`
  *   passed.
  */
