@@ -3,6 +3,7 @@
 // IPs, over real TCP on 127.0.0.1. The scheduler exits by itself when the job ends (status 0);
 // an environment it cannot read is refused at once (status 2) naming the variable to set.
 // Kubernetes' dialect across hosts runs in test/faults/k8s-netns.test.ts (it needs root).
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exitCode, killAll, spawnNode } from './helpers/processes.js';
@@ -38,6 +39,35 @@ describe('pskv start: the cluster from the environment', () => {
       .find((e) => e.type === 'evaluation');
     expect(evaluation?.evaluation?.accuracy).toBeGreaterThanOrEqual(0.9);
   }, 180_000);
+
+  it('exits 75 (restart me) when a pod cannot reach its scheduler within PS_START_TIMEOUT_MS', async () => {
+    // A port nothing listens on.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const { port } = probe.address() as { port: number };
+    await new Promise((r) => probe.close(r));
+    const p = spawnNode(
+      cli,
+      {
+        JOB_NAME: 'ix',
+        JOB_COMPLETION_INDEX: '2',
+        PS_SUBDOMAIN: 'ix-net',
+        PS_NUM_SERVERS: '1',
+        PS_NUM_WORKERS: '1',
+        // Explicit PS_* win over the derived names (which do not resolve here).
+        PS_SCHEDULER: `127.0.0.1:${port}`,
+        PS_HOST: '127.0.0.1',
+        PS_START_TIMEOUT_MS: '1500',
+      },
+      ['start', '--dataset', 'spam'],
+    );
+    expect(await exitCode(p, 60_000)).toBe(75);
+    expect(p.stderr.join('\n')).toMatch(
+      new RegExp(
+        `ps-worker: PS_ERR_PEER_UNREACHABLE: the scheduler at 127\\.0\\.0\\.1:${port} did not answer within 1500 ms`,
+      ),
+    );
+  });
 
   it('refuses a JobSet pod without REPLICATED_JOB_NAME with status 2, naming the variable', async () => {
     const p = spawnNode(

@@ -3,7 +3,7 @@ import {
   createServer,
   createWorker,
   type EnvConfig,
-  type PsError,
+  PsError,
   PsErrorCode,
   type PsNode,
   RoleSecrets,
@@ -128,6 +128,8 @@ export interface RoleContext {
   data?: { train: SparseDataset; test: SparseDataset; seconds: number };
   /** The address the default `tcp` transport binds (e.g. `0.0.0.0`) while announcing `env.host`. */
   listenHost?: string | undefined;
+  /** How long a server or worker waits for the cluster to fill, in ms (`PS_START_TIMEOUT_MS`). */
+  startTimeoutMs?: number | undefined;
 }
 
 /**
@@ -155,7 +157,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     });
   const at = env.scheduler;
   // A human opens the browser workers' tabs: give them ten minutes rather than two.
-  const startTimeoutMs = cfg.browserWorkers > 0 ? 600_000 : undefined;
+  const startTimeoutMs = ctx.startTimeoutMs ?? (cfg.browserWorkers > 0 ? 600_000 : undefined);
   const setTitle = (t: string) => {
     if (!ctx.data) process.title = t;
   };
@@ -350,6 +352,7 @@ export async function roleMain(
 ): Promise<void> {
   const env = clusterConfigFromEnv();
   const listenHost = process.env.PS_LISTEN_HOST?.trim() || defaultListenHost(env.dialect);
+  const startTimeoutMs = startTimeoutFromEnv(process.env.PS_START_TIMEOUT_MS);
   const roleSecrets = typeof secret === 'object' ? secret : undefined;
   if (typeof secret === 'string') env.secret = secret;
   const send = process.send?.bind(process);
@@ -367,13 +370,13 @@ export async function roleMain(
     // Started all at once by an orchestrator, a node waits for the scheduler as long as for the
     // cluster to fill (its name may not be published yet), not the connect timeout (30 s).
     if (env.role !== 'scheduler' && env.dialect !== 'ps' && env.dialect !== 'dmlc') {
-      await waitForScheduler(env.scheduler, { timeoutMs: ORCHESTRATED_START_TIMEOUT_MS }).catch(
-        (err: unknown) => {
-          throw duringStart(err);
-        },
-      );
+      await waitForScheduler(env.scheduler, {
+        timeoutMs: startTimeoutMs ?? ORCHESTRATED_START_TIMEOUT_MS,
+      }).catch((err: unknown) => {
+        throw duringStart(err);
+      });
     }
-    await runSlrRole({ env, cfg, report, tls, roleSecrets, listenHost });
+    await runSlrRole({ env, cfg, report, tls, roleSecrets, listenHost, startTimeoutMs });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     report({ type: 'failed', role: env.role, message });
@@ -390,4 +393,21 @@ export async function roleMain(
  */
 function defaultListenHost(dialect: ClusterDialect): string | undefined {
   return dialect === 'jobset' || dialect === 'indexed-job' ? '0.0.0.0' : undefined;
+}
+
+/**
+ * `PS_START_TIMEOUT_MS`: how long a node waits for its scheduler and for the cluster to fill
+ * (default: 120 s, 600 s with browser workers).
+ * @throws PsError `PS_ERR_CONFIG` for a value that is not a whole number of ms from 1 to 86,400,000.
+ */
+function startTimeoutFromEnv(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 86_400_000) {
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `PS_START_TIMEOUT_MS must be a whole number of ms from 1 to 86400000, got '${raw}'`,
+    );
+  }
+  return n;
 }
