@@ -15,6 +15,7 @@ import { resolveRoleSecrets, roleSecretValues } from './job/resolve-role-secrets
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
+import { registerK8sCommand } from './k8s/k8s-command.js';
 import { registerLdaCommand } from './lda/lda-command.js';
 import { registerNnCommand } from './nn/nn-command.js';
 import { runSketch } from './sketch/run-sketch.js';
@@ -348,7 +349,7 @@ jobOptions(
   program
     .command('start')
     .description(
-      'run one role of the job in this process, from PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE (or per role: PS_SERVER_SECRET[_FILE] and PS_WORKER_SECRET[_FILE]), PS_TLS_CERT/KEY/CA; job options from flags, over PS_JOB (JSON)',
+      "run one role of the job in this process, from an orchestrator's environment (ps-lite's DMLC_*, a Kubernetes JobSet or Indexed Job, Slurm: docs/orchestrators.md) or PS_ROLE, PS_SCHEDULER (host:port), PS_NUM_SERVERS, PS_NUM_WORKERS, PS_HOST, PS_PORT, PS_SECRET or PS_SECRET_FILE (or per role: PS_SERVER_SECRET[_FILE] and PS_WORKER_SECRET[_FILE]), PS_TLS_CERT/KEY/CA; job options from flags, over PS_JOB (JSON)",
     ),
 ).action(async (o: Record<string, unknown>) => {
   running = 'start';
@@ -357,6 +358,8 @@ jobOptions(
   const secret = 'roles' in found ? roleSecretValues(found.roles) : found.secret;
   await roleMain(configFrom(o, base), secret, tlsOf(o).tls);
 });
+
+registerK8sCommand(program, jobOptions);
 
 program
   .command('sketch')
@@ -474,7 +477,11 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     write(`pskv: ${err.message}`);
     process.exit(signalStatus(err.signal));
   }
-  if (isPsError(err, PsErrorCode.CONFIG) || isPsError(err, PsErrorCode.DATASET)) {
+  if (
+    isPsError(err, PsErrorCode.CONFIG) ||
+    isPsError(err, PsErrorCode.DATASET) ||
+    isPsError(err, PsErrorCode.CLUSTER_ENV)
+  ) {
     write(`pskv: error: ${err.message}`);
     if (err.code === PsErrorCode.CONFIG) write(`Run 'pskv ${running} --help' for the options.`);
     process.exit(2);

@@ -185,6 +185,12 @@ export const PsErrorCode = {
    * next iteration) before pushing further ahead, or raise the cap.
    */
   SYNC_BACKLOG: 'PS_ERR_SYNC_BACKLOG',
+  /**
+   * The cluster could not be read from the environment: an orchestrator's variables (ps-lite's
+   * `DMLC_*`, a Kubernetes JobSet or Indexed Job, Slurm) are incomplete, or disagree with the
+   * `PS_*` ones. The message names the variable to set or unset (see `resolveClusterEnv`).
+   */
+  CLUSTER_ENV: 'PS_ERR_CLUSTER_ENV',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

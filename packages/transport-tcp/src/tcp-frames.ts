@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import net from 'node:net';
 import tls from 'node:tls';
 import {
@@ -20,6 +21,18 @@ export interface TcpFrameOptions {
   tls?: TcpTlsOptions;
   /** The largest frame this medium carries, in bytes. Default 512 MiB (as core's codec). */
   maxFrameBytes?: number;
+  /**
+   * The address to bind when listening (e.g. `0.0.0.0`), while the node announces the host it
+   * was given (a hostname its peers resolve). Default: that host itself.
+   */
+  listenHost?: string;
+  /**
+   * Resolves a host name at each dial (`net.connect`'s `lookup`). Default `dns.lookup` (the
+   * system's resolver: `/etc/hosts`, then DNS). Nothing is cached: every dial, so every
+   * reconnect, resolves the name again, and a peer recreated at a new address (a Kubernetes pod)
+   * is found there.
+   */
+  lookup?: LookupFunction;
 }
 
 /**
@@ -35,12 +48,16 @@ export class TcpFrameTransport implements FrameTransport {
   /** Added to the layer's message when a dialed connection closes before its handshake. */
   readonly earlyCloseHint: string;
   private readonly tls: TcpTlsOptions | undefined;
+  private readonly listenHost: string | undefined;
+  private readonly lookup: LookupFunction | undefined;
   private server: net.Server | undefined;
   private readonly channels = new Set<TcpChannel>();
   private closed = false;
 
   constructor(opts: TcpFrameOptions = {}) {
     this.tls = opts.tls;
+    this.listenHost = opts.listenHost;
+    this.lookup = opts.lookup;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.earlyCloseHint = this.tls
       ? ''
@@ -98,7 +115,7 @@ export class TcpFrameTransport implements FrameTransport {
           }),
         ),
       );
-      server.listen(at.port, at.host, () => resolve());
+      server.listen(at.port, this.listenHost ?? at.host, () => resolve());
     });
     server.on('error', () => undefined); // after listening, errors belong to sockets
     const addr = server.address() as net.AddressInfo;
@@ -163,7 +180,12 @@ export class TcpFrameTransport implements FrameTransport {
       const o = this.tls;
       // A plain socket reads large frames straight into their buffers (see DirectReads).
       const direct = o ? undefined : new DirectReads();
-      const raw = net.connect({ host: at.host, port: at.port, ...(direct ? { onread: direct.onread } : {}) });
+      const raw = net.connect({
+        host: at.host,
+        port: at.port,
+        ...(this.lookup ? { lookup: this.lookup } : {}),
+        ...(direct ? { onread: direct.onread } : {}),
+      });
       try {
         socket = o
           ? tls.connect({

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { MessageLayer, type MessageLayerOptions } from '@ps/core';
 import { TcpFrameTransport } from './tcp-frames.js';
 import type { TcpTlsOptions } from './tcp-tls-options.js';
@@ -11,6 +12,10 @@ export interface TcpTransportOptions extends MessageLayerOptions {
   maxFrameBytes?: number;
   /** Speak TLS (`node:tls`) on every connection, listening and dialing. Default: plain TCP. */
   tls?: TcpTlsOptions;
+  /** The address to bind (e.g. `0.0.0.0`) while announcing the node's host. Default: that host. */
+  listenHost?: string;
+  /** Resolves host names at each dial, so each reconnect (default `dns.lookup`). */
+  lookup?: LookupFunction;
 }
 
 /**
@@ -26,10 +31,12 @@ export class TcpTransport extends MessageLayer {
    *   positive numbers.
    */
   constructor(opts: TcpTransportOptions = {}) {
-    const { tls, ...layer } = opts;
+    const { tls, listenHost, lookup, ...layer } = opts;
     super(
       new TcpFrameTransport({
         ...(tls !== undefined ? { tls } : {}),
+        ...(listenHost !== undefined ? { listenHost } : {}),
+        ...(lookup !== undefined ? { lookup } : {}),
         ...(opts.maxFrameBytes !== undefined ? { maxFrameBytes: opts.maxFrameBytes } : {}),
       }),
       layer,

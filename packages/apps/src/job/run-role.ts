@@ -1,10 +1,9 @@
 import { statSync } from 'node:fs';
 import {
-  configFromEnv,
   createServer,
   createWorker,
   type EnvConfig,
-  type PsError,
+  PsError,
   PsErrorCode,
   type PsNode,
   RoleSecrets,
@@ -13,7 +12,7 @@ import {
   type Transport,
   transportLimitsFromEnv,
 } from '@ps/core';
-import { restoreServer, snapshotServer } from '@ps/core/node';
+import { type ClusterDialect, clusterConfigFromEnv, restoreServer, snapshotServer } from '@ps/core/node';
 import type { SignificantUpdateFilter } from '@ps/filters';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
@@ -28,9 +27,13 @@ import type { SlrConfig } from '../slr/slr-config.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { type SlrShards, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
-import { exitCodeOf } from './exit-codes.js';
+import { duringStart, exitCodeOf } from './exit-codes.js';
 import type { JobEvent } from './job-events.js';
 import { openSlrData, slrDataKey } from './open-slr-data.js';
+import { waitForScheduler } from './wait-for-scheduler.js';
+
+/** How long a pod or a Slurm task waits for its scheduler to answer before it exits 75. */
+const ORCHESTRATED_START_TIMEOUT_MS = 120_000;
 
 /** How many times a fenced server starts over as a new one (`PS_REJOIN`) before it gives up. */
 const MAX_REJOINS = 10;
@@ -123,6 +126,10 @@ export interface RoleContext {
   roleSecrets?: RoleSecretValues | undefined;
   /** Data already loaded (one process running every role shares one copy). */
   data?: { train: SparseDataset; test: SparseDataset; seconds: number };
+  /** The address the default `tcp` transport binds (e.g. `0.0.0.0`) while announcing `env.host`. */
+  listenHost?: string | undefined;
+  /** How long a server or worker waits for the cluster to fill, in ms (`PS_START_TIMEOUT_MS`). */
+  startTimeoutMs?: number | undefined;
 }
 
 /**
@@ -144,11 +151,13 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
             : {}),
         ...(ctx.tls ? { tls: ctx.tls } : {}),
       };
-      return cfg.transport === 'ws' ? ws(opts) : tcp(opts);
+      return cfg.transport === 'ws'
+        ? ws(opts)
+        : tcp({ ...opts, ...(ctx.listenHost ? { listenHost: ctx.listenHost } : {}) });
     });
   const at = env.scheduler;
   // A human opens the browser workers' tabs: give them ten minutes rather than two.
-  const startTimeoutMs = cfg.browserWorkers > 0 ? 600_000 : undefined;
+  const startTimeoutMs = ctx.startTimeoutMs ?? (cfg.browserWorkers > 0 ? 600_000 : undefined);
   const setTitle = (t: string) => {
     if (!ctx.data) process.title = t;
   };
@@ -220,6 +229,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         ...(cfg.restore && first
           ? { beforeStart: async ([app0]) => void (await restoreServer(app0!, cfg.restore)) }
           : {}),
+      }).catch((err: unknown) => {
+        throw duringStart(err);
       });
       setTitle(`ps-server-${node.rank}`);
       self = node;
@@ -261,6 +272,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     host: env.host,
     filters,
     ...(startTimeoutMs ? { startTimeoutMs } : {}),
+  }).catch((err: unknown) => {
+    throw duringStart(err);
   });
   const rank = node.rank;
   setTitle(`ps-worker-${rank}`);
@@ -324,7 +337,10 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
 }
 
 /**
- * The entry of a role process (`pskv start`): cluster settings from `PS_*` variables, the job from
+ * The entry of a role process (`pskv start`): cluster settings from the environment in any
+ * orchestrator's dialect (`PS_*`, ps-lite's `DMLC_*`, a Kubernetes JobSet or Indexed Job, Slurm:
+ * `clusterConfigFromEnv`; a Kubernetes pod binds `PS_LISTEN_HOST`, default `0.0.0.0`, and
+ * announces its host name), the job from
  * `PS_JOB` (JSON) merged under the given config, the cluster secret (`secret`, else
  * `PS_SECRET`; or per-role secrets, the servers' and the workers', see `RoleSecrets`) and the TLS settings (`tls`, PEM text; none: plain connections). Reports over
  * the IPC channel when the launcher opened one, else as JSON lines on stdout. Exits when the launcher goes away, so that no role outlives it.
@@ -334,7 +350,9 @@ export async function roleMain(
   secret?: string | RoleSecretValues,
   tls?: { cert: string; key: string; ca?: string },
 ): Promise<void> {
-  const env = configFromEnv();
+  const env = clusterConfigFromEnv();
+  const listenHost = process.env.PS_LISTEN_HOST?.trim() || defaultListenHost(env.dialect);
+  const startTimeoutMs = startTimeoutFromEnv(process.env.PS_START_TIMEOUT_MS);
   const roleSecrets = typeof secret === 'object' ? secret : undefined;
   if (typeof secret === 'string') env.secret = secret;
   const send = process.send?.bind(process);
@@ -349,7 +367,16 @@ export async function roleMain(
   // The launcher went away (crashed, killed): stop rather than outlive it.
   if (send) process.on('disconnect', () => finished || process.exit(1));
   try {
-    await runSlrRole({ env, cfg, report, tls, roleSecrets });
+    // Started all at once by an orchestrator, a node waits for the scheduler as long as for the
+    // cluster to fill (its name may not be published yet), not the connect timeout (30 s).
+    if (env.role !== 'scheduler' && env.dialect !== 'ps' && env.dialect !== 'dmlc') {
+      await waitForScheduler(env.scheduler, {
+        timeoutMs: startTimeoutMs ?? ORCHESTRATED_START_TIMEOUT_MS,
+      }).catch((err: unknown) => {
+        throw duringStart(err);
+      });
+    }
+    await runSlrRole({ env, cfg, report, tls, roleSecrets, listenHost, startTimeoutMs });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     report({ type: 'failed', role: env.role, message });
@@ -358,4 +385,29 @@ export async function roleMain(
   }
   finished = true;
   if (send) process.disconnect?.();
+}
+
+/**
+ * Where a pod binds: every address (`0.0.0.0`), since its own DNS name may not be published yet
+ * when it starts; elsewhere the announced host itself.
+ */
+function defaultListenHost(dialect: ClusterDialect): string | undefined {
+  return dialect === 'jobset' || dialect === 'indexed-job' ? '0.0.0.0' : undefined;
+}
+
+/**
+ * `PS_START_TIMEOUT_MS`: how long a node waits for its scheduler and for the cluster to fill
+ * (default: 120 s, 600 s with browser workers).
+ * @throws PsError `PS_ERR_CONFIG` for a value that is not a whole number of ms from 1 to 86,400,000.
+ */
+function startTimeoutFromEnv(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 86_400_000) {
+    throw new PsError(
+      PsErrorCode.CONFIG,
+      `PS_START_TIMEOUT_MS must be a whole number of ms from 1 to 86400000, got '${raw}'`,
+    );
+  }
+  return n;
 }
