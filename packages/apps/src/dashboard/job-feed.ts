@@ -53,10 +53,12 @@ export interface JobSnapshot {
  * Folds a job's events ({@link JobEvent}, what the launcher hears from its roles) into a
  * {@link JobSnapshot}, and tells subscribers whenever it changes. Memory is bounded: a worker's
  * points are at most `maxPoints` (default 2,000); past that, every other point is dropped.
+ * `now` is the clock in ms (default `performance.now`); seconds count from the feed's creation.
  */
 export class JobFeed {
   private readonly state: JobSnapshot;
-  private readonly t0 = performance.now();
+  private readonly now: () => number;
+  private readonly t0: number;
   private readonly last = new Map<number, { seconds: number; keysPushed: number; keysPulled: number }>();
   private readonly rates = new Map<number, JobSnapshot['throughput']>();
   private readonly listeners = new Set<(s: JobSnapshot) => void>();
@@ -64,8 +66,13 @@ export class JobFeed {
   private readonly batchSize: number;
   private rowsPerEpoch0 = 0;
 
-  constructor(job: JobSnapshot['job'] & { batchSize: number }, opts: { maxPoints?: number } = {}) {
+  constructor(
+    job: JobSnapshot['job'] & { batchSize: number },
+    opts: { maxPoints?: number; now?: () => number } = {},
+  ) {
     const { batchSize, ...shown } = job;
+    this.now = opts.now ?? (() => performance.now());
+    this.t0 = this.now();
     this.batchSize = batchSize;
     this.maxPoints = opts.maxPoints ?? 2000;
     this.state = {
@@ -92,7 +99,7 @@ export class JobFeed {
   /** Takes one event of the job in. */
   on(e: JobEvent): void {
     const s = this.state;
-    const seconds = (performance.now() - this.t0) / 1000;
+    const seconds = (this.now() - this.t0) / 1000;
     if (e.type === 'view') s.cluster = e.cluster;
     else if (e.type === 'killed') s.killed.push({ role: e.role, at: e.at });
     else if (e.type === 'progress') {
@@ -139,7 +146,7 @@ export class JobFeed {
     s.summary = summary;
     s.status = 'done';
     s.heldOut.push({
-      seconds: (performance.now() - this.t0) / 1000,
+      seconds: (this.now() - this.t0) / 1000,
       epoch: summary.epochs,
       accuracy: summary.accuracy,
       loss: summary.logloss,

@@ -2,18 +2,23 @@ import { writeFile } from 'node:fs/promises';
 import { parse, View } from 'vega';
 import { compile } from 'vega-lite';
 import type { JobSnapshot } from './job-feed.js';
-import { curveRows, trainingCurvesSpec } from './training-curves-spec.js';
+import { curveRows, thinCurves, trainingCurvesSpec } from './training-curves-spec.js';
+
+/** Points per series in the SVG, at most: the file stays under about 100 KB. */
+const PLOT_POINTS = 40;
 
 /**
  * The training curves of a job as an SVG document (Vega-Lite compiled to Vega, rendered by
  * `view.toSVG()` in Node: no browser, no canvas): log-loss and accuracy over epochs, per worker
- * (training) and held out (worker 0's evaluations and the final one). The title names the data
- * set, the cluster and the final test accuracy when the job is done.
+ * (training) and held out (worker 0's evaluations and the final one), each series thinned to at
+ * most 40 points (first and last kept). The title names the data set, the cluster and the final
+ * test accuracy when the job is done.
  */
 export async function trainingPlotSvg(s: JobSnapshot): Promise<string> {
   const { job, summary } = s;
   const title = `${job.dataset}: ${job.servers} servers, ${job.workers} workers over ${job.transport}${summary ? `; held-out accuracy ${summary.accuracy}, log-loss ${summary.logloss}` : ''}`;
-  const spec = trainingCurvesSpec({ values: curveRows(s.training, s.heldOut), title });
+  const values = thinCurves(curveRows(s.training, s.heldOut), PLOT_POINTS);
+  const spec = trainingCurvesSpec({ workers: job.workers, values, title });
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

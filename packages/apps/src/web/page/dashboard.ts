@@ -6,7 +6,7 @@ import { compile } from 'vega-lite';
 import type { ClusterDigest } from '../../dashboard/cluster-digest.js';
 import type { JobSnapshot } from '../../dashboard/job-feed.js';
 import { throughputRows, throughputSpec } from '../../dashboard/throughput-spec.js';
-import { curveRows, trainingCurvesSpec } from '../../dashboard/training-curves-spec.js';
+import { curveRows, PALETTE, trainingCurvesSpec } from '../../dashboard/training-curves-spec.js';
 import { drawRing } from './ring-drawing.js';
 
 declare global {
@@ -17,19 +17,6 @@ declare global {
 }
 
 const $ = (id: string) => document.getElementById(id)!;
-// Tableau 10, as Vega's default scheme: a server's colour on the ring.
-const PALETTE = [
-  '#4c78a8',
-  '#f58518',
-  '#e45756',
-  '#72b7b2',
-  '#54a24b',
-  '#eeca3b',
-  '#b279a2',
-  '#ff9da6',
-  '#9d755d',
-  '#bab0ac',
-];
 const rate = (x: number | null) =>
   x === null || !Number.isFinite(x) ? '–' : Math.round(x).toLocaleString('en-US');
 
@@ -110,8 +97,8 @@ function chart(container: string, spec: Parameters<typeof compile>[0], data: str
   };
 }
 
-const curves = chart('#curves-chart', trainingCurvesSpec({ width: 520, height: 170 }), 'curves');
-const throughput = chart('#throughput-chart', throughputSpec({ width: 520, height: 130 }), 'throughput');
+/** The charts, made at the first snapshot (their colours need the number of workers). */
+let charts: Record<'curves' | 'throughput', (rows: unknown[]) => Promise<unknown>> | undefined;
 
 function render(s: JobSnapshot): void {
   window.psDashboard = s;
@@ -137,12 +124,24 @@ function render(s: JobSnapshot): void {
     keysPushedPerSec: p.keysPushedPerSec ?? Number.NaN,
     keysPulledPerSec: p.keysPulledPerSec ?? Number.NaN,
   }));
+  charts ??= {
+    curves: chart(
+      '#curves-chart',
+      trainingCurvesSpec({ workers: j.workers, width: 520, height: 170 }),
+      'curves',
+    ),
+    throughput: chart(
+      '#throughput-chart',
+      throughputSpec({ workers: j.workers, width: 520, height: 130 }),
+      'throughput',
+    ),
+  };
   const rows = curveRows(training, s.heldOut);
   const tput = throughputRows(training);
-  void curves(rows).then(() => {
+  void charts.curves(rows).then(() => {
     ($('curves') as HTMLElement).dataset.points = String(rows.filter((r) => r.metric === 'log-loss').length);
   });
-  void throughput(tput).then(() => {
+  void charts.throughput(tput).then(() => {
     ($('throughput') as HTMLElement).dataset.points = String(tput.length);
   });
 }
