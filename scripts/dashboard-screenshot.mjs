@@ -17,8 +17,8 @@ const atIndex = argv.indexOf('--at');
 const at = atIndex >= 0 ? Number(argv.splice(atIndex, 2)[1]) : 0.7;
 const png = `${root}docs/img/dashboard.png`;
 const svg = `${root}docs/img/curves.svg`;
-const executablePath =
-  process.env.PS_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const { PS_CHROMIUM: given } = process.env;
+const executablePath = given ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 if (!executablePath) throw new Error('no Chromium: apt-get install chromium, or set PS_CHROMIUM');
 
 const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox'] });

@@ -83,6 +83,17 @@ describe('the job dashboard', () => {
       ]);
       const [, url] = await stderrLine(job, /^dashboard: (http:\/\/127\.0\.0\.1:\d+\/dashboard)$/, 30_000);
       await tab.goto(url!, { timeout: 30_000 });
+      // A second server shows the same job: `pskv serve --job` relays the job's feed to its page.
+      const relay = spawnNode(cli, {}, ['serve', '--port', '0', '--job', new URL('.', url!).href]);
+      const relayUrl = await new Promise<string>((resolve, reject) => {
+        relay.child.stdout!.once('data', (b: Buffer) => resolve(String(b).trim()));
+        relay.child.once('exit', (code) =>
+          reject(new Error(`pskv serve exited (${code}): ${relay.stderr.join('\n')}`)),
+        );
+      });
+      expect(relayUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const relayed = await chrome.browser.newPage();
+      await relayed.goto(`${relayUrl}dashboard`, { timeout: 30_000 });
       const wait = (fn: () => boolean) =>
         tab.waitForFunction(fn, undefined, { timeout: 60_000, polling: 100 });
       const why = () =>
@@ -159,6 +170,15 @@ describe('the job dashboard', () => {
       expect(['starting', 'running']).toContain(await tab.evaluate(() => document.body.dataset.first));
       expect(Number(await tab.getAttribute('#throughput', 'data-points'))).toBeGreaterThan(0);
       expect(logs.filter((l) => l.startsWith('pageerror'))).toEqual([]);
+      // The relayed page saw the same job to its end.
+      await relayed.waitForFunction(() => document.body.classList.contains('done'), undefined, {
+        timeout: 30_000,
+        polling: 100,
+      });
+      expect(await relayed.textContent('#final-accuracy')).toBe(String(summary.accuracy));
+      expect(await relayed.$$eval('#nodes tbody tr', (rows) => rows.length)).toBe(5);
+      process.kill(relay.pid, 'SIGTERM');
+      expect(await exitCode(relay, 10_000)).toBe(0);
 
       // The plot: well-formed XML (the parser throws on any error), the title with the accuracy,
       // and per chart every worker's curve with at least 2 points and the held-out final point.
@@ -188,4 +208,13 @@ describe('the job dashboard', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('refuses a --plot whose folder does not exist before it starts anything (exit 2)', async () => {
+    const job = spawnNode(cli, {}, ['slr', '--dataset', 'spam', '--plot', '/nonexistent-ps-dir/curves.svg']);
+    expect(await exitCode(job, 30_000)).toBe(2);
+    expect(job.stderr).toEqual([
+      'pskv: error: PS_ERR_CONFIG: --plot /nonexistent-ps-dir/curves.svg: the folder /nonexistent-ps-dir does not exist; create it or give another file',
+      "Run 'pskv slr --help' for the options.",
+    ]);
+  }, 60_000);
 });

@@ -284,17 +284,17 @@ jobOptions(
   const log = process.stderr;
   // Every data set is opened and checked before any process starts (PS_ERR_DATASET: exit 2).
   await preflightSlrData(cfg);
-  const over = tlsFiles ? `${cfg.transport} with TLS` : cfg.transport;
-  log.write(
-    `pskv slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs > 0 ? cfg.epochs : 'default'} epochs${secret ? ', connections authenticated with the cluster secret' : roles ? ", connections authenticated with per-role secrets (workers hold the workers' only)" : ''}\n`,
-  );
   // The dashboard and the page's server, when this command serves them (stopped with the job,
-  // however it ends), and the plot.
+  // however it ends), and the plot (its file checked now: PS_ERR_CONFIG).
   const dashboard = await startJobDashboard({
     cfg,
     ...(o.serve ? { serveAt: new URL(String(o.webUrl)) } : {}),
     ...(o.plot ? { plot: String(o.plot) } : {}),
   });
+  const over = tlsFiles ? `${cfg.transport} with TLS` : cfg.transport;
+  log.write(
+    `pskv slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs > 0 ? cfg.epochs : 'default'} epochs${secret ? ', connections authenticated with the cluster secret' : roles ? ", connections authenticated with per-role secrets (workers hold the workers' only)" : ''}\n`,
+  );
   const web = dashboard.web;
   if (web) log.write(`dashboard: ${new URL('dashboard', web.url)}\n`);
   const pageBase = web ? web.url : String(o.webUrl);
