@@ -42,7 +42,7 @@ export function throughputSpec(opts: { workers: number; width?: number; height?:
     data: { name: 'throughput' },
     // Laid out again on every update: the legend grows as series appear.
     autosize: { type: 'pad', resize: true },
-    mark: { type: 'line', point: { size: 12 }, strokeWidth: 1.5 },
+    mark: { type: 'line', strokeWidth: 1.5 },
     encoding: {
       x: { field: 'seconds', type: 'quantitative', title: 'seconds since the job started' },
       y: { field: 'value', type: 'quantitative', title: 'keys/s', axis: { format: '~s' } },
