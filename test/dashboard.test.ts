@@ -3,6 +3,7 @@
 // the job runs and we read what it shows: every node alive, the ring's ranges, the loss curve,
 // and at the end the job's own accuracy. `--plot` writes the curves as SVG, which we parse.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +49,18 @@ function stderrLine(p: Proc, re: RegExp, ms: number): Promise<RegExpExecArray> {
   });
 }
 
+/** A port of 127.0.0.1 that was free when asked (the kernel's pick for port 0, released). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 /** The aria labels of the plotted points of one chart (`concat_0`: log-loss, `concat_1`: accuracy). */
 function pointsOf(svg: Document, chart: 'concat_0' | 'concat_1'): string[] {
   const groups = Array.from(svg.getElementsByTagName('g')).filter((g) =>
@@ -68,6 +81,17 @@ describe('the job dashboard', () => {
       const logs: string[] = [];
       tab.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
       tab.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+      // A second server shows the same job: `pskv serve --job` relays the job's feed to its page.
+      // It starts first (it only dials the job when a page asks), at the job's address: a port
+      // free a moment ago.
+      const port = await freePort();
+      const relay = spawnNode(cli, {}, ['serve', '--port', '0', '--job', `http://127.0.0.1:${port}/`]);
+      const relayUrl = new Promise<string>((resolve, reject) => {
+        relay.child.stdout!.once('data', (b: Buffer) => resolve(String(b).trim()));
+        relay.child.once('exit', (code) =>
+          reject(new Error(`pskv serve exited (${code}): ${relay.stderr.join('\n')}`)),
+        );
+      });
       const job = spawnNode(cli, {}, [
         'slr',
         '--dataset',
@@ -76,24 +100,17 @@ describe('the job dashboard', () => {
         '2',
         '--serve',
         '--web-url',
-        'http://127.0.0.1:0/',
+        `http://127.0.0.1:${port}/`,
         '--plot',
         plot,
         '--json',
       ]);
       const [, url] = await stderrLine(job, /^dashboard: (http:\/\/127\.0\.0\.1:\d+\/dashboard)$/, 30_000);
+      expect(url).toBe(`http://127.0.0.1:${port}/dashboard`);
       await tab.goto(url!, { timeout: 30_000 });
-      // A second server shows the same job: `pskv serve --job` relays the job's feed to its page.
-      const relay = spawnNode(cli, {}, ['serve', '--port', '0', '--job', new URL('.', url!).href]);
-      const relayUrl = await new Promise<string>((resolve, reject) => {
-        relay.child.stdout!.once('data', (b: Buffer) => resolve(String(b).trim()));
-        relay.child.once('exit', (code) =>
-          reject(new Error(`pskv serve exited (${code}): ${relay.stderr.join('\n')}`)),
-        );
-      });
-      expect(relayUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect(await relayUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
       const relayed = await chrome.browser.newPage();
-      await relayed.goto(`${relayUrl}dashboard`, { timeout: 30_000 });
+      await relayed.goto(`${await relayUrl}dashboard`, { timeout: 30_000 });
       const wait = (fn: () => boolean) =>
         tab.waitForFunction(fn, undefined, { timeout: 60_000, polling: 100 });
       const why = () =>
