@@ -1,6 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { parse, View } from 'vega';
-import { compile } from 'vega-lite';
 import type { JobSnapshot } from './job-feed.js';
 import { curveRows, thinCurves, trainingCurvesSpec } from './training-curves-spec.js';
 
@@ -19,6 +17,8 @@ export async function trainingPlotSvg(s: JobSnapshot): Promise<string> {
   const title = `${job.dataset}: ${job.servers} servers, ${job.workers} workers over ${job.transport}${summary ? `; held-out accuracy ${summary.accuracy}, log-loss ${summary.logloss}` : ''}`;
   const values = thinCurves(curveRows(s.training, s.heldOut), PLOT_POINTS);
   const spec = trainingCurvesSpec({ workers: job.workers, values, title });
+  // Loaded on first use: every `pskv` process (each role's too) would pay for it at start.
+  const [{ parse, View }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
