@@ -52,7 +52,8 @@ export interface JobSnapshot {
 /**
  * Folds a job's events ({@link JobEvent}, what the launcher hears from its roles) into a
  * {@link JobSnapshot}, and tells subscribers whenever it changes. Memory is bounded: a worker's
- * points are at most `maxPoints` (default 2,000); past that, every other point is dropped.
+ * points are at most `maxPoints` (default 600: the whole snapshot goes to each page every 250 ms); past
+ * that, every other point is dropped.
  * `now` is the clock in ms (default `performance.now`); seconds count from the feed's creation.
  */
 export class JobFeed {
@@ -74,7 +75,7 @@ export class JobFeed {
     this.now = opts.now ?? (() => performance.now());
     this.t0 = this.now();
     this.batchSize = batchSize;
-    this.maxPoints = opts.maxPoints ?? 2000;
+    this.maxPoints = opts.maxPoints ?? 600;
     this.state = {
       status: 'starting',
       job: shown,
