@@ -416,7 +416,7 @@ program
 program
   .command('serve')
   .description(
-    'serve the browser worker page and its data over HTTP; prints the page address (open it with the query `pskv slr --browser-workers` prints)',
+    'serve the browser worker page and its data over HTTP; prints the page address (open it with the query `pskv slr --browser-workers` prints); with --job, /dashboard shows that running job',
   )
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--port <n>', 'port to listen on (0: any free port)', int, 8080)

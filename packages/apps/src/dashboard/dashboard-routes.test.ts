@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWebServer, type WebServer } from '../web/web-server.js';
+import { startWebServer } from '../web/web-server.js';
 import { dashboardRoutes } from './dashboard-routes.js';
-import { JobFeed, type JobSnapshot } from './job-feed.js';
-import { jobProxyRoute } from './job-proxy-route.js';
+import { progress, readEvents } from './feed-events.test-util.js';
+import { JobFeed } from './job-feed.js';
 
 const job = { dataset: 'spam', servers: 2, workers: 2, transport: 'tcp', epochs: 2, batchSize: 64 };
 const closers: (() => Promise<void>)[] = [];
@@ -16,50 +16,6 @@ async function serveFeed(feed: JobFeed, throttleMs = 20) {
   closers.push(() => web.close());
   return { web, routes };
 }
-
-/** Reads `url`'s Server-Sent Events until the stream ends or `until` says stop; bounded by `ms`. */
-async function readEvents(
-  url: string,
-  opts: { onOpen?: () => void; until?: (s: JobSnapshot[]) => boolean; ms?: number } = {},
-): Promise<{ snapshots: JobSnapshot[]; ended: boolean; type: string | null }> {
-  const abort = AbortSignal.timeout(opts.ms ?? 10_000);
-  const res = await fetch(url, { signal: abort });
-  const snapshots: JobSnapshot[] = [];
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  opts.onOpen?.();
-  for (let i = 0; i < 10_000; i++) {
-    const { value, done } = await reader.read();
-    if (done) return { snapshots, ended: true, type: res.headers.get('content-type') };
-    buffer += value;
-    for (let cut = buffer.indexOf('\n\n'); cut >= 0; cut = buffer.indexOf('\n\n')) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      const data = /^event: snapshot\ndata: (.*)$/s.exec(block);
-      if (data) snapshots.push(JSON.parse(data[1]!) as JobSnapshot);
-    }
-    if (opts.until?.(snapshots)) {
-      await reader.cancel();
-      return { snapshots, ended: false, type: res.headers.get('content-type') };
-    }
-  }
-  throw new Error('too many reads');
-}
-
-const progress = (rank: number, rowsDone: number) =>
-  ({
-    type: 'progress',
-    rank,
-    epoch: 1,
-    epochs: 2,
-    rowsDone,
-    rowsTotal: 400,
-    loss: 0.25,
-    accuracy: 0.5,
-    examplesPerSec: 10,
-    keysPushed: rowsDone,
-    keysPulled: rowsDone,
-  }) as const;
 
 describe('dashboardRoutes', () => {
   it('answers /job.json with the snapshot and serves the page at /dashboard', async () => {
@@ -117,43 +73,5 @@ describe('dashboardRoutes', () => {
     const got = await reading;
     expect(got.ended).toBe(true);
     expect(got.snapshots.at(-1)!.training).toHaveLength(1);
-  });
-});
-
-describe('jobProxyRoute', () => {
-  it("answers /job.json and /events from the job's server", async () => {
-    const feed = new JobFeed(job);
-    feed.on(progress(0, 100));
-    const { web: jobWeb } = await serveFeed(feed);
-    const proxy = await startWebServer({ port: 0, routes: jobProxyRoute(jobWeb.url) });
-    closers.push(() => proxy.close());
-    const res = await fetch(new URL('job.json', proxy.url));
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual(JSON.parse(JSON.stringify(feed.snapshot())));
-    const got = await readEvents(new URL('events', proxy.url).href, {
-      until: (s) => {
-        if (s.length === 1) feed.finish({ epochs: 2, accuracy: 0.75, logloss: 0.5 } as never);
-        return false;
-      },
-    });
-    expect(got.ended).toBe(true);
-    expect(got.snapshots.map((s) => s.status)).toEqual(['running', 'done']);
-    // Other paths are the proxy's own.
-    expect((await fetch(new URL('healthz', proxy.url))).status).toBe(200);
-  });
-
-  it('says so when the job cannot be reached (502)', async () => {
-    const gone: WebServer = await startWebServer({ port: 0 });
-    const url = gone.url;
-    await gone.close();
-    const proxy = await startWebServer({ port: 0, routes: jobProxyRoute(url) });
-    closers.push(() => proxy.close());
-    const res = await fetch(new URL('events', proxy.url));
-    expect(res.status).toBe(502);
-    expect(await res.text()).toMatch(
-      new RegExp(
-        `^cannot reach the job at ${url.replace(/[.]/g, '\\.')} \\(.*ECONNREFUSED.*\\): is \`pskv slr --serve\` running there\\?\\n$`,
-      ),
-    );
   });
 });
