@@ -92,6 +92,25 @@ describe('JobFeed', () => {
     expect(seen).toEqual(['running', 'running', 'running', 'running']);
   });
 
+  it('gives no rate to a report less than 0.25 s after the last one with a rate: the next measures from that one', () => {
+    const { feed, at } = feedAt();
+    at(1000);
+    feed.on(progress(0, 100, 1000, 1000));
+    at(2000);
+    feed.on(progress(0, 200, 2000, 2000));
+    at(2100);
+    feed.on(progress(0, 210, 2500, 2500));
+    at(3000);
+    feed.on(progress(0, 300, 4000, 4000));
+    expect(feed.snapshot().training.map((p) => p.keysPushedPerSec)).toEqual([
+      Number.NaN,
+      1000,
+      Number.NaN,
+      2000,
+    ]);
+    expect(feed.snapshot().throughput.keysPulledPerSec).toBe(2000);
+  });
+
   it('places held-out evaluations on the epoch axis, and the final evaluation at the last epoch', () => {
     const { feed, at } = feedAt();
     feed.on(progress(0, 100, 1000, 1200));

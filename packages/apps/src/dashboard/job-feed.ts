@@ -14,7 +14,11 @@ export interface TrainingPoint {
   /** Training accuracy of those rows. */
   accuracy: number;
   examplesPerSec: number;
-  /** Keys pushed and pulled per second since the worker's previous report (NaN at its first; `null` in JSON). */
+  /**
+   * Keys pushed and pulled per second since the worker's previous report (NaN, `null` in JSON, at
+   * its first and at one less than 0.25 s after the last that has a rate: the next one measures
+   * from there).
+   */
   keysPushedPerSec: number;
   keysPulledPerSec: number;
 }
@@ -48,6 +52,9 @@ export interface JobSnapshot {
   /** Why the job failed. */
   error?: string;
 }
+
+/** The shortest time between two reports of a worker that gives a rate, in seconds. */
+const MIN_RATE_SECONDS = 0.25;
 
 /**
  * Folds a job's events ({@link JobEvent}, what the launcher hears from its roles) into a
@@ -108,8 +115,11 @@ export class JobFeed {
       s.job.epochs = e.epochs;
       const prev = this.last.get(e.rank);
       const dt = prev ? seconds - prev.seconds : 0;
+      // A report right after another (an epoch's end just after a timed one) would give a rate
+      // over a few ms, all noise: it gets none, and the next is measured from the earlier one.
+      const rated = prev !== undefined && dt >= MIN_RATE_SECONDS;
       const rate = (now: number, before: number | undefined) =>
-        dt > 0 && before !== undefined ? (now - before) / dt : Number.NaN;
+        rated && before !== undefined ? (now - before) / dt : Number.NaN;
       const point: TrainingPoint = {
         rank: e.rank,
         seconds,
@@ -120,13 +130,15 @@ export class JobFeed {
         keysPushedPerSec: rate(e.keysPushed, prev?.keysPushed),
         keysPulledPerSec: rate(e.keysPulled, prev?.keysPulled),
       };
-      this.last.set(e.rank, { seconds, keysPushed: e.keysPushed, keysPulled: e.keysPulled });
+      if (!prev || rated)
+        this.last.set(e.rank, { seconds, keysPushed: e.keysPushed, keysPulled: e.keysPulled });
       if (e.rank === 0) this.rowsPerEpoch0 = e.rowsTotal / Math.max(1, e.epochs);
-      this.rates.set(e.rank, {
-        examplesPerSec: point.examplesPerSec,
-        keysPushedPerSec: point.keysPushedPerSec,
-        keysPulledPerSec: point.keysPulledPerSec,
-      });
+      if (!prev || rated)
+        this.rates.set(e.rank, {
+          examplesPerSec: point.examplesPerSec,
+          keysPushedPerSec: point.keysPushedPerSec,
+          keysPulledPerSec: point.keysPulledPerSec,
+        });
       s.throughput = sumRates(this.rates.values());
       s.training.push(point);
       this.thin(e.rank);
