@@ -53,7 +53,8 @@ function lz4WasmForBrowsers(): Plugin {
 /**
  * The browser worker's page: src/web/page bundled for browsers into dist/web: index.html, the
  * page's module (browser-worker.js), the training Workers' modules (train-worker.js for sparse
- * logistic regression, nn-train-worker.js with tfjs for `pskv nn`) and tfjs's .wasm files. The
+ * logistic regression, nn-train-worker.js with tfjs for `pskv nn`) and tfjs's .wasm files; and the job dashboard's page (dashboard.html and its module, with Vega and
+ * Vega-Lite inside). The
  * "browser" export condition gives @ps/transport-ws's browser entry, so the bundles hold no Node
  * module; `platform: 'browser'` makes any Node import fail the build.
  */
@@ -64,6 +65,7 @@ async function buildWebPage(): Promise<void> {
       'src/web/page/browser-worker.ts',
       'src/web/page/train-worker.ts',
       'src/web/page/nn-train-worker.ts',
+      'src/web/page/dashboard.ts',
     ],
     outdir: 'dist/web',
     bundle: true,
@@ -82,6 +84,7 @@ async function buildWebPage(): Promise<void> {
   const tfjsWasm = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
   for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'])
     await copyFile(join(tfjsWasm, f), join('dist/web', f));
+  await copyFile('src/web/page/dashboard.html', 'dist/web/dashboard.html');
 }
 
 export default defineConfig({

@@ -4,6 +4,8 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isPsError, PsError, PsErrorCode } from '@ps/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { startJobDashboard } from './dashboard/job-dashboard.js';
+import { jobProxyRoute } from './dashboard/job-proxy-route.js';
 import { loadImdb } from './data/load-imdb.js';
 import { loadSpamAssassin } from './data/load-spam-assassin.js';
 import type { JobSummary } from './job/job-events.js';
@@ -247,7 +249,11 @@ jobOptions(
     )
     .option(
       '--serve',
-      'with --browser-workers: serve the page from this command too, at --web-url (port 0: any free port), instead of a separate `pskv serve`',
+      "serve the job's live dashboard at --web-url (port 0: any free port) /dashboard, and with --browser-workers their page too, instead of a separate `pskv serve`",
+    )
+    .option(
+      '--plot <file>',
+      'write the training curves (loss and accuracy over epochs) to this SVG file at the end',
     ),
 ).action(async (o: Record<string, unknown>) => {
   running = 'slr';
@@ -277,30 +283,23 @@ jobOptions(
       PsErrorCode.CONFIG,
       '--tls-* cannot be combined with --browser-workers yet: the page dials ws://, not wss://',
     );
-  if (o.serve && cfg.browserWorkers === 0)
-    throw new PsError(
-      PsErrorCode.CONFIG,
-      "--serve serves the browser workers' page: give --browser-workers too",
-    );
   const json = Boolean(o.json);
   const log = process.stderr;
   // Every data set is opened and checked before any process starts (PS_ERR_DATASET: exit 2).
   await preflightSlrData(cfg);
+  // The dashboard and the page's server, when this command serves them (stopped with the job,
+  // however it ends), and the plot (its file checked now: PS_ERR_CONFIG).
+  const dashboard = await startJobDashboard({
+    cfg,
+    ...(o.serve ? { serveAt: new URL(String(o.webUrl)) } : {}),
+    ...(o.plot ? { plot: String(o.plot) } : {}),
+  });
   const over = tlsFiles ? `${cfg.transport} with TLS` : cfg.transport;
   log.write(
     `pskv slr: ${cfg.dataset} on ${cfg.servers} servers and ${cfg.workers} workers${cfg.browserWorkers ? ` (+ ${cfg.browserWorkers} in browser tabs)` : ''} over ${over}, ${cfg.epochs > 0 ? cfg.epochs : 'default'} epochs${secret ? ', connections authenticated with the cluster secret' : roles ? ", connections authenticated with per-role secrets (workers hold the workers' only)" : ''}\n`,
   );
-  // The page's server, when this command serves it (stopped with the job, however it ends).
-  const web = o.serve
-    ? await (() => {
-        const at = new URL(String(o.webUrl));
-        return startWebServer({
-          host: at.hostname.replace(/^\[|\]$/g, ''),
-          port: Number(at.port || 80),
-          files: [cfg.dataset, cfg.testDataset],
-        });
-      })()
-    : undefined;
+  const web = dashboard.web;
+  if (web) log.write(`dashboard: ${new URL('dashboard', web.url)}\n`);
   const pageBase = web ? web.url : String(o.webUrl);
   const progress = createProgressDisplay({ workers: cfg.workers });
   let announced = false;
@@ -317,6 +316,7 @@ jobOptions(
     roleScript: fileURLToPath(import.meta.url),
     timeoutSeconds: (o.timeout as number | undefined) ?? 3600,
     onEvent: (e) => {
+      dashboard.onEvent(e);
       if (e.type === 'progress') progress.update(e);
       else if (e.type === 'listening' && e.role === 'scheduler' && cfg.browserWorkers > 0) {
         const page = new URL(`?${browserWorkerQuery({ host: '127.0.0.1', port: e.port }, cfg)}`, pageBase);
@@ -335,10 +335,18 @@ jobOptions(
         );
       }
     },
-  }).finally(async () => {
-    progress.stop();
-    await web?.close();
-  });
+  }).then(
+    async (summary) => {
+      progress.stop();
+      await dashboard.end({ summary });
+      return summary;
+    },
+    async (error: unknown) => {
+      progress.stop();
+      await dashboard.end({ error });
+      throw error;
+    },
+  );
   if (json) {
     printHuman(summary, log);
     process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -418,15 +426,27 @@ registerLdaCommand(program, fileURLToPath(import.meta.url));
 program
   .command('serve')
   .description(
-    'serve the browser worker page and its data over HTTP; prints the page address (open it with the query `pskv slr --browser-workers` prints)',
+    'serve the browser worker page and its data over HTTP; prints the page address (open it with the query `pskv slr --browser-workers` prints); with --job, /dashboard shows that running job',
   )
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--port <n>', 'port to listen on (0: any free port)', int, 8080)
   .option('--libsvm <files...>', "LIBSVM files the jobs' tabs may train on, by the path given to pskv slr")
-  .action(async (o: { host: string; port: number; libsvm?: string[] }) => {
-    const server = await startWebServer({ host: o.host, port: o.port, files: o.libsvm ?? [] });
+  .option(
+    '--job <url>',
+    "show the job that `pskv slr --serve` serves at this address on this server's /dashboard",
+    httpUrl,
+  )
+  .action(async (o: { host: string; port: number; libsvm?: string[]; job?: string }) => {
+    const server = await startWebServer({
+      host: o.host,
+      port: o.port,
+      files: o.libsvm ?? [],
+      ...(o.job ? { routes: jobProxyRoute(o.job) } : {}),
+    });
     process.stdout.write(`${server.url}\n`);
-    process.stderr.write(`pskv serve: the browser worker page is at ${server.url} (Ctrl-C stops)\n`);
+    process.stderr.write(
+      `pskv serve: the browser worker page is at ${server.url}${o.job ? `, the dashboard of the job at ${o.job} at ${server.url}dashboard` : ''} (Ctrl-C stops)\n`,
+    );
     const sig = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);

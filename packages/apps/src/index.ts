@@ -1,3 +1,14 @@
+// The job's dashboard (`pskv slr --serve`, `--plot`): see docs/dashboard.md.
+export {
+  type ClusterDigest,
+  clusterDigest,
+  type NodeDigest,
+  type RangeDigest,
+} from './dashboard/cluster-digest.js';
+export { type DashboardRoutes, dashboardRoutes } from './dashboard/dashboard-routes.js';
+export { type HeldOutPoint, JobFeed, type JobSnapshot, type TrainingPoint } from './dashboard/job-feed.js';
+export { jobProxyRoute } from './dashboard/job-proxy-route.js';
+export { trainingPlotSvg, writeTrainingPlot } from './dashboard/write-training-plot.js';
 export * from './data/index.js';
 export type { JobEvent, JobSummary } from './job/job-events.js';
 export { JobInterrupted } from './job/job-interrupted.js';
@@ -80,7 +91,7 @@ export {
   runBrowserWorker,
 } from './web/run-browser-worker.js';
 export { type SlrDataRouteOptions, slrDataRoute } from './web/serve-slr-data.js';
-export { startWebServer, type WebServer, type WebServerOptions } from './web/web-server.js';
+export { startWebServer, type WebRoute, type WebServer, type WebServerOptions } from './web/web-server.js';
 export {
   BROWSER_WORKER_ID_PREFIX,
   type BrowserWorkerQuery,

@@ -1,4 +1,5 @@
 import type { TrafficStats } from '@ps/core';
+import type { ClusterDigest } from '../dashboard/cluster-digest.js';
 import type { SlrEvalPoint, SlrEvaluation, SlrProgress, SlrWorkerReport } from '../slr/train-slr-worker.js';
 
 /** What a role process tells the launcher (over the IPC channel) while the job runs. */
@@ -23,7 +24,9 @@ export type JobEvent =
       /** A server's segment bytes sent to other servers to replicate (see `replica_bytes`). */
       replicaBytes?: number;
     }
-  | { type: 'failed'; role: string; message: string };
+  | { type: 'failed'; role: string; message: string }
+  /** The scheduler's every new view of the cluster (nodes, states, the ring), for the dashboard. */
+  | { type: 'view'; cluster: ClusterDigest };
 
 /** The summary of a run: the JSON object `pskv slr --json` prints as its last line. */
 export interface JobSummary {

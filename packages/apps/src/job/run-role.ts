@@ -16,6 +16,7 @@ import { type ClusterDialect, clusterConfigFromEnv, restoreServer, snapshotServe
 import type { SignificantUpdateFilter } from '@ps/filters';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
+import { clusterDigest } from '../dashboard/cluster-digest.js';
 import { checkTrainTest } from '../data/check-train-test.js';
 import type { SparseDataset } from '../data/dataset.js';
 import { DatasetCache } from '../data/dataset-cache.js';
@@ -177,7 +178,9 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       ...(env.recover ? { recover: true } : {}),
     });
     report({ type: 'listening', role: 'scheduler', port: s.address.port });
+    const views = s.cluster$.subscribe((v) => report({ type: 'view', cluster: clusterDigest(v, s.address) }));
     await s.terminated;
+    views.unsubscribe();
     report({ type: 'stats', role: 'scheduler', stats: s.stats });
     return;
   }

@@ -25,6 +25,10 @@ export interface SlrProgress {
   accuracy: number;
   /** Rows per second since the previous report. */
   examplesPerSec: number;
+  /** Keys this worker pushed so far (each push's key count, summed). */
+  keysPushed: number;
+  /** Keys this worker pulled so far. */
+  keysPulled: number;
 }
 
 /** Test-set quality, computed by worker 0 after every worker finished training. */
@@ -182,10 +186,14 @@ export async function trainSlrWorker(
     while (acked[finished]) finished++;
     if (finished > progress.finished) progress.finish(finished);
   };
+  // Keys pulled and pushed so far, for the progress reports (the dashboard's throughput).
+  let keysPulled = 0;
+  let keysPushed = 0;
   const issuePull = (b: number) => {
     const { start, end } = batchAt(b);
     const batch = indexer.keysOf(part, start, end);
     const { keys } = batch;
+    keysPulled += keys.length;
     const dep = b - tau - 1;
     if (dep < 0) {
       pulls.set(b, { batch, weights: prefetched(worker.wait(worker.pull(keys, iter(b)))) });
@@ -220,6 +228,8 @@ export async function trainSlrWorker(
       loss: windowRows ? windowLoss / windowRows : Number.NaN,
       accuracy: windowRows ? windowCorrect / windowRows : Number.NaN,
       examplesPerSec: (windowRows * 1000) / Math.max(1, now - windowStart),
+      keysPushed,
+      keysPulled,
     });
     windowRows = 0;
     windowLoss = 0;
@@ -251,10 +261,11 @@ export async function trainSlrWorker(
     const stats = logisticGradient(part, start, end, indexer.positions, weights.vals, g, batch.bias);
     if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - c0));
     // The gradient buffer is sent without a copy: give each push its own.
-    pushes[b] = worker.push(
-      kkt ? kkt.apply(batch.keys, weights.vals, g.slice()) : { keys: batch.keys, vals: g.slice() },
-      iter(b),
-    );
+    const update = kkt
+      ? kkt.apply(batch.keys, weights.vals, g.slice())
+      : { keys: batch.keys, vals: g.slice() };
+    keysPushed += update.keys.length;
+    pushes[b] = worker.push(update, iter(b));
     // A push that fails is reported by the wait at the end; a closed node ends the waits.
     void worker
       .wait(pushes[b]!)

@@ -22,7 +22,16 @@ export interface WebServerOptions {
   files?: SlrDataRouteOptions['files'];
   /** Opens a job's data (default `openSlrData`). */
   openData?: SlrDataRouteOptions['openData'];
+  /** Other routes, asked first (GET and HEAD only): the job's dashboard feed (see `dashboardRoutes`). */
+  routes?: WebRoute;
 }
+
+/** A route of {@link startWebServer}: answers a request and resolves `true`, or leaves it (`false`). */
+export type WebRoute = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+) => boolean | Promise<boolean>;
 
 /** A running {@link startWebServer}. */
 export interface WebServer {
@@ -39,6 +48,7 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json; charset=utf-8',
   '.json': 'application/json; charset=utf-8',
   '.wasm': 'application/wasm',
+  '.css': 'text/css; charset=utf-8',
 };
 
 /** The built page next to this module (dist/web), or, when run from the sources, the package's dist/web. */
@@ -52,7 +62,8 @@ function defaultRoot(): string {
  * Serves the browser worker's page and its data over HTTP (what `pskv serve` runs): `GET /` the
  * page, `/<file>` the page's other built files (a fixed list, read once: nothing else on disk is
  * reachable), `/data/slr/...` a job's data for its tabs, each tab its own shard in the job's
- * binary form (see `slrDataRoute`), and `/healthz`. Nothing is cached by the client (`no-store`).
+ * binary form (see `slrDataRoute`), `/dashboard` the job's dashboard page (its feed comes
+ * from `routes`), and `/healthz`. Nothing is cached by the client (`no-store`).
  * @throws PsError `PS_ERR_CONFIG` when the page is not built (`npm run build`), `PS_ERR_BIND` when
  * the address cannot be listened on.
  */
@@ -103,11 +114,12 @@ export async function startWebServer(opts: WebServerOptions = {}): Promise<WebSe
     }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path === '/healthz') return text(res, req, 200, 'ok');
+    if (opts.routes && (await opts.routes(req, res, path))) return;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const gz = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
     const answer = (await data(path, url.search, gz)) ?? (await nnData(path, url.search, gz));
     if (answer) return send(res, req, answer.status, answer.type, answer.body, answer.headers);
-    const name = path === '/' ? 'index.html' : path.slice(1);
+    const name = path === '/' ? 'index.html' : path === '/dashboard' ? 'dashboard.html' : path.slice(1);
     const body = files.get(name);
     if (!body) return text(res, req, 404, `not found: ${path}`);
     const ext = name.slice(name.lastIndexOf('.'));
