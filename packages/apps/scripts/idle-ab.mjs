@@ -27,6 +27,7 @@ const variants = values.variant.map((v) => {
   const script = args[0]?.startsWith('@') ? args.shift().slice(1) : cli;
   return { label: v.slice(0, at), script, args };
 });
+for (const v of variants) process.stderr.write(`${v.label}: ${v.script} slr ${v.args.join(' ')}\n`);
 const TICK = 100; // USER_HZ of /proc/<pid>/stat on Linux
 
 /** CPU seconds (utime + stime) of a live process, or undefined once it is gone. */
