@@ -173,7 +173,7 @@ export function slrEpochs(cfg: Pick<SlrConfig, 'epochs'>, trainRows: number): nu
  * bounded delay τ = 4 are for the local cluster's 2 servers and 2 workers sharing a few cores:
  * with 64 rows and τ = 1 the workers waited for their weights 72–76% of training (each pull can
  * leave only once the previous batch's push is acknowledged and the workers' clock moved, a
- * chain of round trips through processes that share the cores), against 8–13% now, with about
+ * chain of round trips through processes that share the cores), against 5–14% now, with about
  * 35% less CPU for the job and test accuracy 0.912–0.916 on IMDB (0.918–0.919 before); see
  * docs/apps/sparse-logistic-regression.md, "Idle workers".
  */
