@@ -162,6 +162,9 @@ describe('pskv slr', () => {
         '2',
         '--straggler',
         '3',
+        // Batches of 64 rows (the default is 256): 76 a worker in 2 epochs, room for the gap.
+        '--batch-size',
+        '64',
         '--json',
         ...extra,
       ]);

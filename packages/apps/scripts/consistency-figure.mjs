@@ -43,6 +43,9 @@ for (const mode of values.modes.split(',').map((m) => m.trim())) {
         '--dataset',
         values.dataset,
         ...args,
+        // The figure's batches: 64 rows, the job's default when it was made (now 256).
+        '--batch-size',
+        '64',
         '--straggler',
         values.straggler,
         '--eval-every',

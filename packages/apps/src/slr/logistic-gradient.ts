@@ -33,6 +33,22 @@ export function logisticGradient(
   bias = -1,
 ): BatchStats {
   grad.fill(0);
+  return addLogisticGradient(ds, start, end, positions, weights, grad, bias);
+}
+
+/**
+ * {@link logisticGradient} without zeroing `grad` first: adds rows `[start, end)`'s gradient to
+ * what `grad` holds, so that a batch can be computed a slice of rows at a time.
+ */
+export function addLogisticGradient(
+  ds: SparseDataset,
+  start: number,
+  end: number,
+  positions: Int32Array,
+  weights: ArrayLike<number>,
+  grad: Float32Array,
+  bias = -1,
+): BatchStats {
   const { indptr, indices, values, labels } = ds;
   let loss = 0;
   let correct = 0;

@@ -6,6 +6,7 @@ import { shard, takeRows } from '../data/split.js';
 import { keyBitsFor } from './feature-keys.js';
 import type { KktFilter } from './kkt-filter.js';
 import { logisticGradient, predictRows } from './logistic-gradient.js';
+import { GRADIENT_SLICE_MS, logisticGradientInSlices } from './logistic-gradient-in-slices.js';
 import { MinibatchIndexer, type MinibatchKeys } from './minibatch.js';
 import { type SlrConfig, slrEpochs } from './slr-config.js';
 
@@ -258,7 +259,17 @@ export async function trainSlrWorker(
     const batch = indexer.use(pending.batch);
     if (grad.length < batch.keys.length) grad = new Float32Array(batch.keys.length * 2);
     const g = grad.subarray(0, batch.keys.length);
-    const stats = logisticGradient(part, start, end, indexer.positions, weights.vals, g, batch.bias);
+    // In slices: acknowledgements, the clock and the next pulls are handled while it computes.
+    const stats = await logisticGradientInSlices(
+      part,
+      start,
+      end,
+      indexer.positions,
+      weights.vals,
+      g,
+      batch.bias,
+      GRADIENT_SLICE_MS,
+    );
     if (slowdown > 1) await sleep((slowdown - 1) * (performance.now() - c0));
     // The gradient buffer is sent without a copy: give each push its own.
     const update = kkt
