@@ -9,7 +9,7 @@
 // --no-reuse: keyListReuse: false on both ends (every request carries its keys).
 // --sealed: the (never changed) key list is passed to `sealKeys` once.
 // Prints the median of 3 rounds: M keys/s, µs per request, CPU ms per request of the worker and
-// of the server, and the bytes the worker sent and received per request.
+// of the server (with the part spent in the kernel), and the bytes the worker sent and received per request.
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -47,10 +47,10 @@ const reqs = Number(o.requests);
 const inFlight = Number(o.inFlight);
 const reuse = o.reuse ? {} : { keyListReuse: false };
 
-/** CPU ms (user + system) a process has used, from /proc (Linux). */
+/** CPU ms a process has used, user and system, from /proc (Linux). */
 const cpuOf = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
+  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10 };
 };
 
 const scheduler = await Scheduler.start({ transport: tcp(), numServers: 1, numWorkers: 1, logger: quiet });
@@ -95,11 +95,14 @@ try {
     );
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    const server1 = cpuOf(child.pid);
     rounds.push({
       mkeys: (reqs * n) / wall / 1000,
       us: (wall * 1000) / reqs,
       worker: (cpu.user + cpu.system) / 1000 / reqs,
-      server: (cpuOf(child.pid) - server0) / reqs,
+      workerSys: cpu.system / 1000 / reqs,
+      server: (server1.user + server1.system - server0.user - server0.system) / reqs,
+      serverSys: (server1.system - server0.system) / reqs,
       sent: (node.stats.bytesSent - sent0) / reqs,
       recv: (node.stats.bytesReceived - recv0) / reqs,
     });
@@ -108,7 +111,7 @@ try {
   const m = rounds[1];
   console.log(
     `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
-      `CPU ms/request worker ${m.worker.toFixed(2)} server ${m.server.toFixed(2)}, ` +
+      `CPU ms/request worker ${m.worker.toFixed(3)} (system ${m.workerSys.toFixed(3)}) server ${m.server.toFixed(3)} (system ${m.serverSys.toFixed(3)}), ` +
       `sent ${m.sent.toFixed(0)} B, received ${m.recv.toFixed(0)} B per request`,
   );
   await node.finalize();

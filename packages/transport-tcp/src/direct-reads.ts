@@ -1,10 +1,11 @@
 import type net from 'node:net';
 import { allocBytes } from '@ps/core';
+import { MAX_PIECE_BYTES, slabPiece } from './slab-piece.js';
 
 /** Bytes of the buffer reads go to between frames (as Node's own reads: 64 KiB). */
 const SCRATCH_BYTES = 64 * 1024;
-/** A read this short is copied out of the scratch buffer, which is then reused at once. */
-const COPY_BELOW = 8 * 1024;
+/** A read this short is copied out of the scratch buffer (into a slab piece), which is then reused at once. */
+const COPY_BELOW = MAX_PIECE_BYTES;
 
 /** What {@link DirectReads} reads for: a channel's frame reader (see `TcpChannel`). */
 export interface DirectReadSink {
@@ -22,7 +23,8 @@ export interface DirectReadSink {
  * than 64 KiB still missing, the socket reads its remaining bytes into the frame's own buffer,
  * in as few reads as the kernel allows, instead of into chunks that are then copied there. Between
  * frames, reads go to a 64 KiB scratch buffer, reused while no frame (nor a budget wait) keeps a
- * view of it; reads under 8 KiB are copied out of it at once.
+ * view of it; reads under 32 KiB are copied out of it at once, into a piece of a shared slab
+ * ({@link slabPiece}: a memcpy, not an allocation per read).
  *
  * Node offers `onread` only to sockets it dials, not to accepted ones: {@link adoptWithDirectReads}
  * moves an accepted socket's handle into a socket made with it. Under TLS, reads stay as Node
@@ -57,7 +59,7 @@ export class DirectReads {
     }
     const chunk = buf.subarray(0, n);
     if (sink === undefined) this.early.push(chunk.slice());
-    else if (n < COPY_BELOW) sink.readChunk(chunk.slice());
+    else if (n < COPY_BELOW) sink.readChunk(copied(chunk));
     else if (!sink.readChunk(chunk)) this.scratch = allocBytes(SCRATCH_BYTES);
   }
 }
@@ -93,4 +95,11 @@ export function adoptWithDirectReads(
     onread: direct.onread,
   } as net.SocketConstructorOpts);
   return { socket, direct };
+}
+
+/** `chunk`'s bytes in a slab piece of their own (the scratch buffer is read into again at once). */
+function copied(chunk: Uint8Array): Uint8Array {
+  const piece = slabPiece(chunk.byteLength);
+  piece.set(chunk);
+  return piece;
 }

@@ -3,13 +3,7 @@ import { type FrameChannel, type FrameChannelLimits, isTlsAuthError, PsError, Ps
 import { Observable, Subject } from 'rxjs';
 import type { DirectReadSink, DirectReads } from './direct-reads.js';
 import { EMPTY_CHUNK, FrameReader } from './frame-reader.js';
-
-interface QueuedFrame {
-  parts: readonly Uint8Array[];
-  len: number;
-  resolve: () => void;
-  reject: (e: PsError) => void;
-}
+import { type BatchedFrame as QueuedFrame, WriteBatch } from './write-batch.js';
 
 /** A TLS record holding a fatal handshake_failure alert: what a plain listener answers a TLS dialer. */
 const TLS_HANDSHAKE_FAILURE_ALERT = Uint8Array.from([0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28]);
@@ -38,9 +32,10 @@ export interface TcpChannelOptions {
 /**
  * One TCP (or TLS) connection as a {@link FrameChannel}: frames are a u32 little-endian length
  * and the frame's bytes. Reads go through a {@link FrameReader} holding the channel's limit and
- * the node's inbound budget (the socket is paused while a large frame waits for budget). Writes
- * are corked so a frame's parts leave in one `writev` without being copied together, and queue
- * behind the socket's high-water mark; a send resolves once the kernel took the frame's last byte.
+ * the node's inbound budget (the socket is paused while a large frame waits for budget). The
+ * frames sent in one tick leave in one write ({@link WriteBatch}: small frames copied together,
+ * large segments as views), and queue behind the socket's high-water mark; a send resolves once
+ * the kernel took the frame's last byte.
  */
 export class TcpChannel implements FrameChannel, DirectReadSink {
   readonly source: string;
@@ -55,6 +50,8 @@ export class TcpChannel implements FrameChannel, DirectReadSink {
   };
   private readonly reader: FrameReader;
   private readonly queue: QueuedFrame[] = [];
+  /** Frames sent in this tick, written together on the next (see WriteBatch). */
+  private readonly batch: WriteBatch;
   private queued = 0;
   private ended = false;
   private failure: PsError | undefined;
@@ -70,6 +67,13 @@ export class TcpChannel implements FrameChannel, DirectReadSink {
     this.source = socket.remoteAddress ?? 'unknown';
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.reader = new FrameReader(opts.limits.maxFrameBytes);
+    this.batch = new WriteBatch(
+      socket,
+      (err) =>
+        this.closing ??
+        this.failure ??
+        new PsError(PsErrorCode.PEER_UNREACHABLE, `write to ${this.remote} failed: ${err.message}`),
+    );
     this.reader.useBudget({
       budget: opts.limits.budget,
       pause: () => socket.pause(),
@@ -127,7 +131,7 @@ export class TcpChannel implements FrameChannel, DirectReadSink {
   }
 
   get queuedBytes(): number {
-    return this.queued + (this.socket.destroyed ? 0 : this.socket.writableLength);
+    return this.queued + this.batch.heldBytes + (this.socket.destroyed ? 0 : this.socket.writableLength);
   }
 
   /** Resolves once the socket closed. */
@@ -250,7 +254,7 @@ export class TcpChannel implements FrameChannel, DirectReadSink {
         if (this.queue.length === 1) socket.once('drain', () => this.flush());
         return;
       }
-      this.writeNow(item);
+      this.batch.add(item);
     });
   }
 
@@ -259,35 +263,9 @@ export class TcpChannel implements FrameChannel, DirectReadSink {
     while (this.queue.length > 0 && !socket.writableNeedDrain && !socket.destroyed) {
       const item = this.queue.shift()!;
       this.queued -= item.len;
-      this.writeNow(item);
+      this.batch.add(item);
     }
     if (this.queue.length > 0 && !socket.destroyed) socket.once('drain', () => this.flush());
-  }
-
-  /** Writes the length prefix and the parts corked, so they leave in one writev without a copy. */
-  private writeNow({ parts, len, resolve, reject }: QueuedFrame): void {
-    const { socket } = this;
-    const prefix = Buffer.allocUnsafe(4);
-    prefix.writeUInt32LE(len, 0);
-    const done = (err?: Error | null) => {
-      if (err)
-        reject(
-          this.closing ??
-            this.failure ??
-            new PsError(PsErrorCode.PEER_UNREACHABLE, `write to ${this.remote} failed: ${err.message}`),
-        );
-      else resolve();
-    };
-    socket.cork();
-    if (parts.length === 0) socket.write(prefix, done);
-    else socket.write(prefix);
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
-      const buf = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-      if (i < parts.length - 1) socket.write(buf);
-      else socket.write(buf, done);
-    }
-    socket.uncork();
   }
 
   close(reason?: PsError): void {
@@ -311,6 +289,7 @@ export class TcpChannel implements FrameChannel, DirectReadSink {
     if (this.socket.destroyed) return;
     // What is queued goes first; a peer that does not close its end is cut off after a second.
     const end = () => {
+      this.batch.flush(); // what this tick sent goes before the FIN
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 1000).unref();
     };

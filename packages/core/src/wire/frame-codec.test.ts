@@ -124,4 +124,38 @@ describe('frame codec on Node Buffers', () => {
     expect(Array.from(out.data[0] as BigUint64Array)).toEqual([7n, 9n]);
     expect(Array.from(out.data[1] as Float32Array)).toEqual([1, 2]);
   });
+
+  it('writes every header byte itself (zero padding) and never changes a header it gave out (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ maxLength: 40 }), fc.array(segArb, { maxLength: 3 })), {
+          minLength: 2,
+          maxLength: 30,
+        }),
+        (msgs) => {
+          // Headers are cut from a shared slab that is never zeroed: encode many frames, then
+          // check each is still the frame of its message, padding included.
+          const frames = msgs.map(([note, data]) => {
+            const parts = encodeFrame({ meta: { ...meta, body: note }, data });
+            return { parts, copy: [...concatParts(parts)], note };
+          });
+          for (const f of frames) {
+            expect([...concatParts(f.parts)]).toEqual(f.copy);
+            const head = f.parts[0]!;
+            const metaLen = new DataView(head.buffer, head.byteOffset).getUint32(4, true);
+            const metaEnd = 8 + 8 * head[3]! + metaLen;
+            expect([...head.subarray(metaEnd)]).toEqual(new Array(head.byteLength - metaEnd).fill(0));
+            expect(head.byteOffset % 8).toBe(0);
+            expect(decodeFrame(f.parts).meta.body).toBe(f.note);
+          }
+        },
+      ),
+    );
+    // A header past the slab's largest piece has an unzeroed buffer of its own: padding still 0.
+    for (let k = 1; k < 8; k++) {
+      const head = encodeFrame({ meta: { ...meta, body: 'x'.repeat(40_000 + k) }, data: [] })[0]!;
+      const metaEnd = 8 + new DataView(head.buffer, head.byteOffset).getUint32(4, true);
+      expect([...head.subarray(metaEnd)]).toEqual(new Array(head.byteLength - metaEnd).fill(0));
+    }
+  });
 });

@@ -61,10 +61,14 @@ export function encodeFrame(msg: Message, maxFrameBytes = DEFAULT_MAX_FRAME_BYTE
       `a message carries at most ${MAX_SEGMENTS} segments, got ${n}`,
     );
   }
-  const metaBytes = encoder.encode(msg.meta);
+  // A view of the encoder's own buffer (valid until its next encode), copied into the header below.
+  const metaBytes = encoder.encodeSharedRef(msg.meta);
+  const metaEnd = 8 + 8 * n + metaBytes.length;
   const headerLen = 8 + 8 * n + pad8(metaBytes.length);
-  const header = new Uint8Array(headerLen);
-  const dv = new DataView(header.buffer);
+  // A slab piece, not a fresh zeroed ArrayBuffer: every byte is written below (padding zeroed).
+  const header = slabBytes(headerLen);
+  header.fill(0, metaEnd, headerLen);
+  const dv = new DataView(header.buffer, header.byteOffset, headerLen);
   header[0] = MAGIC0;
   header[1] = MAGIC1;
   header[2] = FRAME_VERSION;

@@ -22,6 +22,12 @@ export class ValidatedKeys {
    * `last`, or a list passed to `sealKeys`.
    */
   private shared: BigUint64Array | undefined;
+  /**
+   * The last short list (under `minKeys`) that passed and is one of {@link sharedKeyLists}: never
+   * changed by its owner, so it is trusted by identity instead of checked every request (the
+   * 1,000-key lists key-list reuse hands a server every request).
+   */
+  private shortShared: BigUint64Array | undefined;
 
   /** @param minKeys shorter lists are validated every time (cheaper than keeping a copy). */
   constructor(readonly minKeys = 4096) {}
@@ -33,6 +39,7 @@ export class ValidatedKeys {
    */
   validate(keys: BigUint64Array): number {
     const long = keys.length >= this.minKeys && keys instanceof BigUint64Array;
+    if (!long && keys === this.shortShared) return -1;
     // A sealed list was validated when sealed and never changes: trusted by identity, no copy.
     if (isSealed(keys)) {
       if (!long) return -1;
@@ -50,7 +57,10 @@ export class ValidatedKeys {
     }
     this.shared = undefined;
     validateKeys(keys);
-    if (!long) return -1;
+    if (!long) {
+      if (sharedKeyLists.has(keys)) this.shortShared = keys;
+      return -1;
+    }
     // A list kept only once it repeats; meanwhile nothing is remembered, so a tag always names
     // the latest list (an older copy must not match under the new list's tag).
     this.last = this.hint.see(keys) ? keys.slice() : undefined;
