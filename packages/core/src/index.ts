@@ -84,6 +84,14 @@ export {
   type TaskIssuerOptions,
   type TaskSpec,
 } from './membership/task-issuer.js';
+export {
+  type DurationHistogram,
+  REQUEST_DURATION_BUCKETS,
+  REQUEST_KINDS,
+  type RequestKind,
+  RequestMetrics,
+  requestKind,
+} from './metrics/request-metrics.js';
 export { ClusterSecret, MIN_SECRET_BYTES, PROOF_BYTES } from './net/cluster-secret.js';
 export {
   type Admission,

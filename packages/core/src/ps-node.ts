@@ -292,6 +292,11 @@ export class PsNode {
     return this.ep.stats;
   }
 
+  /** Milliseconds since this node last heard from the scheduler (a heartbeat answer, a view). */
+  get schedulerSilenceMs(): number {
+    return Date.now() - this.lastFromScheduler;
+  }
+
   /**
    * Connections made and lost (the transport's events): delivery resends what a peer has not
    * answered as soon as its connection is back.
