@@ -15,6 +15,7 @@ import { resolveRoleSecrets, roleSecretValues } from './job/resolve-role-secrets
 import { resolveSecret } from './job/resolve-secret.js';
 import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
+import { metricsPortOption, serveJobMetrics, serveRoleMetrics } from './metrics/metrics-port-option.js';
 import { runSketch } from './sketch/run-sketch.js';
 import {
   resolveSlrConfig,
@@ -156,7 +157,8 @@ function jobOptions(cmd: Command): Command {
     .option(
       '--tls-ca <pem>',
       'the CA certificates a node trusts when it dials; give the certificate itself when it is self-signed (default: PS_TLS_CA, else the system CAs)',
-    );
+    )
+    .addOption(metricsPortOption());
 }
 
 /** The TLS settings from `--tls-cert/--tls-key/--tls-ca` or PS_TLS_CERT/PS_TLS_KEY/PS_TLS_CA. */
@@ -301,8 +303,10 @@ jobOptions(
   // With one process per role, runLocalCluster tears the cluster down on SIGINT/SIGTERM and
   // rejects with JobInterrupted; in one process, nothing outlives it.
   if (cfg.transport !== 'inproc') stopOnSignals();
+  const metrics = await serveJobMetrics(o.metricsPort as number | undefined);
   const summary = await runLocalCluster({
     cfg,
+    ...(metrics ? { metrics: metrics.metrics } : {}),
     ...(secret ? { secret } : {}),
     ...(file ? { secretFile: file } : {}),
     ...(roles ? { roleSecrets: roles } : {}),
@@ -331,6 +335,7 @@ jobOptions(
   }).finally(async () => {
     progress.stop();
     await web?.close();
+    await metrics?.close();
   });
   if (json) {
     printHuman(summary, log);
@@ -349,7 +354,8 @@ jobOptions(
   const base = process.env.PS_JOB ? (JSON.parse(process.env.PS_JOB) as Partial<SlrConfig>) : {};
   const found = secretOf(o);
   const secret = 'roles' in found ? roleSecretValues(found.roles) : found.secret;
-  await roleMain(configFrom(o, base), secret, tlsOf(o).tls);
+  const metrics = await serveRoleMetrics(o.metricsPort as number | undefined);
+  await roleMain(configFrom(o, base), secret, tlsOf(o).tls, metrics?.metrics).finally(() => metrics?.close());
 });
 
 program

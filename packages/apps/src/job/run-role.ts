@@ -22,6 +22,9 @@ import type { SparseDataset } from '../data/dataset.js';
 import { DatasetCache } from '../data/dataset-cache.js';
 import { BUILT_IN_DATASETS, loadDataset } from '../data/load-dataset.js';
 import { trainTestSplit } from '../data/split.js';
+import { metricsForRole } from '../metrics/metrics-for-role.js';
+import type { NodeMetricsRegistry } from '../metrics/node-metrics-registry.js';
+import { schedulerSource, serverSource, workerSource } from '../metrics/node-reading.js';
 import { filtersFromSpec } from '../slr/filters-from-spec.js';
 import { kktFilter } from '../slr/kkt-filter.js';
 import type { SlrConfig } from '../slr/slr-config.js';
@@ -123,6 +126,8 @@ export interface RoleContext {
   roleSecrets?: RoleSecretValues | undefined;
   /** Data already loaded (one process running every role shares one copy). */
   data?: { train: SparseDataset; test: SparseDataset; seconds: number };
+  /** Where the role's node is added for Prometheus (`--metrics-port`); none: no metrics. */
+  metrics?: NodeMetricsRegistry | undefined;
 }
 
 /**
@@ -167,6 +172,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       ...(env.run ? { run: env.run } : {}),
       ...(env.recover ? { recover: true } : {}),
     });
+    ctx.metrics?.add(schedulerSource(s));
     report({ type: 'listening', role: 'scheduler', port: s.address.port });
     await s.terminated;
     report({ type: 'stats', role: 'scheduler', stats: s.stats });
@@ -223,8 +229,11 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       });
       setTitle(`ps-server-${node.rank}`);
       self = node;
+      const unlisted = ctx.metrics?.add(serverSource(node, servers, [...(kkt ? [kkt] : []), ...chain]));
       report({ type: 'listening', role: 'server', port: node.address.port });
       await node.terminated;
+      // A server that starts over as a new node is listed as that one.
+      unlisted?.();
       // A server that did not end in order (declared dead, lost the scheduler) writes no snapshot.
       if (cfg.snapshotDir && !node.terminationError) await snapshotServer(servers[0]!, cfg.snapshotDir);
       report({
@@ -264,6 +273,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   });
   const rank = node.rank;
   setTitle(`ps-worker-${rank}`);
+  ctx.metrics?.add(workerSource(node, [worker], [...(kkt ? [kkt] : []), ...filters]));
   let train: SparseDataset | SlrShards;
   let test: SparseDataset | (() => Promise<SparseDataset>);
   if (opened) {
@@ -333,6 +343,7 @@ export async function roleMain(
   cfg: SlrConfig,
   secret?: string | RoleSecretValues,
   tls?: { cert: string; key: string; ca?: string },
+  metrics?: NodeMetricsRegistry,
 ): Promise<void> {
   const env = configFromEnv();
   const roleSecrets = typeof secret === 'object' ? secret : undefined;
@@ -349,7 +360,7 @@ export async function roleMain(
   // The launcher went away (crashed, killed): stop rather than outlive it.
   if (send) process.on('disconnect', () => finished || process.exit(1));
   try {
-    await runSlrRole({ env, cfg, report, tls, roleSecrets });
+    await runSlrRole({ env, cfg, report, tls, roleSecrets, metrics: metrics ?? metricsForRole() });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     report({ type: 'failed', role: env.role, message });
