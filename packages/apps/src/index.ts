@@ -5,7 +5,20 @@ export { type LocalClusterOptions, runLocalCluster } from './job/local-cluster.j
 export { openSlrData, type SlrData } from './job/open-slr-data.js';
 export { preflightSlrData } from './job/preflight-slr-data.js';
 export { createProgressDisplay, type ProgressDisplay } from './job/progress-display.js';
+export type { ResolvedRoleSecrets } from './job/resolve-role-secrets.js';
 export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-role.js';
+export { JobMetrics } from './metrics/job-metrics.js';
+export { type MetricsServer, startMetricsServer } from './metrics/metrics-server.js';
+export { METRIC_NAMES, NodeMetricsRegistry } from './metrics/node-metrics-registry.js';
+export {
+  type AppReading,
+  type FilterReading,
+  type NodeReading,
+  type NodeSource,
+  schedulerSource,
+  serverSource,
+  workerSource,
+} from './metrics/node-reading.js';
 export { CountMinSketch, type CountMinSketchOptions } from './sketch/count-min-sketch.js';
 export { itemId } from './sketch/item-id.js';
 export { type PushSketchCountsOptions, pushSketchCounts } from './sketch/push-sketch-counts.js';
@@ -26,12 +39,14 @@ export {
   SMALL_DATA_ROWS,
   slrEpochs,
 } from './slr/slr-config.js';
-export { slrHandler } from './slr/slr-handler.js';
+export { type SlrRuleConfig, slrHandler } from './slr/slr-handler.js';
 export {
   evaluate,
+  type SlrEvalPoint,
   type SlrEvaluation,
   type SlrProgress,
   type SlrShards,
+  type SlrWorkerReport,
   type TrainSlrWorkerArgs,
   trainSlrWorker,
 } from './slr/train-slr-worker.js';

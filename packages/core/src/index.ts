@@ -162,7 +162,7 @@ export {
   type UpdatesOptions,
 } from './serving/updates-options.js';
 export type { DenseLayout, DenseRange } from './store/dense-range.js';
-export { KVTable } from './store/kv-table.js';
+export { KVTable, type KVTableOptions } from './store/kv-table.js';
 export type { RangeScan, ScanBudget } from './store/range-scan.js';
 export type { TableRange } from './store/table-range.js';
 export {

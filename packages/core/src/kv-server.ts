@@ -130,9 +130,9 @@ export class KVServer {
   private lastTag = -1;
   /** Per sender: what has been applied, and requests waiting for their dependencies. */
   private readonly order = new Map<NodeId, SenderOrder>();
-  /** Ring membership, ownership checks, clocks, forwarding and range copies. */
+  /** @internal Ring membership, ownership checks, clocks, forwarding and range copies (counters for logs and tests). */
   readonly replicas: Replication;
-  /** Aggregation on servers, when on (see {@link KVServerOptions.sync}). */
+  /** @internal Aggregation on servers, when on (see {@link KVServerOptions.sync}). */
   readonly sync: SyncMode;
   private readonly sub: Subscription;
   /** Keys of the pushes applied here, for `updates$` subscribers (idle without them). */

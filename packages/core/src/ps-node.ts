@@ -349,7 +349,7 @@ export class PsNode {
     this.customers.set(key, handler);
   }
 
-  /** Routes the replication messages of app `app` to a server's {@link ReplicaPort}. */
+  /** @internal Routes the replication messages of app `app` to a server's replication (`KVServer` calls it). */
   attachReplica(app: number, port: ReplicaPort): void {
     if (this.replicaPorts.has(app)) {
       throw new PsError(

@@ -72,7 +72,7 @@ const SIG_RE = /^[0-9a-f]{16}$/;
 
 /**
  * The signature of a key list: XXH64 (seed 0) of its bytes, as 16 lowercase hex digits. The bytes
- * are the BigUint64Array's memory, little-endian on every host @ps runs on (as for every segment).
+ * are the BigUint64Array's memory, little-endian on every host `@ps` runs on (as for every segment).
  */
 export function keyListSignature(keys: BigUint64Array): string {
   return h64Raw(new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength))

@@ -1,7 +1,7 @@
 import { createServer, createWorker, type KVPairs, Scheduler, sumHandler } from '@ps/core';
 import { quantize } from '@ps/filters';
 import { InprocHub, inproc } from '@ps/transport-inproc';
-import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { MetricObjectWithValues, MetricValue, MetricValueWithName } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { METRIC_NAMES, NodeMetricsRegistry } from './node-metrics-registry.js';
 import { schedulerSource, serverSource, workerSource } from './node-reading.js';
@@ -59,6 +59,7 @@ async function cluster() {
 }
 
 type Json = MetricObjectWithValues<MetricValue<string>>[];
+const nameOf = (v: MetricValue<string>) => (v as MetricValueWithName<string>).metricName;
 
 /** The values of one family whose labels include `match`, with their labels. */
 function series(json: Json, name: string, match: Record<string, string | number> = {}) {
@@ -132,7 +133,7 @@ describe('NodeMetricsRegistry over an inproc cluster', () => {
     ] as const) {
       const at = { ...me, kind };
       const buckets = series(json, 'ps_request_duration_seconds', at).filter(
-        (v) => v.metricName === 'ps_request_duration_seconds_bucket',
+        (v) => nameOf(v) === 'ps_request_duration_seconds_bucket',
       );
       expect(buckets.length).toBeGreaterThan(10);
       const counts = buckets.map((b) => b.value);
@@ -140,10 +141,10 @@ describe('NodeMetricsRegistry over an inproc cluster', () => {
       expect(buckets.at(-1)!.labels.le).toBe('+Inf');
       expect(counts.at(-1)).toBe(n);
       const count = series(json, 'ps_request_duration_seconds', at).find(
-        (v) => v.metricName === 'ps_request_duration_seconds_count',
+        (v) => nameOf(v) === 'ps_request_duration_seconds_count',
       );
       const total = series(json, 'ps_request_duration_seconds', at).find(
-        (v) => v.metricName === 'ps_request_duration_seconds_sum',
+        (v) => nameOf(v) === 'ps_request_duration_seconds_sum',
       );
       expect(count?.value).toBe(n);
       expect(total!.value).toBeGreaterThan(0);

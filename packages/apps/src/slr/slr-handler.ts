@@ -10,7 +10,8 @@ import {
 import { BIAS_KEY } from './feature-keys.js';
 import type { SlrConfig } from './slr-config.js';
 
-type RuleConfig = Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l1' | 'l2'>;
+/** The job options the servers' update rule reads (see {@link SlrConfig}). */
+export type SlrRuleConfig = Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l1' | 'l2'>;
 
 /** Feature spaces up to 2^24 buckets are stored densely (at most 64 MiB of float32 a slab). */
 export const MAX_DENSE_KEY_BITS = 24;
@@ -26,7 +27,7 @@ export function slrTableOptions(keyBits: number | undefined): TableHandlerOption
   return { initialCapacity: 16, denseRange: { base: 0n, shift: 64 - keyBits, count: 2 ** keyBits } };
 }
 
-function ruleHandler(cfg: RuleConfig, l1: number, l2: number, table: TableHandlerOptions): TableHandler {
+function ruleHandler(cfg: SlrRuleConfig, l1: number, l2: number, table: TableHandlerOptions): TableHandler {
   switch (cfg.optimizer) {
     case 'ftrl':
       return ftrlHandler({ alpha: cfg.lr, beta: cfg.beta, l1, l2, ...table });
@@ -49,7 +50,7 @@ function ruleHandler(cfg: RuleConfig, l1: number, l2: number, table: TableHandle
  * @param keyBits the feature keys' bits when the server knows them (the text data sets: 20, or
  *   `--bits`): the table then stores every bucket by index (see {@link slrTableOptions}).
  */
-export function slrHandler(cfg: RuleConfig, keyBits?: number): TableHandler {
+export function slrHandler(cfg: SlrRuleConfig, keyBits?: number): TableHandler {
   const layout = slrTableOptions(keyBits);
   const model = ruleHandler(cfg, cfg.l1, cfg.l2, layout);
   if (cfg.l1 === 0 && cfg.l2 === 0) return model;
