@@ -42,7 +42,7 @@ export interface KeyCachingMeta {
   store?: true;
 }
 
-/** {@link FilterStats} plus the cache's own counts (the filter is both sender and receiver). */
+/** `FilterStats` plus the cache's own counts (the filter is both sender and receiver). */
 export interface KeyCachingStats extends FilterStats {
   /** Requests sent with only the signature (the receiver was believed to hold the keys). */
   sentRef: number;
@@ -60,7 +60,7 @@ export interface KeyCachingStats extends FilterStats {
   evictions: number;
 }
 
-/** The key-caching filter: a {@link Filter} with {@link KeyCachingStats} and a way to drop a peer. */
+/** The key-caching filter: a `Filter` with {@link KeyCachingStats} and a way to drop a peer. */
 export interface KeyCachingFilter extends Filter {
   readonly stats: KeyCachingStats;
   /** Forgets everything about `peer`, as sender and as receiver (for a peer that left the cluster). */

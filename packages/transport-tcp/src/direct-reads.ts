@@ -24,7 +24,7 @@ export interface DirectReadSink {
  * frames, reads go to a 64 KiB scratch buffer, reused while no frame (nor a budget wait) keeps a
  * view of it; reads under 8 KiB are copied out of it at once.
  *
- * Node offers `onread` only to sockets it dials, not to accepted ones: {@link adoptWithDirectReads}
+ * Node offers `onread` only to sockets it dials, not to accepted ones: `adoptWithDirectReads`
  * moves an accepted socket's handle into a socket made with it. Under TLS, reads stay as Node
  * makes them (chunks, copied into frames).
  */

@@ -48,7 +48,7 @@ function ruleHandler(cfg: SlrRuleConfig, l1: number, l2: number, table: TableHan
  * rule without L1/L2: an intercept is not shrunk towards zero (as in liblinear's and
  * scikit-learn's logistic regression, whose intercept is not penalised either).
  * @param keyBits the feature keys' bits when the server knows them (the text data sets: 20, or
- *   `--bits`): the table then stores every bucket by index (see {@link slrTableOptions}).
+ *   `--bits`): the table then stores every bucket by index (see `slrTableOptions`).
  */
 export function slrHandler(cfg: SlrRuleConfig, keyBits?: number): TableHandler {
   const layout = slrTableOptions(keyBits);
