@@ -1,6 +1,9 @@
 // `--metrics-port`: `pskv slr` serves every node's Prometheus metrics while the job runs (its role
 // processes over TCP on 127.0.0.1, asked over their IPC channels at each scrape), and `pskv start`
 // serves its own role's.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js';
@@ -168,5 +171,25 @@ describe('pskv start --metrics-port', () => {
     expect(select(s, 'ps_bytes_sent_total', { node: 'scheduler', role: 'scheduler' })).toHaveLength(1);
     // Nobody registered yet: the scheduler lists no member.
     expect(select(s, 'ps_member_heartbeat_age_seconds')).toEqual([]);
+  });
+
+  it('stops with PS_ERR_CONFIG (exit 2) when the port is taken, before the role starts', async () => {
+    const taken: Server = createServer();
+    taken.listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const p = spawnNode(
+        cli,
+        { PS_ROLE: 'scheduler', PS_SCHEDULER: '127.0.0.1:0', PS_NUM_SERVERS: '1', PS_NUM_WORKERS: '1' },
+        ['start', '--metrics-port', String(port)],
+      );
+      expect(await exitCode(p)).toBe(2);
+      expect(p.stderr[0]).toBe(
+        `pskv: error: PS_ERR_CONFIG: cannot serve metrics at 127.0.0.1:${port} (EADDRINUSE): pick another --metrics-port, or 0 for any free port`,
+      );
+    } finally {
+      taken.close();
+    }
   });
 });

@@ -53,7 +53,7 @@ async function cluster() {
   for (const x of started) closers.push(() => x.node.close());
   const metrics = new NodeMetricsRegistry();
   metrics.add(schedulerSource(scheduler));
-  servers.forEach((s, i) => metrics.add(serverSource(s.node, s.servers, serverFilters[i])));
+  for (const [i, s] of servers.entries()) metrics.add(serverSource(s.node, s.servers, serverFilters[i]));
   metrics.add(workerSource(worker.node, worker.workers, workerFilters));
   return { scheduler, servers, worker, metrics, serverFilters, workerFilters };
 }
