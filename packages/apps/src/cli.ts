@@ -19,6 +19,7 @@ import { resolveTls } from './job/resolve-tls.js';
 import { roleMain } from './job/run-role.js';
 import { registerK8sCommand } from './k8s/k8s-command.js';
 import { registerLdaCommand } from './lda/lda-command.js';
+import { metricsPortOption, serveJobMetrics, serveRoleMetrics } from './metrics/metrics-port-option.js';
 import { registerNnCommand } from './nn/nn-command.js';
 import { runSketch } from './sketch/run-sketch.js';
 import {
@@ -161,7 +162,8 @@ function jobOptions(cmd: Command): Command {
     .option(
       '--tls-ca <pem>',
       'the CA certificates a node trusts when it dials; give the certificate itself when it is self-signed (default: PS_TLS_CA, else the system CAs)',
-    );
+    )
+    .addOption(metricsPortOption());
 }
 
 /** The TLS settings from `--tls-cert/--tls-key/--tls-ca` or PS_TLS_CERT/PS_TLS_KEY/PS_TLS_CA. */
@@ -307,8 +309,10 @@ jobOptions(
   // With one process per role, runLocalCluster tears the cluster down on SIGINT/SIGTERM and
   // rejects with JobInterrupted; in one process, nothing outlives it.
   if (cfg.transport !== 'inproc') stopOnSignals();
+  const metrics = await serveJobMetrics(o.metricsPort as number | undefined);
   const summary = await runLocalCluster({
     cfg,
+    ...(metrics ? { metrics: metrics.metrics } : {}),
     ...(secret ? { secret } : {}),
     ...(file ? { secretFile: file } : {}),
     ...(roles ? { roleSecrets: roles } : {}),
@@ -338,11 +342,13 @@ jobOptions(
   }).then(
     async (summary) => {
       progress.stop();
+      await metrics?.close();
       await dashboard.end({ summary });
       return summary;
     },
     async (error: unknown) => {
       progress.stop();
+      await metrics?.close();
       await dashboard.end({ error });
       throw error;
     },
@@ -364,7 +370,8 @@ jobOptions(
   const base = process.env.PS_JOB ? (JSON.parse(process.env.PS_JOB) as Partial<SlrConfig>) : {};
   const found = secretOf(o);
   const secret = 'roles' in found ? roleSecretValues(found.roles) : found.secret;
-  await roleMain(configFrom(o, base), secret, tlsOf(o).tls);
+  const metrics = await serveRoleMetrics(o.metricsPort as number | undefined);
+  await roleMain(configFrom(o, base), secret, tlsOf(o).tls, metrics?.metrics).finally(() => metrics?.close());
 });
 
 registerK8sCommand(program, jobOptions);

@@ -16,6 +16,7 @@ export { type LocalClusterOptions, runLocalCluster } from './job/local-cluster.j
 export { openSlrData, type SlrData } from './job/open-slr-data.js';
 export { preflightSlrData } from './job/preflight-slr-data.js';
 export { createProgressDisplay, type ProgressDisplay } from './job/progress-display.js';
+export type { ResolvedRoleSecrets } from './job/resolve-role-secrets.js';
 export { loadSlrData, type RoleContext, roleMain, runSlrRole } from './job/run-role.js';
 export { evaluateLda, type LdaEvaluation } from './lda/evaluate-lda.js';
 export { GibbsSampler, type LdaPriors } from './lda/gibbs-sampler.js';
@@ -45,6 +46,18 @@ export {
   type TrainLdaWorkerArgs,
   trainLdaWorker,
 } from './lda/train-lda-worker.js';
+export { JobMetrics } from './metrics/job-metrics.js';
+export { type MetricsServer, startMetricsServer } from './metrics/metrics-server.js';
+export { METRIC_NAMES, NodeMetricsRegistry } from './metrics/node-metrics-registry.js';
+export {
+  type AppReading,
+  type FilterReading,
+  type NodeReading,
+  type NodeSource,
+  schedulerSource,
+  serverSource,
+  workerSource,
+} from './metrics/node-reading.js';
 export { registerWasmConvGrad } from './nn/register-wasm-conv-grad.js';
 export {
   type BridgeStep,
@@ -74,12 +87,14 @@ export {
   SMALL_DATA_ROWS,
   slrEpochs,
 } from './slr/slr-config.js';
-export { slrHandler } from './slr/slr-handler.js';
+export { type SlrRuleConfig, slrHandler } from './slr/slr-handler.js';
 export {
   evaluate,
+  type SlrEvalPoint,
   type SlrEvaluation,
   type SlrProgress,
   type SlrShards,
+  type SlrWorkerReport,
   type TrainSlrWorkerArgs,
   trainSlrWorker,
 } from './slr/train-slr-worker.js';

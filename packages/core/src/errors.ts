@@ -23,7 +23,7 @@ export const PsErrorCode = {
   FRAME_TRUNCATED: 'PS_ERR_FRAME_TRUNCATED',
   /** A frame's header or meta could not be decoded, or its segments do not add up. */
   FRAME_MALFORMED: 'PS_ERR_FRAME_MALFORMED',
-  /** A message decoded but its meta is not a valid @ps message (wrong field types, unknown command). */
+  /** A message decoded but its meta is not a valid `@ps` message (wrong field types, unknown command). */
   MESSAGE_INVALID: 'PS_ERR_MESSAGE_INVALID',
   /** The connection handshake failed (another protocol or version, a bad hello, no hello in time). */
   HANDSHAKE: 'PS_ERR_HANDSHAKE',

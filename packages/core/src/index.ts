@@ -87,6 +87,14 @@ export {
   type TaskIssuerOptions,
   type TaskSpec,
 } from './membership/task-issuer.js';
+export {
+  type DurationHistogram,
+  REQUEST_DURATION_BUCKETS,
+  REQUEST_KINDS,
+  type RequestKind,
+  RequestMetrics,
+  requestKind,
+} from './metrics/request-metrics.js';
 export { ClusterSecret, MIN_SECRET_BYTES, PROOF_BYTES } from './net/cluster-secret.js';
 export {
   type Admission,
@@ -157,7 +165,7 @@ export {
   type UpdatesOptions,
 } from './serving/updates-options.js';
 export type { DenseLayout, DenseRange } from './store/dense-range.js';
-export { KVTable } from './store/kv-table.js';
+export { KVTable, type KVTableOptions } from './store/kv-table.js';
 export type { RangeScan, ScanBudget } from './store/range-scan.js';
 export type { TableRange } from './store/table-range.js';
 export {

@@ -4,6 +4,7 @@ import { SyncMode } from './consistency/sync-mode.js';
 import { PsError, PsErrorCode } from './errors.js';
 import type { TableHandler } from './handlers/table-handler.js';
 import type { ClusterView } from './membership/cluster-view.js';
+import { RequestMetrics, requestKind } from './metrics/request-metrics.js';
 import type { ReceiveWindowLimits } from './net/receive-window.js';
 import type { ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
@@ -121,15 +122,17 @@ export class KVServer {
   readonly app: number;
   /** Requests handled and failed, for logs and tests. */
   readonly counters = { requests: 0, errors: 0 };
+  /** Requests admitted by kind (a resent copy of one already here not again), for metrics collectors. */
+  readonly requestMetrics = new RequestMetrics();
   private readonly handler: RequestHandler;
   /** Per sender, the last long key list that passed validation. */
   private readonly validated = new Map<NodeId, ValidatedKeys>();
   private lastTag = -1;
   /** Per sender: what has been applied, and requests waiting for their dependencies. */
   private readonly order = new Map<NodeId, SenderOrder>();
-  /** Ring membership, ownership checks, clocks, forwarding and range copies. */
+  /** @internal Ring membership, ownership checks, clocks, forwarding and range copies (counters for logs and tests). */
   readonly replicas: Replication;
-  /** Aggregation on servers, when on (see {@link KVServerOptions.sync}). */
+  /** @internal Aggregation on servers, when on (see {@link KVServerOptions.sync}). */
   readonly sync: SyncMode;
   private readonly sub: Subscription;
   /** Keys of the pushes applied here, for `updates$` subscribers (idle without them). */
@@ -230,6 +233,7 @@ export class KVServer {
     const { meta } = msg;
     this.counters.requests++;
     if (meta.push && !this.firstCopy(msg)) return;
+    this.requestMetrics.count(requestKind(meta.push, meta.pull));
     const order = this.orderOf(meta.sender);
     if (meta.done !== undefined && meta.done > order.doneBelow) {
       order.doneBelow = meta.done;

@@ -3,6 +3,7 @@ import { type Consistency, delayOf, eventual } from './consistency/consistency.j
 import type { TaskEvent } from './consistency/task-event.js';
 import { PsError, PsErrorCode } from './errors.js';
 import type { ClusterView } from './membership/cluster-view.js';
+import { RequestMetrics } from './metrics/request-metrics.js';
 import { DEFAULT_RESEND_TIMING, ResendTable, type ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
 import type { RangeAnswer } from './range/range-answer.js';
@@ -201,6 +202,8 @@ export class KVWorker<V extends ValArray = ValArray> {
   /** Every task's life: issued, sent, answered, finished; and each wait. */
   readonly events$: Observable<TaskEvent>;
   private readonly eventsSubject = new Subject<TaskEvent>();
+  /** Requests sent by kind, and their durations from send to answer (read by metrics collectors). */
+  readonly requestMetrics = new RequestMetrics();
   private nextTs = 0;
   private readonly pending = new Map<number, Task>();
   /** Issued tasks not yet sent, in timestamp order. */
@@ -464,6 +467,7 @@ export class KVWorker<V extends ValArray = ValArray> {
     }
     this.nextTs++;
     const op = push && pull ? 'pushPull' : push ? 'push' : 'pull';
+    this.requestMetrics.count(op);
     const now = this.eventsSubject.observed ? performance.now() : 0;
     if (now) this.emit({ type: 'issued', ts, time: now, op, deps });
     const t: Task = {
@@ -521,8 +525,8 @@ export class KVWorker<V extends ValArray = ValArray> {
     const { ts } = t;
     t.sent = true;
     t.deadline = Date.now() + this.requestTimeoutMs;
+    t.sentAt = performance.now();
     if (this.eventsSubject.observed) {
-      t.sentAt = performance.now();
       this.emit({ type: 'sent', ts, time: t.sentAt, heldMs: t.issuedAt ? t.sentAt - t.issuedAt : 0 });
     }
     const view = this.node.currentView;
@@ -895,6 +899,7 @@ export class KVWorker<V extends ValArray = ValArray> {
       this.doneBelow++;
       while (this.doneAbove.delete(this.doneBelow)) this.doneBelow++;
     } else this.doneAbove.add(ts);
+    if (outcome.ok && p.sentAt) this.requestMetrics.observe(p.op, (performance.now() - p.sentAt) / 1000);
     if (this.eventsSubject.observed) {
       const time = performance.now();
       this.emit({ type: 'finished', ts, time, durationMs: p.sentAt ? time - p.sentAt : 0, ok: outcome.ok });

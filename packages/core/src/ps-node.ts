@@ -292,6 +292,11 @@ export class PsNode {
     return this.ep.stats;
   }
 
+  /** Milliseconds since this node last heard from the scheduler (a heartbeat answer, a view). */
+  get schedulerSilenceMs(): number {
+    return Date.now() - this.lastFromScheduler;
+  }
+
   /**
    * Connections made and lost (the transport's events): delivery resends what a peer has not
    * answered as soon as its connection is back.
@@ -344,7 +349,7 @@ export class PsNode {
     this.customers.set(key, handler);
   }
 
-  /** Routes the replication messages of app `app` to a server's {@link ReplicaPort}. */
+  /** @internal Routes the replication messages of app `app` to a server's replication (`KVServer` calls it). */
   attachReplica(app: number, port: ReplicaPort): void {
     if (this.replicaPorts.has(app)) {
       throw new PsError(

@@ -42,7 +42,7 @@ export interface KeyCachingMeta {
   store?: true;
 }
 
-/** {@link FilterStats} plus the cache's own counts (the filter is both sender and receiver). */
+/** `FilterStats` plus the cache's own counts (the filter is both sender and receiver). */
 export interface KeyCachingStats extends FilterStats {
   /** Requests sent with only the signature (the receiver was believed to hold the keys). */
   sentRef: number;
@@ -60,7 +60,7 @@ export interface KeyCachingStats extends FilterStats {
   evictions: number;
 }
 
-/** The key-caching filter: a {@link Filter} with {@link KeyCachingStats} and a way to drop a peer. */
+/** The key-caching filter: a `Filter` with {@link KeyCachingStats} and a way to drop a peer. */
 export interface KeyCachingFilter extends Filter {
   readonly stats: KeyCachingStats;
   /** Forgets everything about `peer`, as sender and as receiver (for a peer that left the cluster). */
@@ -72,7 +72,7 @@ const SIG_RE = /^[0-9a-f]{16}$/;
 
 /**
  * The signature of a key list: XXH64 (seed 0) of its bytes, as 16 lowercase hex digits. The bytes
- * are the BigUint64Array's memory, little-endian on every host @ps runs on (as for every segment).
+ * are the BigUint64Array's memory, little-endian on every host `@ps` runs on (as for every segment).
  */
 export function keyListSignature(keys: BigUint64Array): string {
   return h64Raw(new Uint8Array(keys.buffer, keys.byteOffset, keys.byteLength))

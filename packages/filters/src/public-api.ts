@@ -3,6 +3,7 @@ export {
   type KeyCachingFilter,
   type KeyCachingMeta,
   type KeyCachingOptions,
+  type KeyCachingStats,
   keyCaching,
   keyListSignature,
 } from './key-caching.js';

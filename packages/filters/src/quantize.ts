@@ -52,7 +52,7 @@ const NAME = 'quantize';
  *
  * **`fixed` mode** (`bits` 8 or 16): a Float32Array or Float64Array of n values becomes a
  * Uint8Array of n codes (8 bits) or of 2n bytes holding n little-endian 16-bit codes (16 bits:
- * Uint16Array is not a segment type, so the codes travel as their bytes; @ps already assumes a
+ * Uint16Array is not a segment type, so the codes travel as their bytes; `@ps` already assumes a
  * little-endian host for every segment). The codes index a uniform grid over the message's
  * [min, max], recorded with the original dtype in `meta.filters.quantize` ({@link QuantizeMeta}).
  * Each value is rounded to one of its two neighbouring grid points at random, up with probability

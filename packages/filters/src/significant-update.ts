@@ -39,7 +39,7 @@ export interface PendingResiduals extends KVPairs<Float64Array> {
   app: number;
 }
 
-/** The significant-update filter: a {@link Filter} with the sender-side controls of its pushes. */
+/** The significant-update filter: a `Filter` with the sender-side controls of its pushes. */
 export interface SignificantUpdateFilter extends Filter {
   /**
    * Takes the residuals held back from pushes to `peer` (every peer when omitted) and clears

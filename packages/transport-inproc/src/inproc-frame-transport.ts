@@ -88,7 +88,7 @@ export class InprocFrameTransport implements FrameTransport {
     );
   }
 
-  /** Runs for a listener of this transport: makes the channel's ends, gives the listener its own. */
+  /** @internal Runs for a listener of this transport: makes the channel's ends, gives the listener its own. */
   connectTo(
     listener: InprocListener,
     dialer: InprocFrameTransport,

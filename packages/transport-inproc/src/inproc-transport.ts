@@ -22,7 +22,7 @@ export const INPROC_LAYER_DEFAULTS: MessageLayerOptions = {
 };
 
 /**
- * The in-process transport: core's {@link MessageLayer} (handshake, authentication, peer table,
+ * The in-process transport: core's `MessageLayer` (handshake, authentication, peer table,
  * reconnection, limits) over {@link InprocFrameTransport}, between transports of one thread that
  * share an {@link InprocHub}. A frame reaches the receiver as the sender's very parts array (no
  * byte copied; do not reuse the parts after `send`, which core's encoder never does),

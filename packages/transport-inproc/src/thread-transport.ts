@@ -20,7 +20,7 @@ export interface ThreadTransportOptions extends MessageLayerOptions {
 }
 
 /**
- * The worker-threads transport: core's {@link MessageLayer} over {@link ThreadFrameTransport},
+ * The worker-threads transport: core's `MessageLayer` over {@link ThreadFrameTransport},
  * between transports of any threads of one process that share a {@link ThreadHub}. A frame's
  * parts are copied once into one new `ArrayBuffer`, transferred (not cloned) to the other thread
  * and decoded there into views.

@@ -26,7 +26,7 @@ export interface DirectReadSink {
  * view of it; reads under 32 KiB are copied out of it at once, into a piece of a shared slab
  * ({@link slabPiece}: a memcpy, not an allocation per read).
  *
- * Node offers `onread` only to sockets it dials, not to accepted ones: {@link adoptWithDirectReads}
+ * Node offers `onread` only to sockets it dials, not to accepted ones: `adoptWithDirectReads`
  * moves an accepted socket's handle into a socket made with it. Under TLS, reads stay as Node
  * makes them (chunks, copied into frames).
  */

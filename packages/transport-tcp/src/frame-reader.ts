@@ -25,8 +25,8 @@ export const EMPTY_CHUNK = new Uint8Array(0);
  * Splits a TCP byte stream into frames: each frame is a u32 little-endian length followed by
  * that many bytes. A frame that lies within one received chunk is handed out as a view (no
  * copy); a frame that spans chunks is gathered into one fresh buffer as its bytes arrive. With a
- * budget ({@link useBudget}), a frame above {@link INBOUND_BUDGET_EXEMPT_BYTES} claims its length
- * from the node's {@link InboundBudget} before its buffer is allocated, and gives it back once
+ * budget ({@link useBudget}), a frame above `INBOUND_BUDGET_EXEMPT_BYTES` claims its length
+ * from the node's `InboundBudget` before its buffer is allocated, and gives it back once
  * complete; while the claim waits, chunks are kept as they are and the owner is told to pause.
  */
 export class FrameReader {
@@ -153,7 +153,7 @@ export class FrameReader {
   }
 
   /**
-   * Records that `n` bytes were read into `tail` (what {@link tail} returned); completes the frame
+   * Records that `n` bytes were read into `tail` (what {@link FrameReader.tail} returned); completes the frame
    * when they were its last. False when `tail` is not this reader's tail any more (the
    * connection closed meanwhile): nothing is recorded.
    */

@@ -1,5 +1,6 @@
 export { HELLO_MAX_BYTES } from '@ps/core';
-export { FrameReader } from './frame-reader.js';
+export type { DirectReadSink, DirectReads } from './direct-reads.js';
+export { FrameReader, type FrameReaderBudget } from './frame-reader.js';
 export { looksLikeTls, TcpChannel, type TcpChannelOptions } from './tcp-channel.js';
 export { type TcpFrameOptions, TcpFrameTransport } from './tcp-frames.js';
 export type { TcpTlsOptions } from './tcp-tls-options.js';

@@ -37,7 +37,7 @@ export interface TcpFrameOptions {
 
 /**
  * TCP (`node:net`, or `node:tls` with the `tls` option) as a medium that only moves frames
- * ({@link FrameTransport}): it listens, dials, and makes a {@link TcpChannel} per connection.
+ * (`FrameTransport`): it listens, dials, and makes a {@link TcpChannel} per connection.
  * A TLS listener wraps each accepted socket at once, so the message layer counts (and times
  * out) a connection from its first byte, TLS handshake included. A plain listener that hears a
  * TLS hello fails that channel with `PS_ERR_HANDSHAKE` and answers a fatal alert.

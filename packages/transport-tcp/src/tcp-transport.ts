@@ -19,7 +19,7 @@ export interface TcpTransportOptions extends MessageLayerOptions {
 }
 
 /**
- * The TCP transport: core's {@link MessageLayer} (handshake, authentication, peer table,
+ * The TCP transport: core's `MessageLayer` (handshake, authentication, peer table,
  * reconnection, limits) over {@link TcpFrameTransport} (`node:net`, or `node:tls` with the `tls`
  * option; frames are a u32 little-endian length and the frame's bytes). Bad input (an oversized
  * length, a bad or unauthenticated handshake, a peer over its message rate) closes only the

@@ -36,7 +36,7 @@ export interface BrowserWsTransportOptions extends MessageLayerOptions {
 
 /**
  * The client side of the WebSocket transport for workers in a browser tab: core's
- * {@link MessageLayer} over {@link BrowserWsFrameTransport} (the platform `WebSocket`). Same
+ * `MessageLayer` over {@link BrowserWsFrameTransport} (the platform `WebSocket`). Same
  * protocol and semantics as the Node `ws()` transport, except that it cannot listen (`bind`
  * accepts only `{ listen: false }`, else `PS_ERR_CONFIG`) and what the platform API imposes (see
  * {@link BrowserWsFrameTransport}).

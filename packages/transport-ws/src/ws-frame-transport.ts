@@ -57,7 +57,7 @@ export interface WsFrameTransportOptions {
  * its port: plain HTTP requests get `426 Upgrade Required`, connections that do not upgrade
  * within `upgradeTimeoutMs` are closed, and `maxConnections` / `maxPendingUpgrades(PerSource)`
  * refuse the excess at once; each refusal is reported on {@link refusals$}. Everything after the
- * upgrade (the @ps handshake, authentication, rate limits, reconnects) is the message layer's.
+ * upgrade (the `@ps` handshake, authentication, rate limits, reconnects) is the message layer's.
  */
 export class WsFrameTransport implements FrameTransport {
   readonly kind = 'ws';

@@ -22,7 +22,7 @@ export interface WsTransportOptions extends MessageLayerOptions {
 }
 
 /**
- * The WebSocket transport on Node: core's {@link MessageLayer} (handshake, authentication, peer
+ * The WebSocket transport on Node: core's `MessageLayer` (handshake, authentication, peer
  * table, reconnection, limits) over {@link WsFrameTransport} (`ws`; one binary message a frame;
  * HTTPS and `wss://` with the `tls` option). The pending-handshake caps, `maxConnections` and
  * `helloTimeoutMs` also hold for TCP connections that have not upgraded yet; what the medium

@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { type EnvConfig, PsError, PsErrorCode, type TrafficStats } from '@ps/core';
 import { InprocHub, inproc } from '@ps/transport-inproc';
+import type { JobMetrics } from '../metrics/job-metrics.js';
+import { isMetricsReply, METRICS_IPC_ENV } from '../metrics/metrics-ipc.js';
 import { parseKillSpec, type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
 import { EXIT_FENCED, EXIT_LOST_SCHEDULER } from './exit-codes.js';
@@ -40,6 +42,8 @@ export interface LocalClusterOptions {
    * role processes are told the paths (`PS_TLS_CERT`, `PS_TLS_KEY`, `PS_TLS_CA`). Default: plain.
    */
   tlsFiles?: { cert: string; key: string; ca?: string };
+  /** Collects every node's metrics for Prometheus (`--metrics-port`): role processes answer its requests. */
+  metrics?: JobMetrics;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,7 +71,7 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<JobSum
       );
     }
     const secret = opts.secret ?? (opts.secretFile ? resolveSecret(opts.secretFile).secret : undefined);
-    await runInProcess(cfg, collected.on, secret);
+    await runInProcess(cfg, collected.on, secret, opts.metrics);
   } else {
     await runProcesses(opts, collected.on);
   }
@@ -179,7 +183,13 @@ function round(x: number, digits: number): number {
  */
 const INPROC_HEARTBEAT_TIMEOUT_MS = 30_000;
 
-async function runInProcess(given: SlrConfig, on: (e: JobEvent) => void, secret?: string): Promise<void> {
+async function runInProcess(
+  given: SlrConfig,
+  on: (e: JobEvent) => void,
+  secret?: string,
+  jobMetrics?: JobMetrics,
+): Promise<void> {
+  const metrics = jobMetrics?.local;
   const cfg = {
     ...given,
     heartbeatTimeoutMs: Math.max(given.heartbeatTimeoutMs, INPROC_HEARTBEAT_TIMEOUT_MS),
@@ -196,15 +206,19 @@ async function runInProcess(given: SlrConfig, on: (e: JobEvent) => void, secret?
     on(e);
   };
   const env: EnvConfig = { ...base, role: 'scheduler', scheduler: { host: '127.0.0.1', port: 0 } };
-  const schedulerDone = runSlrRole({ env, cfg, report, transport });
+  const schedulerDone = runSlrRole({ env, cfg, report, transport, metrics });
   const scheduler = { host: '127.0.0.1', port: await Promise.race([port, schedulerDone.then(() => 0)]) };
   const data = await loadSlrData(cfg);
   const roles: Promise<void>[] = [schedulerDone];
   for (let i = 0; i < cfg.servers; i++) {
-    roles.push(runSlrRole({ env: { ...base, role: 'server', scheduler }, cfg, report: on, transport, data }));
+    roles.push(
+      runSlrRole({ env: { ...base, role: 'server', scheduler }, cfg, report: on, transport, data, metrics }),
+    );
   }
   for (let i = 0; i < cfg.workers; i++) {
-    roles.push(runSlrRole({ env: { ...base, role: 'worker', scheduler }, cfg, report: on, transport, data }));
+    roles.push(
+      runSlrRole({ env: { ...base, role: 'worker', scheduler }, cfg, report: on, transport, data, metrics }),
+    );
   }
   await Promise.all(roles);
 }
@@ -325,13 +339,21 @@ async function runProcesses(opts: LocalClusterOptions, on: (e: JobEvent) => void
     const psRole = env.PS_ROLE as 'scheduler' | 'server' | 'worker';
     const secrets = opts.roleSecrets ? roleSecretEnv(opts.roleSecrets, psRole) : {};
     const child = spawn(process.execPath, [...roleExecArgv(), roleScript, 'start'], {
-      env: { ...inherited, ...common, ...secrets, ...env },
+      env: {
+        ...inherited,
+        ...common,
+        ...secrets,
+        ...(opts.metrics ? { [METRICS_IPC_ENV]: '1' } : {}),
+        ...env,
+      },
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
+    opts.metrics?.addChild(name, child);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );
     child.on('message', (m) => {
+      if (isMetricsReply(m)) return; // answered to opts.metrics, not an event of the job
       const e = m as JobEvent;
       if (e.type === 'progress' && kills.length > 0) {
         progress.set(e.rank, { done: e.rowsDone, total: e.rowsTotal });

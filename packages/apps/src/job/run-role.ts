@@ -22,6 +22,9 @@ import type { SparseDataset } from '../data/dataset.js';
 import { DatasetCache } from '../data/dataset-cache.js';
 import { BUILT_IN_DATASETS, loadDataset } from '../data/load-dataset.js';
 import { trainTestSplit } from '../data/split.js';
+import { metricsForRole } from '../metrics/metrics-for-role.js';
+import type { NodeMetricsRegistry } from '../metrics/node-metrics-registry.js';
+import { schedulerSource, serverSource, workerSource } from '../metrics/node-reading.js';
 import { filtersFromSpec } from '../slr/filters-from-spec.js';
 import { kktFilter } from '../slr/kkt-filter.js';
 import type { SlrConfig } from '../slr/slr-config.js';
@@ -131,6 +134,8 @@ export interface RoleContext {
   listenHost?: string | undefined;
   /** How long a server or worker waits for the cluster to fill, in ms (`PS_START_TIMEOUT_MS`). */
   startTimeoutMs?: number | undefined;
+  /** Where the role's node is added for Prometheus (`--metrics-port`); none: no metrics. */
+  metrics?: NodeMetricsRegistry | undefined;
 }
 
 /**
@@ -177,6 +182,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       ...(env.run ? { run: env.run } : {}),
       ...(env.recover ? { recover: true } : {}),
     });
+    ctx.metrics?.add(schedulerSource(s));
     report({ type: 'listening', role: 'scheduler', port: s.address.port });
     const views = s.cluster$.subscribe((v) => report({ type: 'view', cluster: clusterDigest(v, s.address) }));
     await s.terminated;
@@ -237,8 +243,11 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       });
       setTitle(`ps-server-${node.rank}`);
       self = node;
+      const unlisted = ctx.metrics?.add(serverSource(node, servers, [...(kkt ? [kkt] : []), ...chain]));
       report({ type: 'listening', role: 'server', port: node.address.port });
       await node.terminated;
+      // A server that starts over as a new node is listed as that one.
+      unlisted?.();
       // A server that did not end in order (declared dead, lost the scheduler) writes no snapshot.
       if (cfg.snapshotDir && !node.terminationError) await snapshotServer(servers[0]!, cfg.snapshotDir);
       report({
@@ -280,6 +289,7 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   });
   const rank = node.rank;
   setTitle(`ps-worker-${rank}`);
+  ctx.metrics?.add(workerSource(node, [worker], [...(kkt ? [kkt] : []), ...filters]));
   let train: SparseDataset | SlrShards;
   let test: SparseDataset | (() => Promise<SparseDataset>);
   if (opened) {
@@ -352,6 +362,7 @@ export async function roleMain(
   cfg: SlrConfig,
   secret?: string | RoleSecretValues,
   tls?: { cert: string; key: string; ca?: string },
+  metrics?: NodeMetricsRegistry,
 ): Promise<void> {
   const env = clusterConfigFromEnv();
   const listenHost = process.env.PS_LISTEN_HOST?.trim() || defaultListenHost(env.dialect);
@@ -379,7 +390,16 @@ export async function roleMain(
         throw duringStart(err);
       });
     }
-    await runSlrRole({ env, cfg, report, tls, roleSecrets, listenHost, startTimeoutMs });
+    await runSlrRole({
+      env,
+      cfg,
+      report,
+      tls,
+      roleSecrets,
+      listenHost,
+      startTimeoutMs,
+      metrics: metrics ?? metricsForRole(),
+    });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     report({ type: 'failed', role: env.role, message });

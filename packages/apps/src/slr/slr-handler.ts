@@ -10,7 +10,8 @@ import {
 import { BIAS_KEY } from './feature-keys.js';
 import type { SlrConfig } from './slr-config.js';
 
-type RuleConfig = Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l1' | 'l2'>;
+/** The job options the servers' update rule reads (see {@link SlrConfig}). */
+export type SlrRuleConfig = Pick<SlrConfig, 'optimizer' | 'lr' | 'beta' | 'l1' | 'l2'>;
 
 /** Feature spaces up to 2^24 buckets are stored densely (at most 64 MiB of float32 a slab). */
 export const MAX_DENSE_KEY_BITS = 24;
@@ -26,7 +27,7 @@ export function slrTableOptions(keyBits: number | undefined): TableHandlerOption
   return { initialCapacity: 16, denseRange: { base: 0n, shift: 64 - keyBits, count: 2 ** keyBits } };
 }
 
-function ruleHandler(cfg: RuleConfig, l1: number, l2: number, table: TableHandlerOptions): TableHandler {
+function ruleHandler(cfg: SlrRuleConfig, l1: number, l2: number, table: TableHandlerOptions): TableHandler {
   switch (cfg.optimizer) {
     case 'ftrl':
       return ftrlHandler({ alpha: cfg.lr, beta: cfg.beta, l1, l2, ...table });
@@ -47,9 +48,9 @@ function ruleHandler(cfg: RuleConfig, l1: number, l2: number, table: TableHandle
  * rule without L1/L2: an intercept is not shrunk towards zero (as in liblinear's and
  * scikit-learn's logistic regression, whose intercept is not penalised either).
  * @param keyBits the feature keys' bits when the server knows them (the text data sets: 20, or
- *   `--bits`): the table then stores every bucket by index (see {@link slrTableOptions}).
+ *   `--bits`): the table then stores every bucket by index (see `slrTableOptions`).
  */
-export function slrHandler(cfg: RuleConfig, keyBits?: number): TableHandler {
+export function slrHandler(cfg: SlrRuleConfig, keyBits?: number): TableHandler {
   const layout = slrTableOptions(keyBits);
   const model = ruleHandler(cfg, cfg.l1, cfg.l2, layout);
   if (cfg.l1 === 0 && cfg.l2 === 0) return model;

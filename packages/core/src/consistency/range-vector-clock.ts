@@ -28,7 +28,7 @@ function checkTime(t: number): void {
  * `[0, 2^64)`. Setting a range splits only the two segments at its ends (at most two new
  * boundaries) and replaces what lies inside by one segment, so memory is O(ranges set), never
  * O(keys). Adjacent segments with equal time are always merged, so the segment list is canonical:
- * two clocks that map every key to the same time have the same {@link segments}.
+ * two clocks that map every key to the same time have the same {@link RangeVectorClock.segments}.
  *
  * A node keeps one clock per peer (and app) to drop messages it has already applied (a message
  * for range R at time t is a duplicate when `min(R) >= t`) and to know up to which time a replica
@@ -52,7 +52,7 @@ export class RangeVectorClock {
   }
 
   /**
-   * Rebuilds a clock from a segment list as {@link segments} returns it: non-empty segments,
+   * Rebuilds a clock from a segment list as {@link RangeVectorClock.segments} returns it: non-empty segments,
    * contiguous from 0 to 2^64 (equal neighbours are merged). O(m).
    * @throws RangeError when the segments do not cover `[0, 2^64)` in order.
    */

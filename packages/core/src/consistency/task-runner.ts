@@ -54,6 +54,7 @@ export class TaskRunner {
   private readonly held = new Map<string, Held[]>();
   private heldCount = 0;
 
+  /** @internal Made by each node (`node.tasks`). */
   constructor(
     private readonly self: () => NodeId,
     private readonly report: (state: WireTaskState) => Promise<void>,

@@ -29,7 +29,7 @@ export interface UpdateRule {
    * in one pass (the values are touched once, not twice). Used when a pushPull's keys are one run.
    */
   applyRead?(slabs: ValArray[], off: number, len: number, vals: ValArray, out: ValArray): void;
-  /** The rule adds with the WebAssembly kernel when slab 0 lives in a {@link Float32Arena}. */
+  /** The rule adds with the WebAssembly kernel when slab 0 lives in a `Float32Arena`. */
   readonly wasmSlab?: boolean;
 }
 

@@ -6,8 +6,9 @@ export interface Logger {
   error(msg: string): void;
 }
 
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
-export type LogLevel = keyof typeof LEVELS;
+/** How much a logger prints: each level prints its own messages and those of the levels after it. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const LEVELS: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 /** A logger writing `[prefix] level: message` lines to stderr at or above `level`. */
 export function consoleLogger(prefix: string, level: LogLevel = 'warn'): Logger {

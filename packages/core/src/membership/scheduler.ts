@@ -288,6 +288,12 @@ export class Scheduler {
     return this.ep.stats;
   }
 
+  /** Per live node: milliseconds since the scheduler last heard from it (a heartbeat), for metrics. */
+  heartbeatAges(): { id: NodeId; role: NodeInfo['role']; ms: number }[] {
+    const now = Date.now();
+    return this.live().map((m) => ({ id: m.id, role: m.role, ms: now - m.lastSeen }));
+  }
+
   private live(role?: NodeInfo['role']): Member[] {
     return [...this.members.values()].filter(
       (m) => !m.dead && !m.left && (role === undefined || m.role === role),

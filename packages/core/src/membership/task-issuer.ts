@@ -89,6 +89,7 @@ export class TaskIssuer {
   /** Changes of the task graph (issued, sent, started, finished, failed, done); read-only. */
   readonly events$: Observable<TaskGraphEvent>;
 
+  /** @internal Made by the `Scheduler` (`scheduler.tasks`). */
   constructor(
     private readonly link: TaskIssuerLink,
     cluster$: Observable<ClusterView | undefined>,

@@ -42,7 +42,7 @@ type Refusal = 'connections' | 'pending' | 'source';
 
 /**
  * The connection limits of a listening transport, checked when a connection is accepted (before
- * TLS, HTTP or the @ps handshake cost anything): at most `maxConnections` open, at most
+ * TLS, HTTP or the `@ps` handshake cost anything): at most `maxConnections` open, at most
  * `maxPendingHandshakes` waiting for their handshake, and at most `maxPendingHandshakesPerSource`
  * of those from one source address. So connections that never speak cannot keep honest nodes out
  * (each is closed at `helloTimeoutMs` anyway), and a flood from one address leaves places for

@@ -349,7 +349,7 @@ export class MessageLayer implements Transport {
    * Opens a connection to a peer (retrying one that refuses, up to `connectTimeoutMs`) and
    * completes the handshake. Resolves with the peer's id; the link reconnects by itself when
    * dropped, until `close()`.
-   * @throws PsError `PS_ERR_PEER_UNREACHABLE`, `PS_ERR_HANDSHAKE` (not a @ps node of this
+   * @throws PsError `PS_ERR_PEER_UNREACHABLE`, `PS_ERR_HANDSHAKE` (not a `@ps` node of this
    *   version), `PS_ERR_AUTH` (refused credentials), `PS_ERR_CONFIG` (not bound), `PS_ERR_CLOSED`.
    */
   async connect(peer: PeerAddress): Promise<NodeId> {

@@ -1,7 +1,7 @@
 import { type KeyRange, lowerBound } from '../wire/key-range.js';
 import { keyWords } from '../wire/kv-pairs.js';
 
-/** Bounds of a {@link ReceiveWindow}, per sender. */
+/** Bounds of a `ReceiveWindow`, per sender. */
 export interface ReceiveWindowLimits {
   /** Requests remembered per sender (default 4,096). */
   maxEntries: number;

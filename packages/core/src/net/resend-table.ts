@@ -1,4 +1,4 @@
-/** Timing of a {@link ResendTable}, in ms. */
+/** Timing of a `ResendTable`, in ms. */
 export interface ResendTiming {
   /** First resend this long after a send with no answer; each later one waits twice as long. */
   intervalMs: number;

@@ -47,6 +47,8 @@ interface PendingAck {
   sends: Map<NodeId, { meta: Omit<Message['meta'], 'sender' | 'recipient'>; data: Segment[] }>;
   /** A target was declared dead: the answer also waits for the new ring's replica copies. */
   lostTarget?: boolean;
+  /** When it was first sent (`performance.now()`), for the replication lag. */
+  sentAt: number;
 }
 
 /** Who a forward is for, carried down the chain with it. */
@@ -241,6 +243,17 @@ export class Replication implements ReplicaPort {
       // Resent on reconnect or after the resend interval, until it lands or `to` is declared dead.
       this.node.log.debug(`${meta.cmd} ${seq} to ${to} not sent yet: ${(err as Error).message}`);
     });
+  }
+
+  /**
+   * Forwards and range copies this server sent that some replica has not acknowledged yet, and
+   * how long the oldest of them has waited, in ms (0 when none): the replication lag, for metrics.
+   */
+  get lag(): { unacknowledged: number; oldestMs: number } {
+    // The map holds them in the order they were sent: the first is the oldest.
+    for (const p of this.pending.values())
+      return { unacknowledged: this.pending.size, oldestMs: performance.now() - p.sentAt };
+    return { unacknowledged: 0, oldestMs: 0 };
   }
 
   /** Version of this server's ring (0 before it has a view). */
@@ -485,7 +498,12 @@ export class Replication implements ReplicaPort {
     const { keys } = kv;
     const seq = ++this.seq;
     const replicated = new Promise<PsError | undefined>((resolve) => {
-      this.pending.set(seq, { waiting: new Set(targets.keys()), done: resolve, sends: new Map() });
+      this.pending.set(seq, {
+        waiting: new Set(targets.keys()),
+        done: resolve,
+        sends: new Map(),
+        sentAt: performance.now(),
+      });
     });
     this.state.sent(seq, view, slices);
     const offsets = kv.lens ? valueOffsets(kv.lens) : undefined;
@@ -992,6 +1010,7 @@ export class Replication implements ReplicaPort {
         waiting: new Set([to]),
         done: (err) => (err ? reject(err) : resolve()),
         sends: new Map(),
+        sentAt: performance.now(),
       });
       this.sendTracked(
         seq,

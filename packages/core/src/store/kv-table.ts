@@ -20,7 +20,7 @@ export interface KVTableOptions {
   /** Keys stored by index instead of by hash (see {@link DenseRange}). Default: none. */
   denseRange?: DenseRange | undefined;
   /**
-   * Keep slab 0 of a float32 table in a `WebAssembly.Memory` ({@link Float32Arena}), so that the
+   * Keep slab 0 of a float32 table in a `WebAssembly.Memory` (`Float32Arena`), so that the
    * sum rule adds long runs with SIMD. Ignored for float64 and where WebAssembly is missing.
    * Default false.
    */

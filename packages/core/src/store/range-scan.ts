@@ -1,7 +1,7 @@
 import { KEY_SPACE_END, type KeyRange } from '../wire/key-range.js';
 import { type DenseLayout, denseKeyWords } from './dense-range.js';
 
-/** What {@link scanRange} reads of a `KVTable` (its internals, passed by the table itself). */
+/** What `scanRange` reads of a `KVTable` (its internals, passed by the table itself). */
 export interface ScanSource {
   /** The dense range, if any: its entries are slots `0 .. count`, in key order. */
   readonly dense: DenseLayout | undefined;
@@ -17,7 +17,7 @@ export interface ScanSource {
   lengthOf(e: number): number;
 }
 
-/** Bounds of one {@link scanRange}: it stops before the key that would pass either. */
+/** Bounds of one `scanRange`: it stops before the key that would pass either. */
 export interface ScanBudget {
   /** Keys at most. */
   limit: number;

@@ -91,7 +91,7 @@ const AFTER_MISS = 32;
  *
  * **Sender.** A request whose segment 0 holds at least `minKeys` keys: when they equal the last
  * list stored at the peer for this app, segment 0 travels empty with `{ id, n }`. Otherwise, when
- * the list samples the same as the previous request's ({@link RepeatHint}: no copy for a job
+ * the list samples the same as the previous request's (`RepeatHint`: no copy for a job
  * whose lists never repeat), the keys travel with `{ id, n, store: true }` under a fresh id and
  * the sender keeps a copy; else the request passes untouched. A response carrying
  * `PS_ERR_KEY_CACHE_MISS` makes the sender forget what it believed that peer holds and send its

@@ -18,6 +18,7 @@ export class AddressBook<T> {
   }
 
   /**
+   * @internal
    * Registers `value` at `host:port` (port 0: a fresh port number from 1 up). Returns the port.
    * @throws PsError `PS_ERR_BIND` when the address is taken, the port is not an integer in
    *   0..65535, or every port of the host is taken.
@@ -53,18 +54,18 @@ export class AddressBook<T> {
     );
   }
 
-  /** Removes the entry at `host:port` if it is `value`; a no-op otherwise. */
+  /** @internal Removes the entry at `host:port` if it is `value`; a no-op otherwise. */
   unlisten(host: string, port: number, value: T): void {
     const key = AddressBook.key(host, port);
     if (this.entries.get(key) === value) this.entries.delete(key);
   }
 
-  /** Removes every entry whose value is `value`. */
+  /** @internal Removes every entry whose value is `value`. */
   unlistenAll(value: T): void {
     for (const [key, v] of this.entries) if (v === value) this.entries.delete(key);
   }
 
-  /** The listener at `host:port`, if any. */
+  /** @internal The listener at `host:port`, if any. */
   lookup(host: string, port: number): T | undefined {
     return this.entries.get(AddressBook.key(host, port));
   }
