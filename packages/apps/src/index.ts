@@ -105,7 +105,7 @@ export {
   type RunBrowserWorkerOptions,
   runBrowserWorker,
 } from './web/run-browser-worker.js';
-export { type SlrDataRouteOptions, slrDataRoute } from './web/serve-slr-data.js';
+export { type DataAnswer, type SlrDataRouteOptions, slrDataRoute } from './web/serve-slr-data.js';
 export { startWebServer, type WebRoute, type WebServer, type WebServerOptions } from './web/web-server.js';
 export {
   BROWSER_WORKER_ID_PREFIX,

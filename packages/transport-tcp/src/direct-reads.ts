@@ -24,7 +24,7 @@ export interface DirectReadSink {
  * in as few reads as the kernel allows, instead of into chunks that are then copied there. Between
  * frames, reads go to a 64 KiB scratch buffer, reused while no frame (nor a budget wait) keeps a
  * view of it; reads under 32 KiB are copied out of it at once, into a piece of a shared slab
- * ({@link slabPiece}: a memcpy, not an allocation per read).
+ * (`slabPiece`: a memcpy, not an allocation per read).
  *
  * Node offers `onread` only to sockets it dials, not to accepted ones: `adoptWithDirectReads`
  * moves an accepted socket's handle into a socket made with it. Under TLS, reads stay as Node

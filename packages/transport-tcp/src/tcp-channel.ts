@@ -33,7 +33,7 @@ export interface TcpChannelOptions {
  * One TCP (or TLS) connection as a `FrameChannel`: frames are a u32 little-endian length
  * and the frame's bytes. Reads go through a {@link FrameReader} holding the channel's limit and
  * the node's inbound budget (the socket is paused while a large frame waits for budget). The
- * frames sent in one tick leave in one write ({@link WriteBatch}: small frames copied together,
+ * frames sent in one tick leave in one write (`WriteBatch`: small frames copied together,
  * large segments as views), and queue behind the socket's high-water mark; a send resolves once
  * the kernel took the frame's last byte.
  */

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import type { PsError } from '@ps/core';
 import { coalesceFrames } from './coalesce-frames.js';
 
-/** A frame handed to a {@link WriteBatch}: its parts, their length, and how to settle its send. */
+/** A frame handed to a `WriteBatch`: its parts, their length, and how to settle its send. */
 export interface BatchedFrame {
   parts: readonly Uint8Array[];
   len: number;

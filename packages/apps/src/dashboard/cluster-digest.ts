@@ -27,7 +27,7 @@ export interface RangeDigest {
 }
 
 /**
- * A JSON-able picture of a {@link ClusterView} (no BigInt, no class): what the scheduler tells the
+ * A JSON-able picture of a `ClusterView` (no BigInt, no class): what the scheduler tells the
  * launcher on every new view, and what the dashboard draws.
  */
 export interface ClusterDigest {
