@@ -17,6 +17,7 @@ describe('resolveNnConfig', () => {
       trainLimit: 60_000,
       testLimit: 10_000,
       seed: 1,
+      browserWorkers: 0,
     });
     expect(resolveNnConfig({ optimizer: 'sgd' }).lr).toBe(0.1);
     expect(resolveNnConfig({ optimizer: 'momentum' }).lr).toBe(0.01);

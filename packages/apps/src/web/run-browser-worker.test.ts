@@ -54,7 +54,7 @@ describe('runBrowserWorker', () => {
       rowsTest: 1209,
     });
     expect(final.shardRows).toBe(4837);
-    expect(final.batchesTotal).toBe(Math.ceil(4837 / 64) * 2);
+    expect(final.batchesTotal).toBe(Math.ceil(4837 / cfg.batchSize) * cfg.epochs);
     expect(final.pushes).toBe(final.batchesTotal);
     expect(final.pushesAcked).toBe(final.pushes);
     expect(final.accuracy!).toBeGreaterThanOrEqual(0.95);
