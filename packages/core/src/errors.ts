@@ -185,6 +185,11 @@ export const PsErrorCode = {
    * next iteration) before pushing further ahead, or raise the cap.
    */
   SYNC_BACKLOG: 'PS_ERR_SYNC_BACKLOG',
+  /**
+   * A periodic checkpoint cannot be taken or resumed from: `--checkpoint-every` without
+   * `--checkpoint-dir`, in sync mode, or a checkpoint directory whose manifests name no data.
+   */
+  CHECKPOINT: 'PS_ERR_CHECKPOINT',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */
