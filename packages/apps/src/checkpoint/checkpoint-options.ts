@@ -1,6 +1,4 @@
-import { PsError, PsErrorCode } from '@ps/core';
 import { type Command, InvalidArgumentError } from 'commander';
-import type { SlrConfig } from '../slr/slr-config.js';
 
 /**
  * Adds `--checkpoint-dir DIR` and `--checkpoint-every SECONDS` to a job command (`slr`, `start`):
