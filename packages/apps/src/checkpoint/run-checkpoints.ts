@@ -27,7 +27,7 @@ const values = (r: TaskResults) => Object.values(r) as Record<string, number>[];
 
 /**
  * Takes one consistent checkpoint with the scheduler's tasks (see docs/checkpoints.md): hold every
- * worker at its next batch (`ckpt-propose`), move the hold to the largest of them, the cut, and wait
+ * worker at its next batch (`ckpt-propose`, once `ckpt-ready` found every worker training), move the hold to the largest of them, the cut, and wait
  * for every push before it (`ckpt-reach`), copy the servers' tables (`ckpt-copy`), release the workers
  * (`ckpt-resume`), wait for the files (`ckpt-flush`), and write the manifest last. The workers are
  * released whatever fails. Resolves with the manifest, or `undefined` when a step failed (no
@@ -39,6 +39,9 @@ export async function takeCheckpoint(
   id: number,
 ): Promise<CheckpointManifest | undefined> {
   const t = s.tasks;
+  // Every worker has its executors (it is training), or the round is skipped with no one held.
+  const ready = await t.wait(t.issue({ name: CKPT_TASKS.ready, to: 'workers' })).catch(() => undefined);
+  if (!ready) return undefined;
   let manifest: CheckpointManifest | undefined;
   const propose = t.issue({ name: CKPT_TASKS.propose, to: 'workers' });
   let pauseMs = 0;

@@ -2,6 +2,7 @@ import type { PsNode } from '@ps/core';
 
 /** Task names of the checkpoint protocol (see docs/checkpoints.md). */
 export const CKPT_TASKS = {
+  ready: 'ckpt-ready',
   propose: 'ckpt-propose',
   reach: 'ckpt-reach',
   resume: 'ckpt-resume',
@@ -14,6 +15,8 @@ export const CKPT_TASKS = {
  * common batch (the cut) once every push before it was acknowledged, and release it once the
  * servers copied their tables.
  *
+ * - `ckpt-ready` answers `{}` and holds nothing: the scheduler asks it first, so that a worker not
+ *   yet training (no executors yet) fails the round before any worker is held;
  * - `ckpt-propose` answers the batch this worker can stop before without going back (the one after
  *   the batch it is in; its shard's total once its loop ended) and holds it there;
  * - `ckpt-reach { batch }` moves the hold to the cut (the largest of the proposals) and answers,
@@ -40,6 +43,7 @@ export class WorkerCheckpointHold {
     private readonly total: number,
   ) {
     this.current = start - 1;
+    node.tasks.handle(CKPT_TASKS.ready, () => ({}));
     node.tasks.handle(CKPT_TASKS.propose, () => {
       this.target = this.ended ? this.total : this.current + 1;
       return { batch: this.target };
