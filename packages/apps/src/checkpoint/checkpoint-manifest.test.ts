@@ -31,6 +31,8 @@ const manifest = (id: number): CheckpointManifest => ({
   files: ['s.snap'],
   writtenAt: 1000 + id,
   pauseMs: 1,
+  copyMs: 0.5,
+  bytes: 100,
 });
 
 /** Writes a complete checkpoint `id`: its data directory, then its manifest. */

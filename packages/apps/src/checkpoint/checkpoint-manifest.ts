@@ -23,6 +23,10 @@ export interface CheckpointManifest {
   writtenAt: number;
   /** How long the workers were held at the cut, in ms (from the first hold to the release). */
   pauseMs: number;
+  /** The longest a server took to copy its table at the cut, in ms (part of `pauseMs`). */
+  copyMs: number;
+  /** The bytes of the servers' files. */
+  bytes: number;
 }
 
 /** A checkpoint found in a directory: its manifest and its data directory (absolute). */

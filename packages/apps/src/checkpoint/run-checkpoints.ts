@@ -52,11 +52,12 @@ export async function takeCheckpoint(
     const positions: Record<string, number> = {};
     for (const p of values(await t.wait(reach))) positions[String(p.rank)] = p.batch!;
     const copy = t.issue({ name: CKPT_TASKS.copy, to: 'servers', args: { id } });
-    await t.wait(copy);
+    const copyMs = Math.max(0, ...values(await t.wait(copy)).map((r) => r.copyMs ?? 0));
     const resume = t.issue({ name: CKPT_TASKS.resume, to: 'workers' });
     const flush = t.issue({ name: CKPT_TASKS.flush, to: 'servers', args: { id } });
     pauseMs = Math.max(0, ...values(await t.wait(resume)).map((r) => r.heldMs ?? 0));
-    const files = values(await t.wait(flush)).map((r) => (r as unknown as { file: string }).file);
+    const flushed = await t.wait(flush);
+    const files = values(flushed).map((r) => (r as unknown as { file: string }).file);
     manifest = {
       format: 1,
       id,
@@ -66,6 +67,8 @@ export async function takeCheckpoint(
       files: files.sort(),
       writtenAt: Date.now(),
       pauseMs: Math.round(pauseMs * 10) / 10,
+      copyMs: Math.round(copyMs * 10) / 10,
+      bytes: values(flushed).reduce((n, r) => n + (r.bytes ?? 0), 0),
     };
     await writeManifest(dir, manifest);
     return manifest;
@@ -126,7 +129,7 @@ export async function runCheckpoints(s: Scheduler, opts: RunCheckpointsOptions):
     last = m.id;
     await pruneCheckpoints(opts.dir, opts.keep ?? 2).catch(() => undefined);
     log(
-      `ps-scheduler: checkpoint ${m.id} at batch ${m.batch}: workers held ${m.pauseMs} ms, complete after ${Math.round(performance.now() - t0)} ms`,
+      `ps-scheduler: checkpoint ${m.id} at batch ${m.batch}: workers held ${m.pauseMs} ms (tables copied in ${m.copyMs} ms), ${m.bytes} bytes, complete after ${Math.round(performance.now() - t0)} ms`,
     );
   }
   // The job ended (the scheduler terminates once every worker finalized): mark the newest id done.
