@@ -69,7 +69,7 @@ describe('checkpoints', () => {
     { workers: 2, epochs: 5, exact: false },
     { workers: 1, epochs: 4, exact: true },
   ])(
-    'a cluster ($workers workers) killed whole resumes from its latest complete checkpoint to the same accuracy',
+    'a cluster of $workers worker(s) killed whole resumes from its latest complete checkpoint to the same accuracy',
     async ({ workers, epochs, exact }) => {
       const dir = await mkdtemp(join(tmpdir(), 'ps-ckpt-'));
       const ref = await mkdtemp(join(tmpdir(), 'ps-ckpt-ref-'));
