@@ -55,7 +55,10 @@ export async function takeCheckpoint(
     const copyMs = Math.max(0, ...values(await t.wait(copy)).map((r) => r.copyMs ?? 0));
     const resume = t.issue({ name: CKPT_TASKS.resume, to: 'workers' });
     const flush = t.issue({ name: CKPT_TASKS.flush, to: 'servers', args: { id } });
-    pauseMs = Math.max(0, ...values(await t.wait(resume)).map((r) => r.heldMs ?? 0));
+    const resumed = values(await t.wait(resume));
+    pauseMs = Math.max(0, ...resumed.map((r) => r.heldMs ?? 0));
+    // A worker that went on by itself before the copy made the cut void.
+    if (resumed.some((r) => (r as { selfReleased?: boolean }).selfReleased)) return undefined;
     const flushed = await t.wait(flush);
     const files = values(flushed).map((r) => (r as unknown as { file: string }).file);
     manifest = {

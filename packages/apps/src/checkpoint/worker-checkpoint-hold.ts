@@ -11,6 +11,12 @@ export const CKPT_TASKS = {
 } as const;
 
 /**
+ * How long a worker stays held without the scheduler's `ckpt-resume` before it goes on by itself
+ * (the scheduler died mid-checkpoint): that checkpoint is then discarded (`ckpt-resume` says so).
+ */
+export const HOLD_LIMIT_MS = 60_000;
+
+/**
  * A worker's side of a consistent checkpoint: the scheduler's tasks stop its training loop at a
  * common batch (the cut) once every push before it was acknowledged, and release it once the
  * servers copied their tables.
@@ -21,7 +27,8 @@ export const CKPT_TASKS = {
  *   the batch it is in; its shard's total once its loop ended) and holds it there;
  * - `ckpt-reach { batch }` moves the hold to the cut (the largest of the proposals) and answers,
  *   once the loop stands there and its pushes are acknowledged, `{ rank, batch }`;
- * - `ckpt-resume` lets the loop go on, and answers `{ heldMs }`: how long the loop stood still.
+ * - `ckpt-resume` lets the loop go on, and answers `{ heldMs, selfReleased }`: how long the loop
+ *   stood still, and whether it went on by itself past {@link HOLD_LIMIT_MS} (the cut is then void).
  *
  * The loop calls {@link at} before each batch and {@link finished} once its pushes are all acknowledged.
  */
@@ -36,6 +43,8 @@ export class WorkerCheckpointHold {
   private release: (() => void) | undefined;
   /** When the loop first stood still for the checkpoint under way (`performance.now()`). */
   private heldSince: number | undefined;
+  /** The loop went on by itself past {@link HOLD_LIMIT_MS} during this checkpoint. */
+  private selfReleased = false;
 
   constructor(
     private readonly node: PsNode,
@@ -45,6 +54,7 @@ export class WorkerCheckpointHold {
     this.current = start - 1;
     node.tasks.handle(CKPT_TASKS.ready, () => ({}));
     node.tasks.handle(CKPT_TASKS.propose, () => {
+      this.selfReleased = false;
       this.target = this.ended ? this.total : this.current + 1;
       return { batch: this.target };
     });
@@ -66,7 +76,7 @@ export class WorkerCheckpointHold {
       this.heldSince = undefined;
       this.release?.();
       this.release = undefined;
-      return { heldMs };
+      return { heldMs, selfReleased: this.selfReleased };
     });
   }
 
@@ -81,7 +91,19 @@ export class WorkerCheckpointHold {
     this.heldSince ??= performance.now();
     this.standing = { batch: b, acked: acked() };
     if (this.target === b) this.arrived?.();
-    await released;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = new Promise<void>((r) => {
+      timer = setTimeout(() => {
+        this.selfReleased = true;
+        this.target = undefined;
+        this.node.log.warn(
+          `checkpoint hold at batch ${b} lasted ${HOLD_LIMIT_MS} ms without a resume from the scheduler: training goes on, and that checkpoint is discarded`,
+        );
+        r();
+      }, HOLD_LIMIT_MS);
+    });
+    await Promise.race([released, limit]);
+    clearTimeout(timer);
     this.standing = undefined;
   }
 
