@@ -6,8 +6,8 @@ import { readSnapshot } from '@ps/core/node';
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import { describe, expect, it } from 'vitest';
 import { checkpointDataName, latestCheckpoint } from './checkpoint-manifest.js';
-import { takeCheckpoint } from './run-checkpoints.js';
 import { serveCheckpointTasks } from './serve-checkpoint-tasks.js';
+import { takeCheckpoint } from './take-checkpoint.js';
 import { WorkerCheckpointHold } from './worker-checkpoint-hold.js';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
