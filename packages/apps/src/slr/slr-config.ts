@@ -1,4 +1,5 @@
 import { PsError, PsErrorCode } from '@ps/core';
+import { checkCheckpointConfig } from '../checkpoint/check-checkpoint-config.js';
 import { parseFilterSpec } from './filter-spec.js';
 
 /** Server-side update rules the job can use. */
@@ -98,6 +99,10 @@ export interface SlrConfig {
   snapshotDir: string;
   /** Servers load every app-0 snapshot of this directory before serving; empty: start empty. */
   restore: string;
+  /** Periodic checkpoints and resume go there (see docs/checkpoints.md); empty: none. */
+  checkpointDir: string;
+  /** Seconds between checkpoints (with `checkpointDir`); 0: none taken (a complete one is still resumed from). */
+  checkpointEvery: number;
 }
 
 /**
@@ -206,6 +211,8 @@ export const SLR_DEFAULTS: SlrConfig = {
   heartbeatTimeoutMs: 2000,
   snapshotDir: '',
   restore: '',
+  checkpointDir: '',
+  checkpointEvery: 0,
 };
 
 /**
@@ -270,5 +277,6 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   }
   if (kills.length > 0 && c.transport === 'inproc')
     bad('--kill needs --transport tcp or ws (one process per role)');
+  checkCheckpointConfig(c);
   return c;
 }

@@ -1,5 +1,6 @@
 import { type KVPairs, type KVWorker, type PsNode, stalenessOf, type Timestamp } from '@ps/core';
 import type { SignificantUpdateFilter } from '@ps/filters';
+import { WorkerCheckpointHold } from '../checkpoint/worker-checkpoint-hold.js';
 import type { SparseDataset } from '../data/dataset.js';
 import { accuracy, auc, logLoss } from '../data/metrics.js';
 import { shard, takeRows } from '../data/split.js';
@@ -104,6 +105,10 @@ export interface TrainSlrWorkerArgs {
    * every worker finished). Default: rank 0 does. Exactly one worker of a job should.
    */
   evaluator?: boolean;
+  /** Resume at this batch of the shard (a checkpoint's position, see docs/checkpoints.md). Default 0. */
+  startBatch?: number;
+  /** Take part in the scheduler's periodic checkpoints (`--checkpoint-every`). Default false. */
+  checkpoints?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -158,6 +163,8 @@ export async function trainSlrWorker(
   const perEpoch = Math.ceil(part.rows / cfg.batchSize);
   const epochs = slrEpochs(cfg, train.rows);
   const total = perEpoch * epochs;
+  const from = Math.min(args.startBatch ?? 0, total);
+  const hold = args.checkpoints ? new WorkerCheckpointHold(node, from, total) : undefined;
   // Sync mode: batch b is iteration b of every worker (see syncIterations).
   const sync = cfg.consistency === 'sync';
   const iter = (b: number) => (sync ? { iteration: b } : {});
@@ -181,7 +188,8 @@ export async function trainSlrWorker(
     error: () => undefined,
   });
   const acked: boolean[] = [];
-  let finished = 0;
+  let finished = from;
+  if (from > 0) progress.finish(from);
   const onAcked = (b: number) => {
     acked[b] = true;
     while (acked[finished]) finished++;
@@ -196,7 +204,7 @@ export async function trainSlrWorker(
     const { keys } = batch;
     keysPulled += keys.length;
     const dep = b - tau - 1;
-    if (dep < 0) {
+    if (dep < from) {
       pulls.set(b, { batch, weights: prefetched(worker.wait(worker.pull(keys, iter(b)))) });
       return;
     }
@@ -212,6 +220,7 @@ export async function trainSlrWorker(
   let grad = new Float32Array(4096);
   const rowsTotal = part.rows * epochs;
   let rowsDone = 0;
+  for (let b = 0; b < from; b++) rowsDone += batchAt(b).end - batchAt(b).start;
   let windowRows = 0;
   let windowLoss = 0;
   let windowCorrect = 0;
@@ -246,8 +255,9 @@ export async function trainSlrWorker(
     );
   };
   const sample = evaluator && onEval && cfg.evalEvery > 0 ? await sampleOf() : undefined;
-  for (let b = 0; b <= Math.min(depth, total - 1); b++) issuePull(b);
-  for (let b = 0; b < total; b++) {
+  for (let b = from; b <= Math.min(from + depth, total - 1); b++) issuePull(b);
+  for (let b = from; b < total; b++) {
+    if (hold) await hold.at(b, () => Promise.all(pushes.slice(from, b).map((t) => worker.wait(t))));
     const { epoch, start, end } = batchAt(b);
     const w0 = performance.now();
     const pending = pulls.get(b)!;
@@ -308,6 +318,7 @@ export async function trainSlrWorker(
     await Promise.all(flushes.map((t) => worker.wait(t)));
   }
   idleMs += performance.now() - w0;
+  hold?.finished();
   watch.unsubscribe();
   // Shards differ by a batch or so: a worker done with its own holds the others back no more.
   progress.done();
