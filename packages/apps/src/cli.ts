@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { isPsError, PsError, PsErrorCode } from '@ps/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { checkpointOptions } from './checkpoint/checkpoint-options.js';
+import { int, num } from './cli-values.js';
 import { startJobDashboard } from './dashboard/job-dashboard.js';
 import { jobProxyRoute } from './dashboard/job-proxy-route.js';
 import { loadImdb } from './data/load-imdb.js';
@@ -40,17 +41,6 @@ import { browserWorkerQuery } from './web/worker-query.js';
 const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
-
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
-  return n;
-};
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError('not a number');
-  return n;
-};
 
 const httpUrl = (v: string) => {
   const url = URL.canParse(v) ? new URL(v) : undefined;

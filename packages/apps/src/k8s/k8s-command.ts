@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PsError, PsErrorCode } from '@ps/core';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { stringify } from 'yaml';
+import { int } from '../cli-values.js';
 import { type K8sObject, k8sManifests } from './k8s-manifests.js';
 
 /** The options of `pskv k8s` itself; every other one set on the command line goes to `pskv start`. */
@@ -18,12 +19,6 @@ const OWN = new Set([
   'servers',
   'workers',
 ]);
-
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
-  return n;
-};
 
 /** The manifests as one YAML stream (documents separated by `---`). */
 export function manifestsYaml(objects: readonly K8sObject[]): string {

@@ -1,5 +1,6 @@
 import { isPsError, PsErrorCode } from '@ps/core';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { int, num } from '../cli-values.js';
 import { JobInterrupted } from '../job/job-interrupted.js';
 import { checkLdaWorkers, LDA_DEFAULTS, type LdaConfig, resolveLdaConfig } from './lda-config.js';
 import { ldaRoleMain } from './lda-role-main.js';
@@ -8,17 +9,6 @@ import { loadLdaCorpus } from './load-lda-corpus.js';
 import { runLda } from './run-lda.js';
 import { runLdaProcesses } from './run-lda-processes.js';
 import type { LdaSweep } from './train-lda-worker.js';
-
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
-  return n;
-};
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError('not a number');
-  return n;
-};
 
 /** The summary as text: what was run, the perplexities, the speed, the first topics' top words. */
 export function formatLdaSummary(s: LdaSummary, topics = 5): string {

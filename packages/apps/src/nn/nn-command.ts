@@ -1,17 +1,7 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import { int, num } from '../cli-values.js';
 import { serveNnTabs } from '../web/serve-nn-tabs.js';
 import { type NnConfig, resolveNnConfig } from './nn-config.js';
-
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
-  return n;
-};
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError('not a number');
-  return n;
-};
 
 /**
  * Registers `pskv nn` (train a tfjs model on MNIST through the parameter server: the scheduler
