@@ -101,3 +101,27 @@ export function countVar(env: EnvVars, name: string, why: string): number {
   }
   return n;
 }
+
+/**
+ * The `PS_*` variables of one process of a job an orchestrator started: its role, the
+ * scheduler's `schedulerHost` at {@link schedulerPort}, the job's `servers` and `workers`, the
+ * name `host` it announces, and for the scheduler `PS_PORT` (the port it listens on).
+ * @throws PsError `PS_ERR_CLUSTER_ENV` when `PS_SCHEDULER_PORT` is not a port.
+ */
+export function rankClusterVars(
+  env: EnvVars,
+  role: 'scheduler' | 'server' | 'worker',
+  schedulerHost: string,
+  servers: number,
+  workers: number,
+  host: string,
+): ClusterVars {
+  return {
+    PS_ROLE: role,
+    PS_SCHEDULER: hostPort(schedulerHost, schedulerPort(env)),
+    PS_NUM_SERVERS: String(servers),
+    PS_NUM_WORKERS: String(workers),
+    PS_HOST: host,
+    ...(role === 'scheduler' ? { PS_PORT: String(schedulerPort(env)) } : {}),
+  };
+}

@@ -4,11 +4,10 @@ import {
   countVar,
   type EnvVars,
   envValue,
-  hostPort,
   indexVar,
+  rankClusterVars,
   requireVar,
   roleOfRank,
-  schedulerPort,
 } from './cluster-vars.js';
 
 /** The replicated-job names of a JobSet that mean each role (`pskv k8s` writes the singular). */
@@ -59,14 +58,14 @@ export function jobSetClusterVars(env: EnvVars): ClusterVars | undefined {
     );
   }
   const subdomain = envValue(env, 'PS_SUBDOMAIN') ?? jobSet;
-  return {
-    PS_ROLE: role,
-    PS_SCHEDULER: hostPort(`${jobSet}-scheduler-0-0.${subdomain}`, schedulerPort(env)),
-    PS_NUM_SERVERS: String(servers),
-    PS_NUM_WORKERS: String(workers),
-    PS_HOST: `${jobSet}-${rjob}-${jobIndex}-${podIndex}.${subdomain}`,
-    ...(role === 'scheduler' ? { PS_PORT: String(schedulerPort(env)) } : {}),
-  };
+  return rankClusterVars(
+    env,
+    role,
+    `${jobSet}-scheduler-0-0.${subdomain}`,
+    servers,
+    workers,
+    `${jobSet}-${rjob}-${jobIndex}-${podIndex}.${subdomain}`,
+  );
 }
 
 /**
@@ -96,12 +95,5 @@ export function indexedJobClusterVars(env: EnvVars): ClusterVars | undefined {
   const servers = countVar(env, 'PS_NUM_SERVERS', `${why}: the job's number of servers`);
   const workers = countVar(env, 'PS_NUM_WORKERS', `${why}: the job's number of workers`);
   const role = roleOfRank(rank, servers, workers, 'JOB_COMPLETION_INDEX');
-  return {
-    PS_ROLE: role,
-    PS_SCHEDULER: hostPort(`${job}-0.${subdomain}`, schedulerPort(env)),
-    PS_NUM_SERVERS: String(servers),
-    PS_NUM_WORKERS: String(workers),
-    PS_HOST: `${job}-${rank}.${subdomain}`,
-    ...(role === 'scheduler' ? { PS_PORT: String(schedulerPort(env)) } : {}),
-  };
+  return rankClusterVars(env, role, `${job}-0.${subdomain}`, servers, workers, `${job}-${rank}.${subdomain}`);
 }

@@ -4,11 +4,10 @@ import {
   countVar,
   type EnvVars,
   envValue,
-  hostPort,
   indexVar,
+  rankClusterVars,
   requireVar,
   roleOfRank,
-  schedulerPort,
 } from './cluster-vars.js';
 import { expandHostlist } from './expand-hostlist.js';
 
@@ -50,12 +49,5 @@ export function slurmClusterVars(env: EnvVars): ClusterVars | undefined {
     hosts.length === 1
       ? (envValue(env, 'SLURMD_NODENAME') ?? hosts[0]!)
       : requireVar(env, 'SLURMD_NODENAME', `${why}: the node this task runs on, which it announces`);
-  return {
-    PS_ROLE: role,
-    PS_SCHEDULER: hostPort(hosts[0]!, schedulerPort(env)),
-    PS_NUM_SERVERS: String(servers),
-    PS_NUM_WORKERS: String(workers),
-    PS_HOST: node,
-    ...(role === 'scheduler' ? { PS_PORT: String(schedulerPort(env)) } : {}),
-  };
+  return rankClusterVars(env, role, hosts[0]!, servers, workers, node);
 }
