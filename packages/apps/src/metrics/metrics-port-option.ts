@@ -23,8 +23,16 @@ export interface ServedMetrics<M> {
   close(): Promise<void>;
 }
 
-const announce = (cmd: string, server: MetricsServer) =>
+/** Serves `metrics` on 127.0.0.1:`port` and says where on stderr, as `pskv <cmd>`. */
+async function serveMetrics<M extends { metrics(): Promise<string> }>(
+  port: number,
+  metrics: M,
+  cmd: string,
+): Promise<ServedMetrics<M>> {
+  const server = await startMetricsServer({ port, metrics: () => metrics.metrics() });
   process.stderr.write(`pskv ${cmd}: metrics at ${server.url}\n`);
+  return { metrics, server, close: () => server.close() };
+}
 
 /**
  * For `pskv slr --metrics-port P`: every node of the job (role processes asked over their IPC
@@ -36,10 +44,7 @@ export async function serveJobMetrics(
   port: number | undefined,
 ): Promise<ServedMetrics<JobMetrics> | undefined> {
   if (port === undefined) return undefined;
-  const metrics = new JobMetrics();
-  const server = await startMetricsServer({ port, metrics: () => metrics.metrics() });
-  announce('slr', server);
-  return { metrics, server, close: () => server.close() };
+  return serveMetrics(port, new JobMetrics(), 'slr');
 }
 
 /**
@@ -51,8 +56,5 @@ export async function serveRoleMetrics(
   port: number | undefined,
 ): Promise<ServedMetrics<NodeMetricsRegistry> | undefined> {
   if (port === undefined) return undefined;
-  const metrics = new NodeMetricsRegistry();
-  const server = await startMetricsServer({ port, metrics: () => metrics.metrics() });
-  announce('start', server);
-  return { metrics, server, close: () => server.close() };
+  return serveMetrics(port, new NodeMetricsRegistry(), 'start');
 }

@@ -111,6 +111,11 @@ export class NodeMetricsRegistry {
           }
       };
     };
+    const perNode = (pick: (r: NodeReading) => number): Fill => {
+      return (rs, put) => {
+        for (const r of rs) put(id(r), pick(r));
+      };
+    };
     this.gauge(
       'ps_node_info',
       'A node of the cluster (value 1), with its rank in its role.',
@@ -145,20 +150,19 @@ export class NodeMetricsRegistry {
       'ps_bytes_sent_total',
       'Bytes the node handed to its transport (frames, headers included).',
       nr,
-      (rs, put) => {
-        for (const r of rs) put(id(r), r.traffic.bytesSent);
-      },
+      perNode((r) => r.traffic.bytesSent),
     );
-    this.counter('ps_bytes_received_total', 'Bytes the node received from its transport.', nr, (rs, put) => {
-      for (const r of rs) put(id(r), r.traffic.bytesReceived);
-    });
+    this.counter(
+      'ps_bytes_received_total',
+      'Bytes the node received from its transport.',
+      nr,
+      perNode((r) => r.traffic.bytesReceived),
+    );
     this.counter(
       'ps_frames_rejected_total',
       'Frames rejected as malformed, truncated or invalid.',
       nr,
-      (rs, put) => {
-        for (const r of rs) put(id(r), r.traffic.framesRejected);
-      },
+      perNode((r) => r.traffic.framesRejected),
     );
     this.registry.registerMetric(durationHistogram(() => this.read()));
     this.gauge(

@@ -70,6 +70,16 @@ const rankOf = (node: PsNode) => {
 
 const requestsOf = (m: RequestMetrics) => m.requests;
 
+/** What a server's and a worker's readings have alike: the node, its traffic, its filters. */
+const nodeFields = (node: PsNode, role: 'server' | 'worker', filters: readonly FilterReading[]) => ({
+  node: node.id,
+  role,
+  rank: rankOf(node),
+  traffic: node.stats,
+  heartbeatAgeSeconds: node.schedulerSilenceMs / 1000,
+  filters: filterReadings(filters),
+});
+
 /** The source of a server node and its apps (`createServer`'s `node` and `servers`). */
 export function serverSource(
   node: PsNode,
@@ -77,12 +87,7 @@ export function serverSource(
   filters: readonly FilterReading[] = [],
 ): NodeSource {
   return () => ({
-    node: node.id,
-    role: 'server',
-    rank: rankOf(node),
-    traffic: node.stats,
-    heartbeatAgeSeconds: node.schedulerSilenceMs / 1000,
-    filters: filterReadings(filters),
+    ...nodeFields(node, 'server', filters),
     apps: servers.map((s) => {
       const lag = s.replicas.lag;
       const t = s.table;
@@ -106,12 +111,7 @@ export function workerSource(
   filters: readonly FilterReading[] = [],
 ): NodeSource {
   return () => ({
-    node: node.id,
-    role: 'worker',
-    rank: rankOf(node),
-    traffic: node.stats,
-    heartbeatAgeSeconds: node.schedulerSilenceMs / 1000,
-    filters: filterReadings(filters),
+    ...nodeFields(node, 'worker', filters),
     apps: workers.map((w) => ({
       app: w.app,
       requests: requestsOf(w.requestMetrics),
