@@ -1,15 +1,9 @@
-import { gzipSync } from 'node:zlib';
 import { loadMnist, type Mnist } from '../data/load-mnist.js';
 import { encodeMnistRows } from '../data/mnist-codec.js';
 import { nnWorkerCount } from '../nn/nn-config.js';
+import { bytesAnswer, textAnswer } from './data-answers.js';
 import { parseNnWorkerQuery } from './nn-worker-query.js';
 import type { DataAnswer } from './serve-slr-data.js';
-
-const text = (status: number, msg: string): DataAnswer => ({
-  status,
-  type: 'text/plain; charset=utf-8',
-  body: new TextEncoder().encode(`${msg}\n`),
-});
 
 /**
  * A `pskv nn` job's MNIST rows for browser workers: `GET /data/nn/train?<job>&rank=R` the
@@ -29,13 +23,13 @@ export function nnDataRoute(
     try {
       job = parseNnWorkerQuery(search);
     } catch (err) {
-      return text(400, err instanceof Error ? err.message : String(err));
+      return textAnswer(400, err instanceof Error ? err.message : String(err));
     }
     const { cfg } = job;
     const count = nnWorkerCount(cfg);
     const rank = Number(new URLSearchParams(search).get('rank'));
     if (path === '/data/nn/train' && !(Number.isInteger(rank) && rank >= 0 && rank < count))
-      return text(
+      return textAnswer(
         400,
         `rank must be an integer from 0 to ${count - 1}, got ${new URLSearchParams(search).get('rank')}`,
       );
@@ -59,14 +53,9 @@ export function nnDataRoute(
               count: per,
             };
       const plain = encodeMnistRows(rows);
-      return {
-        status: 200,
-        type: 'application/octet-stream',
-        body: gzip ? gzipSync(plain, { level: 1 }) : plain,
-        headers: gzip ? { 'content-encoding': 'gzip' } : {},
-      };
+      return bytesAnswer(plain, gzip);
     } catch (err) {
-      return text(500, `could not load MNIST: ${err instanceof Error ? err.message : String(err)}`);
+      return textAnswer(500, `could not load MNIST: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
 }

@@ -1,9 +1,9 @@
-import { gzipSync } from 'node:zlib';
 import { PsError } from '@ps/core';
 import { BUILT_IN_DATASETS } from '../data/load-dataset.js';
 import { encodeSparseDatasetBytes } from '../data/sparse-dataset-codec.js';
 import { openSlrData, type SlrData } from '../job/open-slr-data.js';
 import type { SlrConfig } from '../slr/slr-config.js';
+import { bytesAnswer, textAnswer } from './data-answers.js';
 import { parseBrowserWorkerQuery } from './worker-query.js';
 
 /** An HTTP answer of {@link slrDataRoute}. */
@@ -33,12 +33,6 @@ export const SLR_DATA_PATHS = {
 } as const;
 
 const OPEN_JOBS = 8;
-
-const textAnswer = (status: number, msg: string): DataAnswer => ({
-  status,
-  type: 'text/plain; charset=utf-8',
-  body: new TextEncoder().encode(`${msg}\n`),
-});
 
 /**
  * The data of a sparse logistic regression job for browser workers, in the job's binary form:
@@ -124,12 +118,7 @@ export function slrDataRoute(opts: SlrDataRouteOptions = {}) {
       }
       const ds = part === 'train' ? await data.shard(rank, count) : await data.test();
       const plain = encodeSparseDatasetBytes(ds);
-      return {
-        status: 200,
-        type: 'application/octet-stream',
-        body: gzip ? gzipSync(plain, { level: 1 }) : plain,
-        headers: gzip ? { 'content-encoding': 'gzip' } : {},
-      };
+      return bytesAnswer(plain, gzip);
     } catch (err) {
       const code = err instanceof PsError ? `${err.code}: ` : '';
       return textAnswer(
