@@ -31,6 +31,7 @@ import { schedulerSource, serverSource, workerSource } from '../metrics/node-rea
 import { filtersFromSpec } from '../slr/filters-from-spec.js';
 import { kktFilter } from '../slr/kkt-filter.js';
 import type { SlrConfig } from '../slr/slr-config.js';
+import { slrDataSettings } from '../slr/slr-data-settings.js';
 import { slrHandler } from '../slr/slr-handler.js';
 import { type SlrShards, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { BROWSER_WORKER_ID_PREFIX } from '../web/worker-query.js';
@@ -64,16 +65,7 @@ export function loadSlrData(
     const st = p === '' ? undefined : statSync(p, { throwIfNoEntry: false });
     return st ? [st.size, st.mtimeMs] : [];
   };
-  const key = JSON.stringify([
-    cfg.dataset,
-    cfg.testDataset,
-    cfg.bits,
-    cfg.bigrams,
-    cfg.seed,
-    cfg.testFraction,
-    file(cfg.dataset),
-    file(cfg.testDataset),
-  ]);
+  const key = JSON.stringify([...slrDataSettings(cfg), file(cfg.dataset), file(cfg.testDataset)]);
   if (lastLoad?.key !== key) {
     const promise = loadSlrDataOnce(cfg);
     lastLoad = { key, promise };

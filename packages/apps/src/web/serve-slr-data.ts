@@ -3,6 +3,7 @@ import { BUILT_IN_DATASETS } from '../data/load-dataset.js';
 import { encodeSparseDatasetBytes } from '../data/sparse-dataset-codec.js';
 import { openSlrData, type SlrData } from '../job/open-slr-data.js';
 import type { SlrConfig } from '../slr/slr-config.js';
+import { slrDataSettings } from '../slr/slr-data-settings.js';
 import { bytesAnswer, textAnswer } from './data-answers.js';
 import { parseBrowserWorkerQuery } from './worker-query.js';
 
@@ -49,14 +50,7 @@ export function slrDataRoute(opts: SlrDataRouteOptions = {}) {
   // Opened jobs by their data's identity; a failed open is not kept (the next request tries again).
   const jobs = new Map<string, Promise<SlrData>>();
   const dataOf = (cfg: SlrConfig) => {
-    const key = JSON.stringify([
-      cfg.dataset,
-      cfg.testDataset,
-      cfg.bits,
-      cfg.bigrams,
-      cfg.seed,
-      cfg.testFraction,
-    ]);
+    const key = JSON.stringify(slrDataSettings(cfg));
     let p = jobs.get(key);
     if (!p) {
       if (jobs.size >= OPEN_JOBS) jobs.delete(jobs.keys().next().value!);
