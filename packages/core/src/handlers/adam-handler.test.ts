@@ -3,22 +3,12 @@ import { isPsError, PsErrorCode } from '../errors.js';
 import type { KVPairs } from '../wire/kv-pairs.js';
 import { adamHandler } from './adam-handler.js';
 import { assignWeightsHandler } from './assign-weights-handler.js';
+import { pullRequest, pushRequest } from './handler-requests.test-util.js';
 
 const keys = new BigUint64Array([1n, 2n, 5n]);
 type H = (req: Parameters<ReturnType<typeof adamHandler>>[0]) => KVPairs | undefined;
-const push = (h: H, g: number[], k = keys) =>
-  h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys: k, vals: Float32Array.from(g) } });
-const pull = (h: H) =>
-  (
-    h({
-      sender: 'w',
-      app: 0,
-      ts: 0,
-      push: false,
-      pull: true,
-      kv: { keys, vals: new Float32Array(0) },
-    }) as KVPairs
-  ).vals;
+const push = (h: H, g: number[], k = keys) => h(pushRequest(k, Float32Array.from(g)));
+const pull = (h: H) => (h(pullRequest(keys, new Float32Array(0))) as KVPairs).vals;
 
 const steps = [
   [0.5, -1.25, 2],

@@ -5,22 +5,12 @@ import type { KVPairs } from '../wire/kv-pairs.js';
 import { adagradHandler } from './adagrad-handler.js';
 import { assignHandler } from './assign-handler.js';
 import { ftrlHandler } from './ftrl-handler.js';
+import { pullRequest, pushRequest } from './handler-requests.test-util.js';
 import { sgdHandler } from './sgd-handler.js';
 
 const key = new BigUint64Array([42n]);
-const push = (h: RequestHandler, g: number) =>
-  h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys: key, vals: Float64Array.of(g) } });
-const weight = (h: RequestHandler) =>
-  (
-    h({
-      sender: 'w',
-      app: 0,
-      ts: 0,
-      push: false,
-      pull: true,
-      kv: { keys: key, vals: new Float64Array(0) },
-    }) as KVPairs
-  ).vals[0]!;
+const push = (h: RequestHandler, g: number) => h(pushRequest(key, Float64Array.of(g)));
+const weight = (h: RequestHandler) => (h(pullRequest(key, new Float64Array(0))) as KVPairs).vals[0]!;
 const grads = [0.5, -1.25, 2, 0.1, -0.3, 0, 1];
 
 describe('built-in update rules follow their formulas', () => {

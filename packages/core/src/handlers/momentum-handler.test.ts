@@ -1,22 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { isPsError, PsErrorCode } from '../errors.js';
 import type { KVPairs } from '../wire/kv-pairs.js';
+import { pullRequest, pushRequest } from './handler-requests.test-util.js';
 import { momentumHandler } from './momentum-handler.js';
 
 const keys = new BigUint64Array([3n, 7n, 11n]);
 const push = (h: ReturnType<typeof momentumHandler>, g: number[]) =>
-  h({ sender: 'w', app: 0, ts: 0, push: true, pull: false, kv: { keys, vals: Float32Array.from(g) } });
+  h(pushRequest(keys, Float32Array.from(g)));
 const pull = (h: ReturnType<typeof momentumHandler>) =>
-  (
-    h({
-      sender: 'w',
-      app: 0,
-      ts: 0,
-      push: false,
-      pull: true,
-      kv: { keys, vals: new Float32Array(0) },
-    }) as KVPairs
-  ).vals;
+  (h(pullRequest(keys, new Float32Array(0))) as KVPairs).vals;
 
 // Gradients of 6 steps for 3 keys.
 const steps = [
