@@ -1,22 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startWebServer, type WebServer } from '../web/web-server.js';
-import { dashboardRoutes } from './dashboard-routes.js';
 import { progress, readEvents } from './feed-events.test-util.js';
+import { feedServers, testJob as job } from './feed-servers.test-util.js';
 import { JobFeed } from './job-feed.js';
 import { jobProxyRoute } from './job-proxy-route.js';
 
-const job = { dataset: 'spam', servers: 2, workers: 2, transport: 'tcp', epochs: 2, batchSize: 64 };
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of closers.splice(0).reverse()) await c();
-});
-
-async function serveFeed(feed: JobFeed, throttleMs = 20) {
-  const routes = dashboardRoutes(feed, { throttleMs });
-  const web = await startWebServer({ port: 0, routes: routes.route });
-  closers.push(() => web.close());
-  return { web, routes };
-}
+const { closers, serveFeed } = feedServers();
 
 describe('jobProxyRoute', () => {
   it("answers /job.json and /events from the job's server", async () => {
