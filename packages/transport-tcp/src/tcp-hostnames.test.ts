@@ -2,15 +2,10 @@
 // Service) and its peers resolve it at each dial, so at each reconnect: a peer recreated at a new
 // address is found there.
 import type { LookupFunction } from 'node:net';
-import { encodeFrame, type Message } from '@ps/core';
+import { encodeFrame } from '@ps/core';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { TcpTransport } from './tcp-transport.js';
-
-const msg = (ts: number): Message => ({
-  meta: { sender: '', recipient: '', app: 0, ts, request: true, push: false, pull: true },
-  data: [new BigUint64Array([1n, 2n])],
-});
+import { describe, expect, it } from 'vitest';
+import { testMessage as msg, tcpTransports } from './tcp-transports.test-util.js';
 
 /** A resolver from a table that the test changes, recording every name it was asked. */
 function tableLookup(table: Map<string, string>, asked: string[]): LookupFunction {
@@ -26,15 +21,7 @@ function tableLookup(table: Map<string, string>, asked: string[]): LookupFunctio
 }
 
 describe('TcpTransport and host names', () => {
-  const open: TcpTransport[] = [];
-  const make = (o = {}) => {
-    const t = new TcpTransport(o);
-    open.push(t);
-    return t;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((t) => t.close()));
-  });
+  const make = tcpTransports();
 
   it('listens on and announces a host name (localhost), and its peer dials it by name', async () => {
     const a = make();

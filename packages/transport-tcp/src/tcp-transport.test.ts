@@ -1,9 +1,10 @@
 import net from 'node:net';
-import { encodeFrame, Handshake, isPsError, type Message, PsErrorCode } from '@ps/core';
+import { encodeFrame, Handshake, isPsError, PsErrorCode } from '@ps/core';
 import { runTransportConformance, selfSignedCertificate, TEST_SECRET } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TcpTransport, tcp } from './tcp-transport.js';
+import { testMessage as msg, tcpTransports } from './tcp-transports.test-util.js';
 
 const api = { describe, it, expect, afterEach };
 // The message layer's own guarantees (hello timeout, pending-handshake caps, the hello's frame
@@ -20,21 +21,8 @@ runTransportConformance(api, {
   secure: (secret) => tcp({ secret, tls: tlsOptions }),
 });
 
-const msg = (ts: number): Message => ({
-  meta: { sender: '', recipient: '', app: 0, ts, request: true, push: false, pull: true },
-  data: [new BigUint64Array([1n, 2n])],
-});
-
 describe('TcpTransport specifics', () => {
-  const open: TcpTransport[] = [];
-  const make = (o = {}) => {
-    const t = new TcpTransport(o);
-    open.push(t);
-    return t;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((t) => t.close()));
-  });
+  const make = tcpTransports();
 
   it('reconnects after the listener restarts on the same port, and a send made meanwhile arrives', async () => {
     const a = make();
