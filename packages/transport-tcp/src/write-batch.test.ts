@@ -30,6 +30,17 @@ describe('WriteBatch', () => {
     }
   });
 
+  /** The byte length of each write made on `sock` from now on, in order. */
+  const recordWrites = (sock: net.Socket): number[] => {
+    const writes: number[] = [];
+    const write = sock.write.bind(sock);
+    sock.write = ((chunk: Uint8Array, cb?: () => void) => {
+      writes.push(chunk.byteLength);
+      return write(chunk, cb);
+    }) as typeof sock.write;
+    return writes;
+  };
+
   const frame = (parts: Uint8Array[], settled: string[], name: string): BatchedFrame => ({
     parts,
     len: parts.reduce((n, p) => n + p.byteLength, 0),
@@ -40,12 +51,7 @@ describe('WriteBatch', () => {
   it('writes the frames of one tick with one write, in order, and resolves each once written', async () => {
     const p = await pair();
     open.push(p);
-    const writes: number[] = [];
-    const write = p.client.write.bind(p.client);
-    p.client.write = ((chunk: Uint8Array, cb?: () => void) => {
-      writes.push(chunk.byteLength);
-      return write(chunk, cb);
-    }) as typeof p.client.write;
+    const writes = recordWrites(p.client);
     const batch = new WriteBatch(p.client, failed);
     const settled: string[] = [];
     for (let i = 0; i < 8; i++)
@@ -64,12 +70,7 @@ describe('WriteBatch', () => {
   it('writes at once past the high-water mark, a large segment as its own view', async () => {
     const p = await pair();
     open.push(p);
-    const writes: number[] = [];
-    const write = p.client.write.bind(p.client);
-    p.client.write = ((chunk: Uint8Array, cb?: () => void) => {
-      writes.push(chunk.byteLength);
-      return write(chunk, cb);
-    }) as typeof p.client.write;
+    const writes = recordWrites(p.client);
     const batch = new WriteBatch(p.client, failed);
     const settled: string[] = [];
     const big = new Uint8Array(BATCH_BYTES).fill(9);
