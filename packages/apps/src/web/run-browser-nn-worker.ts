@@ -5,8 +5,8 @@ import { mnistModel } from '../nn/mnist-model.js';
 import { type NnConfig, nnStepsPerEpoch, nnWorkerCount } from '../nn/nn-config.js';
 import { TfjsBridge } from '../nn/tfjs-bridge.js';
 import { trainNnWorker } from '../nn/train-nn-worker.js';
+import { newBrowserWorkerState } from './new-browser-worker-state.js';
 import type { BrowserWorkerState } from './run-browser-worker.js';
-import { BROWSER_WORKER_ID_PREFIX } from './worker-query.js';
 
 /** Options of {@link runBrowserNnWorker}. */
 export interface RunBrowserNnWorkerOptions {
@@ -30,9 +30,6 @@ export interface RunBrowserNnWorkerOptions {
   startTimeoutMs?: number;
 }
 
-const randomHex = (digits: number) =>
-  Array.from({ length: digits }, () => Math.floor(Math.random() * 16).toString(16)).join('');
-
 /**
  * Runs one worker of a `pskv nn` job (a tfjs model on MNIST through {@link TfjsBridge}) in a
  * browser tab, as a Node worker process does (`nnWorkerMain`): joins with apps 0 (the update
@@ -47,30 +44,7 @@ const randomHex = (digits: number) =>
 export async function runBrowserNnWorker(opts: RunBrowserNnWorkerOptions): Promise<BrowserWorkerState> {
   const { cfg } = opts;
   const t0 = performance.now();
-  const state: BrowserWorkerState = {
-    status: 'loading',
-    id: opts.id ?? `${BROWSER_WORKER_ID_PREFIX}${randomHex(12)}`,
-    rank: null,
-    workers: null,
-    rowsTrain: null,
-    rowsTest: null,
-    shardRows: null,
-    epoch: 0,
-    epochs: cfg.epochs,
-    batchesTotal: nnStepsPerEpoch(cfg) * cfg.epochs,
-    pushes: 0,
-    pushesAcked: 0,
-    loss: null,
-    trainAccuracy: null,
-    accuracy: null,
-    logloss: null,
-    auc: null,
-    filters: [],
-    bytesSent: 0,
-    bytesReceived: 0,
-    seconds: 0,
-    error: null,
-  };
+  const state = newBrowserWorkerState(opts.id, cfg.epochs, nnStepsPerEpoch(cfg) * cfg.epochs);
   let node: PsNode | undefined;
   const emit = () => {
     if (node) {

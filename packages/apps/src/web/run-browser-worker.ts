@@ -13,7 +13,7 @@ import { filtersFromSpec } from '../slr/filters-from-spec.js';
 import { kktFilter } from '../slr/kkt-filter.js';
 import { type SlrConfig, slrEpochs } from '../slr/slr-config.js';
 import { evaluate, trainSlrWorker } from '../slr/train-slr-worker.js';
-import { BROWSER_WORKER_ID_PREFIX } from './worker-query.js';
+import { newBrowserWorkerState } from './new-browser-worker-state.js';
 
 /** Where a browser worker is in its run. */
 export type BrowserWorkerStatus = 'loading' | 'joining' | 'training' | 'evaluating' | 'done' | 'failed';
@@ -96,12 +96,6 @@ export interface RunBrowserWorkerOptions {
   startTimeoutMs?: number;
 }
 
-function randomHex(digits: number): string {
-  let s = '';
-  for (let i = 0; i < digits; i++) s += Math.floor(Math.random() * 16).toString(16);
-  return s;
-}
-
 /**
  * Runs one worker of the sparse logistic regression job where a Node process cannot be, in a
  * browser tab (in its Web Worker): opens the job's data (sizes only), joins the cluster as a
@@ -114,30 +108,7 @@ function randomHex(digits: number): string {
 export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<BrowserWorkerState> {
   const { cfg } = opts;
   const t0 = performance.now();
-  const state: BrowserWorkerState = {
-    status: 'loading',
-    id: opts.id ?? `${BROWSER_WORKER_ID_PREFIX}${randomHex(12)}`,
-    rank: null,
-    workers: null,
-    rowsTrain: null,
-    rowsTest: null,
-    shardRows: null,
-    epoch: 0,
-    epochs: Math.max(0, cfg.epochs),
-    batchesTotal: 0,
-    pushes: 0,
-    pushesAcked: 0,
-    loss: null,
-    trainAccuracy: null,
-    accuracy: null,
-    logloss: null,
-    auc: null,
-    filters: [],
-    bytesSent: 0,
-    bytesReceived: 0,
-    seconds: 0,
-    error: null,
-  };
+  const state = newBrowserWorkerState(opts.id, Math.max(0, cfg.epochs), 0);
   let node: PsNode | undefined;
   let worker: KVWorker | undefined;
   let chain: Filter[] = [];
