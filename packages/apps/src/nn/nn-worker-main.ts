@@ -2,8 +2,9 @@ import { consoleLogger, createWorker, logLevelFromEnv, PsError, PsErrorCode } fr
 import { loadMnist } from '../data/load-mnist.js';
 import { evaluateMnist } from './evaluate-mnist.js';
 import { mnistModel } from './mnist-model.js';
-import { type NnConfig, nnStepsPerEpoch, nnWorkerCount } from './nn-config.js';
+import { type NnConfig, nnWorkerCount } from './nn-config.js';
 import { nnLeader } from './nn-leader.js';
+import { nnTrainSettings } from './nn-train-settings.js';
 import { nnTransport } from './nn-transport.js';
 import type { NnWorkerMessage } from './nn-worker-message.js';
 import { TfjsBridge } from './tfjs-bridge.js';
@@ -61,13 +62,8 @@ export async function nnWorkerMain(): Promise<void> {
   const res = await trainNnWorker({
     bridge,
     model,
-    kind: cfg.model,
     shard,
-    batchSize: cfg.batchSize,
-    epochs: cfg.epochs,
-    stepsPerEpoch: nnStepsPerEpoch(cfg),
-    consistency: cfg.consistency,
-    seed: cfg.seed * 64 + rank,
+    ...nnTrainSettings(cfg, rank),
     onEpoch: async ({ epoch, trainLoss }) => {
       const ev = leader && epoch < cfg.epochs ? await evaluateMnist(model, cfg.model, data.test) : undefined;
       await send({ type: 'epoch', rank, epoch, trainLoss, test: ev });

@@ -3,6 +3,7 @@ import type { MnistRows } from '../nn/evaluate-mnist.js';
 import { evaluateMnist } from '../nn/evaluate-mnist.js';
 import { mnistModel } from '../nn/mnist-model.js';
 import { type NnConfig, nnStepsPerEpoch, nnWorkerCount } from '../nn/nn-config.js';
+import { nnTrainSettings } from '../nn/nn-train-settings.js';
 import { TfjsBridge } from '../nn/tfjs-bridge.js';
 import { trainNnWorker } from '../nn/train-nn-worker.js';
 import { newBrowserWorkerState } from './new-browser-worker-state.js';
@@ -102,13 +103,8 @@ export async function runBrowserNnWorker(opts: RunBrowserNnWorkerOptions): Promi
     const res = await trainNnWorker({
       bridge,
       model,
-      kind: cfg.model,
       shard,
-      batchSize: cfg.batchSize,
-      epochs: cfg.epochs,
-      stepsPerEpoch: nnStepsPerEpoch(cfg),
-      consistency: cfg.consistency,
-      seed: cfg.seed * 64 + node.rank,
+      ...nnTrainSettings(cfg, node.rank),
       onEpoch: ({ epoch, trainLoss }) => {
         state.epoch = epoch;
         state.loss = trainLoss;
