@@ -81,10 +81,13 @@ export { MinibatchIndexer, type MinibatchIndexerOptions, type MinibatchKeys } fr
 export {
   resolveSlrConfig,
   SLR_DEFAULTS,
+  SLR_MAX_DEFAULT_BATCH,
+  SLR_MIN_STEPS_PER_EPOCH,
   type SlrConfig,
   type SlrOptimizer,
   SMALL_DATA_EPOCHS,
   SMALL_DATA_ROWS,
+  slrBatchSize,
   slrEpochs,
 } from './slr/slr-config.js';
 export { type SlrRuleConfig, slrHandler } from './slr/slr-handler.js';
