@@ -58,15 +58,7 @@ export {
   serverSource,
   workerSource,
 } from './metrics/node-reading.js';
-export { registerWasmConvGrad } from './nn/register-wasm-conv-grad.js';
-export {
-  type BridgeStep,
-  TfjsBridge,
-  type TfjsBridgeOptions,
-  type TrainableVariables,
-} from './nn/tfjs-bridge.js';
-export { useWasmBackend } from './nn/use-wasm-backend.js';
-export { type VariableKeyMap, type VariableSlot, variableKeyMap } from './nn/variable-key-map.js';
+// The tfjs bridge and the nn job are in `@ps/apps/nn` (src/nn.ts): this entry does not load tfjs.
 export { CountMinSketch, type CountMinSketchOptions } from './sketch/count-min-sketch.js';
 export { itemId } from './sketch/item-id.js';
 export { type PushSketchCountsOptions, pushSketchCounts } from './sketch/push-sketch-counts.js';
