@@ -30,6 +30,7 @@ export {
   type LdaDocs,
   ldaTokens,
 } from './lda/lda-corpus.js';
+export { decodeLdaCorpus, encodeLdaCorpus } from './lda/lda-corpus-codec.js';
 export { ldaKeys } from './lda/lda-keys.js';
 export { type LdaRoleMessage, ldaRoleMain } from './lda/lda-role-main.js';
 export { type LdaSummary, ldaSummary } from './lda/lda-summary.js';
