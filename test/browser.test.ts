@@ -295,7 +295,9 @@ describe('browser workers', () => {
       // `pagehide`, plus what one progress report (every 0.5 s) can trail by and τ + 1 in flight
       // (a Worker left running trains on for as long as the browser takes to end it).
       expect(total!).toBe(760);
-      expect(from!).toBeLessThanOrEqual(shown.pushes + 100);
+      expect(from!, `the page showed ${shown.pushes} pushes at pagehide`).toBeLessThanOrEqual(
+        shown.pushes + 100,
+      );
       const summary = JSON.parse(job.lines.at(-1)!) as { accuracy: number; browser_workers: number };
       expect(summary.browser_workers).toBe(1);
       expect(summary.accuracy).toBeGreaterThanOrEqual(0.95);
