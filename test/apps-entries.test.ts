@@ -6,7 +6,9 @@ import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js'
 // `@ps/apps/nn`. Runs against the built dist/ (`npm test` builds first).
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const atExit = { NODE_OPTIONS: `--require ${root}test/fixtures/tfjs-at-exit.cjs` };
+// Quoted: NODE_OPTIONS splits on spaces, and a checkout's path may hold some.
+const preload = `--require ${JSON.stringify(`${root}test/fixtures/tfjs-at-exit.cjs`)}`;
+const atExit = { NODE_OPTIONS: [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ') };
 const importEntry = (entry: string) => spawnNode(`${root}test/fixtures/import-entry.mjs`, atExit, [entry]);
 
 /** The process's JSON lines: its entry's exports (when it printed them) and the tfjs packages it loaded. */
