@@ -8,7 +8,8 @@ import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js'
 const root = fileURLToPath(new URL('..', import.meta.url));
 // Quoted: NODE_OPTIONS splits on spaces, and a checkout's path may hold some.
 const preload = `--require ${JSON.stringify(`${root}test/fixtures/tfjs-at-exit.cjs`)}`;
-const atExit = { NODE_OPTIONS: [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' ') };
+const { NODE_OPTIONS: given } = process.env;
+const atExit = { NODE_OPTIONS: [given, preload].filter(Boolean).join(' ') };
 const importEntry = (entry: string) => spawnNode(`${root}test/fixtures/import-entry.mjs`, atExit, [entry]);
 
 /** The process's JSON lines: its entry's exports (when it printed them) and the tfjs packages it loaded. */
