@@ -3,7 +3,7 @@
 // Runs against the built dist/ (`npm test` builds first): 1 server and 2 workers, each an OS
 // process, over TCP on 127.0.0.1.
 import { fileURLToPath } from 'node:url';
-import { buildLdaCorpus, resolveLdaConfig, runLdaProcesses } from '@ps/apps';
+import { buildLdaCorpus, resolveLdaConfig, runLda, runLdaProcesses } from '@ps/apps';
 import { describe, expect, it } from 'vitest';
 
 const cli = fileURLToPath(new URL('../packages/apps/dist/cli.js', import.meta.url));
@@ -35,5 +35,12 @@ describe('runLdaProcesses and its corpus file', () => {
     expect([summary.docs_train, summary.vocabulary, summary.tokens_train]).toEqual([108, 15, 108 * 12]);
     // Worker 0 measured the model with the vocabulary it was given.
     for (const w of summary.top_words.flat()) expect(themes.flat()).toContain(w);
+    // One worker, sequential: the process that read the file samples exactly what a worker in
+    // this process sampling the corpus itself does (the same seed, the same documents).
+    const one = resolveLdaConfig({ ...cfg, workers: 1, consistency: 'sequential' });
+    const fromFile = await runLdaProcesses(one, { roleScript: cli, corpus, timeoutSeconds: 60 });
+    const inProcess = (await runLda(one, { corpus })).summary;
+    expect(fromFile.perplexity).toBe(inProcess.perplexity);
+    expect(fromFile.top_words).toEqual(inProcess.top_words);
   }, 90_000);
 });

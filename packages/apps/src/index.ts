@@ -36,6 +36,7 @@ export { type LdaRoleMessage, ldaRoleMain } from './lda/lda-role-main.js';
 export { type LdaSummary, ldaSummary } from './lda/lda-summary.js';
 export { loadLdaCorpus } from './lda/load-lda-corpus.js';
 export { type LdaCounts, pullLdaCounts } from './lda/pull-lda-counts.js';
+export { readLdaShard } from './lda/read-lda-shard.js';
 export { type RunLdaOptions, runLda } from './lda/run-lda.js';
 export { type RunLdaProcessesOptions, runLdaProcesses } from './lda/run-lda-processes.js';
 export { type LdaRoleContext, runLdaServer, runLdaWorker } from './lda/run-lda-roles.js';

@@ -5,7 +5,7 @@ import type { LdaCorpus, LdaDocs } from './lda-corpus.js';
 const MAGIC = new Uint8Array([0x50, 0x53, 0x4c, 0x44, 0x41, 0x00, 0x00, 0x01]);
 
 /** The encoded corpus's header: the vocabulary and the lengths of its five Int32 arrays. */
-interface Header {
+export interface LdaCorpusHeader {
   vocabulary: string[];
   lengths: [number, number, number, number, number];
 }
@@ -25,9 +25,9 @@ export function encodeLdaCorpus(corpus: LdaCorpus): Uint8Array {
     corpus.test.words,
     corpus.trainCounts,
   ];
-  const header: Header = {
+  const header: LdaCorpusHeader = {
     vocabulary: corpus.vocabulary,
-    lengths: arrays.map((a) => a.length) as Header['lengths'],
+    lengths: arrays.map((a) => a.length) as LdaCorpusHeader['lengths'],
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const start = Math.ceil((12 + json.length) / 4) * 4;
@@ -44,30 +44,51 @@ export function encodeLdaCorpus(corpus: LdaCorpus): Uint8Array {
 }
 
 /**
+ * The header of an encoded corpus whose first bytes are `bytes` (at least the magic, the length
+ * and the JSON) and whose whole length is `totalLength`: the vocabulary, the arrays' lengths,
+ * and where the arrays start.
+ * @throws PsError `PS_ERR_DATASET` when it is not the header of a whole encoded corpus.
+ */
+export function parseLdaCorpusHeader(
+  bytes: Uint8Array,
+  totalLength: number,
+): LdaCorpusHeader & { start: number } {
+  if (bytes.length < 12 || MAGIC.some((b, i) => bytes[i] !== b)) throw notCorpus('no PSLDA header');
+  const jsonLength = new DataView(bytes.buffer, bytes.byteOffset, 12).getUint32(8, true);
+  if (12 + jsonLength > bytes.length) throw notCorpus('the header is cut short');
+  let header: LdaCorpusHeader;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + jsonLength))) as LdaCorpusHeader;
+  } catch {
+    throw notCorpus('the header is not JSON');
+  }
+  const { vocabulary, lengths } = header;
+  if (!Array.isArray(vocabulary) || !Array.isArray(lengths) || lengths.length !== 5)
+    throw notCorpus('the header has no vocabulary or array lengths');
+  if (!lengths.every((n) => Number.isInteger(n) && n >= 0)) throw notCorpus('an array length is not a count');
+  const start = Math.ceil((12 + jsonLength) / 4) * 4;
+  if (start + lengths.reduce((a, n) => a + n * 4, 0) !== totalLength)
+    throw notCorpus(`${totalLength} bytes, not what the header's lengths need`);
+  if (lengths[0] < 1 || lengths[2] < 1) throw notCorpus('no document offsets');
+  if (lengths[4] !== vocabulary.length) throw notCorpus('the counts do not match the vocabulary');
+  return { vocabulary, lengths, start };
+}
+
+/** The error of bytes that are not an encoded corpus. */
+function notCorpus(why: string): PsError {
+  return new PsError(
+    PsErrorCode.DATASET,
+    `not an encoded LDA corpus (${why}): run the job again to rewrite it`,
+  );
+}
+
+/**
  * The corpus of {@link encodeLdaCorpus}'s bytes. The arrays are views on `bytes` when it is
  * 4-byte aligned (a copy otherwise).
  * @throws PsError `PS_ERR_DATASET` when `bytes` is not a whole encoded corpus.
  */
 export function decodeLdaCorpus(bytes: Uint8Array): LdaCorpus {
-  const bad = (why: string) =>
-    new PsError(PsErrorCode.DATASET, `not an encoded LDA corpus (${why}): run the job again to rewrite it`);
-  if (bytes.length < 12 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad('no PSLDA header');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const jsonLength = view.getUint32(8, true);
-  if (12 + jsonLength > bytes.length) throw bad('the header is cut short');
-  let header: Header;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + jsonLength))) as Header;
-  } catch {
-    throw bad('the header is not JSON');
-  }
-  const { vocabulary, lengths } = header;
-  if (!Array.isArray(vocabulary) || !Array.isArray(lengths) || lengths.length !== 5)
-    throw bad('the header has no vocabulary or array lengths');
-  const start = Math.ceil((12 + jsonLength) / 4) * 4;
-  if (!lengths.every((n) => Number.isInteger(n) && n >= 0)) throw bad('an array length is not a count');
-  if (start + lengths.reduce((a, n) => a + n * 4, 0) !== bytes.length)
-    throw bad(`${bytes.length} bytes, not what the header's lengths need`);
+  const { vocabulary, lengths, start } = parseLdaCorpusHeader(bytes, bytes.length);
   const aligned = (bytes.byteOffset + start) % 4 === 0 ? bytes : bytes.slice();
   let at = aligned.byteOffset + start;
   const [trainOffsets, trainWords, testOffsets, testWords, trainCounts] = lengths.map((n) => {
@@ -76,11 +97,10 @@ export function decodeLdaCorpus(bytes: Uint8Array): LdaCorpus {
     return a;
   }) as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
   const docs = (offsets: Int32Array, words: Int32Array): LdaDocs => {
-    if (offsets.length < 1 || offsets[0] !== 0 || offsets[offsets.length - 1] !== words.length)
-      throw bad('the offsets do not span the words');
+    if (offsets[0] !== 0 || offsets[offsets.length - 1] !== words.length)
+      throw notCorpus('the offsets do not span the words');
     return { offsets, words };
   };
-  if (trainCounts.length !== vocabulary.length) throw bad('the counts do not match the vocabulary');
   return {
     vocabulary,
     train: docs(trainOffsets, trainWords),
