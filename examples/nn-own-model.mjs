@@ -1,4 +1,4 @@
-import { TfjsBridge, useWasmBackend } from '@ps/apps';
+import { TfjsBridge, useWasmBackend } from '@ps/apps/nn';
 import { adamHandler, assignWeightsHandler, createServer, createWorker, Scheduler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import * as tf from '@tensorflow/tfjs';

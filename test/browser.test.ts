@@ -5,6 +5,8 @@
 // (lz4 as the browser build of lz4-wasm), and its pushes reach the servers.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,43 @@ import { chromiumPath, launchChromium } from './helpers/chromium.js';
 import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js';
 
 const cli = fileURLToPath(new URL('../packages/apps/dist/cli.js', import.meta.url));
+/**
+ * A local HTTP server that takes one beacon (`navigator.sendBeacon`): `url` to send it to, `body`
+ * its JSON (rejected after 60 s without one). The server closes once it has the beacon.
+ */
+function pageHideBeacon(): { url: Promise<string>; body: Promise<unknown> } {
+  let received: (v: unknown) => void = () => undefined;
+  let failed: (e: Error) => void = () => undefined;
+  const body = new Promise<unknown>((resolve, reject) => {
+    received = resolve;
+    failed = reject;
+  });
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (b: Buffer) => parts.push(b));
+    req.on('end', () => {
+      res.end();
+      server.close();
+      clearTimeout(timer);
+      try {
+        received(JSON.parse(Buffer.concat(parts).toString('utf8')));
+      } catch (err) {
+        failed(err as Error);
+      }
+    });
+  });
+  const timer = setTimeout(() => {
+    server.close();
+    failed(new Error('no beacon from the page within 60 s'));
+  }, 60_000);
+  const url = new Promise<string>((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`),
+    ),
+  );
+  return { url, body };
+}
+
 afterEach(killAll);
 
 /** Waits until one of `lines` matches `re`, failing after `ms` with the process's stderr. */
@@ -200,7 +239,7 @@ describe('browser workers', () => {
     }
   }, 300_000);
 
-  it('when the tab is closed during training, a Node worker trains the rest of its shard and the job completes', async () => {
+  it('when the tab is closed during training, its Worker stops, a Node worker trains the rest of its shard and the job completes', async () => {
     chromiumPath();
     // This time the job serves the page itself (--serve, on any free port).
     // Batches of 64: the tab is closed well before the Node worker ends its own shard (a worker
@@ -225,19 +264,40 @@ describe('browser workers', () => {
         undefined,
         { timeout: 120_000, polling: 100 },
       );
-      // The browser goes, and with it the tab and its Web Worker at once: after closing only the
-      // page, a loaded machine was seen to let the Worker train most of its shard before it went.
-      await chrome.close();
-      // The tab's connection drops; the scheduler declares it dead a quarter of the heartbeat
+      // Only the page is closed (the browser stays): on `pagehide` the page tells its Web Worker to
+      // leave and terminates it, so the Worker trains no further (one left running was seen to
+      // train most of its shard under load, leaving nothing to adopt).
+      // What the page showed of its Worker when it went: a beacon from a `pagehide` listener added
+      // after the page's own (which has told the Worker to leave and terminated it by then).
+      const atPagehide = pageHideBeacon();
+      const beaconUrl = await atPagehide.url;
+      await tab.evaluate((url) => {
+        addEventListener('pagehide', () =>
+          navigator.sendBeacon(url, JSON.stringify((window as { psWorker?: unknown }).psWorker)),
+        );
+      }, beaconUrl);
+      await tab.close();
+      const shown = (await atPagehide.body) as TabState;
+      expect(shown.status).toBe('training');
+      // The tab's connection ends; the scheduler declares it dead a quarter of the heartbeat
       // timeout later (10 s with browser workers); the Node worker, once through its own shard,
       // trains the rest of the tab's from the last batch the tab's clock recorded.
       expect(await exitCode(job, 120_000), job.stderr.join('\n')).toBe(0);
       const stderr = job.stderr.join('\n');
+      expect(stderr).toMatch(
+        /worker tab-[0-9a-f]{12} \(rank \d\) lost its connection \d+ ms ago: declared dead/,
+      );
       const adopted = /worker rank (\d) is dead: training its shard from batch (\d+) of (\d+)/.exec(stderr);
       expect(adopted, stderr).not.toBeNull();
       const [, , from, total] = adopted!.map(Number);
       expect(from!).toBeGreaterThanOrEqual(10);
-      expect(from!).toBeLessThan(total!);
+      // The Worker stopped with its page: the tab's last batch is at most what the page showed at
+      // `pagehide`, plus what one progress report (every 0.5 s) can trail by and τ + 1 in flight
+      // (a Worker left running trains on for as long as the browser takes to end it).
+      expect(total!).toBe(760);
+      expect(from!, `the page showed ${shown.pushes} pushes at pagehide`).toBeLessThanOrEqual(
+        shown.pushes + 100,
+      );
       const summary = JSON.parse(job.lines.at(-1)!) as { accuracy: number; browser_workers: number };
       expect(summary.browser_workers).toBe(1);
       expect(summary.accuracy).toBeGreaterThanOrEqual(0.95);
@@ -275,9 +335,6 @@ describe('browser workers', () => {
       'quantize:8,lz4:0',
       '--dataset',
       file,
-      // 800 rows a worker: batches of 64 give 13 steps an epoch (the default 256 gives 4).
-      '--batch-size',
-      '64',
     ]);
     const chrome = await launchChromium();
     try {
@@ -297,6 +354,8 @@ describe('browser workers', () => {
       // The job's split (seed 42, a fifth held out); the tab trains its half of the training rows.
       expect(tabState.rowsTrain).toBe(1600);
       expect(tabState.rowsTest).toBe(400);
+      // 800 rows a worker: the default batch is 100 rows, 8 steps a pass, 3 passes.
+      expect(tabState.batchesTotal).toBe(24);
       expect(tabState.pushes).toBe(tabState.batchesTotal);
       expect(tabState.pushesAcked).toBe(tabState.pushes);
       expect(tabState.filters.map((f) => f.signature)).toEqual(['quantize:8', 'lz4']);

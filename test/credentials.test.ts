@@ -206,9 +206,6 @@ describe('per-role secrets through pskv', () => {
       heartScale,
       '--transport',
       'tcp',
-      // 108 rows a worker: the default batch (256) would be one step an epoch.
-      '--batch-size',
-      '32',
       '--server-secret-file',
       serverFile,
       '--worker-secret-file',

@@ -88,7 +88,7 @@ async function buildWebPage(): Promise<void> {
 }
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts', 'src/bench.ts'],
+  entry: ['src/index.ts', 'src/nn.ts', 'src/cli.ts', 'src/bench.ts'],
   format: ['esm'],
   dts: true,
   sourcemap: true,

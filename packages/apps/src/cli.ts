@@ -27,6 +27,8 @@ import { runSketch } from './sketch/run-sketch.js';
 import {
   resolveSlrConfig,
   SLR_DEFAULTS,
+  SLR_MAX_DEFAULT_BATCH,
+  SLR_MIN_STEPS_PER_EPOCH,
   type SlrConfig,
   SMALL_DATA_EPOCHS,
   SMALL_DATA_ROWS,
@@ -79,7 +81,11 @@ function jobOptions(cmd: Command): Command {
       `passes over each worker's shard (default 3; ${SMALL_DATA_EPOCHS} for a training set of fewer than ${SMALL_DATA_ROWS} rows)`,
       int,
     )
-    .option('--batch-size <n>', `rows per minibatch (default ${d.batchSize})`, int)
+    .option(
+      '--batch-size <n>',
+      `rows per minibatch (default ${SLR_MAX_DEFAULT_BATCH}, or fewer so that each worker's shard has ${SLR_MIN_STEPS_PER_EPOCH} minibatches a pass)`,
+      int,
+    )
     .addOption(
       new Option('--optimizer <rule>', `server update rule (default ${d.optimizer})`).choices([
         'adagrad',

@@ -30,11 +30,13 @@ export {
   type LdaDocs,
   ldaTokens,
 } from './lda/lda-corpus.js';
+export { decodeLdaCorpus, encodeLdaCorpus } from './lda/lda-corpus-codec.js';
 export { ldaKeys } from './lda/lda-keys.js';
 export { type LdaRoleMessage, ldaRoleMain } from './lda/lda-role-main.js';
 export { type LdaSummary, ldaSummary } from './lda/lda-summary.js';
 export { loadLdaCorpus } from './lda/load-lda-corpus.js';
 export { type LdaCounts, pullLdaCounts } from './lda/pull-lda-counts.js';
+export { readLdaShard } from './lda/read-lda-shard.js';
 export { type RunLdaOptions, runLda } from './lda/run-lda.js';
 export { type RunLdaProcessesOptions, runLdaProcesses } from './lda/run-lda-processes.js';
 export { type LdaRoleContext, runLdaServer, runLdaWorker } from './lda/run-lda-roles.js';
@@ -58,15 +60,7 @@ export {
   serverSource,
   workerSource,
 } from './metrics/node-reading.js';
-export { registerWasmConvGrad } from './nn/register-wasm-conv-grad.js';
-export {
-  type BridgeStep,
-  TfjsBridge,
-  type TfjsBridgeOptions,
-  type TrainableVariables,
-} from './nn/tfjs-bridge.js';
-export { useWasmBackend } from './nn/use-wasm-backend.js';
-export { type VariableKeyMap, type VariableSlot, variableKeyMap } from './nn/variable-key-map.js';
+// The tfjs bridge and the nn job are in `@ps/apps/nn` (src/nn.ts): this entry does not load tfjs.
 export { CountMinSketch, type CountMinSketchOptions } from './sketch/count-min-sketch.js';
 export { itemId } from './sketch/item-id.js';
 export { type PushSketchCountsOptions, pushSketchCounts } from './sketch/push-sketch-counts.js';
@@ -81,10 +75,13 @@ export { MinibatchIndexer, type MinibatchIndexerOptions, type MinibatchKeys } fr
 export {
   resolveSlrConfig,
   SLR_DEFAULTS,
+  SLR_MAX_DEFAULT_BATCH,
+  SLR_MIN_STEPS_PER_EPOCH,
   type SlrConfig,
   type SlrOptimizer,
   SMALL_DATA_EPOCHS,
   SMALL_DATA_ROWS,
+  slrBatchSize,
   slrEpochs,
 } from './slr/slr-config.js';
 export { type SlrRuleConfig, slrHandler } from './slr/slr-handler.js';

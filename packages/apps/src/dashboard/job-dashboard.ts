@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { PsError, PsErrorCode } from '@ps/core';
 import type { JobEvent, JobSummary } from '../job/job-events.js';
-import type { SlrConfig } from '../slr/slr-config.js';
+import { type SlrConfig, slrBatchSize } from '../slr/slr-config.js';
 import { startWebServer, type WebServer } from '../web/web-server.js';
 import { dashboardRoutes } from './dashboard-routes.js';
 import { JobFeed } from './job-feed.js';
@@ -46,7 +46,7 @@ export async function startJobDashboard(opts: JobDashboardOptions): Promise<JobD
     workers: cfg.workers,
     transport: cfg.transport,
     epochs: cfg.epochs,
-    batchSize: cfg.batchSize,
+    batchSize: (rowsTrain) => slrBatchSize(cfg, rowsTrain, cfg.workers + cfg.browserWorkers),
   });
   const routes = opts.serveAt ? dashboardRoutes(feed) : undefined;
   const at = opts.serveAt;

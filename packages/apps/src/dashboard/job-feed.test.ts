@@ -129,6 +129,15 @@ describe('JobFeed', () => {
     expect(s.throughput).toEqual({ examplesPerSec: 0, keysPushedPerSec: 0, keysPulledPerSec: 0 });
   });
 
+  it('takes the batch size from the training rows when the job gives a function (the default batch)', () => {
+    const feed = new JobFeed({ ...job, batchSize: (rows: number) => rows / 8 }, { now: () => 2500 });
+    feed.on({ type: 'data', rank: 0, rowsTrain: 400, rowsTest: 100, features: 10, loadSeconds: 0 });
+    feed.on(progress(0, 100, 1000, 1200));
+    // Batches of 400 / 8 = 50 rows: 2 of them are half of the 200-row epoch.
+    feed.on({ type: 'eval', seconds: 2, batches: 2, accuracy: 0.9 });
+    expect(feed.snapshot().heldOut.map((p) => p.epoch)).toEqual([0.5]);
+  });
+
   it('keeps the latest view and the killed roles, and says why a job failed', () => {
     const { feed } = feedAt();
     const cluster = { version: 3, epoch: 1, run: 'r', replicas: 0, ringVersion: 1, nodes: [], ranges: [] };

@@ -71,17 +71,20 @@ export class JobFeed {
   private readonly rates = new Map<number, JobSnapshot['throughput']>();
   private readonly listeners = new Set<(s: JobSnapshot) => void>();
   private readonly maxPoints: number;
-  private readonly batchSize: number;
+  /** The job's batch size, or what gives it from the training rows (the default depends on them). */
+  private readonly batchSizeOf: (rowsTrain: number) => number;
+  private batchSize = 0;
   private rowsPerEpoch0 = 0;
 
   constructor(
-    job: JobSnapshot['job'] & { batchSize: number },
+    job: JobSnapshot['job'] & { batchSize: number | ((rowsTrain: number) => number) },
     opts: { maxPoints?: number; now?: () => number } = {},
   ) {
     const { batchSize, ...shown } = job;
     this.now = opts.now ?? (() => performance.now());
     this.t0 = this.now();
-    this.batchSize = batchSize;
+    this.batchSizeOf = typeof batchSize === 'function' ? batchSize : () => batchSize;
+    if (typeof batchSize === 'number') this.batchSize = batchSize;
     this.maxPoints = opts.maxPoints ?? 600;
     this.state = {
       status: 'starting',
@@ -108,6 +111,10 @@ export class JobFeed {
   on(e: JobEvent): void {
     const s = this.state;
     const seconds = (this.now() - this.t0) / 1000;
+    if (e.type === 'data') {
+      this.batchSize = this.batchSizeOf(e.rowsTrain);
+      return;
+    }
     if (e.type === 'view') s.cluster = e.cluster;
     else if (e.type === 'killed') s.killed.push({ role: e.role, at: e.at });
     else if (e.type === 'progress') {

@@ -4,7 +4,7 @@ import { type EnvConfig, PsError, PsErrorCode, type TrafficStats } from '@ps/cor
 import { InprocHub, inproc } from '@ps/transport-inproc';
 import type { JobMetrics } from '../metrics/job-metrics.js';
 import { isMetricsReply, METRICS_IPC_ENV } from '../metrics/metrics-ipc.js';
-import { parseKillSpec, type SlrConfig, slrEpochs } from '../slr/slr-config.js';
+import { parseKillSpec, type SlrConfig, slrBatchSize, slrEpochs } from '../slr/slr-config.js';
 import type { SlrEvaluation } from '../slr/train-slr-worker.js';
 import { EXIT_FENCED, EXIT_LOST_SCHEDULER } from './exit-codes.js';
 import type { JobEvent, JobSummary } from './job-events.js';
@@ -135,7 +135,7 @@ function collector(onEvent?: (e: JobEvent) => void) {
       browser_workers: cfg.browserWorkers,
       transport: cfg.transport,
       epochs: slrEpochs(cfg, data.rowsTrain),
-      batch_size: cfg.batchSize,
+      batch_size: slrBatchSize(cfg, data.rowsTrain, cfg.workers + cfg.browserWorkers),
       optimizer: cfg.optimizer,
       seconds: round(seconds, 3),
       train_seconds: round((trainEnd - trainStart) / 1000, 3),

@@ -3,6 +3,7 @@ import { tcp } from '@ps/transport-tcp';
 import type { LdaEvaluation } from './evaluate-lda.js';
 import { type LdaConfig, resolveLdaConfig } from './lda-config.js';
 import { loadLdaCorpus } from './load-lda-corpus.js';
+import { readLdaShard } from './read-lda-shard.js';
 import { runLdaServer, runLdaWorker } from './run-lda-roles.js';
 import type { LdaSweep, LdaWorkerReport } from './train-lda-worker.js';
 
@@ -16,7 +17,9 @@ export type LdaRoleMessage =
 /**
  * The entry of an LDA role process (`pskv lda-role`, started by `runLdaProcesses`): the role from
  * `PS_LDA_ROLE` (`server` or `worker`), the scheduler from `PS_LDA_SCHEDULER` (host:port), the
- * job from `PS_LDA_JOB` (JSON of an `LdaConfig`); a worker loads the corpus itself. Reports over
+ * job from `PS_LDA_JOB` (JSON of an `LdaConfig`); a worker reads its documents of the tokenized
+ * corpus in the file `PS_LDA_CORPUS` names (written by the launcher, `encodeLdaCorpus`; see
+ * `readLdaShard`), or without it loads and tokenizes the corpus itself. Reports over
  * the IPC channel (JSON lines on stdout without one); exits when the launcher goes away. Sets
  * `process.exitCode` to 1 when the role fails.
  * @throws PsError `PS_ERR_CONFIG` for a missing or bad variable.
@@ -40,7 +43,10 @@ export async function ldaRoleMain(): Promise<void> {
     if (role === 'server') {
       report({ type: 'server-done', ...(await runLdaServer(ctx)) });
     } else {
-      const corpus = await loadLdaCorpus(cfg);
+      const file = process.env.PS_LDA_CORPUS;
+      const corpus = file
+        ? (rank: number, workers: number) => readLdaShard(file, rank, workers)
+        : await loadLdaCorpus(cfg);
       const done = await runLdaWorker(ctx, corpus, cfg, report);
       report({
         type: 'worker-done',

@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { consoleLogger, logLevelFromEnv, Scheduler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { JobInterrupted } from '../job/job-interrupted.js';
@@ -6,6 +9,7 @@ import { roleExecArgv } from '../job/local-cluster.js';
 import type { LdaEvaluation } from './evaluate-lda.js';
 import { checkLdaWorkers, type LdaConfig } from './lda-config.js';
 import type { LdaCorpus } from './lda-corpus.js';
+import { encodeLdaCorpus } from './lda-corpus-codec.js';
 import type { LdaRoleMessage } from './lda-role-main.js';
 import { type LdaSummary, ldaSummary } from './lda-summary.js';
 import { loadLdaCorpus } from './load-lda-corpus.js';
@@ -15,7 +19,10 @@ import type { LdaSweep, LdaWorkerReport } from './train-lda-worker.js';
 export interface RunLdaProcessesOptions {
   /** The script that runs one role when called with `lda-role` (the `pskv` CLI's own file). */
   roleScript: string;
-  /** The corpus (default: `loadLdaCorpus(cfg)`), for the summary; each worker loads its own. */
+  /**
+   * The corpus (default: `loadLdaCorpus(cfg)`): tokenized once, here, and written to a temporary
+   * file (`encodeLdaCorpus`) that every worker process reads instead of tokenizing it again.
+   */
   corpus?: LdaCorpus;
   onSweep?: (s: LdaSweep) => void;
   /** Called once every role process is started, with their names (`server 0`...) and pids. */
@@ -40,6 +47,25 @@ export async function runLdaProcesses(cfg: LdaConfig, opts: RunLdaProcessesOptio
   const t0 = performance.now();
   const corpus = opts.corpus ?? (await loadLdaCorpus(cfg));
   checkLdaWorkers(cfg, corpus.train.offsets.length - 1);
+  // The workers read the tokenized corpus (PS_LDA_CORPUS) instead of each tokenizing the texts.
+  const dir = await mkdtemp(join(tmpdir(), 'ps-lda-'));
+  const corpusFile = join(dir, 'corpus.pslda');
+  try {
+    await writeFile(corpusFile, encodeLdaCorpus(corpus));
+    return await runRoles(cfg, opts, corpus, corpusFile, t0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The processes of {@link runLdaProcesses}, once the corpus file is written. */
+async function runRoles(
+  cfg: LdaConfig,
+  opts: RunLdaProcessesOptions,
+  corpus: LdaCorpus,
+  corpusFile: string,
+  t0: number,
+): Promise<LdaSummary> {
   const scheduler = await Scheduler.start({
     transport: tcp(),
     host: '127.0.0.1',
@@ -61,6 +87,7 @@ export async function runLdaProcesses(cfg: LdaConfig, opts: RunLdaProcessesOptio
     ...process.env,
     PS_LDA_SCHEDULER: `127.0.0.1:${scheduler.address.port}`,
     PS_LDA_JOB: JSON.stringify(cfg),
+    PS_LDA_CORPUS: corpusFile,
   };
   const exits: Promise<void>[] = [];
   const launch = (role: 'server' | 'worker', i: number) => {

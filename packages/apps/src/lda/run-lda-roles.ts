@@ -33,12 +33,13 @@ export async function runLdaServer(ctx: LdaRoleContext): Promise<{ keys: number 
 
 /**
  * An LDA worker: joins, trains its share (see `trainLdaWorker`), and, as rank 0, measures the
- * model once every worker is done (see `evaluateLda`); then finalizes. Resolves with its report,
- * and rank 0's evaluation and counts.
+ * model once every worker is done (see `evaluateLda`); then finalizes. `corpus` is the whole
+ * corpus, or what reads this worker's view of it once its rank is known (`readLdaShard`).
+ * Resolves with its report, and rank 0's evaluation and counts.
  */
 export async function runLdaWorker(
   ctx: LdaRoleContext,
-  corpus: LdaCorpus,
+  corpusOf: LdaCorpus | ((rank: number, workers: number) => Promise<LdaCorpus>),
   cfg: LdaConfig,
   onSweep?: (s: LdaSweep) => void,
 ): Promise<{ report: LdaWorkerReport; evaluation?: LdaEvaluation; counts?: LdaCounts }> {
@@ -48,6 +49,8 @@ export async function runLdaWorker(
     host: ctx.host ?? '127.0.0.1',
   });
   try {
+    const corpus =
+      typeof corpusOf === 'function' ? await corpusOf(node.rank, node.view.workers.length) : corpusOf;
     const report = await trainLdaWorker({ node, worker, corpus, cfg, ...(onSweep ? { onSweep } : {}) });
     const measured = node.rank === 0 ? await evaluateLda(worker, corpus, cfg) : undefined;
     await node.finalize();

@@ -98,7 +98,7 @@ export function resolveNnConfig(o: Partial<NnConfig>): NnConfig {
 
 /**
  * The servers' update rule of a job. With `keys` (the model's key map) the table stores those
- * keys by index, hashing none ({@link DenseRange}).
+ * keys by index, hashing none (`@ps/core`'s `DenseRange`).
  */
 export function nnRule(cfg: NnConfig, keys?: Pick<VariableKeyMap, 'shift' | 'total'>): TableHandler {
   const denseRange: DenseRange | undefined = keys ? { shift: keys.shift, count: keys.total } : undefined;

@@ -59,7 +59,7 @@ export interface RunNnOptions {
  * Runs a `pskv nn` job on this machine: the scheduler and the servers in this process, each
  * worker a separate OS process (`node <workerScript> nn-worker`), all over TCP on 127.0.0.1. The
  * servers hold the model's weights under the rule of `cfg.optimizer` (app 0) and set them from
- * worker 0's initial values (app 1, {@link assignWeightsHandler}). Every worker process is killed
+ * worker 0's initial values (app 1, `@ps/core`'s `assignWeightsHandler`). Every worker process is killed
  * by pid when the job ends, fails or times out.
  * @throws PsError `PS_ERR_HANDLER` when a worker process fails (its exit status in the message),
  *   `PS_ERR_TIMEOUT` at the time limit.

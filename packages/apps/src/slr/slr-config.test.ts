@@ -1,6 +1,6 @@
 import { isPsError, PsErrorCode } from '@ps/core';
 import { describe, expect, it } from 'vitest';
-import { parseKillSpec, resolveSlrConfig } from './slr-config.js';
+import { parseKillSpec, resolveSlrConfig, SLR_DEFAULTS, slrBatchSize } from './slr-config.js';
 
 describe('parseKillSpec (--kill)', () => {
   it('reads servers, workers and the scheduler (which is started again)', () => {
@@ -51,5 +51,38 @@ describe('resolveSlrConfig --consistency sync', () => {
       { consistency: 'sync', browserWorkers: 1, transport: 'ws', dataset: 'spam' },
       /browser workers do not tag/,
     );
+  });
+});
+
+describe('slrBatchSize (the default --batch-size)', () => {
+  it('gives 256 rows to shards of 8 batches of 256 or more, and 8 batches a pass to smaller ones', () => {
+    const auto = { batchSize: SLR_DEFAULTS.batchSize };
+    expect(auto.batchSize).toBe(-1);
+    // IMDB (40,000 training rows) and SpamAssassin (4,837) over 2 workers: 256.
+    expect(slrBatchSize(auto, 40_000, 2)).toBe(256);
+    expect(slrBatchSize(auto, 4837, 2)).toBe(256);
+    // The bound: 2,048 rows a worker is 8 batches of 256; one row less is 8 batches of 255.
+    expect(slrBatchSize(auto, 4096, 2)).toBe(256);
+    expect(slrBatchSize(auto, 2047, 1)).toBe(255);
+    // heart_scale's 216 training rows over 2 workers: 108 rows a worker, batches of 13, 9 a pass.
+    expect(slrBatchSize(auto, 216, 2)).toBe(13);
+    expect(Math.ceil(108 / slrBatchSize(auto, 216, 2))).toBe(9);
+    // Shards differ by a row: the larger one decides, so every worker has the same batch.
+    expect(slrBatchSize(auto, 217, 2)).toBe(13);
+    expect(slrBatchSize(auto, 7, 1)).toBe(1);
+    expect(slrBatchSize(auto, 0, 3)).toBe(1);
+  });
+
+  it('keeps an explicit --batch-size, and refuses 0', () => {
+    expect(slrBatchSize(resolveSlrConfig({ batchSize: 64 }), 216, 2)).toBe(64);
+    expect(slrBatchSize(resolveSlrConfig({ batchSize: 1024 }), 216, 2)).toBe(1024);
+    expect(resolveSlrConfig({}).batchSize).toBe(-1);
+    try {
+      resolveSlrConfig({ batchSize: 0 });
+      expect.unreachable();
+    } catch (e) {
+      expect(isPsError(e) && e.code === PsErrorCode.CONFIG).toBe(true);
+      expect(String(e)).toMatch(/--batch-size must be an integer from 1 to 1000000, got 0/);
+    }
   });
 });

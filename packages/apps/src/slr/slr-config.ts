@@ -37,9 +37,10 @@ export interface SlrConfig {
    */
   epochs: number;
   /**
-   * Rows per minibatch (default 256: a batch of 64 IMDB reviews touches about 15,000 features, one
-   * of 256 about 46,000, so a row sends 23% fewer keys and the servers answer 4 times fewer
-   * requests; see {@link SLR_DEFAULTS}).
+   * Rows per minibatch; -1 (default): {@link slrBatchSize} picks 256 (a batch of 64 IMDB reviews
+   * touches about 15,000 features, one of 256 about 46,000, so a row sends 23% fewer keys and the
+   * servers answer 4 times fewer requests; see {@link SLR_DEFAULTS}), or less for a shard of fewer
+   * than 256 × {@link SLR_MIN_STEPS_PER_EPOCH} rows.
    */
   batchSize: number;
   /** Server update rule (default adagrad). */
@@ -173,6 +174,31 @@ export function slrEpochs(cfg: Pick<SlrConfig, 'epochs'>, trainRows: number): nu
   return trainRows < SMALL_DATA_ROWS ? SMALL_DATA_EPOCHS : 3;
 }
 
+/** The default batch size's upper bound, what shards of IMDB and SpamAssassin get (see {@link SLR_DEFAULTS}). */
+export const SLR_MAX_DEFAULT_BATCH = 256;
+/**
+ * The default batch size leaves every shard at least this many minibatches a pass. With bounded
+ * delay τ the pull of batch i + τ + 1 waits only for the push of batch i, so in an epoch of τ + 1
+ * batches or fewer every batch is computed on weights that miss the previous pass over its own
+ * rows (and with fewer steps, on weights several passes old): 8 keeps a margin over the default
+ * τ = 4. IMDB (20,000 rows a worker) and SpamAssassin (about 2,400) keep 256 rows; heart_scale
+ * (108 rows a worker) gets 13, 9 steps a pass instead of 1.
+ */
+export const SLR_MIN_STEPS_PER_EPOCH = 8;
+
+/**
+ * The rows of a minibatch in a job of `trainRows` training rows over `workers` workers:
+ * `cfg.batchSize` when given (> 0), else {@link SLR_MAX_DEFAULT_BATCH} or, when the largest shard
+ * (`ceil(trainRows / workers)` rows) would then have fewer than {@link SLR_MIN_STEPS_PER_EPOCH}
+ * batches a pass, `floor(shard rows / SLR_MIN_STEPS_PER_EPOCH)` (at least 1). Every worker of a job
+ * computes the same value (sync mode needs the same batches a pass everywhere).
+ */
+export function slrBatchSize(cfg: Pick<SlrConfig, 'batchSize'>, trainRows: number, workers: number): number {
+  if (cfg.batchSize > 0) return cfg.batchSize;
+  const shardRows = Math.ceil(trainRows / Math.max(1, workers));
+  return Math.max(1, Math.min(SLR_MAX_DEFAULT_BATCH, Math.floor(shardRows / SLR_MIN_STEPS_PER_EPOCH)));
+}
+
 /**
  * Defaults that reach the documented accuracy on IMDB and SpamAssassin. Batches of 256 rows and
  * bounded delay τ = 4 are for the local cluster's 2 servers and 2 workers sharing a few cores:
@@ -191,7 +217,7 @@ export const SLR_DEFAULTS: SlrConfig = {
   testFraction: 0.2,
   seed: 42,
   epochs: -1,
-  batchSize: 256,
+  batchSize: -1,
   optimizer: 'adagrad',
   lr: 0.3,
   beta: 1,
@@ -236,7 +262,8 @@ export function resolveSlrConfig(partial: Partial<SlrConfig>): SlrConfig {
   if (c.bits > 0 && c.bits < 4) bad(`--bits must be 0 (the data set's own) or from 4 to 32, got ${c.bits}`);
   int('epochs', -1, 1000);
   if (c.epochs === 0) bad('--epochs must be an integer from 1 to 1000, got 0');
-  int('batchSize', 1, 1_000_000);
+  int('batchSize', -1, 1_000_000);
+  if (c.batchSize === 0) bad('--batch-size must be an integer from 1 to 1000000, got 0');
   int('servers', 1, 64);
   int('workers', 1, 64);
   int('browserWorkers', 0, 64);

@@ -9,7 +9,7 @@ import type { KktFilter } from './kkt-filter.js';
 import { logisticGradient, predictRows } from './logistic-gradient.js';
 import { GRADIENT_SLICE_MS, logisticGradientInSlices } from './logistic-gradient-in-slices.js';
 import { MinibatchIndexer, type MinibatchKeys } from './minibatch.js';
-import { type SlrConfig, slrEpochs } from './slr-config.js';
+import { type SlrConfig, slrBatchSize, slrEpochs } from './slr-config.js';
 
 /** A worker's progress, reported at most every `progressEveryMs` and at the end of each epoch. */
 export interface SlrProgress {
@@ -149,12 +149,14 @@ const prefetchDepth = (tau: number) => (tau === Number.POSITIVE_INFINITY ? 8 : M
 export async function trainSlrWorker(
   args: TrainSlrWorkerArgs,
 ): Promise<{ evaluation: SlrEvaluation | undefined; report: SlrWorkerReport }> {
-  const { node, worker, cfg, train, onProgress, onEval } = args;
+  const { node, worker, train, onProgress, onEval } = args;
   const testOf = args.test;
   const test = typeof testOf === 'function' ? testOf : () => Promise.resolve(testOf);
   const every = args.progressEveryMs ?? 500;
   const rank = node.rank;
   const workers = node.view.workers.length;
+  // The batch size resolved once (its default depends on the shard's rows), for every use below.
+  const cfg = { ...args.cfg, batchSize: slrBatchSize(args.cfg, train.rows, workers) };
   const evaluator = args.evaluator ?? rank === 0;
   const part = isShards(train) ? await train.shard(rank, workers) : shard(train, rank, workers);
   // The evaluator's test rows are made while training waits on the servers.
@@ -323,7 +325,7 @@ export async function trainSlrWorker(
   // Shards differ by a batch or so: a worker done with its own holds the others back no more.
   progress.done();
   // A dead worker's data shard goes to a live one (section 4.5), from its last applied batch.
-  const adopted = await adoptDeadShards(args, indexer, workers);
+  const adopted = await adoptDeadShards({ ...args, cfg }, indexer, workers);
   const trainSeconds = (performance.now() - t0) / 1000;
   const idleFraction = idleMs / 1000 / trainSeconds;
   const workerReport = { rank, trainSeconds, idleFraction, batches: total + adopted, maxStaleness };

@@ -11,7 +11,7 @@ import type { SparseDataset } from '../data/dataset.js';
 import { shardRange } from '../data/split.js';
 import { filtersFromSpec } from '../slr/filters-from-spec.js';
 import { kktFilter } from '../slr/kkt-filter.js';
-import { type SlrConfig, slrEpochs } from '../slr/slr-config.js';
+import { type SlrConfig, slrBatchSize, slrEpochs } from '../slr/slr-config.js';
 import { evaluate, trainSlrWorker } from '../slr/train-slr-worker.js';
 import { newBrowserWorkerState } from './new-browser-worker-state.js';
 
@@ -165,7 +165,8 @@ export async function runBrowserWorker(opts: RunBrowserWorkerOptions): Promise<B
       workers,
       shardRows,
       epochs: slrEpochs(cfg, data.trainRows),
-      batchesTotal: Math.ceil(shardRows / cfg.batchSize) * slrEpochs(cfg, data.trainRows),
+      batchesTotal:
+        Math.ceil(shardRows / slrBatchSize(cfg, data.trainRows, workers)) * slrEpochs(cfg, data.trainRows),
     });
     // Count this worker's gradient pushes (one per minibatch) and, from the timestamps, their acks.
     const push = model.push.bind(model);

@@ -3,7 +3,7 @@
 // byte of data, hashing-free shard, gradient and WebSocket frame lives in the Worker. A timer
 // measures how responsive the main thread stays (`window.psMainThread`).
 import type { BrowserWorkerState } from '../run-browser-worker.js';
-import type { TrainWorkerMessage, TrainWorkerStart } from './train-worker-protocol.js';
+import type { TrainWorkerLeave, TrainWorkerMessage, TrainWorkerStart } from './train-worker-protocol.js';
 
 /** How promptly the main thread runs a 50 ms timer: ticks so far and the longest gap between two. */
 interface MainThreadPulse {
@@ -83,6 +83,19 @@ function main(): void {
   worker.addEventListener('error', (e) =>
     fail(`the training worker failed: ${e.message || 'it could not load'}`),
   );
+  // A page that goes ends its Worker: a Worker left running would go on training the tab's shard
+  // (seen in headless Chromium under load), which the job can adopt only once the tab has left.
+  // `pagehide`, not `beforeunload`: it fires for every way a page goes (a closed tab, a
+  // navigation, a page put in the back/forward cache), and never for one that stays.
+  addEventListener('pagehide', () => {
+    const leave: TrainWorkerLeave = { type: 'leave' };
+    worker.postMessage(leave);
+    worker.terminate();
+  });
+  // Back from the back/forward cache: the Worker is gone, and so is this tab's place in the job.
+  addEventListener('pageshow', (e) => {
+    if (e.persisted) fail('this page left the job when it was hidden: reload it to join again');
+  });
 }
 
 try {

@@ -11,12 +11,17 @@ import { decodeMnistRows } from '../../data/mnist-codec.js';
 import { registerWasmConvGrad } from '../../nn/register-wasm-conv-grad.js';
 import { parseNnWorkerQuery } from '../nn-worker-query.js';
 import { runBrowserNnWorker } from '../run-browser-nn-worker.js';
-import type { TrainWorkerMessage, TrainWorkerStart } from './train-worker-protocol.js';
+import type { TrainWorkerCommand, TrainWorkerMessage, TrainWorkerStart } from './train-worker-protocol.js';
+import { WorkerTransports } from './worker-transports.js';
 
 const scope = globalThis as unknown as {
   postMessage(m: TrainWorkerMessage): void;
-  addEventListener(type: 'message', fn: (e: { data: TrainWorkerStart }) => void): void;
+  addEventListener(type: 'message', fn: (e: { data: TrainWorkerCommand }) => void): void;
+  close(): void;
 };
+
+/** The node's transports, closed when the page goes. */
+const transports = new WorkerTransports();
 
 /** tfjs on WebAssembly (1 thread, the .wasm files from the page's folder), else on plain JavaScript. */
 async function backend(page: URL): Promise<string> {
@@ -67,7 +72,7 @@ async function start(msg: TrainWorkerStart): Promise<void> {
   await runBrowserNnWorker({
     scheduler,
     cfg,
-    transport: () => wsBrowser(msg.secret ? { secret: msg.secret } : {}),
+    transport: () => transports.add(wsBrowser(msg.secret ? { secret: msg.secret } : {})),
     backend: () => backend(page),
     loadShard: (rank) => rows(at('/data/nn/train', rank)),
     loadTest: () => rows(at('/data/nn/test')),
@@ -76,6 +81,12 @@ async function start(msg: TrainWorkerStart): Promise<void> {
 }
 
 scope.addEventListener('message', (e) => {
+  if (e.data?.type === 'leave') {
+    // The page goes: its connections end now (the scheduler adopts its shard), and so does this Worker.
+    transports.closeAll();
+    scope.close();
+    return;
+  }
   if (e.data?.type !== 'start' || started) return;
   started = true;
   start(e.data).catch((err: unknown) =>

@@ -11,6 +11,18 @@ export interface TrainWorkerStart {
 }
 
 /**
+ * Page to Worker, when the page goes (`pagehide`: the tab is closed, or navigates away): close
+ * the node's connections and stop. The page terminates the Worker right after, which closes them
+ * too if the Worker has not read this yet.
+ */
+export interface TrainWorkerLeave {
+  type: 'leave';
+}
+
+/** What the page posts to its training Worker. */
+export type TrainWorkerCommand = TrainWorkerStart | TrainWorkerLeave;
+
+/**
  * Worker to page: `ready` once its modules are loaded and it listens (the page sends `start`
  * only then: Chromium hands a module Worker that awaits at top level, as the wasm filters do,
  * the messages that arrive before its listener exists to nobody), then its latest state (a

@@ -6,13 +6,18 @@ import { wsBrowser } from '@ps/transport-ws/browser';
 import { runBrowserWorker } from '../run-browser-worker.js';
 import { parseBrowserWorkerQuery } from '../worker-query.js';
 import { openServedSlrData } from './open-served-slr-data.js';
-import type { TrainWorkerMessage, TrainWorkerStart } from './train-worker-protocol.js';
+import type { TrainWorkerCommand, TrainWorkerMessage, TrainWorkerStart } from './train-worker-protocol.js';
+import { WorkerTransports } from './worker-transports.js';
 
 /** The dedicated worker's global scope, as much of it as this file uses. */
 const scope = globalThis as unknown as {
   postMessage(m: TrainWorkerMessage): void;
-  addEventListener(type: 'message', fn: (e: { data: TrainWorkerStart }) => void): void;
+  addEventListener(type: 'message', fn: (e: { data: TrainWorkerCommand }) => void): void;
+  close(): void;
 };
+
+/** The node's transports, closed when the page goes. */
+const transports = new WorkerTransports();
 
 let started = false;
 
@@ -22,13 +27,19 @@ async function start(msg: TrainWorkerStart): Promise<void> {
   await runBrowserWorker({
     scheduler,
     cfg,
-    transport: () => wsBrowser(msg.secret ? { secret: msg.secret } : {}),
+    transport: () => transports.add(wsBrowser(msg.secret ? { secret: msg.secret } : {})),
     openData: () => openServedSlrData(page),
     onState: (state) => scope.postMessage({ type: 'state', state }),
   });
 }
 
 scope.addEventListener('message', (e) => {
+  if (e.data?.type === 'leave') {
+    // The page goes: its connections end now (the scheduler adopts its shard), and so does this Worker.
+    transports.closeAll();
+    scope.close();
+    return;
+  }
   if (e.data?.type !== 'start' || started) return;
   started = true;
   start(e.data).catch((err: unknown) =>
