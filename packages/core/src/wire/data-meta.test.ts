@@ -157,7 +157,13 @@ describe('the binary data meta', () => {
   });
 
   it('refuses unknown flags, non-zero slots of absent fields and values out of range', () => {
-    const minimal = writeDataMeta({ app: 1, ts: 2, request: true, push: false, pull: true } as unknown as Meta)!.slice();
+    const minimal = writeDataMeta({
+      app: 1,
+      ts: 2,
+      request: true,
+      push: false,
+      pull: true,
+    } as unknown as Meta)!.slice();
     expect(readDataMeta(minimal)).toEqual({ app: 1, ts: 2, request: true, push: false, pull: true });
     const bad = (edit: (b: Uint8Array, dv: DataView) => void) => {
       const b = minimal.slice();
@@ -210,7 +216,11 @@ describe('the binary data meta', () => {
         dv.setFloat64(40, Number.NaN, true);
       }),
     ).toBe(PsErrorCode.FRAME_MALFORMED);
-    const withInc = writeDataMeta({ ...sample, deps: undefined, filters: undefined } as unknown as Meta)!.slice();
+    const withInc = writeDataMeta({
+      ...sample,
+      deps: undefined,
+      filters: undefined,
+    } as unknown as Meta)!.slice();
     withInc[48] = 0xe9;
     expect(codeOf(() => readDataMeta(withInc))).toBe(PsErrorCode.FRAME_MALFORMED);
   });
