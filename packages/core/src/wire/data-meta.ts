@@ -9,7 +9,8 @@ import type { Meta } from './message.js';
  * spends 6–12% of each end's CPU on them at 1,000 keys per request; this layout writes and reads
  * them at fixed offsets. A meta with anything else (a command, a body, a range, an error, other
  * filters' state, `sender`/`recipient`, a value out of the layout's range) stays msgpack: the
- * layout is an encoding of the common case, never a restriction of what a meta may hold.
+ * layout is an encoding of the common case, never a restriction of what a meta may hold (a key
+ * it does not hold, {@link META_FIELDS} or any other, sends the meta as msgpack).
  *
  * The layout starts with 0xc1, the one byte msgpack never uses, so a decoder tells the two
  * apart by the first byte. All integers little-endian:
@@ -61,30 +62,50 @@ const isU32 = (v: unknown): v is number => typeof v === 'number' && v >>> 0 === 
  *   `undefined` when the meta must travel as msgpack.
  */
 export function writeDataMeta(meta: Meta): Uint8Array | undefined {
+  // One pass over the meta's own keys. Metas come in many shapes (fields added when present,
+  // spreads), so property loads here are megamorphic: reading only the keys present (from the
+  // map's enum cache) costs far less than probing each absent field. An unknown key sends the
+  // meta as msgpack.
+  const keys = Object.keys(meta);
+  const m = meta as unknown as Record<string, unknown>;
   let f = 0;
   let g = 0;
-  let incLen = 0;
-  let nDeps = 0;
-  // Every own key must be one the layout holds; undefined values count as absent (as msgpack's
-  // ignoreUndefined), and a field whose value does not fit sends the whole meta as msgpack.
-  for (const k in meta) {
-    const v = (meta as unknown as Record<string, unknown>)[k];
+  let app = -1;
+  let ts = -1;
+  let done = 0;
+  let ring = 0;
+  let part = 0;
+  let iter = 0;
+  let inc = '';
+  let deps: readonly number[] | undefined;
+  let reuse: { id: number; n: number } | undefined;
+  let seen = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = m[k];
     if (v === undefined) continue;
     switch (k) {
       case 'app':
+        if (!isU32(v)) return undefined;
+        app = v;
+        break;
       case 'ts':
         if (!isU32(v)) return undefined;
+        ts = v;
         break;
       case 'request':
         if (typeof v !== 'boolean') return undefined;
+        seen |= 1;
         if (v) f |= F_REQUEST;
         break;
       case 'push':
         if (typeof v !== 'boolean') return undefined;
+        seen |= 2;
         if (v) f |= F_PUSH;
         break;
       case 'pull':
         if (typeof v !== 'boolean') return undefined;
+        seen |= 4;
         if (v) f |= F_PULL;
         break;
       case 'resend':
@@ -93,107 +114,112 @@ export function writeDataMeta(meta: Meta): Uint8Array | undefined {
         break;
       case 'done':
         if (!isU32(v)) return undefined;
+        done = v;
         f |= F_DONE;
         break;
       case 'ring':
         if (!isU32(v)) return undefined;
+        ring = v;
         f |= F_RING;
         break;
       case 'part':
         if (!isU32(v)) return undefined;
+        part = v;
         f |= F_PART;
         break;
       case 'iter':
         if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || Object.is(v, -0)) return undefined;
+        iter = v;
         f |= F_ITER;
         break;
-      case 'inc': {
+      case 'inc':
         if (typeof v !== 'string' || v.length > MAX_INC) return undefined;
-        for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) > 0x7f) return undefined;
+        for (let j = 0; j < v.length; j++) if (v.charCodeAt(j) > 0x7f) return undefined;
+        inc = v;
         g |= G_INC;
-        incLen = v.length;
         break;
-      }
-      case 'deps': {
+      case 'deps':
         if (!Array.isArray(v) || v.length > MAX_DEPS) return undefined;
-        for (let i = 0; i < v.length; i++) if (!isU32(v[i])) return undefined;
+        for (let j = 0; j < v.length; j++) if (!isU32(v[j])) return undefined;
+        deps = v;
         g |= G_DEPS;
-        nDeps = v.length;
         break;
-      }
-      case 'filters': {
-        const r = reuseFlags(v);
-        if (r < 0) return undefined;
-        g |= r;
+      case 'filters':
+        reuse = reuseOf(v);
+        if (reuse === undefined) return undefined;
+        g |= G_REUSE | ((reuse as { store?: true }).store ? G_STORE : 0);
         break;
-      }
       default:
-        return undefined;
+        return undefined; // sender, recipient, cmd, body, range, error, or a key Meta does not have
     }
   }
-  if (!isU32(meta.app) || !isU32(meta.ts) || typeof meta.request !== 'boolean') return undefined;
-  if (typeof meta.push !== 'boolean' || typeof meta.pull !== 'boolean') return undefined;
-  const len = FIXED + incLen + 4 * nDeps;
+  if (app < 0 || ts < 0 || seen !== 7) return undefined;
+  const incLen = inc.length;
+  const nDeps = deps === undefined ? 0 : deps.length;
   scratch.fill(0, 0, FIXED);
   scratch[0] = DATA_META_MARKER;
   scratch[1] = f;
   scratch[2] = g;
   scratch[3] = incLen;
-  sdv.setUint32(4, meta.app, true);
-  sdv.setUint32(8, meta.ts, true);
-  if (f & F_DONE) sdv.setUint32(12, meta.done!, true);
-  if (f & F_RING) sdv.setUint32(16, meta.ring!, true);
-  if (f & F_PART) sdv.setUint32(20, meta.part!, true);
-  if (f & F_ITER) sdv.setFloat64(24, meta.iter!, true);
-  if (g & G_DEPS) sdv.setUint16(32, nDeps, true);
-  if (g & G_REUSE) {
-    const r = meta.filters![KEY_REUSE] as { id: number; n: number };
-    sdv.setUint32(36, r.n, true);
-    sdv.setFloat64(40, r.id, true);
+  sdv.setUint32(4, app, true);
+  sdv.setUint32(8, ts, true);
+  sdv.setUint32(12, done, true);
+  sdv.setUint32(16, ring, true);
+  sdv.setUint32(20, part, true);
+  sdv.setFloat64(24, iter, true);
+  sdv.setUint16(32, nDeps, true);
+  if (reuse !== undefined) {
+    sdv.setUint32(36, reuse.n, true);
+    sdv.setFloat64(40, reuse.id, true);
   }
-  const inc = meta.inc;
-  if (g & G_INC) for (let i = 0; i < incLen; i++) scratch[FIXED + i] = inc!.charCodeAt(i);
-  if (g & G_DEPS) {
-    const deps = meta.deps!;
-    for (let i = 0; i < nDeps; i++) sdv.setUint32(FIXED + incLen + 4 * i, deps[i]!, true);
-  }
-  return scratch.subarray(0, len);
+  for (let i = 0; i < incLen; i++) scratch[FIXED + i] = inc.charCodeAt(i);
+  for (let i = 0; i < nDeps; i++) sdv.setUint32(FIXED + incLen + 4 * i, deps![i]!, true);
+  return scratch.subarray(0, FIXED + incLen + 4 * nDeps);
 }
 
 /**
- * The key-list reuse flags for `filters` when it holds only a well-formed `keyReuse` entry
- * (`{ id, n }` or `{ id, n, store: true }`), else -1.
+ * Every field of {@link Meta} and where it travels: in the layout, or (present) only as msgpack.
+ * The compiler makes a field added to Meta appear here; {@link writeDataMeta} sends any key
+ * outside the layout as msgpack, so a new field travels before the layout learns it.
  */
-function reuseFlags(filters: unknown): number {
-  if (filters === null || typeof filters !== 'object' || Array.isArray(filters)) return -1;
-  let r: unknown;
-  let count = 0;
-  for (const k in filters) {
-    const v = (filters as Record<string, unknown>)[k];
-    if (v === undefined) continue;
-    if (k !== KEY_REUSE) return -1;
-    r = v;
-    count++;
+export const META_FIELDS = {
+  sender: 'msgpack',
+  recipient: 'msgpack',
+  app: 'layout',
+  ts: 'layout',
+  request: 'layout',
+  push: 'layout',
+  pull: 'layout',
+  cmd: 'msgpack',
+  body: 'msgpack',
+  deps: 'layout',
+  done: 'layout',
+  ring: 'layout',
+  part: 'layout',
+  resend: 'layout',
+  inc: 'layout',
+  range: 'msgpack',
+  iter: 'layout',
+  filters: 'layout',
+  error: 'msgpack',
+} as const satisfies Record<keyof Meta, 'layout' | 'msgpack'>;
+
+/**
+ * The key-list reuse entry of `filters` when it holds only a well-formed `keyReuse` entry
+ * (`{ id, n }` or `{ id, n, store: true }`), else `undefined`.
+ */
+function reuseOf(filters: unknown): { id: number; n: number } | undefined {
+  if (filters === null || typeof filters !== 'object' || Array.isArray(filters)) return undefined;
+  const r = (filters as Record<string, unknown>)[KEY_REUSE] as Record<string, unknown> | undefined;
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return undefined;
+  if (Object.keys(filters).length !== 1) return undefined;
+  const { id, n, store } = r;
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= MAX_REUSE_ID || Object.is(id, -0)) {
+    return undefined;
   }
-  if (count !== 1 || r === null || typeof r !== 'object' || Array.isArray(r)) return -1;
-  let store = 0;
-  let fields = 0;
-  for (const k in r) {
-    const v = (r as Record<string, unknown>)[k];
-    if (v === undefined) continue;
-    if (k === 'id') {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= MAX_REUSE_ID || Object.is(v, -0))
-        return -1;
-      fields++;
-    } else if (k === 'n') {
-      if (!isU32(v)) return -1;
-      fields++;
-    } else if (k === 'store') {
-      if (v !== true) return -1;
-      store = G_STORE;
-    } else return -1;
-  }
-  return fields === 2 ? G_REUSE | store : -1;
+  if (!isU32(n) || (store !== undefined && store !== true)) return undefined;
+  if (Object.keys(r).length !== (store === undefined ? 2 : 3)) return undefined;
+  return r as { id: number; n: number };
 }
 
 /** The last incarnation read: a peer sends the same one every request, so its string is reused. */
