@@ -192,28 +192,23 @@ describe('the binary data meta', () => {
         }),
       ).toBe(PsErrorCode.FRAME_MALFORMED); // an absent field's slot
     }
+    // iter past 2^53 - 1 (its high word 2^21), and the largest that is not.
     expect(
       bad((b, dv) => {
         b[1]! |= 128;
-        dv.setFloat64(24, 0.5, true);
+        dv.setUint32(28, 2 ** 21, true);
       }),
     ).toBe(PsErrorCode.FRAME_MALFORMED);
-    expect(
-      bad((b, dv) => {
-        b[1]! |= 128;
-        dv.setFloat64(24, 2 ** 60, true);
-      }),
-    ).toBe(PsErrorCode.FRAME_MALFORMED);
-    expect(
-      bad((b, dv) => {
-        b[2]! |= 4;
-        dv.setFloat64(40, 2 ** 48, true);
-      }),
-    ).toBe(PsErrorCode.FRAME_MALFORMED);
+    const maxIter = minimal.slice();
+    maxIter[1]! |= 128;
+    new DataView(maxIter.buffer).setUint32(24, 2 ** 32 - 1, true);
+    new DataView(maxIter.buffer).setUint32(28, 2 ** 21 - 1, true);
+    expect(readDataMeta(maxIter).iter).toBe(Number.MAX_SAFE_INTEGER);
+    // keyReuse.id at 2^48 (its high word 2^16).
     expect(
       bad((b, dv) => {
         b[2]! |= 4;
-        dv.setFloat64(40, Number.NaN, true);
+        dv.setUint32(44, 2 ** 16, true);
       }),
     ).toBe(PsErrorCode.FRAME_MALFORMED);
     const withInc = writeDataMeta({

@@ -1,4 +1,5 @@
 import { PsError, PsErrorCode } from '../errors.js';
+import { readU16, readU32, writeU32 } from '../internal/le-bytes.js';
 import type { Meta } from './message.js';
 
 /**
@@ -20,8 +21,8 @@ import type { Meta } from './message.js';
  * 2   u8 flags: 1 inc, 2 deps, 4 keyReuse, 8 keyReuse.store (other bits zero)
  * 3   u8 inc length L (at most 32)
  * 4   u32 app         8  u32 ts        12 u32 done      16 u32 ring      20 u32 part
- * 24  f64 iter (a safe integer)         32 u16 deps count D, u16 zero
- * 36  u32 keyReuse.n  40 f64 keyReuse.id (an integer below 2^48)
+ * 24  u64 iter (a safe integer: the high u32 below 2^21)   32 u16 deps count D, u16 zero
+ * 36  u32 keyReuse.n  40 u64 keyReuse.id (below 2^48: the high u32 below 2^16)
  * 48  L bytes of inc (ASCII), then D x u32 deps
  * ```
  * A field whose flag is clear reads as absent and its slot must be zero; the meta must be exactly
@@ -52,7 +53,6 @@ const G_STORE = 8;
 
 /** Room for the fixed part, the longest inc and the most deps. */
 const scratch = new Uint8Array(FIXED + MAX_INC + 4 * MAX_DEPS);
-const sdv = new DataView(scratch.buffer);
 
 const isU32 = (v: unknown): v is number => typeof v === 'number' && v >>> 0 === v && !Object.is(v, -0);
 
@@ -161,19 +161,22 @@ export function writeDataMeta(meta: Meta): Uint8Array | undefined {
   scratch[1] = f;
   scratch[2] = g;
   scratch[3] = incLen;
-  sdv.setUint32(4, app, true);
-  sdv.setUint32(8, ts, true);
-  sdv.setUint32(12, done, true);
-  sdv.setUint32(16, ring, true);
-  sdv.setUint32(20, part, true);
-  sdv.setFloat64(24, iter, true);
-  sdv.setUint16(32, nDeps, true);
+  writeU32(scratch, 4, app);
+  writeU32(scratch, 8, ts);
+  writeU32(scratch, 12, done);
+  writeU32(scratch, 16, ring);
+  writeU32(scratch, 20, part);
+  writeU32(scratch, 24, iter >>> 0);
+  writeU32(scratch, 28, Math.floor(iter / 2 ** 32));
+  scratch[32] = nDeps;
+  scratch[33] = nDeps >>> 8;
   if (reuse !== undefined) {
-    sdv.setUint32(36, reuse.n, true);
-    sdv.setFloat64(40, reuse.id, true);
+    writeU32(scratch, 36, reuse.n);
+    writeU32(scratch, 40, reuse.id >>> 0);
+    writeU32(scratch, 44, Math.floor(reuse.id / 2 ** 32));
   }
   for (let i = 0; i < incLen; i++) scratch[FIXED + i] = inc.charCodeAt(i);
-  for (let i = 0; i < nDeps; i++) sdv.setUint32(FIXED + incLen + 4 * i, deps![i]!, true);
+  for (let i = 0; i < nDeps; i++) writeU32(scratch, FIXED + incLen + 4 * i, deps![i]!);
   return scratch.subarray(0, FIXED + incLen + 4 * nDeps);
 }
 
@@ -254,56 +257,54 @@ export function readDataMeta(bytes: Uint8Array): Meta {
   const n = bytes.byteLength;
   if (n < FIXED || bytes[0] !== DATA_META_MARKER)
     throw malformed(`${n} bytes, the fixed part alone is ${FIXED}`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, n);
   const f = bytes[1]!;
   const g = bytes[2]!;
   const incLen = bytes[3]!;
   if (g & ~(G_INC | G_DEPS | G_REUSE | G_STORE)) throw malformed(`unknown flags ${g}`);
   if (g & G_STORE && !(g & G_REUSE)) throw malformed('keyReuse.store without keyReuse');
   if (incLen > MAX_INC || (!(g & G_INC) && incLen !== 0)) throw malformed(`inc length ${incLen}`);
-  const nDeps = dv.getUint16(32, true);
-  if (dv.getUint16(34, true) !== 0) throw malformed('reserved bytes 34-35 are not zero');
+  const nDeps = readU16(bytes, 32);
+  if (readU16(bytes, 34) !== 0) throw malformed('reserved bytes 34-35 are not zero');
   if (nDeps > MAX_DEPS || (!(g & G_DEPS) && nDeps !== 0)) throw malformed(`deps count ${nDeps}`);
   if (n !== FIXED + incLen + 4 * nDeps) {
     throw malformed(`${n} bytes, the flags say ${FIXED + incLen + 4 * nDeps}`);
   }
   const meta = {
-    app: dv.getUint32(4, true),
-    ts: dv.getUint32(8, true),
+    app: readU32(bytes, 4),
+    ts: readU32(bytes, 8),
     request: (f & F_REQUEST) !== 0,
     push: (f & F_PUSH) !== 0,
     pull: (f & F_PULL) !== 0,
   } as Meta;
   if (f & F_RESEND) meta.resend = true;
-  if (f & F_DONE) meta.done = dv.getUint32(12, true);
-  else if (dv.getUint32(12, true) !== 0) throw malformed('done is absent but its slot is not zero');
-  if (f & F_RING) meta.ring = dv.getUint32(16, true);
-  else if (dv.getUint32(16, true) !== 0) throw malformed('ring is absent but its slot is not zero');
-  if (f & F_PART) meta.part = dv.getUint32(20, true);
-  else if (dv.getUint32(20, true) !== 0) throw malformed('part is absent but its slot is not zero');
-  const iter = dv.getFloat64(24, true);
+  if (f & F_DONE) meta.done = readU32(bytes, 12);
+  else if (readU32(bytes, 12) !== 0) throw malformed('done is absent but its slot is not zero');
+  if (f & F_RING) meta.ring = readU32(bytes, 16);
+  else if (readU32(bytes, 16) !== 0) throw malformed('ring is absent but its slot is not zero');
+  if (f & F_PART) meta.part = readU32(bytes, 20);
+  else if (readU32(bytes, 20) !== 0) throw malformed('part is absent but its slot is not zero');
+  const iterHi = readU32(bytes, 28);
   if (f & F_ITER) {
-    if (!Number.isSafeInteger(iter) || iter < 0 || Object.is(iter, -0)) throw malformed(`iter ${iter}`);
-    meta.iter = iter;
-  } else if (dv.getUint32(24, true) !== 0 || dv.getUint32(28, true) !== 0) {
+    if (iterHi >= 2 ** 21) throw malformed(`iter's high word ${iterHi} is past 2^53`);
+    meta.iter = iterHi * 2 ** 32 + readU32(bytes, 24);
+  } else if (readU32(bytes, 24) !== 0 || iterHi !== 0) {
     throw malformed('iter is absent but its slot is not zero');
   }
-  const reuseN = dv.getUint32(36, true);
-  const reuseId = dv.getFloat64(40, true);
+  const reuseN = readU32(bytes, 36);
+  const idHi = readU32(bytes, 44);
   if (g & G_REUSE) {
-    if (!Number.isInteger(reuseId) || reuseId < 0 || reuseId >= MAX_REUSE_ID || Object.is(reuseId, -0)) {
-      throw malformed(`keyReuse.id ${reuseId}`);
-    }
+    if (idHi >= MAX_REUSE_ID / 2 ** 32) throw malformed(`keyReuse.id's high word ${idHi} is past 2^48`);
+    const reuseId = idHi * 2 ** 32 + readU32(bytes, 40);
     meta.filters = {
       [KEY_REUSE]: g & G_STORE ? { id: reuseId, n: reuseN, store: true } : { id: reuseId, n: reuseN },
     };
-  } else if (reuseN !== 0 || dv.getUint32(40, true) !== 0 || dv.getUint32(44, true) !== 0) {
+  } else if (reuseN !== 0 || readU32(bytes, 40) !== 0 || idHi !== 0) {
     throw malformed('keyReuse is absent but its slot is not zero');
   }
   if (g & G_INC) meta.inc = readInc(bytes, incLen);
   if (g & G_DEPS) {
     const deps = new Array<number>(nDeps);
-    for (let i = 0; i < nDeps; i++) deps[i] = dv.getUint32(FIXED + incLen + 4 * i, true);
+    for (let i = 0; i < nDeps; i++) deps[i] = readU32(bytes, FIXED + incLen + 4 * i);
     meta.deps = deps;
   }
   return meta;

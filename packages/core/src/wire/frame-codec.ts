@@ -1,5 +1,6 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { PsError, PsErrorCode } from '../errors.js';
+import { readU32, writeU32 } from '../internal/le-bytes.js';
 import { DATA_META_MARKER, readDataMeta, writeDataMeta } from './data-meta.js';
 import type { Message, Meta, Segment } from './message.js';
 import { slabBytes } from './slab-bytes.js';
@@ -72,18 +73,17 @@ export function encodeFrame(msg: Message, maxFrameBytes = DEFAULT_MAX_FRAME_BYTE
   // A slab piece, not a fresh zeroed ArrayBuffer: every byte is written below (padding zeroed).
   const header = slabBytes(headerLen);
   header.fill(0, metaEnd, headerLen);
-  const dv = new DataView(header.buffer, header.byteOffset, headerLen);
   header[0] = MAGIC0;
   header[1] = MAGIC1;
   header[2] = FRAME_VERSION;
   header[3] = n;
-  dv.setUint32(4, metaBytes.length, true);
+  writeU32(header, 4, metaBytes.length);
   const parts: Uint8Array[] = [header];
   let total = headerLen;
   for (let i = 0; i < n; i++) {
     const seg = msg.data[i]!;
-    dv.setUint32(8 + 8 * i, dtypeCode(seg), true);
-    dv.setUint32(12 + 8 * i, seg.byteLength, true);
+    writeU32(header, 8 + 8 * i, dtypeCode(seg));
+    writeU32(header, 12 + 8 * i, seg.byteLength);
     const bytes = asBytes(seg);
     if (bytes.byteLength > 0) parts.push(bytes);
     const p = pad8(bytes.byteLength) - bytes.byteLength;
@@ -162,8 +162,7 @@ export function decodeFrame(
     );
   }
   const n = head[3]!;
-  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const metaLen = dv.getUint32(4, true);
+  const metaLen = readU32(head, 4);
   const headerLen = 8 + 8 * n + pad8(metaLen);
   if (headerLen > total) {
     throw new PsError(
@@ -172,12 +171,11 @@ export function decodeFrame(
     );
   }
   const hdr = head.byteLength >= headerLen ? head : concatParts(parts);
-  const hdv = hdr === head ? dv : new DataView(hdr.buffer, hdr.byteOffset, hdr.byteLength);
   const segs: { ctor: SegmentCtor; len: number; off: number }[] = [];
   let off = headerLen;
   for (let i = 0; i < n; i++) {
-    const code = hdv.getUint32(8 + 8 * i, true);
-    const len = hdv.getUint32(12 + 8 * i, true);
+    const code = readU32(hdr, 8 + 8 * i);
+    const len = readU32(hdr, 12 + 8 * i);
     const ctor = DTYPES[code];
     if (ctor === undefined) {
       throw new PsError(PsErrorCode.FRAME_MALFORMED, `segment ${i} has unknown dtype code ${code}`);
