@@ -3,7 +3,7 @@
 // checks the exact sum. Run after `npm run build` (the processes run the built packages).
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { encodeFrame, encodeHello } from '@ps/core';
+import { encodeFrame, encodeHello, FRAME_VERSION } from '@ps/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exitCode, killAll, type Proc, spawnNode } from './helpers/processes.js';
 
@@ -89,8 +89,8 @@ describe('test_kv_app across processes over TCP', () => {
     const replies: Buffer[] = [];
     d.on('data', (chunk: Buffer) => replies.push(chunk));
     d.write(frame(encodeHello('intruder-d')));
-    d.write(frame(Uint8Array.from([0x50, 0x53, 1, 9, 0xff, 0xff, 0xff, 0xff, 1, 2, 3])));
-    d.write(frame(Uint8Array.from([0x50, 0x53, 1, 1, 200, 0, 0, 0])));
+    d.write(frame(Uint8Array.from([0x50, 0x53, FRAME_VERSION, 9, 0xff, 0xff, 0xff, 0xff, 1, 2, 3])));
+    d.write(frame(Uint8Array.from([0x50, 0x53, FRAME_VERSION, 1, 200, 0, 0, 0])));
     const pull = encodeFrame({
       meta: { sender: '', recipient: '', app: 0, ts: 77, request: true, push: false, pull: true },
       data: [new BigUint64Array([5n, 6n])],

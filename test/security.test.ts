@@ -12,6 +12,7 @@ import {
   createWorker,
   encodeFrame,
   encodeHello,
+  FRAME_VERSION,
   isPsError,
   type KVWorker,
   type Logger,
@@ -366,8 +367,10 @@ describe('bad input and limits', () => {
     const t = transport({ secret: SECRET });
     await t.bind({ id: 'garbler', host: '127.0.0.1', port: 0 }, { listen: false });
     const serverId = await t.connect({ host: '127.0.0.1', port: c.serverPort });
-    await t.send(serverId, [Uint8Array.from([0x50, 0x53, 1, 9, 0xff, 0xff, 0xff, 0xff, 1, 2, 3])]);
-    await t.send(serverId, [Uint8Array.from([0x50, 0x53, 1, 1, 200, 0, 0, 0])]);
+    await t.send(serverId, [
+      Uint8Array.from([0x50, 0x53, FRAME_VERSION, 9, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+    ]);
+    await t.send(serverId, [Uint8Array.from([0x50, 0x53, FRAME_VERSION, 1, 200, 0, 0, 0])]);
     await t.send(serverId, [Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9])]);
     await t.send(serverId, frame({ push: true }, [new Float32Array([1]), new Float32Array([5])]));
     const answer = firstValueFrom(t.frames$.pipe(take(1), timeout(10_000)));

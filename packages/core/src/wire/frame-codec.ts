@@ -1,5 +1,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { PsError, PsErrorCode } from '../errors.js';
+import { readU32, writeU32 } from '../internal/le-bytes.js';
+import { DATA_META_MARKER, readDataMeta, writeDataMeta } from './data-meta.js';
 import type { Message, Meta, Segment } from './message.js';
 import { slabBytes } from './slab-bytes.js';
 
@@ -8,16 +10,18 @@ import { slabBytes } from './slab-bytes.js';
  *
  * Layout (all integers little-endian; a transport adds its own length prefix around it):
  * ```
- * 0   u8 0x50 'P', u8 0x53 'S', u8 version (1), u8 segment count n (<= 255)
+ * 0   u8 0x50 'P', u8 0x53 'S', u8 version (2), u8 segment count n (<= 255)
  * 4   u32 meta byte length M
  * 8   n x (u32 dtype code, u32 byte length)           segment table
- * ..  M bytes of msgpack meta, zero-padded to 8 bytes
+ * ..  M bytes of meta, zero-padded to 8 bytes: a data message's fixed binary layout (first byte
+ *     0xc1, see data-meta.ts) or a msgpack map (everything else)
  * ..  each segment's raw bytes, zero-padded to 8 bytes
  * ```
  * Segments start at multiples of 8 from the frame start, so a frame that itself starts at an
- * 8-aligned address decodes into views without copies.
+ * 8-aligned address decodes into views without copies. Version 2 added the binary data meta;
+ * version 1 frames (msgpack metas only) are refused, as any other version.
  */
-export const FRAME_VERSION = 1;
+export const FRAME_VERSION = 2;
 
 /** Default largest frame a node accepts or sends: 512 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 512 * 1024 * 1024;
@@ -61,25 +65,25 @@ export function encodeFrame(msg: Message, maxFrameBytes = DEFAULT_MAX_FRAME_BYTE
       `a message carries at most ${MAX_SEGMENTS} segments, got ${n}`,
     );
   }
-  // A view of the encoder's own buffer (valid until its next encode), copied into the header below.
-  const metaBytes = encoder.encodeSharedRef(msg.meta);
+  // A view of a shared buffer (the layout's or msgpack's own, valid until its next encode),
+  // copied into the header below.
+  const metaBytes = writeDataMeta(msg.meta) ?? encoder.encodeSharedRef(msg.meta);
   const metaEnd = 8 + 8 * n + metaBytes.length;
   const headerLen = 8 + 8 * n + pad8(metaBytes.length);
   // A slab piece, not a fresh zeroed ArrayBuffer: every byte is written below (padding zeroed).
   const header = slabBytes(headerLen);
   header.fill(0, metaEnd, headerLen);
-  const dv = new DataView(header.buffer, header.byteOffset, headerLen);
   header[0] = MAGIC0;
   header[1] = MAGIC1;
   header[2] = FRAME_VERSION;
   header[3] = n;
-  dv.setUint32(4, metaBytes.length, true);
+  writeU32(header, 4, metaBytes.length);
   const parts: Uint8Array[] = [header];
   let total = headerLen;
   for (let i = 0; i < n; i++) {
     const seg = msg.data[i]!;
-    dv.setUint32(8 + 8 * i, dtypeCode(seg), true);
-    dv.setUint32(12 + 8 * i, seg.byteLength, true);
+    writeU32(header, 8 + 8 * i, dtypeCode(seg));
+    writeU32(header, 12 + 8 * i, seg.byteLength);
     const bytes = asBytes(seg);
     if (bytes.byteLength > 0) parts.push(bytes);
     const p = pad8(bytes.byteLength) - bytes.byteLength;
@@ -158,8 +162,7 @@ export function decodeFrame(
     );
   }
   const n = head[3]!;
-  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const metaLen = dv.getUint32(4, true);
+  const metaLen = readU32(head, 4);
   const headerLen = 8 + 8 * n + pad8(metaLen);
   if (headerLen > total) {
     throw new PsError(
@@ -168,12 +171,11 @@ export function decodeFrame(
     );
   }
   const hdr = head.byteLength >= headerLen ? head : concatParts(parts);
-  const hdv = hdr === head ? dv : new DataView(hdr.buffer, hdr.byteOffset, hdr.byteLength);
   const segs: { ctor: SegmentCtor; len: number; off: number }[] = [];
   let off = headerLen;
   for (let i = 0; i < n; i++) {
-    const code = hdv.getUint32(8 + 8 * i, true);
-    const len = hdv.getUint32(12 + 8 * i, true);
+    const code = readU32(hdr, 8 + 8 * i);
+    const len = readU32(hdr, 12 + 8 * i);
     const ctor = DTYPES[code];
     if (ctor === undefined) {
       throw new PsError(PsErrorCode.FRAME_MALFORMED, `segment ${i} has unknown dtype code ${code}`);
@@ -196,9 +198,13 @@ export function decodeFrame(
   if (off < total) {
     throw new PsError(PsErrorCode.FRAME_MALFORMED, `frame has ${total - off} bytes after its last segment`);
   }
+  const metaBytes = hdr.subarray(8 + 8 * n, 8 + 8 * n + metaLen);
+  if (metaBytes[0] === DATA_META_MARKER) {
+    return { meta: readDataMeta(metaBytes), data: segments(parts, segs) };
+  }
   let meta: unknown;
   try {
-    meta = decoder.decode(hdr.subarray(8 + 8 * n, 8 + 8 * n + metaLen));
+    meta = decoder.decode(metaBytes);
   } catch (cause) {
     throw new PsError(
       PsErrorCode.FRAME_MALFORMED,
@@ -212,8 +218,19 @@ export function decodeFrame(
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
     throw new PsError(PsErrorCode.FRAME_MALFORMED, 'frame meta is not a map');
   }
-  const data: Segment[] = segs.map((s) => sliceSegment(parts, s.ctor, s.off, s.len));
-  return { meta: meta as Meta, data };
+  return { meta: meta as Meta, data: segments(parts, segs) };
+}
+
+function segments(
+  parts: readonly Uint8Array[],
+  segs: readonly { ctor: SegmentCtor; len: number; off: number }[],
+): Segment[] {
+  const data: Segment[] = [];
+  for (let i = 0; i < segs.length; i++) {
+    const s = segs[i]!;
+    data.push(sliceSegment(parts, s.ctor, s.off, s.len));
+  }
+  return data;
 }
 
 function sliceSegment(parts: readonly Uint8Array[], ctor: SegmentCtor, off: number, len: number): Segment {

@@ -2,7 +2,7 @@ import { PsError, PsErrorCode } from '../errors.js';
 import { sameKeys } from '../store/key-list-cache.js';
 import type { Filter, FilterContext, FilterStats } from './filter.js';
 import { localHintOf } from './local-frame.js';
-import type { Message, Segment } from './message.js';
+import type { Message, Meta, Segment } from './message.js';
 import { RepeatHint } from './repeat-hint.js';
 import { sharedKeyLists } from './shared-key-lists.js';
 
@@ -133,6 +133,11 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
   const sent = new Map<string, { hint: RepeatHint; held: HeldList | undefined; plain: number }>();
   /** Receiver: per `sender/app`, its latest stored lists (newest first), least recently used slot first. */
   const held = new Map<string, { id: number; keys: BigUint64Array }[]>();
+  /** The slot key of the last (peer, app) each side looked up: one string, not one a message. */
+  const sentSlot = slotMemo();
+  const heldSlot = slotMemo();
+  /** The receiver's most recently used slot: a repeat need not move it to the end again. */
+  let mru: string | undefined;
   const stats: KeyListReuseStats = {
     messages: 0,
     bytesIn: 0,
@@ -151,7 +156,7 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
     encode(msg: Message, ctx: FilterContext): Message {
       const keys = msg.data[0];
       if (!msg.meta.request || !(keys instanceof BigUint64Array) || keys.length < minKeys) return msg;
-      const slot = `${ctx.peer}/${msg.meta.app}`;
+      const slot = sentSlot(ctx.peer, msg.meta.app);
       let s = sent.get(slot);
       if (s === undefined) {
         s = { hint: new RepeatHint(), held: undefined, plain: 0 };
@@ -170,7 +175,9 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
       if (h !== undefined && (sameTag(h, tag) || sameKeys(h.keys, keys))) {
         stats.sentRef++;
         if (tag !== undefined) h.tag = tag;
-        return withMeta(msg, { id: h.id, n }, [new BigUint64Array(0), ...msg.data.slice(1)]);
+        const data = msg.data.slice();
+        data[0] = NO_KEYS;
+        return withMeta(msg, { id: h.id, n }, data);
       }
       if (!s.hint.see(keys)) return msg;
       nextId = (nextId + 1) % MAX_ID;
@@ -188,7 +195,7 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
           );
         }
         if (msg.meta.error?.code === PsErrorCode.KEY_CACHE_MISS) {
-          const s = sent.get(`${ctx.peer}/${msg.meta.app}`);
+          const s = sent.get(sentSlot(ctx.peer, msg.meta.app));
           if (s !== undefined) {
             if (s.held !== undefined) stats.resets++;
             s.held = undefined;
@@ -206,7 +213,7 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
           `keyListReuse: segment 0 should be a BigUint64Array of ${m.store ? m.n : 0} keys, got ${seg === undefined ? 'none' : `${seg.constructor.name} of ${seg.length}`}`,
         );
       }
-      const slot = `${ctx.peer}/${msg.meta.app}`;
+      const slot = heldSlot(ctx.peer, msg.meta.app);
       if (m.store) {
         const keys = seg.slice();
         sharedKeyLists.add(keys);
@@ -215,6 +222,7 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
         if (lists.length > RECENT) lists.length = RECENT;
         held.delete(slot);
         held.set(slot, lists);
+        mru = slot;
         if (held.size > maxSenders) held.delete(held.keys().next().value!);
         return withoutMeta(msg, msg.data.slice());
       }
@@ -228,10 +236,15 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
           { peer: ctx.peer, id: m.id, n: m.n },
         );
       }
-      held.delete(slot);
-      held.set(slot, lists);
+      if (slot !== mru) {
+        held.delete(slot);
+        held.set(slot, lists);
+        mru = slot;
+      }
       stats.hits++;
-      return withoutMeta(msg, [h.keys, ...msg.data.slice(1)]);
+      const data = msg.data.slice();
+      data[0] = h.keys;
+      return withoutMeta(msg, data);
     },
   };
 }
@@ -241,14 +254,54 @@ export function cachesKeyLists(filters: readonly Filter[]): boolean {
   return filters.some((f) => f.name === KEY_LIST_REUSE || f.name === 'keyCaching');
 }
 
+/** Segment 0 of a request that names its list: no keys (never written: it has no elements). */
+const NO_KEYS = new BigUint64Array(0);
+
+/**
+ * The `peer/app` slot key, kept for the last pair asked: a node talks to one peer and app in
+ * long runs, and a fresh string each message cost a hash of it in every Map lookup.
+ */
+function slotMemo(): (peer: string, app: number) => string {
+  let lastPeer: string | undefined;
+  let lastApp = -1;
+  let last = '';
+  return (peer, app) => {
+    if (peer !== lastPeer || app !== lastApp) {
+      lastPeer = peer;
+      lastApp = app;
+      last = `${peer}/${app}`;
+    }
+    return last;
+  };
+}
+
 function withMeta(msg: Message, value: KeyListReuseMeta, data: Segment[]): Message {
-  return { meta: { ...msg.meta, filters: { ...msg.meta.filters, [KEY_LIST_REUSE]: value } }, data };
+  const f = msg.meta.filters;
+  // Without other filters' state, no spread of an empty object.
+  const filters = f === undefined ? { [KEY_LIST_REUSE]: value } : { ...f, [KEY_LIST_REUSE]: value };
+  // `filters` first, then assigned: a spread that adds a key the source lacks leaves V8's clone
+  // fast path (about 1.3 µs against 0.15 for a meta of ten fields on Node 20).
+  const meta: Meta = { filters: undefined, ...msg.meta };
+  meta.filters = filters;
+  return { meta, data };
 }
 
 function withoutMeta(msg: Message, data: Segment[]): Message {
-  const { [KEY_LIST_REUSE]: _dropped, ...rest } = msg.meta.filters ?? {};
+  const f = msg.meta.filters;
+  if (f !== undefined && onlyReuse(f)) {
+    // The common case: no other filter's state. A spread (copied by V8's clone fast path) with
+    // `filters` cleared, not a rest destructuring (a slow generic copy); msgpack and the binary
+    // layout both skip an undefined field.
+    return { meta: { ...msg.meta, filters: undefined }, data };
+  }
+  const { [KEY_LIST_REUSE]: _dropped, ...rest } = f ?? {};
   const { filters: _all, ...meta } = msg.meta;
   return { meta: Object.keys(rest).length > 0 ? { ...meta, filters: rest } : meta, data };
+}
+
+/** True when `filters` holds this filter's entry and nothing else. */
+function onlyReuse(filters: Record<string, unknown>): boolean {
+  return filters[KEY_LIST_REUSE] !== undefined && Object.keys(filters).length === 1;
 }
 
 function parseMeta(raw: unknown): KeyListReuseMeta {
