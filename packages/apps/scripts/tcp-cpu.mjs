@@ -5,9 +5,10 @@
 // process spends per request (process.cpuUsage here, /proc/<pid>/stat for the server, 10 ms
 // ticks) moves far less. Run after `npm run build`:
 //   node packages/apps/scripts/tcp-cpu.mjs [--op pushPull|pull|push] [--keys 1000000]
-//     [--requests 20] [--in-flight 1] [--no-reuse] [--sealed]
+//     [--requests 20] [--in-flight 1] [--no-reuse] [--sealed] [--into]
 // --no-reuse: keyListReuse: false on both ends (every request carries its keys).
 // --sealed: the (never changed) key list is passed to `sealKeys` once.
+// --into: pulls and pushPulls write their values into a buffer of the caller's (`{ into }`).
 // Prints the median of 3 rounds: M keys/s, µs per request, CPU ms per request of the worker and
 // of the server (with the part spent in the kernel), and the bytes the worker sent and received per request.
 import { fork } from 'node:child_process';
@@ -40,6 +41,7 @@ const o = new Command()
   .option('--in-flight <n>', 'requests outstanding', '1')
   .option('--no-reuse', 'turn key-list reuse off on both ends')
   .option('--sealed', 'seal the unchanged key list once (sealKeys)')
+  .option('--into', "pull and pushPull into a buffer of the caller's")
   .parse(process.argv)
   .opts();
 const n = Number(o.keys);
@@ -72,12 +74,14 @@ try {
   const list = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
   const keys = o.sealed ? sealKeys(list) : list;
   const kv = { keys, vals: new Float32Array(n).fill(1) };
+  // Shared by the requests in flight: the values are not read here.
+  const into = o.into ? { into: new Float32Array(n) } : undefined;
   const issue = () =>
     o.op === 'push'
       ? worker.wait(worker.push(kv))
       : o.op === 'pull'
-        ? worker.wait(worker.pull(keys))
-        : worker.wait(worker.pushPull(kv));
+        ? worker.wait(worker.pull(keys, into))
+        : worker.wait(worker.pushPull(kv, into));
   await worker.wait(worker.push(kv));
   for (let i = 0; i < 5; i++) await issue();
   const rounds = [];
@@ -110,7 +114,7 @@ try {
   rounds.sort((a, b) => a.mkeys - b.mkeys);
   const m = rounds[1];
   console.log(
-    `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
+    `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}${o.into ? ' into' : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
       `CPU ms/request worker ${m.worker.toFixed(3)} (system ${m.workerSys.toFixed(3)}) server ${m.server.toFixed(3)} (system ${m.serverSys.toFixed(3)}), ` +
       `sent ${m.sent.toFixed(0)} B, received ${m.recv.toFixed(0)} B per request`,
   );

@@ -5,6 +5,7 @@ import { type AppFilters, chainFor, decodeChain, encodeChain, type Filter } from
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, frameLength } from '../wire/frame-codec.js';
 import { localFrame, localMessage } from '../wire/local-frame.js';
 import { COMMANDS, type Message, type Meta, type NodeId, type Segment } from '../wire/message.js';
+import { markOwnedFrame } from '../wire/owned-frame.js';
 import type { Transport } from './transport.js';
 
 /** Bytes and frames moved by one node, for job summaries and benchmarks. */
@@ -145,7 +146,8 @@ export class Endpoint {
         this.onFilterError?.(msg, e);
         return;
       }
-    }
+      markOwnedFrame(msg, frame, chain);
+    } else markOwnedFrame(msg, frame, undefined);
     this.messagesSubject.next(msg);
   }
 
