@@ -24,10 +24,13 @@ function firstDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
 
 describe('large frame buffers reused across requests (TCP, 2 server processes)', () => {
   it('gives exact sums over many large pushPulls and pulls, with and without into, and never changes an answer handed out', async () => {
+    // A generous heartbeat timeout: servers inserting a million new keys on a loaded 2-core
+    // machine may miss the default 2 s, and a server declared dead loses its keys (no replicas).
     const scheduler = await Scheduler.start({
       transport: tcp(),
       numServers: 2,
       numWorkers: 1,
+      heartbeatTimeoutMs: 60_000,
       logger: quiet,
     });
     closers.push(() => scheduler.shutdown());
@@ -36,7 +39,9 @@ describe('large frame buffers reused across requests (TCP, 2 server processes)',
       PS_NUM_WORKERS: '1',
       PS_SCHEDULER: `127.0.0.1:${scheduler.address.port}`,
     };
-    const servers = [0, 1].map(() => spawnNode(script, { ...env, PS_ROLE: 'server' }));
+    const servers = [0, 1].map(() =>
+      spawnNode(script, { ...env, PS_ROLE: 'server', KV_POOL_EVERY_MS: '50' }),
+    );
     const { node, worker } = await createWorker({
       transport: tcp(),
       scheduler: { host: '127.0.0.1', port: scheduler.address.port },
@@ -45,7 +50,7 @@ describe('large frame buffers reused across requests (TCP, 2 server processes)',
     closers.push(() => node.close());
     await Promise.all(servers.map((s) => s.waitFor((o) => o.event === 'listening')));
 
-    const n = 60_000; // 240 KB of float32 answers: frames far above the pool's 64 KiB
+    const n = 100_000; // 400 KB of float32 answers: frames far above the pool's 64 KiB
     // Spread: both servers answer a part (the worker joins two frames). Low: small keys, all
     // in one server's range (the answer is one frame, handed out as a view without `into`).
     const step = (1n << 64n) / BigInt(n);
@@ -78,10 +83,45 @@ describe('large frame buffers reused across requests (TCP, 2 server processes)',
       // Every answer handed out earlier is still exactly what it was.
       for (const k of kept) expect(firstDiff(k.vals, k.copy)).toBe(-1);
     }
+    // Many pulls in flight of twin lists (answers of the same sizes on each server, other
+    // values), megabytes each, so that a server's writes may queue behind the socket: an answer
+    // buffer given back before its write completed could be written over by the next answer
+    // while the kernel still reads it. (Whether a write queues depends on the kernel's buffers:
+    // this checks the sums under reuse; the order "release after the send resolved" is in
+    // KVServer.respond.)
+    const big = 1_000_000;
+    const bigStep = (1n << 63n) / BigInt(big);
+    const bigLists = [0n, 1n].map((t) =>
+      BigUint64Array.from({ length: big }, (_, i) => BigInt(i) * bigStep + (1n << 62n) + t),
+    );
+    const bigSums = [0, 1].map((t) => Float32Array.from({ length: big }, (_, i) => t * 1000 + (i % 29)));
+    for (let t = 0; t < 2; t++) await worker.wait(worker.push({ keys: bigLists[t]!, vals: bigSums[t]! }));
+    const inFlight = 8;
+    const answers = await Promise.all(
+      Array.from({ length: 2 * inFlight }, async (_, i) => {
+        const t = i % 2;
+        const mine = i % 4 < 2 ? new Float32Array(big) : undefined;
+        const got = await worker.wait(worker.pull(bigLists[t]!, mine ? { into: mine } : undefined));
+        return { want: bigSums[t]!, got: got.vals, mine };
+      }),
+    );
+    for (const a of answers) {
+      if (a.mine) expect(a.got).toBe(a.mine);
+      expect(firstDiff(a.got, a.want)).toBe(-1);
+    }
+    for (const k of kept) expect(firstDiff(k.vals, k.copy)).toBe(-1);
     const after = largeBufferPool.stats;
     // The pool really served the answer frames: buffers were given back and taken again.
     expect(after.released - before.released).toBeGreaterThan(rounds / 2);
     expect(after.reused - before.reused).toBeGreaterThan(rounds / 2);
     expect(kept.length).toBe(12);
+    // And each server gave its written answers back and reused them (one answer per request it served).
+    for (const s of servers) {
+      const line = await s.waitFor<{ event: string; stats: { released: number; reused: number } }>(
+        (o) => o.event === 'pool' && o.stats.released >= 12 && o.stats.reused >= 4,
+        10_000,
+      );
+      expect(line.stats.released).toBeGreaterThanOrEqual(12);
+    }
   });
 });

@@ -10,10 +10,12 @@
 // --sealed: the (never changed) key list is passed to `sealKeys` once.
 // --into: pulls and pushPulls write their values into a buffer of the caller's (`{ into }`).
 // Prints the median of 3 rounds: M keys/s, µs per request, CPU ms per request of the worker and
-// of the server (with the part spent in the kernel), and the bytes the worker sent and received per request.
+// of the server (with the part spent in the kernel), the bytes the worker sent and received per request,
+// and the minor page faults per request of both (memory touched for the first time: fresh buffers).
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import * as core from '@ps/core';
 import { createServer, createWorker, Scheduler, sealKeys, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { Command } from 'commander';
@@ -49,10 +51,10 @@ const reqs = Number(o.requests);
 const inFlight = Number(o.inFlight);
 const reuse = o.reuse ? {} : { keyListReuse: false };
 
-/** CPU ms a process has used, user and system, from /proc (Linux). */
+/** CPU ms a process has used, user and system, and its minor page faults, from /proc (Linux). */
 const cpuOf = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10 };
+  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10, faults: Number(f[7]) };
 };
 
 const scheduler = await Scheduler.start({ transport: tcp(), numServers: 1, numWorkers: 1, logger: quiet });
@@ -89,6 +91,7 @@ try {
     const sent0 = node.stats.bytesSent;
     const recv0 = node.stats.bytesReceived;
     const cpu0 = process.cpuUsage();
+    const faults0 = process.resourceUsage().minorPageFault;
     const server0 = cpuOf(child.pid);
     const t0 = performance.now();
     let left = reqs;
@@ -99,6 +102,7 @@ try {
     );
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    const faults = process.resourceUsage().minorPageFault - faults0;
     const server1 = cpuOf(child.pid);
     rounds.push({
       mkeys: (reqs * n) / wall / 1000,
@@ -107,6 +111,8 @@ try {
       workerSys: cpu.system / 1000 / reqs,
       server: (server1.user + server1.system - server0.user - server0.system) / reqs,
       serverSys: (server1.system - server0.system) / reqs,
+      workerFaults: faults / reqs,
+      serverFaults: (server1.faults - server0.faults) / reqs,
       sent: (node.stats.bytesSent - sent0) / reqs,
       recv: (node.stats.bytesReceived - recv0) / reqs,
     });
@@ -116,8 +122,11 @@ try {
   console.log(
     `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}${o.into ? ' into' : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
       `CPU ms/request worker ${m.worker.toFixed(3)} (system ${m.workerSys.toFixed(3)}) server ${m.server.toFixed(3)} (system ${m.serverSys.toFixed(3)}), ` +
-      `sent ${m.sent.toFixed(0)} B, received ${m.recv.toFixed(0)} B per request`,
+      `sent ${m.sent.toFixed(0)} B, received ${m.recv.toFixed(0)} B per request, ` +
+      `minor page faults/request worker ${m.workerFaults.toFixed(0)} server ${m.serverFaults.toFixed(0)}`,
   );
+  // The worker's pool of large buffers (builds that have one).
+  if (core.largeBufferPool) console.log(`worker largeBufferPool ${JSON.stringify(core.largeBufferPool.stats)}`);
   await node.finalize();
   await scheduler.terminated;
 } finally {

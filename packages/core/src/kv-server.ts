@@ -16,8 +16,10 @@ import type { UpdateSubscription } from './serving/update-subscription.js';
 import type { UpdatesOptions } from './serving/updates-options.js';
 import type { KVTable } from './store/kv-table.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './wire/kv-pairs.js';
+import { largeBufferPool } from './wire/large-buffer-pool.js';
 import { type LocalHint, localHintOf } from './wire/local-frame.js';
 import type { Message, NodeId, Segment } from './wire/message.js';
+import { claimAnswerBuffer } from './wire/owned-answer.js';
 import { ValidatedKeys } from './wire/validated-keys.js';
 
 /** A request as a server's handler sees it. */
@@ -521,6 +523,9 @@ export class KVServer {
       this.respondError(msg, err);
       return;
     }
+    // A pooled answer of the table handler goes back to the pool once written (owned-answer.ts).
+    const pooled =
+      result && this.node.segmentsFreeOnceSent(meta.app) ? claimAnswerBuffer(result.vals) : undefined;
     void this.node
       .send(
         meta.sender,
@@ -535,6 +540,7 @@ export class KVServer {
         data,
         msg.data[0] instanceof BigUint64Array ? msg.data[0] : undefined,
       )
+      .then(() => pooled && largeBufferPool.release(pooled))
       .catch((err: unknown) => {
         // The answer could not go out. Too large a frame: tell the worker instead of leaving its
         // wait() pending. A lost connection: the worker resends and gets this answer again (the

@@ -182,6 +182,18 @@ export class Endpoint {
     this.stats.framesSent++;
   }
 
+  /**
+   * True when a data message of app `app` sent now goes as an encoded frame, through filters that
+   * keep no views (`Filter.retainsNoViews`), on a transport whose `send` resolves once the parts
+   * are written (`Transport.sendResolvesAfterWrite`): the memory of its segments may then be
+   * reused as soon as {@link send} resolved.
+   */
+  segmentsFreeOnceSent(app: number): boolean {
+    const t = this.transport;
+    if (t.passesFramesByReference === true || t.sendResolvesAfterWrite !== true) return false;
+    return chainFor(this.filters, this.appFilters, app).every((f) => f.retainsNoViews === true);
+  }
+
   /** Stops decoding and closes the transport. */
   async close(): Promise<void> {
     this.sub.unsubscribe();
