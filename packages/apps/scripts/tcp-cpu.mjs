@@ -24,6 +24,8 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 if (process.env.TCP_CPU_ROLE === 'server') {
   process.on('disconnect', () => process.exit(0)); // the parent went away
+  // The parent asks for the server's pool counts at the end (builds that have a pool).
+  process.on('message', () => process.send?.({ pool: core.largeBufferPool?.stats ?? null }));
   const [host, port] = (process.env.PS_SCHEDULER ?? '').split(':');
   const { node } = await createServer({
     transport: tcp(),
@@ -126,7 +128,19 @@ try {
       `minor page faults/request worker ${m.workerFaults.toFixed(0)} server ${m.serverFaults.toFixed(0)}`,
   );
   // The worker's pool of large buffers (builds that have one).
-  if (core.largeBufferPool) console.log(`worker largeBufferPool ${JSON.stringify(core.largeBufferPool.stats)}`);
+  if (core.largeBufferPool) {
+    const server = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), 5000);
+      child.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m.pool);
+      });
+      child.send('stats');
+    });
+    console.log(
+      `largeBufferPool worker ${JSON.stringify(core.largeBufferPool.stats)} server ${JSON.stringify(server)}`,
+    );
+  }
   await node.finalize();
   await scheduler.terminated;
 } finally {

@@ -3,6 +3,7 @@ import type { SyncOptions } from './consistency/sync-aggregator.js';
 import { SyncMode } from './consistency/sync-mode.js';
 import { PsError, PsErrorCode } from './errors.js';
 import type { TableHandler } from './handlers/table-handler.js';
+import { forwardsOf, releasablePushFrame } from './internal/push-frame-release.js';
 import type { ClusterView } from './membership/cluster-view.js';
 import { RequestMetrics, requestKind } from './metrics/request-metrics.js';
 import type { ReceiveWindowLimits } from './net/receive-window.js';
@@ -371,7 +372,11 @@ export class KVServer {
         this.respond(msg, r);
         return;
       }
+      // The push's pooled frame goes back once applied where nothing keeps a view (push-frame-release.ts).
+      const frame = releasablePushFrame(msg, req, plan, this.handler, this.sync.active !== undefined);
+      const forwards = frame && forwardsOf(this.replicas);
       this.replicas.applied(req, plan, msg.meta, (err) => {
+        if (frame && !err && forwards === forwardsOf(this.replicas)) largeBufferPool.release(frame);
         if (err) {
           this.respondError(msg, err);
           return;
