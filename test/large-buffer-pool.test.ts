@@ -5,13 +5,14 @@
 // frames reuse the pool: a buffer given back too early would be written over.
 // Run after `npm run build` (the servers run the built packages).
 import { fileURLToPath } from 'node:url';
-import { createWorker, largeBufferPool, Scheduler } from '@ps/core';
+import { createServer, createWorker, largeBufferPool, Scheduler, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeAfterEach, quiet } from './helpers/closers.js';
-import { killAll, spawnNode } from './helpers/processes.js';
+import { exitCode, killAll, spawnNode } from './helpers/processes.js';
 
 const script = fileURLToPath(new URL('./fixtures/kv-node.mjs', import.meta.url));
+const poolWorker = fileURLToPath(new URL('./fixtures/pool-worker.mjs', import.meta.url));
 const closers = closeAfterEach();
 afterEach(killAll);
 
@@ -123,5 +124,57 @@ describe('large frame buffers reused across requests (TCP, 2 server processes)',
       );
       expect(line.stats.released).toBeGreaterThanOrEqual(12);
     }
+  });
+
+  it('keeps answers exact while the worker is stopped, the server writes queue and its answer buffers are reused', async () => {
+    // The server runs here (its pool is this process's); the worker is a process the test stops
+    // (SIGSTOP) once it asked for 8 answers of 4 MB, so that the server's writes queue behind
+    // the full socket while it answers the rest from reused buffers. (A deliberately early
+    // release, before the send resolved, was not caught by this test on this machine either:
+    // the order is kept by KVServer.respond, which releases in the send's resolution.)
+    const scheduler = await Scheduler.start({
+      transport: tcp(),
+      numServers: 1,
+      numWorkers: 1,
+      heartbeatTimeoutMs: 60_000,
+      logger: quiet,
+    });
+    closers.push(() => scheduler.shutdown());
+    const at = { host: '127.0.0.1', port: scheduler.address.port };
+    const w = spawnNode(poolWorker, {
+      PS_ROLE: 'worker',
+      PS_NUM_SERVERS: '1',
+      PS_NUM_WORKERS: '1',
+      PS_SCHEDULER: `127.0.0.1:${at.port}`,
+    });
+    const { node } = await createServer({
+      transport: tcp(),
+      scheduler: at,
+      logger: quiet,
+      handler: sumHandler(),
+    });
+    closers.push(() => node.close());
+    await w.waitFor((o) => o.event === 'pushed', 60_000);
+    const before = largeBufferPool.stats;
+    process.kill(w.pid, 'SIGUSR1');
+    const issued = await w.waitFor<{ event: string; written: number }>((o) => o.event === 'issued');
+    process.kill(w.pid, 'SIGSTOP');
+    expect(issued.written).toBeGreaterThanOrEqual(8);
+    // Wait (bounded) until the server took an answer buffer for each of the 8 pulls.
+    for (let i = 0; i < 400 && largeBufferPool.stats.taken - before.taken < 8; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const during = largeBufferPool.stats;
+    process.kill(w.pid, 'SIGCONT');
+    expect(during.taken - before.taken).toBeGreaterThanOrEqual(8);
+    const result = await w.waitFor<{ event: string; answers: number; mismatches: number }>(
+      (o) => o.event === 'result',
+      60_000,
+    );
+    expect(result).toEqual({ event: 'result', answers: 8, mismatches: 0 });
+    expect(await exitCode(w)).toBe(0);
+    // The answers went back to the pool once written (and were reused meanwhile).
+    const after = largeBufferPool.stats;
+    expect(after.released - before.released).toBeGreaterThanOrEqual(8);
   });
 });
