@@ -5,14 +5,17 @@
 // process spends per request (process.cpuUsage here, /proc/<pid>/stat for the server, 10 ms
 // ticks) moves far less. Run after `npm run build`:
 //   node packages/apps/scripts/tcp-cpu.mjs [--op pushPull|pull|push] [--keys 1000000]
-//     [--requests 20] [--in-flight 1] [--no-reuse] [--sealed]
+//     [--requests 20] [--in-flight 1] [--no-reuse] [--sealed] [--into]
 // --no-reuse: keyListReuse: false on both ends (every request carries its keys).
 // --sealed: the (never changed) key list is passed to `sealKeys` once.
+// --into: pulls and pushPulls write their values into a buffer of the caller's (`{ into }`).
 // Prints the median of 3 rounds: M keys/s, µs per request, CPU ms per request of the worker and
-// of the server (with the part spent in the kernel), and the bytes the worker sent and received per request.
+// of the server (with the part spent in the kernel), the bytes the worker sent and received per request,
+// and the minor page faults per request of both (memory touched for the first time: fresh buffers).
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import * as core from '@ps/core';
 import { createServer, createWorker, Scheduler, sealKeys, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { Command } from 'commander';
@@ -21,6 +24,8 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 if (process.env.TCP_CPU_ROLE === 'server') {
   process.on('disconnect', () => process.exit(0)); // the parent went away
+  // The parent asks for the server's pool counts at the end (builds that have a pool).
+  process.on('message', () => process.send?.({ pool: core.largeBufferPool?.stats ?? null }));
   const [host, port] = (process.env.PS_SCHEDULER ?? '').split(':');
   const { node } = await createServer({
     transport: tcp(),
@@ -40,6 +45,7 @@ const o = new Command()
   .option('--in-flight <n>', 'requests outstanding', '1')
   .option('--no-reuse', 'turn key-list reuse off on both ends')
   .option('--sealed', 'seal the unchanged key list once (sealKeys)')
+  .option('--into', "pull and pushPull into a buffer of the caller's")
   .parse(process.argv)
   .opts();
 const n = Number(o.keys);
@@ -47,10 +53,10 @@ const reqs = Number(o.requests);
 const inFlight = Number(o.inFlight);
 const reuse = o.reuse ? {} : { keyListReuse: false };
 
-/** CPU ms a process has used, user and system, from /proc (Linux). */
+/** CPU ms a process has used, user and system, and its minor page faults, from /proc (Linux). */
 const cpuOf = (pid) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10 };
+  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10, faults: Number(f[7]) };
 };
 
 const scheduler = await Scheduler.start({ transport: tcp(), numServers: 1, numWorkers: 1, logger: quiet });
@@ -72,12 +78,14 @@ try {
   const list = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
   const keys = o.sealed ? sealKeys(list) : list;
   const kv = { keys, vals: new Float32Array(n).fill(1) };
+  // Shared by the requests in flight: the values are not read here.
+  const into = o.into ? { into: new Float32Array(n) } : undefined;
   const issue = () =>
     o.op === 'push'
       ? worker.wait(worker.push(kv))
       : o.op === 'pull'
-        ? worker.wait(worker.pull(keys))
-        : worker.wait(worker.pushPull(kv));
+        ? worker.wait(worker.pull(keys, into))
+        : worker.wait(worker.pushPull(kv, into));
   await worker.wait(worker.push(kv));
   for (let i = 0; i < 5; i++) await issue();
   const rounds = [];
@@ -85,6 +93,7 @@ try {
     const sent0 = node.stats.bytesSent;
     const recv0 = node.stats.bytesReceived;
     const cpu0 = process.cpuUsage();
+    const faults0 = process.resourceUsage().minorPageFault;
     const server0 = cpuOf(child.pid);
     const t0 = performance.now();
     let left = reqs;
@@ -95,6 +104,7 @@ try {
     );
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    const faults = process.resourceUsage().minorPageFault - faults0;
     const server1 = cpuOf(child.pid);
     rounds.push({
       mkeys: (reqs * n) / wall / 1000,
@@ -103,6 +113,8 @@ try {
       workerSys: cpu.system / 1000 / reqs,
       server: (server1.user + server1.system - server0.user - server0.system) / reqs,
       serverSys: (server1.system - server0.system) / reqs,
+      workerFaults: faults / reqs,
+      serverFaults: (server1.faults - server0.faults) / reqs,
       sent: (node.stats.bytesSent - sent0) / reqs,
       recv: (node.stats.bytesReceived - recv0) / reqs,
     });
@@ -110,10 +122,25 @@ try {
   rounds.sort((a, b) => a.mkeys - b.mkeys);
   const m = rounds[1];
   console.log(
-    `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
+    `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}${o.into ? ' into' : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
       `CPU ms/request worker ${m.worker.toFixed(3)} (system ${m.workerSys.toFixed(3)}) server ${m.server.toFixed(3)} (system ${m.serverSys.toFixed(3)}), ` +
-      `sent ${m.sent.toFixed(0)} B, received ${m.recv.toFixed(0)} B per request`,
+      `sent ${m.sent.toFixed(0)} B, received ${m.recv.toFixed(0)} B per request, ` +
+      `minor page faults/request worker ${m.workerFaults.toFixed(0)} server ${m.serverFaults.toFixed(0)}`,
   );
+  // The worker's pool of large buffers (builds that have one).
+  if (core.largeBufferPool) {
+    const server = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), 5000);
+      child.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m.pool);
+      });
+      child.send('stats');
+    });
+    console.log(
+      `largeBufferPool worker ${JSON.stringify(core.largeBufferPool.stats)} server ${JSON.stringify(server)}`,
+    );
+  }
   await node.finalize();
   await scheduler.terminated;
 } finally {

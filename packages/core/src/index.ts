@@ -221,6 +221,12 @@ export {
   validateLens,
 } from './wire/kv-pairs.js';
 export {
+  LargeBufferPool,
+  type LargeBufferPoolOptions,
+  type LargeBufferPoolStats,
+  largeBufferPool,
+} from './wire/large-buffer-pool.js';
+export {
   type Command,
   type Message,
   type Meta,

@@ -3,6 +3,7 @@ import type { SyncOptions } from './consistency/sync-aggregator.js';
 import { SyncMode } from './consistency/sync-mode.js';
 import { PsError, PsErrorCode } from './errors.js';
 import type { TableHandler } from './handlers/table-handler.js';
+import { forwardsOf, releasablePushFrame } from './internal/push-frame-release.js';
 import type { ClusterView } from './membership/cluster-view.js';
 import { RequestMetrics, requestKind } from './metrics/request-metrics.js';
 import type { ReceiveWindowLimits } from './net/receive-window.js';
@@ -16,8 +17,10 @@ import type { UpdateSubscription } from './serving/update-subscription.js';
 import type { UpdatesOptions } from './serving/updates-options.js';
 import type { KVTable } from './store/kv-table.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs, validateLens } from './wire/kv-pairs.js';
+import { largeBufferPool } from './wire/large-buffer-pool.js';
 import { type LocalHint, localHintOf } from './wire/local-frame.js';
 import type { Message, NodeId, Segment } from './wire/message.js';
+import { claimAnswerBuffer } from './wire/owned-answer.js';
 import { ValidatedKeys } from './wire/validated-keys.js';
 
 /** A request as a server's handler sees it. */
@@ -369,7 +372,11 @@ export class KVServer {
         this.respond(msg, r);
         return;
       }
+      // The push's pooled frame goes back once applied where nothing keeps a view (push-frame-release.ts).
+      const frame = releasablePushFrame(msg, req, plan, this.handler, this.sync.active !== undefined);
+      const forwards = frame && forwardsOf(this.replicas);
       this.replicas.applied(req, plan, msg.meta, (err) => {
+        if (frame && !err && forwards === forwardsOf(this.replicas)) largeBufferPool.release(frame);
         if (err) {
           this.respondError(msg, err);
           return;
@@ -521,6 +528,9 @@ export class KVServer {
       this.respondError(msg, err);
       return;
     }
+    // A pooled answer of the table handler goes back to the pool once written (owned-answer.ts).
+    const pooled =
+      result && this.node.segmentsFreeOnceSent(meta.app) ? claimAnswerBuffer(result.vals) : undefined;
     void this.node
       .send(
         meta.sender,
@@ -535,6 +545,7 @@ export class KVServer {
         data,
         msg.data[0] instanceof BigUint64Array ? msg.data[0] : undefined,
       )
+      .then(() => pooled && largeBufferPool.release(pooled))
       .catch((err: unknown) => {
         // The answer could not go out. Too large a frame: tell the worker instead of leaving its
         // wait() pending. A lost connection: the worker resends and gets this answer again (the

@@ -2,6 +2,7 @@ import { defer, from, type Observable, Subject, type Subscription } from 'rxjs';
 import { type Consistency, delayOf, eventual } from './consistency/consistency.js';
 import type { TaskEvent } from './consistency/task-event.js';
 import { PsError, PsErrorCode } from './errors.js';
+import { releaseAnswerFrames } from './internal/release-answer-frames.js';
 import type { ClusterView } from './membership/cluster-view.js';
 import { RequestMetrics } from './metrics/request-metrics.js';
 import { DEFAULT_RESEND_TIMING, ResendTable, type ResendTiming } from './net/resend-table.js';
@@ -15,6 +16,7 @@ import type { KeyRange } from './wire/key-range.js';
 import { dtypeOf, type KVPairs, type ValArray, validateKVPairs } from './wire/kv-pairs.js';
 import { type LocalHint, withLocalHint } from './wire/local-frame.js';
 import type { Message, Meta, NodeId, Segment } from './wire/message.js';
+import { ownedFrameOf } from './wire/owned-frame.js';
 import { ValidatedKeys } from './wire/validated-keys.js';
 
 /**
@@ -72,6 +74,8 @@ interface Slice {
   data: Segment[];
   vals?: ValArray;
   lens?: Int32Array;
+  /** The pooled buffer of the answer frame, when the answer alone holds it (`ownedFrameOf`). */
+  frame?: ArrayBuffer;
   done: boolean;
   /** Superseded by slices re-sliced on a newer ring: its answer is ignored. */
   replaced: boolean;
@@ -844,6 +848,7 @@ export class KVWorker<V extends ValArray = ValArray> {
       }
       slice.vals = vals;
       slice.lens = lens;
+      slice.frame = ownedFrameOf(msg);
     }
     slice.done = true;
     this.resends.delete(slice);
@@ -885,6 +890,7 @@ export class KVWorker<V extends ValArray = ValArray> {
     let outcome: Outcome;
     try {
       outcome = { ok: true, value: p.range ? assembleRange(p) : p.pull ? assemble(p) : undefined };
+      if (p.pull && !p.range) releaseAnswerFrames(p.slices, outcome.value as KVPairs);
     } catch (err) {
       outcome = { ok: false, error: err as PsError };
     }

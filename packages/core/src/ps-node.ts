@@ -517,6 +517,11 @@ export class PsNode {
     return this.ep.send(to, meta, data, keys);
   }
 
+  /** @internal As the endpoint's `segmentsFreeOnceSent`: a data message's memory is free once `send` resolved. */
+  segmentsFreeOnceSent(app: number): boolean {
+    return this.ep.segmentsFreeOnceSent(app);
+  }
+
   /**
    * Opens connections to the servers of a view this node does not reach yet (a worker talks to
    * every server; a server to the others, for replication). Sends to a server wait for its

@@ -1,8 +1,8 @@
 import {
-  allocBytes,
   type BudgetClaim,
   INBOUND_BUDGET_EXEMPT_BYTES,
   type InboundBudget,
+  largeBufferPool,
   PsError,
   PsErrorCode,
 } from '@ps/core';
@@ -24,7 +24,8 @@ export const EMPTY_CHUNK = new Uint8Array(0);
 /**
  * Splits a TCP byte stream into frames: each frame is a u32 little-endian length followed by
  * that many bytes. A frame that lies within one received chunk is handed out as a view (no
- * copy); a frame that spans chunks is gathered into one fresh buffer as its bytes arrive. With a
+ * copy); a frame that spans chunks is gathered into one buffer (from `largeBufferPool` when it is
+ * large) as its bytes arrive. With a
  * budget ({@link useBudget}), a frame above `INBOUND_BUDGET_EXEMPT_BYTES` claims its length
  * from the node's `InboundBudget` before its buffer is allocated, and gives it back once
  * complete; while the claim waits, chunks are kept as they are and the owner is told to pause.
@@ -167,9 +168,15 @@ export class FrameReader {
     return true;
   }
 
-  /** Allocates the buffer of a frame of `len` bytes (filled as chunks arrive: not zeroed). */
+  /**
+   * Takes the buffer of a frame of `len` bytes (filled as chunks arrive: not zeroed): from
+   * `largeBufferPool` (64 KiB and up; a fresh buffer below), so that a frame whose consumer gives
+   * it back (see `ownedFrameOf` in core) costs no allocation the next time. The reader never
+   * releases a frame itself: it hands it out whole, or drops it unfinished on close (a socket may
+   * still have been reading into it).
+   */
   private start(len: number, claim: BudgetClaim | undefined, onFrame: (frame: Uint8Array) => void): void {
-    this.frame = allocBytes(len);
+    this.frame = largeBufferPool.take(len);
     this.frameFill = 0;
     this.claim = claim;
     if (len === 0) this.finish(onFrame);

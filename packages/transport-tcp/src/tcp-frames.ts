@@ -45,6 +45,8 @@ export interface TcpFrameOptions {
 export class TcpFrameTransport implements FrameTransport {
   readonly kind = 'tcp';
   readonly maxFrameBytes: number;
+  /** A channel's send settles in the callback of the socket write holding the frame's last byte (`WriteBatch`). */
+  readonly sendResolvesAfterWrite = true;
   /** Added to the layer's message when a dialed connection closes before its handshake. */
   readonly earlyCloseHint: string;
   private readonly tls: TcpTlsOptions | undefined;

@@ -48,6 +48,7 @@ export function adagradHandler(opts: AdaGradOptions = {}): TableHandler {
     {
       name: 'adagrad',
       states: 2,
+      retainsNoViews: true,
       apply,
       // Scattered keys of width 1 (hashed features in a dense range): one loop over the offsets,
       // not a call per key.

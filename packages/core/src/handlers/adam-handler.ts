@@ -42,6 +42,7 @@ export function adamHandler(opts: AdamOptions = {}): TableHandler {
     {
       name: 'adam',
       states: 4,
+      retainsNoViews: true,
       apply(slabs, off, len, vals, vi) {
         const w = slabs[0]!;
         const m = slabs[1]!;

@@ -7,6 +7,7 @@ export function assignHandler(opts: TableHandlerOptions = {}): TableHandler {
     {
       name: 'assign',
       states: 1,
+      retainsNoViews: true,
       apply(slabs, off, len, vals, vi) {
         const w = slabs[0]!;
         for (let j = 0; j < len; j++) w[off + j] = vals[vi + j]!;

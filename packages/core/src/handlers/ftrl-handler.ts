@@ -33,6 +33,7 @@ export function ftrlHandler(opts: FtrlOptions = {}): TableHandler {
     {
       name: 'ftrl',
       states: 2,
+      retainsNoViews: true,
       apply(slabs, off, len, vals, vi) {
         const z = slabs[0]!;
         const n = slabs[1]!;

@@ -27,6 +27,7 @@ export function momentumHandler(opts: MomentumOptions = {}): TableHandler {
     {
       name: 'momentum',
       states: 2,
+      retainsNoViews: true,
       apply(slabs, off, len, vals, vi) {
         const w = slabs[0]!;
         const v = slabs[1]!;

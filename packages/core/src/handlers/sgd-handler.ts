@@ -42,6 +42,7 @@ export function sgdHandler(opts: SgdOptions = {}): TableHandler {
     {
       name: 'sgd',
       states: 1,
+      retainsNoViews: true,
       apply(slabs, off, len, vals, vi) {
         const w = slabs[0]!;
         for (let j = 0; j < len; j++) {

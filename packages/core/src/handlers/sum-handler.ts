@@ -98,6 +98,7 @@ export function sumHandler(opts: TableHandlerOptions = {}): TableHandler {
     {
       name: 'sum',
       states: 1,
+      retainsNoViews: true,
       wasmSlab: true,
       apply(slabs, off, len, vals, vi) {
         const w = slabs[0]!;

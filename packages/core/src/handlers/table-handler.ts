@@ -4,6 +4,7 @@ import { KeyListCache, type ResolvedKeys } from '../store/key-list-cache.js';
 import { KVTable } from '../store/kv-table.js';
 import { allocBytes } from '../wire/alloc-bytes.js';
 import type { KVPairs, ValArray, ValDtype } from '../wire/kv-pairs.js';
+import { takeAnswerBuffer } from '../wire/owned-answer.js';
 
 /**
  * An update rule of a table-backed handler: how a pushed value changes a key's state and what
@@ -31,6 +32,12 @@ export interface UpdateRule {
   applyRead?(slabs: ValArray[], off: number, len: number, vals: ValArray, out: ValArray): void;
   /** The rule adds with the WebAssembly kernel when slab 0 lives in a `Float32Arena`. */
   readonly wasmSlab?: boolean;
+  /**
+   * True when no method keeps a reference to the `vals` or `out` arrays it is given (it reads
+   * or writes them, then forgets them): the handler then takes large answers from
+   * `largeBufferPool`, and the server gives them back once written. Every built-in rule is.
+   */
+  readonly retainsNoViews?: boolean;
 }
 
 /** Options shared by the built-in handlers. */
@@ -71,6 +78,8 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     wasmSlab: rule.wasmSlab === true && opts.simd !== false,
   });
   const cache = new KeyListCache();
+  // Answers nobody but the server reads once returned: from the pool (see takeAnswerBuffer).
+  const pooled = rule.retainsNoViews === true;
   /**
    * The entries of a request's keys: from the sender's last list when it is the same, else by
    * hash lookup; with `run` set when they form one contiguous stretch of values.
@@ -121,7 +130,7 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
       const slabs = table.slabs;
       if (run >= 0 && req.pull && rule.applyRead && table.width === width && width > 0) {
         // One pass for the whole pushPull: the answer is every value just updated.
-        const out = outFor(req, table.dtype, n * width) ?? allocUnzeroed(table.dtype, n * width);
+        const out = outFor(req, table.dtype, n * width) ?? allocUnzeroed(table.dtype, n * width, pooled);
         rule.applyRead(slabs, run, n * width, vals, out);
         return { keys, vals: out };
       }
@@ -149,7 +158,8 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
       const given = outFor(req, table.dtype, n * fixed);
       if (given && run < 0) given.fill(0); // missing keys read as zero
       const out =
-        given ?? (run >= 0 ? allocUnzeroed(table.dtype, n * fixed) : allocLike(table.dtype, n * fixed));
+        given ??
+        (run >= 0 ? allocUnzeroed(table.dtype, n * fixed, pooled) : allocLike(table.dtype, n * fixed));
       if (run >= 0) rule.read(slabs, run, n * fixed, out, 0);
       else if (offsets && rule.readScattered) rule.readScattered(slabs, offsets, fixed, out);
       else {
@@ -189,10 +199,11 @@ function outFor(req: KVRequest, dtype: ValDtype, n: number): ValArray | undefine
   return (dtype === 'float64' ? out instanceof Float64Array : out instanceof Float32Array) ? out : undefined;
 }
 
-function allocUnzeroed(dtype: ValDtype, n: number): ValArray {
+function allocUnzeroed(dtype: ValDtype, n: number, pooled: boolean): ValArray {
   // Small arrays: one typed array is cheaper than a buffer and a view on it.
   if (n < 1024) return allocLike(dtype, n);
-  const bytes = allocBytes(n * (dtype === 'float64' ? 8 : 4));
+  const size = n * (dtype === 'float64' ? 8 : 4);
+  const bytes = pooled ? takeAnswerBuffer(size) : allocBytes(size);
   return dtype === 'float64'
     ? new Float64Array(bytes.buffer, bytes.byteOffset, n)
     : new Float32Array(bytes.buffer, bytes.byteOffset, n);

@@ -5,6 +5,7 @@ import { type AppFilters, chainFor, decodeChain, encodeChain, type Filter } from
 import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, frameLength } from '../wire/frame-codec.js';
 import { localFrame, localMessage } from '../wire/local-frame.js';
 import { COMMANDS, type Message, type Meta, type NodeId, type Segment } from '../wire/message.js';
+import { markOwnedFrame } from '../wire/owned-frame.js';
 import type { Transport } from './transport.js';
 
 /** Bytes and frames moved by one node, for job summaries and benchmarks. */
@@ -145,7 +146,8 @@ export class Endpoint {
         this.onFilterError?.(msg, e);
         return;
       }
-    }
+      markOwnedFrame(msg, frame, chain);
+    } else markOwnedFrame(msg, frame, undefined);
     this.messagesSubject.next(msg);
   }
 
@@ -178,6 +180,18 @@ export class Endpoint {
     await this.transport.send(to, parts);
     this.stats.bytesSent += n;
     this.stats.framesSent++;
+  }
+
+  /**
+   * True when a data message of app `app` sent now goes as an encoded frame, through filters that
+   * keep no views (`Filter.retainsNoViews`), on a transport whose `send` resolves once the parts
+   * are written (`Transport.sendResolvesAfterWrite`): the memory of its segments may then be
+   * reused as soon as {@link send} resolved.
+   */
+  segmentsFreeOnceSent(app: number): boolean {
+    const t = this.transport;
+    if (t.passesFramesByReference === true || t.sendResolvesAfterWrite !== true) return false;
+    return chainFor(this.filters, this.appFilters, app).every((f) => f.retainsNoViews === true);
   }
 
   /** Stops decoding and closes the transport. */

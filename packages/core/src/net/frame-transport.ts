@@ -93,6 +93,12 @@ export interface FrameTransport {
    */
   readonly passesFramesByReference?: boolean;
   /**
+   * Optional: true when a channel's `send` resolves only once the medium is done with the parts'
+   * memory (the kernel took their last byte), so the sender may reuse it then. The message layer
+   * says so to core, which then gives a pooled answer buffer back once its send resolved.
+   */
+  readonly sendResolvesAfterWrite?: boolean;
+  /**
    * Listens at `at` and calls `accept` with every new channel (before any of its frames).
    * Resolves with the real address (port 0 becomes the port chosen).
    * @throws PsError `PS_ERR_BIND` when the address cannot be bound.

@@ -95,6 +95,10 @@ export class MessageLayer implements Transport {
   get passesFramesByReference(): boolean {
     return this.medium.passesFramesByReference === true;
   }
+  /** As the medium's (`FrameTransport.sendResolvesAfterWrite`): `send` resolves once the parts are written. */
+  get sendResolvesAfterWrite(): boolean {
+    return this.medium.sendResolvesAfterWrite === true;
+  }
   private readonly framesSubject = new Subject<InboundFrame>();
   private readonly eventsSubject = new Subject<TransportEvent>();
   readonly frames$: Observable<InboundFrame> = this.framesSubject.asObservable();

@@ -59,6 +59,12 @@ export interface Transport {
    */
   readonly passesFramesByReference?: boolean;
   /**
+   * True when `send` resolves only once the parts' memory is no longer read (written to the
+   * kernel, or copied): core may then reuse a pooled buffer it sent (see `largeBufferPool`).
+   * Leave it unset when a send may resolve earlier.
+   */
+  readonly sendResolvesAfterWrite?: boolean;
+  /**
    * Sets this node's id and (unless `listen: false`) listens at `self.host:self.port`.
    * Resolves with the real address (port 0 becomes the port the OS chose).
    * @throws PsError `PS_ERR_BIND` when the address cannot be bound.

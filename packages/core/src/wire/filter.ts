@@ -49,6 +49,12 @@ export interface Filter {
   /** For a lossy filter: the bound on the error of each value, in words. */
   readonly errorBound?: string;
   readonly stats: FilterStats;
+  /**
+   * True when `decode` keeps no reference to the message it is given nor to its segments (it
+   * returns them, or copies): a node may then reuse the memory of a received frame once it is
+   * done with the decoded message (see `largeBufferPool`). Leave unset when in doubt.
+   */
+  readonly retainsNoViews?: boolean;
   /** Transforms a message before it is sent to `ctx.peer`. Must not change the input's arrays. */
   encode(msg: Message, ctx: FilterContext): Message;
   /** Undoes `encode` on a message received from `ctx.peer`. */

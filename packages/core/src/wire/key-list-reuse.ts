@@ -152,6 +152,8 @@ export function keyListReuse(opts: KeyListReuseOptions = {}): KeyListReuseFilter
     name: KEY_LIST_REUSE,
     signature: 'key-list-reuse',
     lossless: true,
+    // decode reads a response's meta only, and copies a stored key list (`seg.slice()`).
+    retainsNoViews: true,
     stats,
     encode(msg: Message, ctx: FilterContext): Message {
       const keys = msg.data[0];
