@@ -50,6 +50,13 @@ export interface KVRequest {
    */
   out?: ValArray | undefined;
   /**
+   * @internal Set when the answer's memory comes back once it was written (a transport whose sends
+   * resolve after the write, filters that keep no views: see `claimAnswerBuffer`): the built-in
+   * table handler then takes a large answer from `largeBufferPool`. Elsewhere (in process, where
+   * the answer is handed over by reference) it allocates one of the exact size.
+   */
+  answerReturns?: boolean | undefined;
+  /**
    * On an iteration's sum (sync mode; `sender` is then the master server): the worker pushes
    * summed in it, as `[sender, incarnation, ts]`, given to the master's handler and carried to
    * the replicas. Update rules ignore it; a handler may count it.
@@ -497,6 +504,7 @@ export class KVServer {
       kv,
       keysTag,
       out,
+      answerReturns: meta.pull && this.node.segmentsFreeOnceSent(meta.app),
     };
   }
 

@@ -78,7 +78,8 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     wasmSlab: rule.wasmSlab === true && opts.simd !== false,
   });
   const cache = new KeyListCache();
-  // Answers nobody but the server reads once returned: from the pool (see takeAnswerBuffer).
+  // Answers nobody but the server reads once returned: from the pool (see takeAnswerBuffer), when
+  // the server says their memory comes back (`answerReturns`: TCP; not in process).
   const pooled = rule.retainsNoViews === true;
   /**
    * The entries of a request's keys: from the sender's last list when it is the same, else by
@@ -130,7 +131,9 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
       const slabs = table.slabs;
       if (run >= 0 && req.pull && rule.applyRead && table.width === width && width > 0) {
         // One pass for the whole pushPull: the answer is every value just updated.
-        const out = outFor(req, table.dtype, n * width) ?? allocUnzeroed(table.dtype, n * width, pooled);
+        const out =
+          outFor(req, table.dtype, n * width) ??
+          allocUnzeroed(table.dtype, n * width, pooled && req.answerReturns === true);
         rule.applyRead(slabs, run, n * width, vals, out);
         return { keys, vals: out };
       }
@@ -159,7 +162,9 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
       if (given && run < 0) given.fill(0); // missing keys read as zero
       const out =
         given ??
-        (run >= 0 ? allocUnzeroed(table.dtype, n * fixed, pooled) : allocLike(table.dtype, n * fixed));
+        (run >= 0
+          ? allocUnzeroed(table.dtype, n * fixed, pooled && req.answerReturns === true)
+          : allocLike(table.dtype, n * fixed));
       if (run >= 0) rule.read(slabs, run, n * fixed, out, 0);
       else if (offsets && rule.readScattered) rule.readScattered(slabs, offsets, fixed, out);
       else {
