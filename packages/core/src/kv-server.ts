@@ -537,8 +537,8 @@ export class KVServer {
       return;
     }
     // A pooled answer of the table handler goes back to the pool once written (owned-answer.ts).
-    const pooled =
-      result && this.node.segmentsFreeOnceSent(meta.app) ? claimAnswerBuffer(result.vals) : undefined;
+    // The handler took one only when the request said its memory comes back (`answerReturns`).
+    const pooled = result ? claimAnswerBuffer(result.vals) : undefined;
     void this.node
       .send(
         meta.sender,
