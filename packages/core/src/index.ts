@@ -132,6 +132,7 @@ export {
   INBOUND_BUDGET_EXEMPT_BYTES,
   InboundBudget,
 } from './net/inbound-budget.js';
+export { BusyPoll, type BusyPollStats, busyPollWindowMs, DEFAULT_BUSY_POLL_US } from './net/busy-poll.js';
 export {
   HELLO_MAX_BYTES,
   MessageLayer,

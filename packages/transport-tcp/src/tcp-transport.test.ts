@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { encodeFrame, Handshake, isPsError, PsErrorCode } from '@ps/core';
+import { BusyPoll, encodeFrame, Handshake, isPsError, PsErrorCode } from '@ps/core';
 import { runTransportConformance, selfSignedCertificate, TEST_SECRET } from '@ps/core/testing';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -44,6 +44,31 @@ describe('TcpTransport specifics', () => {
     const got = firstValueFrom(b.frames$.pipe(take(1), timeout(10_000)));
     await pending;
     expect((await got).from).toBe('cli');
+  });
+
+  it('keeps the event loop polling between the frames of a dense exchange (busyPollUs), and never with busyPollUs: 0', async () => {
+    const pingPong = async (busyPollUs: number) => {
+      const a = make({ busyPollUs });
+      const addr = await a.bind({ id: 'srv', host: '127.0.0.1', port: 0 });
+      const c = make({ busyPollUs });
+      await c.bind({ id: 'cli', host: '127.0.0.1', port: 0 }, { listen: false });
+      await c.connect(addr);
+      const echo = a.frames$.subscribe(({ from, frame }) => void a.send(from, [frame as Uint8Array]));
+      const before = { ...BusyPoll.shared.stats };
+      for (let i = 0; i < 300; i++) {
+        const back = firstValueFrom(c.frames$.pipe(take(1), timeout(5000)));
+        await c.send('srv', encodeFrame(msg(i)));
+        await back;
+      }
+      echo.unsubscribe();
+      const after = BusyPoll.shared.stats;
+      return { spins: after.spins - before.spins, caught: after.caught - before.caught };
+    };
+    const off = await pingPong(0);
+    expect(off).toEqual({ spins: 0, caught: 0 });
+    const on = await pingPong(100);
+    expect(on.spins).toBeGreaterThan(0);
+    expect(on.caught).toBeGreaterThan(0);
   });
 
   it('rejects connect to a closed port with PS_ERR_PEER_UNREACHABLE after its window', async () => {

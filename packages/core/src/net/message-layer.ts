@@ -2,6 +2,7 @@ import { type Observable, Subject } from 'rxjs';
 import { PsError, PsErrorCode } from '../errors.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../wire/frame-codec.js';
 import type { NodeAddress, NodeId } from '../wire/message.js';
+import { BusyPoll, busyPollWindowMs } from './busy-poll.js';
 import { ClusterSecret } from './cluster-secret.js';
 import { ConnectionLimits } from './connection-limits.js';
 import type { FrameChannel, FrameChannelLimits, FrameTransport } from './frame-transport.js';
@@ -72,6 +73,14 @@ export interface MessageLayerOptions {
    * connection stays. Default 256 MiB.
    */
   maxQueuedBytes?: number;
+  /**
+   * Busy polling (see `BusyPoll`): after a frame is sent or received, the process's event loop
+   * keeps polling its sockets for this long instead of sleeping, when traffic is dense enough, in
+   * µs. It trades CPU for latency: a round trip on a virtual machine's loopback no longer waits
+   * for two sleeping cores to wake. Default 100 (`PS_BUSY_POLL_US` in the environment replaces the
+   * default); 0 turns it off. Never in a browser.
+   */
+  busyPollUs?: number;
 }
 
 /** The message of a PsError without its code prefix. */
@@ -118,6 +127,9 @@ export class MessageLayer implements Transport {
   private readonly limits: ConnectionLimits;
   /** `maxInboundBufferBytes`: the partial frames of every channel. */
   private readonly budget: InboundBudget;
+  /** `busyPollUs` in ms (0: off). */
+  private readonly pollMs: number;
+  private readonly poll = BusyPoll.shared;
 
   /**
    * @param medium the frames: listens, dials, one channel per connection (closed with the layer)
@@ -150,7 +162,14 @@ export class MessageLayer implements Transport {
         : {}),
     });
     this.budget = new InboundBudget(opts.maxInboundBufferBytes ?? DEFAULT_MAX_INBOUND_BUFFER_BYTES);
+    this.pollMs = busyPollWindowMs(opts.busyPollUs);
   }
+
+  /** A frame arrived: handed on, and the loop kept polling for the next (`busyPollUs`). */
+  private readonly inbound = (from: NodeId, frame: InboundFrame['frame']): void => {
+    this.poll.kick(this.pollMs);
+    this.framesSubject.next({ from, frame });
+  };
 
   /** The secret this layer authenticates with (per-role secrets: which role each peer proved). */
   get credentials(): ClusterSecret | undefined {
@@ -258,7 +277,7 @@ export class MessageLayer implements Transport {
       },
       // A peer that went away before its handshake is not worth a report.
       refused: (e) => e.code !== PsErrorCode.PEER_UNREACHABLE && report(e, undefined),
-      frame: (from, frame) => this.framesSubject.next({ from, frame }),
+      frame: this.inbound,
       failed: (e) => (e.code === PsErrorCode.SLOW_PEER ? this.emitError(e, link.peer) : report(e, link.peer)),
       ended: () => {
         clearTimeout(timer);
@@ -315,7 +334,7 @@ export class MessageLayer implements Transport {
               : new PsError(PsErrorCode.HANDSHAKE, `${where} is not a @ps node of this version: ${bare(e)}`),
           );
         },
-        frame: (from, frame) => this.framesSubject.next({ from, frame }),
+        frame: this.inbound,
         failed: (e) => this.emitError(e, link.peer),
         ended: () =>
           fail(
@@ -428,6 +447,7 @@ export class MessageLayer implements Transport {
         `frame of ${total} bytes exceeds maxFrameBytes (${this.maxFrameBytes})`,
       );
     }
+    this.poll.kick(this.pollMs);
     const l = this.peers.linkFor(peer);
     const link = l instanceof Promise ? await l : l;
     return link.write(frame, total);

@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { isPsError, PsErrorCode } from '../errors.js';
+import { BusyPoll, busyPollWindowMs, DEFAULT_BUSY_POLL_US } from './busy-poll.js';
+
+/** Waits (bounded) until `cond` holds, turning the event loop between looks. */
+async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** Returns once `ms` of real time passed since `t0` (a short busy wait, bounded by its argument). */
+function pastMs(t0: number, ms: number): void {
+  while (performance.now() - t0 < ms) {
+    /* spin */
+  }
+}
+
+describe('BusyPoll', () => {
+  it('does not spin for sparse events, spins once they are dense, and stops when a window passes empty', async () => {
+    const p = new BusyPoll();
+    const windowMs = 0.5;
+    // Gaps longer than the window: no spin.
+    for (let i = 0; i < 10; i++) {
+      const t0 = performance.now();
+      p.kick(windowMs);
+      pastMs(t0, 2 * windowMs);
+    }
+    expect(p.active).toBe(false);
+    expect(p.stats.spins).toBe(0);
+    // Dense events: at least 4 of the last 8 gaps short, so the loop is kept turning.
+    for (let i = 0; i < 8; i++) p.kick(windowMs);
+    expect(p.active).toBe(true);
+    expect(p.stats.spins).toBe(1);
+    // Keeps turning the loop: immediates and I/O callbacks run while it spins.
+    let turns = 0;
+    await new Promise<void>((resolve) => {
+      const f = () => (++turns < 50 ? setImmediate(f) : resolve());
+      f();
+    });
+    expect(turns).toBe(50);
+    await until(() => !p.active);
+    expect(p.stats.spins).toBe(1);
+  });
+
+  it('counts the events that arrive during a spin, and does nothing with a window of 0', async () => {
+    const p = new BusyPoll();
+    for (let i = 0; i < 8; i++) p.kick(50);
+    expect(p.active).toBe(true);
+    const caught = p.stats.caught;
+    for (let i = 0; i < 5; i++) p.kick(50);
+    expect(p.stats.caught).toBe(caught + 5);
+    const q = new BusyPoll();
+    for (let i = 0; i < 100; i++) q.kick(0);
+    expect(q.active).toBe(false);
+    expect(q.stats).toEqual({ spins: 0, caught: 0, crowded: 0 });
+    await until(() => !p.active, 5000);
+  });
+});
+
+describe('busyPollWindowMs', () => {
+  const saved = process.env.PS_BUSY_POLL_US;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.PS_BUSY_POLL_US;
+    else process.env.PS_BUSY_POLL_US = saved;
+  });
+
+  it('takes the option, else PS_BUSY_POLL_US, else the default; refuses a negative value with PS_ERR_CONFIG', () => {
+    delete process.env.PS_BUSY_POLL_US;
+    expect(busyPollWindowMs(undefined)).toBe(DEFAULT_BUSY_POLL_US / 1000);
+    expect(busyPollWindowMs(250)).toBe(0.25);
+    process.env.PS_BUSY_POLL_US = '0';
+    expect(busyPollWindowMs(undefined)).toBe(0);
+    expect(busyPollWindowMs(40)).toBe(0.04);
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      try {
+        busyPollWindowMs(bad);
+        expect.unreachable();
+      } catch (e) {
+        expect(isPsError(e) && e.code === PsErrorCode.CONFIG).toBe(true);
+      }
+    }
+    process.env.PS_BUSY_POLL_US = 'soon';
+    expect(() => busyPollWindowMs(undefined)).toThrow(/PS_BUSY_POLL_US=soon/);
+  });
+});
