@@ -82,6 +82,8 @@ async function main(): Promise<void> {
   add(stream);
   const rtt = await loopbackRoundTripCeiling(script, quick);
   add(rtt);
+  // The same ping-pong with both ends busy-polling, as the message layer does by default.
+  add(await loopbackRoundTripCeiling(script, quick, true));
   const sizes = o.keys ? o.keys.split(',').map(Number) : quick ? [1000, 100_000] : [1000, 1_000_000];
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
     log(`bench: --keys takes positive integers, got ${o.keys}`);

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { createServer, createWorker, sumHandler } from '@ps/core';
+import { BusyPoll, createServer, createWorker, DEFAULT_BUSY_POLL_US, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { ws } from '@ps/transport-ws';
 
@@ -23,12 +23,21 @@ function peerTransport() {
 export async function runBenchPeer(role: string): Promise<void> {
   const send = (m: unknown) => process.send?.(m);
   process.on('disconnect', () => process.exit(0));
-  if (role === 'sink' || role === 'echo') {
+  if (role === 'sink' || role === 'echo' || role === 'echo-polled') {
+    const windowMs = DEFAULT_BUSY_POLL_US / 1000;
     const server = net.createServer((sock) => {
       sock.setNoDelay(true);
       sock.on('error', () => undefined);
       if (role === 'echo') {
         sock.on('data', (d) => sock.write(d));
+        return;
+      }
+      if (role === 'echo-polled') {
+        sock.on('data', (d) => {
+          BusyPoll.shared.kick(windowMs);
+          sock.write(d);
+          BusyPoll.shared.kick(windowMs);
+        });
         return;
       }
       // The sink acknowledges every `ackEvery` bytes with one byte, so the sender can time delivery.

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import { BusyPoll, DEFAULT_BUSY_POLL_US } from '@ps/core';
 import { Bench } from 'tinybench';
 import { type CeilingRow, percentile, summarize } from './bench-stats.js';
 
@@ -102,9 +103,19 @@ export async function loopbackStreamCeiling(script: string, quick: boolean): Pro
   }
 }
 
-/** Raw `node:net` loopback ping-pong: 1 byte there and back to an echo process, µs per round trip. */
-export async function loopbackRoundTripCeiling(script: string, quick: boolean): Promise<CeilingRow> {
-  const { child, port } = await startPeer(script, 'echo');
+/**
+ * Raw `node:net` loopback ping-pong: 1 byte there and back to an echo process, µs per round trip.
+ * `polled`: both ends busy-poll as @ps's message layer does by default (`BusyPoll`, the default
+ * window, kicked at each write and read), so the row is the same technique's ceiling.
+ */
+export async function loopbackRoundTripCeiling(
+  script: string,
+  quick: boolean,
+  polled = false,
+): Promise<CeilingRow> {
+  const { child, port } = await startPeer(script, polled ? 'echo-polled' : 'echo');
+  const windowMs = DEFAULT_BUSY_POLL_US / 1000;
+  const kick = polled ? () => BusyPoll.shared.kick(windowMs) : () => undefined;
   try {
     const s = await connect(port);
     const rounds = quick ? 300 : 1000;
@@ -113,14 +124,16 @@ export async function loopbackRoundTripCeiling(script: string, quick: boolean): 
     for (let i = 0; i < rounds + 50; i++) {
       const t0 = performance.now();
       const got = once(s, 'data');
+      kick();
       s.write(one);
       await got;
+      kick();
       if (i >= 50) samples.push((performance.now() - t0) * 1000);
     }
     s.destroy();
     const st = summarize(samples);
     return {
-      name: 'ceiling tcp loopback round trip',
+      name: polled ? 'ceiling tcp loopback round trip polled' : 'ceiling tcp loopback round trip',
       kind: 'ceiling',
       value: st.median,
       unit: 'us',
