@@ -5,9 +5,10 @@ import type { InprocHub } from './inproc-hub.js';
 /**
  * Options of {@link inproc}: the message layer's (secret, limits, timeouts; see
  * `MessageLayerOptions` in `@ps/core`) and the hub. In-process defaults differ from the layer's
- * in three: `connectTimeoutMs` and `reconnectWindowMs` are 2,000 ms (a peer of this thread is
- * there at once or not at all), and `maxMessagesPerSecond` is off (`Infinity`: no peer in the
- * same thread is a flood to guard against).
+ * in four: `connectTimeoutMs` and `reconnectWindowMs` are 2,000 ms (a peer of this thread is
+ * there at once or not at all), `maxMessagesPerSecond` is off (`Infinity`: no peer in the
+ * same thread is a flood to guard against), and so is `busyPollUs` (0: a peer in the same thread
+ * has no sleeping core to wake).
  */
 export interface InprocTransportOptions extends MessageLayerOptions {
   /** The hub to listen in and look peers up in. Default: {@link defaultInprocHub}. */
@@ -39,7 +40,7 @@ export class InprocTransport extends MessageLayer {
       ...(hub !== undefined ? { hub } : {}),
       ...(opts.maxFrameBytes !== undefined ? { maxFrameBytes: opts.maxFrameBytes } : {}),
     });
-    super(medium, { ...INPROC_LAYER_DEFAULTS, ...layer });
+    super(medium, { ...INPROC_LAYER_DEFAULTS, busyPollUs: 0, ...layer });
     this.hub = medium.hub;
   }
 }
