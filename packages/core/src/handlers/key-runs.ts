@@ -102,8 +102,16 @@ export function readRuns(
 }
 
 /**
- * A fused pushPull run by run: `rule.applyRead` of each stretch, on the views of `vals` and
- * `out` that belong to it (every value of `out` written). The rule must have `applyRead`.
+ * Values a run needs before a pushPull fuses it (`applyRead` on views of `vals` and `out`): two
+ * views cost about as much as applying and reading a few hundred values once more, so shorter
+ * runs take `apply` then `read` (the values are in the cache by then).
+ */
+export const FUSED_MIN_VALUES = 1024;
+
+/**
+ * A pushPull run by run (every value of `out` written): `rule.applyRead` of each long stretch, on
+ * the views of `vals` and `out` that belong to it, when the rule has it; else, and for stretches
+ * under {@link FUSED_MIN_VALUES} values, `rule.apply` then `rule.read`.
  */
 export function applyReadRuns(
   rule: UpdateRule,
@@ -113,13 +121,15 @@ export function applyReadRuns(
   vals: ValArray,
   out: ValArray,
 ): void {
-  if (runs.length === 3) {
-    rule.applyRead!(slabs, runs[1]!, runs[2]! * width, vals, out);
-    return;
-  }
   for (let r = 0; r < runs.length; r += 3) {
     const at = runs[r]! * width;
+    const off = runs[r + 1]!;
     const len = runs[r + 2]! * width;
-    rule.applyRead!(slabs, runs[r + 1]!, len, vals.subarray(at, at + len), out.subarray(at, at + len));
+    if (rule.applyRead && len >= FUSED_MIN_VALUES) {
+      rule.applyRead(slabs, off, len, vals.subarray(at, at + len), out.subarray(at, at + len));
+    } else {
+      rule.apply(slabs, off, len, vals, at);
+      rule.read(slabs, off, len, out, at);
+    }
   }
 }

@@ -151,7 +151,7 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
           rule.applyRead(slabs, run, n * width, vals, out);
           return { keys, vals: out };
         }
-        if (runs && rule.applyRead) {
+        if (runs) {
           const out = answerFor(req, n * width);
           applyReadRuns(rule, slabs, runs, width, vals, out);
           return { keys, vals: out };
