@@ -4,14 +4,24 @@ import type { UpdateRule } from './table-handler.js';
 
 /**
  * Fewest keys per run, on average, for a key list to be worked run by run rather than key by key.
- * A run costs a call of the rule (and, for a fused pushPull, two subarray views): about 0.1 µs,
- * which runs of 32 keys already pay back against the scattered path's few ns per key (see
- * docs/benchmarks.md, "TCP: what each change bought").
+ * A run costs a call or two of the rule (about 0.1 µs); measured on the handler alone, runs of 32
+ * keys are even with the scattered path (push and pull faster, pushPull slower) and longer runs
+ * are faster in all three (docs/benchmarks.md, "TCP: what each change bought", item 17).
  */
 export const KEYS_PER_RUN = 32;
 
 // Grown as needed and copied out: a list's runs are few, the scan's scratch is reused.
-let scratch = new Int32Array(3 * 64);
+let scratch: Int32Array = new Int32Array(3 * 64);
+
+/** The scratch with room for run `m` (0-based). */
+function room(m: number): Int32Array {
+  if (3 * m + 3 > scratch.length) {
+    const grown = new Int32Array(scratch.length * 2);
+    grown.set(scratch);
+    scratch = grown;
+  }
+  return scratch;
+}
 
 /**
  * The stretches of contiguous values that a resolved key list forms: keys `i, i+1, ...` whose
@@ -51,11 +61,7 @@ export function findKeyRuns(
       continue;
     }
     if (table.lengthOf(e) !== width || m + 1 >= maxRuns) return undefined;
-    if (3 * m + 3 > runs.length) {
-      const grown = new Int32Array(runs.length * 2);
-      grown.set(runs);
-      runs = scratch = grown;
-    }
+    runs = room(m);
     runs[3 * m] = start;
     runs[3 * m + 1] = first;
     runs[3 * m + 2] = i - start;
@@ -64,11 +70,7 @@ export function findKeyRuns(
     first = off;
     next = off + width;
   }
-  if (3 * m + 3 > runs.length) {
-    const grown = new Int32Array(runs.length * 2);
-    grown.set(runs);
-    runs = scratch = grown;
-  }
+  runs = room(m);
   runs[3 * m] = start;
   runs[3 * m + 1] = first;
   runs[3 * m + 2] = n - start;
