@@ -157,6 +157,18 @@ describe('findKeyRuns', () => {
     expect(findKeyRuns(t, t.lookup(range(0, 64), false), 64, 1, 33)).toBeUndefined();
   });
 
+  it('lists a hundred runs (past its first scratch) in key order', () => {
+    // Blocks of 40 keys inserted last block first: block b's keys hold entries (99 - b) * 40 ...
+    const order = Array.from({ length: 100 }, (_, b) =>
+      Array.from({ length: 40 }, (_, i) => (99 - b) * 40 + i),
+    ).flat();
+    const t = table(order);
+    const runs = findKeyRuns(t, t.lookup(range(0, 4000), false), 4000, 1);
+    expect(Array.from(runs!)).toEqual(
+      Array.from({ length: 100 }, (_, b) => [b * 40, (99 - b) * 40, 40]).flat(),
+    );
+  });
+
   it('is undefined for a key of another width, and for scattered entries', () => {
     const h = sumHandler();
     const push = (k: number, width: number) =>
