@@ -5,7 +5,7 @@
 // frames reuse the pool: a buffer given back too early would be written over.
 // Run after `npm run build` (the servers run the built packages).
 import { fileURLToPath } from 'node:url';
-import { createServer, createWorker, largeBufferPool, Scheduler, sumHandler } from '@ps/core';
+import { createServer, createWorker, largeBufferPool, Scheduler, sealKeys, sumHandler } from '@ps/core';
 import { tcp } from '@ps/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeAfterEach, quiet } from './helpers/closers.js';
@@ -124,6 +124,66 @@ describe('large frame buffers reused across requests (TCP, 2 server processes)',
       );
       expect(line.stats.released).toBeGreaterThanOrEqual(12);
     }
+  });
+
+  it('answers exact sums for 0..99,999 after key 42 came first (a list of three runs), from reused answer buffers', async () => {
+    // Key 42 is the server table's entry 0, so keys 0..99,999 resolve to entries 1..42, 0,
+    // 43..99,999: three runs, which the handler works run by run into unzeroed answers taken
+    // from its pool (written over by every earlier answer); a value it skipped would show.
+    const scheduler = await Scheduler.start({
+      transport: tcp(),
+      numServers: 1,
+      numWorkers: 1,
+      heartbeatTimeoutMs: 60_000,
+      logger: quiet,
+    });
+    closers.push(() => scheduler.shutdown());
+    const server = spawnNode(script, {
+      PS_NUM_SERVERS: '1',
+      PS_NUM_WORKERS: '1',
+      PS_SCHEDULER: `127.0.0.1:${scheduler.address.port}`,
+      PS_ROLE: 'server',
+      KV_POOL_EVERY_MS: '50',
+    });
+    const { node, worker } = await createWorker({
+      transport: tcp(),
+      scheduler: { host: '127.0.0.1', port: scheduler.address.port },
+      logger: quiet,
+    });
+    closers.push(() => node.close());
+    await server.waitFor((o) => o.event === 'listening');
+    await worker.wait(worker.push({ keys: BigUint64Array.of(42n), vals: Float32Array.of(1000) }));
+    const n = 100_000;
+    const list = BigUint64Array.from({ length: n }, (_, i) => BigInt(i));
+    const sealed = sealKeys(BigUint64Array.from(list));
+    const sum = new Float64Array(n);
+    sum[42] = 1000;
+    const into = new Float32Array(n);
+    for (let r = 0; r < 12; r++) {
+      const keys = r % 2 === 0 ? list : sealed;
+      const op = r % 3;
+      const vals = Float32Array.from({ length: n }, (_, i) => ((i * 13 + r * 5) % 23) - 11);
+      into.fill(Number.NaN);
+      let got: { vals: Float32Array | Float64Array } | undefined;
+      if (op === 0) await worker.wait(worker.push({ keys, vals }));
+      else if (op === 1) got = await worker.wait(worker.pull(keys, { into }));
+      else got = await worker.wait(worker.pushPull({ keys, vals }, r % 4 === 1 ? undefined : { into }));
+      if (op !== 1) for (let i = 0; i < n; i++) sum[i]! += vals[i]!;
+      if (got) expect(firstDiff(got.vals, sum)).toBe(-1);
+    }
+    // A list with a missing key (100,000) reads zero there, and exact sums elsewhere.
+    const longer = BigUint64Array.from({ length: n + 1 }, (_, i) => BigInt(i));
+    const intoLonger = new Float32Array(n + 1).fill(Number.NaN);
+    const got = await worker.wait(worker.pull(longer, { into: intoLonger }));
+    expect(got.vals).toBe(intoLonger);
+    expect(firstDiff(intoLonger.subarray(0, n), sum)).toBe(-1);
+    expect(intoLonger[n]).toBe(0);
+    // The server's answers came from its pool and went back to it.
+    const line = await server.waitFor<{ event: string; stats: { released: number; reused: number } }>(
+      (o) => o.event === 'pool' && o.stats.released >= 8 && o.stats.reused >= 4,
+      10_000,
+    );
+    expect(line.stats.reused).toBeGreaterThanOrEqual(4);
   });
 
   it('keeps answers exact while the worker is stopped, the server writes queue and its answer buffers are reused', async () => {

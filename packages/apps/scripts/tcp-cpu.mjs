@@ -5,10 +5,12 @@
 // process spends per request (process.cpuUsage here, /proc/<pid>/stat for the server, 10 ms
 // ticks) moves far less. Run after `npm run build`:
 //   node packages/apps/scripts/tcp-cpu.mjs [--op pushPull|pull|push] [--keys 1000000]
-//     [--requests 20] [--in-flight 1] [--no-reuse] [--sealed] [--into]
+//     [--requests 20] [--in-flight 1] [--no-reuse] [--sealed] [--into] [--first <key>]
 // --no-reuse: keyListReuse: false on both ends (every request carries its keys).
 // --sealed: the (never changed) key list is passed to `sealKeys` once.
 // --into: pulls and pushPulls write their values into a buffer of the caller's (`{ into }`).
+// --first: push this one key before the list, as the bench's latency row does (key 42): the
+//   server's table then holds it first, and the list's keys form three runs of entries, not one.
 // Prints the median of 3 rounds: M keys/s, µs per request, CPU ms per request of the worker and
 // of the server (with the part spent in the kernel), the bytes the worker sent and received per request,
 // and the minor page faults per request of both (memory touched for the first time: fresh buffers).
@@ -46,6 +48,7 @@ const o = new Command()
   .option('--no-reuse', 'turn key-list reuse off on both ends')
   .option('--sealed', 'seal the unchanged key list once (sealKeys)')
   .option('--into', "pull and pushPull into a buffer of the caller's")
+  .option('--first <key>', 'push this one key before the list (the bench pushes 42 first)')
   .parse(process.argv)
   .opts();
 const n = Number(o.keys);
@@ -86,6 +89,9 @@ try {
       : o.op === 'pull'
         ? worker.wait(worker.pull(keys, into))
         : worker.wait(worker.pushPull(kv, into));
+  if (o.first !== undefined) {
+    await worker.wait(worker.push({ keys: BigUint64Array.of(BigInt(o.first)), vals: Float32Array.of(1) }));
+  }
   await worker.wait(worker.push(kv));
   for (let i = 0; i < 5; i++) await issue();
   const rounds = [];
@@ -122,7 +128,7 @@ try {
   rounds.sort((a, b) => a.mkeys - b.mkeys);
   const m = rounds[1];
   console.log(
-    `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}${o.into ? ' into' : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
+    `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}${o.into ? ' into' : ''}${o.first !== undefined ? ` first=${o.first}` : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
       `CPU ms/request worker ${m.worker.toFixed(3)} (system ${m.workerSys.toFixed(3)}) server ${m.server.toFixed(3)} (system ${m.serverSys.toFixed(3)}), ` +
       `sent ${m.sent.toFixed(0)} B, received ${m.recv.toFixed(0)} B per request, ` +
       `minor page faults/request worker ${m.workerFaults.toFixed(0)} server ${m.serverFaults.toFixed(0)}`,

@@ -73,6 +73,49 @@ export function scatter(
   }
 }
 
+function addReadScatteredFloat32(
+  w: Float32Array,
+  offsets: Int32Array,
+  v: Float32Array,
+  out: Float32Array,
+): void {
+  for (let i = 0; i < offsets.length; i++) {
+    const o = offsets[i]!;
+    const a = w[o]! + v[i]!;
+    w[o] = a;
+    out[i] = a;
+  }
+}
+
+/** `out[i * width + j] = (slab0[offsets[i] + j] += vals[i * width + j])`: a scattered pushPull in one pass. */
+export function scatterAddRead(
+  slabs: ValArray[],
+  offsets: Int32Array,
+  width: number,
+  vals: ValArray,
+  out: ValArray,
+): void {
+  const w = slabs[0]!;
+  if (
+    width === 1 &&
+    w instanceof Float32Array &&
+    vals instanceof Float32Array &&
+    out instanceof Float32Array
+  ) {
+    addReadScatteredFloat32(w, offsets, vals, out);
+    return;
+  }
+  for (let i = 0; i < offsets.length; i++) {
+    const o = offsets[i]!;
+    const vi = i * width;
+    for (let j = 0; j < width; j++) {
+      const a = w[o + j]! + vals[vi + j]!;
+      w[o + j] = a;
+      out[vi + j] = a;
+    }
+  }
+}
+
 /** Reads slab 0 of scattered keys of one width into `out[i * width ..]`. */
 export function gather(slabs: ValArray[], offsets: Int32Array, width: number, out: ValArray): void {
   const w = slabs[0]!;
@@ -121,6 +164,7 @@ export function sumHandler(opts: TableHandlerOptions = {}): TableHandler {
       },
       applyScattered: (slabs, offsets, width, vals) => scatter(slabs, offsets, width, vals, true),
       readScattered: gather,
+      applyReadScattered: scatterAddRead,
     },
     opts,
   );

@@ -5,6 +5,7 @@ import { KVTable } from '../store/kv-table.js';
 import { allocBytes } from '../wire/alloc-bytes.js';
 import type { KVPairs, ValArray, ValDtype } from '../wire/kv-pairs.js';
 import { takeAnswerBuffer } from '../wire/owned-answer.js';
+import { applyReadRuns, applyRuns, findKeyRuns, readRuns } from './key-runs.js';
 
 /**
  * An update rule of a table-backed handler: how a pushed value changes a key's state and what
@@ -30,6 +31,18 @@ export interface UpdateRule {
    * in one pass (the values are touched once, not twice). Used when a pushPull's keys are one run.
    */
   applyRead?(slabs: ValArray[], off: number, len: number, vals: ValArray, out: ValArray): void;
+  /**
+   * Optional fused pushPull over scattered keys of one width (see `applyScattered`): key i's
+   * pushed values `vals[i * width ..]` are applied and its new visible values written to
+   * `out[i * width ..]`, in one pass.
+   */
+  applyReadScattered?(
+    slabs: ValArray[],
+    offsets: Int32Array,
+    width: number,
+    vals: ValArray,
+    out: ValArray,
+  ): void;
   /** The rule adds with the WebAssembly kernel when slab 0 lives in a `Float32Arena`. */
   readonly wasmSlab?: boolean;
   /**
@@ -83,7 +96,8 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
   const pooled = rule.retainsNoViews === true;
   /**
    * The entries of a request's keys: from the sender's last list when it is the same, else by
-   * hash lookup; with `run` set when they form one contiguous stretch of values.
+   * hash lookup; with `run` set when they form one contiguous stretch of values, `runs` when a
+   * few (see {@link findKeyRuns}), `offsets` when they are scattered.
    */
   const resolve = (req: KVRequest, create: boolean, width: number, lens?: Int32Array): ResolvedKeys => {
     const { keys } = req.kv;
@@ -93,19 +107,17 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     }
     const entries = table.lookup(keys, create, width, lens);
     const n = keys.length;
-    if (lens) return { entries, width: -1, run: -1 };
-    const e0 = n > 0 ? entries[0]! : -1;
-    let contiguous = n > 0;
+    if (lens) return { entries, width: -1, run: -1, complete: false };
     for (let i = 0; i < n; i++) {
-      const e = entries[i]!;
       // A pull of a key the table does not hold: nothing to remember (a later push of the same
       // list must create the key, not reuse a missing entry).
-      if (e < 0) return { entries, width, run: -1 };
-      if (contiguous && (e !== e0 + i || table.lengthOf(e) !== width)) contiguous = false;
+      if (entries[i]! < 0) return { entries, width, run: -1, complete: false };
     }
-    const run = contiguous ? table.offsetOf(e0) : -1;
+    let runs = findKeyRuns(table, entries, n, width);
+    const run = runs && runs.length === 3 ? runs[1]! : -1;
+    if (run >= 0) runs = undefined;
     let offsets: Int32Array | undefined;
-    if (run < 0 && (rule.applyScattered || rule.readScattered)) {
+    if (!runs && run < 0 && (rule.applyScattered || rule.readScattered || rule.applyReadScattered)) {
       offsets = new Int32Array(n);
       for (let i = 0; i < n; i++) {
         const e = entries[i]!;
@@ -116,10 +128,13 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
         offsets[i] = table.offsetOf(e);
       }
     }
-    const resolved: ResolvedKeys = { entries, width, run, offsets };
+    const resolved: ResolvedKeys = { entries, width, run, runs, offsets, complete: true };
     cache.set(req.sender, keys, resolved, req.keysTag);
     return resolved;
   };
+  /** An answer of `n` values the handler writes whole: the request's `out`, else unzeroed. */
+  const answerFor = (req: KVRequest, n: number): ValArray =>
+    outFor(req, table.dtype, n) ?? allocUnzeroed(table.dtype, n, pooled && req.answerReturns === true);
   const handle = (req: KVRequest) => {
     const { keys, vals, lens } = req.kv;
     const n = keys.length;
@@ -127,17 +142,28 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     if (req.push && n > 0) {
       const width = lens ? 0 : vals.length / n;
       pushed = resolve(req, true, width, lens);
-      const { entries, run, offsets } = pushed;
+      const { entries, run, runs, offsets } = pushed;
       const slabs = table.slabs;
-      if (run >= 0 && req.pull && rule.applyRead && table.width === width && width > 0) {
+      if (req.pull && table.width === width && width > 0) {
         // One pass for the whole pushPull: the answer is every value just updated.
-        const out =
-          outFor(req, table.dtype, n * width) ??
-          allocUnzeroed(table.dtype, n * width, pooled && req.answerReturns === true);
-        rule.applyRead(slabs, run, n * width, vals, out);
-        return { keys, vals: out };
+        if (run >= 0 && rule.applyRead) {
+          const out = answerFor(req, n * width);
+          rule.applyRead(slabs, run, n * width, vals, out);
+          return { keys, vals: out };
+        }
+        if (runs) {
+          const out = answerFor(req, n * width);
+          applyReadRuns(rule, slabs, runs, width, vals, out);
+          return { keys, vals: out };
+        }
+        if (offsets && rule.applyReadScattered) {
+          const out = answerFor(req, n * width);
+          rule.applyReadScattered(slabs, offsets, width, vals, out);
+          return { keys, vals: out };
+        }
       }
       if (run >= 0) rule.apply(slabs, run, n * width, vals, 0);
+      else if (runs) applyRuns(rule, slabs, runs, width, vals);
       else if (offsets && rule.applyScattered) rule.applyScattered(slabs, offsets, width, vals);
       else {
         let vi = 0;
@@ -155,17 +181,17 @@ export function tableHandler(rule: UpdateRule, opts: TableHandlerOptions = {}): 
     const slabs = table.slabs;
     if (fixed > 0) {
       // A pushPull reads the very keys it just pushed: reuse their entries.
-      const { entries, run, offsets } =
+      const { entries, run, runs, offsets, complete } =
         pushed && pushed.width === fixed ? pushed : resolve(req, false, fixed);
-      // One run is read whole into the answer, so it need not be zeroed first.
-      const given = outFor(req, table.dtype, n * fixed);
-      if (given && run < 0) given.fill(0); // missing keys read as zero
-      const out =
-        given ??
-        (run >= 0
-          ? allocUnzeroed(table.dtype, n * fixed, pooled && req.answerReturns === true)
-          : allocLike(table.dtype, n * fixed));
+      // With every key present each value of the answer is written, so it need not be zeroed.
+      let out: ValArray;
+      if (complete) out = answerFor(req, n * fixed);
+      else {
+        const given = outFor(req, table.dtype, n * fixed);
+        out = given ? given.fill(0) : allocLike(table.dtype, n * fixed); // missing keys read as zero
+      }
       if (run >= 0) rule.read(slabs, run, n * fixed, out, 0);
+      else if (runs) readRuns(rule, slabs, runs, fixed, out);
       else if (offsets && rule.readScattered) rule.readScattered(slabs, offsets, fixed, out);
       else {
         for (let i = 0; i < n; i++) {

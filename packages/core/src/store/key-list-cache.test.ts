@@ -5,6 +5,7 @@ const resolved = (n: number): ResolvedKeys => ({
   entries: Int32Array.from({ length: n }, (_, i) => i),
   width: 1,
   run: 0,
+  complete: true,
 });
 
 describe('KeyListCache', () => {

@@ -12,8 +12,16 @@ export interface ResolvedKeys {
    * so that the whole request is one run of `keys.length * width` values; -1 otherwise.
    */
   run: number;
+  /**
+   * When the entries form a few contiguous stretches (more than one, at most one per 32 keys on
+   * average): `(first key index, value offset, key count)` triples, in key order; see
+   * `findKeyRuns` in the handlers.
+   */
+  runs?: Int32Array | undefined;
   /** Value offset of each key, when they are scattered but all of `width` values. */
   offsets?: Int32Array | undefined;
+  /** True when every key is present (`entries[i] >= 0` for all i): a pull writes every value. */
+  complete: boolean;
 }
 
 const buffer = (globalThis as { Buffer?: typeof import('node:buffer').Buffer }).Buffer;
