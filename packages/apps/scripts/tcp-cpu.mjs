@@ -11,6 +11,7 @@
 // --into: pulls and pushPulls write their values into a buffer of the caller's (`{ into }`).
 // --first: push this one key before the list, as the bench's latency row does (key 42): the
 //   server's table then holds it first, and the list's keys form three runs of entries, not one.
+// PS_BUSY_POLL_US=0 turns busy polling off on both ends (the server inherits the environment).
 // Prints the median of 3 rounds: M keys/s, µs per request, CPU ms per request of the worker and
 // of the server (with the part spent in the kernel), the bytes the worker sent and received per request,
 // and the minor page faults per request of both (memory touched for the first time: fresh buffers).
@@ -27,7 +28,9 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 if (process.env.TCP_CPU_ROLE === 'server') {
   process.on('disconnect', () => process.exit(0)); // the parent went away
   // The parent asks for the server's pool counts at the end (builds that have a pool).
-  process.on('message', () => process.send?.({ pool: core.largeBufferPool?.stats ?? null }));
+  process.on('message', () =>
+    process.send?.({ pool: core.largeBufferPool?.stats ?? null, poll: core.BusyPoll?.shared.stats ?? null }),
+  );
   const [host, port] = (process.env.PS_SCHEDULER ?? '').split(':');
   const { node } = await createServer({
     transport: tcp(),
@@ -139,13 +142,19 @@ try {
       const timer = setTimeout(() => resolve(null), 5000);
       child.once('message', (m) => {
         clearTimeout(timer);
-        resolve(m.pool);
+        resolve(m);
       });
       child.send('stats');
     });
     console.log(
-      `largeBufferPool worker ${JSON.stringify(core.largeBufferPool.stats)} server ${JSON.stringify(server)}`,
+      `largeBufferPool worker ${JSON.stringify(core.largeBufferPool.stats)} server ${JSON.stringify(server?.pool ?? null)}`,
     );
+    // Busy polling (builds that have it): spins, events caught while spinning, pauses when crowded.
+    if (core.BusyPoll) {
+      console.log(
+        `busy poll worker ${JSON.stringify(core.BusyPoll.shared.stats)} server ${JSON.stringify(server?.poll ?? null)}`,
+      );
+    }
   }
   await node.finalize();
   await scheduler.terminated;

@@ -1,2 +1,0 @@
-import { BusyPoll } from '@ps/core';
-process.on('exit', () => console.error(`pid ${process.pid} busypoll ${JSON.stringify(BusyPoll.shared.stats)}`));
