@@ -23,18 +23,27 @@ function firstDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return -1;
 }
 
+/**
+ * A TCP scheduler for `numServers` servers and one worker, shut down after the test. A generous
+ * heartbeat timeout: a server inserting 1,000,000 new keys on a loaded machine can miss 2 s.
+ */
+async function startScheduler(numServers: number): Promise<Scheduler> {
+  const scheduler = await Scheduler.start({
+    transport: tcp(),
+    numServers,
+    numWorkers: 1,
+    heartbeatTimeoutMs: 60_000,
+    logger: quiet,
+  });
+  closers.push(() => scheduler.shutdown());
+  return scheduler;
+}
+
 describe('large frame buffers reused across requests (TCP, 2 server processes)', () => {
   it('gives exact sums over many large pushPulls and pulls, with and without into, and never changes an answer handed out', async () => {
     // A generous heartbeat timeout: servers inserting a million new keys on a loaded 2-core
     // machine may miss the default 2 s, and a server declared dead loses its keys (no replicas).
-    const scheduler = await Scheduler.start({
-      transport: tcp(),
-      numServers: 2,
-      numWorkers: 1,
-      heartbeatTimeoutMs: 60_000,
-      logger: quiet,
-    });
-    closers.push(() => scheduler.shutdown());
+    const scheduler = await startScheduler(2);
     const env = {
       PS_NUM_SERVERS: '2',
       PS_NUM_WORKERS: '1',
@@ -130,14 +139,7 @@ describe('large frame buffers reused across requests (TCP, 2 server processes)',
     // Key 42 is the server table's entry 0, so keys 0..99,999 resolve to entries 1..42, 0,
     // 43..99,999: three runs, which the handler works run by run into unzeroed answers taken
     // from its pool (written over by every earlier answer); a value it skipped would show.
-    const scheduler = await Scheduler.start({
-      transport: tcp(),
-      numServers: 1,
-      numWorkers: 1,
-      heartbeatTimeoutMs: 60_000,
-      logger: quiet,
-    });
-    closers.push(() => scheduler.shutdown());
+    const scheduler = await startScheduler(1);
     const server = spawnNode(script, {
       PS_NUM_SERVERS: '1',
       PS_NUM_WORKERS: '1',
@@ -192,14 +194,7 @@ describe('large frame buffers reused across requests (TCP, 2 server processes)',
     // the full socket while it answers the rest from reused buffers. (A deliberately early
     // release, before the send resolved, was not caught by this test on this machine either:
     // the order is kept by KVServer.respond, which releases in the send's resolution.)
-    const scheduler = await Scheduler.start({
-      transport: tcp(),
-      numServers: 1,
-      numWorkers: 1,
-      heartbeatTimeoutMs: 60_000,
-      logger: quiet,
-    });
-    closers.push(() => scheduler.shutdown());
+    const scheduler = await startScheduler(1);
     const at = { host: '127.0.0.1', port: scheduler.address.port };
     const w = spawnNode(poolWorker, {
       PS_ROLE: 'worker',

@@ -115,18 +115,22 @@ function insert(h: TableHandler, model: Model, dtype: ValDtype, order: number[])
   for (const k of order) exchange(h, model, dtype, 'push', BigUint64Array.of(BigInt(k)), k);
 }
 
+/** Pushes zeros of `width` values to key `k` alone: the table stores `k` as its next entry. */
+function pushKey(h: TableHandler, k: number, width: number): void {
+  h({
+    sender: 'w',
+    app: 0,
+    ts: 0,
+    push: true,
+    pull: false,
+    kv: { keys: BigUint64Array.of(BigInt(k)), vals: new Float32Array(width) },
+  });
+}
+
 describe('findKeyRuns', () => {
   const table = (order: number[], width = 1) => {
     const h = sumHandler();
-    for (const k of order)
-      h({
-        sender: 'w',
-        app: 0,
-        ts: 0,
-        push: true,
-        pull: false,
-        kv: { keys: BigUint64Array.of(BigInt(k)), vals: new Float32Array(width) },
-      });
+    for (const k of order) pushKey(h, k, width);
     return h.table;
   };
 
@@ -171,15 +175,7 @@ describe('findKeyRuns', () => {
 
   it('is undefined for a key of another width, and for scattered entries', () => {
     const h = sumHandler();
-    const push = (k: number, width: number) =>
-      h({
-        sender: 'w',
-        app: 0,
-        ts: 0,
-        push: true,
-        pull: false,
-        kv: { keys: BigUint64Array.of(BigInt(k)), vals: new Float32Array(width) },
-      });
+    const push = (k: number, width: number) => pushKey(h, k, width);
     for (let k = 0; k < 64; k++) push(k, k === 20 ? 2 : 1);
     expect(findKeyRuns(h.table, h.table.lookup(range(0, 64), false), 64, 1)).toBeUndefined();
     const s = table(Array.from({ length: 256 }, (_, i) => (i * 37) % 256));
