@@ -95,6 +95,7 @@ export {
   RequestMetrics,
   requestKind,
 } from './metrics/request-metrics.js';
+export { BusyPoll, type BusyPollStats, busyPollWindowMs, DEFAULT_BUSY_POLL_US } from './net/busy-poll.js';
 export { ClusterSecret, MIN_SECRET_BYTES, PROOF_BYTES } from './net/cluster-secret.js';
 export {
   type Admission,
@@ -132,7 +133,6 @@ export {
   INBOUND_BUDGET_EXEMPT_BYTES,
   InboundBudget,
 } from './net/inbound-budget.js';
-export { BusyPoll, type BusyPollStats, busyPollWindowMs, DEFAULT_BUSY_POLL_US } from './net/busy-poll.js';
 export {
   HELLO_MAX_BYTES,
   MessageLayer,
