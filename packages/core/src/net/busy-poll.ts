@@ -17,10 +17,6 @@ const CONTENDED_SHARE = 0.5;
  * CPU accounting is lumpy below a millisecond (a 0.3 ms busy loop measured 0.15–3 cores here).
  */
 const JUDGE_AFTER_MS = 10;
-/** Turns of the loop further apart than this (ms) were not polling: the process ran elsewhere. */
-const TURN_GAP_MS = 0.05;
-/** A spin ends at the latest this many windows of wall time after the last event. */
-const MAX_WINDOWS = 20;
 /** How long a crowded-out process leaves the cores to others before it may spin again, in ms. */
 const CONTENDED_PAUSE_MS = 50;
 
@@ -50,9 +46,7 @@ export interface BusyPollStats {
  * Busy polling of the event loop, the user-space form of Linux's `SO_BUSY_POLL` and of the
  * poll-mode loops of RDMA and DPDK stacks: after a frame is sent or received, the process keeps its
  * event loop turning (a `setImmediate` chain, so libuv polls its sockets with a zero timeout)
- * until it has polled for a window of `windowUs` with no event, instead of sleeping in `epoll_wait`
- * and being woken by the kernel. Only polling counts toward the window: time the process was
- * descheduled (a core taken by another thread) does not, up to 20 windows of wall time.
+ * for a window of `windowUs`, instead of sleeping in `epoll_wait` and being woken by the kernel.
  * On a virtual machine a sleeping core's wake-up costs tens of µs on each end of a round trip
  * (measured here: a 1-byte `node:net` ping-pong 71–93 µs median sleeping, 14–18 µs with both ends
  * polling; docs/benchmarks.md, "Busy polling"), which bounds every small request with one in
@@ -70,12 +64,8 @@ export class BusyPoll {
 
   private readonly counts: BusyPollStats = { spins: 0, caught: 0, crowded: 0 };
   private spinning = false;
-  /** The window of the current spin, ms. */
-  private windowMs = 0;
-  /** Time (ms) the loop spent polling since the last event: turns that followed each other closely. */
-  private polledMs = 0;
-  /** When the loop last turned (ms, `performance.now`). */
-  private lastTurn = 0;
+  /** The spin ends at this time (ms, `performance.now`), unless another event moves it. */
+  private deadline = 0;
   private lastEvent = Number.NEGATIVE_INFINITY;
   /** Bit i: the gap before the i-th latest event was shorter than the window. */
   private recent = 0;
@@ -110,16 +100,13 @@ export class BusyPoll {
     this.recent = ((this.recent << 1) | short) & HISTORY_MASK;
     if (this.spinning) {
       this.counts.caught++;
-      this.polledMs = 0;
-      if (windowMs > this.windowMs) this.windowMs = windowMs;
+      if (t + windowMs > this.deadline) this.deadline = t + windowMs;
       return;
     }
     if (t < this.pausedUntil || popcount8(this.recent) < HISTORY / 2) return;
     this.spinning = true;
     this.counts.spins++;
-    this.windowMs = windowMs;
-    this.polledMs = 0;
-    this.lastTurn = t;
+    this.deadline = t + windowMs;
     this.spinStart = t;
     this.spinCpu = cpuMicros?.() ?? 0;
     schedule(this.step);
@@ -127,12 +114,7 @@ export class BusyPoll {
 
   private turn(): void {
     const t = now();
-    const gap = t - this.lastTurn;
-    this.lastTurn = t;
-    // Only polling counts toward the window: a turn that came late (the process was descheduled,
-    // or busy with other work) does not, so a core taken away for a while does not end the spin.
-    if (gap <= TURN_GAP_MS) this.polledMs += gap;
-    if (this.polledMs < this.windowMs && t - this.lastEvent < MAX_WINDOWS * this.windowMs) {
+    if (t < this.deadline) {
       schedule!(this.step);
       return;
     }
