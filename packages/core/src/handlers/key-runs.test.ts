@@ -4,6 +4,7 @@ import type { KVRequest } from '../kv-server.js';
 import type { KVPairs, ValArray, ValDtype } from '../wire/kv-pairs.js';
 import { largeBufferPool } from '../wire/large-buffer-pool.js';
 import { assignHandler } from './assign-handler.js';
+import { pushRequest } from './handler-requests.test-util.js';
 import { findKeyRuns, KEYS_PER_RUN } from './key-runs.js';
 import { sumHandler } from './sum-handler.js';
 import { type TableHandler, tableHandler } from './table-handler.js';
@@ -117,14 +118,7 @@ function insert(h: TableHandler, model: Model, dtype: ValDtype, order: number[])
 
 /** Pushes zeros of `width` values to key `k` alone: the table stores `k` as its next entry. */
 function pushKey(h: TableHandler, k: number, width: number): void {
-  h({
-    sender: 'w',
-    app: 0,
-    ts: 0,
-    push: true,
-    pull: false,
-    kv: { keys: BigUint64Array.of(BigInt(k)), vals: new Float32Array(width) },
-  });
+  h(pushRequest(BigUint64Array.of(BigInt(k)), new Float32Array(width)));
 }
 
 describe('findKeyRuns', () => {
