@@ -32,10 +32,10 @@ export interface TcpChannelOptions {
 /**
  * One TCP (or TLS) connection as a `FrameChannel`: frames are a u32 little-endian length
  * and the frame's bytes. Reads go through a {@link FrameReader} holding the channel's limit and
- * the node's inbound budget (the socket is paused while a large frame waits for budget). The
- * frames sent in one tick leave in one write (`WriteBatch`: small frames copied together,
- * large segments as views), and queue behind the socket's high-water mark; a send resolves once
- * the kernel took the frame's last byte.
+ * the node's inbound budget (the socket is paused while a large frame waits for budget). A
+ * tick's first frame on an idle socket leaves at once and the frames after it in one write
+ * (`WriteBatch`: small frames copied together, large segments as views); they queue behind the
+ * socket's high-water mark; a send resolves once the kernel took the frame's last byte.
  */
 export class TcpChannel implements FrameChannel, DirectReadSink {
   readonly source: string;
@@ -50,7 +50,7 @@ export class TcpChannel implements FrameChannel, DirectReadSink {
   };
   private readonly reader: FrameReader;
   private readonly queue: QueuedFrame[] = [];
-  /** Frames sent in this tick, written together on the next (see WriteBatch). */
+  /** Frames sent in this tick after its first, written together on the next (see WriteBatch). */
   private readonly batch: WriteBatch;
   private queued = 0;
   private ended = false;

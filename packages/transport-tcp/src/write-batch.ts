@@ -14,15 +14,22 @@ export interface BatchedFrame {
 export const BATCH_BYTES = 64 * 1024;
 
 /**
- * The frames a channel sends within one tick, written together: the first frame schedules a
- * flush on `process.nextTick`, and every frame sent before it runs joins the same write (laid
- * out by {@link coalesceFrames}: small frames copied into one buffer, large segments passed as
- * views). A request loop with several requests in flight, or a server answering the requests of
- * one read, so makes one system call where it made one per frame, and a lone small frame is one
- * `write` instead of a corked `writev` of its prefix and parts. Once the frames held reach
- * {@link BATCH_BYTES} they are written at once, so a burst of sends in one tick meets the socket's
- * backpressure after at most that many bytes held.
- * Each frame's send settles when the write holding its last byte completes (or fails).
+ * The frames a channel sends within one tick, written together. The first frame of a tick on an
+ * idle socket (nothing of an earlier write still buffered) is written at once; every frame sent
+ * after it in the same tick joins one write on `process.nextTick` (laid out by
+ * {@link coalesceFrames}: small frames copied into one buffer, large segments passed as views).
+ * A socket that still holds bytes batches from the tick's first frame on.
+ *
+ * Writing the first frame at once breaks the convoy of batches: with a whole tick's frames in
+ * one write, a worker with 8 requests in flight and its server passed the 8 back and forth as one
+ * block, each end idle while the other worked through it (both 60% idle, push of 1,000 keys x8);
+ * with the first frame out at once, the peer starts on it while this end handles the rest
+ * (docs/benchmarks.md, "TCP: what each change bought", item 19). A request loop with several
+ * requests in flight, or a server answering the requests of one read, still makes two system
+ * calls a tick where it made one per frame. Once the frames held reach {@link BATCH_BYTES} they
+ * are written at once, so a burst of sends in one tick meets the socket's backpressure after at
+ * most that many bytes held. Each frame's send settles when the write holding its last byte
+ * completes (or fails).
  */
 export class WriteBatch {
   private frames: BatchedFrame[] = [];
@@ -43,15 +50,22 @@ export class WriteBatch {
     return this.bytes;
   }
 
-  /** Holds `frame` for this tick's write (writes at once past {@link BATCH_BYTES}). */
+  /**
+   * Writes `frame` at once when it is the tick's first and the socket holds nothing unwritten,
+   * else holds it for the tick's write (written at once past {@link BATCH_BYTES}).
+   */
   add(frame: BatchedFrame): void {
     this.frames.push(frame);
     this.bytes += 4 + frame.len;
-    if (this.bytes >= Math.max(BATCH_BYTES, this.socket.writableHighWaterMark)) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(this.tick);
+    if (this.bytes >= Math.max(BATCH_BYTES, this.socket.writableHighWaterMark)) {
+      this.flush();
+      return;
     }
+    if (this.scheduled) return;
+    // The frames after this one in the tick wait for the flush on the next tick.
+    this.scheduled = true;
+    process.nextTick(this.tick);
+    if (this.frames.length === 1 && this.socket.writableLength === 0) this.flush();
   }
 
   private readonly tick = (): void => {
