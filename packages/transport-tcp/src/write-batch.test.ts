@@ -48,7 +48,7 @@ describe('WriteBatch', () => {
     reject: (e) => settled.push(`${name} ${e.code}`),
   });
 
-  it('writes a tick\'s first frame at once and the rest of the tick with one write, in order', async () => {
+  it("writes a tick's first frame at once and the rest of the tick with one write, in order", async () => {
     const p = await pair();
     open.push(p);
     const writes = recordWrites(p.client);
@@ -73,7 +73,7 @@ describe('WriteBatch', () => {
     expect(settled.at(-1)).toBe('f8 ok');
   });
 
-  it('holds even a tick\'s first frame while the socket has bytes not yet written', async () => {
+  it("holds even a tick's first frame while the socket has bytes not yet written", async () => {
     const p = await pair();
     open.push(p);
     const batch = new WriteBatch(p.client, failed);
