@@ -24,10 +24,14 @@ export function resultsMarkdown(
     '',
     '### Ceilings of this machine (same run)',
     '',
-    '| ceiling | median | min | max | runs |',
-    '| --- | --- | --- | --- | --- |',
+    "A round trip's p99 is the tail of a raw 1-byte `node:net` ping-pong in the same run: what the",
+    "machine alone puts in the tail of the 1-key pushPull's round trip below.",
+    '',
+    '| ceiling | median | p99 | min | max | runs |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...ceilings.map(
-      (c) => `| ${c.name} | ${fmt(c.median)} ${c.unit} | ${fmt(c.min)} | ${fmt(c.max)} | ${c.runs} |`,
+      (c) =>
+        `| ${c.name} | ${fmt(c.median)} ${c.unit} | ${c.p99 === undefined ? '' : fmt(c.p99)} | ${fmt(c.min)} | ${fmt(c.max)} | ${c.runs} |`,
     ),
     '',
     '### Latency: 1-key pushPull round trip',
