@@ -60,6 +60,62 @@ describe('BusyPoll', () => {
   });
 });
 
+/** Keeps `p` spinning with dense events until it has spun for `ms` of wall time or paused (bounded). */
+async function spinFor(p: BusyPoll, windowMs: number, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  const crowded = p.stats.crowded;
+  for (let i = 0; i < 100_000 && performance.now() < end && p.stats.crowded === crowded; i++) {
+    p.kick(windowMs);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('BusyPoll under contention', () => {
+  it('pauses for 50 ms once its spins got under half a core, then spins again', async () => {
+    // The process's CPU time as this poller reads it: a quarter of the wall time passing, as if
+    // other processes held the core for the rest.
+    const t0 = performance.now();
+    const p = new BusyPoll(() => ((performance.now() - t0) * 1000) / 4);
+    const windowMs = 1;
+    await spinFor(p, windowMs, 2000);
+    expect(p.stats.crowded).toBe(1);
+    // The judgment ended the spin, and the poller is paused: dense events start none.
+    const judgedAt = performance.now();
+    const spins = p.stats.spins;
+    expect(p.active).toBe(false);
+    for (let i = 0; i < 20; i++) p.kick(windowMs);
+    // (Unless this process itself was held off its core for most of the 50 ms pause.)
+    if (performance.now() - judgedAt < 40) {
+      expect(p.active).toBe(false);
+      expect(p.stats.spins).toBe(spins);
+    }
+    // Once the pause is over, dense events spin again.
+    await until(() => {
+      for (let i = 0; i < 8; i++) p.kick(windowMs);
+      return p.stats.spins > spins;
+    }, 2000);
+    await until(() => !p.active);
+  });
+
+  it('does not pause while its spins get the core', async () => {
+    // The CPU time keeps pace with the wall time: a core of its own.
+    const t0 = performance.now();
+    const p = new BusyPoll(() => (performance.now() - t0) * 1000);
+    await spinFor(p, 1, 60);
+    await until(() => !p.active);
+    expect(p.stats.spins).toBeGreaterThan(0);
+    expect(p.stats.crowded).toBe(0);
+  });
+
+  it('never judges a share without a CPU reading (a browser)', async () => {
+    const p = new BusyPoll(null);
+    await spinFor(p, 1, 60);
+    await until(() => !p.active);
+    expect(p.stats.spins).toBeGreaterThan(0);
+    expect(p.stats.crowded).toBe(0);
+  });
+});
+
 describe('busyPollWindowMs', () => {
   const saved = process.env.PS_BUSY_POLL_US;
   afterEach(() => {

@@ -24,7 +24,7 @@ const CONTENDED_PAUSE_MS = 50;
 const now: () => number = performance.now.bind(performance);
 const schedule: ((f: () => void) => unknown) | undefined =
   typeof globalThis.setImmediate === 'function' ? globalThis.setImmediate.bind(globalThis) : undefined;
-const cpuMicros: (() => number) | undefined =
+const processCpuMicros: (() => number) | undefined =
   typeof process !== 'undefined' && typeof process.cpuUsage === 'function'
     ? () => {
         const u = process.cpuUsage();
@@ -77,6 +77,12 @@ export class BusyPoll {
   private spunCpuMs = 0;
   private readonly step = (): void => this.turn();
 
+  /**
+   * @param cpuMicros the process's CPU time so far, in µs (default `process.cpuUsage`, user plus
+   *   system; `null` in a browser, where crowding is never judged). A test passes its own reading.
+   */
+  constructor(private readonly cpuMicros: (() => number) | null = processCpuMicros ?? null) {}
+
   /** Counts since the process started (see {@link BusyPollStats}). */
   get stats(): Readonly<BusyPollStats> {
     return this.counts;
@@ -108,7 +114,7 @@ export class BusyPoll {
     this.counts.spins++;
     this.deadline = t + windowMs;
     this.spinStart = t;
-    this.spinCpu = cpuMicros?.() ?? 0;
+    this.spinCpu = this.cpuMicros?.() ?? 0;
     schedule(this.step);
   }
 
@@ -121,9 +127,9 @@ export class BusyPoll {
     this.spinning = false;
     // The window passed empty: a long gap.
     this.recent = (this.recent << 1) & HISTORY_MASK;
-    if (cpuMicros === undefined) return;
+    if (this.cpuMicros === null) return;
     this.spunMs += t - this.spinStart;
-    this.spunCpuMs += (cpuMicros() - this.spinCpu) / 1000;
+    this.spunCpuMs += (this.cpuMicros() - this.spinCpu) / 1000;
     if (this.spunMs < JUDGE_AFTER_MS) return;
     if (this.spunCpuMs < CONTENDED_SHARE * this.spunMs) {
       this.counts.crowded++;
