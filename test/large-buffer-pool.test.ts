@@ -41,8 +41,7 @@ async function startScheduler(numServers: number): Promise<Scheduler> {
 
 describe('large frame buffers reused across requests (TCP, 2 server processes)', () => {
   it('gives exact sums over many large pushPulls and pulls, with and without into, and never changes an answer handed out', async () => {
-    // A generous heartbeat timeout: servers inserting a million new keys on a loaded 2-core
-    // machine may miss the default 2 s, and a server declared dead loses its keys (no replicas).
+    // A server declared dead would lose its keys (no replicas): see startScheduler's timeout.
     const scheduler = await startScheduler(2);
     const env = {
       PS_NUM_SERVERS: '2',

@@ -25,8 +25,8 @@ export const BATCH_BYTES = 64 * 1024;
  * block, each end idle while the other worked through it (both 60% idle, push of 1,000 keys x8);
  * with the first frame out at once, the peer starts on it while this end handles the rest
  * (docs/benchmarks.md, "TCP: what each change bought", item 19). A request loop with several
- * requests in flight, or a server answering the requests of one read, still makes two system
- * calls a tick where it made one per frame. Once the frames held reach {@link BATCH_BYTES} they
+ * requests in flight, or a server answering the requests of one read, makes two system calls
+ * a tick (the first frame, then the rest), not one per frame. Once the frames held reach {@link BATCH_BYTES} they
  * are written at once, so a burst of sends in one tick meets the socket's backpressure after at
  * most that many bytes held. Each frame's send settles when the write holding its last byte
  * completes (or fails).
@@ -62,10 +62,11 @@ export class WriteBatch {
       return;
     }
     if (this.scheduled) return;
-    // The frames after this one in the tick wait for the flush on the next tick.
+    // Not scheduled: nothing is held but this frame, the tick's first. It goes now on an idle
+    // socket; the frames after it in the tick wait for the flush on the next tick.
     this.scheduled = true;
     process.nextTick(this.tick);
-    if (this.frames.length === 1 && this.socket.writableLength === 0) this.flush();
+    if (this.socket.writableLength === 0) this.flush();
   }
 
   private readonly tick = (): void => {

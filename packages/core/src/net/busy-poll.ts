@@ -54,9 +54,10 @@ export interface BusyPollStats {
  *
  * It spends CPU only where traffic is dense: a spin starts only when at least 4 of the last 8 gaps
  * between network events were shorter than the window (a spin that ends empty counts as a long
- * gap), and spinning that got less than half a core for its wall time, judged over every 10 ms of
- * it (other processes want the CPU: more processes than cores), pauses for 50 ms. One per process, shared by every layer in
- * it ({@link BusyPoll.shared}); where `setImmediate` does not exist (a browser) it never spins.
+ * gap), and spinning that got less than half a core for its wall time, judged over every 10 ms
+ * of it (other processes want the CPU: more processes than cores), pauses for 50 ms. One per
+ * process, shared by every layer in it ({@link BusyPoll.shared}); where `setImmediate` does not
+ * exist (a browser) it never spins.
  */
 export class BusyPoll {
   /** The process's one poller. */
