@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   for (const kind of kinds) {
     const c = await openBenchCluster(kind, script);
     try {
-      if (o.latency) add(await measureLatency(c, quick ? 300 : 1000, rtt.median, quick ? 1000 : 3000));
+      if (o.latency) add(await measureLatency(c, quick ? 300 : 10_000, rtt.median, quick ? 1000 : 10_000));
       const ceiling = crossesWire(kind)
         ? { gbps: stream.median, name: stream.name, wire: true }
         : { gbps: memcpy.median, name: memcpy.name, wire: false };

@@ -118,15 +118,17 @@ export async function measureThroughput(
 }
 
 /**
- * A 1-key pushPull round trip, `rounds` times after `warmup` rounds (default 3,000: V8 compiles
- * the request path's functions over the first thousands; 500 measured that compilation, about
- * 40 µs a round in process): median and p99 in µs.
+ * A 1-key pushPull round trip, `rounds` times after `warmup` rounds: median and p99 in µs. The
+ * bench warms up 10,000 rounds: V8 compiles the request path's functions over the first
+ * thousands (500 rounds measured that compilation, about 40 µs a round in process), and over TCP
+ * the first 4,000–5,000 rounds of a fresh pair of processes have a p99 of 0.5–3 ms, with busy
+ * polling on or off, where later ones have 0.06–0.35 ms (docs/benchmarks.md, "What is measured").
  */
 export async function measureLatency(
   c: BenchCluster,
   rounds: number,
   ceilingUs: number,
-  warmup = 3000,
+  warmup = 10_000,
 ): Promise<LatencyRow> {
   const kv = { keys: new BigUint64Array([42n]), vals: new Float32Array([1]) };
   const { worker } = c;
