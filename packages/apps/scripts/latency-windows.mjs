@@ -59,7 +59,8 @@ try {
   const at = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const all = samples.slice().sort();
   const windows = [];
-  for (let i = 0; i + WINDOW <= rounds; i += WINDOW) windows.push(at(samples.slice(i, i + WINDOW).sort(), 0.99));
+  for (let i = 0; i + WINDOW <= rounds; i += WINDOW)
+    windows.push(at(samples.slice(i, i + WINDOW).sort(), 0.99));
   const over = (us) => samples.filter((x) => x > us).length;
   const server = await new Promise((resolve) => {
     const timer = setTimeout(() => resolve(null), 5000);
