@@ -5,6 +5,7 @@ import { PsError, PsErrorCode } from './errors.js';
 import { releaseAnswerFrames } from './internal/release-answer-frames.js';
 import type { ClusterView } from './membership/cluster-view.js';
 import { RequestMetrics } from './metrics/request-metrics.js';
+import { BusyPoll } from './net/busy-poll.js';
 import { DEFAULT_RESEND_TIMING, ResendTable, type ResendTiming } from './net/resend-table.js';
 import type { PsNode } from './ps-node.js';
 import type { RangeAnswer } from './range/range-answer.js';
@@ -500,6 +501,7 @@ export class KVWorker<V extends ValArray = ValArray> {
     this.issuing = undefined;
     this.keysTag = -1;
     this.pending.set(ts, t);
+    BusyPoll.shared.awaiting(1);
     if (this.held.length === 0 && this.ready(t)) this.send(t);
     else this.held.push(t);
     return ts;
@@ -900,6 +902,7 @@ export class KVWorker<V extends ValArray = ValArray> {
   /** Records a task's end, hands its outcome to its waiters (or keeps it), and releases held tasks. */
   private finish(ts: number, p: Task, outcome: Outcome): void {
     this.pending.delete(ts);
+    BusyPoll.shared.awaiting(-1);
     for (const s of p.slices) if (!s.done) this.resends.delete(s);
     if (ts === this.doneBelow) {
       this.doneBelow++;

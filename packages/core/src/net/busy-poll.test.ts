@@ -60,6 +60,35 @@ describe('BusyPoll', () => {
   });
 });
 
+describe('BusyPoll with requests awaited', () => {
+  it('spins while at most one request is awaited, never while more are, and stops a spin when a second is issued', async () => {
+    const p = new BusyPoll(null);
+    const windowMs = 1000;
+    // One request awaited (a loop with one in flight): dense events start a spin.
+    p.awaiting(1);
+    for (let i = 0; i < 8; i++) p.kick(windowMs);
+    expect(p.active).toBe(true);
+    expect(p.stats.spins).toBe(1);
+    // A second request: the spin ends at its next turn, long before its window of 1 s.
+    p.awaiting(1);
+    const t0 = performance.now();
+    await until(() => !p.active);
+    expect(performance.now() - t0).toBeLessThan(windowMs / 2);
+    // Dense events with two awaited start no spin.
+    for (let i = 0; i < 20; i++) p.kick(windowMs);
+    expect(p.active).toBe(false);
+    expect(p.stats.spins).toBe(1);
+    // Back to one: spinning again.
+    p.awaiting(-1);
+    for (let i = 0; i < 8; i++) p.kick(windowMs);
+    expect(p.active).toBe(true);
+    expect(p.stats.spins).toBe(2);
+    p.awaiting(1);
+    await until(() => !p.active);
+    expect(p.awaitedRequests).toBe(2);
+  });
+});
+
 /** Keeps `p` spinning with dense events until it has spun for `ms` of wall time or paused (bounded). */
 async function spinFor(p: BusyPoll, windowMs: number, ms: number): Promise<void> {
   const end = performance.now() + ms;

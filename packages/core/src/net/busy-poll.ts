@@ -55,9 +55,13 @@ export interface BusyPollStats {
  * It spends CPU only where traffic is dense: a spin starts only when at least 4 of the last 8 gaps
  * between network events were shorter than the window (a spin that ends empty counts as a long
  * gap), and spinning that got less than half a core for its wall time, judged over every 10 ms
- * of it (other processes want the CPU: more processes than cores), pauses for 50 ms. One per
- * process, shared by every layer in it ({@link BusyPoll.shared}); where `setImmediate` does not
- * exist (a browser) it never spins.
+ * of it (other processes want the CPU: more processes than cores), pauses for 50 ms. Nor does it
+ * spin while this process's workers await more than one request ({@link BusyPoll.awaiting}):
+ * then answers arrive back to back, a loop that sleeps reads several in one wake-up and writes
+ * the requests they release in one batch, where a spinning loop takes each alone, with a read and
+ * a write system call apiece (1,000-key pulls, pushes and pushPulls with 8 in flight ran 1.17–1.23
+ * times faster so, medians of 11 interleaved pairs; docs/benchmarks.md, item 20). One per process, shared by every layer in it
+ * ({@link BusyPoll.shared}); where `setImmediate` does not exist (a browser) it never spins.
  */
 export class BusyPoll {
   /** The process's one poller. */
@@ -76,6 +80,8 @@ export class BusyPoll {
   /** Wall and CPU time (ms) of the spins since the share was last judged. */
   private spunMs = 0;
   private spunCpuMs = 0;
+  /** Requests this process's workers have issued and not yet seen finish. */
+  private awaited = 0;
   private readonly step = (): void => this.turn();
 
   /**
@@ -89,9 +95,23 @@ export class BusyPoll {
     return this.counts;
   }
 
+  /** Requests this process's workers await now (issued, not yet finished). */
+  get awaitedRequests(): number {
+    return this.awaited;
+  }
+
   /** Whether the loop is being kept turning now. */
   get active(): boolean {
     return this.spinning;
+  }
+
+  /**
+   * A worker in this process issued a request (`+1`) or saw one finish (`-1`). While more than
+   * one is awaited, the process does not spin: their answers arrive back to back and a sleeping
+   * loop reads several at a time, where a spinning one takes each alone.
+   */
+  awaiting(delta: 1 | -1): void {
+    this.awaited += delta;
   }
 
   /**
@@ -110,7 +130,7 @@ export class BusyPoll {
       if (t + windowMs > this.deadline) this.deadline = t + windowMs;
       return;
     }
-    if (t < this.pausedUntil || popcount8(this.recent) < HISTORY / 2) return;
+    if (t < this.pausedUntil || this.awaited > 1 || popcount8(this.recent) < HISTORY / 2) return;
     this.spinning = true;
     this.counts.spins++;
     this.deadline = t + windowMs;
@@ -120,6 +140,11 @@ export class BusyPoll {
   }
 
   private turn(): void {
+    if (this.awaited > 1) {
+      // Several answers are on their way: stop without judging the spin or counting a gap.
+      this.spinning = false;
+      return;
+    }
     const t = now();
     if (t < this.deadline) {
       schedule!(this.step);
