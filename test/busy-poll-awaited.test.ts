@@ -57,7 +57,12 @@ describe('requests awaited by the busy poller', () => {
     const keys = BigUint64Array.of(1n, 2n);
     const ts = [worker.pull(keys), worker.pull(keys)];
     expect(BusyPoll.shared.awaitedRequests).toBe(base + 2);
-    const outcomes = ts.map((t) => worker.wait(t).then(() => 'answered', (err: unknown) => err));
+    const outcomes = ts.map((t) =>
+      worker.wait(t).then(
+        () => 'answered',
+        (err: unknown) => err,
+      ),
+    );
     await node.close();
     for (const o of await Promise.all(outcomes)) {
       // Either the answer beat the close, or the request failed with a PsError.
