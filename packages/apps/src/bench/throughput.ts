@@ -121,8 +121,8 @@ export async function measureThroughput(
  * A 1-key pushPull round trip, `rounds` times after `warmup` rounds: median and p99 in µs. The
  * bench warms up 10,000 rounds: V8 compiles the request path's functions over the first
  * thousands (500 rounds measured that compilation, about 40 µs a round in process), and over TCP
- * the first 4,000–5,000 rounds of a fresh pair of processes have a p99 of 0.5–3 ms, with busy
- * polling on or off, where later ones have 0.06–0.35 ms (docs/benchmarks.md, "What is measured").
+ * the first 3,000 round trips of a fresh cluster have a p99 of 1.1–3.6 ms, with busy polling on
+ * or off, and those after the 4,000th 0.07–0.41 ms (docs/benchmarks.md, "What is measured").
  */
 export async function measureLatency(
   c: BenchCluster,

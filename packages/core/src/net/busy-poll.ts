@@ -60,8 +60,9 @@ export interface BusyPollStats {
  * then answers arrive back to back, a loop that sleeps reads several in one wake-up and writes
  * the requests they release in one batch, where a spinning loop takes each alone, with a read and
  * a write system call apiece (1,000-key pulls, pushes and pushPulls with 8 in flight ran 1.17–1.23
- * times faster so, medians of 11 interleaved pairs; docs/benchmarks.md, item 20). One per process, shared by every layer in it
- * ({@link BusyPoll.shared}); where `setImmediate` does not exist (a browser) it never spins.
+ * times faster so, medians of 11 interleaved pairs; docs/benchmarks.md, item 20). One per
+ * process, shared by every layer in it ({@link BusyPoll.shared}); where `setImmediate` does not
+ * exist (a browser) it never spins.
  */
 export class BusyPoll {
   /** The process's one poller. */
