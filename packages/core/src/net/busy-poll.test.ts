@@ -89,13 +89,22 @@ describe('BusyPoll with requests awaited', () => {
   });
 });
 
-/** Keeps `p` spinning with dense events until it has spun for `ms` of wall time or paused (bounded). */
+/**
+ * Runs spins of `p` until it was judged crowded out or `ms` of wall time passed (bounded): dense
+ * events for three windows start a spin and keep it turning, then none, so that a window passes
+ * empty and the spin ends. A share is judged only when a spin ends, once the spins since the last
+ * judgment add up to 10 ms; events that never stop would keep one spin going without a judgment.
+ */
 async function spinFor(p: BusyPoll, windowMs: number, ms: number): Promise<void> {
   const end = performance.now() + ms;
   const crowded = p.stats.crowded;
-  for (let i = 0; i < 100_000 && performance.now() < end && p.stats.crowded === crowded; i++) {
-    p.kick(windowMs);
-    await new Promise((r) => setImmediate(r));
+  for (let round = 0; round < 1000 && performance.now() < end && p.stats.crowded === crowded; round++) {
+    const burstEnd = performance.now() + 3 * windowMs;
+    for (let i = 0; i < 100_000 && performance.now() < burstEnd; i++) {
+      p.kick(windowMs);
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => !p.active);
   }
 }
 
