@@ -3,6 +3,7 @@ import { type Consistency, delayOf, eventual } from './consistency/consistency.j
 import type { TaskEvent } from './consistency/task-event.js';
 import { PsError, PsErrorCode } from './errors.js';
 import { releaseAnswerFrames } from './internal/release-answer-frames.js';
+import { TimestampTable } from './internal/timestamp-table.js';
 import type { ClusterView } from './membership/cluster-view.js';
 import { RequestMetrics } from './metrics/request-metrics.js';
 import { BusyPoll } from './net/busy-poll.js';
@@ -96,6 +97,8 @@ interface Slice {
   task: Task;
   /** Index in `task.slices` (`meta.part`). */
   index: number;
+  /** This worker's number for the slice, unique and increasing (the resend table's key). */
+  id: number;
   /** A range pull's part: the key ranges this server owns, and its answer once it came. */
   ranges?: KeyRange[];
   answer?: RangeAnswer;
@@ -210,7 +213,10 @@ export class KVWorker<V extends ValArray = ValArray> {
   /** Requests sent by kind, and their durations from send to answer (read by metrics collectors). */
   readonly requestMetrics = new RequestMetrics();
   private nextTs = 0;
-  private readonly pending = new Map<number, Task>();
+  /** Unfinished tasks by timestamp (not a Map: see `TimestampTable`). */
+  private readonly pending = new TimestampTable<Task>();
+  /** The id of the last slice cut (`Slice.id`). */
+  private lastSliceId = 0;
   /** Issued tasks not yet sent, in timestamp order. */
   private held: Task[] = [];
   /** Every task below this timestamp has finished. */
@@ -218,7 +224,7 @@ export class KVWorker<V extends ValArray = ValArray> {
   /** Finished tasks at or above `doneBelow`. */
   private readonly doneAbove = new Set<number>();
   /** Finished requests whose outcome nobody has collected yet (pulls, and failures). */
-  private readonly finished = new Map<number, Outcome>();
+  private readonly finished = new TimestampTable<Outcome>();
   private readonly sub: Subscription;
   private readonly validated = new ValidatedKeys();
   /** The tag `validated` gave the keys of the request being issued (-1: a short list). */
@@ -251,6 +257,7 @@ export class KVWorker<V extends ValArray = ValArray> {
       opts.resend ?? DEFAULT_RESEND_TIMING,
       (slice) => this.resendSlice(slice),
       (slice, waited, peer) => this.expire(slice, waited, peer),
+      (slice) => slice.id,
     );
     this.events$ = this.eventsSubject.asObservable();
     this.links = node.links$.subscribe((ev) => {
@@ -281,7 +288,7 @@ export class KVWorker<V extends ValArray = ValArray> {
   private onView(view: ClusterView): void {
     const dead = new Set(view.dead);
     const version = view.ring.version;
-    for (const t of [...this.pending.values()]) {
+    for (const t of this.pending.values()) {
       if (!t.sent) continue;
       const stale: number[] = [];
       for (let i = 0; i < t.slices.length; i++) {
@@ -623,6 +630,7 @@ export class KVWorker<V extends ValArray = ValArray> {
         ring: ring.version,
         task: t,
         index: t.slices.length,
+        id: ++this.lastSliceId,
       });
       t.remaining++;
     }
@@ -661,6 +669,7 @@ export class KVWorker<V extends ValArray = ValArray> {
         ring: ring.version,
         task: t,
         index: t.slices.length,
+        id: ++this.lastSliceId,
         ranges: parts,
       });
       t.remaining++;
@@ -932,7 +941,7 @@ export class KVWorker<V extends ValArray = ValArray> {
   }
 
   private failAll(error: PsError): void {
-    for (const ts of [...this.pending.keys()]) this.fail(ts, error);
+    for (const ts of this.pending.keys()) this.fail(ts, error);
     this.resends.close();
     this.links.unsubscribe();
     this.sub.unsubscribe();

@@ -6,21 +6,28 @@ afterEach(() => {
   for (const t of tables.splice(0)) t.close();
 });
 
-function table(intervalMs = 100, maxIntervalMs = 400) {
+/** The two storages: a Map by key, and a TimestampTable by `idOf(key)` (here the letter's code). */
+const STORAGES = [
+  ['by key', undefined],
+  ['by id', (k: string) => k.charCodeAt(0)],
+] as const;
+
+function table(idOf: ((k: string) => number) | undefined, intervalMs = 100, maxIntervalMs = 400) {
   const resent: [string, number][] = [];
   const expired: [string, number, string][] = [];
   const t = new ResendTable<string>(
     { intervalMs, maxIntervalMs },
     (k, a) => resent.push([k, a]),
     (k, w, p) => expired.push([k, w, p]),
+    idOf,
   );
   tables.push(t);
   return { t, resent, expired };
 }
 
-describe('ResendTable', () => {
+describe.each(STORAGES)('ResendTable, entries %s', (_name, idOf) => {
   it('resends after the interval, doubling up to the maximum, until the deadline, then expires once', () => {
-    const { t, resent, expired } = table();
+    const { t, resent, expired } = table(idOf);
     t.add('a', 'server-1', 1_000, 0);
     t.tick(99);
     expect(resent).toEqual([]);
@@ -41,7 +48,7 @@ describe('ResendTable', () => {
   });
 
   it('resends every request to a peer at once when its connection is back, and forgets answered ones', () => {
-    const { t, resent } = table();
+    const { t, resent } = table(idOf);
     t.add('a', 'server-1', Number.POSITIVE_INFINITY, 0);
     t.add('b', 'server-2', Number.POSITIVE_INFINITY, 0);
     t.add('c', 'server-1', Number.POSITIVE_INFINITY, 0);
@@ -55,7 +62,7 @@ describe('ResendTable', () => {
   });
 
   it('keeps the backoff and the earlier deadline when a request is sent again', () => {
-    const { t, resent, expired } = table();
+    const { t, resent, expired } = table(idOf);
     t.add('a', 'server-1', 500, 0);
     t.tick(100);
     t.add('a', 'server-3', 10_000, 100); // resent elsewhere: same entry, earlier deadline kept

@@ -1,3 +1,5 @@
+import { TimestampTable } from '../internal/timestamp-table.js';
+
 /** Timing of a `ResendTable`, in ms. */
 export interface ResendTiming {
   /** First resend this long after a send with no answer; each later one waits twice as long. */
@@ -9,7 +11,8 @@ export interface ResendTiming {
 /** Default timing: first resend after 2 s, then 4 s, 8 s, 8 s, ... */
 export const DEFAULT_RESEND_TIMING: ResendTiming = { intervalMs: 2_000, maxIntervalMs: 8_000 };
 
-interface Entry {
+interface Entry<K> {
+  key: K;
   peer: string;
   attempts: number;
   /** When the next resend is due (ms, `Date.now()` clock). */
@@ -28,19 +31,40 @@ interface Entry {
  * passed its deadline (it is then removed). Keys are whatever identifies a request to its owner.
  */
 export class ResendTable<K> {
-  private readonly entries = new Map<K, Entry>();
+  /** Entries by key, or by `idOf(key)` when the table was given one. */
+  private readonly byKey: Map<K, Entry<K>> | undefined;
+  private readonly byId: TimestampTable<Entry<K>> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
+  /**
+   * @param idOf when given, a key's id: a non-negative safe integer, unique among the keys held
+   *   and issued in increasing order (a request's sequence number). The table then keeps its
+   *   entries in a {@link TimestampTable}, not a `Map`: a `Map` that gains and loses an entry a
+   *   request keeps every request's objects alive past the young generation (see there).
+   */
   constructor(
     private readonly timing: ResendTiming,
     private readonly onResend: (key: K, attempt: number) => void,
     private readonly onExpire: (key: K, waitedMs: number, peer: string) => void,
-  ) {}
+    private readonly idOf?: (key: K) => number,
+  ) {
+    if (idOf) this.byId = new TimestampTable<Entry<K>>();
+    else this.byKey = new Map<K, Entry<K>>();
+  }
 
   /** Requests in the table. */
   get size(): number {
-    return this.entries.size;
+    return this.byId ? this.byId.size : this.byKey!.size;
+  }
+
+  private entry(key: K): Entry<K> | undefined {
+    return this.byId ? this.byId.get(this.idOf!(key)) : this.byKey!.get(key);
+  }
+
+  /** Every entry, oldest first (a copy: callbacks may change the table). */
+  private all(): Entry<K>[] {
+    return this.byId ? this.byId.values() : [...this.byKey!.values()];
   }
 
   /**
@@ -49,13 +73,22 @@ export class ResendTable<K> {
    */
   add(key: K, peer: string, deadline: number, now = Date.now()): void {
     if (this.closed) return;
-    const e = this.entries.get(key);
+    const e = this.entry(key);
     if (e) {
       e.peer = peer;
       e.deadline = Math.min(e.deadline, deadline);
       return;
     }
-    this.entries.set(key, { peer, attempts: 0, due: now + this.timing.intervalMs, deadline, sentAt: now });
+    const fresh: Entry<K> = {
+      key,
+      peer,
+      attempts: 0,
+      due: now + this.timing.intervalMs,
+      deadline,
+      sentAt: now,
+    };
+    if (this.byId) this.byId.set(this.idOf!(key), fresh);
+    else this.byKey!.set(key, fresh);
     if (!this.timer) {
       const every = Math.max(20, Math.min(250, this.timing.intervalMs / 4));
       this.timer = setInterval(() => this.tick(), every);
@@ -69,43 +102,45 @@ export class ResendTable<K> {
    * and clear a timer for every request.
    */
   delete(key: K): void {
-    this.entries.delete(key);
+    if (this.byId) this.byId.delete(this.idOf!(key));
+    else this.byKey!.delete(key);
   }
 
   has(key: K): boolean {
-    return this.entries.has(key);
+    return this.entry(key) !== undefined;
   }
 
   /** Resends every request to `peer` now (its connection came back); backoff is kept. */
   resendTo(peer: string): void {
-    for (const [key, e] of [...this.entries]) {
-      if (e.peer !== peer || !this.entries.has(key)) continue;
-      this.onResend(key, e.attempts);
+    for (const e of this.all()) {
+      if (e.peer !== peer || this.entry(e.key) !== e) continue;
+      this.onResend(e.key, e.attempts);
     }
   }
 
   /** Checks every request: expires those past their deadline, resends those due. */
   tick(now = Date.now()): void {
-    for (const [key, e] of [...this.entries]) {
-      if (this.entries.get(key) !== e) continue;
+    for (const e of this.all()) {
+      if (this.entry(e.key) !== e) continue;
       if (now >= e.deadline) {
-        this.entries.delete(key);
-        this.onExpire(key, now - e.sentAt, e.peer);
+        this.delete(e.key);
+        this.onExpire(e.key, now - e.sentAt, e.peer);
         continue;
       }
       if (now < e.due) continue;
       e.attempts++;
       const wait = Math.min(this.timing.intervalMs * 2 ** e.attempts, this.timing.maxIntervalMs);
       e.due = now + wait;
-      this.onResend(key, e.attempts);
+      this.onResend(e.key, e.attempts);
     }
-    if (this.entries.size === 0) this.stop();
+    if (this.size === 0) this.stop();
   }
 
   /** Forgets every request and stops the timer; later `add`s are ignored. */
   close(): void {
     this.closed = true;
-    this.entries.clear();
+    this.byId?.clear();
+    this.byKey?.clear();
     this.stop();
   }
 
