@@ -6,13 +6,16 @@
 // ticks) moves far less. Run after `npm run build`:
 //   node packages/apps/scripts/tcp-cpu.mjs [--op pushPull|pull|push] [--keys 1000000]
 //     [--requests 20] [--in-flight 1] [--no-reuse] [--sealed] [--into] [--first <key>]
+//     [--rounds 3] [--each]
 // --no-reuse: keyListReuse: false on both ends (every request carries its keys).
 // --sealed: the (never changed) key list is passed to `sealKeys` once.
 // --into: pulls and pushPulls write their values into a buffer of the caller's (`{ into }`).
 // --first: push this one key before the list, as the bench's latency row does (key 42): the
 //   server's table then holds it first, and the list's keys form three runs of entries, not one.
+// --rounds: timed rounds of --requests each (the median is printed); --each also prints every
+//   round's rate and CPU per request, in order (how a long run drifts).
 // PS_BUSY_POLL_US=0 turns busy polling off on both ends (the server inherits the environment).
-// Prints the median of 3 rounds: M keys/s, µs per request, CPU ms per request of the worker and
+// Prints the median of the rounds: M keys/s, µs per request, CPU ms per request of the worker and
 // of the server (with the part spent in the kernel), the bytes the worker sent and received per request,
 // and the minor page faults per request of both (memory touched for the first time: fresh buffers).
 import { fork } from 'node:child_process';
@@ -52,12 +55,19 @@ const o = new Command()
   .option('--sealed', 'seal the unchanged key list once (sealKeys)')
   .option('--into', "pull and pushPull into a buffer of the caller's")
   .option('--first <key>', 'push this one key before the list (the bench pushes 42 first)')
+  .option('--rounds <n>', 'timed rounds (the median is printed)', '3')
+  .option('--each', "print every round's figures too, in order")
   .parse(process.argv)
   .opts();
 const n = Number(o.keys);
 const reqs = Number(o.requests);
 const inFlight = Number(o.inFlight);
 const reuse = o.reuse ? {} : { keyListReuse: false };
+const nRounds = Number(o.rounds);
+if (!Number.isInteger(nRounds) || nRounds < 1 || nRounds > 10_000) {
+  console.error(`tcp-cpu: --rounds takes an integer from 1 to 10000, got ${o.rounds}`);
+  process.exit(2);
+}
 
 /** CPU ms a process has used, user and system, and its minor page faults, from /proc (Linux). */
 const cpuOf = (pid) => {
@@ -98,7 +108,7 @@ try {
   await worker.wait(worker.push(kv));
   for (let i = 0; i < 5; i++) await issue();
   const rounds = [];
-  for (let r = 0; r < 3; r++) {
+  for (let r = 0; r < nRounds; r++) {
     const sent0 = node.stats.bytesSent;
     const recv0 = node.stats.bytesReceived;
     const cpu0 = process.cpuUsage();
@@ -128,8 +138,13 @@ try {
       recv: (node.stats.bytesReceived - recv0) / reqs,
     });
   }
+  if (o.each) {
+    console.log(
+      `rounds (M keys/s @ worker / server CPU ms per request): ${rounds.map((x) => `${x.mkeys.toFixed(1)} @ ${x.worker.toFixed(3)} / ${x.server.toFixed(3)}`).join(', ')}`,
+    );
+  }
   rounds.sort((a, b) => a.mkeys - b.mkeys);
-  const m = rounds[1];
+  const m = rounds[Math.floor(rounds.length / 2)];
   console.log(
     `${o.op} ${n} keys x${inFlight} reuse=${o.reuse}${o.sealed ? ' sealed' : ''}${o.into ? ' into' : ''}${o.first !== undefined ? ` first=${o.first}` : ''}: ${m.mkeys.toFixed(1)} M keys/s, ${m.us.toFixed(0)} µs/request, ` +
       `CPU ms/request worker ${m.worker.toFixed(3)} (system ${m.workerSys.toFixed(3)}) server ${m.server.toFixed(3)} (system ${m.serverSys.toFixed(3)}), ` +
