@@ -84,25 +84,4 @@ describe('ReceiveWindow', () => {
     b.import(out);
     expect(b.coverage('w1', 'aa', 2, keys(1, 100))?.fresh).toEqual([0, 1]);
   });
-
-  it('evicts the oldest record first and forgets what done covers, with timestamps far apart', () => {
-    const w = new ReceiveWindow({ maxEntries: 3, maxBytes: 1 << 20 });
-    // A server sees some of a worker's timestamps, with long gaps between them.
-    for (const ts of [5, 900, 1_000_000, 1_000_001]) w.mark('w1', 'aa', ts, 0, 'answered');
-    // The fourth record evicted the oldest (5): its resend cannot be judged.
-    expect(w.state('w1', 'aa', 5, 0, true)).toBe('forgotten');
-    expect(w.state('w1', 'aa', 900, 0, true)).toBe('answered');
-    // A record older than the others arrives late (its slice was resent); it is now the oldest.
-    w.mark('w1', 'aa', 600, 0, 'answered');
-    expect(w.state('w1', 'aa', 600, 0, true)).toBe('forgotten');
-    expect(w.state('w1', 'aa', 900, 0, true)).toBe('answered');
-    // done jumps past a long gap: everything below it is stale, the rest still known.
-    w.done('w1', 'aa', 1_000_001);
-    expect(w.state('w1', 'aa', 1_000_000, 0, true)).toBe('stale');
-    expect(w.state('w1', 'aa', 1_000_001, 0, true)).toBe('answered');
-    w.mark('w1', 'aa', 1_000_002, 0, 'running');
-    w.done('w1', 'aa', 1_000_002);
-    expect(w.state('w1', 'aa', 1_000_001, 0, true)).toBe('stale');
-    expect(w.state('w1', 'aa', 1_000_002, 0, true)).toBe('running');
-  });
 });

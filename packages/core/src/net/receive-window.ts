@@ -1,4 +1,3 @@
-import { TimestampTable } from '../internal/timestamp-table.js';
 import { type KeyRange, lowerBound } from '../wire/key-range.js';
 import { keyWords } from '../wire/kv-pairs.js';
 
@@ -30,10 +29,7 @@ interface TsRecord {
 
 interface OriginWindow {
   inc: string;
-  /** By timestamp; not a Map, which a record a request would churn (see `TimestampTable`). */
-  records: TimestampTable<TsRecord>;
-  /** No record is older than this (a timestamp at or below the oldest held). */
-  low: number;
+  records: Map<number, TsRecord>;
   /** Requests below this the sender said finished: any copy of one is stale and dropped. */
   doneBelow: number;
   /** Records below this were evicted for room: a resend of one cannot be judged. */
@@ -56,9 +52,6 @@ export type WindowExport = { origin: string; inc: string; ts: number; keys: BigU
 
 const RESOLVED = Promise.resolve();
 
-/** Timestamps stepped through one by one before a pass over the records (which sorts them). */
-const SCAN_SLACK = 64;
-
 /**
  * The receiver's side of delivery: per sender (its id and incarnation), the requests seen
  * recently and the exact keys of every push applied here (as master, or as replica from a
@@ -69,7 +62,7 @@ const SCAN_SLACK = 64;
  * Bounded per sender by {@link ReceiveWindowLimits}: the oldest records are evicted first, and a
  * resend of an evicted request is reported as `forgotten` (the caller refuses it with
  * `PS_ERR_WINDOW` rather than risk applying it twice). Records below the sender's `done` mark
- * are dropped as they become useless. The hot path is a table lookup per request.
+ * are dropped as they become useless. The hot path is a map lookup per request.
  */
 export class ReceiveWindow {
   private readonly origins = new Map<string, OriginWindow>();
@@ -79,7 +72,7 @@ export class ReceiveWindow {
   private originOf(origin: string, inc: string): OriginWindow {
     let o = this.origins.get(origin);
     if (!o || o.inc !== inc) {
-      o = { inc, records: new TimestampTable(), low: 0, doneBelow: 0, evictedBelow: 0, bytes: 0 };
+      o = { inc, records: new Map(), doneBelow: 0, evictedBelow: 0, bytes: 0 };
       this.origins.set(origin, o);
     }
     return o;
@@ -90,7 +83,6 @@ export class ReceiveWindow {
     if (!r) {
       r = { ts, apps: [], parts: new Map(), bytes: 64 };
       o.records.set(ts, r);
-      if (ts < o.low) o.low = ts;
       o.bytes += r.bytes;
       this.evict(o);
     }
@@ -102,7 +94,7 @@ export class ReceiveWindow {
       o.records.size > this.limits.maxEntries ||
       (o.bytes > this.limits.maxBytes && o.records.size > 1)
     ) {
-      const first = this.oldest(o)!;
+      const first = o.records.values().next().value as TsRecord;
       o.records.delete(first.ts);
       o.bytes -= first.bytes;
       if (first.ts + 1 > o.evictedBelow) o.evictedBelow = first.ts + 1;
@@ -115,34 +107,11 @@ export class ReceiveWindow {
     const o = this.originOf(origin, inc);
     if (doneBelow <= o.doneBelow) return;
     o.doneBelow = doneBelow;
-    // Timestamps come close together: step through them, or, past a long gap, through the records.
-    if (doneBelow - o.low <= SCAN_SLACK + 4 * o.records.size) {
-      for (let ts = o.low; ts < doneBelow; ts++) {
-        const r = o.records.get(ts);
-        if (r === undefined) continue;
-        o.records.delete(ts);
-        o.bytes -= r.bytes;
-      }
-    } else {
-      for (const r of o.records.values()) {
-        if (r.ts >= doneBelow) break;
-        o.records.delete(r.ts);
-        o.bytes -= r.bytes;
-      }
+    for (const r of o.records.values()) {
+      if (r.ts >= doneBelow) break;
+      o.records.delete(r.ts);
+      o.bytes -= r.bytes;
     }
-    if (doneBelow > o.low) o.low = doneBelow;
-  }
-
-  /** The oldest record of `o` (it moves `o.low` up to it), or undefined when it holds none. */
-  private oldest(o: OriginWindow): TsRecord | undefined {
-    if (o.records.size === 0) return undefined;
-    for (let i = 0; i < SCAN_SLACK; i++, o.low++) {
-      const r = o.records.get(o.low);
-      if (r) return r;
-    }
-    const r = o.records.values()[0]!;
-    o.low = r.ts;
-    return r;
   }
 
   /**
