@@ -9,6 +9,8 @@ export interface Proc {
   lines: string[];
   stderr: string[];
   exit: Promise<number | null>;
+  /** Resolves with the exit code once the process exited and its stdout and stderr were read to the end. */
+  closed: Promise<number | null>;
   /** Resolves with the first stdout line that parses as JSON and satisfies `pred`. */
   waitFor<T = Record<string, unknown>>(pred: (o: T) => boolean, timeoutMs?: number): Promise<T>;
 }
@@ -37,12 +39,16 @@ export function spawnNode(
   });
   createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
   const exit = once(child, 'exit').then(([code]) => code as number | null);
+  // 'close' comes once the process exited and its stdout and stderr ended: every line it printed
+  // has been read by then. 'exit' can come first, with its last lines still in the pipe.
+  const closed = once(child, 'close').then(([code]) => code as number | null);
   const proc: Proc = {
     child,
     pid: child.pid!,
     lines,
     stderr,
     exit,
+    closed,
     waitFor<T>(pred: (o: T) => boolean, timeoutMs = 30_000) {
       return new Promise<T>((resolve, reject) => {
         const test = (l: string) => {
@@ -69,7 +75,7 @@ export function spawnNode(
         );
         if (lines.some(test)) return;
         watchers.push((l) => void test(l));
-        void exit.then((code) => {
+        void closed.then((code) => {
           clearTimeout(timer);
           reject(new Error(`process exited (${code}) before the line; stderr: ${stderr.join('\n')}`));
         });
@@ -94,7 +100,7 @@ export async function killAll(): Promise<void> {
   await Promise.all(procs.map((p) => p.exit));
 }
 
-/** Waits for a process's exit code, failing after `ms`. */
+/** Waits for a process's exit code, with every line it printed read, failing after `ms`. */
 export async function exitCode(p: Proc, ms = 60_000): Promise<number | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const t = new Promise<never>((_, reject) => {
@@ -105,7 +111,7 @@ export async function exitCode(p: Proc, ms = 60_000): Promise<number | null> {
     );
   });
   try {
-    return await Promise.race([p.exit, t]);
+    return await Promise.race([p.closed, t]);
   } finally {
     clearTimeout(timer);
   }
