@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TimestampTable } from './timestamp-table.js';
 
-/** The table's entries as a sorted list, and the same of a Map model. */
+/** A Map model's entries in increasing order of key, as `TimestampTable.entries` gives them. */
 const sorted = (m: Map<number, string>) => [...m.entries()].sort((a, b) => a[0] - b[0]);
 
 describe('TimestampTable', () => {

@@ -22,6 +22,45 @@ interface Entry<K> {
   sentAt: number;
 }
 
+/** Where a table keeps its entries: by key in a Map, or by `idOf(key)` in a TimestampTable. */
+interface EntryStore<K> {
+  readonly size: number;
+  get(key: K): Entry<K> | undefined;
+  set(key: K, e: Entry<K>): void;
+  delete(key: K): void;
+  /** Every entry, oldest first (a copy: callbacks may change the table). */
+  values(): Entry<K>[];
+  clear(): void;
+}
+
+function mapStore<K>(): EntryStore<K> {
+  const m = new Map<K, Entry<K>>();
+  return {
+    get size() {
+      return m.size;
+    },
+    get: (key) => m.get(key),
+    set: (key, e) => void m.set(key, e),
+    delete: (key) => void m.delete(key),
+    values: () => [...m.values()],
+    clear: () => m.clear(),
+  };
+}
+
+function idStore<K>(idOf: (key: K) => number): EntryStore<K> {
+  const t = new TimestampTable<Entry<K>>();
+  return {
+    get size() {
+      return t.size;
+    },
+    get: (key) => t.get(idOf(key)),
+    set: (key, e) => t.set(idOf(key), e),
+    delete: (key) => void t.delete(idOf(key)),
+    values: () => t.values(),
+    clear: () => t.clear(),
+  };
+}
+
 /**
  * The sender's side of delivery: requests sent and not yet answered, each with the time its next
  * resend is due (exponential backoff from {@link ResendTiming.intervalMs}) and its deadline. One
@@ -31,9 +70,7 @@ interface Entry<K> {
  * passed its deadline (it is then removed). Keys are whatever identifies a request to its owner.
  */
 export class ResendTable<K> {
-  /** Entries by key, or by `idOf(key)` when the table was given one. */
-  private readonly byKey: Map<K, Entry<K>> | undefined;
-  private readonly byId: TimestampTable<Entry<K>> | undefined;
+  private readonly entries: EntryStore<K>;
   private timer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
@@ -47,24 +84,14 @@ export class ResendTable<K> {
     private readonly timing: ResendTiming,
     private readonly onResend: (key: K, attempt: number) => void,
     private readonly onExpire: (key: K, waitedMs: number, peer: string) => void,
-    private readonly idOf?: (key: K) => number,
+    idOf?: (key: K) => number,
   ) {
-    if (idOf) this.byId = new TimestampTable<Entry<K>>();
-    else this.byKey = new Map<K, Entry<K>>();
+    this.entries = idOf ? idStore(idOf) : mapStore();
   }
 
   /** Requests in the table. */
   get size(): number {
-    return this.byId ? this.byId.size : this.byKey!.size;
-  }
-
-  private entry(key: K): Entry<K> | undefined {
-    return this.byId ? this.byId.get(this.idOf!(key)) : this.byKey!.get(key);
-  }
-
-  /** Every entry, oldest first (a copy: callbacks may change the table). */
-  private all(): Entry<K>[] {
-    return this.byId ? this.byId.values() : [...this.byKey!.values()];
+    return this.entries.size;
   }
 
   /**
@@ -73,7 +100,7 @@ export class ResendTable<K> {
    */
   add(key: K, peer: string, deadline: number, now = Date.now()): void {
     if (this.closed) return;
-    const e = this.entry(key);
+    const e = this.entries.get(key);
     if (e) {
       e.peer = peer;
       e.deadline = Math.min(e.deadline, deadline);
@@ -87,8 +114,7 @@ export class ResendTable<K> {
       deadline,
       sentAt: now,
     };
-    if (this.byId) this.byId.set(this.idOf!(key), fresh);
-    else this.byKey!.set(key, fresh);
+    this.entries.set(key, fresh);
     if (!this.timer) {
       const every = Math.max(20, Math.min(250, this.timing.intervalMs / 4));
       this.timer = setInterval(() => this.tick(), every);
@@ -102,26 +128,25 @@ export class ResendTable<K> {
    * and clear a timer for every request.
    */
   delete(key: K): void {
-    if (this.byId) this.byId.delete(this.idOf!(key));
-    else this.byKey!.delete(key);
+    this.entries.delete(key);
   }
 
   has(key: K): boolean {
-    return this.entry(key) !== undefined;
+    return this.entries.get(key) !== undefined;
   }
 
   /** Resends every request to `peer` now (its connection came back); backoff is kept. */
   resendTo(peer: string): void {
-    for (const e of this.all()) {
-      if (e.peer !== peer || this.entry(e.key) !== e) continue;
+    for (const e of this.entries.values()) {
+      if (e.peer !== peer || this.entries.get(e.key) !== e) continue;
       this.onResend(e.key, e.attempts);
     }
   }
 
   /** Checks every request: expires those past their deadline, resends those due. */
   tick(now = Date.now()): void {
-    for (const e of this.all()) {
-      if (this.entry(e.key) !== e) continue;
+    for (const e of this.entries.values()) {
+      if (this.entries.get(e.key) !== e) continue;
       if (now >= e.deadline) {
         this.delete(e.key);
         this.onExpire(e.key, now - e.sentAt, e.peer);
@@ -139,8 +164,7 @@ export class ResendTable<K> {
   /** Forgets every request and stops the timer; later `add`s are ignored. */
   close(): void {
     this.closed = true;
-    this.byId?.clear();
-    this.byKey?.clear();
+    this.entries.clear();
     this.stop();
   }
 
