@@ -37,11 +37,11 @@ function harness(max?: number) {
     max === undefined ? {} : { maxOpenIterations: max },
   );
   const settled: string[] = [];
-  const push = (sender: string, ts: number): SyncPush => ({
+  const push = (sender: string, ts: number, keys: number[] = []): SyncPush => ({
     sender,
     inc: 'i',
     ts,
-    keys: new BigUint64Array(0),
+    keys: BigUint64Array.from(keys.map(BigInt)),
     settle: (err) => settled.push(`${sender}:${ts}${err ? `:${err.code}` : ''}`),
   });
   const flush = async () => {
@@ -118,7 +118,7 @@ describe('SyncAggregator', () => {
       { keys: [1n], vals: [1], from: ['w0'] },
       { keys: [2n], vals: [7], from: ['w0'] },
     ]);
-    expect(h.agg.counters).toEqual({ iterations: 1, late: 1 });
+    expect(h.agg.counters).toEqual({ iterations: 1, late: 1, duplicateKeys: 0 });
   });
 
   it('applies a re-sliced part of an iteration not open here on its own (a server that just joined)', () => {
@@ -132,6 +132,42 @@ describe('SyncAggregator', () => {
     h.agg.push(5, kv([2], [1]), { ...h.push('w0', 5), resend: true });
     h.agg.push(5, kv([1], [1]), h.push('w1', 5));
     expect(h.applied.at(-1)).toEqual({ keys: [1n, 2n], vals: [2, 1], from: ['w0', 'w0', 'w1'] });
+  });
+
+  it('adds a re-slice of a part still waiting in an open iteration once (a ring change while it waits)', async () => {
+    const h = harness();
+    h.agg.onView(view(['w0', 'w1']));
+    h.agg.push(3, kv([1, 3], [1, 1]), h.push('w0', 7, [1, 3]));
+    // The new ring gives this server key 5 too: w0 re-slices push 7 here as one part, keys 1, 3
+    // (still in the open sum) and 5 (new here); another push of w0 (ts 8) is not a copy of it.
+    h.agg.push(3, kv([1, 3, 5], [1, 1, 1]), { ...h.push('w0', 7, [1, 3, 5]), resend: true });
+    h.agg.push(3, kv([1, 3, 5], [1, 1, 1]), { ...h.push('w0', 7, [1, 3, 5]), resend: true });
+    h.agg.push(3, kv([3], [4]), { ...h.push('w0', 8, [3]), resend: true });
+    h.agg.push(3, kv([1], [10]), h.push('w1', 2, [1]));
+    expect(h.applied).toEqual([
+      { keys: [1n, 3n, 5n], vals: [11, 5, 1], from: ['w0', 'w0', 'w0', 'w0', 'w1'] },
+    ]);
+    expect(h.agg.counters.duplicateKeys).toBe(2 + 3);
+    await h.flush();
+    expect(h.settled).toEqual(['w0:7', 'w0:7', 'w0:7', 'w0:8', 'w1:2']);
+  });
+
+  it('settles a re-slice of a part whose sum is being replicated with that sum, applying only what is new', async () => {
+    const h = harness();
+    h.agg.onView(view(['w0']));
+    h.agg.push(0, kv([1, 3], [1, 1]), h.push('w0', 4, [1, 3]));
+    expect(h.applied.length).toBe(1); // applied, its replicas not yet acknowledged
+    h.agg.push(0, kv([1, 3], [1, 1]), { ...h.push('w0', 4, [1, 3]), resend: true });
+    h.agg.push(0, kv([3, 6], [1, 1]), { ...h.push('w0', 4, [3, 6]), resend: true });
+    expect(h.applied).toEqual([
+      { keys: [1n, 3n], vals: [1, 1], from: ['w0'] },
+      { keys: [6n], vals: [1], from: ['w0'] },
+    ]);
+    expect(h.settled).toEqual([]);
+    await h.flush();
+    await h.flush();
+    expect(h.settled).toEqual(['w0:4', 'w0:4', 'w0:4']);
+    expect(h.agg.counters).toEqual({ iterations: 1, late: 1, duplicateKeys: 3 });
   });
 
   it('caps open iterations with PS_ERR_SYNC_BACKLOG, adding nothing', () => {

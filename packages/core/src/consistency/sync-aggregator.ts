@@ -1,6 +1,8 @@
 import { PsError, PsErrorCode } from '../errors.js';
 import type { ClusterView } from '../membership/cluster-view.js';
-import type { KVPairs } from '../wire/kv-pairs.js';
+import { gatherKV } from '../wire/gather.js';
+import { lowerBound } from '../wire/key-range.js';
+import { type KVPairs, keyWords } from '../wire/kv-pairs.js';
 import type { NodeId } from '../wire/message.js';
 import { IterationSum } from './iteration-sum.js';
 
@@ -71,8 +73,12 @@ export class SyncAggregator {
   /** Pulls held until every open iteration below theirs is applied and replicated. */
   private held: { iteration: number; run: () => void }[] = [];
   private readonly maxOpen: number;
-  /** Iterations applied and late pushes applied on their own, for logs and tests. */
-  readonly counters = { iterations: 0, late: 0 };
+  /**
+   * Iterations applied, late pushes applied on their own, and keys of resent parts dropped
+   * because an earlier copy of the same push put them in the open iteration already (for logs
+   * and tests).
+   */
+  readonly counters = { iterations: 0, late: 0, duplicateKeys: 0 };
 
   constructor(
     private readonly hooks: SyncHooks,
@@ -109,10 +115,7 @@ export class SyncAggregator {
     let it = this.open.get(iteration);
     if (!it && (iteration <= this.appliedUpTo || push.resend === true)) {
       // Its iteration was applied already: apply it on its own (never lose an acknowledged push).
-      const late = new IterationSum();
-      late.add(kv);
-      this.counters.late++;
-      void this.hooks.apply(late.result(), [push]).then(push.settle);
+      this.applyLate(kv, push);
       return;
     }
     if (!it) {
@@ -131,18 +134,70 @@ export class SyncAggregator {
       };
       this.open.set(iteration, it);
     }
+    // A resent part (the worker re-slices every unanswered part on a new ring, those still
+    // waiting here in this open iteration too) adds only the keys no earlier copy of its push
+    // put in the iteration; it settles with the iteration (and its late part, if any).
+    const rest = push.resend === true ? this.unseen(it, kv, push) : kv;
     if (it.applying) {
-      // Its sum is applied and on its way to the replicas: this part (a re-slice) goes on its own.
-      const late = new IterationSum();
-      late.add(kv);
-      this.counters.late++;
-      void this.hooks.apply(late.result(), [push]).then(push.settle);
+      // Its sum is applied and on its way to the replicas: what is new of this part (a re-slice)
+      // goes on its own; what the sum holds already settles with the sum.
+      if (rest === kv) {
+        this.applyLate(kv, push);
+        return;
+      }
+      const withSum = new Promise<PsError | undefined>((settle) => it.pushes.push({ ...push, settle }));
+      if (rest.keys.length === 0) {
+        void withSum.then(push.settle);
+        return;
+      }
+      const late = new Promise<PsError | undefined>((settle) => this.applyLate(rest, { ...push, settle }));
+      void Promise.all([withSum, late]).then(([a, b]) => push.settle(a ?? b));
       return;
     }
-    it.sum.add(kv);
+    it.sum.add(rest);
     it.arrived.add(push.sender);
     it.pushes.push(push);
     this.closeReady();
+  }
+
+  /** Applies one push on its own (its iteration was applied, or it is a re-slice), then settles it. */
+  private applyLate(kv: KVPairs, push: SyncPush): void {
+    const late = new IterationSum();
+    late.add(kv);
+    this.counters.late++;
+    void this.hooks.apply(late.result(), [push]).then(push.settle);
+  }
+
+  /**
+   * The keys of a resent part that no earlier copy of the same push (sender, incarnation,
+   * timestamp) put in iteration `it`: `kv` itself when there are none such, else a view or copy
+   * of the rest (possibly empty). The delivery window cannot tell: it records a push once its
+   * iteration is applied, and an open iteration is not. O(n log m) for m keys of earlier copies.
+   */
+  private unseen(it: OpenIteration, kv: KVPairs, push: SyncPush): KVPairs {
+    const earlier = it.pushes.filter(
+      (q) => q.sender === push.sender && q.inc === push.inc && q.ts === push.ts && q.keys.length > 0,
+    );
+    if (earlier.length === 0) return kv;
+    const words = earlier.map((q) => keyWords(q.keys));
+    const fresh: number[] = [];
+    let covered = 0;
+    for (let i = 0; i < kv.keys.length; i++) {
+      const k = kv.keys[i]!;
+      let hit = false;
+      for (let a = 0; a < earlier.length && !hit; a++) {
+        const ek = earlier[a]!.keys;
+        const j = lowerBound(ek, k, words[a]);
+        hit = j < ek.length && ek[j] === k;
+      }
+      if (hit) covered++;
+      else if (fresh.length > 0 && fresh[fresh.length - 1] === i) fresh[fresh.length - 1] = i + 1;
+      else fresh.push(i, i + 1);
+    }
+    if (covered === 0) return kv;
+    this.counters.duplicateKeys += covered;
+    if (fresh.length === 0) return { keys: kv.keys.subarray(0, 0), vals: kv.vals.subarray(0, 0) };
+    return gatherKV(kv, fresh, true);
   }
 
   /**
