@@ -47,11 +47,11 @@ describe('sync mode under faults: the ledger of acknowledged pushes is exact', (
     // Replication after aggregation: a master forwards one sum per iteration to each replica of
     // its ranges (at most 2 here), not one forward per worker push (3 per iteration).
     for (const s of c.servers.filter((s) => s !== victim)) {
-      const exit = await s.waitFor<{ event: string; counters: { forwarded: number } }>(
+      const exit = await s.waitFor<{ event: string; counters: { forwarded: number }; sync?: unknown }>(
         (o) => o.event === 'exit',
         60_000,
       );
-      console.log(`server forwards: ${JSON.stringify(exit.counters)}`);
+      console.log(`server forwards: ${JSON.stringify(exit.counters)}, sync: ${JSON.stringify(exit.sync)}`);
       expect(exit.counters.forwarded).toBeLessThanOrEqual(2 * pushes + 3 * 10);
     }
   }, 400_000);
