@@ -85,7 +85,7 @@ interface Table {
   keys: string[];
   hex: string;
   counters: { forwarded: number; replicated: number; replicaBytes: number };
-  iterations: { iterations: number; late: number };
+  iterations: { iterations: number; late: number; duplicateKeys: number };
 }
 
 async function tables(servers: Proc[]): Promise<Table[]> {
@@ -126,7 +126,7 @@ describe('sync mode: aggregation on servers, replication after aggregation', () 
       expect(b!.hex).toBe(a!.hex);
       // One forward per iteration from each master (not one per push), each applied once there.
       for (const t of [a!, b!]) {
-        expect(t.iterations).toEqual({ iterations, late: 0 });
+        expect(t.iterations).toEqual({ iterations, late: 0, duplicateKeys: 0 });
         expect(t.counters.forwarded).toBe(iterations);
         expect(t.counters.replicated).toBe(iterations);
         expect(t.counters.replicaBytes).toBeGreaterThan(0);
@@ -166,7 +166,7 @@ describe('sync mode: aggregation on servers, replication after aggregation', () 
     }
     const [a, b] = await tables(c.servers);
     expect(b!.hex).toBe(a!.hex);
-    for (const t of [a!, b!]) expect(t.iterations).toEqual({ iterations, late: 0 });
+    for (const t of [a!, b!]) expect(t.iterations).toEqual({ iterations, late: 0, duplicateKeys: 0 });
     for (const w of [c.workers[0]!, c.workers[1]!]) process.kill(w.pid, 'SIGUSR2');
     for (const p of [c.workers[0]!, c.workers[1]!, ...c.servers, c.scheduler])
       expect(await exitCode(p, 60_000)).toBe(0);
